@@ -1,0 +1,40 @@
+# The two commands: `make run` (everything, on embedded defaults unless DATABASE_URL/REDIS_URL are
+# set) and `make test` (the whole suite on PostgreSQL and Redis). See README.md.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+SANDBOX_PORT ?= 8900
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/scrm
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
+
+.PHONY: run test lint bench venv migrate demo clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+run: venv
+	PORT=$(PORT) SANDBOX_PORT=$(SANDBOX_PORT) bash scripts/run_stack.sh
+
+test: venv
+	bash scripts/ensure_services.sh "$${DATABASE_URL:-$(TEST_DATABASE_URL)}" "$${REDIS_URL:-$(TEST_REDIS_URL)}"
+	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" REDIS_URL="$${REDIS_URL:-$(TEST_REDIS_URL)}" \
+		SCRM_TESTING=1 $(PY) -m pytest -n $${PYTEST_WORKERS:-2} --dist loadfile -q $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+bench: venv
+	bash scripts/ensure_services.sh "$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/scrm_bench}" "$${REDIS_URL:-redis://127.0.0.1:6379/9}"
+	DATABASE_URL="$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/scrm_bench}" REDIS_URL="$${REDIS_URL:-redis://127.0.0.1:6379/9}" \
+		$(PY) manage.py bench
+
+clean:
+	rm -rf var

@@ -1,0 +1,141 @@
+"""Campaigns and their deliveries: the outbox of every push (one row per campaign and customer)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class MessageType(models.TextChoices):
+    MASS = "mass", _("Service-account mass send")
+    TEMPLATE = "template", _("Template message")
+    CUSTOMER_SERVICE = "customer_service", _("Customer-service message")
+    OA_SUBSCRIBE = "oa_subscribe", _("Service-account subscribe message")
+    WECOM_GROUP = "wecom_group", _("WeCom group-message task")
+    MP_SUBSCRIBE = "mp_subscribe", _("Mini-program subscribe message")
+    INBOX = "inbox", _("Inbox only (mini-program message centre)")
+
+
+class PriorityClass(models.TextChoices):
+    TRANSACTIONAL = "transactional", _("Transactional")
+    MARKETING = "marketing", _("Marketing")
+
+
+class CampaignState(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    PENDING_APPROVAL = "pending_approval", _("Pending approval")
+    SCHEDULED = "scheduled", _("Scheduled")
+    PLANNING = "planning", _("Planning")
+    SENDING = "sending", _("Sending")
+    PAUSED = "paused", _("Paused")
+    COMPLETED = "completed", _("Completed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Campaign(models.Model):
+    name = models.CharField(_("name"), max_length=128)
+    account = models.ForeignKey("messaging.ChannelAccount", on_delete=models.PROTECT, related_name="campaigns")
+    message_type = models.CharField(_("message type"), max_length=20, choices=MessageType.choices)
+    priority_class = models.CharField(max_length=16, choices=PriorityClass.choices, default=PriorityClass.MARKETING)
+    # Rendered per customer; shape depends on message_type (title, text, template_id + data, page…).
+    content = models.JSONField(_("content"), default=dict)
+    # The customers.Segment this campaign targets (a plain reference; see customers segments).
+    segment_id = models.BigIntegerField(null=True, blank=True)
+    topics = models.ManyToManyField("customers.Tag", blank=True, related_name="+")
+    state = models.CharField(max_length=20, choices=CampaignState.choices, default=CampaignState.DRAFT, db_index=True)
+    scheduled_at = models.DateTimeField(null=True, blank=True)
+    holdout_percent = models.PositiveSmallIntegerField(default=0)
+    policy_overrides = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        permissions = [("approve_campaign", _("Can approve campaigns over the audience threshold"))]
+        constraints = [
+            models.CheckConstraint(condition=Q(holdout_percent__lte=90), name="campaign_holdout_at_most_90"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DeliveryState(models.TextChoices):
+    PLANNED = "planned", _("Planned")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    DELIVERED = "delivered", _("Delivered")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+    SUPPRESSED = "suppressed", _("Suppressed at send time")
+
+
+class Delivery(models.Model):
+    """One push to one customer. Its id is the idempotency key sent to WeChat (client_msg_id)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="deliveries")
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="deliveries")
+    identity = models.ForeignKey("customers.ChannelIdentity", null=True, on_delete=models.SET_NULL, related_name="deliveries")
+    account = models.ForeignKey("messaging.ChannelAccount", on_delete=models.PROTECT, related_name="+")
+    state = models.CharField(max_length=12, choices=DeliveryState.choices, default=DeliveryState.PLANNED)
+    send_after = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    msgid = models.CharField(max_length=64, blank=True, default="")
+    error_code = models.CharField(max_length=32, blank=True, default="")
+    error_message = models.CharField(max_length=255, blank=True, default="")
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    clicked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
+        constraints = [models.UniqueConstraint(fields=["campaign", "customer"], name="delivery_unique_per_campaign")]
+        indexes = [
+            models.Index(fields=["campaign", "state"]),
+            models.Index(fields=["customer", "sent_at"]),
+            models.Index(fields=["account", "msgid"], condition=~Q(msgid=""), name="delivery_msgid_idx"),
+        ]
+
+
+class SuppressionReason(models.TextChoices):
+    UNFOLLOWED = "unfollowed", _("Not following")
+    NO_IDENTITY = "no_identity", _("No identity on the account")
+    DO_NOT_DISTURB = "do_not_disturb", _("Do not disturb")
+    TOPIC_OPT_OUT = "topic_opt_out", _("Opted out of the topic")
+    FREQUENCY_DAY = "frequency_day", _("Daily cap reached")
+    FREQUENCY_WEEK = "frequency_week", _("7-day cap reached")
+    MIN_GAP = "min_gap", _("Too soon after the last push")
+    FATIGUE = "fatigue", _("Ignored recent pushes (cooling down)")
+    NO_CONSENT = "no_consent", _("No subscribe-message consent")
+    OUTSIDE_CS_WINDOW = "outside_cs_window", _("Outside the 48-hour window")
+    MASS_MONTHLY_LIMIT = "mass_monthly_limit", _("4 mass messages this month")
+    ACCOUNT_QUOTA = "account_quota", _("Account daily quota")
+    REFUSES_TEMPLATE = "refuses_template", _("Blocked template messages")
+    PREFERENCE_FREQUENCY = "preference_frequency", _("Preference centre frequency")
+    LOW_PREDICTED_ENGAGEMENT = "low_predicted_engagement", _("Below the targeting threshold")
+    HOLDOUT = "holdout", _("Held out")
+
+
+class Suppression(models.Model):
+    """A customer of the audience left out of a campaign, and why."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="suppressions")
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
+    reason = models.CharField(max_length=32, choices=SuppressionReason.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["campaign", "customer"], name="suppression_unique_per_campaign")]
+        indexes = [models.Index(fields=["campaign", "reason"])]
+
+
+# Feature modules that define models of this app.
+from campaigns.tracking.models import *  # noqa: E402,F403

@@ -1,0 +1,1 @@
+"""Handlers that campaigns registers with messaging's inbound loop (see CampaignsConfig.ready)."""

@@ -1,0 +1,1 @@
+"""Models of this feature; imported by the app's models.py so Django registers them."""

@@ -1,0 +1,5 @@
+from django.urls import include, path
+
+urlpatterns: list = [
+    path("", include("customers.segments.urls")),
+]

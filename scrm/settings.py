@@ -1,0 +1,278 @@
+"""Settings for the SCRM backend. Only this module reads the environment.
+
+With no DATABASE_URL / REDIS_URL the embedded defaults serve (a SQLite file, a filesystem
+Celery broker, a file-based cache), so `make run` works on a bare machine. Production sets
+DEBUG=false, and then SECRET_KEY and FIELD_ENCRYPTION_KEY are required.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+from kombu import Queue
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+if (BASE_DIR / ".env").is_file():
+    env.read_env(str(BASE_DIR / ".env"))
+
+DEBUG = env.bool("DEBUG", default=False)
+TESTING = env.bool("SCRM_TESTING", default=False)
+
+_DEV_SECRET = "dev-insecure-secret-key-change-me"
+
+
+def _required(name: str, dev_default: str) -> str:
+    value = env.str(name, default="")
+    if value:
+        return value
+    if DEBUG or TESTING:
+        return dev_default
+    raise ImproperlyConfigured(f"{name} must be set when DEBUG is off (see .env.example).")
+
+
+SECRET_KEY = _required("SECRET_KEY", _DEV_SECRET)
+# Fernet keys, comma separated; the first encrypts, all decrypt (key rotation).
+_dev_fernet = base64.urlsafe_b64encode(hashlib.sha256(SECRET_KEY.encode()).digest()).decode()
+FIELD_ENCRYPTION_KEYS = [
+    key.strip() for key in _required("FIELD_ENCRYPTION_KEY", _dev_fernet).split(",") if key.strip()
+]
+# Keyed hash for exact lookup of encrypted values (phones); independent of the Fernet key rotation.
+LOOKUP_HASH_KEY = env.str("LOOKUP_HASH_KEY", default="") or hashlib.sha256(
+    ("lookup:" + FIELD_ENCRYPTION_KEYS[-1]).encode()
+).hexdigest()
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"] if DEBUG or TESTING else ["localhost"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# Public base URL of this deployment; used to build callback URLs and tracked links.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "django_celery_beat",
+    "customers",
+    "messaging",
+    "campaigns",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "scrm.urls"
+WSGI_APPLICATION = "scrm.wsgi.application"
+ASGI_APPLICATION = "scrm.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+DATABASE_URL = env.str("DATABASE_URL", default="")
+if DATABASE_URL:
+    DATABASES = {"default": env.db_url_config(DATABASE_URL)}
+else:
+    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": VAR_DIR / "scrm.sqlite3"}}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # WAL lets the web server, the worker and beat share the file without "database is locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: cache, Celery broker, WeChat token store, rate limiter ------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+if TESTING and REDIS_URL and env.str("PYTEST_XDIST_WORKER", default=""):
+    # Parallel test workers each get their own Redis database (gw0 → 1, gw1 → 2, …).
+    _worker = int(env.str("PYTEST_XDIST_WORKER").lstrip("gw") or 0)
+    REDIS_URL = REDIS_URL.rsplit("/", 1)[0] + f"/{1 + _worker}"
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="scrm"),
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
+
+# --- Celery -----------------------------------------------------------------------------------
+CELERY_BROKER_URL = REDIS_URL or "filesystem://"
+if not REDIS_URL:
+    _broker_dir = str(VAR_DIR / "broker")
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": _broker_dir,
+        "data_folder_out": _broker_dir,
+        "processed_folder": str(VAR_DIR / "broker-processed"),
+        "store_processed": False,
+    }
+else:
+    # visibility_timeout: a task unacknowledged this long (worker died) is redelivered.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = 600
+CELERY_TASK_SOFT_TIME_LIMIT = 540
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_QUEUES = [
+    Queue("default"),
+    Queue("callbacks"),
+    Queue("dispatch"),
+    Queue("planning"),
+    Queue("analytics"),
+]
+# Routing by module keeps the queue of a task next to its concern; see README "Scaling out".
+CELERY_TASK_ROUTES = {
+    "messaging.tasks.inbound_*": {"queue": "callbacks"},
+    "messaging.tasks.delivery_*": {"queue": "dispatch"},
+    "campaigns.tasks.dispatch_*": {"queue": "dispatch"},
+    "campaigns.tasks.campaign_plan*": {"queue": "planning"},
+    "customers.tasks.segment_*": {"queue": "planning"},
+    "customers.tasks.engagement_*": {"queue": "analytics"},
+    "messaging.tasks.sync_*": {"queue": "planning"},
+}
+
+# --- Auth, API ------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["scrm.permissions.OperatorModelPermissions"],
+    "DEFAULT_PAGINATION_CLASS": "scrm.pagination.DefaultPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "scrm.errors.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {
+        "mp_token": env.str("MP_THROTTLE_TOKEN", default="120/min"),
+        "mp_ip": env.str("MP_THROTTLE_IP", default="600/min"),
+        "mp_login_ip": env.str("MP_THROTTLE_LOGIN_IP", default="30/min"),
+    },
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "SCRM API",
+    "DESCRIPTION": "Operator API (/api/v1/) and mini-program API (/api/mp/v1/).",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- i18n, time -----------------------------------------------------------------------------
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+USE_TZ = True
+TIME_ZONE = "UTC"
+# Customers without a known time zone use their account's, which defaults to this.
+DEFAULT_CUSTOMER_TIMEZONE = env.str("DEFAULT_CUSTOMER_TIMEZONE", default="Asia/Shanghai")
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+# --- WeChat ---------------------------------------------------------------------------------
+WECHAT_API_BASE_URL = env.str("WECHAT_API_BASE_URL", default="https://api.weixin.qq.com/")
+WECOM_API_BASE_URL = env.str("WECOM_API_BASE_URL", default="https://qyapi.weixin.qq.com/")
+# Where `make run` starts the sandbox; demo accounts point here.
+SANDBOX_BASE_URL = env.str("SANDBOX_BASE_URL", default="http://127.0.0.1:8900/")
+WECHAT_HTTP_TIMEOUT = env.float("WECHAT_HTTP_TIMEOUT", default=5.0)
+# Callback replay window in seconds; 0 disables the check (tests with WeChat's old sample vectors).
+CALLBACK_REPLAY_WINDOW_SECONDS = env.int("CALLBACK_REPLAY_WINDOW_SECONDS", default=300)
+CALLBACK_MAX_BODY_BYTES = env.int("CALLBACK_MAX_BODY_BYTES", default=64 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 * 1024 * 1024)
+
+# --- Logging: secrets never reach the log (see scrm.logging_filters) ------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "scrm.logging_filters.RedactSecretsFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}
+    },
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+if not DEBUG and not TESTING:
+    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
+    CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
+
+
+def describe_backends() -> str:
+    """One line naming the backends in use; printed at start-up (never includes credentials)."""
+    db = DATABASES["default"]
+    db_desc = (
+        f"SQLite file {db['NAME']} (embedded default)"
+        if db["ENGINE"].endswith("sqlite3")
+        else f"PostgreSQL {db.get('HOST') or 'localhost'}:{db.get('PORT') or 5432}/{db['NAME']}"
+    )
+    broker_desc = "filesystem broker in var/broker (embedded default)" if not REDIS_URL else "Redis"
+    return f"database: {db_desc}; broker/cache: {broker_desc}"

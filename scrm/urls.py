@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from scrm.health import healthz
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/v1/", include("scrm.api_urls")),
+    path("api/mp/v1/", include("messaging.miniprogram.urls")),
+    path("callbacks/", include("messaging.callbacks.urls")),
+    path("r/", include("campaigns.tracking.urls")),
+]
