@@ -7,3 +7,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scrm.settings")
 app = Celery("scrm")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Every periodic task of the product, in one place (the DB scheduler of django-celery-beat adds
+# operator-made schedules such as recurring campaigns).
+app.conf.beat_schedule = {}

@@ -179,13 +179,13 @@ CELERY_TASK_QUEUES = [
 ]
 # Routing by module keeps the queue of a task next to its concern; see README "Scaling out".
 CELERY_TASK_ROUTES = {
-    "messaging.tasks.inbound_*": {"queue": "callbacks"},
-    "messaging.tasks.delivery_*": {"queue": "dispatch"},
+    "messaging.callbacks.tasks.*": {"queue": "callbacks"},
+    "messaging.channels.tasks.sync_*": {"queue": "planning"},
+    "messaging.channels.tasks.*": {"queue": "dispatch"},
     "campaigns.tasks.dispatch_*": {"queue": "dispatch"},
-    "campaigns.tasks.campaign_plan*": {"queue": "planning"},
-    "customers.tasks.segment_*": {"queue": "planning"},
-    "customers.tasks.engagement_*": {"queue": "analytics"},
-    "messaging.tasks.sync_*": {"queue": "planning"},
+    "campaigns.tasks.*": {"queue": "planning"},
+    "customers.segments.tasks.*": {"queue": "planning"},
+    "customers.engagement.tasks.*": {"queue": "analytics"},
 }
 
 # --- Auth, API ------------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Celery tasks of campaigns (thin: load by id, call a service)."""

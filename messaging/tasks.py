@@ -1,0 +1,4 @@
+"""Celery discovers `<app>.tasks`; the feature modules hold the tasks."""
+
+from messaging.callbacks.tasks import *  # noqa: F403
+from messaging.channels.tasks import *  # noqa: F403
