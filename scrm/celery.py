@@ -10,4 +10,6 @@ app.autodiscover_tasks()
 
 # Every periodic task of the product, in one place (the DB scheduler of django-celery-beat adds
 # operator-made schedules such as recurring campaigns).
-app.conf.beat_schedule = {}
+app.conf.beat_schedule = {
+    "engagement-events-rollup": {"task": "customers.engagement.tasks.engagement_events_rollup_task", "schedule": 24 * 3600},
+}
