@@ -13,4 +13,5 @@ app.autodiscover_tasks()
 app.conf.beat_schedule = {
     "campaigns-due-plan": {"task": "campaigns.tasks.campaign_due_plan_task", "schedule": 60.0},
     "campaigns-dispatch-sweep": {"task": "campaigns.tasks.dispatch_sweep_task", "schedule": 60.0},
+    "engagement-events-rollup": {"task": "customers.engagement.tasks.engagement_events_rollup_task", "schedule": 24 * 3600},
 }

@@ -15,6 +15,6 @@ def uninstall(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("campaigns", "0002_campaign_engine")]
+    dependencies = [("campaigns", "0003_campaign_engine")]
 
     operations = [migrations.RunPython(install, uninstall)]
