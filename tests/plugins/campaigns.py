@@ -9,7 +9,7 @@ from tests.factories import ChannelAccountFactory, ChannelIdentityFactory, Custo
 
 
 @pytest.fixture
-def oa_account(db):
+def plan_account(db):
     return ChannelAccountFactory(kind="oa", timezone="Asia/Shanghai", rate_limit_per_second=1000)
 
 
