@@ -10,4 +10,6 @@ app.autodiscover_tasks()
 
 # Every periodic task of the product, in one place (the DB scheduler of django-celery-beat adds
 # operator-made schedules such as recurring campaigns).
-app.conf.beat_schedule = {}
+app.conf.beat_schedule = {
+    "callbacks-inbound-sweep": {"task": "messaging.callbacks.tasks.inbound_sweep_task", "schedule": 30.0},
+}
