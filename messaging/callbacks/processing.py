@@ -276,7 +276,7 @@ def _send_welcome(account: ChannelAccount, welcome_code: str, text: str) -> None
 
     try:
         wecom.welcome_message_send(account, welcome_code=welcome_code, text=text)
-    except Exception as exc:  # noqa: BLE001 - a missed welcome is logged; the contact is recorded already
+    except Exception as exc:  # a missed welcome is logged; the contact is recorded already
         logger.warning("welcome message for account %s not sent: %s", account.pk, type(exc).__name__)
 
 

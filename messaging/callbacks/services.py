@@ -78,7 +78,7 @@ def inbound_enqueue(*, inbound_id: int) -> bool:
     try:
         # retry=False: with the broker down, fail in milliseconds instead of holding WeChat's request.
         inbound_process_task.apply_async(args=[inbound_id], retry=False)
-    except Exception as exc:  # noqa: BLE001 - any broker/transport error; the sweeper recovers
+    except Exception as exc:  # any broker/transport error; the sweeper recovers
         logger.warning("inbound %s stored but not enqueued (%s); the sweeper will hand it over", inbound_id, type(exc).__name__)
         return False
     return True
