@@ -68,7 +68,7 @@ def process_fields(*, account: ChannelAccount, fields: dict[str, Any], inbound: 
         _user_message(ctx)
         return
     event = ctx.text("Event")
-    handler = _EVENT_HANDLERS.get(event) or _EVENT_HANDLERS.get(event.lower())
+    handler = _EVENT_HANDLERS.get(event)
     if handler is not None:
         handler(ctx)
     elif account.kind == AccountKind.MINIPROGRAM and event and ctx.openid:
@@ -78,6 +78,18 @@ def process_fields(*, account: ChannelAccount, fields: dict[str, Any], inbound: 
         ctx.event(identity, f"mp.{event.lower()}", {"raw_event": event})
     else:
         logger.info("inbound event %r on account %s stored without processing", event, account.pk)
+
+
+def _set_follow(ctx: Context, identity: ChannelIdentity, *, following: bool, scene: str = "") -> None:
+    """Apply a follow/unfollow unless a newer opposite change is already recorded.
+
+    WeChat retries out of order (an old subscribe can arrive after a newer unsubscribe);
+    identity_set_follow_state only orders each direction against itself.
+    """
+    opposite = "unfollowed_at" if following else "followed_at"
+    newer = ChannelIdentity.objects.filter(pk=identity.pk, **{f"{opposite}__gt": ctx.at}).exists()
+    if not newer:
+        customer_services.identity_set_follow_state(identity=identity, following=following, at=ctx.at, scene=scene[:64])
 
 
 # --- channel codes (adapters' ChannelCode) ----------------------------------------------------
@@ -127,14 +139,14 @@ def _subscribe(ctx: Context) -> None:
     event_key = ctx.text("EventKey")
     scene = event_key[len("qrscene_"):] if event_key.startswith("qrscene_") else ""
     identity = ctx.identity()
-    customer_services.identity_set_follow_state(identity=identity, following=True, at=ctx.at, scene=scene[:64])
+    _set_follow(ctx, identity, following=True, scene=scene)
     code = _apply_channel_code(ctx, identity, scene)
     ctx.event(identity, "wechat.subscribe", {"scene": scene, "channel_code_id": code.pk if code else None})
 
 
 def _unsubscribe(ctx: Context) -> None:
     identity = ctx.identity()
-    customer_services.identity_set_follow_state(identity=identity, following=False, at=ctx.at)
+    _set_follow(ctx, identity, following=False)
     ctx.event(identity, "wechat.unsubscribe")
 
 
@@ -189,16 +201,29 @@ def _subscribe_msg_choice(ctx: Context) -> None:
     if not items or not ctx.openid:
         return
     identity = ctx.identity()
+    prefix = "mp" if ctx.account.kind == AccountKind.MINIPROGRAM else "wechat"
     for item in items:
         if not isinstance(item, dict):
             continue
-        template_id = (item.get("TemplateId") or "").strip() if isinstance(item.get("TemplateId"), str) else ""
+        template_id = item.get("TemplateId") if isinstance(item.get("TemplateId"), str) else ""
         status = item.get("SubscribeStatusString")
-        if not template_id:
+        if not template_id.strip() or status not in ("accept", "reject"):
+            continue
+        template_id = template_id.strip()
+        # The event row is the idempotency key of the credit: a repeated run adds nothing.
+        recorded = customer_services.event_record(
+            customer_id=identity.customer_id,
+            event_type=f"{prefix}.subscribe_msg",
+            occurred_at=ctx.at,
+            properties={"template_id": template_id, "status": status, "event": ctx.text("Event")},
+            account_id=ctx.account.pk,
+            dedupe_key=ctx.dedupe(f"tmpl:{template_id}"),
+        )
+        if recorded is None:
             continue
         if status == "accept":
             customer_services.consent_credit_add(customer_id=identity.customer_id, account_id=ctx.account.pk, template_id=template_id)
-        elif status == "reject":
+        else:
             customer_services.consent_credit_revoke(customer_id=identity.customer_id, account_id=ctx.account.pk, template_id=template_id)
 
 
@@ -258,7 +283,7 @@ def _wecom_add(ctx: Context) -> None:
     detail = wecom.external_contact_get(ctx.account, external_userid)
     identity = _wecom_identity(ctx, detail=detail)
     staff = ctx.text("UserID")
-    customer_services.identity_set_follow_state(identity=identity, following=True, at=ctx.at, scene=ctx.text("State")[:64])
+    _set_follow(ctx, identity, following=True, scene=ctx.text("State"))
     if staff:
         ChannelIdentity.objects.filter(pk=identity.pk).update(owner_staff_id=staff[:64], updated_at=timezone.now())
     code = _apply_channel_code(ctx, identity, ctx.text("State"))
@@ -293,7 +318,7 @@ def _wecom_removed(by: str) -> Handler:
         if not ctx.text("ExternalUserID"):
             return
         identity = _wecom_identity(ctx)
-        customer_services.identity_set_follow_state(identity=identity, following=False, at=ctx.at)
+        _set_follow(ctx, identity, following=False)
         ctx.event(identity, "wecom.del_contact", {"staff": ctx.text("UserID"), "removed_by": by})
 
     return handler

@@ -140,3 +140,27 @@ def broker_down():
     yield
     celery_app.conf.broker_url = previous
     _reset_broker_pools()
+
+
+@pytest.fixture
+def deliver(callback_client, celery_eager, django_capture_on_commit_callbacks):
+    """Post a callback as WeChat would and run its processing task (eagerly, after commit)."""
+
+    def _deliver(account, xml: str, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = callback_client(account).post(xml, **kwargs)
+        assert response.status_code == 200, response.content
+        return response
+
+    return _deliver
+
+
+@pytest.fixture
+def delivery_reports():
+    """The DeliveryReports the inbound loop dispatches during the test."""
+    from messaging import reports
+
+    received: list = []
+    reports.register_delivery_report_handler(received.append)
+    yield received
+    reports._handlers.remove(received.append)
