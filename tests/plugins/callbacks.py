@@ -131,15 +131,30 @@ def _reset_broker_pools():
         amqp._producer_pool = None
 
 
+class _BrokerOutage:
+    def __init__(self):
+        self.previous = celery_app.conf.broker_url
+        self.down = False
+
+    def start(self):
+        celery_app.conf.broker_url = "redis://127.0.0.1:1/0"
+        _reset_broker_pools()
+        self.down = True
+
+    def restore(self):
+        if self.down:
+            celery_app.conf.broker_url = self.previous
+            _reset_broker_pools()
+            self.down = False
+
+
 @pytest.fixture
 def broker_down():
-    """The Celery broker is unreachable (a closed loopback port) until the fixture ends."""
-    previous = celery_app.conf.broker_url
-    celery_app.conf.broker_url = "redis://127.0.0.1:1/0"
-    _reset_broker_pools()
-    yield
-    celery_app.conf.broker_url = previous
-    _reset_broker_pools()
+    """The Celery broker is unreachable (a closed loopback port) until `.restore()` or the test ends."""
+    outage = _BrokerOutage()
+    outage.start()
+    yield outage
+    outage.restore()
 
 
 @pytest.fixture
