@@ -33,6 +33,8 @@ from campaigns.rendering import customer_context, render, rewrite_links
 logger = logging.getLogger(__name__)
 
 LIST_CALL_LIMIT = 10_000
+# SendOutcome.error_code of the adapter when the account's rate limit asked for a long wait.
+RATE_LIMITED = "rate_limited"
 STATE_CHECK_SECONDS = 0.5
 FLUSH_EVERY = 100
 
@@ -74,12 +76,6 @@ def backoff_delay(attempt: int, *, base: float = 2.0, cap: float = 600.0) -> flo
         return random.uniform(base ** max(attempt - 1, 0), min(cap, base**attempt))
 
 
-def _rate_limit_acquire(account, n: int = 1) -> float:
-    from messaging.channels.ratelimit import rate_limit_acquire
-
-    return float(rate_limit_acquire(account, n))
-
-
 def _tracked_url(*, delivery_id: int, campaign_id: int, customer_id: int, url: str) -> str:
     try:
         from campaigns.tracking.services import tracked_url
@@ -104,10 +100,10 @@ def deliveries_claim(*, campaign: Campaign, limit: int) -> list[Claimed]:
             f"""
             WITH picked AS (
                 SELECT id FROM {t['delivery']}
-                WHERE campaign_id = %(campaign)s AND state = 'planned' AND (send_after IS NULL OR send_after <= now())
+                WHERE campaign_id = %(campaign)s AND state = 'planned' AND (send_after IS NULL OR send_after <= clock_timestamp())
                 ORDER BY send_after, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
             )
-            UPDATE {t['delivery']} d SET state = 'sending', claimed_at = now(), updated_at = now()
+            UPDATE {t['delivery']} d SET state = 'sending', claimed_at = clock_timestamp(), updated_at = clock_timestamp()
             FROM picked WHERE d.id = picked.id AND d.state = 'planned'
             RETURNING d.id, d.customer_id, d.identity_id, d.batch_key, d.attempts
             """,
@@ -152,7 +148,7 @@ def _recheck(campaign: Campaign, policy: Policy, ids: list[int]) -> tuple[dict[i
         ("refuses_template", "COALESCE(i.refuses_template, false)" if mtype == MessageType.TEMPLATE else "false"),
         (
             "outside_cs_window",
-            f"i.last_interaction_at IS NULL OR i.last_interaction_at <= now() - interval '{CS_WINDOW_HOURS} hours'"
+            f"i.last_interaction_at IS NULL OR i.last_interaction_at <= clock_timestamp() - interval '{CS_WINDOW_HOURS} hours'"
             if mtype == MessageType.CUSTOMER_SERVICE
             else "false",
         ),
@@ -164,10 +160,10 @@ def _recheck(campaign: Campaign, policy: Policy, ids: list[int]) -> tuple[dict[i
             ("preference_frequency", "pref.frequency = 'important_only' OR (pref.frequency = 'weekly_digest' AND h.week_count >= 1)"),
             ("frequency_day", "h.day_count >= %(daily_cap)s"),
             ("frequency_week", "h.week_count >= %(weekly_cap)s"),
-            ("min_gap", "h.last_marketing_at > now() - make_interval(hours => %(gap)s)" if policy.min_gap_hours else "false"),
+            ("min_gap", "h.last_marketing_at > clock_timestamp() - make_interval(hours => %(gap)s)" if policy.min_gap_hours else "false"),
             (
                 "fatigue",
-                "COALESCE(p.ignored_push_streak, 0) >= %(k)s AND p.last_push_at > now() - make_interval(days => %(cool)s)"
+                "COALESCE(p.ignored_push_streak, 0) >= %(k)s AND p.last_push_at > clock_timestamp() - make_interval(days => %(cool)s)"
                 if policy.fatigue_ignored_pushes
                 else "false",
             ),
@@ -201,19 +197,19 @@ def _recheck(campaign: Campaign, policy: Policy, ids: list[int]) -> tuple[dict[i
                 LEFT JOIN {t['customerpreference']} pref ON pref.customer_id = d.customer_id
                 WHERE d.id = ANY(%(ids)s)
             ), b2 AS (
-                SELECT b.*, now() AT TIME ZONE tz AS local_now,
-                       date_trunc('day', now() AT TIME ZONE tz) AT TIME ZONE tz AS day_start,
-                       date_trunc('month', now() AT TIME ZONE tz) AT TIME ZONE tz AS month_start
+                SELECT b.*, clock_timestamp() AT TIME ZONE tz AS local_now,
+                       date_trunc('day', clock_timestamp() AT TIME ZONE tz) AT TIME ZONE tz AS day_start,
+                       date_trunc('month', clock_timestamp() AT TIME ZONE tz) AT TIME ZONE tz AS month_start
                 FROM b
             ), h AS (
                 SELECT b2.customer_id,
                        count(*) FILTER (WHERE o.is_marketing AND {PUSHED_AT.replace('d.', 'o.')} >= b2.day_start) AS day_count,
-                       count(*) FILTER (WHERE o.is_marketing AND {PUSHED_AT.replace('d.', 'o.')} > now() - interval '7 days') AS week_count,
+                       count(*) FILTER (WHERE o.is_marketing AND {PUSHED_AT.replace('d.', 'o.')} > clock_timestamp() - interval '7 days') AS week_count,
                        max({PUSHED_AT.replace('d.', 'o.')}) FILTER (WHERE o.is_marketing) AS last_marketing_at,
                        count(*) FILTER (WHERE oc.message_type = 'mass' AND {PUSHED_AT.replace('d.', 'o.')} >= b2.month_start) AS mass_month_count,
                        count(*) FILTER (WHERE oc.message_type = 'wecom_group' AND {PUSHED_AT.replace('d.', 'o.')} >= b2.day_start) AS group_day_count
                 FROM b2 JOIN {t['delivery']} o ON o.customer_id = b2.customer_id AND o.campaign_id <> %(campaign)s
-                     AND o.state IN {ACTIVE_STATES} AND {PUSHED_AT.replace('d.', 'o.')} > least(now() - interval '7 days', b2.month_start)
+                     AND o.state IN {ACTIVE_STATES} AND {PUSHED_AT.replace('d.', 'o.')} > least(clock_timestamp() - interval '7 days', b2.month_start)
                 JOIN {t['campaign']} oc ON oc.id = o.campaign_id
                 GROUP BY b2.customer_id
             )
@@ -254,6 +250,7 @@ def _record(outcomes: list[tuple[int, str, str, str, str, datetime | None]], *, 
     for row in outcomes:
         params.extend(row)
     attempt = "d.attempts + 1" if count_attempt else "d.attempts"
+    # 'deferred' rows (quiet hours, rate limit) go back to planned without spending an attempt.
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -261,9 +258,9 @@ def _record(outcomes: list[tuple[int, str, str, str, str, datetime | None]], *, 
                 state = v.state, msgid = CASE WHEN v.msgid <> '' THEN v.msgid ELSE d.msgid END,
                 error_code = v.code, error_message = left(v.msg, 255), send_after = COALESCE(v.send_after, d.send_after),
                 attempts = CASE WHEN v.state IN ('sent', 'failed', 'planned') AND v.code <> 'deferred' THEN {attempt} ELSE d.attempts END,
-                sent_at = CASE WHEN v.state = 'sent' THEN now() ELSE d.sent_at END,
+                sent_at = CASE WHEN v.state = 'sent' THEN clock_timestamp() ELSE d.sent_at END,
                 claimed_at = CASE WHEN v.state = 'planned' THEN NULL ELSE d.claimed_at END,
-                updated_at = now()
+                updated_at = clock_timestamp()
             FROM (VALUES {values}) AS v(id, state, msgid, code, msg, send_after)
             WHERE d.id = v.id AND d.state = 'sending'
             """,
@@ -272,23 +269,20 @@ def _record(outcomes: list[tuple[int, str, str, str, str, datetime | None]], *, 
 
 
 def _record_push_events(campaign: Campaign, sent: list[Claimed], at: datetime) -> None:
-    EngagementEvent = apps.get_model("customers", "EngagementEvent")
-    EngagementEvent.objects.bulk_create(
-        [
-            EngagementEvent(
-                customer_id=row.customer_id,
-                account_id=campaign.account_id,
-                event_type="push.sent",
-                occurred_at=at,
-                campaign_id=campaign.pk,
-                delivery_id=row.id,
-                properties={"message_type": campaign.message_type},
-                dedupe_key=f"push.sent:{row.id}",
-            )
-            for row in sent
-        ],
-        ignore_conflicts=True,
-        batch_size=1000,
+    from customers.services import events_record_bulk
+
+    events_record_bulk(
+        {
+            "customer_id": row.customer_id,
+            "account_id": campaign.account_id,
+            "event_type": "push.sent",
+            "occurred_at": at,
+            "campaign_id": campaign.pk,
+            "delivery_id": row.id,
+            "properties": {"message_type": campaign.message_type},
+            "dedupe_key": f"push.sent:{row.id}",
+        }
+        for row in sent
     )
 
 
@@ -376,21 +370,14 @@ class _Pump:
             self._checked_at = time.monotonic()
         return self._state
 
-    def wait_for_rate(self, n: int = 1) -> bool:
-        """Block briefly for the account's rate limit; False when the wait is long (requeue instead)."""
-        while True:
-            wait = _rate_limit_acquire(self.campaign.account, n)
-            if wait <= 0:
-                return True
-            if wait > 2:
-                self.result.requeue_in = wait
-                return False
-            time.sleep(wait)
-
     def outcome_row(self, row: Claimed, outcome) -> tuple:
         if outcome.status == "sent":
             self.result.sent += 1
             return (row.id, DeliveryState.SENT, outcome.msgid or "", "", "", None)
+        if outcome.error_code == RATE_LIMITED:
+            # Our own limiter said wait: not an attempt, and the pump comes back after the wait.
+            self.result.requeue_in = max(self.result.requeue_in or 0, outcome.retry_after or 1.0)
+            return (row.id, DeliveryState.PLANNED, "", "deferred", "", timezone.now() + timedelta(seconds=outcome.retry_after or 1.0))
         attempt = row.attempts + 1
         if outcome.status == "retryable" and attempt < self.policy.max_attempts:
             self.result.retry += 1
@@ -432,7 +419,7 @@ class _Pump:
         outcomes: list[tuple] = []
         sent_rows: list[Claimed] = []
         for index, row in enumerate(rows):
-            if self.state() != CampaignState.SENDING or time.monotonic() > self.deadline + 30 or not self.wait_for_rate(1):
+            if self.state() != CampaignState.SENDING or time.monotonic() > self.deadline + 30 or self.result.requeue_in:
                 self.flush(outcomes, sent_rows)
                 _release([r.id for r in rows[index:]], self.campaign.pk)
                 self.result.stopped = self._state
@@ -461,7 +448,7 @@ class _Pump:
         with connection.cursor() as cursor:
             cursor.execute(
                 f"""
-                UPDATE {t['consentcredit']} SET remaining = remaining - 1, updated_at = now()
+                UPDATE {t['consentcredit']} SET remaining = remaining - 1, updated_at = clock_timestamp()
                 WHERE account_id = %s AND template_id = %s AND customer_id = ANY(%s) AND remaining > 0
                 RETURNING customer_id
                 """,
@@ -517,7 +504,7 @@ class _Pump:
         groups.update(fresh)
         ordered = list(groups.items())
         for index, ((staff, key), members) in enumerate(ordered):
-            if self.state() != CampaignState.SENDING or not self.wait_for_rate(1):
+            if self.state() != CampaignState.SENDING or self.result.requeue_in:
                 _release([r.id for _k, ms in ordered[index:] for r in ms], self.campaign.pk)
                 self.result.stopped = self._state
                 return False
@@ -590,8 +577,8 @@ def deliveries_sweep_stale(*, older_than_seconds: float) -> list[int]:
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            UPDATE {t['delivery']} SET state = 'planned', claimed_at = NULL, send_after = now(), updated_at = now()
-            WHERE state = 'sending' AND claimed_at < now() - make_interval(secs => %s)
+            UPDATE {t['delivery']} SET state = 'planned', claimed_at = NULL, send_after = clock_timestamp(), updated_at = clock_timestamp()
+            WHERE state = 'sending' AND claimed_at < clock_timestamp() - make_interval(secs => %s)
             RETURNING campaign_id
             """,
             [older_than_seconds],
