@@ -107,7 +107,7 @@ def _insert_members_sql(segment_id: int, select_sql: str, params: list) -> int:
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (segment_id, customer_id, added_at) "
-            f"SELECT %s, src.pk, %s FROM ({select_sql}) src "
+            f"SELECT %s, src.id, %s FROM ({select_sql}) src "
             f"ON CONFLICT (segment_id, customer_id) DO NOTHING",
             [segment_id, timezone.now(), *params],
         )
@@ -201,7 +201,7 @@ def segment_snapshot_create(*, segment: Segment) -> SegmentSnapshot:
     with segment_query_session(), connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {SegmentSnapshotMember._meta.db_table} (snapshot_id, customer_id) "
-            f"SELECT %s, src.pk FROM ({sql}) src",
+            f"SELECT %s, src.id FROM ({sql}) src",
             [snapshot.pk, *params],
         )
         count = max(cursor.rowcount, 0)
