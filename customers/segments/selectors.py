@@ -57,6 +57,12 @@ def _preview(queryset: QuerySet[Customer], sample_size: int) -> dict[str, Any]:
     return {"count": count, "sample": sample, "duration_ms": round((time.perf_counter() - started) * 1000)}
 
 
+def rule_search_queryset(*, rule: dict) -> QuerySet[Customer]:
+    """Validate a rule used as a customer search, then the matching customers."""
+    rule_check(rule)
+    return rule_customer_queryset(rule)
+
+
 def rule_preview(*, rule: dict, segment_id: int | None = None, sample_size: int = PREVIEW_SAMPLE_SIZE) -> dict[str, Any]:
     """Validate a draft rule, then its count and a sample of matching customers (newest first)."""
     rule_check(rule, segment_id=segment_id)
