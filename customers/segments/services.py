@@ -23,7 +23,7 @@ from customers.segments.models import (
     SegmentStaticMember,
 )
 from customers.segments.rules import rule_check
-from customers.segments.selectors import segment_customer_queryset, segment_query_session
+from customers.segments.selectors import customer_count, segment_customer_queryset, segment_query_session
 from customers.services import normalize_phone
 from scrm.errors import ApplicationError, Conflict
 from scrm.fields import lookup_hash
@@ -218,7 +218,7 @@ def segment_count_refresh(*, segment: Segment) -> SegmentCountHistory:
     """Count the segment now, store it on the segment and in its size history."""
     started = time.perf_counter()
     with segment_query_session():
-        count = segment_customer_queryset(segment).count()
+        count = customer_count(segment_customer_queryset(segment))
     now = timezone.now()
     Segment.objects.filter(pk=segment.pk).update(member_count=count, counted_at=now)
     segment.member_count, segment.counted_at = count, now
