@@ -9,6 +9,9 @@ EngagementProfile.score / ignored_push_streak.
 from django.db import migrations
 
 COMMON = [
+    # Every audience excludes erased customers: this lets a tag-driven plan check "not erased" with an
+    # index-only probe instead of reading the customers heap.
+    ("segidx_customer_live", "customers_customer (id) WHERE erased_at IS NULL"),
     # follows account X: index-only scan of (account, state) -> customer.
     ("segidx_identity_acct_state_cust", "customers_channelidentity (account_id, follow_state, customer_id)"),
     # has WeCom (optionally with staff Y) / has mini-program: by identity kind.

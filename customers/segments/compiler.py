@@ -116,7 +116,7 @@ class RuleCompiler:
             if not children:
                 # all [] is everyone, any [] is no one; flipped under negation.
                 return (FALSE if negate else TRUE) if is_all else (TRUE if negate else FALSE)
-            parts = [self.compile(child, negate) for child in children]
+            parts = [self.compile(child, negate) for child in _merge_tag_conditions(children, is_any=not is_all)]
             conjunction = is_all != negate
             combined = parts[0]
             for part in parts[1:]:
@@ -286,6 +286,22 @@ class RuleCompiler:
             return leaf.negative if negate else leaf.positive
         inner = RuleCompiler(now=self.now, stack=(*self.stack, segment_id))
         return inner.compile(segment.rule or {"all": []}, negate)
+
+
+def _merge_tag_conditions(children: list, *, is_any: bool) -> list:
+    """One probe of the (tag, customer) index instead of one per tag: in an `any`, "has"/"has any of"
+    siblings become one "has any of"; in an `all`, "has none of" siblings become one "has none of"."""
+    mergeable = {"has", "has_any"} if is_any else {"has_none"}
+    tag_ids: list[int] = []
+    rest = []
+    for child in children:
+        if isinstance(child, dict) and child.get("type") == "tag" and child.get("op") in mergeable and "group" not in child:
+            tag_ids.extend([child["tag"]] if child["op"] == "has" else child["tags"])
+        else:
+            rest.append(child)
+    if len(children) - len(rest) < 2:
+        return children
+    return [{"type": "tag", "op": "has_any" if is_any else "has_none", "tags": tag_ids}, *rest]
 
 
 def rule_compile(rule: dict, *, now: datetime | None = None, segment_id: int | None = None) -> Q:
