@@ -19,7 +19,8 @@ APIs (shapes and error codes as WeChat; errors are HTTP 200 with a JSON errcode)
   user/info/batchget (≤100), user/get (pages of 10000, next_openid), user/tag/get, tags/create|get|
   update|delete, tags/members/batchtagging|batchuntagging (≤50), tags/getidlist, qrcode/create.
   43004 when the user does not follow, 40003 for an unknown openid.
-- mini-program: sns/jscode2session (codes from `create_login_code`, each works once, else 40029),
+- mini-program: sns/jscode2session (codes from `create_login_code`, each works once, else 40029; in
+  open mode any fresh code logs in a user whose openid derives from the code),
   message/subscribe/send (consent credit, 43101).
 - WeCom externalcontact/: get, list, get_follow_user_list, batch/get_by_user, add_contact_way (keeps
   `state`), get_contact_way, del_contact_way, add_msg_template (msgid, fail_list = not a contact of the
@@ -55,7 +56,7 @@ Control API: POST (or GET) /_sandbox/<call> with JSON parameters; `SandboxContro
   seed=) — rates are drawn from a RNG seeded by `seed`; `paths` limits faults to matching API paths
   (token endpoints are never faulted); set_daily_quota(app_id, n|None); reset_faults();
   advance_clock(seconds) moves the sandbox's clock (token expiry, 48 h window, month, welcome codes).
-- requests(path_contains=None, app_id=None, errcode=None) -> [{method, path, app_id, query (secrets and
+- requests(path_contains=None, app_id=None, errcode=None, limit=None) -> [{method, path, app_id, query (secrets and
   tokens masked), body, at, errcode}]; sent_messages(app_id=None, api=None, touser=None);
   token_fetch_count(app_id) (plain token fetches).
 - post_event(app_id, xml=None, encrypted=None, event=None, wait=False, **fields): posts raw `xml`, or

@@ -230,7 +230,10 @@ def requests_(server, params: dict) -> dict:
         rows = [r for r in rows if r["app_id"] == params["app_id"]]
     if params.get("errcode") is not None:
         rows = [r for r in rows if r["errcode"] == int(params["errcode"])]
-    return {"requests": rows, "total": len(rows)}
+    total = len(rows)
+    if params.get("limit"):
+        rows = rows[-int(params["limit"]):]
+    return {"requests": rows, "total": total}
 
 
 def sent_messages(server, params: dict) -> dict:
