@@ -88,11 +88,11 @@ def test_follower_import_mirrors_wechat_tags_and_members(sandbox, oa_account):
 def test_wecom_contacts_import_per_staff_member(sandbox, wecom_account):
     control = sandbox.control
     for staff in ("staff-a", "staff-b"):
-        control.call_raw("add_wecom_staff", {"corp_id": wecom_account.app_id, "userid": staff})
+        control.add_wecom_staff(wecom_account.app_id, staff)
     a = control.add_external_contacts(wecom_account.app_id, "staff-a", 3, unionid_prefix="wu-")
     b = control.add_external_contacts(wecom_account.app_id, "staff-b", 2)
     # A customer both staff members know is one identity.
-    control.call_raw("add_external_contact", {"corp_id": wecom_account.app_id, "staff_userid": "staff-b", "external_userid": a[0]})
+    control.add_external_contact(wecom_account.app_id, "staff-b", a[0])
     job = _start(wecom_account, kind="wecom_contacts")
     assert sync_job_run(job_id=job.pk, max_pages=1).status == "more"
     result = sync_job_run(job_id=job.pk)

@@ -61,7 +61,7 @@ def test_followers_at_20_tags_are_named_in_the_report(sandbox, oa_account):
 
 def test_wecom_corp_tags_pull_and_push(sandbox, wecom_account):
     control = sandbox.control
-    control.call_raw("add_wecom_staff", {"corp_id": wecom_account.app_id, "userid": "staff-1"})
+    control.add_wecom_staff(wecom_account.app_id, "staff-1")
     [contact] = control.add_external_contacts(wecom_account.app_id, "staff-1", 1)
     client = wecom_client(wecom_account)
     client.external_contact.add_corp_tag(None, "Interests", None, [{"name": "Tea"}])
