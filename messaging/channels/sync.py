@@ -317,7 +317,10 @@ def sync_job_run(*, job_id: int, max_pages: int | None = None, budget_seconds: f
 
     job = _lease(job_id)
     if job is None:
-        return RunResult(job=SyncJob.objects.get(pk=job_id), status="busy")
+        current = SyncJob.objects.select_related("account").get(pk=job_id)
+        finished = current.state in (SyncJobState.DONE, SyncJobState.FAILED)
+        # Finished already, or another worker holds the lease: nothing to do either way.
+        return RunResult(job=current, status=current.state if finished else "busy")
     steppers = {
         SyncJobKind.OA_FOLLOWERS: _oa_followers_page,
         SyncJobKind.WECOM_CONTACTS: _wecom_contacts_page,

@@ -22,11 +22,6 @@ TEXT = {"msgtype": "text", "text": {"content": "Spring sale"}}
 SUBSCRIBE = {"template_id": "sub-tpl", "page": "pages/index", "data": {"thing1": {"value": "Restocked"}}}
 
 
-def _add_staff(control, account, userid):
-    # SandboxControl.add_wecom_staff clashes with call(name, ...): call the control API directly.
-    control.call_raw("add_wecom_staff", {"corp_id": account.app_id, "userid": userid})
-
-
 def _forget_sent_memo():
     """What a crash between WeChat's answer and our record looks like: no memo of the send."""
     redis = get_redis()
@@ -157,7 +152,7 @@ def test_code_to_session_exchanges_a_code_once(sandbox, mp_account):
 
 def test_wecom_group_message_task_and_its_results(sandbox, wecom_account):
     control = sandbox.control
-    _add_staff(control, wecom_account, "staff-1")
+    control.add_wecom_staff(wecom_account.app_id, "staff-1")
     contacts = control.add_external_contacts(wecom_account.app_id, "staff-1", 2)
     recipients = [Recipient(f"d{i}", eid) for i, eid in enumerate([*contacts, "wm-stranger"])]
     adapter = get_adapter(wecom_account)
@@ -185,11 +180,8 @@ def test_wecom_group_message_task_and_its_results(sandbox, wecom_account):
 
 def test_welcome_message_and_external_contact_lookup(sandbox, wecom_account):
     control = sandbox.control
-    _add_staff(control, wecom_account, "staff-1")
-    code = control.call_raw(
-        "add_external_contact",
-        {"corp_id": wecom_account.app_id, "staff_userid": "staff-1", "external_userid": "wm-1", "unionid": "u-9", "name": "Lin", "state": "spring"},
-    )["welcome_code"]
+    control.add_wecom_staff(wecom_account.app_id, "staff-1")
+    code = control.add_external_contact(wecom_account.app_id, "staff-1", "wm-1", unionid="u-9", name="Lin", state="spring")
     contact = external_contact_get(wecom_account, "wm-1")
     assert contact["external_contact"]["unionid"] == "u-9"
     assert contact["follow_user"][0]["state"] == "spring"
