@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from campaigns import apis
 
@@ -15,4 +15,5 @@ urlpatterns = [
     path("campaigns/<int:pk>/test-send/", apis.CampaignTestSendApi.as_view(), name="campaign-test-send"),
     path("campaigns/<int:pk>/stats/", apis.CampaignStatsApi.as_view(), name="campaign-stats"),
     path("deliveries/", apis.DeliveryListApi.as_view(), name="delivery-list"),
+    path("", include("campaigns.reports.urls")),
 ]
