@@ -142,9 +142,10 @@ class SandboxControl:
 
     # --- callbacks -------------------------------------------------------------------------
     def post_event(self, app_id: str, xml: str | None = None, *, encrypted: bool | None = None,
-                   event: str | None = None, wait: bool = False, **fields: Any) -> dict:
+                   event: str | None = None, wait: bool = False, repeat: int | None = None, **fields: Any) -> dict:
         """Queue an event to the app's callback URL: raw `xml`, or a user action `event` with its fields."""
-        answer = self.call("post_event", app_id=app_id, xml=xml, encrypted=encrypted, event=event, **fields)
+        answer = self.call("post_event", app_id=app_id, xml=xml, encrypted=encrypted, event=event,
+                           repeat=repeat, **fields)
         if wait:
             self.flush_callbacks()
         return answer
