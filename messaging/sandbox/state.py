@@ -19,7 +19,7 @@ MASS_PER_USER_PER_MONTH = 4
 CUSTOM_WINDOW_SECONDS = 48 * 3600
 WELCOME_CODE_SECONDS = 20
 DEFAULT_TOKEN_TTL = 7200
-REQUEST_LOG_LIMIT = 500_000
+REQUEST_LOG_LIMIT = 200_000  # the oldest requests are dropped beyond this
 
 
 class ApiError(Exception):

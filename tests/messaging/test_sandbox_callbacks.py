@@ -194,7 +194,9 @@ def test_serves_hundreds_of_template_sends_per_second_over_keep_alive(sandbox, o
         assert answer.json()["errcode"] == 0
     rate = 600 / (time.monotonic() - started)
     print(f"sandbox: {rate:.0f} template sends/s on one keep-alive connection")
-    assert rate >= 250, f"{rate:.0f} sends/s"
+    # ~1000/s on an idle 2-core machine; the floor is low because test runs share the CPU. It still
+    # catches the Nagle/delayed-ACK stall on kept-alive connections (about 25 requests/s).
+    assert rate >= 100, f"{rate:.0f} sends/s"
 
 
 def test_unanswered_callback_is_retried_like_wechat(sandbox, oa, callback_receiver):
