@@ -211,6 +211,8 @@ class SandboxState:
             token = "stable_" + secrets.token_urlsafe(24)
             app.stable_token = token
         else:
+            # The previous token stops working (40001): forget it rather than keep every token ever issued.
+            self.tokens.pop(app.current_token, None)
             token = secrets.token_urlsafe(32)
             app.current_token = token
             app.token_fetches += 1
