@@ -165,6 +165,8 @@ class SegmentStaticMembersApi(_SegmentView):
         data.is_valid(raise_exception=True)
         if "rule" in data.validated_data:
             customers = selectors.rule_search_queryset(rule=data.validated_data["rule"])
+        elif "filters" in data.validated_data:
+            customers = selectors.customer_filter_queryset(filters=data.validated_data["filters"])
         else:
             customers = data.validated_data["customer_ids"]
         added = services.segment_static_add(segment=segment, customers=customers)

@@ -158,3 +158,12 @@ def test_scheduled_refresh_keeps_counts_and_history(coffee_world):
     assert list(SegmentCountHistory.objects.filter(segment=segment).values_list("member_count", flat=True)) == [5, 5]
     segment_count_refresh_task(999999)  # a deleted segment is skipped
     assert segments_count_refresh_all_task.run() == 1
+
+
+def test_static_members_added_from_the_operator_customer_search(api_client, coffee_world):
+    pytest.importorskip("customers.selectors", reason="the foundation's customer search is merged separately")
+    tag, fans, _ = coffee_world
+    segment = segment_create(name="from search", kind="static")
+    added = api_client.post(f"/api/v1/segments/{segment.pk}/static-members/", {"filters": {"tag": [tag.pk]}}, format="json")
+    assert added.status_code == 200, added.content
+    assert added.json() == {"added": len(fans)}
