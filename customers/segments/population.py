@@ -240,7 +240,7 @@ def _write(cursor, *, rng: random.Random, now: datetime, first_id: int, n: int, 
             identities.add(cid, mp, "mp_openid", f"mbench{cid:09d}", f"ubench{cid:09d}", "unknown", None, None, "", None,
                            False, False, "", now, now)
         chosen = {tid for tid, p in zip(tag_ids, TAG_PREVALENCE, strict=False) if r() < p}
-        chosen.update(rng.sample(rest_tags, 4))
+        chosen.update(rng.sample(rest_tags, rng.choice((4, 5))))
         for tid in chosen:
             tags.add(cid, tid, "import", first_seen)
         for _ in range(rng.randint(6, 14)):
