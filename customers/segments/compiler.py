@@ -192,7 +192,7 @@ class RuleCompiler:
             q = FALSE
             for item in values:
                 if self.postgres:
-                    # jsonb containment: served by the GIN (jsonb_path_ops) index, never NULL.
+                    # jsonb containment: served by the GIN index on attributes, never NULL.
                     term = Q(attributes__contains={key: item})
                 else:
                     term = Q(_AttrIs(key, _json_type(item))) & Q(**{path: item})
