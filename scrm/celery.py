@@ -11,3 +11,4 @@ app.autodiscover_tasks()
 # Every periodic task of the product, in one place (the DB scheduler of django-celery-beat adds
 # operator-made schedules such as recurring campaigns).
 app.conf.beat_schedule = {}
+app.conf.beat_schedule["sync-jobs-sweep"] = {"task": "messaging.channels.tasks.sync_jobs_sweep_task", "schedule": 300.0}
