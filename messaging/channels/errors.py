@@ -83,9 +83,13 @@ def classify_exception(exc: BaseException) -> SendOutcome:
         errcode, errmsg = int(exc.errcode), str(exc.errmsg or "")
         if getattr(exc, "token_fetch", False) and errcode not in RETRYABLE_ERRORS:
             # The token endpoint itself refused (bad app id or secret, IP not whitelisted).
-            return SendOutcome(status="permanent", error_code=str(errcode), error_message=f"access token refused: {errmsg}")
+            return SendOutcome(
+                status="permanent", error_code=str(errcode), error_message=f"access token refused: {errmsg}"
+            )
         if errcode in TOKEN_ERRORS:
-            return SendOutcome(status="retryable", error_code=str(errcode), error_message=errmsg, retry_after=TOKEN_RETRY_AFTER)
+            return SendOutcome(
+                status="retryable", error_code=str(errcode), error_message=errmsg, retry_after=TOKEN_RETRY_AFTER
+            )
         return outcome_for_errcode(errcode, errmsg)
     if isinstance(exc, requests.RequestException):
         return SendOutcome(
