@@ -12,8 +12,8 @@ from messaging.channels.models import SyncJob, SyncJobState
 __all__ = ["sync_job_run_task", "sync_jobs_sweep_task", "wecom_group_reports_fetch_task"]
 
 
-@shared_task(bind=True, max_retries=None)
-def sync_job_run_task(self, job_id: int) -> str:
+@shared_task
+def sync_job_run_task(job_id: int) -> str:
     from messaging.channels.sync import sync_job_run
 
     job = SyncJob.objects.filter(pk=job_id).only("state").first()
