@@ -7,6 +7,7 @@ import json
 import random
 from typing import Any
 
+import redis
 import requests
 from wechatpy.exceptions import WeChatClientException
 
@@ -94,6 +95,14 @@ def classify_exception(exc: BaseException) -> SendOutcome:
     if isinstance(exc, requests.RequestException):
         return SendOutcome(
             status="retryable", error_code="http_error", error_message=str(exc)[:255], retry_after=NETWORK_RETRY_AFTER
+        )
+    if isinstance(exc, redis.RedisError):
+        # The token store or the rate limiter is unreachable: nothing was sent.
+        return SendOutcome(
+            status="retryable",
+            error_code="redis_error",
+            error_message=type(exc).__name__,
+            retry_after=NETWORK_RETRY_AFTER,
         )
     if isinstance(exc, ValueError):
         # Not JSON where JSON was expected: a broken proxy or a server mid-restart.
