@@ -12,4 +12,5 @@ app.autodiscover_tasks()
 # operator-made schedules such as recurring campaigns).
 app.conf.beat_schedule = {
     "segments-count-refresh": {"task": "customers.segments.tasks.segments_count_refresh_all_task", "schedule": 3600.0},
+    "sync-jobs-sweep": {"task": "messaging.channels.tasks.sync_jobs_sweep_task", "schedule": 300.0},
 }
