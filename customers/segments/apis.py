@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -80,6 +81,7 @@ class SegmentDetailApi(_SegmentView):
         segment = services.segment_update(segment=self.get_segment(pk), **data.validated_data)
         return Response(SegmentOutputSerializer(segment).data)
 
+    @extend_schema(responses={204: None})
     def delete(self, request: Request, pk: int) -> Response:
         services.segment_delete(segment=self.get_segment(pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -88,7 +90,7 @@ class SegmentDetailApi(_SegmentView):
 class SegmentValidateApi(_SegmentView):
     permission_classes = [ReadOnlyPostPermissions]
 
-    @extend_schema(request=RuleInputSerializer)
+    @extend_schema(request=RuleInputSerializer, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request) -> Response:
         data = RuleInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -158,19 +160,21 @@ class SegmentStaticMembersApi(_SegmentView):
 
     permission_classes = [ChangePostPermissions]
 
-    @extend_schema(request=StaticAddSerializer)
+    @extend_schema(request=StaticAddSerializer, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request, pk: int) -> Response:
         segment = self.get_segment(pk)
         data = StaticAddSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         if "rule" in data.validated_data:
             customers = selectors.rule_search_queryset(rule=data.validated_data["rule"])
+        elif "filters" in data.validated_data:
+            customers = selectors.customer_filter_queryset(filters=data.validated_data["filters"])
         else:
             customers = data.validated_data["customer_ids"]
         added = services.segment_static_add(segment=segment, customers=customers)
         return Response({"added": added})
 
-    @extend_schema(request=StaticRemoveSerializer)
+    @extend_schema(request=StaticRemoveSerializer, responses=OpenApiTypes.OBJECT)
     def delete(self, request: Request, pk: int) -> Response:
         data = StaticRemoveSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -182,7 +186,7 @@ class SegmentStaticUploadApi(_SegmentView):
     parser_classes = [MultiPartParser, FormParser]
     permission_classes = [ChangePostPermissions]
 
-    @extend_schema(request=StaticUploadSerializer)
+    @extend_schema(request=StaticUploadSerializer, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request, pk: int) -> Response:
         segment = self.get_segment(pk)
         data = StaticUploadSerializer(data=request.data)

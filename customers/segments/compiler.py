@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from customers.models import ChannelIdentity, ConsentCredit, CustomerTag, EngagementEvent, EngagementProfile, Tag
 from customers.segments.rules import FIELD_TYPES, parse_moment
+from scrm.errors import ApplicationError
 
 TRUE = Q(pk__isnull=False)
 FALSE = Q(pk__in=[])
@@ -191,7 +192,7 @@ class RuleCompiler:
             q = FALSE
             for item in values:
                 if self.postgres:
-                    # jsonb containment: served by the GIN (jsonb_path_ops) index, never NULL.
+                    # jsonb containment: served by the GIN index on attributes, never NULL.
                     term = Q(attributes__contains={key: item})
                 else:
                     term = Q(_AttrIs(key, _json_type(item))) & Q(**{path: item})
@@ -277,7 +278,10 @@ class RuleCompiler:
         from customers.segments.models import Segment, SegmentKind, SegmentStaticMember
 
         if segment_id in self.stack:
-            raise ValueError(f"segment cycle through {segment_id}")
+            # Validation refuses cycles; this guards rules stored before a referenced segment changed.
+            raise ApplicationError(
+                "Segment references form a cycle.", code="segment_cycle", detail={"segments": [*self.stack, segment_id]}
+            )
         segment = Segment.objects.filter(pk=segment_id).only("kind", "rule").first()
         if segment is None:
             return TRUE if negate else FALSE

@@ -66,10 +66,12 @@ class StaticAddSerializer(serializers.Serializer):
     customer_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=100_000)
     # A customer search expressed as a rule: every customer it matches now is added.
     rule = serializers.JSONField(required=False)
+    # The operator customer search's filters (tag, tag_all, account, follow_state, search).
+    filters = serializers.DictField(required=False)
 
     def validate(self, attrs):
-        if ("customer_ids" in attrs) == ("rule" in attrs):
-            raise serializers.ValidationError("Give exactly one of customer_ids or rule.")
+        if sum(key in attrs for key in ("customer_ids", "rule", "filters")) != 1:
+            raise serializers.ValidationError("Give exactly one of customer_ids, rule or filters.")
         return attrs
 
 

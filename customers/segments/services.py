@@ -107,7 +107,8 @@ def _insert_members_sql(segment_id: int, select_sql: str, params: list) -> int:
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (segment_id, customer_id, added_at) "
-            f"SELECT %s, src.id, %s FROM ({select_sql}) src "
+            # "WHERE TRUE": SQLite cannot parse INSERT … SELECT … ON CONFLICT without a WHERE.
+            f"SELECT %s, src.id, %s FROM ({select_sql}) src WHERE TRUE "
             f"ON CONFLICT (segment_id, customer_id) DO NOTHING",
             [segment_id, timezone.now(), *params],
         )

@@ -22,7 +22,6 @@ from messaging.sandbox.state import App, SandboxState
 
 logger = logging.getLogger(__name__)
 
-CALLBACK_TIMEOUT_SECONDS = 5.0
 _ENCRYPT_RE = re.compile(r"<Encrypt><!\[CDATA\[(.*?)\]\]></Encrypt>", re.S)
 _SIGNATURE_RE = re.compile(r"<MsgSignature><!\[CDATA\[(.*?)\]\]></MsgSignature>", re.S)
 
@@ -40,6 +39,7 @@ class Callback:
     agent_id: str
     encrypted: bool
     retries: int
+    timeout: float
     xml: str
     user: str
 
@@ -49,7 +49,7 @@ class Callback:
             kind=app.kind, app_id=app.app_id, url=app.callback_url, token=app.token,
             encoding_aes_key=app.encoding_aes_key, original_id=app.original_id, agent_id=app.agent_id,
             encrypted=app.encrypted_callbacks if encrypted is None else encrypted, retries=app.callback_retries,
-            xml=xml, user=user,
+            timeout=app.callback_timeout, xml=xml, user=user,
         )
 
 
@@ -95,7 +95,7 @@ class _HTTP:
         self.conns: dict[tuple[str, str, int], http_client.HTTPConnection] = {}
         self.down_until: dict[tuple[str, str, int], float] = {}
 
-    def post(self, url: str, params: dict[str, str], body: bytes) -> tuple[int, str]:
+    def post(self, url: str, params: dict[str, str], body: bytes, timeout: float) -> tuple[int, str]:
         parts = urlsplit(url)
         key = (parts.scheme, parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
         if self.down_until.get(key, 0) > time.monotonic():
@@ -108,7 +108,9 @@ class _HTTP:
                 if conn is not None:
                     conn.close()
                 cls = http_client.HTTPSConnection if parts.scheme == "https" else http_client.HTTPConnection
-                conn = self.conns[key] = cls(key[1], key[2], timeout=CALLBACK_TIMEOUT_SECONDS)
+                conn = self.conns[key] = cls(key[1], key[2], timeout=timeout)
+            elif conn.sock is not None:
+                conn.sock.settimeout(timeout)
             try:
                 conn.request("POST", target, body=body, headers=headers)
                 res = conn.getresponse()
@@ -198,11 +200,11 @@ class CallbackPoster:
         attempts = []
         for _attempt in range(1 + max(cb.retries, 0)):
             try:
-                status, text = http.post(cb.url, params, body)
+                status, text = http.post(cb.url, params, body, cb.timeout)
                 attempts.append({"status": status, "body": text[:2000]})
                 break  # any HTTP answer ends it, as with WeChat
             except TimeoutError:
-                # WeChat's rule: no answer within 5 s → try again (3 tries in all).
+                # WeChat's rule: no answer within 5 s (the app's callback_timeout) → try again (3 tries in all).
                 attempts.append({"status": None, "error": "timeout"})
             except (OSError, http_client.HTTPException) as exc:
                 # Nothing listening: give up at once so a missing product never backs the queue up.

@@ -158,3 +158,25 @@ def test_scheduled_refresh_keeps_counts_and_history(coffee_world):
     assert list(SegmentCountHistory.objects.filter(segment=segment).values_list("member_count", flat=True)) == [5, 5]
     segment_count_refresh_task(999999)  # a deleted segment is skipped
     assert segments_count_refresh_all_task.run() == 1
+
+
+def test_static_members_added_from_the_operator_customer_search(api_client, coffee_world):
+    pytest.importorskip("customers.selectors", reason="the foundation's customer search is merged separately")
+    tag, fans, _ = coffee_world
+    segment = segment_create(name="from search", kind="static")
+    added = api_client.post(f"/api/v1/segments/{segment.pk}/static-members/", {"filters": {"tag": [tag.pk]}}, format="json")
+    assert added.status_code == 200, added.content
+    assert added.json() == {"added": len(fans)}
+
+
+def test_merging_customers_keeps_one_snapshot_membership_and_deleting_removes_it(coffee_world):
+    from customers.services import customer_merge
+
+    tag, fans, _ = coffee_world
+    segment = segment_create(name="Coffee", rule={"type": "tag", "op": "has", "tag": tag.pk})
+    snapshot = segment_snapshot_create(segment=segment)
+    customer_merge(survivor=fans[0], merged=fans[1], reason="test")
+    members = list(SegmentSnapshotMember.objects.filter(snapshot=snapshot).values_list("customer_id", flat=True))
+    assert sorted(members) == sorted([fans[0].pk, *[c.pk for c in fans[2:]]])
+    fans[2].delete()
+    assert not SegmentSnapshotMember.objects.filter(customer_id=fans[2].pk).exists()

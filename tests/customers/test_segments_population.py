@@ -4,12 +4,16 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.dispatch import receiver
 
 from customers.models import ChannelIdentity, Customer, CustomerTag, EngagementEvent
 from customers.segments.population import population_generate, population_generated
 
-pytestmark = pytest.mark.django_db
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="the generator uses PostgreSQL COPY"),
+]
 
 
 def test_generator_writes_the_population_shape_and_reuses_it():

@@ -327,7 +327,7 @@ def _check(population: list[Person], rule: dict) -> None:
         transaction.set_rollback(True)
 
 
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
 @SETTINGS
@@ -348,7 +348,7 @@ def test_channel_behaviour_and_push_conditions_match_the_oracle(db, population, 
     _check(population, rule)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(population=populations, rule=trees)
 def test_nested_all_any_not_trees_match_the_oracle(db, population, rule):
     _check(population, rule)

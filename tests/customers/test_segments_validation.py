@@ -106,3 +106,16 @@ def test_create_refuses_an_invalid_rule_with_paths():
     with pytest.raises(ApplicationError) as excinfo:
         segment_create(name="bad", rule={"any": [{"type": "tag", "op": "maybe"}]})
     assert excinfo.value.detail == {"errors": [{"path": "$.any[0].op", "message": "unknown operator 'maybe'; expected one of ['has', 'has_all', 'has_any', 'has_none']"}]}
+
+
+def test_a_stored_cycle_is_refused_when_evaluated_not_a_server_error():
+    from customers.segments.models import Segment
+    from customers.segments.selectors import segment_customer_queryset
+
+    a = segment_create(name="A", rule={"all": []})
+    b = segment_create(name="B", rule={"type": "segment", "segment": a.pk})
+    Segment.objects.filter(pk=a.pk).update(rule={"type": "segment", "segment": b.pk})  # bypassing validation
+    a.refresh_from_db()
+    with pytest.raises(ApplicationError) as excinfo:
+        segment_customer_queryset(a)
+    assert excinfo.value.code == "segment_cycle"
