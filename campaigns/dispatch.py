@@ -71,7 +71,7 @@ class Claimed:
 def backoff_delay(attempt: int, *, base: float = 2.0, cap: float = 600.0) -> float:
     """Exponential backoff with full jitter: attempt 1 → up to 2 s, 2 → 4 s, … capped."""
     try:
-        from messaging.channels.ratelimit import backoff_delay as adapter_backoff  # adapters' policy when present
+        from messaging.channels.errors import backoff_delay as adapter_backoff  # the adapters' policy
 
         return float(adapter_backoff(attempt))
     except ImportError:
@@ -365,8 +365,10 @@ class _Pump:
         self.result = DispatchResult()
         self._checked_at = 0.0
         self._state = campaign.state
+        self._subscribe_outcomes: list[tuple[int, str, str]] = []
+        self.spends_consent = campaign.message_type in (MessageType.OA_SUBSCRIBE, MessageType.MP_SUBSCRIBE)
         self.threads = max(1, int(getattr(settings, "CAMPAIGN_DISPATCH_THREADS", 8)))
-        # Subscribe messages spend consent credits in the adapter: kept on this thread's transaction.
+        # Subscribe sends stay sequential: their consent bookkeeping is per send.
         per_thread_ok = campaign.message_type in (MessageType.TEMPLATE, MessageType.CUSTOMER_SERVICE)
         self.pool = ThreadPoolExecutor(max_workers=self.threads) if self.threads > 1 and per_thread_ok else None
 
@@ -431,6 +433,34 @@ class _Pump:
             return True
         if mtype in (MessageType.MASS, MessageType.WECOM_GROUP):
             return self._send_lists(rows, OutboundMessage, Recipient)
+        if mtype in (MessageType.OA_SUBSCRIBE, MessageType.MP_SUBSCRIBE):
+            try:
+                return self._send_each(rows, OutboundMessage, Recipient)
+            finally:
+                self._refund_unsent_consent()
+        return self._send_each(rows, OutboundMessage, Recipient)
+
+    def _refund_unsent_consent(self) -> None:
+        """A credit spent on a send WeChat did not accept (busy, rate limit, stopped) is given back,
+        except after 43101 (the user refused: the adapter has revoked the credits)."""
+        ids = [i for i, state, code in self._subscribe_outcomes if state != DeliveryState.SENT and code != "43101"]
+        self._subscribe_outcomes.clear()
+        if not ids:
+            return
+        t = _tables()
+        template_id = str((self.campaign.content or {}).get("template_id", ""))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                UPDATE {t['consentcredit']} cc SET remaining = remaining + 1, updated_at = clock_timestamp()
+                FROM {t['delivery']} d
+                WHERE d.id = ANY(%s) AND d.state <> 'sent' AND cc.customer_id = d.customer_id
+                  AND cc.account_id = %s AND cc.template_id = %s
+                """,
+                [ids, self.campaign.account_id, template_id],
+            )
+
+    def _send_each(self, rows: list[Claimed], OutboundMessage, Recipient) -> bool:
         outcomes: list[tuple] = []
         sent_rows: list[Claimed] = []
         step = self.threads * 4
@@ -438,6 +468,8 @@ class _Pump:
             if self.state() != CampaignState.SENDING or time.monotonic() > self.deadline + 30 or self.result.requeue_in:
                 self.flush(outcomes, sent_rows)
                 _release([r.id for r in rows[start:]], self.campaign.pk)
+                if self.spends_consent:
+                    self._subscribe_outcomes += [(r.id, DeliveryState.PLANNED, "") for r in rows[start:]]
                 self.result.stopped = self._state
                 return False
             chunk = rows[start : start + step]
@@ -450,6 +482,8 @@ class _Pump:
                 results = [self._send_one(row, message, Recipient) for row, message in zip(chunk, messages, strict=True)]
             for row, outcome in zip(chunk, results, strict=True):
                 outcomes.append(self.outcome_row(row, outcome))
+                if self.spends_consent:
+                    self._subscribe_outcomes.append((row.id, outcomes[-1][1], outcome.error_code))
                 if outcome.status == "sent":
                     sent_rows.append(row)
             if len(outcomes) >= FLUSH_EVERY:
@@ -481,14 +515,15 @@ class _Pump:
                 connections.close_all()
 
     def _consume_consent(self, rows: list[Claimed]) -> list[Claimed]:
-        """Rows without a consent credit left are suppressed; the adapter spends one per accepted send."""
+        """Each subscribe message spends one consent credit (conditional update); rows without one are suppressed."""
         t = _tables()
         template_id = str((self.campaign.content or {}).get("template_id", ""))
         with connection.cursor() as cursor:
             cursor.execute(
                 f"""
-                SELECT customer_id FROM {t['consentcredit']}
+                UPDATE {t['consentcredit']} SET remaining = remaining - 1, updated_at = clock_timestamp()
                 WHERE account_id = %s AND template_id = %s AND customer_id = ANY(%s) AND remaining > 0
+                RETURNING customer_id
                 """,
                 [self.campaign.account_id, template_id, [r.customer_id for r in rows]],
             )

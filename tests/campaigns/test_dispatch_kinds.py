@@ -117,3 +117,24 @@ def test_a_due_delivery_inside_quiet_hours_at_send_time_is_deferred_not_dropped(
     assert delivery.state == "planned" and delivery.attempts == 0
     assert delivery.send_after.hour == end.hour and delivery.send_after > now
     assert sandbox.control.sent_messages(app_id=sandbox_oa.app_id) == []
+
+
+@pytest.mark.django_db
+def test_a_consent_credit_spent_on_a_send_wechat_did_not_accept_is_given_back(sandbox, sandbox_oa, sandbox_followers, static_segment, contact_policy, django_capture_on_commit_callbacks):
+    (customer, identity), = sandbox_followers(sandbox_oa, 1)
+    ConsentCredit.objects.create(customer=customer, account=sandbox_oa, template_id="SUB2", remaining=1)
+    sandbox.control.grant_consent(sandbox_oa.app_id, identity.external_id, "SUB2", 1)
+    content = {"template_id": "SUB2", "template_keys": ["thing1"], "fields": {"thing1": "Back in stock"}}
+    campaign = scheduled(sandbox_oa, static_segment([customer]), message_type="oa_subscribe", priority_class="transactional", content=content)
+    plan(campaign, django_capture_on_commit_callbacks)
+    sandbox.control.set_faults(rate_busy=1.0, paths=["message/subscribe/bizsend"])
+    result = dispatch.campaign_dispatch(campaign_id=campaign.pk, budget_seconds=30)
+    assert result.retry == 1
+    delivery = Delivery.objects.get(campaign=campaign)
+    assert (delivery.state, delivery.attempts) == ("planned", 1)
+    assert ConsentCredit.objects.get(customer=customer).remaining == 1
+    sandbox.control.reset_faults()
+    Delivery.objects.filter(pk=delivery.pk).update(send_after=timezone.now())
+    drain(campaign.pk)
+    assert Delivery.objects.get(pk=delivery.pk).state == "sent"
+    assert ConsentCredit.objects.get(customer=customer).remaining == 0
