@@ -79,6 +79,7 @@ class Receiver:
     url: str
     received: list[dict] = field(default_factory=list)
     answer: bytes = b"success"
+    delay: float = 0.0  # seconds to wait before answering (a slow product)
 
     def wait(self, count: int, timeout: float = 10.0) -> list[dict]:
         deadline = time.monotonic() + timeout
@@ -101,6 +102,7 @@ def callback_receiver():
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             holder["receiver"].received.append({"path": url.path, "query": dict(parse_qsl(url.query)), "body": body.decode()})
             answer = holder["receiver"].answer
+            time.sleep(holder["receiver"].delay)
             self.send_response(200)
             self.send_header("Content-Length", str(len(answer)))
             self.end_headers()
