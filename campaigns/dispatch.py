@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.apps import apps
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignState, Delivery, DeliveryState, MessageType, PriorityClass
@@ -363,6 +365,14 @@ class _Pump:
         self.result = DispatchResult()
         self._checked_at = 0.0
         self._state = campaign.state
+        self.threads = max(1, int(getattr(settings, "CAMPAIGN_DISPATCH_THREADS", 8)))
+        # Subscribe messages spend consent credits in the adapter: kept on this thread's transaction.
+        per_thread_ok = campaign.message_type in (MessageType.TEMPLATE, MessageType.CUSTOMER_SERVICE)
+        self.pool = ThreadPoolExecutor(max_workers=self.threads) if self.threads > 1 and per_thread_ok else None
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
 
     def state(self) -> str:
         if time.monotonic() - self._checked_at >= STATE_CHECK_SECONDS:
@@ -388,6 +398,11 @@ class _Pump:
 
     def flush(self, outcomes: list[tuple], sent_rows: list[Claimed]) -> None:
         _record(outcomes)
+        msgids = [row[2] for row in outcomes if row[1] == DeliveryState.SENT and row[2]]
+        if msgids and self.campaign.message_type == MessageType.TEMPLATE:
+            from campaigns.receivers import pending_reports_apply
+
+            pending_reports_apply(account_id=self.campaign.account_id, msgids=msgids)
         if sent_rows:
             _record_push_events(self.campaign, sent_rows, timezone.now())
         outcomes.clear()
@@ -418,39 +433,62 @@ class _Pump:
             return self._send_lists(rows, OutboundMessage, Recipient)
         outcomes: list[tuple] = []
         sent_rows: list[Claimed] = []
-        for index, row in enumerate(rows):
+        step = self.threads * 4
+        for start in range(0, len(rows), step):
             if self.state() != CampaignState.SENDING or time.monotonic() > self.deadline + 30 or self.result.requeue_in:
                 self.flush(outcomes, sent_rows)
-                _release([r.id for r in rows[index:]], self.campaign.pk)
+                _release([r.id for r in rows[start:]], self.campaign.pk)
                 self.result.stopped = self._state
                 return False
-            try:
-                message = OutboundMessage(message_type=mtype, payload=self.renderer.payload(row), idempotency_key=str(row.id))
-                outcome = self.adapter.send(Recipient(key=str(row.id), external_id=row.external_id), message)
-            except Exception as exc:
-                # One bad row (a render or adapter bug) must not strand the whole batch in 'sending'.
-                logger.exception("send failed for delivery %s", row.id)
-                from messaging.channels.base import SendOutcome
-
-                outcome = SendOutcome(status="retryable", error_code="exception", error_message=type(exc).__name__)
-            outcomes.append(self.outcome_row(row, outcome))
-            if outcome.status == "sent":
-                sent_rows.append(row)
+            chunk = rows[start : start + step]
+            # Rendering (and tracked links, which touch the database) stays on this thread; only the
+            # WeChat calls, which wait on the network, overlap on the pool.
+            messages = [self._message(row, OutboundMessage) for row in chunk]
+            if self.pool is not None and len(chunk) > 1:
+                results = list(self.pool.map(lambda pair: self._send_one(*pair, Recipient), zip(chunk, messages, strict=True)))
+            else:
+                results = [self._send_one(row, message, Recipient) for row, message in zip(chunk, messages, strict=True)]
+            for row, outcome in zip(chunk, results, strict=True):
+                outcomes.append(self.outcome_row(row, outcome))
+                if outcome.status == "sent":
+                    sent_rows.append(row)
             if len(outcomes) >= FLUSH_EVERY:
                 self.flush(outcomes, sent_rows)
         self.flush(outcomes, sent_rows)
         return True
 
+    def _message(self, row: Claimed, OutboundMessage):
+        try:
+            return OutboundMessage(message_type=self.campaign.message_type, payload=self.renderer.payload(row), idempotency_key=str(row.id))
+        except Exception as exc:
+            logger.exception("render failed for delivery %s", row.id)
+            return exc
+
+    def _send_one(self, row: Claimed, message, Recipient):
+        from messaging.channels.base import SendOutcome
+
+        if isinstance(message, Exception):
+            return SendOutcome(status="permanent", error_code="render_failed", error_message=type(message).__name__)
+        try:
+            return self.adapter.send(Recipient(key=str(row.id), external_id=row.external_id), message)
+        except Exception as exc:
+            # One bad row (an adapter bug) must not strand the whole batch in 'sending'.
+            logger.exception("send failed for delivery %s", row.id)
+            return SendOutcome(status="retryable", error_code="exception", error_message=type(exc).__name__)
+        finally:
+            if threading.current_thread() is not threading.main_thread():
+                # The adapter may touch the database (43004 → unfollowed): give the thread's connection back.
+                connections.close_all()
+
     def _consume_consent(self, rows: list[Claimed]) -> list[Claimed]:
-        """Each subscribe message spends one consent credit; rows without one are suppressed."""
+        """Rows without a consent credit left are suppressed; the adapter spends one per accepted send."""
         t = _tables()
         template_id = str((self.campaign.content or {}).get("template_id", ""))
         with connection.cursor() as cursor:
             cursor.execute(
                 f"""
-                UPDATE {t['consentcredit']} SET remaining = remaining - 1, updated_at = clock_timestamp()
+                SELECT customer_id FROM {t['consentcredit']}
                 WHERE account_id = %s AND template_id = %s AND customer_id = ANY(%s) AND remaining > 0
-                RETURNING customer_id
                 """,
                 [self.campaign.account_id, template_id, [r.customer_id for r in rows]],
             )
@@ -543,6 +581,13 @@ def campaign_dispatch(*, campaign_id: int, budget_seconds: float | None = None) 
         return DispatchResult(stopped=campaign.state if campaign else "missing")
     budget = budget_seconds if budget_seconds is not None else getattr(settings, "CAMPAIGN_DISPATCH_SLICE_SECONDS", 20.0)
     pump = _Pump(campaign, budget_seconds=budget)
+    try:
+        return _pump_run(pump, campaign, campaign_id)
+    finally:
+        pump.close()
+
+
+def _pump_run(pump: _Pump, campaign: Campaign, campaign_id: int) -> DispatchResult:
     limit = pump.policy.dispatch_batch_size
     if campaign.message_type in (MessageType.MASS, MessageType.WECOM_GROUP):
         limit = max(limit, LIST_CALL_LIMIT)
