@@ -226,3 +226,9 @@ def test_wecom_edit_external_contact_records_the_owner(deliver, wecom_account):
     ChannelIdentityFactory(account=wecom_account, external_id="wmEXT7", owner_staff_id="old")
     deliver(wecom_account, wechat_payload("wecom_edit_external_contact.xml", to=wecom_account.app_id, staff="wangwu", external_userid="wmEXT7"))
     assert _identity(wecom_account, "wmEXT7").owner_staff_id == "wangwu"
+
+
+def test_wecom_app_message_from_staff_is_stored_but_creates_no_customer(deliver, wecom_account):
+    deliver(wecom_account, wechat_payload("text.xml", to=wecom_account.app_id, openid="zhangsan"))
+    assert InboundMessage.objects.get(account=wecom_account).state == "processed"
+    assert not ChannelIdentity.objects.filter(account=wecom_account).exists()
