@@ -313,3 +313,11 @@ def test_inactive_rule_does_not_answer(callback_client, oa_account):
 
 def test_callback_client_is_importable():
     assert CallbackClient
+
+
+def test_benchmark_empty_view_is_not_routed_unless_enabled(client):
+    from django.urls import NoReverseMatch
+
+    with pytest.raises(NoReverseMatch):
+        reverse("callbacks:bench-empty")
+    assert client.post("/callbacks/_bench/empty/").status_code == 404
