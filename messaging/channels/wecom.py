@@ -98,7 +98,8 @@ def group_message_results_fetch(account, *, msgid: str) -> list[dict[str, Any]]:
                 "externalcontact/get_groupmsg_send_result",
                 data={"msgid": msgid, "userid": userid, "limit": 1000, "cursor": cursor},
             )
-            results += page.get("detail_list") or []
+            # WeCom names the list send_list; older docs say detail_list.
+            results += page.get("send_list") or page.get("detail_list") or []
             cursor = page.get("next_cursor") or ""
             if not cursor:
                 break

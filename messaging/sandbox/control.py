@@ -17,7 +17,7 @@ class SandboxControl:
         self.timeout = timeout
         self.session = session or requests.Session()
 
-    def call(self, name: str, **params: Any) -> dict:
+    def call(self, name: str, /, **params: Any) -> dict:
         """POST /_sandbox/<name> with the parameters as JSON; raises SandboxControlError on 4xx/5xx."""
         return self.call_raw(name, {k: v for k, v in params.items() if v is not None})
 
