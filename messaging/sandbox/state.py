@@ -64,6 +64,7 @@ class App:
     callback_encrypted: bool | None = None  # None: encrypted when an EncodingAESKey is set
     auto_followers: bool = False  # unknown openids become followers on first use (open mode)
     callback_retries: int = 2
+    callback_timeout: float = 5.0
     # Users: openid -> User; `order` keeps insertion order for user/get paging.
     users: dict[str, User] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)

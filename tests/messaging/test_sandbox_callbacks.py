@@ -195,3 +195,20 @@ def test_serves_hundreds_of_template_sends_per_second_over_keep_alive(sandbox, o
     rate = 600 / (time.monotonic() - started)
     print(f"sandbox: {rate:.0f} template sends/s on one keep-alive connection")
     assert rate >= 250, f"{rate:.0f} sends/s"
+
+
+def test_unanswered_callback_is_retried_like_wechat(sandbox, oa, callback_receiver):
+    sandbox.control.app_settings(APP, callback_timeout=0.2, callback_retries=2)
+    callback_receiver.delay = 0.5
+    sandbox.control.post_event(APP, event="CLICK", openid="o-1", key="MENU", wait=True)
+    (record,) = sandbox.control.callbacks(APP)
+    assert [a.get("error") for a in record["attempts"]] == ["timeout", "timeout", "timeout"]
+    assert len(callback_receiver.wait(3)) == 3
+    assert len({p["body"] for p in callback_receiver.received}) == 1  # the same event each time
+
+
+def test_repeat_posts_the_same_event_again(sandbox, oa, callback_receiver):
+    sandbox.control.post_event(APP, event="text", openid="o-1", content="hi", repeat=3, wait=True)
+    posts = callback_receiver.wait(3)
+    assert len(posts) == 3
+    assert len({parse_message(decrypt(p)).id for p in posts}) == 1
