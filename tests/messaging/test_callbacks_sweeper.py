@@ -21,9 +21,9 @@ pytestmark = pytest.mark.django_db
 
 
 def test_broker_down_callbacks_are_stored_answered_and_later_swept(
-    callback_client, oa_account, broker_down, django_capture_on_commit_callbacks, caplog, request
+    callback_client, callback_oa_account, broker_down, django_capture_on_commit_callbacks, caplog, request
 ):
-    poster = callback_client(oa_account)
+    poster = callback_client(callback_oa_account)
     caplog.set_level(logging.WARNING, logger="messaging.callbacks.services")
     started = time.monotonic()
     with django_capture_on_commit_callbacks(execute=True):
@@ -37,7 +37,7 @@ def test_broker_down_callbacks_are_stored_answered_and_later_swept(
 
     # The broker comes back; the sweeper finds the rows (not handed over for a while) and enqueues them.
     broker_down.restore()
-    request.getfixturevalue("celery_eager")
+    request.getfixturevalue("callback_celery_eager")
     InboundMessage.objects.update(last_enqueued_at=timezone.now() - timedelta(seconds=services.RECEIVED_STALE_SECONDS + 1))
     with django_capture_on_commit_callbacks(execute=True):
         assert services.inbound_sweep() == 2
@@ -47,14 +47,14 @@ def test_broker_down_callbacks_are_stored_answered_and_later_swept(
     assert services.inbound_sweep() == 0
 
 
-def test_sweeper_leaves_recently_enqueued_rows_alone(callback_client, oa_account, django_capture_on_commit_callbacks):
-    callback_client(oa_account).post(wechat_payload("subscribe.xml"))
+def test_sweeper_leaves_recently_enqueued_rows_alone(callback_client, callback_oa_account, django_capture_on_commit_callbacks):
+    callback_client(callback_oa_account).post(wechat_payload("subscribe.xml"))
     assert services.inbound_sweep() == 0
     assert services.inbound_sweep(received_older_than=0) == 1
 
 
-def test_sweeper_reclaims_a_row_abandoned_in_processing(callback_client, oa_account, celery_eager):
-    callback_client(oa_account).post(wechat_payload("subscribe.xml", openid="o-killed"))
+def test_sweeper_reclaims_a_row_abandoned_in_processing(callback_client, callback_oa_account, callback_celery_eager):
+    callback_client(callback_oa_account).post(wechat_payload("subscribe.xml", openid="o-killed"))
     # A worker claimed it and died.
     InboundMessage.objects.update(
         state="processing", attempts=1, processing_started_at=timezone.now() - timedelta(seconds=services.PROCESSING_STALE_SECONDS + 5)
@@ -65,15 +65,15 @@ def test_sweeper_reclaims_a_row_abandoned_in_processing(callback_client, oa_acco
     assert ChannelIdentity.objects.filter(external_id="o-killed").exists()
 
 
-def test_a_row_being_processed_now_is_not_claimed_twice(callback_client, oa_account):
-    callback_client(oa_account).post(wechat_payload("subscribe.xml"))
+def test_a_row_being_processed_now_is_not_claimed_twice(callback_client, callback_oa_account):
+    callback_client(callback_oa_account).post(wechat_payload("subscribe.xml"))
     InboundMessage.objects.update(state="processing", attempts=1, processing_started_at=timezone.now())
     assert services.inbound_process(inbound_id=InboundMessage.objects.get().pk) is False
     assert services.inbound_sweep(received_older_than=0) == 0
 
 
-def test_process_task_run_twice_is_idempotent(callback_client, oa_account):
-    callback_client(oa_account).post(wechat_payload("subscribe.xml", openid="o-task"))
+def test_process_task_run_twice_is_idempotent(callback_client, callback_oa_account):
+    callback_client(callback_oa_account).post(wechat_payload("subscribe.xml", openid="o-task"))
     row = InboundMessage.objects.get()
     inbound_process_task.apply(args=[row.pk])
     inbound_process_task.apply(args=[row.pk])
@@ -86,7 +86,7 @@ def test_process_task_for_a_deleted_row_does_nothing(db):
     inbound_process_task.apply(args=[10**12]).get()
 
 
-def test_failed_processing_returns_the_row_for_retry_then_gives_up(callback_client, oa_account, monkeypatch):
+def test_failed_processing_returns_the_row_for_retry_then_gives_up(callback_client, callback_oa_account, monkeypatch):
     # The one fake here: a processing step that fails, to exercise the retry bookkeeping.
     from messaging.callbacks import processing
 
@@ -94,7 +94,7 @@ def test_failed_processing_returns_the_row_for_retry_then_gives_up(callback_clie
         raise RuntimeError("boom")
 
     monkeypatch.setattr(processing, "process_fields", broken)
-    callback_client(oa_account).post(wechat_payload("subscribe.xml"))
+    callback_client(callback_oa_account).post(wechat_payload("subscribe.xml"))
     row = InboundMessage.objects.get()
     for attempt in range(1, services.MAX_ATTEMPTS):
         with pytest.raises(RuntimeError):
