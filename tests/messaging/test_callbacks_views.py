@@ -321,3 +321,10 @@ def test_benchmark_empty_view_is_not_routed_unless_enabled(client):
     with pytest.raises(NoReverseMatch):
         reverse("callbacks:bench-empty")
     assert client.post("/callbacks/_bench/empty/").status_code == 404
+
+
+def test_decrypted_xml_without_sender_or_time_is_400(callback_client, callback_oa_account):
+    poster = callback_client(callback_oa_account)
+    assert poster.post("<xml><MsgType>text</MsgType><CreateTime>1</CreateTime></xml>").status_code == 400
+    assert poster.post("<xml><MsgType>text</MsgType><FromUserName>o</FromUserName></xml>").status_code == 400
+    assert not InboundMessage.objects.exists()
