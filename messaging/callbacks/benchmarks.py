@@ -67,12 +67,14 @@ def _bench_account():
     from messaging.models import ChannelAccount
 
     key = base64.b64encode(secrets.token_bytes(32)).decode().rstrip("=")
-    account, _ = ChannelAccount.objects.update_or_create(
-        kind="oa",
-        app_id=BENCH_APP_ID,
-        defaults={"name": "Callback benchmark", "token": "benchtoken", "encoding_aes_key": key, "encrypt_mode": "safe", "is_active": True},
-    )
-    return account
+    values = {"name": "Callback benchmark", "token": "benchtoken", "encoding_aes_key": key, "encrypt_mode": "safe", "is_active": True}
+    # update() rather than update_or_create(): a row left by a run under another FIELD_ENCRYPTION_KEY
+    # cannot be loaded, but it can be overwritten.
+    pk = ChannelAccount.objects.filter(kind="oa", app_id=BENCH_APP_ID).values_list("pk", flat=True).first()
+    if pk is None:
+        return ChannelAccount.objects.create(kind="oa", app_id=BENCH_APP_ID, **values)
+    ChannelAccount.objects.filter(pk=pk).update(**values)
+    return ChannelAccount.objects.get(pk=pk)
 
 
 def _payloads(account, n: int) -> list[bytes]:
