@@ -8,7 +8,6 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -160,5 +159,14 @@ def inbound_sweep(*, received_older_than: int = RECEIVED_STALE_SECONDS, limit: i
     return enqueued
 
 
-def sweeper_interval_seconds() -> int:
-    return getattr(settings, "CALLBACK_SWEEP_INTERVAL_SECONDS", 30)
+def inbound_requeue_failed(*, ids: list[int]) -> int:
+    """Give failed rows a fresh set of attempts (an operator fixed the cause) and enqueue them."""
+    requeued = list(
+        InboundMessage.objects.filter(pk__in=ids, state=InboundState.FAILED).values_list("pk", flat=True)
+    )
+    InboundMessage.objects.filter(pk__in=requeued, state=InboundState.FAILED).update(
+        state=InboundState.RECEIVED, attempts=0, last_enqueued_at=timezone.now()
+    )
+    for inbound_id in requeued:
+        transaction.on_commit(lambda inbound_id=inbound_id: inbound_enqueue(inbound_id=inbound_id))
+    return len(requeued)

@@ -32,3 +32,22 @@ def test_inbound_messages_are_listed_read_only(client, admin_user, callback_clie
     assert client.get(reverse("admin:messaging_inboundmessage_changelist")).status_code == 200
     assert client.get(reverse("admin:messaging_inboundmessage_change", args=[row.pk])).status_code == 200
     assert client.get(reverse("admin:messaging_inboundmessage_add")).status_code == 403
+
+
+def test_admin_action_processes_failed_messages_again(
+    client, admin_user, callback_client, callback_oa_account, callback_celery_eager, django_capture_on_commit_callbacks
+):
+    from customers.models import ChannelIdentity
+
+    client.force_login(admin_user)
+    callback_client(callback_oa_account).post(wechat_payload("subscribe.xml", openid="o-failed"))
+    InboundMessage.objects.update(state="failed", attempts=5, last_error="RuntimeError: boom")
+    row = InboundMessage.objects.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("admin:messaging_inboundmessage_changelist"), {"action": "requeue", "_selected_action": [row.pk]}
+        )
+    assert response.status_code == 302
+    row.refresh_from_db()
+    assert (row.state, row.attempts) == ("processed", 1)
+    assert ChannelIdentity.objects.filter(external_id="o-failed").exists()
