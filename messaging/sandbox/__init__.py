@@ -44,7 +44,8 @@ Control API: POST (or GET) /_sandbox/<call> with JSON parameters; `SandboxContro
   encoding_aes_key=, original_id=, agent_id=, auto_report=, callback_encrypted=, auto_followers=,
   callback_retries=2, callback_timeout=5.0) — kind is oa | miniprogram | wecom; registering again updates; app_settings(app_id, **same).
 - add_followers(app_id, n | [openid or {openid, unionid, subscribe, tags, last_interaction}],
-  unionid_prefix=, openid_prefix=, subscribe=True, interaction_at=) -> openids;
+  unionid_prefix=, openid_prefix=, subscribe=True, interaction_at=, staff_userid=) -> openids (for a
+  WeCom corp: external contacts of staff_userid, default the first staff member or "sandbox-staff");
   set_following(app_id, openid, bool); set_interaction(app_id, openid, at=None means now);
   grant_consent(app_id, openid, template_id, count=1) -> credits; consent(app_id, openid, template_id);
   create_login_code(app_id, openid, unionid=None) -> code; set_outcome(app_id, openid, outcome);
@@ -57,7 +58,7 @@ Control API: POST (or GET) /_sandbox/<call> with JSON parameters; `SandboxContro
   (token endpoints are never faulted); set_daily_quota(app_id, n|None); reset_faults();
   advance_clock(seconds) moves the sandbox's clock (token expiry, 48 h window, month, welcome codes).
 - requests(path_contains=None, app_id=None, errcode=None, limit=None) -> [{method, path, app_id, query (secrets and
-  tokens masked), body, at, errcode}]; sent_messages(app_id=None, api=None, touser=None);
+  tokens masked), body, at, errcode}] (the last 200,000 requests are kept); sent_messages(app_id=None, api=None, touser=None);
   token_fetch_count(app_id) (plain token fetches).
 - post_event(app_id, xml=None, encrypted=None, event=None, wait=False, repeat=1, **fields): posts raw `xml`, or
   performs a user action and posts its event: subscribe (openid, unionid, scene), unsubscribe, SCAN

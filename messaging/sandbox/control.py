@@ -54,10 +54,13 @@ class SandboxControl:
     def add_followers(
         self, app_id: str, count_or_users: int | list, *, unionid_prefix: str | None = None,
         openid_prefix: str | None = None, subscribe: bool = True, interaction_at: float | None = None,
+        staff_userid: str | None = None,
     ) -> list[str]:
-        """Add `n` generated followers, or the given openids (str) / user dicts; returns their openids."""
+        """Add `n` generated followers, or the given openids (str) / user dicts; returns their openids.
+
+        For a WeCom corp they become external contacts of `staff_userid` (default: the first staff member)."""
         params: dict[str, Any] = {"app_id": app_id, "unionid_prefix": unionid_prefix, "openid_prefix": openid_prefix,
-                                  "subscribe": subscribe, "interaction_at": interaction_at}
+                                  "subscribe": subscribe, "interaction_at": interaction_at, "staff_userid": staff_userid}
         if isinstance(count_or_users, int):
             params["count"] = count_or_users
         else:

@@ -80,6 +80,14 @@ def add_followers(server, params: dict) -> dict:
             for i in range(count)
         ]
     openids = []
+    if app.kind == "wecom":
+        # In a corp, a "follower" is an external contact of a staff member.
+        staff = params.get("staff_userid") or next(iter(app.staff), "sandbox-staff")
+        for item in users:
+            wecom_add_contact(state, app, staff_userid=staff, external_userid=item["openid"],
+                              unionid=item.get("unionid") or "", name=item.get("name") or "")
+            openids.append(item["openid"])
+        return {"openids": openids}
     for item in users:
         user = User(
             openid=item["openid"], unionid=item.get("unionid") or "", subscribe=bool(item.get("subscribe", subscribe)),

@@ -19,7 +19,7 @@ MASS_PER_USER_PER_MONTH = 4
 CUSTOM_WINDOW_SECONDS = 48 * 3600
 WELCOME_CODE_SECONDS = 20
 DEFAULT_TOKEN_TTL = 7200
-REQUEST_LOG_LIMIT = 500_000
+REQUEST_LOG_LIMIT = 200_000  # the oldest requests are dropped beyond this
 
 
 class ApiError(Exception):
@@ -211,6 +211,8 @@ class SandboxState:
             token = "stable_" + secrets.token_urlsafe(24)
             app.stable_token = token
         else:
+            # The previous token stops working (40001): forget it rather than keep every token ever issued.
+            self.tokens.pop(app.current_token, None)
             token = secrets.token_urlsafe(32)
             app.current_token = token
             app.token_fetches += 1

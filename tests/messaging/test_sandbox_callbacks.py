@@ -115,12 +115,13 @@ def test_wecom_change_external_contact_is_encrypted_with_corp_id(sandbox, callba
 
 
 def test_slow_callback_never_delays_the_api_answer(sandbox, oa, callback_receiver):
-    callback_receiver.delay = 1.0
+    callback_receiver.delay = 1.5
     (openid,) = sandbox.control.add_followers(APP, 1)
+    oa.fetch_access_token()
     started = time.monotonic()
     template(oa, openid)
     template(oa, openid)
-    assert time.monotonic() - started < 0.8
+    assert time.monotonic() - started < 1.2  # posting in line would take at least 1.5 s
     assert sandbox.control.flush_callbacks(timeout=10)
     assert len(callback_receiver.received) == 2
 
@@ -194,7 +195,9 @@ def test_serves_hundreds_of_template_sends_per_second_over_keep_alive(sandbox, o
         assert answer.json()["errcode"] == 0
     rate = 600 / (time.monotonic() - started)
     print(f"sandbox: {rate:.0f} template sends/s on one keep-alive connection")
-    assert rate >= 250, f"{rate:.0f} sends/s"
+    # ~1000/s on an idle 2-core machine; the floor is low because test runs share the CPU. It still
+    # catches the Nagle/delayed-ACK stall on kept-alive connections (about 25 requests/s).
+    assert rate >= 100, f"{rate:.0f} sends/s"
 
 
 def test_unanswered_callback_is_retried_like_wechat(sandbox, oa, callback_receiver):
