@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from messaging.callbacks.enqueue import BrokerUnavailable, publish_inbound
+from messaging.callbacks.enqueue import BrokerUnavailable, publish_inbound, publish_inbound_soon
 from messaging.callbacks.models import InboundMessage, InboundState
 from messaging.callbacks.parsing import create_time, dedupe_key
 
@@ -64,8 +64,15 @@ def inbound_store(*, account_id: int, fields: dict[str, Any], raw: str) -> int |
     if row is None:
         return None
     inbound_id = row[0]
-    transaction.on_commit(lambda: inbound_enqueue(inbound_id=inbound_id))
+    transaction.on_commit(lambda: _enqueue_soon(inbound_id))
     return inbound_id
+
+
+def _enqueue_soon(inbound_id: int) -> None:
+    from messaging.callbacks.tasks import inbound_process_task
+
+    if not publish_inbound_soon(inbound_process_task, inbound_id):
+        inbound_enqueue(inbound_id=inbound_id)
 
 
 def inbound_enqueue(*, inbound_id: int) -> bool:

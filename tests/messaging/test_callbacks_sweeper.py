@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from customers.models import ChannelIdentity
-from messaging.callbacks import services
+from messaging.callbacks import enqueue, services
 from messaging.callbacks.models import InboundMessage
 from messaging.callbacks.tasks import inbound_process_task, inbound_sweep_task
 from scrm.celery import app as celery_app
@@ -31,6 +31,7 @@ def test_broker_down_callbacks_are_stored_answered_and_later_swept(
         second = poster.post(wechat_payload("text.xml", openid="o-down-2"))
     assert (first.status_code, first.content, second.content) == (200, b"success", b"success")
     assert time.monotonic() - started < 3, "a dead broker must not hold WeChat's request"
+    assert enqueue.flush(timeout=10)
     assert "not enqueued" in caplog.text
     assert list(InboundMessage.objects.values_list("state", flat=True)) == ["received", "received"]
     assert not ChannelIdentity.objects.exists()
@@ -136,3 +137,21 @@ def test_fast_path_message_matches_what_apply_async_publishes():
     assert ours.delivery_info["routing_key"] == celerys.delivery_info["routing_key"] == "callbacks"
     assert ours.content_type == celerys.content_type == "application/json"
     assert set(ours.properties) == set(celerys.properties)
+
+
+def test_committed_callbacks_reach_the_broker_queue(callback_client, callback_oa_account, django_capture_on_commit_callbacks):
+    import redis
+
+    redis.Redis.from_url(celery_app.conf.broker_url).delete("callbacks")
+    poster = callback_client(callback_oa_account)
+    with django_capture_on_commit_callbacks(execute=True):
+        for n in range(3):
+            poster.post(wechat_payload("text.xml", openid=f"o-q{n}"))
+    assert enqueue.flush(timeout=10)
+    ids = list(InboundMessage.objects.order_by("pk").values_list("pk", flat=True))
+    with celery_app.connection_for_read() as connection:
+        queue = connection.SimpleQueue("callbacks")
+        messages = [queue.get(timeout=2) for _ in ids]
+        queue.close()
+    assert [m.headers["task"] for m in messages] == [inbound_process_task.name] * 3
+    assert [m.decode()[0][0] for m in messages] == ids, "published once each, in commit order"
