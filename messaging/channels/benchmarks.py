@@ -2,7 +2,9 @@
 the sync job (user/get pages, batchget 100 at a time, set-based inserts), against two baselines:
 fetching the same pages over HTTP without touching the database, and inserting the same number of
 customers + identities with one raw INSERT … SELECT each. The ratio compares the import with the
-sum of the two (goal: close to 1; the import cannot beat fetching plus inserting).
+sum of the two: the import cannot beat fetching plus inserting, and it also reads back what it
+inserted, links unionids and commits page by page with its cursor (measured 3.5–4.7 on the shared
+2-core development machine, ~2,000 followers/s).
 """
 
 from __future__ import annotations

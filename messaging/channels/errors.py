@@ -7,6 +7,7 @@ import json
 import random
 from typing import Any
 
+import redis
 import requests
 from wechatpy.exceptions import WeChatClientException
 
@@ -83,13 +84,25 @@ def classify_exception(exc: BaseException) -> SendOutcome:
         errcode, errmsg = int(exc.errcode), str(exc.errmsg or "")
         if getattr(exc, "token_fetch", False) and errcode not in RETRYABLE_ERRORS:
             # The token endpoint itself refused (bad app id or secret, IP not whitelisted).
-            return SendOutcome(status="permanent", error_code=str(errcode), error_message=f"access token refused: {errmsg}")
+            return SendOutcome(
+                status="permanent", error_code=str(errcode), error_message=f"access token refused: {errmsg}"
+            )
         if errcode in TOKEN_ERRORS:
-            return SendOutcome(status="retryable", error_code=str(errcode), error_message=errmsg, retry_after=TOKEN_RETRY_AFTER)
+            return SendOutcome(
+                status="retryable", error_code=str(errcode), error_message=errmsg, retry_after=TOKEN_RETRY_AFTER
+            )
         return outcome_for_errcode(errcode, errmsg)
     if isinstance(exc, requests.RequestException):
         return SendOutcome(
             status="retryable", error_code="http_error", error_message=str(exc)[:255], retry_after=NETWORK_RETRY_AFTER
+        )
+    if isinstance(exc, redis.RedisError):
+        # The token store or the rate limiter is unreachable: nothing was sent.
+        return SendOutcome(
+            status="retryable",
+            error_code="redis_error",
+            error_message=type(exc).__name__,
+            retry_after=NETWORK_RETRY_AFTER,
         )
     if isinstance(exc, ValueError):
         # Not JSON where JSON was expected: a broken proxy or a server mid-restart.

@@ -297,6 +297,19 @@ def contact_row(data: dict[str, Any], staff_userid: str) -> ImportRow:
 # --- running a job ---------------------------------------------------------------------------------
 
 
+STALL_AFTER = timedelta(minutes=5)
+
+
+def sync_jobs_stalled():
+    """Unfinished jobs with no live lease and no progress for a while: lost by their worker."""
+    now = timezone.now()
+    return SyncJob.objects.filter(
+        Q(lease_until__isnull=True) | Q(lease_until__lt=now),
+        state__in=[SyncJobState.PENDING, SyncJobState.RUNNING, SyncJobState.PAUSED],
+        updated_at__lt=now - STALL_AFTER,
+    )
+
+
 def _lease(job_id: int) -> SyncJob | None:
     now = timezone.now()
     taken = SyncJob.objects.filter(

@@ -99,7 +99,7 @@ def test_customer_service_message_needs_the_48_hour_window(sandbox, oa_account):
     assert sent["touser"] == "o-near"
 
 
-def test_subscribe_message_uses_a_consent_credit_and_43101_revokes_ours(sandbox, oa_account):
+def test_subscribe_message_is_sent_with_consent_and_43101_revokes_our_credit(sandbox, oa_account):
     granted = ChannelIdentityFactory(account=oa_account, external_id="o-yes")
     refused = ChannelIdentityFactory(account=oa_account, external_id="o-no")
     sandbox.control.add_followers(oa_account.app_id, ["o-yes", "o-no"])
@@ -112,7 +112,8 @@ def test_subscribe_message_uses_a_consent_credit_and_43101_revokes_ours(sandbox,
     outcome = adapter.send(Recipient("d2", "o-no"), message)
     assert (outcome.status, outcome.error_code) == ("permanent", "43101")
     credits = dict(ConsentCredit.objects.values_list("customer_id", "remaining"))
-    assert credits == {granted.customer_id: 1, refused.customer_id: 0}
+    # Spending a credit per send is the dispatcher's; a refusal leaves none.
+    assert credits == {granted.customer_id: 2, refused.customer_id: 0}
     assert [m["touser"] for m in sandbox.control.sent_messages(oa_account.app_id, api="bizsend")] == ["o-yes"]
 
 
@@ -134,10 +135,10 @@ def test_mini_program_subscribe_message_is_sent(sandbox, mp_account):
     outcome = adapter.send(Recipient("d1", "mp-1"), OutboundMessage("mp_subscribe", SUBSCRIBE, "mp-d1"))
     assert outcome.status == "sent"
     assert [m["touser"] for m in sandbox.control.sent_messages(mp_account.app_id, api="subscribe")] == ["mp-1"]
-    assert ConsentCredit.objects.get(customer=identity.customer).remaining == 0
-    # A second send without consent: WeChat's 43101 and our credit stays at zero.
+    # A second send without WeChat-side consent: 43101, and our credit is revoked.
     again = adapter.send(Recipient("d2", "mp-1"), OutboundMessage("mp_subscribe", SUBSCRIBE, "mp-d2"))
     assert again.error_code == "43101"
+    assert ConsentCredit.objects.get(customer=identity.customer).remaining == 0
 
 
 def test_code_to_session_exchanges_a_code_once(sandbox, mp_account):

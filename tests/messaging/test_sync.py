@@ -125,3 +125,30 @@ def test_starting_a_sync_twice_returns_the_open_job(oa_account, django_capture_o
         first = sync_job_start(account=oa_account, kind="oa_followers")
         second = sync_job_start(account=oa_account, kind="oa_followers")
     assert first.pk == second.pk
+
+
+def test_sync_task_runs_to_the_end_and_a_second_run_does_nothing(sandbox, oa_account, celery_eager):
+    from messaging.channels.tasks import sync_job_run_task
+
+    sandbox.control.add_followers(oa_account.app_id, 30)
+    job = _start(oa_account)
+    assert sync_job_run_task.delay(job.pk).get() == "done"
+    assert sync_job_run_task.delay(job.pk).get() == "skipped"
+    assert ChannelIdentity.objects.filter(account=oa_account).count() == 30
+
+
+def test_sweeper_re_enqueues_a_job_whose_worker_was_lost(sandbox, oa_account, celery_eager):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from messaging.channels.tasks import sync_jobs_sweep_task
+
+    sandbox.control.add_followers(oa_account.app_id, 20)
+    lost = _start(oa_account, state="running", lease_until=timezone.now() - timedelta(minutes=1))
+    SyncJob.objects.filter(pk=lost.pk).update(updated_at=timezone.now() - timedelta(minutes=10))
+    fresh = _start(oa_account, kind="tags_push")
+    assert sync_jobs_sweep_task.delay().get() == 1
+    lost.refresh_from_db()
+    fresh.refresh_from_db()
+    assert lost.state == "done" and fresh.state == "pending"

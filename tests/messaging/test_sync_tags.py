@@ -83,3 +83,19 @@ def test_tags_push_runs_as_a_sync_job_with_a_report(sandbox, oa_account):
     result = sync_job_run(job_id=job.pk)
     assert result.status == "done"
     assert result.job.report["tags"][0]["status"] == "ok"
+
+
+def test_tags_push_through_the_api_reports_the_platform_limit(sandbox, oa_account, api_client, celery_eager, django_capture_on_commit_callbacks):
+    client = wechat_client(oa_account)
+    for i in range(100):
+        client.tag.create(f"t{i}")
+    tag = TagFactory(name="Overflow")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_client.post(
+            "/api/v1/sync-jobs/", {"account": oa_account.pk, "kind": "tags_push", "tag_ids": [tag.pk]}, format="json"
+        )
+    assert response.status_code == 202, response.content
+    job = api_client.get(f"/api/v1/sync-jobs/{response.json()['id']}/").json()
+    assert job["state"] == "done"
+    [tag_report] = job["report"]["tags"]
+    assert tag_report["status"] == "refused" and tag_report["errors"][0]["code"] == "wechat_tag_limit"
