@@ -11,6 +11,7 @@ A test consumes a fast-path message with kombu and checks it equals what apply_a
 
 from __future__ import annotations
 
+import atexit
 import base64
 import json
 import logging
@@ -138,6 +139,8 @@ class _BackgroundPublisher:
         self.pending = 0
         self.idle = threading.Condition()
         threading.Thread(target=self._run, name="callbacks-enqueue", daemon=True).start()
+        # A worker that exits gracefully (max-requests, deploy) hands over what it holds first.
+        atexit.register(self.flush, 2.0)
 
     def submit(self, inbound_id: int) -> None:
         with self.idle:
