@@ -292,3 +292,19 @@ def test_customer_preference_quiet_hours_replace_the_policys(plan_account, make_
     campaign = make_campaign(plan_account, static_segment([early_sleeper]), priority_class="transactional")
     plan(campaign, start_at=start)
     assert Delivery.objects.get(campaign=campaign).send_after == datetime(2026, 1, 15, 23, 0, tzinfo=UTC)  # 07:00 local
+
+
+def test_inbox_items_are_not_pushes_no_caps_no_quiet_hours(make_audience, static_segment, make_campaign, db):
+    from campaigns.models import ContactPolicy
+    from tests.factories import ChannelAccountFactory
+
+    ContactPolicy.objects.create(pk=1)
+    mp = ChannelAccountFactory(kind="miniprogram")
+    start = datetime(2026, 1, 15, 15, 0, tzinfo=UTC)  # 23:00 in Shanghai
+    (customer, _), = make_audience(mp, 1, timezone="Asia/Shanghai")
+    segment = static_segment([customer])
+    pushed(customer, mp, make_campaign, segment, at=start - timedelta(hours=1))
+    campaign = make_campaign(mp, segment, message_type="inbox", content={"title": "New in store"})
+    plan(campaign, start_at=start)
+    delivery = Delivery.objects.get(campaign=campaign)
+    assert delivery.send_after == start and not delivery.is_marketing
