@@ -189,7 +189,7 @@ def _recheck(campaign: Campaign, policy: Policy, ids: list[int]) -> tuple[dict[i
         cursor.execute(
             f"""
             WITH b AS (
-                SELECT d.id, d.customer_id, d.identity_id, COALESCE(tzn.name, acc.timezone) AS tz,
+                SELECT d.id, d.customer_id, d.identity_id, d.claimed_at AS my_claimed_at, COALESCE(tzn.name, acc.timezone) AS tz,
                        COALESCE(pref.quiet_start, %(qs)s::time) AS qs,
                        CASE WHEN pref.quiet_start IS NOT NULL THEN pref.quiet_end ELSE %(qe)s::time END AS qe
                 FROM {t['delivery']} d
@@ -212,6 +212,8 @@ def _recheck(campaign: Campaign, policy: Policy, ids: list[int]) -> tuple[dict[i
                        count(*) FILTER (WHERE oc.message_type = 'wecom_group' AND {PUSHED_AT.replace('d.', 'o.')} >= b2.day_start) AS group_day_count
                 FROM b2 JOIN {t['delivery']} o ON o.customer_id = b2.customer_id AND o.campaign_id <> %(campaign)s
                      AND o.state IN {ACTIVE_STATES} AND {PUSHED_AT.replace('d.', 'o.')} > least(clock_timestamp() - interval '7 days', b2.month_start)
+                     -- Two campaigns claiming one customer at once: the earlier claim goes, the later one yields.
+                     AND (o.state <> 'sending' OR (o.claimed_at, o.id) < (b2.my_claimed_at, b2.id))
                 JOIN {t['campaign']} oc ON oc.id = o.campaign_id
                 GROUP BY b2.customer_id
             )
