@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import BasePermission
@@ -41,6 +43,7 @@ class CampaignListApi(ListAPIView):
     def get_queryset(self):
         return selectors.campaign_list(filters={k: self.request.query_params.get(k) for k in ("state", "message_type", "priority_class")})
 
+    @extend_schema(request=CampaignInputSerializer, responses={201: CampaignSerializer})
     def post(self, request):
         serializer = CampaignInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -51,10 +54,12 @@ class CampaignListApi(ListAPIView):
 class CampaignDetailApi(APIView):
     queryset = Campaign.objects.all()
 
+    @extend_schema(responses=CampaignSerializer)
     def get(self, request, pk: int):
         campaign = get_object_or_404(Campaign, pk=pk)
         return Response(CampaignSerializer(campaign).data)
 
+    @extend_schema(request=CampaignInputSerializer, responses=CampaignSerializer)
     def patch(self, request, pk: int):
         campaign = get_object_or_404(Campaign, pk=pk)
         serializer = CampaignInputSerializer(data=request.data, partial=True)
@@ -62,6 +67,7 @@ class CampaignDetailApi(APIView):
         campaign = services.campaign_update(campaign=campaign, data=dict(serializer.validated_data))
         return Response(CampaignSerializer(campaign).data)
 
+    @extend_schema(responses={204: None})
     def delete(self, request, pk: int):
         campaign = get_object_or_404(Campaign, pk=pk)
         services.campaign_delete(campaign=campaign)
@@ -76,16 +82,19 @@ class _CampaignActionApi(APIView):
 
 
 class CampaignValidateApi(_CampaignActionApi):
+    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
     def post(self, request, pk: int):
         return Response(campaign_validate(campaign=self.campaign(pk)))
 
 
 class CampaignPreviewApi(_CampaignActionApi):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, pk: int):
         return Response(services.campaign_preview(campaign=self.campaign(pk)))
 
 
 class CampaignScheduleApi(_CampaignActionApi):
+    @extend_schema(request=ScheduleSerializer, responses=CampaignSerializer)
     def post(self, request, pk: int):
         serializer = ScheduleSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -94,27 +103,32 @@ class CampaignScheduleApi(_CampaignActionApi):
 
 
 class CampaignApproveApi(_CampaignActionApi):
+    @extend_schema(request=None, responses=CampaignSerializer)
     def post(self, request, pk: int):
         campaign = services.campaign_approve(campaign=self.campaign(pk), user=request.user)
         return Response(CampaignSerializer(campaign).data)
 
 
 class CampaignPauseApi(_CampaignActionApi):
+    @extend_schema(request=None, responses=CampaignSerializer)
     def post(self, request, pk: int):
         return Response(CampaignSerializer(services.campaign_pause(campaign=self.campaign(pk))).data)
 
 
 class CampaignResumeApi(_CampaignActionApi):
+    @extend_schema(request=None, responses=CampaignSerializer)
     def post(self, request, pk: int):
         return Response(CampaignSerializer(services.campaign_resume(campaign=self.campaign(pk))).data)
 
 
 class CampaignCancelApi(_CampaignActionApi):
+    @extend_schema(request=None, responses=CampaignSerializer)
     def post(self, request, pk: int):
         return Response(CampaignSerializer(services.campaign_cancel(campaign=self.campaign(pk))).data)
 
 
 class CampaignTestSendApi(_CampaignActionApi):
+    @extend_schema(request=TestSendSerializer, responses=OpenApiTypes.OBJECT)
     def post(self, request, pk: int):
         serializer = TestSendSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -123,6 +137,7 @@ class CampaignTestSendApi(_CampaignActionApi):
 
 
 class CampaignStatsApi(_CampaignActionApi):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, pk: int):
         return Response(selectors.campaign_stats(campaign=self.campaign(pk)))
 
