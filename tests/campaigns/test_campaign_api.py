@@ -1,6 +1,7 @@
 """The operator API: CRUD, validate, preview funnel, schedule/approve, pause/resume/cancel, test send, stats."""
 
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -173,3 +174,23 @@ def test_admin_campaign_pages_render_with_progress(client, admin_user, plan_acco
     campaign.refresh_from_db()
     assert campaign.state == "paused"
     assert dispatch.campaign_dispatch(campaign_id=campaign.pk).stopped == "paused"
+
+
+def test_a_campaign_whose_planning_task_was_lost_is_planned_by_the_beat_sweep(plan_account, make_audience, static_segment, contact_policy, django_capture_on_commit_callbacks):
+    from campaigns.tasks import campaign_due_plan_task
+
+    people = make_audience(plan_account, 2)
+    for _, identity in people:
+        identity.last_interaction_at = timezone.now()
+        identity.save()
+    campaign = create(plan_account, static_segment([c for c, _ in people]), priority_class="transactional")
+    Campaign.objects.filter(pk=campaign.pk).update(state="scheduled", scheduled_at=timezone.now())
+    later = create(plan_account, static_segment([c for c, _ in people]), priority_class="transactional")
+    Campaign.objects.filter(pk=later.pk).update(state="scheduled", scheduled_at=timezone.now() + timedelta(hours=1))
+    with django_capture_on_commit_callbacks(execute=False):
+        campaign_due_plan_task()
+        campaign_due_plan_task()
+    campaign.refresh_from_db()
+    later.refresh_from_db()
+    assert campaign.state == "sending" and Delivery.objects.filter(campaign=campaign).count() == 2
+    assert later.state == "scheduled" and not Delivery.objects.filter(campaign=later).exists()
