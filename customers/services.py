@@ -373,3 +373,37 @@ def event_record(
     if event_type.startswith(ENGAGEMENT_EVENT_PREFIXES):
         Customer.objects.filter(pk=customer_id).exclude(last_engaged_at__gte=occurred_at).update(last_engaged_at=occurred_at)
     return event
+
+
+# --- operator edits ----------------------------------------------------------------------------
+
+_OPERATOR_EDITABLE_FIELDS = _PROFILE_FIELDS
+
+
+@transaction.atomic
+def customer_update(*, customer_id: int, data: dict[str, Any]) -> Customer:
+    """Apply an operator's edit: profile fields, phone, and attributes merged (null removes a key)."""
+    customer = Customer.objects.select_for_update().get(pk=customer_id)
+    changed: set[str] = set()
+    for name, value in data.items():
+        if name in _OPERATOR_EDITABLE_FIELDS and getattr(customer, name) != value:
+            setattr(customer, name, value)
+            changed.add(name)
+    if "phone" in data:
+        before = customer.phone_hash
+        customer_set_phone(customer=customer, phone=data["phone"])
+        if customer.phone_hash != before:
+            changed |= {"phone", "phone_hash"}
+    if "attributes" in data:
+        attributes = {**customer.attributes}
+        for key, value in data["attributes"].items():
+            if value is None:
+                attributes.pop(key, None)
+            else:
+                attributes[key] = value
+        if attributes != customer.attributes:
+            customer.attributes = attributes
+            changed.add("attributes")
+    if changed:
+        customer.save(update_fields=[*sorted(changed), "updated_at"])
+    return customer
