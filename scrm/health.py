@@ -31,6 +31,20 @@ def _check_broker() -> str:
     return "ok"
 
 
+def describe_backends() -> str:
+    """One line naming the backends in use (never credentials); printed at start-up too.
+
+    Lives here rather than in settings because django.conf.settings exposes only upper-case names.
+    """
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        db_desc = f"SQLite file {db['NAME']} (embedded default)"
+    else:
+        db_desc = f"PostgreSQL {db.get('HOST') or 'localhost'}:{db.get('PORT') or 5432}/{db['NAME']}"
+    broker_desc = "Redis" if settings.REDIS_URL else "filesystem broker in var/broker (embedded default)"
+    return f"database: {db_desc}; broker/cache: {broker_desc}"
+
+
 @require_GET
 def healthz(request):
     checks: dict[str, str] = {}
@@ -41,7 +55,7 @@ def healthz(request):
         except Exception as exc:  # report any failure of a dependency, do not raise
             checks[name] = f"down: {exc.__class__.__name__}"
             down.append(name)
-    body = {"status": "ok" if not down else "down", "checks": checks, "backends": settings.describe_backends()}
+    body = {"status": "ok" if not down else "down", "checks": checks, "backends": describe_backends()}
     if down:
         body["down"] = down
     return JsonResponse(body, status=503 if down else 200)
