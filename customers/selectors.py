@@ -67,11 +67,11 @@ def customer_list(*, filters: dict[str, Any] | None = None) -> QuerySet[Customer
             identities = identities.filter(follow_state=filters["follow_state"])
         qs = qs.filter(Exists(identities))
     if filters.get("search"):
-        qs = qs.filter(_search_condition(filters["search"]))
+        qs = qs.filter(customer_search_q(filters["search"]))
     return qs.order_by("-id")
 
 
-def _search_condition(text: str) -> Q:
+def customer_search_q(text: str) -> Q:
     # Ids are matched exactly (index on external_id / unionid); the name by substring; the phone
     # only through its keyed hash because the column itself is ciphertext.
     identity_match = ChannelIdentity.objects.filter(customer_id=OuterRef("pk")).filter(
