@@ -52,3 +52,15 @@ def test_production_without_field_encryption_key_fails_at_start_naming_it():
 def test_development_boots_with_embedded_defaults():
     result = _boot({"DEBUG": "true"})
     assert result.returncode == 0, result.stderr
+
+
+def test_readme_documents_every_environment_variable_settings_reads():
+    import re
+
+    source = (ROOT / "scrm" / "settings.py").read_text()
+    names = set(re.findall(r'env(?:\.[a-z_]+)?\(\s*"([A-Z_][A-Z0-9_]*)"', source))
+    names |= set(re.findall(r'_required\(\s*"([A-Z_][A-Z0-9_]*)"', source))
+    readme = (ROOT / "README.md").read_text()
+    assert {"SECRET_KEY", "DATABASE_URL", "REDIS_URL"} <= names
+    missing = sorted(name for name in names if f"`{name}`" not in readme)
+    assert missing == [], f"README.md configuration section misses: {missing}"
