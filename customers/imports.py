@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from customers.models import (
     TagSource,
 )
 from customers.selectors import EXPORT_COLUMNS, customer_export_rows
+from customers.serializers import mask_phone
 from customers.services import identity_link_unionid, normalize_phone
 from scrm.errors import ApplicationError
 from scrm.fields import lookup_hash
@@ -384,33 +386,13 @@ def _cell(value: Any) -> str:
 
 def customers_export_csv(*, filters: dict[str, Any] | None = None, unmask_phone: bool = False) -> Iterator[str]:
     """CSV lines (header first) for the filtered customers, generated while streaming."""
-    from customers.serializers import mask_phone
-
     writer = csv.writer(_Echo())
     yield "\ufeff" + writer.writerow(EXPORT_COLUMNS)  # BOM: Excel then reads UTF-8 (Chinese names)
-    import json
+    for row in customer_export_rows(filters=filters):
+        row["phone"] = row["phone"] if unmask_phone else mask_phone(row["phone"])
+        row["attributes"] = json.dumps(row["attributes"], ensure_ascii=False) if row["attributes"] else ""
+        for name in ("first_seen_at", "last_engaged_at"):
+            row[name] = row[name].isoformat() if row[name] else ""
+        yield writer.writerow([_cell(row[column]) for column in EXPORT_COLUMNS])
 
-    for customer in customer_export_rows(filters=filters):
-        identities = list(customer.identities.all())
-        yield writer.writerow(
-            [
-                _cell(value)
-                for value in (
-                    customer.pk,
-                    customer.display_name,
-                    customer.gender,
-                    customer.city,
-                    customer.province,
-                    customer.country,
-                    customer.language,
-                    customer.phone if unmask_phone else mask_phone(customer.phone),
-                    ";".join(f"{i.account.app_id}:{i.external_id}" for i in identities),
-                    next((i.unionid for i in identities if i.unionid), ""),
-                    ";".join(f"{link.tag.group.name}/{link.tag.name}" for link in customer.tag_links.all()),
-                    json.dumps(customer.attributes, ensure_ascii=False) if customer.attributes else "",
-                    customer.first_seen_at.isoformat() if customer.first_seen_at else "",
-                    customer.last_engaged_at.isoformat() if customer.last_engaged_at else "",
-                )
-            ]
-        )
 
