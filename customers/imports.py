@@ -236,12 +236,13 @@ class _NewCustomer:
 
 @transaction.atomic
 def _import_chunk(rows: list[_Row], *, result: ImportResult, source: str) -> None:
-    by_identity = {
-        (account_id, kind, external_id): customer_id
-        for account_id, kind, external_id, customer_id in ChannelIdentity.objects.filter(
-            external_id__in={r.openid for r in rows if r.openid}
-        ).values_list("account_id", "kind", "external_id", "customer_id")
-    }
+    by_identity: dict[tuple, int] = {}
+    identity_rows: dict[tuple, tuple[int, str]] = {}  # key → (identity pk, its unionid)
+    for pk, account_id, kind, external_id, customer_id, unionid in ChannelIdentity.objects.filter(
+        external_id__in={r.openid for r in rows if r.openid}
+    ).values_list("pk", "account_id", "kind", "external_id", "customer_id", "unionid"):
+        by_identity[(account_id, kind, external_id)] = customer_id
+        identity_rows[(account_id, kind, external_id)] = (pk, unionid)
     by_unionid = dict(
         CustomerUnionId.objects.filter(unionid__in={r.unionid for r in rows if r.unionid}).values_list("unionid", "customer_id")
     )
@@ -262,7 +263,9 @@ def _import_chunk(rows: list[_Row], *, result: ImportResult, source: str) -> Non
         unionid_owner = by_unionid.get(row.unionid) if row.unionid else None
         existing = {cid for cid in (identity_owner, unionid_owner) if cid}
         if len(existing) > 1:
-            result.error(row.number, _("The openid and the unionid belong to two different customers."), "unionid")
+            # The file says this follower has a unionid another customer owns: one person. The
+            # late unionid link below merges them, as identity resolution does for callbacks.
+            targets.append((row, identity_owner))
             continue
         if not existing and row.phone_hash and row.phone_hash in by_phone:
             existing = {by_phone[row.phone_hash]}
@@ -302,7 +305,7 @@ def _import_chunk(rows: list[_Row], *, result: ImportResult, source: str) -> Non
 
     identities: dict[tuple, ChannelIdentity] = {}
     unionids: dict[str, int] = {}
-    late_unionid_links: list[tuple[int, str, int, str]] = []
+    late_unionid_links: dict[tuple, tuple[str, int]] = {}
     customer_tags: dict[tuple[int, int], CustomerTag] = {}
     for row, target in targets:
         customer_id = customer_id_of(target)
@@ -319,8 +322,8 @@ def _import_chunk(rows: list[_Row], *, result: ImportResult, source: str) -> Non
                         unionid=row.unionid,
                     ),
                 )
-            elif row.unionid:
-                late_unionid_links.append((row.account_id, row.identity_kind, row.openid, row.unionid))
+            elif row.unionid and identity_rows[key][1] != row.unionid:
+                late_unionid_links[key] = (row.unionid, customer_id)
         if row.unionid and row.unionid not in by_unionid:
             unionids.setdefault(row.unionid, customer_id)
         for tag_id in row.tag_ids:
@@ -331,12 +334,18 @@ def _import_chunk(rows: list[_Row], *, result: ImportResult, source: str) -> Non
         [CustomerUnionId(unionid=u, customer_id=c) for u, c in unionids.items()], batch_size=1000, ignore_conflicts=True
     )
     CustomerTag.objects.bulk_create(customer_tags.values(), batch_size=1000, ignore_conflicts=True)
-    # An existing identity whose unionid becomes known may join another customer: the identity
-    # service does the merge. Rare in an import, so one call per such row is fine.
-    for account_id, kind, external_id, unionid in late_unionid_links:
-        identity = ChannelIdentity.objects.filter(account_id=account_id, kind=kind, external_id=external_id).first()
-        if identity is not None and identity.unionid != unionid:
-            identity_link_unionid(identity=identity, unionid=unionid)
+    # An existing identity whose unionid becomes known: usually the unionid is this customer's
+    # (one bulk UPDATE); if another customer owns it, the identity service merges the two.
+    simple, merging = [], []
+    for key, (unionid, customer_id) in late_unionid_links.items():
+        owner = by_unionid.get(unionid, unionids.get(unionid))
+        (simple if owner in (None, customer_id) else merging).append((key, unionid))
+    ChannelIdentity.objects.bulk_update(
+        [ChannelIdentity(pk=identity_rows[key][0], unionid=unionid) for key, unionid in simple], ["unionid"], batch_size=1000
+    )
+    for (account_id, kind, external_id), unionid in merging:
+        identity = ChannelIdentity.objects.get(account_id=account_id, kind=kind, external_id=external_id)
+        identity_link_unionid(identity=identity, unionid=unionid)
 
 
 def _row_keys(row: _Row) -> list[tuple]:

@@ -150,3 +150,25 @@ def test_export_shows_full_phone_to_operators_allowed_personal_data(make_operato
     text = b"".join(trusted.get("/api/v1/customers/export/").streaming_content).decode("utf-8-sig")
     assert "13812345678" in text
     assert Customer.objects.get(phone_hash=lookup_hash("13812345678")).pk == customer.pk
+
+
+def test_import_of_a_unionid_for_existing_followers_links_it_and_merges_when_another_customer_owns_it():
+    oa = ChannelAccountFactory(kind="oa", app_id="wxLINK")
+    mp = ChannelAccountFactory(kind="miniprogram", app_id="wxLINKMP")
+    lonely = ChannelIdentityFactory(account=oa, external_id="o-lonely")
+    follower = ChannelIdentityFactory(account=oa, external_id="o-follower")
+    mp_user = ChannelIdentityFactory(account=mp, external_id="m-user", unionid="u-shared")
+    CustomerUnionId.objects.create(unionid="u-shared", customer=mp_user.customer)
+    follower_customer_id = follower.customer_id
+
+    result = customers_import_csv(
+        stream=io.BytesIO(_csv("account,openid,unionid", "wxLINK,o-lonely,u-new", "wxLINK,o-follower,u-shared"))
+    )
+
+    assert result.errors == []
+    lonely.refresh_from_db()
+    assert lonely.unionid == "u-new"
+    assert CustomerUnionId.objects.get(unionid="u-new").customer_id == lonely.customer_id
+    follower.refresh_from_db()
+    assert follower.customer_id == mp_user.customer_id
+    assert not Customer.objects.filter(pk=follower_customer_id).exists()
