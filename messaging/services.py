@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.db import transaction
 
 from messaging.models import ChannelAccount
@@ -14,7 +12,6 @@ from messaging.models import ChannelAccount
 logger = logging.getLogger(__name__)
 
 SECRET_FIELDS = ("app_secret", "token", "encoding_aes_key")
-_LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 @transaction.atomic
@@ -47,24 +44,14 @@ def account_update(*, account_id: int, data: dict[str, Any]) -> ChannelAccount:
     return account
 
 
-def account_points_at_sandbox(account: ChannelAccount) -> bool:
-    """True when the account's API base URL is the development sandbox (or any local server)."""
-    if not account.api_base_url:
-        return False
-    base = account.api_base_url.rstrip("/")
-    if settings.SANDBOX_BASE_URL and base == settings.SANDBOX_BASE_URL.rstrip("/"):
-        return True
-    return (urlsplit(base).hostname or "") in _LOCAL_HOSTS
-
-
 def account_register_with_sandbox(*, account_id: int) -> bool:
     """Tell the sandbox the account's app id, secret and callback so it can act as WeChat for it.
 
     Best effort: a sandbox that is down must not fail the operator's request.
     """
     try:
-        from messaging.sandbox.registration import sandbox_register_account
-    except ImportError:  # the sandbox is an optional development tool
+        from messaging.sandbox.registration import account_points_at_sandbox, sandbox_register_account
+    except ImportError:  # the sandbox is a development tool; a deployment may leave it out
         return False
     account = ChannelAccount.objects.filter(pk=account_id).first()
     if account is None or not account_points_at_sandbox(account):

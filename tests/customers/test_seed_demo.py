@@ -54,3 +54,17 @@ def test_demo_operator_can_log_in_to_the_api():
     _seed(10)
     response = APIClient().post("/api/v1/auth/token/", {"username": DEMO_USERNAME, "password": DEMO_PASSWORD}, format="json")
     assert response.status_code == 200
+
+
+def test_seed_demo_registers_accounts_and_followers_with_a_running_sandbox(settings, sandbox):
+    settings.SANDBOX_BASE_URL = sandbox.base_url
+    out = _seed(100)
+
+    assert "sandbox: demo accounts and their followers registered" in out
+    apps = {app["app_id"]: app for app in sandbox.control.apps()}
+    oa = ChannelAccount.objects.get(kind="oa")
+    assert apps[oa.app_id]["callback_url"] == oa.callback_url
+    following = ChannelIdentity.objects.filter(account=oa, follow_state="following").count()
+    assert apps[oa.app_id]["following"] >= following > 0
+    one = ChannelIdentity.objects.filter(account=oa, follow_state="following").exclude(unionid="").first()
+    assert sandbox.control.user(oa.app_id, one.external_id)["unionid"] == one.unionid

@@ -107,3 +107,21 @@ def test_accounts_need_group_permissions(make_operator):
     assert reader.get(URL).status_code == 200
     assert _create(reader).status_code == 403
     assert _create(make_operator("messaging.add_channelaccount")).status_code == 201
+
+
+def test_account_on_a_sandbox_is_registered_there_with_its_callback(api_client, sandbox, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _create(api_client, app_id="wxSANDBOXREG01", api_base_url=sandbox.base_url)
+
+    assert response.status_code == 201, response.content
+    registered = {app["app_id"]: app for app in sandbox.control.apps()}
+    assert registered["wxSANDBOXREG01"]["callback_url"] == response.json()["callback_url"]
+    # The sandbox now hands out tokens for the secret we stored (it checks the secret).
+    client = sandbox.wechat_client("wxSANDBOXREG01", SECRET)
+    assert client.access_token
+
+
+def test_account_on_wechats_real_servers_is_not_sent_to_any_sandbox(api_client, sandbox, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _create(api_client, app_id="wxREALHOST01").status_code == 201
+    assert "wxREALHOST01" not in {app["app_id"] for app in sandbox.control.apps()}

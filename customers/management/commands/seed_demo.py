@@ -210,7 +210,6 @@ class Command(BaseCommand):
         """Register the demo accounts and their followers with the sandbox, when it runs."""
         try:
             from messaging.sandbox.control import SandboxControl
-
             from messaging.services import account_register_with_sandbox
         except ImportError:
             self.stdout.write("sandbox: not installed in this checkout; demo accounts not registered")
@@ -222,16 +221,20 @@ class Command(BaseCommand):
         control = SandboxControl(settings.SANDBOX_BASE_URL)
         for account in accounts:
             followers = [
-                {"openid": external_id, "unionid": unionid}
-                for external_id, unionid in ChannelIdentity.objects.filter(
+                {"openid": external_id, "unionid": unionid, "name": name}
+                for external_id, unionid, name in ChannelIdentity.objects.filter(
                     account=account, follow_state=FollowState.FOLLOWING
-                ).values_list("external_id", "unionid")
+                ).values_list("external_id", "unionid", "customer__display_name")
             ]
             try:
-                control.add_followers(account.app_id, followers)
+                # The sandbox keeps users by openid: adding the same ones again replaces them.
+                control.add_followers(
+                    account.app_id, followers, staff_userid="demo.staff" if account.kind == "wecom" else None
+                )
             except Exception as exc:  # the sandbox is a development aid: report, do not fail seeding
                 self.stdout.write(f"sandbox: adding followers of {account.app_id} failed ({exc.__class__.__name__})")
                 return False
+        self.stdout.write(f"sandbox: demo accounts and their followers registered at {settings.SANDBOX_BASE_URL}")
         return True
 
     def _report(self, *, accounts: list, created: int, registered: bool) -> None:
