@@ -149,6 +149,8 @@ if not REDIS_URL:
         "data_folder_in": _broker_dir,
         "data_folder_out": _broker_dir,
         "processed_folder": str(VAR_DIR / "broker-processed"),
+        # Without it kombu keeps its exchange table in ./control, wherever the process started.
+        "control_folder": str(VAR_DIR / "broker-control"),
         "store_processed": False,
     }
 else:
