@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 
+from django.conf import settings
 from django.db.models import ProtectedError
 from django.http import StreamingHttpResponse
 from django.utils import timezone
@@ -39,7 +40,16 @@ class CSVParser(parsers.BaseParser):
     media_type = "text/csv"
 
     def parse(self, stream, media_type=None, parser_context=None):
-        return {"file": io.BytesIO(stream.read() if stream else b"")}
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        body = stream.read(limit + 1) if stream else b""
+        if limit and len(body) > limit:
+            # A raw body is held in memory; a multipart upload spools to disk, so big files go that way.
+            raise ApplicationError(
+                _("The CSV body is larger than %(limit)s bytes; upload it as a multipart field 'file'.") % {"limit": limit},
+                code="import_too_large",
+                status_code=413,
+            )
+        return {"file": io.BytesIO(body)}
 
 
 CUSTOMER_FILTER_PARAMETERS = [

@@ -172,3 +172,11 @@ def test_import_of_a_unionid_for_existing_followers_links_it_and_merges_when_ano
     follower.refresh_from_db()
     assert follower.customer_id == mp_user.customer_id
     assert not Customer.objects.filter(pk=follower_customer_id).exists()
+
+
+def test_raw_csv_body_over_the_memory_limit_is_413_pointing_to_multipart(api_client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    body = _csv("openid", *[f"o-{i:06d}" for i in range(200)])
+    response = api_client.post("/api/v1/customers/import/", body, content_type="text/csv")
+    assert response.status_code == 413
+    assert response.json()["code"] == "import_too_large"
