@@ -231,3 +231,7 @@ class EngagementEventAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+# Each feature registers its models in its own admin module.
+from customers.segments import admin as segments_admin  # noqa: E402,F401
