@@ -8,6 +8,7 @@ from typing import Any
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
 from customers.models import ChannelIdentity, Customer, CustomerTag, FollowState, Tag, TagGroup
+from customers.services import normalize_phone
 from scrm.errors import ApplicationError
 from scrm.fields import lookup_hash
 
@@ -78,8 +79,6 @@ def customer_search_q(text: str) -> Q:
         Q(external_id=text) | Q(unionid=text)
     )
     condition = Q(Exists(identity_match)) | Q(display_name__icontains=text)
-    from customers.services import normalize_phone
-
     digits = normalize_phone(text)
     if len(digits) >= 5 and digits.lstrip("+").isdigit():
         condition |= Q(phone_hash=lookup_hash(digits))

@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from customers.models import ChannelIdentity, Customer, CustomerTag, Gender, Tag, TagGroup, TagSource
+from customers.services import normalize_phone
 
 PERSONAL_DATA_PERMISSION = "customers.view_personal_data"
 
@@ -122,8 +123,6 @@ class CustomerUpdateSerializer(serializers.Serializer):
         return value
 
     def validate_phone(self, value: str) -> str:
-        from customers.services import normalize_phone
-
         if value and len(normalize_phone(value).lstrip("+")) < 5:
             raise serializers.ValidationError(_("Not a phone number."))
         return value
