@@ -92,3 +92,7 @@ class ChannelAccountAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         transaction.on_commit(lambda: account_register_with_sandbox(account_id=obj.pk))
+
+
+# Each feature registers its models in its own admin module.
+from messaging.callbacks import admin as callbacks_admin  # noqa: E402,F401

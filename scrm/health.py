@@ -7,6 +7,7 @@ from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 
+from scrm.backends import describe_backends
 from scrm.redis import get_redis
 
 
@@ -29,20 +30,6 @@ def _check_broker() -> str:
     if not os.access(folder, os.W_OK):
         raise OSError(f"{folder} is not writable")
     return "ok"
-
-
-def describe_backends() -> str:
-    """One line naming the backends in use (never credentials); printed at start-up too.
-
-    Lives here rather than in settings because django.conf.settings exposes only upper-case names.
-    """
-    db = settings.DATABASES["default"]
-    if db["ENGINE"].endswith("sqlite3"):
-        db_desc = f"SQLite file {db['NAME']} (embedded default)"
-    else:
-        db_desc = f"PostgreSQL {db.get('HOST') or 'localhost'}:{db.get('PORT') or 5432}/{db['NAME']}"
-    broker_desc = "Redis" if settings.REDIS_URL else "filesystem broker in var/broker (embedded default)"
-    return f"database: {db_desc}; broker/cache: {broker_desc}"
 
 
 @require_GET

@@ -250,6 +250,10 @@ WECHAT_HTTP_TIMEOUT = env.float("WECHAT_HTTP_TIMEOUT", default=5.0)
 # Callback replay window in seconds; 0 disables the check (tests with WeChat's old sample vectors).
 CALLBACK_REPLAY_WINDOW_SECONDS = env.int("CALLBACK_REPLAY_WINDOW_SECONDS", default=300)
 CALLBACK_MAX_BODY_BYTES = env.int("CALLBACK_MAX_BODY_BYTES", default=64 * 1024)
+# Seconds a web process keeps a callback account (and its auto-reply rules) in memory.
+CALLBACK_ACCOUNT_CACHE_SECONDS = env.int("CALLBACK_ACCOUNT_CACHE_SECONDS", default=10)
+# Routes an empty view at /callbacks/_bench/empty/: only for the bench_callbacks baseline.
+CALLBACKS_BENCH_EMPTY_VIEW = env.bool("CALLBACKS_BENCH_EMPTY_VIEW", default=False)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 * 1024 * 1024)
 
 # --- Logging: secrets never reach the log (see scrm.logging_filters) ------------------------
@@ -269,17 +273,6 @@ if not DEBUG and not TESTING:
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
 
-
-def describe_backends() -> str:
-    """One line naming the backends in use; printed at start-up (never includes credentials)."""
-    db = DATABASES["default"]
-    db_desc = (
-        f"SQLite file {db['NAME']} (embedded default)"
-        if db["ENGINE"].endswith("sqlite3")
-        else f"PostgreSQL {db.get('HOST') or 'localhost'}:{db.get('PORT') or 5432}/{db['NAME']}"
-    )
-    broker_desc = "filesystem broker in var/broker (embedded default)" if not REDIS_URL else "Redis"
-    return f"database: {db_desc}; broker/cache: {broker_desc}"
 
 # --- Benchmarks -----------------------------------------------------------------------------
 # Population size for `make bench` (python manage.py bench); a small value makes a quick run.
