@@ -1,3 +1,237 @@
-"""Admin of the customers app; each feature registers its models in its own admin module."""
+"""Django admin for customers, identities, tags and merge history. Phones are masked unless the
+operator has `customers.view_personal_data`; search also finds ids and exact phones."""
 
-from customers.segments import admin as segments_admin  # noqa: F401
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from customers.models import (
+    ChannelIdentity,
+    ConsentCredit,
+    Customer,
+    CustomerMerge,
+    CustomerTag,
+    EngagementEvent,
+    FollowState,
+    Tag,
+    TagGroup,
+)
+from customers.selectors import customer_search_q
+from customers.serializers import PERSONAL_DATA_PERMISSION, mask_phone
+from customers.services import customer_set_phone
+
+
+class FollowStateFilter(admin.SimpleListFilter):
+    title = _("follow state")
+    parameter_name = "follow_state"
+
+    def lookups(self, request, model_admin):
+        return FollowState.choices
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(pk__in=ChannelIdentity.objects.filter(follow_state=self.value()).values("customer_id"))
+        return queryset
+
+
+class AccountFilter(admin.SimpleListFilter):
+    title = _("channel account")
+    parameter_name = "account"
+
+    def lookups(self, request, model_admin):
+        account_model = ChannelIdentity._meta.get_field("account").related_model
+        return [(str(a.pk), str(a)) for a in account_model.objects.order_by("name")]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(pk__in=ChannelIdentity.objects.filter(account_id=self.value()).values("customer_id"))
+        return queryset
+
+
+class TagFilter(admin.SimpleListFilter):
+    title = _("tag")
+    parameter_name = "tag"
+
+    def lookups(self, request, model_admin):
+        return [(str(t.pk), str(t)) for t in Tag.objects.select_related("group")]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(pk__in=CustomerTag.objects.filter(tag_id=self.value()).values("customer_id"))
+        return queryset
+
+
+class ChannelIdentityInline(admin.TabularInline):
+    model = ChannelIdentity
+    extra = 0
+    fields = ["account", "kind", "external_id", "unionid", "follow_state", "followed_at", "last_interaction_at", "do_not_disturb"]
+    readonly_fields = ["account", "kind", "external_id", "unionid", "follow_state", "followed_at", "last_interaction_at"]
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        # Identities come from WeChat (callbacks, sync, import), not from typing.
+        return False
+
+
+class CustomerTagInline(admin.TabularInline):
+    model = CustomerTag
+    extra = 0
+    autocomplete_fields = ["tag"]
+    fields = ["tag", "source", "assigned_at"]
+    readonly_fields = ["assigned_at"]
+    verbose_name = _("tag")
+    verbose_name_plural = _("tags")
+
+
+class CustomerAdminForm(forms.ModelForm):
+    phone = forms.CharField(label=_("phone"), required=False, max_length=32)
+
+    class Meta:
+        model = Customer
+        fields = [
+            "display_name", "avatar_url", "gender", "city", "province", "country", "language", "timezone",
+            "phone", "attributes", "source",
+        ]
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    form = CustomerAdminForm
+    list_display = ["id", "display_name", "phone_display", "city", "first_seen_at", "last_engaged_at"]
+    list_filter = [FollowStateFilter, AccountFilter, TagFilter, "gender"]
+    search_fields = ["display_name"]
+    search_help_text = _("Name, openid / external_userid, unionid, exact phone or customer id")
+    inlines = [ChannelIdentityInline, CustomerTagInline]
+    readonly_fields = ["phone_display", "first_seen_at", "last_engaged_at", "created_at", "updated_at", "erased_at"]
+    show_full_result_count = False  # COUNT(*) over a big table on every page is wasted work
+    list_per_page = 50
+
+    def _may_view_personal_data(self, request) -> bool:
+        return request.user.has_perm(PERSONAL_DATA_PERMISSION)
+
+    def get_fields(self, request, obj=None):
+        fields = [
+            "display_name",
+            "avatar_url",
+            "gender",
+            "city",
+            "province",
+            "country",
+            "language",
+            "timezone",
+            "phone" if self._may_view_personal_data(request) else "phone_display",
+            "attributes",
+            "source",
+            "first_seen_at",
+            "last_engaged_at",
+            "erased_at",
+            "created_at",
+            "updated_at",
+        ]
+        return fields
+
+    def get_form(self, request, obj=None, **kwargs):
+        kwargs["fields"] = [f for f in self.get_fields(request, obj) if f not in self.get_readonly_fields(request, obj)]
+        return super().get_form(request, obj, **kwargs)
+
+    @admin.display(description=_("phone"))
+    def phone_display(self, obj: Customer) -> str:
+        return mask_phone(obj.phone)
+
+    def get_list_display(self, request):
+        display = list(super().get_list_display(request))
+        if self._may_view_personal_data(request):
+            display[display.index("phone_display")] = "phone"
+        return display
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        # The phone column is ciphertext: match it through its keyed hash, never with LIKE.
+        return queryset.filter(customer_search_q(term)), False
+
+    def save_model(self, request, obj, form, change):
+        if "phone" in form.changed_data:
+            customer_set_phone(customer=obj, phone=form.cleaned_data["phone"])
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(ChannelIdentity)
+class ChannelIdentityAdmin(admin.ModelAdmin):
+    list_display = ["external_id", "kind", "account", "customer", "unionid", "follow_state", "followed_at", "last_interaction_at"]
+    list_filter = ["kind", "follow_state", "account", "do_not_disturb"]
+    search_fields = ["=external_id", "=unionid"]
+    raw_id_fields = ["customer"]
+    list_select_related = ["account", "customer"]
+    show_full_result_count = False
+    readonly_fields = ["created_at", "updated_at"]
+
+
+class TagInline(admin.TabularInline):
+    model = Tag
+    extra = 1
+    fields = ["name", "description"]
+
+
+@admin.register(TagGroup)
+class TagGroupAdmin(admin.ModelAdmin):
+    list_display = ["name", "description", "created_at"]
+    search_fields = ["name"]
+    inlines = [TagInline]
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = ["name", "group", "description", "created_at"]
+    list_filter = ["group"]
+    search_fields = ["name", "group__name"]
+    list_select_related = ["group"]
+
+
+@admin.register(CustomerMerge)
+class CustomerMergeAdmin(admin.ModelAdmin):
+    """The merge history: read-only, it is an audit trail."""
+
+    list_display = ["created_at", "survivor", "merged_customer_id", "reason"]
+    search_fields = ["=merged_customer_id", "=survivor__id", "reason"]
+    readonly_fields = ["survivor", "merged_customer_id", "merged_snapshot", "moved", "reason", "created_at"]
+    list_select_related = ["survivor"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ConsentCredit)
+class ConsentCreditAdmin(admin.ModelAdmin):
+    list_display = ["customer", "account", "template_id", "remaining", "updated_at"]
+    list_filter = ["account"]
+    search_fields = ["=template_id", "=customer__id"]
+    raw_id_fields = ["customer"]
+
+
+@admin.register(EngagementEvent)
+class EngagementEventAdmin(admin.ModelAdmin):
+    list_display = ["occurred_at", "event_type", "customer", "account", "campaign_id"]
+    list_filter = ["event_type", "account"]
+    search_fields = ["=customer__id", "=event_type"]
+    raw_id_fields = ["customer"]
+    show_full_result_count = False
+    date_hierarchy = "occurred_at"
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+# Each feature registers its models in its own admin module.
+from customers.segments import admin as segments_admin  # noqa: E402,F401

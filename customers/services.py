@@ -247,15 +247,17 @@ def _jsonable(value: Any) -> Any:
 
 
 def identity_set_follow_state(*, identity: ChannelIdentity, following: bool, at: datetime, scene: str = "") -> bool:
-    """Apply a follow/unfollow that happened at `at`; an older event than the one applied is ignored."""
-    qs = ChannelIdentity.objects.filter(pk=identity.pk)
+    """Apply a follow/unfollow that happened at `at`, unless a later follow or unfollow is already known.
+
+    WeChat may deliver events out of order (retries, parallel workers): an old subscribe arriving
+    after a newer unsubscribe must not mark the customer as following again, and vice versa.
+    """
+    qs = ChannelIdentity.objects.filter(pk=identity.pk).exclude(followed_at__gte=at).exclude(unfollowed_at__gte=at)
     if following:
-        qs = qs.exclude(followed_at__gte=at)
         values: dict[str, Any] = {"follow_state": FollowState.FOLLOWING, "followed_at": at}
         if scene:
             values["subscribe_scene"] = scene
     else:
-        qs = qs.exclude(unfollowed_at__gte=at)
         values = {"follow_state": FollowState.UNFOLLOWED, "unfollowed_at": at}
     return bool(qs.update(**values, updated_at=timezone.now()))
 
@@ -451,3 +453,37 @@ def events_record_bulk(events: Iterable[dict[str, Any]], *, batch_size: int = 50
         flush()
         _engagement_schedule(new_ids)
     return new_ids
+
+
+# --- operator edits ----------------------------------------------------------------------------
+
+_OPERATOR_EDITABLE_FIELDS = _PROFILE_FIELDS
+
+
+@transaction.atomic
+def customer_update(*, customer_id: int, data: dict[str, Any]) -> Customer:
+    """Apply an operator's edit: profile fields, phone, and attributes merged (null removes a key)."""
+    customer = Customer.objects.select_for_update().get(pk=customer_id)
+    changed: set[str] = set()
+    for name, value in data.items():
+        if name in _OPERATOR_EDITABLE_FIELDS and getattr(customer, name) != value:
+            setattr(customer, name, value)
+            changed.add(name)
+    if "phone" in data:
+        before = customer.phone_hash
+        customer_set_phone(customer=customer, phone=data["phone"])
+        if customer.phone_hash != before:
+            changed |= {"phone", "phone_hash"}
+    if "attributes" in data:
+        attributes = {**customer.attributes}
+        for key, value in data["attributes"].items():
+            if value is None:
+                attributes.pop(key, None)
+            else:
+                attributes[key] = value
+        if attributes != customer.attributes:
+            customer.attributes = attributes
+            changed.add("attributes")
+    if changed:
+        customer.save(update_fields=[*sorted(changed), "updated_at"])
+    return customer

@@ -1,1 +1,98 @@
-from messaging.callbacks import admin as callbacks_admin  # noqa: F401
+"""Django admin for channel accounts. Secrets are write-only: the form never renders a stored
+secret, shows only whether one is set (and its last 4 characters), and keeps it when left empty."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+
+from messaging.models import ChannelAccount
+from messaging.serializers import ChannelAccountSerializer
+from messaging.services import account_register_with_sandbox
+
+_SECRETS = ("app_secret", "token", "encoding_aes_key", "previous_encoding_aes_key")
+
+
+class ChannelAccountForm(forms.ModelForm):
+    app_secret = forms.CharField(label=_("app secret"), required=False, widget=forms.PasswordInput(render_value=False))
+    token = forms.CharField(label=_("callback token"), required=False, widget=forms.PasswordInput(render_value=False))
+    encoding_aes_key = forms.CharField(label=_("EncodingAESKey"), required=False, widget=forms.PasswordInput(render_value=False))
+
+    class Meta:
+        model = ChannelAccount
+        fields = [
+            "kind", "name", "app_id", "agent_id", "is_active", "app_secret", "token", "encoding_aes_key",
+            "encrypt_mode", "api_base_url", "timezone", "rate_limit_per_second", "daily_quota",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("app_secret", "token", "encoding_aes_key"):
+            stored = getattr(self.instance, name, "") if self.instance.pk else ""
+            if stored:
+                hint = _("Set (ends with …%(last)s). Leave empty to keep it.") % {"last": stored[-4:]} if name == "app_secret" else _("Set. Leave empty to keep it.")
+            else:
+                hint = _("Not set.")
+            self.fields[name].help_text = hint
+
+    def _keep_or_validate(self, name: str) -> str:
+        value = self.cleaned_data.get(name, "")
+        if not value:
+            return getattr(self.instance, name, "") if self.instance.pk else ""
+        validator = getattr(ChannelAccountSerializer(), f"validate_{name}", None)
+        if validator is not None:
+            from rest_framework.exceptions import ValidationError as DRFValidationError
+
+            try:
+                validator(value)
+            except DRFValidationError as exc:
+                raise forms.ValidationError([str(d) for d in exc.detail]) from exc
+        return value
+
+    def clean_app_secret(self):
+        return self._keep_or_validate("app_secret")
+
+    def clean_token(self):
+        return self._keep_or_validate("token")
+
+    def clean_encoding_aes_key(self):
+        value = self._keep_or_validate("encoding_aes_key")
+        if self.instance.pk and value and value != self.instance.encoding_aes_key and self.instance.encoding_aes_key:
+            # Callbacks already in flight were encrypted with the old key: keep it as a fallback.
+            self.instance.previous_encoding_aes_key = self.instance.encoding_aes_key
+        return value
+
+
+@admin.register(ChannelAccount)
+class ChannelAccountAdmin(admin.ModelAdmin):
+    form = ChannelAccountForm
+    list_display = ["name", "kind", "app_id", "api_base_url", "is_active", "secret_status", "created_at"]
+    list_filter = ["kind", "is_active"]
+    search_fields = ["name", "=app_id"]
+    readonly_fields = ["callback_url_display", "secret_status", "created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["kind", "name", "app_id", "agent_id", "is_active"]}),
+        (_("Secrets (write-only)"), {"fields": ["app_secret", "token", "encoding_aes_key", "encrypt_mode", "secret_status"]}),
+        (_("Callbacks and API"), {"fields": ["callback_url_display", "api_base_url"]}),
+        (_("Limits and time zone"), {"fields": ["timezone", "rate_limit_per_second", "daily_quota"]}),
+        (None, {"fields": ["created_at", "updated_at"]}),
+    ]
+
+    @admin.display(description=_("callback URL"))
+    def callback_url_display(self, obj: ChannelAccount) -> str:
+        return obj.callback_url if obj.pk else "—"
+
+    @admin.display(description=_("secrets"))
+    def secret_status(self, obj: ChannelAccount) -> str:
+        labels = {"app_secret": _("secret"), "token": _("token"), "encoding_aes_key": _("AES key")}
+        return ", ".join(f"{labels[n]} {'✓' if getattr(obj, n) else '✗'}" for n in labels)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        transaction.on_commit(lambda: account_register_with_sandbox(account_id=obj.pk))
+
+
+# Each feature registers its models in its own admin module.
+from messaging.callbacks import admin as callbacks_admin  # noqa: E402,F401

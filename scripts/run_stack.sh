@@ -21,7 +21,7 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-$PY manage.py shell -c "from django.conf import settings; print('backends in use —', settings.describe_backends())"
+$PY manage.py shell -v 0 -c "from scrm.backends import describe_backends; print('backends in use —', describe_backends())"
 $PY manage.py migrate --noinput -v 0
 $PY manage.py collectstatic --noinput -v 0
 
@@ -31,7 +31,7 @@ for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$SANDBOX_PORT") 2>/dev/nul
 $PY manage.py seed_demo
 $PY manage.py sandbox_register
 
-$PY -m gunicorn scrm.wsgi:application --bind "0.0.0.0:$PORT" --workers 2 --threads 4 --access-logfile - & pids+=($!)
+$PY -m gunicorn scrm.wsgi:application --bind "0.0.0.0:$PORT" --workers 2 --threads 4 --graceful-timeout 10 --access-logfile - & pids+=($!)
 $PY -m celery -A scrm worker -Q callbacks,dispatch,planning,analytics,default --concurrency 2 -l INFO & pids+=($!)
 $PY -m celery -A scrm beat -l INFO & pids+=($!)
 

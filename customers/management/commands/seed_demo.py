@@ -1,0 +1,255 @@
+"""`python manage.py seed_demo`: a demo operator, demo WeChat accounts on the sandbox, tag groups and
+a few thousand customers with identities and tags. Idempotent: a second run changes nothing but the
+accounts' sandbox URL (the sandbox port may differ between runs).
+
+The seeder spans the apps (customers need accounts), so it reaches messaging's model through the
+app registry and its services lazily; customers' domain code itself stays free of messaging.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from datetime import timedelta
+
+from django.apps import apps
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from customers.models import (
+    ChannelIdentity,
+    Customer,
+    CustomerTag,
+    CustomerUnionId,
+    FollowState,
+    Tag,
+    TagGroup,
+    TagSource,
+)
+from scrm.fields import lookup_hash
+
+DEMO_USERNAME = "demo"
+DEMO_PASSWORD = "demo-scrm-2024"
+# The demo accounts' credentials: public on purpose, they only ever talk to the local sandbox.
+DEMO_ACCOUNTS = [
+    {
+        "kind": "oa",
+        "name": "Demo 咖啡 服务号",
+        "app_id": "wxdemo0000000001",
+        "app_secret": "demo-oa-secret-0123456789abcdef0",
+        "token": "demotoken2024",
+        "encoding_aes_key": "DemoAESKeyDemoAESKeyDemoAESKeyDemoAESKey012",
+    },
+    {
+        "kind": "wecom",
+        "name": "Demo 企业微信 客户联系",
+        "app_id": "wwdemo0000000001",
+        "agent_id": "1000002",
+        "app_secret": "demo-wecom-secret-0123456789abcd",
+        "token": "demowecomtoken",
+        "encoding_aes_key": "WeComDemoKeyWeComDemoKeyWeComDemoKeyWeCom01",
+    },
+    {
+        "kind": "miniprogram",
+        "name": "Demo 小程序 商城",
+        "app_id": "wxdemo0000000mp1",
+        "app_secret": "demo-mp-secret-0123456789abcdef01",
+        "token": "demomptoken2024",
+        "encoding_aes_key": "MiniProgramDemoKeyMiniProgramDemoKeyMiniPr1",
+    },
+]
+TAG_GROUPS = {
+    "兴趣圈层": ["咖啡", "茶饮", "烘焙", "轻食", "户外", "宠物"],
+    "消费偏好": ["高客单", "价格敏感", "会员日活跃", "新品尝鲜"],
+    "生命周期": ["新客", "活跃", "沉睡", "流失预警"],
+}
+_SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+_GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉萍红"
+_CITIES = [("上海", "上海"), ("北京", "北京"), ("广州", "广东"), ("深圳", "广东"), ("杭州", "浙江"), ("成都", "四川"), ("南京", "江苏"), ("武汉", "湖北")]
+
+
+def _fake_openid(prefix: str, n: int) -> str:
+    # 28 characters like a real openid, stable across runs (idempotent seeding).
+    return prefix + hashlib.sha256(f"{prefix}-{n}".encode()).hexdigest()[: 28 - len(prefix)]
+
+
+class Command(BaseCommand):
+    help = "Create the demo operator, demo accounts (on the sandbox), tag groups and demo customers."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--customers", type=int, default=3000, help="number of demo customers (default 3000)")
+
+    def handle(self, *args, customers: int, **options):
+        accounts = self._accounts()
+        self._operator()
+        self._groups()
+        tags = self._tags()
+        created = self._customers(n=customers, accounts=accounts, tags=tags)
+        registered = self._sandbox(accounts)
+        self._report(accounts=accounts, created=created, registered=registered)
+
+    # --- pieces ----------------------------------------------------------------------------
+
+    def _operator(self) -> None:
+        user_model = get_user_model()
+        user, created = user_model.objects.get_or_create(username=DEMO_USERNAME, defaults={"email": "demo@example.com"})
+        if created or not user.check_password(DEMO_PASSWORD):
+            user.set_password(DEMO_PASSWORD)
+        user.is_staff = user.is_superuser = True
+        user.save()
+
+    def _groups(self) -> None:
+        """Two example operator roles; rights in the API and admin come from groups like these."""
+        roles = {
+            "运营 Operators": [
+                "customers.view_customer", "customers.change_customer", "customers.add_customer",
+                "customers.view_tag", "customers.add_tag", "customers.change_tag",
+                "customers.view_taggroup", "customers.view_channelidentity", "messaging.view_channelaccount",
+            ],
+            "分析 Analysts": ["customers.view_customer", "customers.view_tag", "customers.view_taggroup"],
+        }
+        for name, perms in roles.items():
+            group, _ = Group.objects.get_or_create(name=name)
+            wanted = [p.split(".") for p in perms]
+            group.permissions.add(
+                *[Permission.objects.get(content_type__app_label=app, codename=code) for app, code in wanted]
+            )
+
+    def _accounts(self) -> list:
+        account_model = apps.get_model("messaging", "ChannelAccount")
+        accounts = []
+        for spec in DEMO_ACCOUNTS:
+            account, created = account_model.objects.get_or_create(
+                kind=spec["kind"], app_id=spec["app_id"], defaults={**spec, "api_base_url": settings.SANDBOX_BASE_URL}
+            )
+            if not created and account.api_base_url != settings.SANDBOX_BASE_URL:
+                account.api_base_url = settings.SANDBOX_BASE_URL
+                account.save(update_fields=["api_base_url", "updated_at"])
+            accounts.append(account)
+        return accounts
+
+    def _tags(self) -> dict[str, list[Tag]]:
+        result: dict[str, list[Tag]] = {}
+        for group_name, names in TAG_GROUPS.items():
+            group, _ = TagGroup.objects.get_or_create(name=group_name)
+            result[group_name] = [Tag.objects.get_or_create(group=group, name=name)[0] for name in names]
+        return result
+
+    @transaction.atomic
+    def _customers(self, *, n: int, accounts: list, tags: dict[str, list[Tag]]) -> int:
+        oa, wecom, mp = accounts
+        if ChannelIdentity.objects.filter(account=oa, external_id=_fake_openid("oDemo", 0)).exists():
+            return 0  # already seeded
+        rng = random.Random(20240601)
+        now = timezone.now()
+        people = []
+        for _ in range(n):
+            city, province = rng.choice(_CITIES)
+            customer = Customer(
+                display_name=rng.choice(_SURNAMES) + "".join(rng.choices(_GIVEN, k=rng.choice((1, 2)))),
+                gender=rng.choice((0, 1, 2, 2)),
+                city=city,
+                province=province,
+                country="中国",
+                language="zh_CN",
+                first_seen_at=now - timedelta(days=rng.randint(1, 720)),
+                last_engaged_at=now - timedelta(hours=rng.randint(1, 24 * 120)) if rng.random() < 0.8 else None,
+                attributes={"member_level": rng.choice(["普通", "银卡", "金卡"])} if rng.random() < 0.5 else {},
+                source=rng.choice(["", "qr:store", "qr:event", "wecom:contact_way"]),
+            )
+            if rng.random() < 0.3:
+                phone = "1" + rng.choice("3456789") + "".join(rng.choices("0123456789", k=9))
+                customer.phone, customer.phone_hash = phone, lookup_hash(phone)
+            channels = [c for c, p in (("oa", 0.9), ("mp", 0.4), ("wecom", 0.15)) if rng.random() < p] or ["oa"]
+            people.append((customer, channels))
+        Customer.objects.bulk_create([c for c, _ in people], batch_size=1000)
+
+        identities, unionids, links = [], [], []
+        account_by_channel = {"oa": oa, "mp": mp, "wecom": wecom}
+        prefix = {"oa": "oDemo", "mp": "oMpDemo", "wecom": "wmDemo"}
+        interest, preference, lifecycle = tags["兴趣圈层"], tags["消费偏好"], tags["生命周期"]
+        for i, (customer, channels) in enumerate(people):
+            # Everyone on two or more channels has a unionid (that is how WeChat links them).
+            unionid = _fake_openid("uDemo", i) if len(channels) > 1 or rng.random() < 0.5 else ""
+            if unionid:
+                unionids.append(CustomerUnionId(unionid=unionid, customer=customer))
+            for channel in channels:
+                account = account_by_channel[channel]
+                following = rng.random() < (0.85 if channel == "oa" else 0.95)
+                followed_at = customer.first_seen_at + timedelta(hours=rng.randint(0, 48))
+                identities.append(
+                    ChannelIdentity(
+                        customer=customer,
+                        account=account,
+                        kind=account.identity_kind,
+                        external_id=_fake_openid(prefix[channel], i),
+                        unionid=unionid,
+                        follow_state=FollowState.FOLLOWING if following else FollowState.UNFOLLOWED,
+                        followed_at=followed_at,
+                        unfollowed_at=None if following else followed_at + timedelta(days=rng.randint(1, 200)),
+                        subscribe_scene=rng.choice(["ADD_SCENE_QR_CODE", "ADD_SCENE_SEARCH", "ADD_SCENE_PROFILE_CARD"]) if channel == "oa" else "",
+                        owner_staff_id="demo.staff" if channel == "wecom" else "",
+                    )
+                )
+            chosen = rng.sample(interest, rng.randint(1, 3)) + [rng.choice(lifecycle)]
+            if rng.random() < 0.6:
+                chosen.append(rng.choice(preference))
+            for tag in chosen:
+                source = rng.choice([TagSource.MANUAL, TagSource.BEHAVIOUR, TagSource.IMPORT, TagSource.RULE])
+                links.append(CustomerTag(customer=customer, tag=tag, source=source, assigned_at=customer.first_seen_at))
+        ChannelIdentity.objects.bulk_create(identities, batch_size=2000)
+        CustomerUnionId.objects.bulk_create(unionids, batch_size=2000)
+        CustomerTag.objects.bulk_create(links, batch_size=2000)
+        return n
+
+    def _sandbox(self, accounts: list) -> bool:
+        """Register the demo accounts and their followers with the sandbox, when it runs."""
+        try:
+            from messaging.sandbox.control import SandboxControl
+            from messaging.services import account_register_with_sandbox
+        except ImportError:
+            self.stdout.write("sandbox: not installed in this checkout; demo accounts not registered")
+            return False
+        registered = [account_register_with_sandbox(account_id=a.pk) for a in accounts]
+        if not all(registered):
+            self.stdout.write(f"sandbox: not reachable at {settings.SANDBOX_BASE_URL}; start it and run seed_demo again")
+            return False
+        control = SandboxControl(settings.SANDBOX_BASE_URL)
+        for account in accounts:
+            followers = [
+                {"openid": external_id, "unionid": unionid, "name": name}
+                for external_id, unionid, name in ChannelIdentity.objects.filter(
+                    account=account, follow_state=FollowState.FOLLOWING
+                ).values_list("external_id", "unionid", "customer__display_name")
+            ]
+            try:
+                # The sandbox keeps users by openid: adding the same ones again replaces them.
+                control.add_followers(
+                    account.app_id, followers, staff_userid="demo.staff" if account.kind == "wecom" else None
+                )
+            except Exception as exc:  # the sandbox is a development aid: report, do not fail seeding
+                self.stdout.write(f"sandbox: adding followers of {account.app_id} failed ({exc.__class__.__name__})")
+                return False
+        self.stdout.write(f"sandbox: demo accounts and their followers registered at {settings.SANDBOX_BASE_URL}")
+        return True
+
+    def _report(self, *, accounts: list, created: int, registered: bool) -> None:
+        oa = accounts[0]
+        base = settings.PUBLIC_BASE_URL
+        total = Customer.objects.count()
+        write = self.stdout.write
+        write(self.style.SUCCESS(f"demo data ready: {total} customers ({created} created now)"))
+        write(f"  admin:        {base}/admin/   login: {DEMO_USERNAME} / {DEMO_PASSWORD}")
+        write(f"  API docs:     {base}/api/docs/")
+        write("  demo service account (act as WeChat against it):")
+        write(f"    app id:          {oa.app_id}")
+        write(f"    token:           {oa.token}")
+        write(f"    EncodingAESKey:  {oa.encoding_aes_key}")
+        write(f"    callback URL:    {oa.callback_url}")
+        write(f"    API base URL:    {oa.resolved_api_base_url}  (sandbox {'registered' if registered else 'not registered'})")
+        for account in accounts[1:]:
+            write(f"  {account.get_kind_display()}: {account.app_id}  callback {account.callback_url}")

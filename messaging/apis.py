@@ -1,0 +1,31 @@
+"""Operator API v1 for channel accounts (service accounts, WeCom corp apps, mini-programs)."""
+
+from __future__ import annotations
+
+from django.db.models import ProtectedError
+from django.utils.translation import gettext as _
+from rest_framework import viewsets
+
+from messaging.models import ChannelAccount
+from messaging.serializers import ChannelAccountSerializer
+from messaging.services import account_create, account_update
+from scrm.errors import Conflict
+
+
+class ChannelAccountViewSet(viewsets.ModelViewSet):
+    queryset = ChannelAccount.objects.order_by("id")
+    serializer_class = ChannelAccountSerializer
+
+    def perform_create(self, serializer):
+        serializer.instance = account_create(data=serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = account_update(account_id=serializer.instance.pk, data=serializer.validated_data)
+
+    def perform_destroy(self, instance):
+        try:
+            instance.delete()
+        except ProtectedError as exc:
+            raise Conflict(
+                _("The account has customer identities; deactivate it (is_active=false) instead."), code="account_in_use"
+            ) from exc
