@@ -14,6 +14,9 @@ both read the simulated time, which advances hour by hour. Everything runs in on
 is rolled back at the end (unless ``keep=True``), so the simulator can be run against any database.
 
 The people (all parameters are in SimParams and on the command line):
+- steering: "tags" (default) sends each steered campaign to the segment of its topic's behavioural
+  interest tag; "predicted" sends it to the whole segment with the campaign's precision targeting
+  (``top_percent`` best by predicted engagement for the topic). Both use send-time optimisation.
 - interests: 1 topic (60 %) or 2 topics (40 %) of ``topics``;
 - a reading hour (local time) drawn from ``reading_hours``; on a day they open WeChat with
   probability ``session_rate`` at that hour (± 30 min);
@@ -73,6 +76,10 @@ class SimParams:
     patience_days: int = 14
     visit_rate: float = 0.25
     off_interest_visit_share: float = 0.15
+    # "tags": steered campaigns target the behavioural interest tag's segment; "predicted": the
+    # whole segment with the campaign's precision targeting (top_percent by predicted engagement).
+    steering: str = "tags"
+    top_percent: int = 25
     start: datetime = field(default_factory=lambda: datetime(2030, 3, 4, 0, 0, tzinfo=ZoneInfo(SIM_TZ)))  # a Monday
 
 
@@ -242,6 +249,8 @@ class Arm:
 
 class Simulation:
     def __init__(self, params: SimParams, *, sandbox_url: str, stdout=None):
+        if params.steering not in ("tags", "predicted"):
+            raise ValueError("steering must be 'tags' or 'predicted'")
         self.params = params
         self.sandbox_url = sandbox_url
         self.stdout = stdout
@@ -294,7 +303,7 @@ class Simulation:
                 ]
             )
             follows = {"type": "channel", "op": "follows", "account": account.pk}
-            if steered:
+            if steered and self.params.steering == "tags":
                 segments = {
                     k: segment_create(
                         name=f"sim {name} {suffix} topic {k}", rule={"all": [follows, {"type": "tag", "op": "has", "tag": tag}]}
@@ -370,6 +379,7 @@ class Simulation:
                     "segment_id": arm.segments[topic],
                     "topics": [self.topic_tags[topic]],
                     "send_time_optimization": arm.steered,
+                    **({"top_percent": self.params.top_percent} if arm.steered and self.params.steering == "predicted" else {}),
                 }
             )
             services.campaign_schedule(campaign=campaign, at=at)

@@ -65,8 +65,8 @@ def _run(n: int, stdout) -> None:
     full = time.perf_counter() - started
 
     m = len(events)
-    stdout.write(f"engagement: {m} events for {n} customers")
-    stdout.write(f"  raw bulk_create (baseline)   {raw:8.2f}s  {m / raw:10.0f} events/s")
-    stdout.write(f"  events_record_bulk           {bulk:8.2f}s  {m / bulk:10.0f} events/s  ×{bulk / raw:.2f} of baseline")
-    stdout.write(f"  incremental apply (analytics){apply:8.2f}s  {m / apply:10.0f} events/s  ×{apply / raw:.2f} of baseline")
-    stdout.write(f"  full recompute               {full:8.2f}s  {n / full:10.0f} customers/s")
+    stdout.write(f"engagement: {m} events for {n} customers\n")
+    stdout.write(f"  raw bulk_create (baseline)   {raw:8.2f}s  {m / raw:10.0f} events/s\n")
+    stdout.write(f"  events_record_bulk           {bulk:8.2f}s  {m / bulk:10.0f} events/s  ×{bulk / raw:.2f} of baseline\n")
+    stdout.write(f"  incremental apply (analytics){apply:8.2f}s  {m / apply:10.0f} events/s  ×{apply / raw:.2f} of baseline\n")
+    stdout.write(f"  full recompute               {full:8.2f}s  {n / full:10.0f} customers/s\n")

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from customers.engagement.learning import (
@@ -236,8 +237,11 @@ def behaviour_tags_reconcile(*, profiles: list[EngagementProfile]) -> None:
         # A tag the operator already assigned stays theirs (conflict → keep the existing row).
         CustomerTag.objects.bulk_create(to_add, ignore_conflicts=True, batch_size=1000)
     stale = [(c, t) for c, tags in current.items() for t in tags if t not in wanted.get(c, set())]
-    for customer_id, tag_id in stale:
-        CustomerTag.objects.filter(customer_id=customer_id, tag_id=tag_id, source=TagSource.BEHAVIOUR).delete()
+    if stale:
+        pairs = Q()
+        for customer_id, tag_id in stale:
+            pairs |= Q(customer_id=customer_id, tag_id=tag_id)
+        CustomerTag.objects.filter(pairs, source=TagSource.BEHAVIOUR).delete()
 
 
 # --- full recompute --------------------------------------------------------------------------

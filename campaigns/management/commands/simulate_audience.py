@@ -35,6 +35,8 @@ HELP = {
     "patience_days": "window over which unclicked pushes are counted",
     "visit_rate": "probability of an organic mini-program page view per person per day",
     "off_interest_visit_share": "share of organic views on a random topic instead of an interest",
+    "steering": "'tags' (interest-tag segments) or 'predicted' (whole segment, top_percent by predicted engagement)",
+    "top_percent": "with --steering predicted: the share of the segment each steered campaign keeps",
 }
 
 
