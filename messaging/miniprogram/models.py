@@ -25,6 +25,8 @@ class MiniProgramSession(models.Model):
     access_expires_at = models.DateTimeField()
     refresh_token_hash = models.CharField(max_length=64, unique=True)
     refresh_expires_at = models.DateTimeField()
+    # The refresh token this one replaced: if it is presented again, the session was copied.
+    previous_refresh_token_hash = models.CharField(max_length=64, blank=True, default="", db_index=True)
     session_key = EncryptedTextField(blank=True, default="")
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
