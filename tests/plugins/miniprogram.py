@@ -1,0 +1,45 @@
+"""Fixtures of the mini-program API: an account, and customers logged in with a bearer token."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from rest_framework.test import APIClient
+
+from customers.models import ChannelIdentity, Customer
+from messaging.miniprogram.services import IssuedTokens, mp_session_create
+from messaging.models import ChannelAccount
+from tests.factories import ChannelAccountFactory, ChannelIdentityFactory
+
+
+@dataclass
+class MiniProgramUserHandle:
+    customer: Customer
+    identity: ChannelIdentity
+    tokens: IssuedTokens
+    client: APIClient
+
+
+@pytest.fixture
+def mp_account(db) -> ChannelAccount:
+    return ChannelAccountFactory(kind="miniprogram", name="Shop mini-program")
+
+
+@pytest.fixture
+def mp_user_factory(mp_account):
+    """Make a customer with an mp_openid identity and a live session; `.client` sends its token."""
+
+    def make(**customer_fields) -> MiniProgramUserHandle:
+        identity = ChannelIdentityFactory(account=mp_account, customer__display_name=customer_fields.pop("display_name", "Mei"), **{f"customer__{k}": v for k, v in customer_fields.items()})
+        tokens = mp_session_create(identity=identity, session_key="sk-secret")
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens.access_token}")
+        return MiniProgramUserHandle(customer=identity.customer, identity=identity, tokens=tokens, client=client)
+
+    return make
+
+
+@pytest.fixture
+def mp_user(mp_user_factory) -> MiniProgramUserHandle:
+    return mp_user_factory()
