@@ -21,8 +21,8 @@ from customers.privacy import customer_erase, customer_export
 from messaging.miniprogram import selectors, services
 from messaging.miniprogram.auth import MiniProgramTokenAuthentication, MiniProgramUser
 from messaging.miniprogram.serializers import (
+    MAX_EVENTS_PER_BATCH,
     ErrorSerializer,
-    EventBatchDocSerializer,
     EventBatchResponseSerializer,
     EventBatchSerializer,
     EventSerializer,
@@ -41,9 +41,10 @@ from messaging.miniprogram.throttles import (
     MiniProgramLoginIpThrottle,
     MiniProgramTokenThrottle,
 )
-from scrm.errors import ApplicationError
+from scrm.errors import ApplicationError, NotFound
 
 TAG = "mini-program"
+_MAX_BIGINT = 2**63 - 1
 _ERROR = OpenApiResponse(ErrorSerializer)
 
 
@@ -52,6 +53,28 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
 
 
 _AUTHED_ERRORS = _errors(400, 401, 413, 429)
+
+# Written by hand: an item of any shape is accepted into the batch and judged on its own (reported
+# in `errors`), so the schema must not promise a 400 for a malformed item.
+EVENT_BATCH_REQUEST_SCHEMA = {
+    "type": "object",
+    "required": ["events"],
+    "properties": {
+        "events": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": MAX_EVENTS_PER_BATCH,
+            "items": {
+                "description": (
+                    "An event object: id (client event id, ≤64 of [A-Za-z0-9_.:-]), type ([a-z][a-z0-9_]{0,39}, "
+                    "stored as mp.<type>: page_view, product_view, add_to_cart, purchase, share …), "
+                    "occurred_at (ISO 8601, optional, ≤30 days old), properties (object, ≤4096 bytes as JSON, "
+                    "optional). An invalid item is reported in `errors` instead of failing the batch."
+                ),
+            },
+        }
+    },
+}
 
 
 class IsMiniProgramCustomer(BasePermission):
@@ -63,6 +86,17 @@ class MiniProgramPagination(PageNumberPagination):
     page_size = 20
     page_size_query_param = "page_size"
     max_page_size = 100
+
+    def get_page_size(self, request) -> int:
+        # DRF silently falls back to the default for a bad page_size; say what was wrong instead.
+        values = request.query_params.getlist(self.page_size_query_param)
+        if not values:
+            return self.page_size
+        if len(values) > 1 or not values[0].isdigit() or not 1 <= int(values[0]) <= self.max_page_size:
+            raise ApplicationError(
+                f"page_size must be one integer from 1 to {self.max_page_size}.", code="invalid", detail={"page_size": values}
+            )
+        return int(values[0])
 
 
 class MiniProgramApi(APIView):
@@ -230,7 +264,7 @@ class SubscriptionsApi(MiniProgramApi):
         "Invalid events are reported in `errors` by index while the valid ones are stored; a bad "
         "envelope is a 400."
     ),
-    request=EventBatchDocSerializer,
+    request={"application/json": EVENT_BATCH_REQUEST_SCHEMA},
     responses={200: EventBatchResponseSerializer, **_AUTHED_ERRORS},
 )
 class EventsApi(MiniProgramApi):
@@ -264,7 +298,8 @@ class InboxListApi(MiniProgramApi, generics.ListAPIView):
     pagination_class = MiniProgramPagination
 
     def get_queryset(self):
-        raw = self.request.query_params.get("unread", "")
+        values = self.request.query_params.getlist("unread")
+        raw = values[0] if len(values) == 1 else ("" if not values else "repeated")
         if raw not in ("", "true", "false"):
             raise ApplicationError("unread must be true or false.", code="invalid", detail={"unread": raw})
         return selectors.inbox_for_customer(customer_id=self.mp_user.customer.pk, unread_only=raw == "true")
@@ -273,12 +308,16 @@ class InboxListApi(MiniProgramApi, generics.ListAPIView):
 @extend_schema(
     tags=[TAG],
     summary="Mark a message read",
+    parameters=[OpenApiParameter("message_id", int, OpenApiParameter.PATH)],
     request=None,
     responses={200: InboxMessageSerializer, **_errors(400, 401, 404, 413, 429)},
 )
 class InboxReadApi(MiniProgramApi):
-    def post(self, request, message_id: int):
+    def post(self, request, message_id: str):
+        # The route takes any segment so that a malformed id is a JSON 404, not Django's HTML page.
+        if not message_id.isdigit() or int(message_id) > _MAX_BIGINT:
+            raise NotFound("Inbox message not found.")
         message = services.mp_inbox_mark_read(
-            customer_id=self.mp_user.customer.pk, account_id=self.mp_user.account_id, message_id=message_id
+            customer_id=self.mp_user.customer.pk, account_id=self.mp_user.account_id, message_id=int(message_id)
         )
         return Response(InboxMessageSerializer(message).data)

@@ -7,9 +7,10 @@ import zoneinfo
 from datetime import timedelta
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from customers.models import Customer, InboxMessage, PushFrequency
+from customers.models import Customer, Gender, InboxMessage, PushFrequency
 
 MAX_EVENTS_PER_BATCH = 500
 MAX_EVENT_PROPERTIES_BYTES = 4096
@@ -18,13 +19,52 @@ EVENT_FUTURE_SKEW = timedelta(minutes=10)
 EVENT_MAX_AGE = timedelta(days=30)
 
 
+# DRF coerces 5 → "5", "true" → True, "5" → 5. The schema promises JSON types, and a client that
+# sends the wrong one has a bug it should hear about, so request fields here take only their type.
+class StrictCharField(serializers.CharField):
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictRegexField(serializers.RegexField):
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+class StrictIntegerField(serializers.IntegerField):
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictChoiceField(serializers.ChoiceField):
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, str | int):
+            self.fail("invalid_choice", input=data)
+        if not any(type(data) is type(key) and data == key for key in self.choices):
+            self.fail("invalid_choice", input=data)
+        return super().to_internal_value(data)
+
+
 class LoginRequestSerializer(serializers.Serializer):
-    appid = serializers.CharField(max_length=64, help_text="The mini-program's app id (wx…), as in its project config.")
-    code = serializers.CharField(max_length=128, help_text="The code from wx.login().")
+    appid = StrictCharField(max_length=64, help_text="The mini-program's app id (wx…), as in its project config.")
+    code = StrictCharField(max_length=128, help_text="The code from wx.login().")
 
 
 class RefreshRequestSerializer(serializers.Serializer):
-    refresh_token = serializers.CharField(max_length=128)
+    refresh_token = StrictCharField(max_length=128)
 
 
 class TokenResponseSerializer(serializers.Serializer):
@@ -37,9 +77,15 @@ class TokenResponseSerializer(serializers.Serializer):
 
 
 class MeSerializer(serializers.ModelSerializer):
-    phone = serializers.RegexField(r"^\+?[0-9][0-9 \-]{4,23}$", required=False, allow_blank=True, max_length=24)
-    timezone = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    phone = StrictRegexField(r"^\+?[0-9][0-9 \-]{4,23}$", required=False, allow_blank=True, max_length=24)
+    timezone = StrictCharField(required=False, allow_blank=True, max_length=64)
     avatar_url = serializers.URLField(required=False, allow_blank=True, max_length=512)
+    display_name = StrictCharField(required=False, allow_blank=True, max_length=128)
+    city = StrictCharField(required=False, allow_blank=True, max_length=64)
+    province = StrictCharField(required=False, allow_blank=True, max_length=64)
+    country = StrictCharField(required=False, allow_blank=True, max_length=64)
+    language = StrictCharField(required=False, allow_blank=True, max_length=16)
+    gender = StrictChoiceField(choices=Gender.choices, required=False)
 
     class Meta:
         model = Customer
@@ -63,14 +109,27 @@ class QuietHoursSerializer(serializers.Serializer):
     end = serializers.TimeField(help_text="Local time, e.g. 08:00 (may be before start: overnight)")
 
     def validate(self, attrs):
+        # Minute precision, local wall-clock time: an offset or seconds would mean nothing here.
+        attrs = {k: v.replace(second=0, microsecond=0, tzinfo=None) for k, v in attrs.items()}
         if attrs["start"] == attrs["end"]:
             raise serializers.ValidationError("Quiet hours need a start different from the end.")
         return attrs
 
 
+@extend_schema_field({"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$", "example": "22:00"})
+class HourMinuteField(serializers.TimeField):
+    def __init__(self, **kwargs):
+        super().__init__(format="%H:%M", **kwargs)
+
+
+class QuietHoursOutSerializer(serializers.Serializer):
+    start = HourMinuteField()
+    end = HourMinuteField()
+
+
 class TopicChoiceSerializer(serializers.Serializer):
-    id = serializers.IntegerField(min_value=1)
-    subscribed = serializers.BooleanField()
+    id = StrictIntegerField(min_value=1, max_value=2**63 - 1)
+    subscribed = StrictBooleanField()
 
 
 class TopicSerializer(serializers.Serializer):
@@ -81,7 +140,7 @@ class TopicSerializer(serializers.Serializer):
 
 
 class PreferencesSerializer(serializers.Serializer):
-    frequency = serializers.ChoiceField(choices=PushFrequency.choices)
+    frequency = StrictChoiceField(choices=PushFrequency.choices)
     quiet_hours = QuietHoursSerializer(allow_null=True)
     topics = TopicChoiceSerializer(many=True, max_length=200)
 
@@ -94,17 +153,17 @@ class PreferencesSerializer(serializers.Serializer):
 
 class PreferencesResponseSerializer(serializers.Serializer):
     frequency = serializers.ChoiceField(choices=PushFrequency.choices)
-    quiet_hours = QuietHoursSerializer(allow_null=True)
+    quiet_hours = QuietHoursOutSerializer(allow_null=True)
     topics = TopicSerializer(many=True)
 
 
 class SubscribeResultSerializer(serializers.Serializer):
-    template_id = serializers.CharField(max_length=128)
-    status = serializers.ChoiceField(choices=["accept", "reject", "ban", "filter"])
+    template_id = StrictCharField(max_length=128)
+    status = StrictChoiceField(choices=["accept", "reject", "ban", "filter"])
 
 
 class SubscriptionsRequestSerializer(serializers.Serializer):
-    request_id = serializers.RegexField(
+    request_id = StrictRegexField(
         r"^[A-Za-z0-9_.:\-]+$", max_length=64, required=False,
         help_text="Client id of this report; a retried report with the same id is applied once.",
     )  # fmt: skip
@@ -122,8 +181,8 @@ class SubscriptionsResponseSerializer(serializers.Serializer):
 
 
 class EventSerializer(serializers.Serializer):
-    id = serializers.RegexField(r"^[A-Za-z0-9_.:\-]+$", max_length=64, help_text="Client event id, unique per client.")
-    type = serializers.RegexField(
+    id = StrictRegexField(r"^[A-Za-z0-9_.:\-]+$", max_length=64, help_text="Client event id, unique per client.")
+    type = StrictRegexField(
         r"^[a-z][a-z0-9_]{0,39}$", help_text="page_view, product_view, add_to_cart, purchase, share … (stored as mp.<type>)"
     )
     occurred_at = serializers.DateTimeField(required=False)
@@ -151,12 +210,8 @@ class EventBatchSerializer(serializers.Serializer):
     """The envelope. Items are validated one by one so that a bad event does not reject the batch."""
 
     events = serializers.ListField(
-        child=serializers.JSONField(), min_length=1, max_length=MAX_EVENTS_PER_BATCH
+        child=serializers.JSONField(allow_null=True), min_length=1, max_length=MAX_EVENTS_PER_BATCH
     )
-
-
-class EventBatchDocSerializer(serializers.Serializer):
-    events = EventSerializer(many=True, min_length=1, max_length=MAX_EVENTS_PER_BATCH)
 
 
 class EventErrorSerializer(serializers.Serializer):

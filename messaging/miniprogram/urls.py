@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from messaging.miniprogram import apis
 
@@ -14,5 +14,5 @@ urlpatterns = [
     path("me/export", apis.MeExportApi.as_view(), name="export"),
     path("events", apis.EventsApi.as_view(), name="events"),
     path("inbox", apis.InboxListApi.as_view(), name="inbox"),
-    path("inbox/<int:message_id>/read", apis.InboxReadApi.as_view(), name="inbox-read"),
+    re_path(r"^inbox/(?P<message_id>.*)/read$", apis.InboxReadApi.as_view(), name="inbox-read"),
 ]

@@ -155,7 +155,7 @@ def test_preferences_default_then_put_sets_frequency_quiet_hours_and_topics(mp_u
     assert response.status_code == 200, response.json()
     body = response.json()
     assert body["frequency"] == "weekly_digest"
-    assert body["quiet_hours"] == {"start": "22:00:00", "end": "08:00:00"}
+    assert body["quiet_hours"] == {"start": "22:00", "end": "08:00"}
     assert {t["name"]: t["subscribed"] for t in body["topics"]} == {"coffee": True, "sales": False, "sneakers": None}
     preference = CustomerPreference.objects.get(customer=mp_user.customer)
     assert preference.frequency == "weekly_digest"
