@@ -1,0 +1,25 @@
+"""Channel adapters: one interface (messaging.channels.base) for every WeChat channel.
+
+Imported while Django loads models (messaging.models imports messaging.channels.models), so this
+module imports the adapters lazily.
+"""
+
+from __future__ import annotations
+
+
+def get_adapter(account):
+    """The adapter for `account` (service account, WeCom corp app or mini-program)."""
+    from messaging.channels.miniprogram import MiniProgramAdapter
+    from messaging.channels.oa import OfficialAccountAdapter
+    from messaging.channels.wecom import WeComAdapter
+    from messaging.models import AccountKind
+
+    adapters = {
+        AccountKind.OA: OfficialAccountAdapter,
+        AccountKind.WECOM: WeComAdapter,
+        AccountKind.MINIPROGRAM: MiniProgramAdapter,
+    }
+    try:
+        return adapters[account.kind](account)
+    except KeyError:
+        raise ValueError(f"no adapter for account kind {account.kind!r}") from None

@@ -1,1 +1,116 @@
-"""Models of this feature; imported by the app's models.py so Django registers them."""
+"""Models of this feature; imported by the app's models.py so Django registers them.
+
+ChannelCode: a parametric QR code or a WeCom "contact me" way, bound to product tags.
+TagMirror: which WeChat tag / WeCom corp tag stands for which product tag on an account.
+SyncJob: a resumable import (followers, external contacts) or tag push, with its cursor and progress.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+__all__ = ["ChannelCode", "ChannelCodeKind", "SyncJob", "SyncJobKind", "SyncJobState", "TagMirror"]
+
+
+class ChannelCodeKind(models.TextChoices):
+    QR = "qr", _("Service-account parametric QR code")
+    CONTACT_WAY = "contact_way", _("WeCom contact-me way")
+
+
+class ChannelCode(models.Model):
+    account = models.ForeignKey("messaging.ChannelAccount", on_delete=models.CASCADE, related_name="channel_codes")
+    kind = models.CharField(_("kind"), max_length=16, choices=ChannelCodeKind.choices)
+    name = models.CharField(_("name"), max_length=128)
+    # QR: scene_str (≤64, arrives as EventKey); contact way: state (≤30, arrives as State).
+    scene = models.CharField(_("scene / state"), max_length=64)
+    tags = models.ManyToManyField("customers.Tag", blank=True, related_name="+")
+    welcome_text = models.TextField(_("welcome message"), blank=True)
+    # What WeChat answered: QR ticket and URL; contact way config id and QR image URL.
+    ticket = models.CharField(max_length=255, blank=True)
+    url = models.CharField(max_length=512, blank=True)
+    config_id = models.CharField(max_length=128, blank=True)
+    # WeCom: the staff members (userids) the contact way adds customers to.
+    staff_userids = models.JSONField(default=list, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("channel code")
+        verbose_name_plural = _("channel codes")
+        constraints = [models.UniqueConstraint(fields=["account", "scene"], name="channel_code_unique_scene")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.scene})"
+
+
+class TagMirror(models.Model):
+    account = models.ForeignKey("messaging.ChannelAccount", on_delete=models.CASCADE, related_name="tag_mirrors")
+    tag = models.ForeignKey("customers.Tag", on_delete=models.CASCADE, related_name="+")
+    # WeChat tag id (as text) or WeCom corp tag id.
+    remote_id = models.CharField(max_length=64)
+    remote_name = models.CharField(max_length=64, blank=True)
+    remote_group_id = models.CharField(max_length=64, blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "tag"], name="tag_mirror_unique_tag"),
+            models.UniqueConstraint(fields=["account", "remote_id"], name="tag_mirror_unique_remote"),
+        ]
+
+
+class SyncJobKind(models.TextChoices):
+    OA_FOLLOWERS = "oa_followers", _("Import service-account followers")
+    WECOM_CONTACTS = "wecom_contacts", _("Import WeCom external contacts")
+    TAGS_PUSH = "tags_push", _("Push product tags to WeChat / WeCom")
+
+
+class SyncJobState(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    RUNNING = "running", _("Running")
+    # Stopped by a temporary error; the next run continues from the cursor.
+    PAUSED = "paused", _("Paused")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class SyncJob(models.Model):
+    account = models.ForeignKey("messaging.ChannelAccount", on_delete=models.CASCADE, related_name="sync_jobs")
+    kind = models.CharField(max_length=20, choices=SyncJobKind.choices)
+    state = models.CharField(max_length=12, choices=SyncJobState.choices, default=SyncJobState.PENDING, db_index=True)
+    params = models.JSONField(default=dict, blank=True)
+    # Where to continue: e.g. {"next_openid": …} or {"staff_index": …}.
+    cursor = models.JSONField(default=dict, blank=True)
+    total = models.PositiveIntegerField(null=True, blank=True)
+    processed = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    pages_done = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)
+    # A worker owns the job until then; another run starts only after it lapsed.
+    lease_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    report = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("sync job")
+        verbose_name_plural = _("sync jobs")
+        ordering = ["-created_at"]
+        constraints = [
+            # One unfinished import of a kind per account: a second start returns the first.
+            models.UniqueConstraint(
+                fields=["account", "kind"],
+                condition=Q(state__in=["pending", "running", "paused"]),
+                name="sync_job_one_open_per_kind",
+            )
+        ]

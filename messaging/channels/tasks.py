@@ -1,1 +1,40 @@
-"""Celery tasks of this feature (thin: load by id, call a service)."""
+"""Celery tasks of this feature (thin: load by id, call a service).
+
+`sync_*` tasks route to the planning queue, the others to dispatch (scrm/settings.py)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from messaging.channels.errors import backoff_delay
+from messaging.channels.models import SyncJob, SyncJobState
+
+__all__ = ["sync_job_run_task", "wecom_group_reports_fetch_task"]
+
+
+@shared_task(bind=True, max_retries=None)
+def sync_job_run_task(self, job_id: int) -> str:
+    from messaging.channels.sync import sync_job_run
+
+    job = SyncJob.objects.filter(pk=job_id).only("state").first()
+    if job is None or job.state in (SyncJobState.DONE, SyncJobState.FAILED):
+        return "skipped"
+    result = sync_job_run(job_id=job_id)
+    if result.status == "more":
+        sync_job_run_task.delay(job_id)
+    elif result.status == "paused":
+        sync_job_run_task.apply_async(
+            (job_id,), countdown=backoff_delay(result.job.attempts, retry_after=result.retry_after)
+        )
+    return result.status
+
+
+@shared_task
+def wecom_group_reports_fetch_task(account_id: int, msgid: str) -> dict:
+    from messaging.channels.wecom import group_message_reports_dispatch
+    from messaging.models import ChannelAccount
+
+    account = ChannelAccount.objects.filter(pk=account_id).first()
+    if account is None:
+        return {}
+    return group_message_reports_dispatch(account, msgid=msgid)

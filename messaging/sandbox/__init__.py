@@ -1,0 +1,68 @@
+"""The WeChat API sandbox: a local HTTP server that behaves like WeChat's and WeCom's APIs.
+
+Run it with `manage.py wechat_sandbox --host 127.0.0.1 --port 8900 [--open] [--token-ttl S]`, or in
+tests with `SandboxServer(host="127.0.0.1", port=0, open_mode=False).start()` (`.base_url`, `.stop()`)
+or the `sandbox` pytest fixture (`.base_url`, `.control`). Point a wechatpy client at it by setting
+`API_BASE_URL = base_url + "cgi-bin/"` and fetching the token from `base_url + "cgi-bin/token"` (or
+`gettoken` for WeCom). Paths are matched from `/cgi-bin/` or `/sns/` on, so a prefixed base URL works.
+
+APIs (shapes and error codes as WeChat; errors are HTTP 200 with a JSON errcode):
+- tokens: GET cgi-bin/token, POST cgi-bin/stable_token, GET cgi-bin/gettoken (WeCom). Unknown app id
+  40013, bad secret 40125 (WeCom 40001). A new plain token makes the previous one stale (40001); an
+  expired one answers 42001; no token 41001. `--open` accepts any app id/secret and registers the app
+  on the fly with `auto_followers` (unknown openids become followers on first use).
+- service account: message/template/send (client_msg_id + touser de-duplicated for 10 min: same msgid,
+  no second send), message/mass/send (2..10000 openids, else 40130; clientmsgid repeat → 45065 with
+  msg_id; at most 4 per user per calendar month, others — and unfollowed/unknown users — filtered),
+  message/mass/sendall (filter.tag_id or is_to_all), message/custom/send (45015 outside 48 h of the
+  last interaction), message/subscribe/bizsend (consumes a consent credit, 43101 without), user/info,
+  user/info/batchget (≤100), user/get (pages of 10000, next_openid), user/tag/get, tags/create|get|
+  update|delete, tags/members/batchtagging|batchuntagging (≤50), tags/getidlist, qrcode/create.
+  43004 when the user does not follow, 40003 for an unknown openid.
+- mini-program: sns/jscode2session (codes from `create_login_code`, each works once, else 40029),
+  message/subscribe/send (consent credit, 43101).
+- WeCom externalcontact/: get, list, get_follow_user_list, batch/get_by_user, add_contact_way (keeps
+  `state`), get_contact_way, del_contact_way, add_msg_template (msgid, fail_list = not a contact of the
+  sender), get_groupmsg_task, get_groupmsg_send_result (status 0 until `confirm_group_task`, then 1
+  sent, 2 not a contact, 3 already got a group message that day), get_corp_tag_list, add_corp_tag,
+  edit_corp_tag, del_corp_tag, mark_tag, send_welcome_msg (code once, within 20 s; else 41051).
+- Every send API call counts against an optional daily quota per app (45009 beyond it) and is recorded
+  in `sent_messages` with api = template | mass | mass_all | custom | bizsend | subscribe | wecom_group |
+  welcome.
+
+Callbacks: after a template send (when the app's `auto_report` is on, the default) the sandbox posts
+TEMPLATESENDJOBFINISH to the app's callback URL with Status "success", "failed:user block" or
+"failed: system failed" per `set_outcome`; after a mass send, MASSSENDJOBFINISH with the counts.
+Events are signed and, when the app has an EncodingAESKey (or `callback_encrypted`), AES-encrypted as
+WeChat does (query signature, timestamp, nonce, openid, encrypt_type=aes, msg_signature; WeCom:
+msg_signature, timestamp, nonce, corp id as receive id). Posting runs on background threads; call
+`flush_callbacks()` to wait for them; `callbacks()` lists what was posted and what the product answered.
+
+Control API: POST (or GET) /_sandbox/<call> with JSON parameters; `SandboxControl(base_url)` wraps it:
+- reset(); state(); apps(); register_app(kind, app_id, secret, callback_url=, token=,
+  encoding_aes_key=, original_id=, agent_id=, auto_report=, callback_encrypted=, auto_followers=,
+  callback_retries=) — kind is oa | miniprogram | wecom; registering again updates; app_settings(app_id, **same).
+- add_followers(app_id, n | [openid or {openid, unionid, subscribe, tags, last_interaction}],
+  unionid_prefix=, openid_prefix=, subscribe=True, interaction_at=) -> openids;
+  set_following(app_id, openid, bool); set_interaction(app_id, openid, at=None means now);
+  grant_consent(app_id, openid, template_id, count=1) -> credits; consent(app_id, openid, template_id);
+  create_login_code(app_id, openid, unionid=None) -> code; set_outcome(app_id, openid, outcome);
+  user(app_id, openid) -> the sandbox's record of the user.
+- add_wecom_staff(corp_id, userid, name=None); add_external_contact(corp_id, staff_userid,
+  external_userid, unionid=None, name=None, state=None) -> welcome code; add_external_contacts(corp_id,
+  staff_userid, count, unionid_prefix=) -> ids; confirm_group_task(corp_id, msgid) -> results.
+- set_faults(rate_45009=, rate_busy=, latency_ms=, token_ttl=, daily_quota={app_id: n}, paths=[...],
+  seed=) — rates are drawn from a RNG seeded by `seed`; `paths` limits faults to matching API paths
+  (token endpoints are never faulted); set_daily_quota(app_id, n|None); reset_faults();
+  advance_clock(seconds) moves the sandbox's clock (token expiry, 48 h window, month, welcome codes).
+- requests(path_contains=None, app_id=None, errcode=None) -> [{method, path, app_id, query (secrets and
+  tokens masked), body, at, errcode}]; sent_messages(app_id=None, api=None, touser=None);
+  token_fetch_count(app_id) (plain token fetches).
+- post_event(app_id, xml=None, encrypted=None, event=None, wait=False, **fields): posts raw `xml`, or
+  performs a user action and posts its event: subscribe (openid, unionid, scene), unsubscribe, SCAN
+  (scene), CLICK (key), VIEW (url), text (content), subscribe_msg_popup_event / _change_event
+  (templates=[{template_id, status}] — accept grants a consent credit); WeCom: event =
+  add_external_contact (staff_userid, external_userid, unionid, name, state; the XML carries a fresh
+  WelcomeCode), del_external_contact, del_follow_user, edit_external_contact.
+  flush_callbacks(timeout=30) -> bool; callbacks(app_id=None).
+"""

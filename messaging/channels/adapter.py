@@ -1,0 +1,157 @@
+"""What every channel adapter does around the WeChat call itself: the sent memo (a send that
+already succeeded is not repeated), the account's rate limit, error classification and the
+effects of permanent failures on the customer."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.cache import cache
+
+from messaging.channels.base import OutboundMessage, Recipient, SendOutcome
+from messaging.channels.errors import classify_exception
+from messaging.channels.ratelimit import rate_limit_wait
+from scrm.redis import get_redis
+
+logger = logging.getLogger(__name__)
+
+# How long a successful send is remembered (a retry after a crash comes much sooner).
+SENT_MEMO_TTL = 7 * 24 * 3600
+# Longest the adapter blocks on the rate limit before handing the wait back to the caller.
+RATE_LIMIT_MAX_BLOCK = 5.0
+
+
+def idempotency_id(*parts: str, limit: int = 64) -> str:
+    """A WeChat client_msg_id / clientmsgid (≤64 bytes) from the caller's key."""
+    joined = "\n".join(parts)
+    if len(parts) == 1 and len(joined.encode()) <= limit:
+        return joined
+    return hashlib.sha256(joined.encode()).hexdigest()[: min(limit, 64)]
+
+
+class SentMemo:
+    """Remembers (account, type, idempotency key, recipient) → msgid for sends WeChat accepted, so a
+    repeated call answers the first outcome instead of sending again. WeChat's own de-duplication
+    (client_msg_id, clientmsgid) still guards the window between the send and this record."""
+
+    def __init__(self, account_id: int):
+        self.account_id = account_id
+        self.redis = get_redis()
+
+    def _key(self, message: OutboundMessage, external_id: str) -> str:
+        raw = f"{message.message_type}\n{message.idempotency_key}\n{external_id}"
+        return f"scrm:sent:{self.account_id}:{hashlib.sha256(raw.encode()).hexdigest()[:32]}"
+
+    def get_many(self, message: OutboundMessage, external_ids: list[str]) -> dict[str, str]:
+        keys = [self._key(message, eid) for eid in external_ids]
+        if not keys:
+            return {}
+        if self.redis is not None:
+            values = self.redis.mget(keys)
+            return {eid: v.decode() for eid, v in zip(external_ids, values, strict=True) if v is not None}
+        found = cache.get_many(keys)
+        return {eid: found[k] for eid, k in zip(external_ids, keys, strict=True) if k in found}
+
+    def set_many(self, message: OutboundMessage, sent: dict[str, str]) -> None:
+        if not sent:
+            return
+        items = {self._key(message, eid): msgid or "-" for eid, msgid in sent.items()}
+        if self.redis is not None:
+            pipe = self.redis.pipeline(transaction=False)
+            for key, value in items.items():
+                pipe.set(key, value, ex=SENT_MEMO_TTL)
+            pipe.execute()
+        else:
+            cache.set_many(items, SENT_MEMO_TTL)
+
+
+class ChannelAdapter:
+    """Base of the per-channel adapters. Subclasses implement `_send_one` (and `_send_many` for
+    types in `batch_types`, with `batch_limit` recipients per WeChat call)."""
+
+    message_types: frozenset[str] = frozenset()
+    batch_types: frozenset[str] = frozenset()
+    batch_limit = 10_000
+
+    def __init__(self, account):
+        self.account = account
+        self.memo = SentMemo(account.pk)
+
+    # --- public interface -------------------------------------------------------------------
+
+    def supports_batch(self, message_type: str) -> bool:
+        return message_type in self.batch_types
+
+    def send(self, recipient: Recipient, message: OutboundMessage) -> SendOutcome:
+        """Send one message to one recipient; never raises for WeChat or network errors."""
+        return self.send_batch([recipient], message)[recipient.key]
+
+    def send_batch(self, recipients: list[Recipient], message: OutboundMessage) -> dict[str, SendOutcome]:
+        """Send to many recipients: one WeChat call per chunk where the API takes a list, else one
+        call each. Returns an outcome per `recipient.key`."""
+        self._check_type(message)
+        outcomes: dict[str, SendOutcome] = {}
+        remembered = self.memo.get_many(message, [r.external_id for r in recipients])
+        pending: list[Recipient] = []
+        for recipient in recipients:
+            if recipient.external_id in remembered:
+                msgid = remembered[recipient.external_id]
+                outcomes[recipient.key] = SendOutcome(status="sent", msgid="" if msgid == "-" else msgid)
+            else:
+                pending.append(recipient)
+        if message.message_type in self.batch_types:
+            for chunk in _chunks(pending, self.batch_limit):
+                outcomes.update(self._guarded(chunk, message, batch=True))
+        else:
+            for recipient in pending:
+                outcomes.update(self._guarded([recipient], message, batch=False))
+        return outcomes
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _check_type(self, message: OutboundMessage) -> None:
+        if message.message_type not in self.message_types:
+            raise ValueError(f"{type(self).__name__} cannot send {message.message_type!r} messages")
+
+    def _guarded(self, recipients: list[Recipient], message: OutboundMessage, *, batch: bool) -> dict[str, SendOutcome]:
+        wait = rate_limit_wait(self.account, 1, max_wait=RATE_LIMIT_MAX_BLOCK)
+        if wait > 0:
+            limited = SendOutcome(
+                status="retryable", error_code="rate_limited", error_message="account send rate limit", retry_after=wait
+            )
+            return {r.key: limited for r in recipients}
+        try:
+            if batch:
+                outcomes = self._send_many(recipients, message)
+            else:
+                outcomes = {recipients[0].key: self._send_one(recipients[0], message)}
+        except Exception as exc:  # classify_exception re-raises what it does not know
+            outcome = classify_exception(exc)
+            outcomes = {r.key: outcome for r in recipients}
+        self._after(recipients, message, outcomes)
+        return outcomes
+
+    def _after(self, recipients: list[Recipient], message: OutboundMessage, outcomes: dict[str, SendOutcome]) -> None:
+        from messaging.channels.services import send_outcomes_apply
+
+        sent = {r.external_id: outcomes[r.key].msgid for r in recipients if outcomes[r.key].status == "sent"}
+        self.memo.set_many(message, sent)
+        send_outcomes_apply(
+            account=self.account,
+            message=message,
+            outcomes=[(r.external_id, outcomes[r.key]) for r in recipients],
+        )
+
+    def _send_one(self, recipient: Recipient, message: OutboundMessage) -> SendOutcome:
+        raise NotImplementedError
+
+    def _send_many(self, recipients: list[Recipient], message: OutboundMessage) -> dict[str, SendOutcome]:
+        raise NotImplementedError
+
+
+def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

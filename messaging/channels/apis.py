@@ -1,0 +1,140 @@
+"""Operator API for channel codes and sync jobs (thin views: validate, call a service, serialize)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers, status
+from rest_framework.generics import get_object_or_404
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from messaging.channels import selectors, services
+from messaging.channels.models import ChannelCode, SyncJob, SyncJobKind
+from messaging.models import ChannelAccount
+from scrm.pagination import DefaultPagination
+
+
+class ChannelCodeOutput(serializers.ModelSerializer):
+    tag_ids = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ChannelCode
+        fields = [
+            "id",
+            "account",
+            "kind",
+            "name",
+            "scene",
+            "tag_ids",
+            "welcome_text",
+            "ticket",
+            "url",
+            "config_id",
+            "staff_userids",
+            "is_active",
+            "created_at",
+        ]
+
+    def get_tag_ids(self, obj: ChannelCode) -> list[int]:
+        return [t.pk for t in obj.tags.all()]
+
+
+class ChannelCodeInput(serializers.Serializer):
+    account = serializers.PrimaryKeyRelatedField(queryset=ChannelAccount.objects.all())
+    name = serializers.CharField(max_length=128)
+    scene = serializers.CharField(max_length=64)
+    tag_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list)
+    welcome_text = serializers.CharField(required=False, allow_blank=True, default="")
+    staff_userids = serializers.ListField(child=serializers.CharField(max_length=64), required=False, default=list)
+
+
+class ChannelCodeListApi(APIView):
+    queryset = ChannelCode.objects.all()
+
+    def get(self, request):
+        account_id = request.query_params.get("account")
+        qs = selectors.channel_code_list(account_id=int(account_id) if account_id and account_id.isdigit() else None)
+        paginator = DefaultPagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(ChannelCodeOutput(page, many=True).data)
+
+    def post(self, request):
+        data = ChannelCodeInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        code = services.channel_code_create(**data.validated_data)
+        return Response(ChannelCodeOutput(code).data, status=status.HTTP_201_CREATED)
+
+
+class ChannelCodeDetailApi(APIView):
+    queryset = ChannelCode.objects.all()
+
+    def get(self, request, pk: int):
+        code = get_object_or_404(selectors.channel_code_list(), pk=pk)
+        return Response(ChannelCodeOutput(code).data)
+
+
+class SyncJobOutput(serializers.ModelSerializer):
+    progress = serializers.SerializerMethodField()
+
+    class Meta:
+        model = SyncJob
+        fields = [
+            "id",
+            "account",
+            "kind",
+            "state",
+            "params",
+            "total",
+            "processed",
+            "created_count",
+            "pages_done",
+            "progress",
+            "attempts",
+            "last_error",
+            "report",
+            "started_at",
+            "finished_at",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_progress(self, obj: SyncJob) -> float | None:
+        if obj.state == "done":
+            return 1.0
+        if not obj.total:
+            return None
+        return round(min(obj.processed / obj.total, 1.0), 4)
+
+
+class SyncJobInput(serializers.Serializer):
+    account = serializers.PrimaryKeyRelatedField(queryset=ChannelAccount.objects.all())
+    kind = serializers.ChoiceField(choices=SyncJobKind.choices)
+    tag_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list)
+
+
+class SyncJobListApi(APIView):
+    queryset = SyncJob.objects.all()
+
+    def get(self, request):
+        account_id = request.query_params.get("account")
+        qs = selectors.sync_job_list(account_id=int(account_id) if account_id and account_id.isdigit() else None)
+        paginator = DefaultPagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(SyncJobOutput(page, many=True).data)
+
+    def post(self, request):
+        data = SyncJobInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        params = (
+            {"tag_ids": data.validated_data["tag_ids"]} if data.validated_data["kind"] == SyncJobKind.TAGS_PUSH else {}
+        )
+        job = services.sync_job_start(
+            account=data.validated_data["account"], kind=data.validated_data["kind"], params=params, user=request.user
+        )
+        return Response(SyncJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class SyncJobDetailApi(APIView):
+    queryset = SyncJob.objects.all()
+
+    def get(self, request, pk: int):
+        return Response(SyncJobOutput(get_object_or_404(selectors.sync_job_list(), pk=pk)).data)

@@ -1,0 +1,113 @@
+"""Error classification: every failure of a WeChat call becomes a SendOutcome that says whether a
+retry can help (and when), or why it never will."""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+import requests
+from wechatpy.exceptions import WeChatClientException
+
+from messaging.channels.base import SendOutcome
+
+# Token invalid / expired: the client refreshes once and retries once (see clients.py).
+TOKEN_ERRORS = frozenset({40001, 40014, 42001})
+
+# Temporary conditions, with how long to wait before trying again (seconds).
+RETRYABLE_ERRORS: dict[int, float] = {
+    -1: 2.0,  # system busy
+    45009: 60.0,  # frequency limit / daily quota reached
+    45011: 60.0,  # per-minute quota (mini-program per-user, API per-minute)
+    45033: 1.0,  # WeCom concurrency limit
+    45066: 60.0,  # same clientmsgid retried too fast
+}
+
+# Codes whose permanent failure changes what we know about the customer (see services.py).
+NOT_FOLLOWING = 43004
+BLACKLISTED = 43019
+USER_REFUSED = 43101
+# Mass send: a message with this clientmsgid was already sent (the response names its msg_id).
+CLIENTMSGID_EXISTS = 45065
+
+NETWORK_RETRY_AFTER = 2.0
+
+
+def outcome_for_errcode(errcode: int | None, errmsg: str = "") -> SendOutcome:
+    """The outcome of a WeChat error code (None = the HTTP layer failed without one)."""
+    if errcode in RETRYABLE_ERRORS:
+        return SendOutcome(
+            status="retryable", error_code=str(errcode), error_message=errmsg, retry_after=RETRYABLE_ERRORS[errcode]
+        )
+    return SendOutcome(
+        status="permanent", error_code=str(errcode), error_message=errmsg or "WeChat refused the request"
+    )
+
+
+def classify_exception(exc: BaseException) -> SendOutcome:
+    """Map an exception raised while calling WeChat to a retryable or permanent outcome."""
+    if isinstance(exc, requests.Timeout):
+        return SendOutcome(
+            status="retryable", error_code="timeout", error_message=str(exc)[:255], retry_after=NETWORK_RETRY_AFTER
+        )
+    if isinstance(exc, requests.ConnectionError):
+        return SendOutcome(
+            status="retryable",
+            error_code="connection_error",
+            error_message=str(exc)[:255],
+            retry_after=NETWORK_RETRY_AFTER,
+        )
+    if isinstance(exc, WeChatClientException):
+        if exc.errcode is None:
+            status = getattr(exc.response, "status_code", None)
+            if status is not None and status >= 500:
+                return SendOutcome(
+                    status="retryable",
+                    error_code=f"http_{status}",
+                    error_message="WeChat server error",
+                    retry_after=NETWORK_RETRY_AFTER,
+                )
+            if status == 429:
+                return SendOutcome(
+                    status="retryable",
+                    error_code="http_429",
+                    error_message="Too many requests",
+                    retry_after=NETWORK_RETRY_AFTER,
+                )
+            return SendOutcome(
+                status="permanent", error_code=f"http_{status}", error_message="WeChat answered an HTTP error"
+            )
+        return outcome_for_errcode(int(exc.errcode), str(exc.errmsg or ""))
+    if isinstance(exc, requests.RequestException):
+        return SendOutcome(
+            status="retryable", error_code="http_error", error_message=str(exc)[:255], retry_after=NETWORK_RETRY_AFTER
+        )
+    if isinstance(exc, ValueError):
+        # Not JSON where JSON was expected: a broken proxy or a server mid-restart.
+        return SendOutcome(
+            status="retryable", error_code="bad_response", error_message=str(exc)[:255], retry_after=NETWORK_RETRY_AFTER
+        )
+    raise exc
+
+
+def error_response_json(exc: WeChatClientException) -> dict[str, Any]:
+    """The JSON body of the response that raised `exc` ({} when there is none)."""
+    response = getattr(exc, "response", None)
+    if response is None:
+        return {}
+    try:
+        body = json.loads(response.content.decode("utf-8", "ignore"))
+    except (ValueError, AttributeError):
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def backoff_delay(attempt: int, *, base: float = 1.0, cap: float = 300.0, retry_after: float | None = None) -> float:
+    """Seconds to wait before retry number `attempt` (0-based): exponential backoff with "equal
+    jitter" (half fixed, half random), never shorter than WeChat's own hint."""
+    ceiling = min(cap, base * (2 ** max(attempt, 0)))
+    delay = random.uniform(ceiling / 2, ceiling)
+    if retry_after:
+        delay = max(delay, retry_after)
+    return delay

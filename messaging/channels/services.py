@@ -1,0 +1,179 @@
+"""Writes of the channels feature: effects of send outcomes on customers, channel codes, sync jobs."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from customers.models import ChannelIdentity, Tag
+from customers.services import consent_credit_consume, consent_credit_revoke, identity_set_follow_state
+from messaging.channels.base import OutboundMessage, SendOutcome
+from messaging.channels.errors import BLACKLISTED, NOT_FOLLOWING, USER_REFUSED, classify_exception
+from messaging.channels.models import ChannelCode, ChannelCodeKind, SyncJob, SyncJobKind, SyncJobState
+from messaging.models import AccountKind, ChannelAccount
+from scrm.errors import ApplicationError, Conflict
+
+logger = logging.getLogger(__name__)
+
+SUBSCRIBE_TYPES = frozenset({"oa_subscribe", "mp_subscribe"})
+
+
+# --- send outcomes → customer state -----------------------------------------------------------
+
+
+def send_outcomes_apply(
+    *, account: ChannelAccount, message: OutboundMessage, outcomes: Iterable[tuple[str, SendOutcome]]
+) -> None:
+    """Apply what send outcomes teach about customers: 43004 unfollowed, 43101 consent revoked,
+    43019 do-not-disturb; a sent subscribe message uses up one consent credit."""
+    outcomes = list(outcomes)
+    codes = {o.error_code for _, o in outcomes if o.status == "permanent"}
+    consumes = message.message_type in SUBSCRIBE_TYPES and any(o.status == "sent" for _, o in outcomes)
+    if not codes & {str(NOT_FOLLOWING), str(USER_REFUSED), str(BLACKLISTED)} and not consumes:
+        return
+    external_ids = [eid for eid, _ in outcomes]
+    identities = {
+        i.external_id: i
+        for i in ChannelIdentity.objects.filter(
+            account=account, kind=account.identity_kind, external_id__in=external_ids
+        )
+    }
+    template_id = str(message.payload.get("template_id", ""))
+    now = timezone.now()
+    for external_id, outcome in outcomes:
+        identity = identities.get(external_id)
+        if identity is None:
+            continue
+        if outcome.status == "sent" and consumes and template_id:
+            consent_credit_consume(customer_id=identity.customer_id, account_id=account.pk, template_id=template_id)
+        elif outcome.error_code == str(NOT_FOLLOWING):
+            identity_set_follow_state(identity=identity, following=False, at=now)
+        elif outcome.error_code == str(USER_REFUSED) and template_id:
+            consent_credit_revoke(customer_id=identity.customer_id, account_id=account.pk, template_id=template_id)
+        elif outcome.error_code == str(BLACKLISTED):
+            ChannelIdentity.objects.filter(pk=identity.pk).update(do_not_disturb=True, updated_at=now)
+
+
+# --- channel codes --------------------------------------------------------------------------------
+
+QR_SCENE_MAX = 64
+CONTACT_WAY_STATE_MAX = 30
+
+
+def channel_code_for_scene(account: ChannelAccount, scene: str) -> ChannelCode | None:
+    """The active channel code of `account` whose QR scene / contact-way state is `scene`
+    (a `qrscene_` prefix, as in subscribe events, is accepted)."""
+    if not scene:
+        return None
+    if scene.startswith("qrscene_"):
+        scene = scene[len("qrscene_") :]
+    return ChannelCode.objects.filter(account=account, scene=scene, is_active=True).prefetch_related("tags").first()
+
+
+@transaction.atomic
+def channel_code_create(
+    *,
+    account: ChannelAccount,
+    name: str,
+    scene: str,
+    tag_ids: Iterable[int] = (),
+    welcome_text: str = "",
+    staff_userids: Iterable[str] = (),
+) -> ChannelCode:
+    """Create a parametric QR code (service account) or a contact-me way (WeCom) bound to tags."""
+    from messaging.channels.clients import wechat_client, wecom_client
+
+    staff = [s for s in staff_userids if s]
+    if account.kind == AccountKind.OA:
+        kind, limit = ChannelCodeKind.QR, QR_SCENE_MAX
+    elif account.kind == AccountKind.WECOM:
+        kind, limit = ChannelCodeKind.CONTACT_WAY, CONTACT_WAY_STATE_MAX
+        if not staff:
+            raise ApplicationError("A contact-me way needs at least one staff member.", code="channel_code_no_staff")
+    else:
+        raise ApplicationError(
+            "Channel codes exist for service accounts and WeCom corps.", code="channel_code_bad_account"
+        )
+    if not scene or len(scene) > limit:
+        raise ApplicationError(
+            f"The scene must have 1 to {limit} characters.", code="channel_code_bad_scene", detail={"max_length": limit}
+        )
+    tag_ids = list(dict.fromkeys(int(t) for t in tag_ids))
+    tags = list(Tag.objects.filter(pk__in=tag_ids))
+    if len(tags) != len(tag_ids):
+        missing = sorted(set(tag_ids) - {t.pk for t in tags})
+        raise ApplicationError("Unknown tags.", code="channel_code_unknown_tags", detail={"tag_ids": missing})
+    try:
+        with transaction.atomic():
+            code = ChannelCode.objects.create(
+                account=account, kind=kind, name=name, scene=scene, welcome_text=welcome_text, staff_userids=staff
+            )
+    except IntegrityError:
+        raise Conflict(
+            "This account already has a channel code with that scene.", code="channel_code_scene_taken"
+        ) from None
+    code.tags.set(tags)
+    # The row exists first; if WeChat refuses, the transaction rolls it back.
+    try:
+        if kind == ChannelCodeKind.QR:
+            result = wechat_client(account).qrcode.create(
+                {"action_name": "QR_LIMIT_STR_SCENE", "action_info": {"scene": {"scene_str": scene}}}
+            )
+            code.ticket, code.url = result.get("ticket", ""), result.get("url", "")
+        else:
+            result = wecom_client(account).external_contact.add_contact_way(
+                type=1 if len(staff) == 1 else 2, scene=2, remark=name[:30], skip_verify=True, state=scene, user=staff
+            )
+            code.config_id, code.url = result.get("config_id", ""), result.get("qr_code", "")
+    except Exception as exc:
+        outcome = classify_exception(exc)
+        raise ApplicationError(
+            "WeChat did not create the code.",
+            code="channel_code_remote_failed",
+            detail={
+                "errcode": outcome.error_code,
+                "errmsg": outcome.error_message,
+                "retryable": outcome.status == "retryable",
+            },
+            status_code=502,
+        ) from exc
+    code.save(update_fields=["ticket", "url", "config_id"])
+    return code
+
+
+# --- sync jobs --------------------------------------------------------------------------------------
+
+
+def sync_job_start(*, account: ChannelAccount, kind: str, params: dict | None = None, user=None) -> SyncJob:
+    """Create a sync job (or return the unfinished one of that kind) and enqueue its run."""
+    from messaging.channels.tasks import sync_job_run_task
+
+    allowed = {
+        SyncJobKind.OA_FOLLOWERS: {AccountKind.OA},
+        SyncJobKind.WECOM_CONTACTS: {AccountKind.WECOM},
+        SyncJobKind.TAGS_PUSH: {AccountKind.OA, AccountKind.WECOM},
+    }
+    if kind not in allowed:
+        raise ApplicationError("Unknown sync job kind.", code="sync_bad_kind", detail={"kinds": list(allowed)})
+    if account.kind not in allowed[kind]:
+        raise ApplicationError(f"A {kind} job does not apply to this account.", code="sync_bad_account")
+    with transaction.atomic():
+        job = SyncJob.objects.filter(
+            account=account, kind=kind, state__in=[SyncJobState.PENDING, SyncJobState.RUNNING, SyncJobState.PAUSED]
+        ).first()
+        if job is None:
+            try:
+                with transaction.atomic():
+                    job = SyncJob.objects.create(account=account, kind=kind, params=params or {}, created_by=user)
+            except IntegrityError:
+                job = SyncJob.objects.get(
+                    account=account,
+                    kind=kind,
+                    state__in=[SyncJobState.PENDING, SyncJobState.RUNNING, SyncJobState.PAUSED],
+                )
+        job_id = job.pk
+        transaction.on_commit(lambda: sync_job_run_task.delay(job_id))
+    return job

@@ -1,0 +1,137 @@
+"""WeCom adapter: group-message tasks to external contacts through a staff member, their
+per-customer results, welcome messages and external-contact lookups."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from wechatpy.exceptions import WeChatClientException
+
+from messaging.channels.adapter import ChannelAdapter
+from messaging.channels.base import OutboundMessage, Recipient, SendOutcome
+from messaging.channels.clients import wecom_client
+from messaging.channels.errors import classify_exception
+
+logger = logging.getLogger(__name__)
+
+WECOM_GROUP = "wecom_group"
+
+# get_groupmsg_send_result status → DeliveryReport status (0 = not sent yet: no report).
+GROUP_RESULT_STATUS = {1: "delivered", 2: "not_contact", 3: "limit_reached"}
+
+
+class WeComAdapter(ChannelAdapter):
+    message_types = frozenset({WECOM_GROUP})
+    batch_types = frozenset({WECOM_GROUP})
+    batch_limit = 10_000
+
+    @property
+    def client(self):
+        return wecom_client(self.account)
+
+    def _send_many(self, recipients: list[Recipient], message: OutboundMessage) -> dict[str, SendOutcome]:
+        payload = dict(message.payload)
+        sender = payload.pop("sender", "") or message.extra.get("sender", "")
+        if not sender:
+            permanent = SendOutcome(
+                status="permanent",
+                error_code="missing_sender",
+                error_message="a WeCom group message needs a sender (staff userid)",
+            )
+            return {r.key: permanent for r in recipients}
+        external_ids = list(dict.fromkeys(r.external_id for r in recipients))
+        body = {**payload, "chat_type": "single", "external_userid": external_ids, "sender": sender}
+        result = self.client.external_contact.add_msg_template(body)
+        msgid = str(result.get("msgid", ""))
+        failed = set(result.get("fail_list") or [])
+        # The task waits for the staff member to confirm it in WeCom; "sent" here means the task
+        # exists, and the per-customer result arrives later (group_message_results_fetch).
+        return {
+            r.key: (
+                SendOutcome(
+                    status="permanent",
+                    msgid=msgid,
+                    error_code="not_contact",
+                    error_message="not an external contact of the sender",
+                )
+                if r.external_id in failed
+                else SendOutcome(status="sent", msgid=msgid)
+            )
+            for r in recipients
+        }
+
+
+def external_contact_get(account, external_userid: str) -> dict[str, Any]:
+    """WeChat's JSON for one external contact ({"external_contact": {...}, "follow_user": [...]})."""
+    return wecom_client(account).external_contact.get(external_userid)
+
+
+def welcome_message_send(account, *, welcome_code: str, text: str) -> SendOutcome:
+    """Answer an add_external_contact event with a welcome message (once, within 20 s)."""
+    body = {"welcome_code": welcome_code, "text": {"content": text}}
+    try:
+        wecom_client(account).external_contact.send_welcome_msg(body)
+    except Exception as exc:  # classify_exception re-raises what it does not know
+        return classify_exception(exc)
+    return SendOutcome(status="sent")
+
+
+def group_message_results_fetch(account, *, msgid: str) -> list[dict[str, Any]]:
+    """Every per-customer result of a group-message task: dicts with external_userid, userid,
+    status (0 not sent, 1 sent, 2 not a contact, 3 over the customer's limit) and send_time."""
+    client = wecom_client(account)
+    senders: list[str] = []
+    cursor = ""
+    while True:
+        page = client.post("externalcontact/get_groupmsg_task", data={"msgid": msgid, "limit": 1000, "cursor": cursor})
+        senders += [task["userid"] for task in page.get("task_list") or []]
+        cursor = page.get("next_cursor") or ""
+        if not cursor:
+            break
+    results: list[dict[str, Any]] = []
+    for userid in dict.fromkeys(senders):
+        cursor = ""
+        while True:
+            page = client.post(
+                "externalcontact/get_groupmsg_send_result",
+                data={"msgid": msgid, "userid": userid, "limit": 1000, "cursor": cursor},
+            )
+            # WeCom names the list send_list; older docs say detail_list.
+            results += page.get("send_list") or page.get("detail_list") or []
+            cursor = page.get("next_cursor") or ""
+            if not cursor:
+                break
+    return results
+
+
+def group_message_reports_dispatch(account, *, msgid: str) -> dict[str, int]:
+    """Fetch a task's results and hand each decided one to the delivery-report handlers;
+    returns counts per status (status 0, still waiting for the staff member, is left for later)."""
+    from messaging.reports import DeliveryReport, delivery_report_dispatch
+
+    counts: dict[str, int] = {}
+    try:
+        results = group_message_results_fetch(account, msgid=msgid)
+    except WeChatClientException as exc:
+        logger.warning("group message %s results unavailable: %s", msgid, exc.errcode)
+        raise
+    for row in results:
+        status = GROUP_RESULT_STATUS.get(int(row.get("status", 0)))
+        if status is None:
+            counts["pending"] = counts.get("pending", 0) + 1
+            continue
+        counts[status] = counts.get(status, 0) + 1
+        send_time = row.get("send_time")
+        delivery_report_dispatch(
+            DeliveryReport(
+                account_id=account.pk,
+                msgid=msgid,
+                status=status,
+                raw_status=str(row.get("status")),
+                occurred_at=datetime.fromtimestamp(int(send_time), tz=UTC) if send_time else datetime.now(tz=UTC),
+                external_id=row.get("external_userid", ""),
+            )
+        )
+    return counts

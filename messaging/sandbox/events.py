@@ -1,0 +1,173 @@
+"""Event XML as WeChat and WeCom post it, and the user actions behind each event.
+
+`apply_user_event` changes the sandbox state the way the user's action changes WeChat's (a subscribe
+makes the user a follower, a text message opens the 48-hour window, an accepted subscribe popup grants
+a consent credit, a WeCom contact added through a "contact me" way creates the relation and a welcome
+code) and returns the XML to post to the app's callback URL.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from messaging.sandbox.state import ApiError, App, SandboxState, User
+
+
+def cdata(value: Any) -> str:
+    text = str(value)
+    return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+
+
+def render_xml(fields: dict[str, Any]) -> str:
+    """`<xml>` with one element per field; numbers bare, strings in CDATA, dicts/lists nested."""
+
+    def render(name: str, value: Any) -> str:
+        if isinstance(value, dict):
+            return f"<{name}>" + "".join(render(k, v) for k, v in value.items()) + f"</{name}>"
+        if isinstance(value, list):
+            return "".join(render(name, item) for item in value)
+        if isinstance(value, bool | int):
+            return f"<{name}>{int(value)}</{name}>"
+        return f"<{name}>{cdata(value)}</{name}>"
+
+    return "<xml>" + "".join(render(k, v) for k, v in fields.items()) + "</xml>"
+
+
+def oa_event_fields(app: App, openid: str, at: int, msg_type: str = "event") -> dict[str, Any]:
+    return {"ToUserName": app.original_id, "FromUserName": openid, "CreateTime": at, "MsgType": msg_type}
+
+
+def template_report_xml(app: App, openid: str, msgid: int, status: str, at: int) -> str:
+    return render_xml({**oa_event_fields(app, openid, at), "Event": "TEMPLATESENDJOBFINISH", "MsgID": msgid, "Status": status})
+
+
+def mass_report_xml(app: App, msgid: int, *, total: int, filtered: int, sent: int, errors: int, at: int) -> str:
+    fields = oa_event_fields(app, "mphelper", at)
+    fields.update(
+        Event="MASSSENDJOBFINISH", MsgID=msgid, Status="send success", TotalCount=total, FilterCount=filtered,
+        SentCount=sent, ErrorCount=errors,
+    )
+    return render_xml(fields)
+
+
+def apply_user_event(state: SandboxState, app: App, event: str, params: dict[str, Any]) -> tuple[str, str]:
+    """Apply a user action to the state; returns (xml, openid-or-external-id) to post to the callback URL."""
+    at = int(params.get("create_time") or state.now())
+    if app.kind == "wecom":
+        return _wecom_event(state, app, event, params, at)
+    openid = params.get("openid")
+    if not openid:
+        raise ValueError("openid is required")
+    fields = oa_event_fields(app, openid, at)
+    user = app.users.get(openid)
+    if event == "subscribe":
+        user = user or state.add_user(app, User(openid=openid, unionid=params.get("unionid", "")))
+        user.subscribe, user.subscribe_time, user.last_interaction = True, at, float(at)
+        fields["Event"] = "subscribe"
+        scene = params.get("scene")
+        if scene not in (None, ""):
+            ticket = params.get("ticket") or _ticket_for_scene(app, str(scene))
+            fields.update(EventKey=f"qrscene_{scene}", Ticket=ticket)
+            user.subscribe_scene, user.qr_scene_str = "ADD_SCENE_QR_CODE", str(scene)
+    elif event == "unsubscribe":
+        if user is not None:
+            user.subscribe = False
+        fields.update(Event="unsubscribe", EventKey="")
+    elif event in ("SCAN", "CLICK", "VIEW"):
+        _touch(state, app, openid, at)
+        if event == "SCAN":
+            scene = str(params.get("scene", ""))
+            fields.update(Event="SCAN", EventKey=scene, Ticket=params.get("ticket") or _ticket_for_scene(app, scene))
+        elif event == "CLICK":
+            fields.update(Event="CLICK", EventKey=params.get("key", ""))
+        else:
+            fields.update(Event="VIEW", EventKey=params.get("url", ""))
+    elif event == "text":
+        _touch(state, app, openid, at)
+        fields = oa_event_fields(app, openid, at, "text")
+        fields.update(Content=params.get("content", ""), MsgId=params.get("msg_id") or state.next_msgid())
+    elif event in ("subscribe_msg_popup_event", "subscribe_msg_change_event"):
+        items = params.get("templates") or []
+        for item in items:
+            key = (openid, item["template_id"])
+            if item.get("status", "accept") == "accept":
+                app.consent[key] = app.consent.get(key, 0) + 1
+            else:
+                app.consent.pop(key, None)
+        wrapper = "SubscribeMsgPopupEvent" if event == "subscribe_msg_popup_event" else "SubscribeMsgChangeEvent"
+        fields["Event"] = event
+        fields[wrapper] = {
+            "List": [
+                {"TemplateId": i["template_id"], "SubscribeStatusString": i.get("status", "accept"), "PopupScene": i.get("scene", 0)}
+                for i in items
+            ]
+        }
+    else:
+        raise ValueError(f"unknown event {event!r}; use xml= for anything else")
+    return render_xml(fields), openid
+
+
+def _touch(state: SandboxState, app: App, openid: str, at: int) -> None:
+    user = app.users.get(openid)
+    if user is not None:
+        user.last_interaction = float(at)
+
+
+def _ticket_for_scene(app: App, scene: str) -> str:
+    for ticket, info in app.qrcodes.items():
+        if str(info.get("scene")) == scene:
+            return ticket
+    return "gQ" + secrets.token_urlsafe(24)
+
+
+def _wecom_event(state: SandboxState, app: App, event: str, params: dict[str, Any], at: int) -> tuple[str, str]:
+    change = params.get("change_type") or event
+    staff = params.get("staff_userid") or params.get("userid")
+    external = params.get("external_userid")
+    if not staff or not external:
+        raise ValueError("staff_userid and external_userid are required")
+    fields: dict[str, Any] = {
+        "ToUserName": app.app_id, "FromUserName": "sys", "CreateTime": at, "MsgType": "event",
+        "Event": "change_external_contact", "ChangeType": change, "UserID": staff, "ExternalUserID": external,
+    }
+    if change == "add_external_contact":
+        state_value = params.get("state", "")
+        wecom_add_contact(
+            state, app, staff_userid=staff, external_userid=external, unionid=params.get("unionid", ""),
+            name=params.get("name", ""), state_value=state_value, at=at,
+        )
+        if state_value:
+            fields["State"] = state_value
+        code = secrets.token_urlsafe(24)
+        app.welcome_codes[code] = {"issued_at": state.now(), "used": False, "staff": staff, "external": external}
+        fields["WelcomeCode"] = code
+    elif change in ("del_external_contact", "del_follow_user"):
+        relations = app.follows.get(external, {})
+        relations.pop(staff, None)
+        if not relations and external in app.users:
+            app.users[external].subscribe = False
+    elif change not in ("edit_external_contact", "add_half_external_contact", "transfer_fail"):
+        raise ValueError(f"unknown change_type {change!r}")
+    return render_xml(fields), external
+
+
+def wecom_add_contact(
+    state: SandboxState, app: App, *, staff_userid: str, external_userid: str, unionid: str = "", name: str = "",
+    state_value: str = "", at: int | None = None,
+) -> User:
+    """Make `external_userid` a contact of the staff member (creating both as needed)."""
+    if app.kind != "wecom":
+        raise ApiError(40013, "not a WeCom corp")
+    app.staff.setdefault(staff_userid, {"name": staff_userid})
+    user = app.users.get(external_userid)
+    if user is None:
+        user = state.add_user(app, User(openid=external_userid, unionid=unionid, name=name or external_userid))
+    user.subscribe = True
+    if unionid:
+        user.unionid = unionid
+    app.follows.setdefault(external_userid, {})[staff_userid] = {
+        "userid": staff_userid, "remark": "", "description": "", "createtime": int(at or state.now()),
+        "tags": [], "state": state_value, "add_way": 1 if state_value else 0,
+    }
+    return user

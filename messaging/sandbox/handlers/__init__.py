@@ -1,0 +1,41 @@
+"""WeChat and WeCom API handlers, one module per API family.
+
+A handler takes a `Ctx` and returns the JSON answer (errcode 0 is added when missing) or raises
+`ApiError`. Handlers run with the state lock held.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from messaging.sandbox.state import App, SandboxState
+
+
+@dataclass
+class Ctx:
+    state: SandboxState
+    path: str
+    query: dict[str, str]
+    body: dict[str, Any]
+    poster: Any  # CallbackPoster
+    app: App | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def arg(self, name: str, default: Any = None) -> Any:
+        if name in self.body:
+            return self.body[name]
+        return self.query.get(name, default)
+
+
+Handler = Callable[[Ctx], dict]
+
+
+def build_routes() -> tuple[dict[str, Handler], dict[str, Handler], dict[str, Handler]]:
+    """(public routes without a token, WeChat routes for oa/miniprogram tokens, WeCom routes)."""
+    from messaging.sandbox.handlers import miniprogram, official, tokens, users, wecom
+
+    public = {**tokens.ROUTES, **miniprogram.PUBLIC_ROUTES}
+    wechat = {**official.ROUTES, **users.ROUTES, **miniprogram.ROUTES}
+    return public, wechat, dict(wecom.ROUTES)

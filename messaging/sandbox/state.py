@@ -1,0 +1,297 @@
+"""In-process state of the WeChat sandbox: apps, users, tokens, sends, faults, the request log.
+
+One `SandboxState` per server. Every API handler runs with `state.lock` held, so handlers may read and
+write freely; only the fault latency is slept outside the lock.
+"""
+
+from __future__ import annotations
+
+import collections
+import random
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+TEMPLATE_DEDUPE_SECONDS = 600
+MASS_PER_USER_PER_MONTH = 4
+CUSTOM_WINDOW_SECONDS = 48 * 3600
+WELCOME_CODE_SECONDS = 20
+DEFAULT_TOKEN_TTL = 7200
+REQUEST_LOG_LIMIT = 500_000
+
+
+class ApiError(Exception):
+    """A WeChat error answer: rendered as `{"errcode", "errmsg", **extra}` with HTTP 200, like WeChat."""
+
+    def __init__(self, errcode: int, errmsg: str, **extra: Any) -> None:
+        super().__init__(f"{errcode} {errmsg}")
+        self.errcode = errcode
+        self.errmsg = errmsg
+        self.extra = extra
+
+
+@dataclass
+class User:
+    """A follower of a service account, a mini-program user, or (WeCom) an external contact."""
+
+    openid: str
+    unionid: str = ""
+    subscribe: bool = True
+    subscribe_time: int = 0
+    tags: list[int] = field(default_factory=list)
+    last_interaction: float | None = None
+    remark: str = ""
+    subscribe_scene: str = "ADD_SCENE_OTHERS"
+    qr_scene: int = 0
+    qr_scene_str: str = ""
+    name: str = ""
+
+
+@dataclass
+class App:
+    kind: str  # oa | miniprogram | wecom
+    app_id: str
+    secret: str
+    callback_url: str = ""
+    token: str = ""
+    encoding_aes_key: str = ""
+    original_id: str = ""
+    agent_id: str = ""
+    # Settings changed over the control API.
+    auto_report: bool = True
+    callback_encrypted: bool | None = None  # None: encrypted when an EncodingAESKey is set
+    auto_followers: bool = False  # unknown openids become followers on first use (open mode)
+    callback_retries: int = 2
+    # Users: openid -> User; `order` keeps insertion order for user/get paging.
+    users: dict[str, User] = field(default_factory=dict)
+    order: list[str] = field(default_factory=list)
+    outcomes: dict[str, str] = field(default_factory=dict)  # openid -> forced report outcome
+    consent: dict[tuple[str, str], int] = field(default_factory=dict)
+    tags: dict[int, str] = field(default_factory=dict)
+    next_tag_id: int = 100
+    template_dedupe: dict[tuple[str, str], tuple[int, float]] = field(default_factory=dict)
+    mass_dedupe: dict[str, int] = field(default_factory=dict)
+    mass_month: dict[tuple[str, str], int] = field(default_factory=dict)
+    qrcodes: dict[str, dict] = field(default_factory=dict)
+    login_codes: dict[str, dict] = field(default_factory=dict)
+    # WeCom: staff userid -> {"name"}, external_userid -> User, follow relations, tasks, tags.
+    staff: dict[str, dict] = field(default_factory=dict)
+    follows: dict[str, dict[str, dict]] = field(default_factory=dict)  # external_userid -> staff -> info
+    contact_ways: dict[str, dict] = field(default_factory=dict)
+    group_tasks: dict[str, dict] = field(default_factory=dict)
+    group_received: dict[tuple[str, str], int] = field(default_factory=dict)  # (external, day) -> n
+    corp_tag_groups: dict[str, dict] = field(default_factory=dict)
+    welcome_codes: dict[str, dict] = field(default_factory=dict)
+    # Tokens and quotas.
+    current_token: str = ""
+    token_fetches: int = 0
+    stable_token: str = ""
+    stable_expires_at: float = 0.0
+    daily_sends: dict[str, int] = field(default_factory=dict)
+
+    def public(self) -> dict:
+        return {
+            "kind": self.kind,
+            "app_id": self.app_id,
+            "callback_url": self.callback_url,
+            "original_id": self.original_id,
+            "auto_report": self.auto_report,
+            "callback_encrypted": self.encrypted_callbacks,
+            "auto_followers": self.auto_followers,
+            "users": len(self.users),
+            "following": sum(1 for u in self.users.values() if u.subscribe),
+            "token_fetches": self.token_fetches,
+        }
+
+    @property
+    def encrypted_callbacks(self) -> bool:
+        if self.callback_encrypted is None:
+            return bool(self.encoding_aes_key)
+        return self.callback_encrypted
+
+
+@dataclass
+class Faults:
+    rate_45009: float = 0.0
+    rate_busy: float = 0.0
+    latency_ms: int = 0
+    token_ttl: int | None = None
+    daily_quota: dict[str, int] = field(default_factory=dict)  # app_id -> sends per day
+    paths: list[str] = field(default_factory=list)  # empty: every API except token endpoints
+    seed: int | None = None
+
+    def public(self) -> dict:
+        return {
+            "rate_45009": self.rate_45009,
+            "rate_busy": self.rate_busy,
+            "latency_ms": self.latency_ms,
+            "token_ttl": self.token_ttl,
+            "daily_quota": dict(self.daily_quota),
+            "paths": list(self.paths),
+            "seed": self.seed,
+        }
+
+
+class SandboxState:
+    def __init__(self, *, open_mode: bool = False) -> None:
+        self.lock = threading.RLock()
+        self.open_mode = open_mode
+        self.reset()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.apps: dict[str, App] = {}
+            self.tokens: dict[str, tuple[str, float]] = {}  # token -> (app_id, expires_at)
+            self.faults = Faults()
+            self.rng = random.Random()
+            self.clock_offset = 0.0
+            self.requests: collections.deque[dict] = collections.deque(maxlen=REQUEST_LOG_LIMIT)
+            self.sent: list[dict] = []
+            self.callbacks: list[dict] = []
+            self.msgid_seq = 2_000_000_000_000
+            self.token_ttl = DEFAULT_TOKEN_TTL
+
+    # --- time ------------------------------------------------------------------------------
+    def now(self) -> float:
+        return time.time() + self.clock_offset
+
+    def today(self) -> str:
+        return time.strftime("%Y-%m-%d", time.localtime(self.now()))
+
+    def month(self) -> str:
+        return time.strftime("%Y-%m", time.localtime(self.now()))
+
+    def next_msgid(self) -> int:
+        self.msgid_seq += 1
+        return self.msgid_seq
+
+    # --- apps and tokens -------------------------------------------------------------------
+    def register_app(self, *, kind: str, app_id: str, secret: str, **settings: Any) -> App:
+        if kind not in ("oa", "miniprogram", "wecom"):
+            raise ValueError(f"unknown app kind {kind!r}; use oa, miniprogram or wecom")
+        app = self.apps.get(app_id)
+        if app is None:
+            app = App(kind=kind, app_id=app_id, secret=secret)
+            app.original_id = "gh_" + secrets.token_hex(6)
+            self.apps[app_id] = app
+        app.kind, app.secret = kind, secret
+        for key, value in settings.items():
+            if value is None:
+                continue
+            if not hasattr(app, key) or key in ("users", "order", "consent", "staff", "follows"):
+                raise ValueError(f"unknown app setting {key!r}")
+            setattr(app, key, value)
+        return app
+
+    def authenticate(self, app_id: str, secret: str, *, kind: str) -> App:
+        """Check an app id and secret like the token endpoints do (open mode registers on the fly)."""
+        app = self.apps.get(app_id or "")
+        if app is None and self.open_mode and app_id:
+            app = self.register_app(kind=kind, app_id=app_id, secret=secret, auto_followers=True)
+        if app is None:
+            raise ApiError(40013, f"invalid appid rid: {secrets.token_hex(4)}")
+        if not self.open_mode and not secrets.compare_digest(app.secret.encode(), (secret or "").encode()):
+            raise ApiError(40125 if kind != "wecom" else 40001, "invalid appsecret")
+        return app
+
+    def ttl(self) -> int:
+        return self.faults.token_ttl if self.faults.token_ttl is not None else self.token_ttl
+
+    def issue_token(self, app: App, *, stable: bool = False, force: bool = False) -> tuple[str, int]:
+        ttl = self.ttl()
+        now = self.now()
+        if stable:
+            # The stable token is kept until it expires unless force_refresh asks for a new one.
+            if app.stable_token and not force and self.tokens.get(app.stable_token, ("", 0))[1] > now:
+                return app.stable_token, int(self.tokens[app.stable_token][1] - now)
+            self.tokens.pop(app.stable_token, None)
+            token = "stable_" + secrets.token_urlsafe(24)
+            app.stable_token = token
+        else:
+            token = secrets.token_urlsafe(32)
+            app.current_token = token
+            app.token_fetches += 1
+        self.tokens[token] = (app.app_id, now + ttl)
+        return token, ttl
+
+    def app_for_token(self, token: str | None) -> App:
+        if not token:
+            raise ApiError(41001, "access_token missing")
+        entry = self.tokens.get(token)
+        if entry is None:
+            raise ApiError(40001, "invalid credential, access_token is invalid or not latest")
+        app = self.apps.get(entry[0])
+        if app is None:
+            raise ApiError(40001, "invalid credential, access_token is invalid or not latest")
+        if token not in (app.current_token, app.stable_token):
+            raise ApiError(40001, "invalid credential, access_token is invalid or not latest")
+        if entry[1] <= self.now():
+            raise ApiError(42001, "access_token expired")
+        return app
+
+    # --- users -----------------------------------------------------------------------------
+    def add_user(self, app: App, user: User) -> User:
+        if user.openid not in app.users:
+            app.order.append(user.openid)
+        if not user.subscribe_time:
+            user.subscribe_time = int(self.now())
+        app.users[user.openid] = user
+        return user
+
+    def user(self, app: App, openid: str | None, *, following: bool = False) -> User:
+        """The user an API names; 40003 when unknown, 43004 when `following` is required and not met."""
+        if not openid or not isinstance(openid, str):
+            raise ApiError(40003, "invalid openid")
+        user = app.users.get(openid)
+        if user is None and app.auto_followers:
+            user = self.add_user(app, User(openid=openid))
+        if user is None:
+            raise ApiError(40003, "invalid openid")
+        if following and not user.subscribe:
+            raise ApiError(43004, "require subscribe")
+        return user
+
+    # --- sends, quotas, faults -------------------------------------------------------------
+    def count_send(self, app: App) -> None:
+        """Daily quota: every send API call counts once; over the quota WeChat answers 45009."""
+        quota = self.faults.daily_quota.get(app.app_id)
+        day = self.today()
+        used = app.daily_sends.get(day, 0)
+        if quota is not None and used >= quota:
+            raise ApiError(45009, "reach max api daily quota limit")
+        app.daily_sends[day] = used + 1
+
+    def record_send(self, app: App, api: str, **fields: Any) -> dict:
+        entry = {"app_id": app.app_id, "api": api, "at": self.now(), **fields}
+        self.sent.append(entry)
+        return entry
+
+    def injected_fault(self, path: str) -> ApiError | None:
+        faults = self.faults
+        if not (faults.rate_45009 or faults.rate_busy):
+            return None
+        if faults.paths and not any(p in path for p in faults.paths):
+            return None
+        draw = self.rng.random()
+        if draw < faults.rate_45009:
+            return ApiError(45009, "reach max api daily quota limit")
+        if draw < faults.rate_45009 + faults.rate_busy:
+            return ApiError(-1, "system error")
+        return None
+
+    def set_faults(self, **changes: Any) -> Faults:
+        allowed = set(Faults().public())
+        unknown = set(changes) - allowed
+        if unknown:
+            raise ValueError(f"unknown fault setting(s): {', '.join(sorted(unknown))}")
+        for key, value in changes.items():
+            setattr(self.faults, key, value)
+        if "seed" in changes:
+            self.rng = random.Random(changes["seed"])
+        return self.faults
+
+    def reset_faults(self) -> None:
+        self.faults = Faults()
+        self.rng = random.Random()
