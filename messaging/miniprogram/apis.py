@@ -126,7 +126,7 @@ class MiniProgramApi(APIView):
     tags=[TAG],
     summary="Log in with a wx.login code",
     request=LoginRequestSerializer,
-    responses={200: TokenResponseSerializer, **_errors(400, 413, 429)},
+    responses={200: TokenResponseSerializer, **_errors(400, 413, 429, 503)},
 )
 class LoginApi(MiniProgramApi):
     authentication_classes: list = []

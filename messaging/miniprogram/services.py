@@ -29,6 +29,7 @@ from customers.services import (
     identity_touch_interaction,
     tags_assign_bulk,
 )
+from messaging.channels.miniprogram import code_to_session
 from messaging.miniprogram.auth import (
     ACCESS_PREFIX,
     MAX_TOKEN_LENGTH,
@@ -73,8 +74,6 @@ def _invalid_refresh() -> ApplicationError:
 
 def mp_login(*, account: ChannelAccount, js_code: str) -> IssuedTokens:
     """Exchange a wx.login code for the customer's identity and a new session of our own."""
-    from messaging.channels.miniprogram import code_to_session
-
     result = code_to_session(account, js_code)
     identity = identity_resolve(account=account, external_id=result["openid"], unionid=result.get("unionid") or "")
     identity_touch_interaction(identity=identity, at=timezone.now())

@@ -52,7 +52,7 @@ def test_a_forged_forwarded_for_header_does_not_escape_the_ip_limit(mp_user_fact
     assert codes == [200, 200, 429]
 
 
-def test_login_attempts_per_ip_are_limited(mp_account, rates):
+def test_login_attempts_per_ip_are_limited(mp_api_account, rates):
     rates(mp_login_ip="2/min")
     client = APIClient()
     codes = [client.post(BASE + "login", {"appid": "wx-unknown", "code": "c"}, format="json").status_code for _ in range(3)]

@@ -22,16 +22,16 @@ class MiniProgramUserHandle:
 
 
 @pytest.fixture
-def mp_account(db) -> ChannelAccount:
+def mp_api_account(db) -> ChannelAccount:
     return ChannelAccountFactory(kind="miniprogram", name="Shop mini-program")
 
 
 @pytest.fixture
-def mp_user_factory(mp_account):
+def mp_user_factory(mp_api_account):
     """Make a customer with an mp_openid identity and a live session; `.client` sends its token."""
 
     def make(**customer_fields) -> MiniProgramUserHandle:
-        identity = ChannelIdentityFactory(account=mp_account, customer__display_name=customer_fields.pop("display_name", "Mei"), **{f"customer__{k}": v for k, v in customer_fields.items()})
+        identity = ChannelIdentityFactory(account=mp_api_account, customer__display_name=customer_fields.pop("display_name", "Mei"), **{f"customer__{k}": v for k, v in customer_fields.items()})
         tokens = mp_session_create(identity=identity, session_key="sk-secret")
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens.access_token}")
