@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import time
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -35,6 +37,12 @@ class CampaignState(models.TextChoices):
 
 
 class Campaign(models.Model):
+    """A push to a segment: content, audience, schedule and the per-campaign policy overrides.
+
+    A recurring campaign is a template: each run is a child campaign (`parent`) planned on its own,
+    so a delivery stays unique per (campaign, customer).
+    """
+
     name = models.CharField(_("name"), max_length=128)
     account = models.ForeignKey("messaging.ChannelAccount", on_delete=models.PROTECT, related_name="campaigns")
     message_type = models.CharField(_("message type"), max_length=20, choices=MessageType.choices)
@@ -48,6 +56,27 @@ class Campaign(models.Model):
     scheduled_at = models.DateTimeField(null=True, blank=True)
     holdout_percent = models.PositiveSmallIntegerField(default=0)
     policy_overrides = models.JSONField(default=dict, blank=True)
+    # Daily send window in the customer's local time (both empty = any time outside quiet hours).
+    send_window_start = models.TimeField(_("send window start"), null=True, blank=True)
+    send_window_end = models.TimeField(_("send window end"), null=True, blank=True)
+    # Deliver at each customer's best hour inside the window (fallback: the audience's best hour).
+    send_time_optimization = models.BooleanField(_("send-time optimisation"), default=False)
+    # Precision targeting: keep customers whose predicted engagement is at least this, or the top N%.
+    min_predicted_engagement = models.FloatField(null=True, blank=True)
+    top_percent = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Recurring: a crontab "m h dom mon dow" in the account's time zone; runs are child campaigns.
+    recurrence = models.CharField(_("recurrence (crontab)"), max_length=64, blank=True)
+    periodic_task = models.OneToOneField(
+        "django_celery_beat.PeriodicTask", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="runs")
+    audience_count = models.PositiveIntegerField(default=0)
+    suppressed_count = models.PositiveIntegerField(default=0)
+    planned_count = models.PositiveIntegerField(default=0)
+    planned_at = models.DateTimeField(null=True, blank=True)
+    sending_started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -59,6 +88,10 @@ class Campaign(models.Model):
         permissions = [("approve_campaign", _("Can approve campaigns over the audience threshold"))]
         constraints = [
             models.CheckConstraint(condition=Q(holdout_percent__lte=90), name="campaign_holdout_at_most_90"),
+            models.CheckConstraint(
+                condition=Q(top_percent__isnull=True) | Q(top_percent__gte=1, top_percent__lte=100),
+                name="campaign_top_percent_range",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -84,6 +117,11 @@ class Delivery(models.Model):
     account = models.ForeignKey("messaging.ChannelAccount", on_delete=models.PROTECT, related_name="+")
     state = models.CharField(max_length=12, choices=DeliveryState.choices, default=DeliveryState.PLANNED)
     send_after = models.DateTimeField(null=True, blank=True)
+    # Counts toward the marketing frequency caps (the campaign's priority class at planning time).
+    is_marketing = models.BooleanField(default=True)
+    # Groups a list-API call (mass send, WeCom task): the call's idempotency key, kept across retries.
+    batch_key = models.CharField(max_length=64, blank=True, default="")
+    claimed_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     msgid = models.CharField(max_length=64, blank=True, default="")
     error_code = models.CharField(max_length=32, blank=True, default="")
@@ -102,6 +140,8 @@ class Delivery(models.Model):
             models.Index(fields=["campaign", "state"]),
             models.Index(fields=["customer", "sent_at"]),
             models.Index(fields=["account", "msgid"], condition=~Q(msgid=""), name="delivery_msgid_idx"),
+            models.Index(fields=["campaign", "send_after"], condition=Q(state="planned"), name="delivery_ready_idx"),
+            models.Index(fields=["claimed_at"], condition=Q(state="sending"), name="delivery_sending_idx"),
         ]
 
 
@@ -121,6 +161,8 @@ class SuppressionReason(models.TextChoices):
     REFUSES_TEMPLATE = "refuses_template", _("Blocked template messages")
     PREFERENCE_FREQUENCY = "preference_frequency", _("Preference centre frequency")
     LOW_PREDICTED_ENGAGEMENT = "low_predicted_engagement", _("Below the targeting threshold")
+    WECOM_NO_OWNER = "wecom_no_owner", _("No owning staff member")
+    WECOM_GROUP_LIMIT = "wecom_group_limit", _("WeCom per-customer group-message limit")
     HOLDOUT = "holdout", _("Held out")
 
 
@@ -135,6 +177,40 @@ class Suppression(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["campaign", "customer"], name="suppression_unique_per_campaign")]
         indexes = [models.Index(fields=["campaign", "reason"])]
+
+
+class ContactPolicy(models.Model):
+    """The global contact policy (one row, pk=1); campaigns override single keys in policy_overrides."""
+
+    daily_cap = models.PositiveSmallIntegerField(_("marketing pushes per calendar day"), default=1)
+    weekly_cap = models.PositiveSmallIntegerField(_("marketing pushes per rolling 7 days"), default=3)
+    min_gap_hours = models.PositiveSmallIntegerField(_("minimum hours between two pushes"), default=0)
+    quiet_start = models.TimeField(_("quiet hours start"), null=True, blank=True, default=time(21, 0))
+    quiet_end = models.TimeField(_("quiet hours end"), null=True, blank=True, default=time(8, 30))
+    fatigue_ignored_pushes = models.PositiveSmallIntegerField(_("fatigue: ignored pushes in a row"), default=3)
+    fatigue_cooldown_days = models.PositiveSmallIntegerField(_("fatigue: cool-down days"), default=7)
+    wecom_group_per_day = models.PositiveSmallIntegerField(_("WeCom group messages per customer per day"), default=1)
+    approval_threshold = models.PositiveIntegerField(_("audience size needing approval"), default=50_000)
+    dispatch_batch_size = models.PositiveIntegerField(default=500)
+    max_attempts = models.PositiveSmallIntegerField(default=5)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("contact policy")
+        verbose_name_plural = _("contact policy")
+
+    def __str__(self) -> str:
+        return str(_("Global contact policy"))
+
+
+class OperatorIdentity(models.Model):
+    """An operator's own WeChat identity: the only recipients of a campaign's test send."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    identity = models.ForeignKey("customers.ChannelIdentity", on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "identity"], name="operator_identity_unique")]
 
 
 # Feature modules that define models of this app.

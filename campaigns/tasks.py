@@ -1,1 +1,39 @@
-"""Celery tasks of campaigns (thin: load by id, call a service)."""
+"""Celery tasks of campaigns (thin: load by id, call a service). dispatch_* run on the dispatch queue,
+the rest on planning (see CELERY_TASK_ROUTES)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+
+from campaigns import dispatch, services
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def campaign_plan_task(campaign_id: int) -> None:
+    services.campaign_plan(campaign_id=campaign_id)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def campaign_run_recurring_task(campaign_id: int) -> None:
+    services.campaign_run_recurring(campaign_id=campaign_id)
+
+
+@shared_task(ignore_result=True)
+def campaign_due_plan_task() -> None:
+    services.campaign_due_plan()
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def dispatch_campaign_task(self, campaign_id: int) -> None:
+    # A pump: sends for a time slice, then re-enqueues itself so pause/cancel and other campaigns get a turn.
+    result = dispatch.campaign_dispatch(campaign_id=campaign_id)
+    if result.requeue_in is not None:
+        dispatch_campaign_task.apply_async(args=[campaign_id], countdown=result.requeue_in)
+
+
+@shared_task(ignore_result=True)
+def dispatch_sweep_task() -> None:
+    stale = float(getattr(settings, "CAMPAIGN_SENDING_STALE_SECONDS", 300))
+    for campaign_id in dispatch.deliveries_sweep_stale(older_than_seconds=stale):
+        dispatch_campaign_task.apply_async(args=[campaign_id])

@@ -10,4 +10,9 @@ app.autodiscover_tasks()
 
 # Every periodic task of the product, in one place (the DB scheduler of django-celery-beat adds
 # operator-made schedules such as recurring campaigns).
-app.conf.beat_schedule = {}
+app.conf.beat_schedule = {
+    "campaigns-due-plan": {"task": "campaigns.tasks.campaign_due_plan_task", "schedule": 60.0},
+    "campaigns-dispatch-sweep": {"task": "campaigns.tasks.dispatch_sweep_task", "schedule": 60.0},
+    "engagement-events-rollup": {"task": "customers.engagement.tasks.engagement_events_rollup_task", "schedule": 24 * 3600},
+    "callbacks-inbound-sweep": {"task": "messaging.callbacks.tasks.inbound_sweep_task", "schedule": 30.0},
+}

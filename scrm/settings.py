@@ -246,6 +246,10 @@ WECHAT_HTTP_TIMEOUT = env.float("WECHAT_HTTP_TIMEOUT", default=5.0)
 # Callback replay window in seconds; 0 disables the check (tests with WeChat's old sample vectors).
 CALLBACK_REPLAY_WINDOW_SECONDS = env.int("CALLBACK_REPLAY_WINDOW_SECONDS", default=300)
 CALLBACK_MAX_BODY_BYTES = env.int("CALLBACK_MAX_BODY_BYTES", default=64 * 1024)
+# Seconds a web process keeps a callback account (and its auto-reply rules) in memory.
+CALLBACK_ACCOUNT_CACHE_SECONDS = env.int("CALLBACK_ACCOUNT_CACHE_SECONDS", default=10)
+# Routes an empty view at /callbacks/_bench/empty/: only for the bench_callbacks baseline.
+CALLBACKS_BENCH_EMPTY_VIEW = env.bool("CALLBACKS_BENCH_EMPTY_VIEW", default=False)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 * 1024 * 1024)
 
 # --- Logging: secrets never reach the log (see scrm.logging_filters) ------------------------

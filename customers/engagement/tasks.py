@@ -1,1 +1,18 @@
-"""Celery tasks of this feature (thin: load by id, call a service)."""
+"""Celery tasks of this feature (thin: ids in, call a service). Routed to the `analytics` queue."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from customers.engagement.services import engagement_events_apply, engagement_events_rollup
+
+
+@shared_task(name="customers.engagement.tasks.engagement_events_apply_task")
+def engagement_events_apply_task(*, event_ids: list[int]) -> int:
+    # Idempotent: events already applied are skipped (EngagementAppliedEvent).
+    return engagement_events_apply(event_ids=event_ids)
+
+
+@shared_task(name="customers.engagement.tasks.engagement_events_rollup_task")
+def engagement_events_rollup_task() -> int:
+    return engagement_events_rollup()

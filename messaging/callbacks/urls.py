@@ -1,14 +1,15 @@
-from django.http import HttpResponse
+from django.conf import settings
 from django.urls import path
+
+from messaging.callbacks import views
 
 app_name = "callbacks"
 
-
-def _not_ready(request, account_id):  # replaced by the callback views (issue 4)
-    return HttpResponse(status=501)
-
-
 urlpatterns = [
-    path("wechat/<int:account_id>/", _not_ready, name="wechat"),
-    path("wecom/<int:account_id>/", _not_ready, name="wecom"),
+    path("wechat/<int:account_id>/", views.wechat_callback, name="wechat"),
+    path("wecom/<int:account_id>/", views.wecom_callback, name="wecom"),
 ]
+
+if settings.CALLBACKS_BENCH_EMPTY_VIEW:
+    # Baseline of the callback benchmark only (bench_callbacks starts gunicorn with it switched on).
+    urlpatterns.append(path("_bench/empty/", views.bench_empty, name="bench-empty"))

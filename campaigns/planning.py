@@ -1,0 +1,337 @@
+"""Planning: audience snapshot → suppressions by reason → deliveries, as a handful of SQL statements.
+
+1. `_audience` builds a temporary table of the snapshot's customers not yet planned or suppressed for
+   this campaign, with their identity on the account, time zone, preference, engagement profile and
+   the computed send slot (send window, quiet hours, send-time optimisation in local time).
+2. Each reason is one `INSERT … SELECT … ON CONFLICT DO NOTHING` into the suppressions, in funnel order:
+   since a suppression is unique per (campaign, customer), the first matching reason wins.
+3. The rest become deliveries with `INSERT … SELECT … ON CONFLICT DO NOTHING`, unique per (campaign,
+   customer): planning twice creates nothing new.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.apps import apps
+from django.db import connection
+from django.utils import timezone
+
+from campaigns.models import Campaign, Delivery, MessageType, PriorityClass, Suppression, SuppressionReason
+from campaigns.policy import CS_WINDOW_HOURS, MASS_SENDS_PER_MONTH, Policy, effective_policy
+
+logger = logging.getLogger(__name__)
+
+ACTIVE_STATES = "('sending', 'sent', 'delivered')"
+# The effective "push time" of a delivery already under way or done.
+PUSHED_AT = "COALESCE(d.sent_at, d.claimed_at)"
+
+
+@dataclass
+class PlanResult:
+    audience: int
+    suppressed: dict[str, int]
+    planned: int
+
+
+def _tables() -> dict[str, str]:
+    member = apps.get_model("customers", "SegmentSnapshotMember")
+    names = {
+        "member": member._meta.db_table,
+        "delivery": Delivery._meta.db_table,
+        "suppression": Suppression._meta.db_table,
+        "campaign": Campaign._meta.db_table,
+    }
+    for model in ("Customer", "ChannelIdentity", "CustomerPreference", "TopicSubscription", "EngagementProfile", "ConsentCredit"):
+        names[model.lower()] = apps.get_model("customers", model)._meta.db_table
+    names["account"] = apps.get_model("messaging", "ChannelAccount")._meta.db_table
+    return names
+
+
+def audience_best_hour(*, snapshot_id: int) -> int | None:
+    """The most common best hour of the audience: the send-time fallback for customers without one."""
+    t = _tables()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT mode() WITHIN GROUP (ORDER BY p.best_hour) FROM {t['member']} m "
+            f"JOIN {t['engagementprofile']} p ON p.customer_id = m.customer_id "
+            f"WHERE m.snapshot_id = %s AND p.best_hour IS NOT NULL",
+            [snapshot_id],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def _create_audience(cursor, *, campaign: Campaign, snapshot_id: int, policy: Policy, start_at, fallback_hour) -> None:
+    t = _tables()
+    topic_ids = list(campaign.topics.values_list("id", flat=True))
+    sto = campaign.send_time_optimization
+    cursor.execute("DROP TABLE IF EXISTS plan_audience")
+    # Invalid zone names would abort the statement: only names PostgreSQL knows are used.
+    cursor.execute(
+        f"""
+        CREATE TEMP TABLE plan_audience ON COMMIT DROP AS
+        WITH base AS (
+            SELECT m.customer_id, i.id AS identity_id, i.follow_state, i.do_not_disturb, i.refuses_template,
+                   i.owner_staff_id, i.last_interaction_at,
+                   COALESCE(tzn.name, acc.timezone) AS tz,
+                   pref.frequency AS pref_frequency,
+                   COALESCE(pref.quiet_start, %(qs)s::time) AS qs,
+                   CASE WHEN pref.quiet_start IS NOT NULL THEN pref.quiet_end ELSE %(qe)s::time END AS qe,
+                   COALESCE(p.score, 0) AS score, p.best_hour, COALESCE(p.ignored_push_streak, 0) AS ignored_streak,
+                   p.last_push_at,
+                   CASE WHEN cardinality(%(topics)s::text[]) = 0 THEN COALESCE(p.score, 0)
+                        ELSE 0.5 * COALESCE(p.score, 0) + 0.5 * COALESCE((
+                            SELECT max((p.topic_affinity ->> k)::float) FROM unnest(%(topics)s::text[]) k
+                            WHERE jsonb_typeof(p.topic_affinity -> k) = 'number'), 0)
+                   END AS predicted
+            FROM {t['member']} m
+            JOIN {t['customer']} c ON c.id = m.customer_id AND c.erased_at IS NULL
+            JOIN {t['account']} acc ON acc.id = %(account)s
+            LEFT JOIN LATERAL (
+                SELECT ci.* FROM {t['channelidentity']} ci
+                WHERE ci.customer_id = m.customer_id AND ci.account_id = %(account)s AND ci.kind = %(kind)s
+                ORDER BY (ci.follow_state = 'following') DESC, ci.id DESC LIMIT 1
+            ) i ON true
+            LEFT JOIN pg_timezone_names tzn ON tzn.name = NULLIF(c.timezone, '')
+            LEFT JOIN {t['customerpreference']} pref ON pref.customer_id = m.customer_id
+            LEFT JOIN {t['engagementprofile']} p ON p.customer_id = m.customer_id
+            WHERE m.snapshot_id = %(snapshot)s
+              AND NOT EXISTS (SELECT 1 FROM {t['delivery']} d WHERE d.campaign_id = %(campaign)s AND d.customer_id = m.customer_id)
+              AND NOT EXISTS (SELECT 1 FROM {t['suppression']} s WHERE s.campaign_id = %(campaign)s AND s.customer_id = m.customer_id)
+        ), slotted AS (
+            SELECT base.*,
+                   scrm_send_slot(
+                       CASE WHEN %(sto)s AND COALESCE(best_hour, %(fallback)s) IS NOT NULL
+                                 AND (%(ws)s::time IS NULL OR scrm_time_in(make_time(COALESCE(best_hour, %(fallback)s), 0, 0), %(ws)s::time, %(we)s::time))
+                            THEN scrm_next_hour(%(start)s::timestamptz AT TIME ZONE tz, COALESCE(best_hour, %(fallback)s))
+                            ELSE %(start)s::timestamptz AT TIME ZONE tz END,
+                       %(ws)s::time, %(we)s::time, qs, qe) AS local_slot
+            FROM base
+        )
+        SELECT slotted.*, local_slot AT TIME ZONE tz AS slot,
+               date_trunc('day', local_slot) AT TIME ZONE tz AS day_start,
+               (date_trunc('day', local_slot) + interval '1 day') AT TIME ZONE tz AS day_end,
+               date_trunc('month', local_slot) AT TIME ZONE tz AS month_start
+        FROM slotted
+        """,
+        {
+            "qs": policy.quiet_start,
+            "qe": policy.quiet_end,
+            "topics": [str(pk) for pk in topic_ids],
+            "account": campaign.account_id,
+            "kind": campaign.account.identity_kind,
+            "snapshot": snapshot_id,
+            "campaign": campaign.pk,
+            "sto": sto,
+            "fallback": fallback_hour,
+            "ws": campaign.send_window_start,
+            "we": campaign.send_window_end,
+            "start": start_at,
+        },
+    )
+    cursor.execute("CREATE INDEX ON plan_audience (customer_id)")
+    cursor.execute("ANALYZE plan_audience")
+    # Each customer's recent pushes of other campaigns, aggregated once (one join, not a subquery per rule).
+    cursor.execute("DROP TABLE IF EXISTS plan_history")
+    cursor.execute(
+        f"""
+        CREATE TEMP TABLE plan_history ON COMMIT DROP AS
+        SELECT a.customer_id,
+               count(*) FILTER (WHERE d.is_marketing AND {PUSHED_AT} >= a.day_start AND {PUSHED_AT} < a.day_end) AS day_count,
+               count(*) FILTER (WHERE d.is_marketing AND {PUSHED_AT} > a.slot - interval '7 days') AS week_count,
+               max({PUSHED_AT}) FILTER (WHERE d.is_marketing) AS last_marketing_at,
+               count(*) FILTER (WHERE oc.message_type = 'mass' AND {PUSHED_AT} >= a.month_start) AS mass_month_count,
+               count(*) FILTER (WHERE oc.message_type = 'wecom_group' AND {PUSHED_AT} >= a.day_start AND {PUSHED_AT} < a.day_end) AS group_day_count
+        FROM plan_audience a
+        JOIN {t['delivery']} d ON d.customer_id = a.customer_id AND d.campaign_id <> %(campaign)s
+             AND d.state IN {ACTIVE_STATES} AND {PUSHED_AT} > least(a.slot - interval '7 days', a.month_start)
+        JOIN {t['campaign']} oc ON oc.id = d.campaign_id
+        GROUP BY a.customer_id
+        """,
+        {"campaign": campaign.pk},
+    )
+    cursor.execute("CREATE INDEX ON plan_history (customer_id)")
+
+
+def _reason_conditions(campaign: Campaign, policy: Policy) -> list[tuple[str, str, dict]]:
+    """(reason, SQL condition over `a` (audience) and `h` (history), params) in funnel order."""
+    t = _tables()
+    mtype = campaign.message_type
+    marketing = campaign.priority_class == PriorityClass.MARKETING
+    content = campaign.content or {}
+    reasons: list[tuple[str, str, dict]] = [
+        (SuppressionReason.NO_IDENTITY, "a.identity_id IS NULL", {}),
+    ]
+    if mtype != MessageType.INBOX:
+        reasons.append((SuppressionReason.UNFOLLOWED, "a.follow_state = 'unfollowed'", {}))
+    reasons.append((SuppressionReason.DO_NOT_DISTURB, "a.do_not_disturb", {}))
+    reasons.append(
+        (
+            SuppressionReason.TOPIC_OPT_OUT,
+            f"""EXISTS (SELECT 1 FROM {t['topicsubscription']} ts WHERE ts.customer_id = a.customer_id
+                AND ts.opted_in = false AND ts.tag_id IN (SELECT tag_id FROM campaigns_campaign_topics WHERE campaign_id = %(campaign)s))""",
+            {},
+        )
+    )
+    if mtype == MessageType.TEMPLATE:
+        reasons.append((SuppressionReason.REFUSES_TEMPLATE, "a.refuses_template", {}))
+    if mtype == MessageType.WECOM_GROUP:
+        reasons.append((SuppressionReason.WECOM_NO_OWNER, "COALESCE(a.owner_staff_id, '') = ''", {}))
+    if mtype in (MessageType.OA_SUBSCRIBE, MessageType.MP_SUBSCRIBE):
+        reasons.append(
+            (
+                SuppressionReason.NO_CONSENT,
+                f"""NOT EXISTS (SELECT 1 FROM {t['consentcredit']} cc WHERE cc.customer_id = a.customer_id
+                    AND cc.account_id = %(account)s AND cc.template_id = %(template_id)s AND cc.remaining > 0)""",
+                {"template_id": str(content.get("template_id", ""))},
+            )
+        )
+    if mtype == MessageType.CUSTOMER_SERVICE:
+        reasons.append(
+            (
+                SuppressionReason.OUTSIDE_CS_WINDOW,
+                f"a.last_interaction_at IS NULL OR a.last_interaction_at <= a.slot - interval '{CS_WINDOW_HOURS} hours'",
+                {},
+            )
+        )
+    if mtype == MessageType.MASS:
+        reasons.append((SuppressionReason.MASS_MONTHLY_LIMIT, f"COALESCE(h.mass_month_count, 0) >= {MASS_SENDS_PER_MONTH}", {}))
+    if mtype == MessageType.WECOM_GROUP:
+        reasons.append(
+            (SuppressionReason.WECOM_GROUP_LIMIT, "COALESCE(h.group_day_count, 0) >= %(group_per_day)s", {"group_per_day": policy.wecom_group_per_day})
+        )
+    if marketing:
+        reasons += [
+            (
+                SuppressionReason.PREFERENCE_FREQUENCY,
+                "a.pref_frequency = 'important_only' OR (a.pref_frequency = 'weekly_digest' AND COALESCE(h.week_count, 0) >= 1)",
+                {},
+            ),
+            (SuppressionReason.FREQUENCY_DAY, "COALESCE(h.day_count, 0) >= %(daily_cap)s", {"daily_cap": policy.daily_cap}),
+            (SuppressionReason.FREQUENCY_WEEK, "COALESCE(h.week_count, 0) >= %(weekly_cap)s", {"weekly_cap": policy.weekly_cap}),
+        ]
+        if policy.min_gap_hours:
+            reasons.append(
+                (
+                    SuppressionReason.MIN_GAP,
+                    "h.last_marketing_at > a.slot - make_interval(hours => %(gap)s)",
+                    {"gap": policy.min_gap_hours},
+                )
+            )
+        if policy.fatigue_ignored_pushes:
+            reasons.append(
+                (
+                    SuppressionReason.FATIGUE,
+                    "a.ignored_streak >= %(k)s AND a.last_push_at > a.slot - make_interval(days => %(cool)s)",
+                    {"k": policy.fatigue_ignored_pushes, "cool": policy.fatigue_cooldown_days},
+                )
+            )
+    if campaign.min_predicted_engagement is not None:
+        reasons.append((SuppressionReason.LOW_PREDICTED_ENGAGEMENT, "a.predicted < %(min_pred)s", {"min_pred": campaign.min_predicted_engagement}))
+    return reasons
+
+
+def _insert_suppressions(cursor, *, campaign: Campaign, condition: str, reason: str, params: dict, now) -> int:
+    cursor.execute(
+        f"""
+        INSERT INTO {Suppression._meta.db_table} (campaign_id, customer_id, reason, created_at)
+        SELECT %(campaign)s, a.customer_id, %(reason)s, %(now)s
+        FROM plan_audience a LEFT JOIN plan_history h ON h.customer_id = a.customer_id
+        WHERE ({condition})
+        ON CONFLICT (campaign_id, customer_id) DO NOTHING
+        """,
+        {"campaign": campaign.pk, "account": campaign.account_id, "reason": reason, "now": now, **params},
+    )
+    return cursor.rowcount
+
+
+def _not_suppressed() -> str:
+    return f"NOT EXISTS (SELECT 1 FROM {Suppression._meta.db_table} s WHERE s.campaign_id = %(campaign)s AND s.customer_id = a.customer_id)"
+
+
+def _insert_ranked_cut(cursor, *, campaign: Campaign, reason: str, keep: str, params: dict, now) -> int:
+    """Suppress the eligible customers ranked (best predicted first) beyond `keep` (an SQL expression of n)."""
+    cursor.execute(
+        f"""
+        INSERT INTO {Suppression._meta.db_table} (campaign_id, customer_id, reason, created_at)
+        SELECT %(campaign)s, r.customer_id, %(reason)s, %(now)s FROM (
+            SELECT a.customer_id, row_number() OVER (ORDER BY a.predicted DESC, a.customer_id) AS rn, count(*) OVER () AS n
+            FROM plan_audience a WHERE {_not_suppressed()}
+        ) r WHERE r.rn > ({keep})
+        ON CONFLICT (campaign_id, customer_id) DO NOTHING
+        """,
+        {"campaign": campaign.pk, "reason": reason, "now": now, **params},
+    )
+    return cursor.rowcount
+
+
+def _holdout_key(campaign: Campaign) -> int:
+    # Recurring runs share their template's key, so a held-out customer stays held out.
+    return campaign.parent_id or campaign.pk
+
+
+def _account_quota_left(cursor, *, campaign: Campaign) -> int:
+    account = campaign.account
+    cursor.execute(
+        f"""
+        SELECT count(*) FROM {Delivery._meta.db_table} d
+        WHERE d.account_id = %(account)s AND d.state IN ('planned', 'sending', 'sent', 'delivered')
+          AND COALESCE(d.sent_at, d.send_after, d.created_at) >= date_trunc('day', now() AT TIME ZONE %(tz)s) AT TIME ZONE %(tz)s
+        """,
+        {"account": account.pk, "tz": account.timezone},
+    )
+    return max(0, account.daily_quota - cursor.fetchone()[0])
+
+
+def campaign_plan_audience(*, campaign: Campaign, snapshot_id: int, start_at=None) -> PlanResult:
+    """Apply the contact policy to a snapshot and create the deliveries (run inside a transaction)."""
+    now = timezone.now()
+    start_at = start_at or now
+    if campaign.scheduled_at and campaign.scheduled_at > start_at:
+        start_at = campaign.scheduled_at
+    policy = effective_policy(campaign)
+    fallback = audience_best_hour(snapshot_id=snapshot_id) if campaign.send_time_optimization else None
+    counts: dict[str, int] = {}
+    with connection.cursor() as cursor:
+        _create_audience(cursor, campaign=campaign, snapshot_id=snapshot_id, policy=policy, start_at=start_at, fallback_hour=fallback)
+        cursor.execute("SELECT count(*) FROM plan_audience")
+        audience = cursor.fetchone()[0]
+        for reason, condition, params in _reason_conditions(campaign, policy):
+            counts[reason] = _insert_suppressions(cursor, campaign=campaign, condition=condition, reason=reason, params=params, now=now)
+        if campaign.top_percent:
+            counts[SuppressionReason.LOW_PREDICTED_ENGAGEMENT] = counts.get(SuppressionReason.LOW_PREDICTED_ENGAGEMENT, 0) + _insert_ranked_cut(
+                cursor, campaign=campaign, reason=SuppressionReason.LOW_PREDICTED_ENGAGEMENT, keep="ceil(r.n * %(pct)s / 100.0)", params={"pct": campaign.top_percent}, now=now
+            )
+        if campaign.holdout_percent:
+            counts[SuppressionReason.HOLDOUT] = _insert_suppressions(
+                cursor,
+                campaign=campaign,
+                reason=SuppressionReason.HOLDOUT,
+                condition=f"{_not_suppressed()} AND mod(abs(hashtext(%(hkey)s || ':' || a.customer_id::text)), 100) < %(pct)s",
+                params={"hkey": str(_holdout_key(campaign)), "pct": campaign.holdout_percent},
+                now=now,
+            )
+        if campaign.message_type != MessageType.INBOX:
+            left = _account_quota_left(cursor, campaign=campaign)
+            counts[SuppressionReason.ACCOUNT_QUOTA] = _insert_ranked_cut(
+                cursor, campaign=campaign, reason=SuppressionReason.ACCOUNT_QUOTA, keep="%(left)s", params={"left": left}, now=now
+            )
+        cursor.execute(
+            f"""
+            INSERT INTO {Delivery._meta.db_table}
+                (campaign_id, customer_id, identity_id, account_id, state, send_after, is_marketing, batch_key,
+                 attempts, msgid, error_code, error_message, created_at, updated_at)
+            SELECT %(campaign)s, a.customer_id, a.identity_id, %(account)s, 'planned', a.slot, %(marketing)s, '',
+                   0, '', '', '', %(now)s, %(now)s
+            FROM plan_audience a WHERE {_not_suppressed()}
+            ORDER BY a.customer_id
+            ON CONFLICT (campaign_id, customer_id) DO NOTHING
+            """,
+            {"campaign": campaign.pk, "account": campaign.account_id, "marketing": campaign.priority_class == PriorityClass.MARKETING, "now": now},
+        )
+        planned = cursor.rowcount
+        cursor.execute("DROP TABLE IF EXISTS plan_history")
+        cursor.execute("DROP TABLE IF EXISTS plan_audience")
+    return PlanResult(audience=audience, suppressed={k: v for k, v in counts.items() if v}, planned=planned)

@@ -1,0 +1,153 @@
+"""The contact policy: global defaults (ContactPolicy row) merged with a campaign's overrides, and the
+SQL fragments that enforce it at planning and again just before each send.
+
+The time arithmetic lives in three SQL functions installed by migration 0003 (PostgreSQL):
+`scrm_time_in(t, start, end)` (wrapping windows), `scrm_defer_out_of(local, start, end)` (move a local
+timestamp past a forbidden window) and `scrm_send_slot(local, window_start, window_end, quiet_start,
+quiet_end)` (the first local moment inside the send window and outside quiet hours).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from datetime import time
+from typing import Any
+
+from scrm.errors import ApplicationError
+
+# WeChat's own rule for service-account mass sends (not configurable).
+MASS_SENDS_PER_MONTH = 4
+CS_WINDOW_HOURS = 48
+
+
+@dataclass(frozen=True)
+class Policy:
+    daily_cap: int = 1
+    weekly_cap: int = 3
+    min_gap_hours: int = 0
+    quiet_start: time | None = time(21, 0)
+    quiet_end: time | None = time(8, 30)
+    fatigue_ignored_pushes: int = 3
+    fatigue_cooldown_days: int = 7
+    wecom_group_per_day: int = 1
+    approval_threshold: int = 50_000
+    dispatch_batch_size: int = 500
+    max_attempts: int = 5
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key in ("quiet_start", "quiet_end"):
+            data[key] = data[key].strftime("%H:%M") if data[key] else None
+        return data
+
+
+OVERRIDABLE = {f.name for f in fields(Policy)} - {"approval_threshold", "dispatch_batch_size", "max_attempts"}
+
+
+def _parse_time(value: Any, key: str) -> time | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, time):
+        return value
+    try:
+        hour, minute = str(value).split(":")[:2]
+        return time(int(hour), int(minute))
+    except (ValueError, TypeError) as exc:
+        raise ApplicationError(f"{key} must be HH:MM.", code="invalid_policy", detail={key: value}) from exc
+
+
+def policy_overrides_clean(overrides: dict[str, Any]) -> dict[str, Any]:
+    """Validate a campaign's overrides; unknown keys and bad values are refused."""
+    if not isinstance(overrides, dict):
+        raise ApplicationError("policy_overrides must be an object.", code="invalid_policy")
+    unknown = set(overrides) - OVERRIDABLE
+    if unknown:
+        raise ApplicationError("Unknown policy keys.", code="invalid_policy", detail=sorted(unknown))
+    clean: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if key in ("quiet_start", "quiet_end"):
+            parsed = _parse_time(value, key)
+            clean[key] = parsed.strftime("%H:%M") if parsed else None
+        else:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ApplicationError(f"{key} must be a non-negative integer.", code="invalid_policy", detail={key: value})
+            clean[key] = value
+    return clean
+
+
+def global_policy() -> Policy:
+    from campaigns.models import ContactPolicy
+
+    row = ContactPolicy.objects.filter(pk=1).first()
+    if row is None:
+        return Policy()
+    return Policy(**{f.name: getattr(row, f.name) for f in fields(Policy)})
+
+
+def effective_policy(campaign) -> Policy:
+    """The global policy with the campaign's overrides applied."""
+    base = asdict(global_policy())
+    for key, value in (campaign.policy_overrides or {}).items():
+        if key in OVERRIDABLE:
+            base[key] = _parse_time(value, key) if key in ("quiet_start", "quiet_end") else value
+    return Policy(**base)
+
+
+# --- SQL ----------------------------------------------------------------------------------------
+
+SQL_FUNCTIONS = r"""
+CREATE OR REPLACE FUNCTION scrm_time_in(t time, s time, e time) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE
+        WHEN s IS NULL OR e IS NULL OR s = e THEN false
+        WHEN s < e THEN t >= s AND t < e
+        ELSE t >= s OR t < e
+    END
+$$;
+
+CREATE OR REPLACE FUNCTION scrm_defer_out_of(l timestamp, s time, e time) RETURNS timestamp
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE
+        WHEN NOT scrm_time_in(l::time, s, e) THEN l
+        WHEN s < e OR l::time < e THEN date_trunc('day', l) + e
+        ELSE date_trunc('day', l) + interval '1 day' + e
+    END
+$$;
+
+CREATE OR REPLACE FUNCTION scrm_send_slot(l timestamp, ws time, we time, qs time, qe time) RETURNS timestamp
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    cur timestamp := l;
+    nxt timestamp;
+BEGIN
+    -- Window and quiet hours can push each other; three rounds settle any sane combination.
+    FOR i IN 1..3 LOOP
+        nxt := cur;
+        IF ws IS NOT NULL AND we IS NOT NULL AND ws <> we THEN
+            nxt := scrm_defer_out_of(nxt, we, ws);
+        END IF;
+        nxt := scrm_defer_out_of(nxt, qs, qe);
+        EXIT WHEN nxt = cur;
+        cur := nxt;
+    END LOOP;
+    RETURN cur;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION scrm_next_hour(l timestamp, h integer) RETURNS timestamp
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE
+        WHEN h IS NULL THEN l
+        WHEN date_trunc('day', l) + make_interval(hours => h) >= date_trunc('hour', l)
+            THEN greatest(l, date_trunc('day', l) + make_interval(hours => h))
+        ELSE date_trunc('day', l) + interval '1 day' + make_interval(hours => h)
+    END
+$$;
+"""
+
+SQL_FUNCTIONS_DROP = """
+DROP FUNCTION IF EXISTS scrm_next_hour(timestamp, integer);
+DROP FUNCTION IF EXISTS scrm_send_slot(timestamp, time, time, time, time);
+DROP FUNCTION IF EXISTS scrm_defer_out_of(timestamp, time, time);
+DROP FUNCTION IF EXISTS scrm_time_in(time, time, time);
+"""

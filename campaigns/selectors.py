@@ -1,0 +1,85 @@
+"""Campaign reads: lists, progress (counts by state, rate, ETA), the funnel, deliveries."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import Count, QuerySet
+from django.utils import timezone
+
+from campaigns.models import Campaign, Delivery, DeliveryState, SuppressionReason
+
+RATE_WINDOW_SECONDS = 60
+
+
+def funnel_order() -> list[str]:
+    return list(SuppressionReason.values)
+
+
+def campaign_list(*, filters: dict[str, Any] | None = None) -> QuerySet[Campaign]:
+    filters = filters or {}
+    qs = Campaign.objects.select_related("account").prefetch_related("topics").order_by("-id")
+    for key in ("state", "account_id", "message_type", "priority_class", "parent_id"):
+        if filters.get(key):
+            qs = qs.filter(**{key: filters[key]})
+    return qs
+
+
+def campaign_progress(*, campaign: Campaign) -> dict[str, Any]:
+    """Counts by delivery state, sends per second over the last minute, and the ETA of the rest."""
+    counts = dict.fromkeys(DeliveryState.values, 0)
+    for row in Delivery.objects.filter(campaign_id=campaign.pk).values("state").annotate(n=Count("id")).order_by():
+        counts[row["state"]] = row["n"]
+    since = timezone.now() - timedelta(seconds=RATE_WINDOW_SECONDS)
+    recent = Delivery.objects.filter(campaign_id=campaign.pk, sent_at__gte=since).count()
+    rate = recent / RATE_WINDOW_SECONDS
+    remaining = counts[DeliveryState.PLANNED] + counts[DeliveryState.SENDING]
+    total = sum(counts.values())
+    done = total - remaining
+    return {
+        "state": campaign.state,
+        "counts": counts,
+        "total": total,
+        "done": done,
+        "percent": round(100.0 * done / total, 1) if total else 0.0,
+        "rate_per_second": round(rate, 2),
+        "eta_seconds": round(remaining / rate) if rate > 0 and remaining else (0 if not remaining else None),
+    }
+
+
+def campaign_stats(*, campaign: Campaign) -> dict[str, Any]:
+    """The funnel: audience → suppressed by reason → held out → planned → sent → delivered/failed → clicked."""
+    progress = campaign_progress(campaign=campaign)
+    by_reason = dict(campaign.suppressions.values("reason").annotate(n=Count("id")).order_by().values_list("reason", "n"))
+    counts = progress["counts"]
+    sent = counts[DeliveryState.SENT] + counts[DeliveryState.DELIVERED]
+    send_time_suppressed = dict(
+        Delivery.objects.filter(campaign_id=campaign.pk, state=DeliveryState.SUPPRESSED)
+        .values("error_code").annotate(n=Count("id")).order_by().values_list("error_code", "n")
+    )
+    return {
+        "audience": campaign.audience_count,
+        "suppressed": [{"reason": r, "count": by_reason[r]} for r in funnel_order() if by_reason.get(r) and r != "holdout"],
+        "held_out": by_reason.get("holdout", 0),
+        "planned": progress["total"],
+        "suppressed_at_send": send_time_suppressed,
+        "sent": sent,
+        "delivered": counts[DeliveryState.DELIVERED],
+        "failed": counts[DeliveryState.FAILED],
+        "clicked": Delivery.objects.filter(campaign_id=campaign.pk, clicked_at__isnull=False).count(),
+        "progress": progress,
+    }
+
+
+def delivery_list(*, filters: dict[str, Any] | None = None) -> QuerySet[Delivery]:
+    filters = filters or {}
+    qs = Delivery.objects.select_related("identity").order_by("-id")
+    for key in ("campaign_id", "customer_id", "state", "account_id", "msgid", "error_code"):
+        if filters.get(key) not in (None, ""):
+            qs = qs.filter(**{key: filters[key]})
+    if filters.get("sent_after"):
+        qs = qs.filter(sent_at__gte=filters["sent_after"])
+    if filters.get("sent_before"):
+        qs = qs.filter(sent_at__lt=filters["sent_before"])
+    return qs

@@ -1,0 +1,219 @@
+"""The learning rules, as pure functions over events: shared by the incremental update and the
+full recompute, so the two cannot drift apart.
+
+Decay. Every learned weight halves every ``HALF_LIFE_DAYS``. A profile stores its decayed values
+*as of a reference time* ``ref`` (``EngagementProfile.score_updated_at``, the time of the newest event
+applied). An event at ``t`` adds ``w * 2**(-(ref - t) / H)``; an event newer than ``ref`` first moves
+``ref`` to ``t`` by multiplying every stored value by ``2**(-(t - ref) / H)``. Because
+``2**a * 2**b == 2**(a + b)``, applying events in any order and in any batches gives the same values
+(up to float rounding) as folding the whole history in time order: that is what lets an
+incremental update equal a full recompute. The value "now" is ``stored * 2**(-(now - ref) / H)``
+(see ``customers.engagement.selectors``).
+
+Score: sum of decayed ``SCORE_WEIGHTS`` of the customer's own actions.
+
+Hour-of-week profile: 168 decayed counts of the customer's own actions, bucket
+``weekday * 24 + hour`` in the customer's local time (customer.timezone, else the event's account's
+time zone, else settings.DEFAULT_CUSTOMER_TIMEZONE). ``best_hour`` is the local hour of day (0–23)
+with the largest weight summed over the seven days, once the whole profile weighs at least
+``BEST_HOUR_MIN_WEIGHT`` (about two recent actions); ties go to the earlier hour; ``None`` before that,
+and campaigns then fall back to the audience's best hour.
+
+Ignored-push streak: let R be the time of the customer's latest response (``RESPONSE_TYPES``: a
+tracked-link click or an inbox read; stored as ``last_click_at``) and n the number of ``push.sent``
+events strictly after R. Then ``ignored_push_streak = max(0, n - 1)``: the newest push is not
+"ignored" yet (it may still be read), each push before it without a response in between is. So a
+push increments the streak exactly when the previous push got no click/read, and any click/read
+resets it to 0. It is recounted from the events after R (a short, indexed range), which makes it
+exact even when a late click arrives after newer pushes.
+
+Topic affinity: events whose ``properties["topics"]`` lists topic tag ids (a tracked click knows its
+campaign's topics; mini-program page views and menu views may carry them) add their decayed
+``AFFINITY_WEIGHTS`` to each topic. A topic whose affinity (as of ``ref``) reaches
+``BEHAVIOUR_TAG_THRESHOLD`` becomes a behavioural interest tag (CustomerTag source "behaviour");
+below it, a behaviour-sourced tag is removed (tags assigned by operators are never touched).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+HALF_LIFE_DAYS = 30.0
+_HALF_LIFE_SECONDS = HALF_LIFE_DAYS * 86400.0
+BEST_HOUR_MIN_WEIGHT = 2.0
+BEHAVIOUR_TAG_THRESHOLD = 2.0
+# Values below this are dropped from the stored JSON (they no longer matter, and keep rows small).
+PRUNE_BELOW = 1e-6
+
+SCORE_WEIGHTS: dict[str, float] = {
+    "link.click": 3.0,
+    "inbox.read": 2.0,
+    "conversion": 5.0,
+    "mp.purchase": 5.0,
+    "wechat.message": 2.0,
+    "wechat.click": 1.0,
+    "wechat.view": 1.0,
+    "wechat.scan": 1.0,
+    "wechat.subscribe": 1.0,
+    "wecom.add_contact": 1.0,
+}
+# Any other mini-program event (mp.page_view, mp.share …) weighs this much.
+MP_DEFAULT_WEIGHT = 1.0
+AFFINITY_WEIGHTS: dict[str, float] = {
+    "link.click": 1.0,
+    "conversion": 2.0,
+    "mp.purchase": 2.0,
+    "mp.page_view": 0.5,
+    "wechat.view": 0.5,
+    "inbox.read": 0.5,
+}
+RESPONSE_TYPES = ("link.click", "inbox.read")
+PUSH_TYPE = "push.sent"
+
+
+def score_weight(event_type: str) -> float:
+    """How much one event of this type says the customer engages (0 for things done to them)."""
+    if event_type in SCORE_WEIGHTS:
+        return SCORE_WEIGHTS[event_type]
+    if event_type.startswith("mp."):
+        return MP_DEFAULT_WEIGHT
+    return 0.0
+
+
+def decay_factor(seconds: float) -> float:
+    """Weight left after `seconds` of decay."""
+    return math.pow(2.0, -seconds / _HALF_LIFE_SECONDS)
+
+
+@lru_cache(maxsize=256)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def hour_of_week_bucket(at: datetime, tz_name: str) -> int:
+    """weekday * 24 + hour of `at` in the zone `tz_name` (Monday 00:00 = 0)."""
+    local = at.astimezone(_zone(tz_name))
+    return local.weekday() * 24 + local.hour
+
+
+def event_topics(properties: dict[str, Any] | None) -> list[int]:
+    raw = (properties or {}).get("topics") or []
+    topics: list[int] = []
+    for value in raw if isinstance(raw, list) else []:
+        try:
+            topics.append(int(value))
+        except (TypeError, ValueError):
+            continue
+    return topics
+
+
+@dataclass
+class LearnedEvent:
+    """What learning needs of one event."""
+
+    event_type: str
+    occurred_at: datetime
+    tz_name: str
+    topics: list[int] = field(default_factory=list)
+
+
+@dataclass
+class DecayedState:
+    """Score, hour-of-week and topic affinity of one customer, as of `ref`."""
+
+    ref: datetime | None = None
+    score: float = 0.0
+    hours: list[float] = field(default_factory=lambda: [0.0] * 168)
+    affinity: dict[str, float] = field(default_factory=dict)
+    last_push_at: datetime | None = None
+    last_response_at: datetime | None = None
+
+    @classmethod
+    def from_stored(
+        cls,
+        *,
+        ref: datetime | None,
+        score: float,
+        hours: list[float] | None,
+        affinity: dict[str, float] | None,
+        last_push_at: datetime | None,
+        last_response_at: datetime | None,
+    ) -> DecayedState:
+        stored_hours = list(hours or [])
+        return cls(
+            ref=ref,
+            score=score or 0.0,
+            hours=stored_hours + [0.0] * (168 - len(stored_hours)) if len(stored_hours) < 168 else stored_hours[:168],
+            affinity={str(k): float(v) for k, v in (affinity or {}).items()},
+            last_push_at=last_push_at,
+            last_response_at=last_response_at,
+        )
+
+    def apply(self, event: LearnedEvent) -> None:
+        """Fold one event in (order-independent up to float rounding, see module docstring)."""
+        at = event.occurred_at
+        if event.event_type == PUSH_TYPE and (self.last_push_at is None or at > self.last_push_at):
+            self.last_push_at = at
+        if event.event_type in RESPONSE_TYPES and (self.last_response_at is None or at > self.last_response_at):
+            self.last_response_at = at
+        weight = score_weight(event.event_type)
+        affinity_weight = AFFINITY_WEIGHTS.get(event.event_type, 0.0)
+        topics = event_topics({"topics": event.topics}) if affinity_weight else []
+        if weight <= 0 and not topics:
+            return
+        if self.ref is None:
+            self.ref = at
+        elif at > self.ref:
+            self._advance(at)
+        factor = decay_factor((self.ref - at).total_seconds())
+        if weight > 0:
+            self.score += weight * factor
+            self.hours[hour_of_week_bucket(at, event.tz_name)] += factor
+        for topic in topics:
+            key = str(topic)
+            self.affinity[key] = self.affinity.get(key, 0.0) + affinity_weight * factor
+
+    def _advance(self, to: datetime) -> None:
+        factor = decay_factor((to - self.ref).total_seconds())
+        self.score *= factor
+        self.hours = [h * factor for h in self.hours]
+        self.affinity = {k: v * factor for k, v in self.affinity.items()}
+        self.ref = to
+
+    def pruned(self) -> DecayedState:
+        self.hours = [h if h >= PRUNE_BELOW else 0.0 for h in self.hours]
+        self.affinity = {k: v for k, v in sorted(self.affinity.items(), key=lambda kv: int(kv[0])) if v >= PRUNE_BELOW}
+        return self
+
+    def best_hour(self) -> int | None:
+        """Local hour of day with the most activity, once there is enough of it."""
+        if sum(self.hours) < BEST_HOUR_MIN_WEIGHT:
+            return None
+        by_hour = [round(sum(self.hours[d * 24 + h] for d in range(7)), 9) for h in range(24)]
+        return max(range(24), key=lambda h: (by_hour[h], -h))
+
+    def behaviour_topics(self) -> set[int]:
+        return {int(k) for k, v in self.affinity.items() if v >= BEHAVIOUR_TAG_THRESHOLD}
+
+
+def ignored_streak(pushes_after_last_response: int) -> int:
+    """The streak from the number of pushes after the latest response (see module docstring)."""
+    return max(0, pushes_after_last_response - 1)
+
+
+def full_compute(events: list[LearnedEvent]) -> tuple[DecayedState, int]:
+    """Fold a customer's whole history in time order: the oracle the incremental update must equal."""
+    state = DecayedState()
+    for event in sorted(events, key=lambda e: e.occurred_at):
+        state.apply(event)
+    pushes_after = sum(
+        1
+        for e in events
+        if e.event_type == PUSH_TYPE and (state.last_response_at is None or e.occurred_at > state.last_response_at)
+    )
+    return state.pruned(), ignored_streak(pushes_after)

@@ -1,0 +1,73 @@
+"""Reads of the engagement feature: current (decayed) values and predictions for targeting."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+from django.db.models import ExpressionWrapper, F, FloatField, QuerySet, Value
+from django.db.models.functions import Coalesce, Extract, Power
+from django.utils import timezone
+
+from customers.engagement.learning import HALF_LIFE_DAYS, decay_factor
+from customers.models import EngagementEvent, EngagementProfile
+
+
+def engagement_current_score_expression(*, now: datetime | None = None, prefix: str = ""):
+    """SQL expression of the score decayed to `now` (stored scores are as of score_updated_at).
+
+    `prefix` is the path to the profile from the queried model, e.g. "engagement__" on Customer.
+    """
+    now = now or timezone.now()
+    age_seconds = Extract(Value(now) - F(f"{prefix}score_updated_at"), "epoch")
+    return ExpressionWrapper(
+        Coalesce(F(f"{prefix}score"), Value(0.0))
+        * Coalesce(Power(Value(2.0), -age_seconds / Value(HALF_LIFE_DAYS * 86400.0)), Value(0.0)),
+        output_field=FloatField(),
+    )
+
+
+def engagement_profiles_with_current_score(*, now: datetime | None = None) -> QuerySet[EngagementProfile]:
+    return EngagementProfile.objects.annotate(current_score=engagement_current_score_expression(now=now))
+
+
+def engagement_current_score(profile: EngagementProfile, *, now: datetime | None = None) -> float:
+    if profile.score_updated_at is None:
+        return 0.0
+    now = now or timezone.now()
+    return profile.score * decay_factor(max(0.0, (now - profile.score_updated_at).total_seconds()))
+
+
+def predicted_engagement(profile: EngagementProfile | None, *, topic_ids: list[int], now: datetime | None = None) -> float:
+    """Probability-like estimate (0–1) that the customer engages with a push on these topics.
+
+    A saturating function of the decayed score and the best topic affinity, minus a fatigue
+    penalty per ignored push: 1 - exp(-(0.15·score + 0.5·affinity)) · 0.85^streak. Monotone in
+    each input; good enough to rank an audience and to threshold it (precision targeting).
+    """
+    if profile is None:
+        return 0.0
+    now = now or timezone.now()
+    factor = decay_factor(max(0.0, (now - profile.score_updated_at).total_seconds())) if profile.score_updated_at else 0.0
+    affinity = max((float((profile.topic_affinity or {}).get(str(t), 0.0)) for t in topic_ids), default=0.0) * factor
+    signal = 0.15 * profile.score * factor + 0.5 * affinity
+    return (1.0 - math.exp(-signal)) * (0.85 ** profile.ignored_push_streak)
+
+
+def audience_best_hour(*, customer_ids: QuerySet | list[int]) -> int | None:
+    """The most common best_hour among these customers: the fallback for those with little history."""
+    from django.db.models import Count
+
+    row = (
+        EngagementProfile.objects.filter(customer_id__in=customer_ids, best_hour__isnull=False)
+        .values("best_hour")
+        .annotate(n=Count("customer_id"))
+        .order_by("-n", "best_hour")
+        .first()
+    )
+    return row["best_hour"] if row else None
+
+
+def customer_timeline(*, customer_id: int, limit: int = 100) -> QuerySet[EngagementEvent]:
+    """A customer's latest events (served by the (customer, occurred_at) index)."""
+    return EngagementEvent.objects.filter(customer_id=customer_id).order_by("-occurred_at")[:limit]

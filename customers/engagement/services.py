@@ -1,0 +1,301 @@
+"""Writes of the engagement feature: folding new events into profiles, full recompute, behaviour
+tags, and the retention rollup. The rules themselves are in customers.engagement.learning."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from customers.engagement.learning import (
+    PUSH_TYPE,
+    DecayedState,
+    LearnedEvent,
+    event_topics,
+    full_compute,
+)
+from customers.engagement.models import EngagementAppliedEvent, EngagementDailyRollup
+from customers.models import Customer, CustomerTag, EngagementEvent, EngagementProfile, Tag, TagSource
+
+logger = logging.getLogger(__name__)
+
+# Events per analytics task: large enough to amortise the profile locks, small enough for one task.
+APPLY_BATCH_SIZE = 500
+# Raw events older than this are rolled up into daily counts and deleted (see engagement_events_rollup).
+RETENTION_DAYS = int(getattr(settings, "ENGAGEMENT_RETENTION_DAYS", 180))
+
+_pending = threading.local()
+
+
+# --- scheduling (the hook called by customers.services.event_record / events_record_bulk) ---------
+
+
+def engagement_schedule(*, event_ids: Iterable[int]) -> None:
+    """Have the analytics queue fold these events in after commit, many events per task."""
+    ids = [int(i) for i in event_ids]
+    if not ids:
+        return
+    conn = transaction.get_connection()
+    if not conn.in_atomic_block:
+        _enqueue(ids)
+        return
+    # One on_commit callback per transaction collects every event recorded in it. If the
+    # transaction rolled back, Django dropped the callback: start a new buffer.
+    state = getattr(_pending, "state", None)
+    if state is None or not any(entry[1] is state[0] for entry in conn.run_on_commit):
+        buffer: list[int] = []
+
+        def flush() -> None:
+            _pending.state = None
+            _enqueue(buffer)
+
+        state = _pending.state = (flush, buffer)
+        transaction.on_commit(flush)
+    state[1].extend(ids)
+
+
+def _enqueue(ids: list[int]) -> None:
+    from customers.engagement.tasks import engagement_events_apply_task
+
+    for start in range(0, len(ids), APPLY_BATCH_SIZE):
+        engagement_events_apply_task.delay(event_ids=ids[start : start + APPLY_BATCH_SIZE])
+
+
+# --- incremental update ----------------------------------------------------------------------
+
+
+def _timezones(customer_ids: Iterable[int], account_ids: Iterable[int]) -> tuple[dict[int, str], dict[int, str]]:
+    from django.apps import apps
+
+    customer_tz = dict(Customer.objects.filter(pk__in=set(customer_ids)).exclude(timezone="").values_list("pk", "timezone"))
+    ChannelAccount = apps.get_model("messaging", "ChannelAccount")
+    account_tz = dict(ChannelAccount.objects.filter(pk__in=set(account_ids)).values_list("pk", "timezone"))
+    return customer_tz, account_tz
+
+
+def _learned(rows: list[dict]) -> dict[int, list[LearnedEvent]]:
+    customer_tz, account_tz = _timezones((r["customer_id"] for r in rows), (r["account_id"] for r in rows if r["account_id"]))
+    default_tz = settings.DEFAULT_CUSTOMER_TIMEZONE
+    by_customer: dict[int, list[LearnedEvent]] = defaultdict(list)
+    for r in rows:
+        tz_name = customer_tz.get(r["customer_id"]) or account_tz.get(r["account_id"]) or default_tz
+        by_customer[r["customer_id"]].append(
+            LearnedEvent(event_type=r["event_type"], occurred_at=r["occurred_at"], tz_name=tz_name, topics=event_topics(r["properties"]))
+        )
+    return by_customer
+
+
+_EVENT_FIELDS = ("id", "customer_id", "account_id", "event_type", "occurred_at", "properties")
+
+
+def _lock_profiles(customer_ids: list[int]) -> dict[int, EngagementProfile]:
+    EngagementProfile.objects.bulk_create([EngagementProfile(customer_id=c) for c in customer_ids], ignore_conflicts=True)
+    # Lock in id order so concurrent tasks touching the same customers cannot deadlock.
+    return {p.customer_id: p for p in EngagementProfile.objects.select_for_update().filter(customer_id__in=customer_ids).order_by("customer_id")}
+
+
+def _store(profile: EngagementProfile, state: DecayedState) -> None:
+    state.pruned()
+    profile.score_updated_at = state.ref
+    profile.score = state.score
+    profile.hour_of_week = state.hours if any(state.hours) else []
+    profile.best_hour = state.best_hour()
+    profile.topic_affinity = state.affinity
+    profile.last_push_at = state.last_push_at
+    profile.last_click_at = state.last_response_at
+
+
+_PROFILE_FIELDS = ["score", "score_updated_at", "hour_of_week", "best_hour", "topic_affinity", "last_push_at", "last_click_at", "updated_at"]
+
+
+@transaction.atomic
+def engagement_events_apply(*, event_ids: list[int]) -> int:
+    """Fold events not yet applied into their customers' profiles; returns how many were applied."""
+    if not event_ids:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {EngagementAppliedEvent._meta.db_table} (event_id) "
+            f"SELECT id FROM {EngagementEvent._meta.db_table} WHERE id = ANY(%s) "
+            "ON CONFLICT DO NOTHING RETURNING event_id",
+            [list({int(i) for i in event_ids})],
+        )
+        fresh = [row[0] for row in cursor.fetchall()]
+    if not fresh:
+        return 0
+    rows = list(EngagementEvent.objects.filter(pk__in=fresh).order_by("occurred_at", "pk").values(*_EVENT_FIELDS))
+    by_customer = _learned(rows)
+    customer_ids = sorted(by_customer)
+    profiles = _lock_profiles(customer_ids)
+    now = timezone.now()
+    changed_affinity: list[int] = []
+    for customer_id in customer_ids:
+        profile = profiles[customer_id]
+        state = DecayedState.from_stored(
+            ref=profile.score_updated_at,
+            score=profile.score,
+            hours=profile.hour_of_week,
+            affinity=profile.topic_affinity,
+            last_push_at=profile.last_push_at,
+            last_response_at=profile.last_click_at,
+        )
+        before = dict(state.affinity)
+        for event in by_customer[customer_id]:
+            state.apply(event)
+        _store(profile, state)
+        profile.updated_at = now
+        if profile.topic_affinity != before:
+            changed_affinity.append(customer_id)
+    EngagementProfile.objects.bulk_update(profiles.values(), _PROFILE_FIELDS, batch_size=500)
+    _streaks_recount(customer_ids)
+    if changed_affinity:
+        behaviour_tags_reconcile(profiles=[profiles[c] for c in changed_affinity])
+    return len(fresh)
+
+
+def _streaks_recount(customer_ids: list[int]) -> None:
+    """Set-based: the streak from the pushes after each customer's latest response."""
+    profile_table = EngagementProfile._meta.db_table
+    event_table = EngagementEvent._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {profile_table} p SET ignored_push_streak = GREATEST(c.n - 1, 0)
+            FROM (
+                SELECT p2.customer_id, COUNT(e.id) AS n
+                FROM {profile_table} p2
+                LEFT JOIN {event_table} e
+                  ON e.customer_id = p2.customer_id AND e.event_type = %s
+                 AND (p2.last_click_at IS NULL OR e.occurred_at > p2.last_click_at)
+                WHERE p2.customer_id = ANY(%s)
+                GROUP BY p2.customer_id
+            ) c
+            WHERE p.customer_id = c.customer_id AND p.ignored_push_streak IS DISTINCT FROM GREATEST(c.n - 1, 0)
+            """,
+            [PUSH_TYPE, customer_ids],
+        )
+
+
+def behaviour_tags_reconcile(*, profiles: list[EngagementProfile]) -> None:
+    """Make behaviour-sourced tags match each profile's topics above the threshold."""
+    from customers.engagement.learning import BEHAVIOUR_TAG_THRESHOLD
+
+    wanted: dict[int, set[int]] = {
+        p.customer_id: {int(k) for k, v in (p.topic_affinity or {}).items() if v >= BEHAVIOUR_TAG_THRESHOLD} for p in profiles
+    }
+    all_topics = set().union(*wanted.values()) if wanted else set()
+    existing_tags = set(Tag.objects.filter(pk__in=all_topics).values_list("pk", flat=True))
+    current: dict[int, set[int]] = defaultdict(set)
+    for customer_id, tag_id in CustomerTag.objects.filter(customer_id__in=list(wanted), source=TagSource.BEHAVIOUR).values_list(
+        "customer_id", "tag_id"
+    ):
+        current[customer_id].add(tag_id)
+    now = timezone.now()
+    to_add = [
+        CustomerTag(customer_id=c, tag_id=t, source=TagSource.BEHAVIOUR, assigned_at=now)
+        for c, tags in wanted.items()
+        for t in sorted(tags & existing_tags)
+        if t not in current[c]
+    ]
+    if to_add:
+        # A tag the operator already assigned stays theirs (conflict → keep the existing row).
+        CustomerTag.objects.bulk_create(to_add, ignore_conflicts=True, batch_size=1000)
+    stale = [(c, t) for c, tags in current.items() for t in tags if t not in wanted.get(c, set())]
+    for customer_id, tag_id in stale:
+        CustomerTag.objects.filter(customer_id=customer_id, tag_id=tag_id, source=TagSource.BEHAVIOUR).delete()
+
+
+# --- full recompute --------------------------------------------------------------------------
+
+
+def engagement_profiles_recompute(*, customer_ids: Iterable[int] | None = None, chunk_size: int = 200) -> int:
+    """Rebuild profiles from every stored event (the oracle for the incremental update); returns customers done."""
+    if customer_ids is None:
+        ids_iter: Iterable[int] = (
+            EngagementEvent.objects.order_by("customer_id").values_list("customer_id", flat=True).distinct().iterator(chunk_size=2000)
+        )
+    else:
+        ids_iter = sorted(set(customer_ids))
+    done = 0
+    chunk: list[int] = []
+    for customer_id in ids_iter:
+        chunk.append(customer_id)
+        if len(chunk) >= chunk_size:
+            done += _recompute_chunk(chunk)
+            chunk = []
+    if chunk:
+        done += _recompute_chunk(chunk)
+    return done
+
+
+@transaction.atomic
+def _recompute_chunk(customer_ids: list[int]) -> int:
+    existing = set(Customer.objects.filter(pk__in=customer_ids).values_list("pk", flat=True))
+    customer_ids = sorted(existing)
+    profiles = _lock_profiles(customer_ids)
+    rows = list(EngagementEvent.objects.filter(customer_id__in=customer_ids).order_by("occurred_at", "pk").values(*_EVENT_FIELDS))
+    by_customer = _learned(rows)
+    now = timezone.now()
+    for customer_id in customer_ids:
+        state, streak = full_compute(by_customer.get(customer_id, []))
+        profile = profiles[customer_id]
+        _store(profile, state)
+        profile.ignored_push_streak = streak
+        profile.updated_at = now
+    EngagementProfile.objects.bulk_update(profiles.values(), [*_PROFILE_FIELDS, "ignored_push_streak"], batch_size=500)
+    # Everything read here is now reflected: a pending task for these events must not add them again.
+    EngagementAppliedEvent.objects.bulk_create(
+        [EngagementAppliedEvent(event_id=r["id"]) for r in rows], ignore_conflicts=True, batch_size=2000
+    )
+    behaviour_tags_reconcile(profiles=list(profiles.values()))
+    return len(customer_ids)
+
+
+# --- retention -------------------------------------------------------------------------------
+
+
+def engagement_events_rollup(*, older_than: datetime | None = None, batch_size: int = 20_000) -> int:
+    """Roll raw events older than the retention window into daily counts and delete them; returns rows removed.
+
+    Policy: raw events are kept RETENTION_DAYS (settings.ENGAGEMENT_RETENTION_DAYS, default 180)
+    days. Older ones survive only as EngagementDailyRollup(customer, event_type, UTC day, count).
+    Each batch is one statement (DELETE … RETURNING feeding INSERT … ON CONFLICT DO UPDATE), so a
+    crash cannot count an event twice or lose it; learned profiles keep what they learned.
+    """
+    cutoff = older_than or timezone.now() - timedelta(days=RETENTION_DAYS)
+    event_table = EngagementEvent._meta.db_table
+    rollup_table = EngagementDailyRollup._meta.db_table
+    applied_table = EngagementAppliedEvent._meta.db_table
+    removed = 0
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                WITH doomed AS (
+                    SELECT id FROM {event_table} WHERE occurred_at < %s ORDER BY occurred_at LIMIT %s FOR UPDATE SKIP LOCKED
+                ), gone AS (
+                    DELETE FROM {event_table} e USING doomed d WHERE e.id = d.id
+                    RETURNING e.id, e.customer_id, e.event_type, (e.occurred_at AT TIME ZONE 'UTC')::date AS day
+                ), unmark AS (
+                    DELETE FROM {applied_table} a USING gone g WHERE a.event_id = g.id
+                ), counted AS (
+                    INSERT INTO {rollup_table} (customer_id, event_type, day, count)
+                    SELECT customer_id, event_type, day, COUNT(*) FROM gone GROUP BY customer_id, event_type, day
+                    ON CONFLICT (customer_id, event_type, day) DO UPDATE SET count = {rollup_table}.count + EXCLUDED.count
+                )
+                SELECT COUNT(*) FROM gone
+                """,
+                [cutoff, batch_size],
+            )
+            batch = cursor.fetchone()[0]
+        removed += batch
+        if batch < batch_size:
+            break
+    logger.info("engagement rollup: %s raw events before %s rolled up", removed, cutoff.isoformat())
+    return removed

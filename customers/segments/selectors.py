@@ -1,0 +1,81 @@
+"""Reads on segments: the customers a segment (or a draft rule) selects, previews, members."""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import QuerySet
+
+from customers.models import Customer
+from customers.segments.compiler import rule_compile
+from customers.segments.models import Segment, SegmentKind, SegmentSnapshot, SegmentStaticMember
+from customers.segments.rules import rule_check
+
+PREVIEW_SAMPLE_SIZE = 20
+# Planner memory for the big hash joins / hashed subplans of one segment query (PostgreSQL only).
+SEGMENT_WORK_MEM = "64MB"
+
+
+def audience_base() -> QuerySet[Customer]:
+    """Customers who can be in any audience: erased customers never are."""
+    return Customer.objects.filter(erased_at__isnull=True)
+
+
+def rule_customer_queryset(rule: dict, *, now: datetime | None = None, segment_id: int | None = None) -> QuerySet[Customer]:
+    """Customers matching a validated rule, as one query."""
+    return audience_base().filter(rule_compile(rule, now=now, segment_id=segment_id))
+
+
+def segment_customer_queryset(segment: Segment, *, now: datetime | None = None) -> QuerySet[Customer]:
+    """Customers of a segment right now (dynamic: the rule evaluated; static: the listed members)."""
+    if segment.kind == SegmentKind.STATIC:
+        return audience_base().filter(pk__in=SegmentStaticMember.objects.filter(segment_id=segment.pk).values("customer_id"))
+    return rule_customer_queryset(segment.rule or {"all": []}, now=now, segment_id=segment.pk)
+
+
+@contextmanager
+def segment_query_session():
+    """A transaction with enough work_mem for the segment's hash joins (a no-op elsewhere)."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL work_mem = '{SEGMENT_WORK_MEM}'")
+        yield
+
+
+def _preview(queryset: QuerySet[Customer], sample_size: int) -> dict[str, Any]:
+    started = time.perf_counter()
+    with segment_query_session():
+        count = queryset.count()
+        sample = list(
+            queryset.order_by("-pk").values("id", "display_name", "city", "last_engaged_at")[:sample_size]
+        ) if sample_size else []
+    return {"count": count, "sample": sample, "duration_ms": round((time.perf_counter() - started) * 1000)}
+
+
+def rule_preview(*, rule: dict, segment_id: int | None = None, sample_size: int = PREVIEW_SAMPLE_SIZE) -> dict[str, Any]:
+    """Validate a draft rule, then its count and a sample of matching customers (newest first)."""
+    rule_check(rule, segment_id=segment_id)
+    return _preview(rule_customer_queryset(rule, segment_id=segment_id), sample_size)
+
+
+def segment_preview(*, segment: Segment, sample_size: int = PREVIEW_SAMPLE_SIZE) -> dict[str, Any]:
+    """Count and sample of a saved segment."""
+    return _preview(segment_customer_queryset(segment), sample_size)
+
+
+def segment_list() -> QuerySet[Segment]:
+    return Segment.objects.all()
+
+
+def segment_members(*, segment: Segment) -> QuerySet[Customer]:
+    """Current members, in a stable order for pagination."""
+    return segment_customer_queryset(segment).order_by("pk")
+
+
+def snapshot_members(*, snapshot: SegmentSnapshot) -> QuerySet[Customer]:
+    return Customer.objects.filter(pk__in=snapshot.members.values("customer_id")).order_by("pk")

@@ -1,0 +1,1 @@
+from messaging.callbacks import admin as callbacks_admin  # noqa: F401

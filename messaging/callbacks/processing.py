@@ -1,0 +1,347 @@
+"""What each callback means for the customers: one handler per message / event type.
+
+Handlers run inside the transaction that marks the inbound row processed (see
+services.inbound_process), so their database effects happen exactly once. They are also written to
+be harmless when repeated (dedupe keys on events, time-ordered follow state, ON CONFLICT tags).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from customers import services as customer_services
+from customers.models import ChannelIdentity, Customer, TagSource
+from messaging.callbacks.models import InboundMessage
+from messaging.callbacks.parsing import as_list, create_time
+from messaging.models import AccountKind, ChannelAccount
+from messaging.reports import DeliveryReport, delivery_report_dispatch
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[["Context"], None]
+
+
+class Context:
+    def __init__(self, *, account: ChannelAccount, fields: dict[str, Any], inbound: InboundMessage | None):
+        self.account = account
+        self.fields = fields
+        self.inbound = inbound
+        self.at: datetime = create_time(fields) or (inbound.received_at if inbound else timezone.now())
+
+    def text(self, name: str) -> str:
+        value = self.fields.get(name)
+        return value.strip() if isinstance(value, str) else ""
+
+    @property
+    def openid(self) -> str:
+        return self.text("FromUserName")
+
+    def dedupe(self, suffix: str = "") -> str:
+        base = f"inbound:{self.inbound.pk}" if self.inbound else f"inbound:{self.account.pk}:{self.openid}:{self.text('CreateTime')}"
+        return f"{base}:{suffix}" if suffix else base
+
+    def identity(self, *, unionid: str = "", profile: dict[str, Any] | None = None) -> ChannelIdentity:
+        return customer_services.identity_resolve(account=self.account, external_id=self.openid, unionid=unionid, profile=profile)
+
+    def event(self, identity: ChannelIdentity, event_type: str, properties: dict[str, Any] | None = None, suffix: str = "") -> None:
+        customer_services.event_record(
+            customer_id=identity.customer_id,
+            event_type=event_type[:48],
+            occurred_at=self.at,
+            properties=properties or {},
+            account_id=self.account.pk,
+            dedupe_key=self.dedupe(suffix),
+        )
+
+
+def process_fields(*, account: ChannelAccount, fields: dict[str, Any], inbound: InboundMessage | None = None) -> None:
+    """Apply one parsed callback (decrypted XML as a dict) to the customer data."""
+    ctx = Context(account=account, fields=fields, inbound=inbound)
+    msg_type = ctx.text("MsgType")
+    if msg_type != "event":
+        _user_message(ctx)
+        return
+    event = ctx.text("Event")
+    handler = _EVENT_HANDLERS.get(event)
+    if handler is not None:
+        handler(ctx)
+    elif account.kind == AccountKind.MINIPROGRAM and event and ctx.openid:
+        # Mini-program message push (user_enter_tempsession, …): a user action, kept as mp.<event>.
+        identity = ctx.identity()
+        customer_services.identity_touch_interaction(identity=identity, at=ctx.at)
+        ctx.event(identity, f"mp.{event.lower()}", {"raw_event": event})
+    else:
+        logger.info("inbound event %r on account %s stored without processing", event, account.pk)
+
+
+def _set_follow(ctx: Context, identity: ChannelIdentity, *, following: bool, scene: str = "") -> None:
+    """Apply a follow/unfollow unless a newer opposite change is already recorded.
+
+    WeChat retries out of order (an old subscribe can arrive after a newer unsubscribe);
+    identity_set_follow_state only orders each direction against itself.
+    """
+    opposite = "unfollowed_at" if following else "followed_at"
+    newer = ChannelIdentity.objects.filter(pk=identity.pk, **{f"{opposite}__gt": ctx.at}).exists()
+    if not newer:
+        customer_services.identity_set_follow_state(identity=identity, following=following, at=ctx.at, scene=scene[:64])
+
+
+# --- channel codes (adapters' ChannelCode) ----------------------------------------------------
+
+
+def _channel_code(account: ChannelAccount, scene: str):
+    if not scene:
+        return None
+    try:
+        from messaging.channels.services import channel_code_for_scene
+    except ImportError:  # adapters not merged yet
+        logger.warning("channel codes unavailable: scene %r of account %s not applied", scene, account.pk)
+        return None
+    return channel_code_for_scene(account, scene)
+
+
+def _apply_channel_code(ctx: Context, identity: ChannelIdentity, scene: str):
+    """Tag the customer with the code's tags and make the code their source if they had none."""
+    code = _channel_code(ctx.account, scene)
+    if code is None:
+        return None
+    tag_ids = list(code.tags.values_list("pk", flat=True))
+    if tag_ids:
+        customer_services.tags_assign_bulk(tag_ids=tag_ids, customers=[identity.customer_id], source=TagSource.CHANNEL_CODE)
+    source = f"{code.kind}:{code.name or scene}"[:128]
+    Customer.objects.filter(pk=identity.customer_id, source="").update(source=source, updated_at=timezone.now())
+    return code
+
+
+# --- service account / mini-program ------------------------------------------------------------
+
+
+def _user_message(ctx: Context) -> None:
+    if not ctx.openid:
+        return
+    identity = ctx.identity()
+    # A user message opens the 48-hour customer-service window.
+    customer_services.identity_touch_interaction(identity=identity, at=ctx.at)
+    properties: dict[str, Any] = {"msg_type": ctx.text("MsgType"), "msg_id": ctx.text("MsgId")}
+    if ctx.text("MsgType") == "text":
+        properties["content"] = ctx.text("Content")[:500]
+    prefix = "mp" if ctx.account.kind == AccountKind.MINIPROGRAM else "wechat"
+    ctx.event(identity, f"{prefix}.message", properties)
+
+
+def _subscribe(ctx: Context) -> None:
+    event_key = ctx.text("EventKey")
+    scene = event_key[len("qrscene_"):] if event_key.startswith("qrscene_") else ""
+    identity = ctx.identity()
+    _set_follow(ctx, identity, following=True, scene=scene)
+    code = _apply_channel_code(ctx, identity, scene)
+    ctx.event(identity, "wechat.subscribe", {"scene": scene, "channel_code_id": code.pk if code else None})
+
+
+def _unsubscribe(ctx: Context) -> None:
+    identity = ctx.identity()
+    _set_follow(ctx, identity, following=False)
+    ctx.event(identity, "wechat.unsubscribe")
+
+
+def _scan(ctx: Context) -> None:
+    scene = ctx.text("EventKey")
+    identity = ctx.identity()
+    code = _apply_channel_code(ctx, identity, scene)
+    ctx.event(identity, "wechat.scan", {"scene": scene, "channel_code_id": code.pk if code else None})
+
+
+def _click(ctx: Context) -> None:
+    identity = ctx.identity()
+    ctx.event(identity, "wechat.click", {"key": ctx.text("EventKey")})
+
+
+def _view(ctx: Context) -> None:
+    identity = ctx.identity()
+    ctx.event(identity, "wechat.view", {"url": ctx.text("EventKey")[:1000], "menu_id": ctx.text("MenuId")})
+
+
+_TEMPLATE_STATUS = {"success": "delivered", "failed:userblock": "user_block", "failed:systemfailed": "system_failed"}
+
+
+def _template_finished(ctx: Context) -> None:
+    raw_status = ctx.text("Status")
+    status = _TEMPLATE_STATUS.get(raw_status.replace(" ", "").lower(), "system_failed")
+    if status == "user_block":
+        ChannelIdentity.objects.filter(
+            account=ctx.account, kind=ctx.account.identity_kind, external_id=ctx.openid, refuses_template=False
+        ).update(refuses_template=True, updated_at=timezone.now())
+    delivery_report_dispatch(
+        DeliveryReport(
+            account_id=ctx.account.pk,
+            msgid=ctx.text("MsgID") or ctx.text("MsgId"),
+            status=status,
+            raw_status=raw_status,
+            occurred_at=ctx.at,
+            external_id=ctx.openid,
+        )
+    )
+
+
+def _mass_finished(ctx: Context) -> None:
+    # Aggregate counts only (no per-user result): the stored row is the record.
+    logger.info("mass send %s finished: %s", ctx.text("MsgID"), ctx.text("Status"))
+
+
+def _subscribe_msg_choice(ctx: Context) -> None:
+    """subscribe_msg_popup_event / subscribe_msg_change_event: one List per template."""
+    wrapper = ctx.fields.get("SubscribeMsgPopupEvent") or ctx.fields.get("SubscribeMsgChangeEvent") or {}
+    items = as_list(wrapper.get("List") if isinstance(wrapper, dict) else None)
+    if not items or not ctx.openid:
+        return
+    identity = ctx.identity()
+    prefix = "mp" if ctx.account.kind == AccountKind.MINIPROGRAM else "wechat"
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        template_id = item.get("TemplateId") if isinstance(item.get("TemplateId"), str) else ""
+        status = item.get("SubscribeStatusString")
+        if not template_id.strip() or status not in ("accept", "reject"):
+            continue
+        template_id = template_id.strip()
+        # The event row is the idempotency key of the credit: a repeated run adds nothing.
+        recorded = customer_services.event_record(
+            customer_id=identity.customer_id,
+            event_type=f"{prefix}.subscribe_msg",
+            occurred_at=ctx.at,
+            properties={"template_id": template_id, "status": status, "event": ctx.text("Event")},
+            account_id=ctx.account.pk,
+            dedupe_key=ctx.dedupe(f"tmpl:{template_id}"),
+        )
+        if recorded is None:
+            continue
+        if status == "accept":
+            customer_services.consent_credit_add(customer_id=identity.customer_id, account_id=ctx.account.pk, template_id=template_id)
+        else:
+            customer_services.consent_credit_revoke(customer_id=identity.customer_id, account_id=ctx.account.pk, template_id=template_id)
+
+
+def _subscribe_msg_sent(ctx: Context) -> None:
+    wrapper = ctx.fields.get("SubscribeMsgSentEvent") or {}
+    items = as_list(wrapper.get("List") if isinstance(wrapper, dict) else None)
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        code = item.get("ErrorCode") if isinstance(item.get("ErrorCode"), str) else ""
+        status = "delivered" if code.strip() in ("", "0") else ("user_block" if code.strip() == "43101" else "system_failed")
+        template_id = item.get("TemplateId") if isinstance(item.get("TemplateId"), str) else ""
+        if status == "user_block" and template_id and ctx.openid:
+            identity = ctx.identity()
+            customer_services.consent_credit_revoke(customer_id=identity.customer_id, account_id=ctx.account.pk, template_id=template_id)
+        delivery_report_dispatch(
+            DeliveryReport(
+                account_id=ctx.account.pk,
+                msgid=item.get("MsgID") if isinstance(item.get("MsgID"), str) else "",
+                status=status,
+                raw_status=item.get("ErrorStatus") if isinstance(item.get("ErrorStatus"), str) else code,
+                occurred_at=ctx.at,
+                external_id=ctx.openid,
+            )
+        )
+
+
+# --- WeCom ------------------------------------------------------------------------------------
+
+
+def _change_external_contact(ctx: Context) -> None:
+    handler = _WECOM_CHANGES.get(ctx.text("ChangeType"))
+    if handler is None:
+        logger.info("WeCom change %r stored without processing", ctx.text("ChangeType"))
+        return
+    handler(ctx)
+
+
+def _wecom_identity(ctx: Context, *, detail: dict[str, Any] | None = None) -> ChannelIdentity:
+    contact = (detail or {}).get("external_contact") or {}
+    profile = {"display_name": contact.get("name", ""), "gender": contact.get("gender") or None}
+    return customer_services.identity_resolve(
+        account=ctx.account,
+        external_id=ctx.text("ExternalUserID"),
+        unionid=contact.get("unionid", "") or "",
+        profile={k: v for k, v in profile.items() if v},
+    )
+
+
+def _wecom_add(ctx: Context) -> None:
+    from messaging.channels import wecom
+
+    external_userid = ctx.text("ExternalUserID")
+    if not external_userid:
+        return
+    # The detail gives the unionid that links this contact to the customer we already know.
+    detail = wecom.external_contact_get(ctx.account, external_userid)
+    identity = _wecom_identity(ctx, detail=detail)
+    staff = ctx.text("UserID")
+    _set_follow(ctx, identity, following=True, scene=ctx.text("State"))
+    if staff:
+        ChannelIdentity.objects.filter(pk=identity.pk).update(owner_staff_id=staff[:64], updated_at=timezone.now())
+    code = _apply_channel_code(ctx, identity, ctx.text("State"))
+    ctx.event(identity, "wecom.add_contact", {"staff": staff, "state": ctx.text("State"), "channel_code_id": code.pk if code else None})
+    welcome_code = ctx.text("WelcomeCode")
+    welcome_text = getattr(code, "welcome_text", "") if code else ""
+    if welcome_code and welcome_text:
+        account = ctx.account
+        # After commit: the welcome code is valid for 20 s and usable once; a rollback must not send.
+        transaction.on_commit(lambda: _send_welcome(account, welcome_code, welcome_text))
+
+
+def _send_welcome(account: ChannelAccount, welcome_code: str, text: str) -> None:
+    from messaging.channels import wecom
+
+    try:
+        wecom.welcome_message_send(account, welcome_code=welcome_code, text=text)
+    except Exception as exc:  # a missed welcome is logged; the contact is recorded already
+        logger.warning("welcome message for account %s not sent: %s", account.pk, type(exc).__name__)
+
+
+def _wecom_edit(ctx: Context) -> None:
+    if not ctx.text("ExternalUserID"):
+        return
+    identity = _wecom_identity(ctx)
+    if ctx.text("UserID"):
+        ChannelIdentity.objects.filter(pk=identity.pk).update(owner_staff_id=ctx.text("UserID")[:64], updated_at=timezone.now())
+
+
+def _wecom_removed(by: str) -> Handler:
+    def handler(ctx: Context) -> None:
+        if not ctx.text("ExternalUserID"):
+            return
+        identity = _wecom_identity(ctx)
+        _set_follow(ctx, identity, following=False)
+        ctx.event(identity, "wecom.del_contact", {"staff": ctx.text("UserID"), "removed_by": by})
+
+    return handler
+
+
+_WECOM_CHANGES: dict[str, Handler] = {
+    "add_external_contact": _wecom_add,
+    "add_half_external_contact": _wecom_add,
+    "edit_external_contact": _wecom_edit,
+    "del_external_contact": _wecom_removed("staff"),
+    "del_follow_user": _wecom_removed("customer"),
+}
+
+_EVENT_HANDLERS: dict[str, Handler] = {
+    "subscribe": _subscribe,
+    "unsubscribe": _unsubscribe,
+    "SCAN": _scan,
+    "CLICK": _click,
+    "VIEW": _view,
+    "TEMPLATESENDJOBFINISH": _template_finished,
+    "MASSSENDJOBFINISH": _mass_finished,
+    "subscribe_msg_popup_event": _subscribe_msg_choice,
+    "subscribe_msg_change_event": _subscribe_msg_choice,
+    "subscribe_msg_sent_event": _subscribe_msg_sent,
+    "change_external_contact": _change_external_contact,
+}

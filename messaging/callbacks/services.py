@@ -1,0 +1,170 @@
+"""Writes of the inbound loop: store a callback (outbox row), process it, sweep stragglers."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from messaging.callbacks.models import InboundMessage, InboundState
+from messaging.callbacks.parsing import create_time, dedupe_key
+
+logger = logging.getLogger(__name__)
+
+# A row in `processing` longer than this is assumed abandoned (worker killed); > the task time limit.
+PROCESSING_STALE_SECONDS = 660
+# A `received` row not picked up after this long is handed to the broker again.
+RECEIVED_STALE_SECONDS = 60
+MAX_ATTEMPTS = 5
+
+_INSERT_SQL = (
+    f"INSERT INTO {InboundMessage._meta.db_table} "
+    "(account_id, dedupe_key, msg_type, event, from_user, raw_payload, parsed, created_time, state, attempts, "
+    "last_error, received_at, last_enqueued_at) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, %s, 'received', 0, '', %s, %s) "
+    "ON CONFLICT (account_id, dedupe_key) DO NOTHING RETURNING id"
+)
+
+
+def _text(value: Any, limit: int) -> str:
+    return value[:limit] if isinstance(value, str) else ""
+
+
+def inbound_store(*, account_id: int, fields: dict[str, Any], raw: str) -> int | None:
+    """Store a callback once per (account, dedupe key) and enqueue its processing after commit.
+
+    Returns the new row's id, or None for a retry of a callback already stored (its first copy was
+    enqueued then, and the sweeper covers it if that enqueue was lost).
+    """
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _INSERT_SQL,
+            [
+                account_id,
+                dedupe_key(fields),
+                _text(fields.get("MsgType"), 32),
+                _text(fields.get("Event"), 64),
+                _text(fields.get("FromUserName"), 128),
+                raw,
+                json.dumps(fields, ensure_ascii=False),
+                create_time(fields),
+                now,
+                now,
+            ],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    inbound_id = row[0]
+    transaction.on_commit(lambda: inbound_enqueue(inbound_id=inbound_id))
+    return inbound_id
+
+
+def inbound_enqueue(*, inbound_id: int) -> bool:
+    """Hand a stored row to the `callbacks` queue; a broker failure is logged, not raised.
+
+    The row is already durable, so WeChat still gets `success` and the sweeper enqueues it later.
+    """
+    from messaging.callbacks.tasks import inbound_process_task
+
+    if inbound_process_task.app.conf.task_always_eager:
+        inbound_process_task.apply_async(args=[inbound_id])
+        return True
+    try:
+        # One quick connection attempt and no publish retries: with the broker down, fail in
+        # milliseconds instead of holding WeChat's request (kombu would retry for seconds).
+        with inbound_process_task.app.pool.acquire(block=True) as connection:
+            connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0.05, timeout=1)
+            inbound_process_task.apply_async(args=[inbound_id], connection=connection, retry=False)
+    except Exception as exc:  # any broker/transport error; the sweeper recovers
+        logger.warning("inbound %s stored but not enqueued (%s); the sweeper will hand it over", inbound_id, type(exc).__name__)
+        return False
+    return True
+
+
+def passive_text_reply(*, fields: dict[str, Any], text: str) -> str:
+    """A passive text reply to the user who wrote `fields` (plaintext XML)."""
+
+    def cdata(value: str) -> str:
+        return "<![CDATA[" + value.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+
+    return (
+        f"<xml><ToUserName>{cdata(_text(fields.get('FromUserName'), 128))}</ToUserName>"
+        f"<FromUserName>{cdata(_text(fields.get('ToUserName'), 128))}</FromUserName>"
+        f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+        f"<Content>{cdata(text)}</Content></xml>"
+    )
+
+
+def inbound_process(*, inbound_id: int) -> bool:
+    """Apply one stored callback to the customers it concerns; True when this call processed it.
+
+    Claimed with a conditional UPDATE (received → processing), then every effect and the final
+    `processed` state commit in one transaction: a second run, or a run after a crash, changes
+    nothing twice. Effects outside the database (WeCom welcome message) run after that commit.
+    """
+    from messaging.callbacks.processing import process_fields
+
+    now = timezone.now()
+    stale = now - timedelta(seconds=PROCESSING_STALE_SECONDS)
+    claimed = (
+        InboundMessage.objects.filter(pk=inbound_id)
+        .filter(Q(state=InboundState.RECEIVED) | Q(state=InboundState.PROCESSING, processing_started_at__lt=stale))
+        .update(state=InboundState.PROCESSING, attempts=F("attempts") + 1, processing_started_at=now)
+    )
+    if not claimed:
+        return False
+    try:
+        with transaction.atomic():
+            row = InboundMessage.objects.select_for_update().select_related("account").get(pk=inbound_id)
+            if row.state != InboundState.PROCESSING:
+                return False
+            process_fields(account=row.account, fields=row.parsed, inbound=row)
+            row.state = InboundState.PROCESSED
+            row.processed_at = timezone.now()
+            row.last_error = ""
+            row.save(update_fields=["state", "processed_at", "last_error"])
+    except Exception as exc:
+        row = InboundMessage.objects.only("attempts").get(pk=inbound_id)
+        final = row.attempts >= MAX_ATTEMPTS
+        InboundMessage.objects.filter(pk=inbound_id, state=InboundState.PROCESSING).update(
+            state=InboundState.FAILED if final else InboundState.RECEIVED,
+            last_error=f"{type(exc).__name__}: {exc}"[:2000],
+        )
+        logger.warning("inbound %s processing failed (attempt %s%s)", inbound_id, row.attempts, ", giving up" if final else "")
+        if final:
+            return False
+        raise
+    return True
+
+
+def inbound_sweep(*, received_older_than: int = RECEIVED_STALE_SECONDS, limit: int = 5000) -> int:
+    """Re-enqueue rows whose processing never ran (broker down, worker killed); returns how many."""
+    now = timezone.now()
+    due = Q(state=InboundState.RECEIVED, last_enqueued_at__lte=now - timedelta(seconds=received_older_than)) | Q(
+        state=InboundState.PROCESSING, processing_started_at__lt=now - timedelta(seconds=PROCESSING_STALE_SECONDS)
+    )
+    ids = list(InboundMessage.objects.filter(due).order_by("received_at").values_list("pk", flat=True)[:limit])
+    if not ids:
+        return 0
+    InboundMessage.objects.filter(pk__in=ids).update(last_enqueued_at=now)
+    enqueued = 0
+    for inbound_id in ids:
+        if not inbound_enqueue(inbound_id=inbound_id):
+            break
+        enqueued += 1
+    if enqueued:
+        logger.info("sweeper re-enqueued %s inbound messages", enqueued)
+    return enqueued
+
+
+def sweeper_interval_seconds() -> int:
+    return getattr(settings, "CALLBACK_SWEEP_INTERVAL_SECONDS", 30)

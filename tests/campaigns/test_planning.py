@@ -1,0 +1,249 @@
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from campaigns.models import Delivery, Suppression
+from campaigns.planning import campaign_plan_audience
+from customers.models import ConsentCredit, CustomerPreference, EngagementProfile, TopicSubscription
+from customers.segments.services import segment_snapshot_create
+from tests.factories import TagFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def plan(campaign, start_at=None):
+    snapshot = segment_snapshot_create(segment=__import__("customers.models", fromlist=["Segment"]).Segment.objects.get(pk=campaign.segment_id))
+    with transaction.atomic():
+        return campaign_plan_audience(campaign=campaign, snapshot_id=snapshot.pk, start_at=start_at)
+
+
+def reasons(campaign):
+    return dict(Suppression.objects.filter(campaign=campaign).values_list("customer_id", "reason"))
+
+
+def pushed(customer, account, make_campaign, segment, *, at, state="sent", message_type="customer_service", marketing=True):
+    other = make_campaign(account, segment, name="earlier", message_type=message_type)
+    return Delivery.objects.create(campaign=other, customer=customer, account=account, state=state, sent_at=at, is_marketing=marketing)
+
+
+def test_planning_creates_one_delivery_per_customer_and_twice_creates_nothing(plan_account, make_audience, static_segment, make_campaign, contact_policy):
+    people = make_audience(plan_account, 5)
+    segment = static_segment([c for c, _ in people])
+    campaign = make_campaign(plan_account, segment, message_type="customer_service", priority_class="transactional")
+    for _, identity in people:
+        identity.last_interaction_at = timezone.now()
+        identity.save()
+    first = plan(campaign)
+    assert first.planned == 5 and first.audience == 5
+    second = plan(campaign)
+    assert second.planned == 0
+    assert Delivery.objects.filter(campaign=campaign).count() == 5
+    assert set(Delivery.objects.filter(campaign=campaign).values_list("identity_id", flat=True)) == {i.pk for _, i in people}
+
+
+def test_each_left_out_customer_has_its_first_matching_reason(plan_account, make_audience, static_segment, make_campaign, contact_policy):
+    topic = TagFactory()
+    people = make_audience(plan_account, 6)
+    (a, ia), (b, ib), (c, ic), (d, id_), (e, ie), (f, if_) = people
+    ia.follow_state = "unfollowed"
+    ia.do_not_disturb = True  # unfollowed comes first in the funnel
+    ia.save()
+    ib.do_not_disturb = True
+    ib.save()
+    TopicSubscription.objects.create(customer=c, tag=topic, opted_in=False)
+    CustomerPreference.objects.create(customer=d, frequency="important_only")
+    for _, identity in people:
+        if identity.pk != ie.pk:
+            identity.last_interaction_at = timezone.now()
+            identity.save()
+    segment = static_segment([p for p, _ in people])
+    campaign = make_campaign(plan_account, segment, topics=[topic])
+    result = plan(campaign)
+    assert reasons(campaign) == {
+        a.pk: "unfollowed",
+        b.pk: "do_not_disturb",
+        c.pk: "topic_opt_out",
+        e.pk: "outside_cs_window",
+        d.pk: "preference_frequency",
+    }
+    assert list(Delivery.objects.filter(campaign=campaign).values_list("customer_id", flat=True)) == [f.pk]
+    assert result.suppressed["unfollowed"] == 1
+
+
+def test_daily_cap_counts_the_customers_calendar_day_in_their_time_zone(plan_account, make_audience, static_segment, make_campaign, contact_policy):
+    # Start at 2026-03-10 17:00 UTC = 01:00 on the 11th in Shanghai, 12:00 on the 10th in New York.
+    start = datetime(2026, 3, 10, 17, 0, tzinfo=UTC)
+    (sh, ish), (ny, iny) = make_audience(plan_account, 1, timezone="Asia/Shanghai") + make_audience(plan_account, 1, timezone="America/New_York")
+    for identity in (ish, iny):
+        identity.last_interaction_at = start
+        identity.save()
+    segment = static_segment([sh, ny])
+    # Both pushed at 15:30 UTC on the 10th: still the 10th in New York, but the 10th (23:30) in Shanghai too,
+    # i.e. the day before the Shanghai customer's send day.
+    at = datetime(2026, 3, 10, 15, 30, tzinfo=UTC)
+    pushed(sh, plan_account, make_campaign, segment, at=at)
+    pushed(ny, plan_account, make_campaign, segment, at=at)
+    campaign = make_campaign(plan_account, segment)
+    plan(campaign, start_at=start)
+    assert reasons(campaign) == {ny.pk: "frequency_day"}
+
+
+def test_weekly_cap_reached_exactly_suppresses_and_one_below_does_not(plan_account, make_audience, static_segment, make_campaign, contact_policy):
+    start = timezone.now()
+    (at_cap, i1), (below, i2) = make_audience(plan_account, 2)
+    for identity in (i1, i2):
+        identity.last_interaction_at = start
+        identity.save()
+    segment = static_segment([at_cap, below])
+    for days in (2, 3, 4):
+        pushed(at_cap, plan_account, make_campaign, segment, at=start - timedelta(days=days))
+    for days in (2, 3):
+        pushed(below, plan_account, make_campaign, segment, at=start - timedelta(days=days))
+    # Older than 7 days: does not count.
+    pushed(below, plan_account, make_campaign, segment, at=start - timedelta(days=7, minutes=1))
+    campaign = make_campaign(plan_account, segment)
+    plan(campaign, start_at=start)
+    assert reasons(campaign) == {at_cap.pk: "frequency_week"}
+
+
+def test_transactional_bypasses_caps_but_not_opt_outs(plan_account, make_audience, static_segment, make_campaign, contact_policy):
+    topic = TagFactory()
+    start = timezone.now()
+    (capped, i1), (opted_out, i2) = make_audience(plan_account, 2)
+    for identity in (i1, i2):
+        identity.last_interaction_at = start
+        identity.save()
+    segment = static_segment([capped, opted_out])
+    pushed(capped, plan_account, make_campaign, segment, at=start - timedelta(minutes=5))
+    TopicSubscription.objects.create(customer=opted_out, tag=topic, opted_in=False)
+    campaign = make_campaign(plan_account, segment, priority_class="transactional", topics=[topic])
+    plan(campaign, start_at=start)
+    assert reasons(campaign) == {opted_out.pk: "topic_opt_out"}
+
+
+def test_fatigue_cools_down_for_n_days_after_k_ignored_pushes(plan_account, make_audience, static_segment, make_campaign, contact_policy):
+    start = timezone.now()
+    people = make_audience(plan_account, 3)
+    for _, identity in people:
+        identity.last_interaction_at = start
+        identity.save()
+    (tired, _), (below_k, _), (cooled, _) = people
+    EngagementProfile.objects.create(customer=tired, ignored_push_streak=3, last_push_at=start - timedelta(days=6, hours=23))
+    EngagementProfile.objects.create(customer=below_k, ignored_push_streak=2, last_push_at=start - timedelta(days=1))
+    EngagementProfile.objects.create(customer=cooled, ignored_push_streak=5, last_push_at=start - timedelta(days=7, minutes=1))
+    campaign = make_campaign(plan_account, static_segment([c for c, _ in people]))
+    plan(campaign, start_at=start)
+    assert reasons(campaign) == {tired.pk: "fatigue"}
+
+
+def test_subscribe_message_needs_a_consent_credit(make_audience, static_segment, make_campaign, contact_policy):
+    from tests.factories import ChannelAccountFactory
+
+    account = ChannelAccountFactory(kind="oa")
+    (with_credit, _), (used_up, _), (never, _) = make_audience(account, 3)
+    ConsentCredit.objects.create(customer=with_credit, account=account, template_id="TPL1", remaining=1)
+    ConsentCredit.objects.create(customer=used_up, account=account, template_id="TPL1", remaining=0)
+    campaign = make_campaign(
+        account, static_segment([with_credit, used_up, never]), message_type="oa_subscribe", priority_class="transactional",
+        content={"template_id": "TPL1", "template_keys": ["thing1"], "fields": {"thing1": "Hi"}},
+    )
+    plan(campaign)
+    assert reasons(campaign) == {used_up.pk: "no_consent", never.pk: "no_consent"}
+
+
+def test_quiet_hours_defer_to_the_window_end_in_the_customers_local_time(plan_account, make_audience, static_segment, make_campaign, db):
+    from campaigns.models import ContactPolicy
+
+    ContactPolicy.objects.create(pk=1)  # default quiet hours 21:00–08:30
+    # 13:00 UTC: 21:00 in Shanghai (quiet starts, inclusive), 08:00 in New York... no: 08:00 EST is quiet too (before 08:30),
+    # 14:00 in London (outside).
+    start = datetime(2026, 1, 15, 13, 0, tzinfo=UTC)
+    (sh, i1), (ny, i2), (ldn, i3) = (
+        make_audience(plan_account, 1, timezone="Asia/Shanghai")
+        + make_audience(plan_account, 1, timezone="America/New_York")
+        + make_audience(plan_account, 1, timezone="Europe/London")
+    )
+    for identity in (i1, i2, i3):
+        identity.last_interaction_at = start
+        identity.save()
+    campaign = make_campaign(plan_account, static_segment([sh, ny, ldn]), priority_class="transactional")
+    plan(campaign, start_at=start)
+    send_after = dict(Delivery.objects.filter(campaign=campaign).values_list("customer_id", "send_after"))
+    assert send_after[sh] if False else True
+    assert send_after[sh.pk] == datetime(2026, 1, 16, 0, 30, tzinfo=UTC)  # 08:30 next day in Shanghai
+    assert send_after[ny.pk] == datetime(2026, 1, 15, 13, 30, tzinfo=UTC)  # 08:30 the same day in New York
+    assert send_after[ldn.pk] == start
+
+
+def test_quiet_hours_end_is_exclusive_and_start_is_inclusive(plan_account, make_audience, static_segment, make_campaign, db):
+    from campaigns.models import ContactPolicy
+
+    ContactPolicy.objects.create(pk=1)
+    (c1, i1), = make_audience(plan_account, 1, timezone="Asia/Shanghai")
+    i1.last_interaction_at = timezone.now()
+    i1.save()
+    segment = static_segment([c1])
+    at_end = datetime(2026, 1, 15, 0, 30, tzinfo=UTC)  # 08:30 Shanghai: allowed
+    campaign = make_campaign(plan_account, segment, priority_class="transactional")
+    plan(campaign, start_at=at_end)
+    assert Delivery.objects.get(campaign=campaign).send_after == at_end
+    just_before_start = datetime(2026, 1, 15, 12, 59, tzinfo=UTC)  # 20:59 Shanghai: allowed
+    campaign2 = make_campaign(plan_account, segment, priority_class="transactional")
+    plan(campaign2, start_at=just_before_start)
+    assert Delivery.objects.get(campaign=campaign2).send_after == just_before_start
+
+
+def test_send_window_and_best_hour_set_the_send_time(plan_account, make_audience, static_segment, make_campaign, contact_policy):
+    start = datetime(2026, 1, 15, 2, 0, tzinfo=UTC)  # 10:00 Shanghai
+    (early, i1), (none, i2), = make_audience(plan_account, 2, timezone="Asia/Shanghai")
+    for identity in (i1, i2):
+        identity.last_interaction_at = start
+        identity.save()
+    EngagementProfile.objects.create(customer=early, best_hour=19)
+    campaign = make_campaign(
+        plan_account, static_segment([early, none]), priority_class="transactional",
+        send_time_optimization=True, send_window_start=time(12, 0), send_window_end=time(20, 0),
+    )
+    plan(campaign, start_at=start)
+    send_after = dict(Delivery.objects.filter(campaign=campaign).values_list("customer_id", "send_after"))
+    assert send_after[early.pk] == datetime(2026, 1, 15, 11, 0, tzinfo=UTC)  # 19:00 local
+    # No own best hour: the audience's (19) is the fallback.
+    assert send_after[none.pk] == datetime(2026, 1, 15, 11, 0, tzinfo=UTC)
+
+
+def test_holdout_is_stable_and_recorded(plan_account, make_audience, static_segment, make_campaign, contact_policy):
+    people = make_audience(plan_account, 40)
+    for _, identity in people:
+        identity.last_interaction_at = timezone.now()
+        identity.save()
+    segment = static_segment([c for c, _ in people])
+    campaign = make_campaign(plan_account, segment, priority_class="transactional", holdout_percent=50)
+    plan(campaign)
+    held = {cid for cid, r in reasons(campaign).items() if r == "holdout"}
+    assert 5 < len(held) < 35
+    assert Delivery.objects.filter(campaign=campaign).count() == 40 - len(held)
+    Suppression.objects.filter(campaign=campaign).delete()
+    Delivery.objects.filter(campaign=campaign).delete()
+    plan(campaign)
+    assert {cid for cid, r in reasons(campaign).items() if r == "holdout"} == held
+
+
+def test_account_daily_quota_and_top_percent(plan_account, make_audience, static_segment, make_campaign, contact_policy):
+    people = make_audience(plan_account, 10)
+    for index, (customer, identity) in enumerate(people):
+        identity.last_interaction_at = timezone.now()
+        identity.save()
+        EngagementProfile.objects.create(customer=customer, score=index / 10)
+    plan_account.daily_quota = 3
+    plan_account.save()
+    segment = static_segment([c for c, _ in people])
+    campaign = make_campaign(plan_account, segment, priority_class="transactional", top_percent=50)
+    plan(campaign)
+    by_reason = {}
+    for cid, r in reasons(campaign).items():
+        by_reason.setdefault(r, set()).add(cid)
+    assert by_reason["low_predicted_engagement"] == {c.pk for c, _ in people[:5]}
+    assert len(by_reason["account_quota"]) == 2
+    assert set(Delivery.objects.filter(campaign=campaign).values_list("customer_id", flat=True)) == {c.pk for c, _ in people[7:]}

@@ -1,0 +1,70 @@
+"""Fixtures for campaign tests: an audience on a service account, a static segment, a campaign builder."""
+
+from __future__ import annotations
+
+import pytest
+
+from campaigns.models import Campaign, ContactPolicy
+from tests.factories import ChannelAccountFactory, ChannelIdentityFactory, CustomerFactory
+
+
+@pytest.fixture
+def plan_account(db):
+    return ChannelAccountFactory(kind="oa", timezone="Asia/Shanghai", rate_limit_per_second=1000)
+
+
+@pytest.fixture
+def make_audience(db):
+    """make_audience(account, n, **customer_fields) → list of (customer, identity) following the account."""
+
+    def make(account, n: int, *, follow_state: str = "following", **customer_fields):
+        out = []
+        for _ in range(n):
+            customer = CustomerFactory(**customer_fields)
+            identity = ChannelIdentityFactory(customer=customer, account=account, follow_state=follow_state)
+            out.append((customer, identity))
+        return out
+
+    return make
+
+
+@pytest.fixture
+def static_segment(db):
+    """static_segment(customers) → a static Segment listing them."""
+    from customers.segments.models import SegmentStaticMember
+    from customers.segments.services import segment_create
+
+    counter = {"n": 0}
+
+    def make(customers):
+        counter["n"] += 1
+        segment = segment_create(name=f"campaign test segment {counter['n']}", kind="static")
+        SegmentStaticMember.objects.bulk_create([SegmentStaticMember(segment=segment, customer_id=c.pk) for c in customers])
+        return segment
+
+    return make
+
+
+@pytest.fixture
+def make_campaign(db):
+    def make(account, segment, **fields) -> Campaign:
+        defaults = {
+            "name": "Spring sale",
+            "message_type": "customer_service",
+            "priority_class": "marketing",
+            "content": {"text": "Hi {{ customer.display_name }}, spring sale https://shop.example.com/sale"},
+            "segment_id": segment.pk if segment else None,
+        }
+        defaults.update(fields)
+        topics = defaults.pop("topics", [])
+        campaign = Campaign.objects.create(account=account, **defaults)
+        campaign.topics.set(topics)
+        return campaign
+
+    return make
+
+
+@pytest.fixture
+def contact_policy(db):
+    """The global policy row with quiet hours off, so tests at arbitrary wall-clock times are stable."""
+    return ContactPolicy.objects.create(pk=1, quiet_start=None, quiet_end=None)
