@@ -43,3 +43,20 @@ def mp_user_factory(mp_api_account):
 @pytest.fixture
 def mp_user(mp_user_factory) -> MiniProgramUserHandle:
     return mp_user_factory()
+
+
+def _sandbox_account(sandbox, kind: str) -> ChannelAccount:
+    account = ChannelAccountFactory(kind=kind, api_base_url=sandbox.base_url, rate_limit_per_second=1000)
+    sandbox.control.register_app(kind=kind, app_id=account.app_id, secret=account.app_secret, auto_report=False)
+    return account
+
+
+@pytest.fixture
+def mp_sandbox_account(db, sandbox) -> ChannelAccount:
+    """A mini-program registered with the sandbox (own name: other plugins define `mp_account`)."""
+    return _sandbox_account(sandbox, "miniprogram")
+
+
+@pytest.fixture
+def oa_sandbox_account(db, sandbox) -> ChannelAccount:
+    return _sandbox_account(sandbox, "oa")
