@@ -11,7 +11,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -20,6 +19,7 @@ from rest_framework.views import APIView
 from customers.privacy import customer_erase, customer_export
 from messaging.miniprogram import selectors, services
 from messaging.miniprogram.auth import MiniProgramTokenAuthentication, MiniProgramUser
+from messaging.miniprogram.parsers import SafeJSONParser
 from messaging.miniprogram.serializers import (
     MAX_EVENTS_PER_BATCH,
     ErrorSerializer,
@@ -102,8 +102,10 @@ class MiniProgramPagination(PageNumberPagination):
 class MiniProgramApi(APIView):
     authentication_classes = [MiniProgramTokenAuthentication]
     permission_classes = [IsMiniProgramCustomer]
-    throttle_classes = [MiniProgramIpThrottle, MiniProgramTokenThrottle]
-    parser_classes = [JSONParser]
+    # Per IP before authentication, so that requests with bad tokens are counted too; per session after.
+    ip_throttle_classes: list = [MiniProgramIpThrottle]
+    throttle_classes = [MiniProgramTokenThrottle]
+    parser_classes = [SafeJSONParser]
     renderer_classes = [JSONRenderer]
     max_body_bytes = 64 * 1024
 
@@ -115,6 +117,9 @@ class MiniProgramApi(APIView):
         limit = getattr(settings, "MP_MAX_BODY_BYTES", None) or self.max_body_bytes
         if length > limit:
             raise ApplicationError(f"Request body exceeds {limit} bytes.", code="body_too_large", status_code=413)
+        waits = [t.wait() for t in (cls() for cls in self.ip_throttle_classes) if not t.allow_request(request, self)]
+        if waits:
+            self.throttled(request, max((w for w in waits if w is not None), default=None))
         super().initial(request, *args, **kwargs)
 
     @property
@@ -131,7 +136,8 @@ class MiniProgramApi(APIView):
 class LoginApi(MiniProgramApi):
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    throttle_classes = [MiniProgramLoginIpThrottle, MiniProgramIpThrottle]
+    ip_throttle_classes = [MiniProgramLoginIpThrottle, MiniProgramIpThrottle]
+    throttle_classes: list = []
 
     def post(self, request):
         serializer = LoginRequestSerializer(data=request.data)
@@ -152,7 +158,8 @@ class LoginApi(MiniProgramApi):
 class TokenRefreshApi(MiniProgramApi):
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    throttle_classes = [MiniProgramLoginIpThrottle, MiniProgramIpThrottle]
+    ip_throttle_classes = [MiniProgramLoginIpThrottle, MiniProgramIpThrottle]
+    throttle_classes: list = []
 
     def post(self, request):
         serializer = RefreshRequestSerializer(data=request.data)

@@ -382,3 +382,21 @@ def test_export_returns_my_data(mp_user):
     assert [i["external_id"] for i in body["identities"]] == [mp_user.identity.external_id]
     assert len(body["events"]) == 2
     assert "sk-secret" not in str(body)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["[" * 5000 + "]" * 5000, '{"display_name": "a\\u0000b"}', '{"display_name": "\\ud800"}', '{"a": ' * 20 + "1" + "}" * 20],
+    ids=["deep-nesting", "nul", "lone-surrogate", "nested-20"],
+)
+def test_hostile_json_is_a_400_not_a_server_error(mp_user, raw):
+    response = mp_user.client.generic("PATCH", BASE + "me", raw, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "parse_error"
+
+
+def test_nul_characters_inside_event_properties_are_refused(mp_user):
+    raw = '{"events": [{"id": "x1", "type": "share", "properties": {"note": "a\\u0000"}}]}'
+    response = mp_user.client.generic("POST", BASE + "events", raw, content_type="application/json")
+    assert response.status_code == 400
+    assert not EngagementEvent.objects.exists()

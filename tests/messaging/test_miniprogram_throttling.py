@@ -58,3 +58,11 @@ def test_login_attempts_per_ip_are_limited(mp_api_account, rates):
     codes = [client.post(BASE + "login", {"appid": "wx-unknown", "code": "c"}, format="json").status_code for _ in range(3)]
     assert codes == [400, 400, 429]
     assert client.post(BASE + "token/refresh", {"refresh_token": "mpr_x"}, format="json").status_code == 429
+
+
+def test_requests_with_bad_tokens_count_against_the_ip(mp_user, rates):
+    rates(mp_ip="3/min")
+    guesser = APIClient()
+    guesser.credentials(HTTP_AUTHORIZATION="Bearer mpa_guess")
+    codes = [guesser.get(BASE + "me", REMOTE_ADDR="10.3.3.3").status_code for _ in range(4)]
+    assert codes == [401, 401, 401, 429]
