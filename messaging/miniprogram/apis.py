@@ -6,7 +6,6 @@ account, so later calls need only the bearer token.
 
 from __future__ import annotations
 
-from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
@@ -114,7 +113,7 @@ class MiniProgramApi(APIView):
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        limit = getattr(settings, "MP_MAX_BODY_BYTES", None) or self.max_body_bytes
+        limit = self.max_body_bytes
         if length > limit:
             raise ApplicationError(f"Request body exceeds {limit} bytes.", code="body_too_large", status_code=413)
         waits = [t.wait() for t in (cls() for cls in self.ip_throttle_classes) if not t.allow_request(request, self)]

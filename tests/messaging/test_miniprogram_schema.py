@@ -3,6 +3,8 @@
 A fresh customer and token per example, so that DELETE me in one example does not log out the next.
 """
 
+import os
+
 import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
@@ -41,7 +43,8 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_app
 
 
 @schema.parametrize()
-@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+# CI runs a few examples per operation; MP_FUZZ_EXAMPLES=200 for a deeper local run.
+@settings(max_examples=int(os.environ.get("MP_FUZZ_EXAMPLES", "10")), deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_mini_program_api_conforms_to_its_schema(case, mp_user_factory, _keep_test_connection, _generous_throttles):
     user = mp_user_factory()
     # positive_data_acceptance is left out: business rules the schema cannot express (an unknown
