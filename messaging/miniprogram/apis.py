@@ -107,6 +107,8 @@ class MiniProgramApi(APIView):
     parser_classes = [SafeJSONParser]
     renderer_classes = [JSONRenderer]
     max_body_bytes = 64 * 1024
+    # Anything else in the query string is a client bug (or a probe): say so instead of ignoring it.
+    allowed_query_params: frozenset[str] = frozenset()
 
     def initial(self, request, *args, **kwargs):
         try:
@@ -120,6 +122,9 @@ class MiniProgramApi(APIView):
         if waits:
             self.throttled(request, max((w for w in waits if w is not None), default=None))
         super().initial(request, *args, **kwargs)
+        unknown = sorted(set(request.query_params) - self.allowed_query_params)
+        if unknown:
+            raise ApplicationError("Unknown query parameters.", code="unknown_query_parameter", detail=unknown)
 
     @property
     def mp_user(self) -> MiniProgramUser:
@@ -302,6 +307,7 @@ class EventsApi(MiniProgramApi):
 class InboxListApi(MiniProgramApi, generics.ListAPIView):
     serializer_class = InboxMessageSerializer
     pagination_class = MiniProgramPagination
+    allowed_query_params = frozenset({"page", "page_size", "unread"})
 
     def get_queryset(self):
         values = self.request.query_params.getlist("unread")

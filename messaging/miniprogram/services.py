@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import time
 from typing import Any
 
 from django.db import transaction
@@ -25,8 +25,8 @@ from customers.services import (
     consent_credit_revoke,
     customer_set_phone,
     event_record,
+    events_record_bulk,
     identity_resolve,
-    identity_touch_interaction,
     tags_assign_bulk,
 )
 from messaging.channels.miniprogram import code_to_session
@@ -76,7 +76,6 @@ def mp_login(*, account: ChannelAccount, js_code: str) -> IssuedTokens:
     """Exchange a wx.login code for the customer's identity and a new session of our own."""
     result = code_to_session(account, js_code)
     identity = identity_resolve(account=account, external_id=result["openid"], unionid=result.get("unionid") or "")
-    identity_touch_interaction(identity=identity, at=timezone.now())
     return mp_session_create(identity=identity, session_key=result.get("session_key") or "")
 
 
@@ -229,30 +228,25 @@ class EventBatchResult:
 
 
 def mp_events_ingest(*, session: MiniProgramSession, events: list[dict[str, Any]]) -> EventBatchResult:
-    """Store validated behaviour events once each (client event id → dedupe key)."""
-    accepted = duplicates = 0
-    latest: datetime | None = None
-    with transaction.atomic():
-        for item in events:
-            stored = event_record(
-                customer_id=session.customer_id,
-                event_type=f"mp.{item['type']}",
-                occurred_at=item["occurred_at"],
-                properties=item.get("properties") or {},
-                account_id=session.account_id,
-                # Keyed on the identity, not the customer: a merge must not make old ids new again.
-                dedupe_key=f"mp:{session.identity_id}:{item['id']}",
-            )
-            if stored is None:
-                duplicates += 1
-            else:
-                accepted += 1
-                latest = max(latest, item["occurred_at"]) if latest else item["occurred_at"]
-    if latest:
-        ChannelIdentity.objects.filter(pk=session.identity_id).exclude(last_interaction_at__gte=latest).update(
-            last_interaction_at=latest
-        )
-    return EventBatchResult(accepted=accepted, duplicates=duplicates)
+    """Store validated behaviour events once each (client event id → dedupe key), in one insert."""
+    if not events:
+        return EventBatchResult(accepted=0, duplicates=0)
+    rows = [
+        {
+            "customer_id": session.customer_id,
+            "event_type": f"mp.{item['type']}",
+            "occurred_at": item["occurred_at"],
+            "properties": item.get("properties") or {},
+            "account_id": session.account_id,
+            # Keyed on the identity, not the customer: a merge must not make old ids new again.
+            "dedupe_key": f"mp:{session.identity_id}:{item['id']}",
+        }
+        for item in events
+    ]
+    # No identity_touch_interaction: browsing the mini-program does not open WeChat's 48-hour
+    # customer-service window (only a message to the account does).
+    new_ids = events_record_bulk(rows)
+    return EventBatchResult(accepted=len(new_ids), duplicates=len(rows) - len(new_ids))
 
 
 # --- inbox -------------------------------------------------------------------------------------

@@ -330,7 +330,7 @@ def test_a_token_reaches_only_its_own_customer(mp_user_factory, topics):
     mine.client.patch(BASE + "me", {"id": other.customer.pk, "display_name": "Changed"}, format="json")
     other.customer.refresh_from_db()
     assert other.customer.display_name == "Other"
-    mine.client.patch(BASE + f"me?customer_id={other.customer.pk}", {"display_name": "Changed"}, format="json")
+    assert mine.client.patch(BASE + f"me?customer_id={other.customer.pk}", {"display_name": "Changed"}, format="json").status_code == 400
     other.customer.refresh_from_db()
     assert other.customer.display_name == "Other"
     mine.client.post(BASE + "me/subscriptions", {"customer_id": other.customer.pk, "results": [{"template_id": "T1", "status": "reject"}]}, format="json")
@@ -343,7 +343,8 @@ def test_a_token_reaches_only_its_own_customer(mp_user_factory, topics):
     exported = mine.client.post(BASE + "me/export").json()
     assert exported["customer_id"] == mine.customer.pk
     assert "private to other" not in str(exported)
-    assert mine.client.delete(BASE + f"me?customer_id={other.customer.pk}").status_code == 204
+    assert mine.client.delete(BASE + f"me?customer_id={other.customer.pk}").status_code == 400
+    assert mine.client.delete(BASE + "me").status_code == 204
     other.customer.refresh_from_db()
     assert other.customer.erased_at is None
     assert other.client.get(BASE + "me").status_code == 200
