@@ -15,4 +15,5 @@ app.conf.beat_schedule = {
     "campaigns-dispatch-sweep": {"task": "campaigns.tasks.dispatch_sweep_task", "schedule": 60.0},
     "engagement-events-rollup": {"task": "customers.engagement.tasks.engagement_events_rollup_task", "schedule": 24 * 3600},
     "callbacks-inbound-sweep": {"task": "messaging.callbacks.tasks.inbound_sweep_task", "schedule": 30.0},
+    "miniprogram-sessions-purge": {"task": "messaging.miniprogram.tasks.mp_sessions_purge_task", "schedule": 24 * 3600},
 }

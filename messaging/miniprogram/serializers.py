@@ -11,6 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from customers.models import Customer, Gender, InboxMessage, PushFrequency
+from customers.services import normalize_phone
 
 MAX_EVENTS_PER_BATCH = 500
 MAX_EVENT_PROPERTIES_BYTES = 4096
@@ -58,6 +59,20 @@ class StrictChoiceField(serializers.ChoiceField):
         return super().to_internal_value(data)
 
 
+# One schema for both directions: what is stored is the normalised number (e.g. without +86), which
+# need not match the input pattern, and phones imported by operators can have any shape.
+@extend_schema_field({"type": "string", "maxLength": 24, "description": "Digits, optional leading +, spaces or dashes."})
+class PhoneField(StrictRegexField):
+    def __init__(self, **kwargs):
+        super().__init__(r"^\+?[0-9][0-9 \-]{4,23}$", **kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if value and len(normalize_phone(value)) < 5:
+            raise serializers.ValidationError("Phone number is too short.")
+        return value
+
+
 class LoginRequestSerializer(serializers.Serializer):
     appid = StrictCharField(max_length=64, help_text="The mini-program's app id (wx…), as in its project config.")
     code = StrictCharField(max_length=128, help_text="The code from wx.login().")
@@ -77,7 +92,7 @@ class TokenResponseSerializer(serializers.Serializer):
 
 
 class MeSerializer(serializers.ModelSerializer):
-    phone = StrictRegexField(r"^\+?[0-9][0-9 \-]{4,23}$", required=False, allow_blank=True, max_length=24)
+    phone = PhoneField(required=False, allow_blank=True, max_length=24)
     timezone = StrictCharField(required=False, allow_blank=True, max_length=64)
     avatar_url = serializers.URLField(required=False, allow_blank=True, max_length=512)
     display_name = StrictCharField(required=False, allow_blank=True, max_length=128)

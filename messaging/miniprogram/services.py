@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import time
+from datetime import time, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -272,3 +272,17 @@ def mp_inbox_mark_read(*, customer_id: int, account_id: int, message_id: int) ->
             dedupe_key=f"inbox.read:{message.pk}",
         )
     return message
+
+
+# --- housekeeping ------------------------------------------------------------------------------
+
+# Kept a while after they stop working, so a "token expired" / "session revoked" answer and the
+# reuse detection still find the row; then they are only noise.
+SESSION_RETENTION = timedelta(days=7)
+
+
+def mp_sessions_purge() -> int:
+    """Delete sessions whose refresh token expired or that were revoked over a week ago."""
+    cutoff = timezone.now() - SESSION_RETENTION
+    deleted, _ = MiniProgramSession.objects.filter(Q(refresh_expires_at__lt=cutoff) | Q(revoked_at__lt=cutoff)).delete()
+    return deleted

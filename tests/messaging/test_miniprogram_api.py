@@ -401,3 +401,18 @@ def test_nul_characters_inside_event_properties_are_refused(mp_user):
     response = mp_user.client.generic("POST", BASE + "events", raw, content_type="application/json")
     assert response.status_code == 400
     assert not EngagementEvent.objects.exists()
+
+
+def test_purging_deletes_long_dead_sessions_only(mp_user_factory):
+    from messaging.miniprogram.tasks import mp_sessions_purge_task
+
+    live, expired, revoked, recently_revoked = (mp_user_factory() for _ in range(4))
+    long_ago = timezone.now() - timedelta(days=8)
+    MiniProgramSession.objects.filter(pk=expired.tokens.session.pk).update(refresh_expires_at=long_ago)
+    MiniProgramSession.objects.filter(pk=revoked.tokens.session.pk).update(revoked_at=long_ago)
+    MiniProgramSession.objects.filter(pk=recently_revoked.tokens.session.pk).update(revoked_at=timezone.now())
+    assert mp_sessions_purge_task() == 2
+    assert mp_sessions_purge_task() == 0
+    left = set(MiniProgramSession.objects.values_list("pk", flat=True))
+    assert left == {live.tokens.session.pk, recently_revoked.tokens.session.pk}
+    assert live.client.get(BASE + "me").status_code == 200
