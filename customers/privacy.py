@@ -33,6 +33,7 @@ from customers.models import (
     TopicSubscription,
 )
 from customers.privacy_models import PrivacyRequest, PrivacyRequestKind
+from customers.segments.models import SegmentStaticMember
 from scrm.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -152,6 +153,9 @@ def customer_erase(*, customer_id: int, requested_by: str) -> PrivacyRequest:
     _delete("consent_credits", ConsentCredit.objects.filter(customer_id=customer_id))
     _delete("inbox", InboxMessage.objects.filter(customer_id=customer_id))
     _delete("engagement_profile", EngagementProfile.objects.filter(customer_id=customer_id))
+    # An operator's list (e.g. an uploaded VIP list) says something about the person; a campaign's
+    # snapshot is a historical count and stays.
+    _delete("static_segment_memberships", SegmentStaticMember.objects.filter(customer_id=customer_id))
     # Events stay for the aggregates (type, time, campaign); what they said about the person goes.
     # dedupe keys can embed an openid, so they go too.
     removed["events_anonymised"] = EngagementEvent.objects.filter(customer_id=customer_id).update(

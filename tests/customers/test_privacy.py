@@ -15,6 +15,8 @@ from customers.models import (
 )
 from customers.privacy import customer_erase, customer_export, register_erasure_handler
 from customers.privacy_models import PrivacyRequest
+from customers.segments.models import SegmentStaticMember
+from customers.segments.services import segment_create
 from customers.services import consent_credit_add, customer_set_phone, event_record, identity_resolve
 from scrm.errors import ApplicationError
 from tests.factories import ChannelAccountFactory, CustomerFactory, TagFactory
@@ -42,6 +44,8 @@ def person():
     campaign = Campaign.objects.create(name="Autumn", account=oa, message_type="mass")
     event_record(customer_id=customer.pk, event_type="mp.purchase", properties={"address": "5 Garden Rd"}, campaign_id=campaign.pk, dedupe_key="mp:1:o-mp-1")
     Delivery.objects.create(campaign=campaign, customer=customer, identity=identity, account=oa, state="sent")
+    vip = segment_create(name="VIP upload", kind="static")
+    SegmentStaticMember.objects.create(segment=vip, customer=customer)
     return {"customer": customer, "oa": oa, "mp": mp, "campaign": campaign}
 
 
@@ -69,7 +73,7 @@ def test_erasure_removes_personal_data_and_identities_and_keeps_anonymous_aggreg
     for field in ("display_name", "city", "phone", "phone_hash", "source"):
         assert getattr(customer, field) == "", field
     assert customer.attributes == {}
-    for model in (ChannelIdentity, CustomerUnionId, CustomerTag, TopicSubscription, CustomerPreference, ConsentCredit, InboxMessage, EngagementProfile):
+    for model in (ChannelIdentity, CustomerUnionId, CustomerTag, TopicSubscription, CustomerPreference, ConsentCredit, InboxMessage, EngagementProfile, SegmentStaticMember):
         assert not model.objects.filter(customer_id=customer.pk).exists(), model.__name__
     # Aggregates still count the person, anonymously.
     event = EngagementEvent.objects.get(customer=customer)
