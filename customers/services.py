@@ -280,7 +280,8 @@ def tags_assign_bulk(
         for tag_id in tag_ids:
             cursor.execute(
                 f"INSERT INTO {table} (customer_id, tag_id, source, assigned_at) "
-                f"SELECT c.id, %s, %s, %s FROM ({customer_sql}) AS c "
+                # "WHERE TRUE" lets SQLite parse ON CONFLICT after INSERT … SELECT.
+                f"SELECT c.id, %s, %s, %s FROM ({customer_sql}) AS c WHERE TRUE "
                 f"ON CONFLICT (customer_id, tag_id) DO NOTHING",
                 [tag_id, source, now, *customer_params],
             )

@@ -29,6 +29,7 @@ $PY manage.py wechat_sandbox --host 127.0.0.1 --port "$SANDBOX_PORT" & pids+=($!
 for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$SANDBOX_PORT") 2>/dev/null && break; sleep 0.2; done
 
 $PY manage.py seed_demo
+$PY manage.py sandbox_register
 
 $PY -m gunicorn scrm.wsgi:application --bind "0.0.0.0:$PORT" --workers 2 --threads 4 --access-logfile - & pids+=($!)
 $PY -m celery -A scrm worker -Q callbacks,dispatch,planning,analytics,default --concurrency 2 -l INFO & pids+=($!)

@@ -68,6 +68,8 @@ INSTALLED_APPS = [
     "customers",
     "messaging",
     "campaigns",
+    # Project-wide management commands (scrm/management/commands: bench).
+    "scrm",
 ]
 
 MIDDLEWARE = [
@@ -285,3 +287,7 @@ def describe_backends() -> str:
     )
     broker_desc = "filesystem broker in var/broker (embedded default)" if not REDIS_URL else "Redis"
     return f"database: {db_desc}; broker/cache: {broker_desc}"
+
+# --- Benchmarks -----------------------------------------------------------------------------
+# Population size for `make bench` (python manage.py bench); a small value makes a quick run.
+BENCH_CUSTOMERS = env.int("BENCH_CUSTOMERS", default=1_000_000)

@@ -9,6 +9,9 @@ EngagementProfile.score / ignored_push_streak.
 from django.db import migrations
 
 COMMON = [
+    # Every audience excludes erased customers: this lets a tag-driven plan check "not erased" with an
+    # index-only probe instead of reading the customers heap.
+    ("segidx_customer_live", "customers_customer (id) WHERE erased_at IS NULL"),
     # follows account X: index-only scan of (account, state) -> customer.
     ("segidx_identity_acct_state_cust", "customers_channelidentity (account_id, follow_state, customer_id)"),
     # has WeCom (optionally with staff Y) / has mini-program: by identity kind.
@@ -23,9 +26,10 @@ def forwards(apps, schema_editor):
     for name, target in COMMON:
         schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {target}")
     if schema_editor.connection.vendor == "postgresql":
-        # Attribute equality / in compile to jsonb containment (@>), served by this GIN index.
+        # Attribute eq / in compile to jsonb containment (@>) and exists to has-key (?): the default
+        # jsonb_ops GIN operator class serves both (jsonb_path_ops would not serve ?).
         schema_editor.execute(
-            "CREATE INDEX IF NOT EXISTS segidx_customer_attributes ON customers_customer USING gin (attributes jsonb_path_ops)"
+            "CREATE INDEX IF NOT EXISTS segidx_customer_attributes ON customers_customer USING gin (attributes)"
         )
 
 

@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from customers.models import ChannelIdentity, ConsentCredit, CustomerTag, EngagementEvent, EngagementProfile, Tag
 from customers.segments.rules import FIELD_TYPES, parse_moment
+from scrm.errors import ApplicationError
 
 TRUE = Q(pk__isnull=False)
 FALSE = Q(pk__in=[])
@@ -116,7 +117,7 @@ class RuleCompiler:
             if not children:
                 # all [] is everyone, any [] is no one; flipped under negation.
                 return (FALSE if negate else TRUE) if is_all else (TRUE if negate else FALSE)
-            parts = [self.compile(child, negate) for child in children]
+            parts = [self.compile(child, negate) for child in _merge_tag_conditions(children, is_any=not is_all)]
             conjunction = is_all != negate
             combined = parts[0]
             for part in parts[1:]:
@@ -191,7 +192,7 @@ class RuleCompiler:
             q = FALSE
             for item in values:
                 if self.postgres:
-                    # jsonb containment: served by the GIN (jsonb_path_ops) index, never NULL.
+                    # jsonb containment: served by the GIN index on attributes, never NULL.
                     term = Q(attributes__contains={key: item})
                 else:
                     term = Q(_AttrIs(key, _json_type(item))) & Q(**{path: item})
@@ -277,7 +278,10 @@ class RuleCompiler:
         from customers.segments.models import Segment, SegmentKind, SegmentStaticMember
 
         if segment_id in self.stack:
-            raise ValueError(f"segment cycle through {segment_id}")
+            # Validation refuses cycles; this guards rules stored before a referenced segment changed.
+            raise ApplicationError(
+                "Segment references form a cycle.", code="segment_cycle", detail={"segments": [*self.stack, segment_id]}
+            )
         segment = Segment.objects.filter(pk=segment_id).only("kind", "rule").first()
         if segment is None:
             return TRUE if negate else FALSE
@@ -286,6 +290,22 @@ class RuleCompiler:
             return leaf.negative if negate else leaf.positive
         inner = RuleCompiler(now=self.now, stack=(*self.stack, segment_id))
         return inner.compile(segment.rule or {"all": []}, negate)
+
+
+def _merge_tag_conditions(children: list, *, is_any: bool) -> list:
+    """One probe of the (tag, customer) index instead of one per tag: in an `any`, "has"/"has any of"
+    siblings become one "has any of"; in an `all`, "has none of" siblings become one "has none of"."""
+    mergeable = {"has", "has_any"} if is_any else {"has_none"}
+    tag_ids: list[int] = []
+    rest = []
+    for child in children:
+        if isinstance(child, dict) and child.get("type") == "tag" and child.get("op") in mergeable and "group" not in child:
+            tag_ids.extend([child["tag"]] if child["op"] == "has" else child["tags"])
+        else:
+            rest.append(child)
+    if len(children) - len(rest) < 2:
+        return children
+    return [{"type": "tag", "op": "has_any" if is_any else "has_none", "tags": tag_ids}, *rest]
 
 
 def rule_compile(rule: dict, *, now: datetime | None = None, segment_id: int | None = None) -> Q:

@@ -23,7 +23,7 @@ from customers.segments.models import (
     SegmentStaticMember,
 )
 from customers.segments.rules import rule_check
-from customers.segments.selectors import segment_customer_queryset, segment_query_session
+from customers.segments.selectors import customer_count, segment_customer_queryset, segment_query_session
 from customers.services import normalize_phone
 from scrm.errors import ApplicationError, Conflict
 from scrm.fields import lookup_hash
@@ -107,7 +107,8 @@ def _insert_members_sql(segment_id: int, select_sql: str, params: list) -> int:
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (segment_id, customer_id, added_at) "
-            f"SELECT %s, src.pk, %s FROM ({select_sql}) src "
+            # "WHERE TRUE": SQLite cannot parse INSERT … SELECT … ON CONFLICT without a WHERE.
+            f"SELECT %s, src.id, %s FROM ({select_sql}) src WHERE TRUE "
             f"ON CONFLICT (segment_id, customer_id) DO NOTHING",
             [segment_id, timezone.now(), *params],
         )
@@ -120,7 +121,7 @@ def segment_static_add(*, segment: Segment, customers: QuerySet[Customer] | Iter
     _require_static(segment)
     if not isinstance(customers, QuerySet):
         customers = Customer.objects.filter(pk__in=[int(pk) for pk in customers])
-    sql, params = customers.order_by().values("pk").query.sql_with_params()
+    sql, params = customers.order_by().values("id").query.sql_with_params()
     added = _insert_members_sql(segment.pk, sql, list(params))
     Segment.objects.filter(pk=segment.pk).update(updated_at=timezone.now())
     return added
@@ -197,11 +198,11 @@ def segment_snapshot_create(*, segment: Segment) -> SegmentSnapshot:
     """Freeze the segment's current members with one INSERT … SELECT into SegmentSnapshotMember."""
     started = time.perf_counter()
     snapshot = SegmentSnapshot.objects.create(segment=segment, rule=segment.rule, kind=segment.kind)
-    sql, params = segment_customer_queryset(segment).order_by().values("pk").query.sql_with_params()
+    sql, params = segment_customer_queryset(segment).order_by().values("id").query.sql_with_params()
     with segment_query_session(), connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {SegmentSnapshotMember._meta.db_table} (snapshot_id, customer_id) "
-            f"SELECT %s, src.pk FROM ({sql}) src",
+            f"SELECT %s, src.id FROM ({sql}) src",
             [snapshot.pk, *params],
         )
         count = max(cursor.rowcount, 0)
@@ -218,7 +219,7 @@ def segment_count_refresh(*, segment: Segment) -> SegmentCountHistory:
     """Count the segment now, store it on the segment and in its size history."""
     started = time.perf_counter()
     with segment_query_session():
-        count = segment_customer_queryset(segment).count()
+        count = customer_count(segment_customer_queryset(segment))
     now = timezone.now()
     Segment.objects.filter(pk=segment.pk).update(member_count=count, counted_at=now)
     segment.member_count, segment.counted_at = count, now

@@ -108,9 +108,11 @@ class SharedTokenMixin:
             ) from exc
         result = res.json()
         if result.get("errcode"):
-            raise WeChatClientException(
+            error = WeChatClientException(
                 result["errcode"], result.get("errmsg", ""), client=self, request=res.request, response=res
             )
+            error.token_fetch = True
+            raise error
         expires_in = int(result.get("expires_in") or 7200)
         # Stop handing the token out a little before WeChat stops accepting it.
         ttl = max(expires_in - min(300, expires_in // 10), 1)

@@ -7,6 +7,7 @@ import json
 import random
 from typing import Any
 
+import redis
 import requests
 from wechatpy.exceptions import WeChatClientException
 
@@ -32,6 +33,8 @@ USER_REFUSED = 43101
 CLIENTMSGID_EXISTS = 45065
 
 NETWORK_RETRY_AFTER = 2.0
+# A token still refused after one refresh: usually several refreshes raced; try again shortly.
+TOKEN_RETRY_AFTER = 5.0
 
 
 def outcome_for_errcode(errcode: int | None, errmsg: str = "") -> SendOutcome:
@@ -78,10 +81,28 @@ def classify_exception(exc: BaseException) -> SendOutcome:
             return SendOutcome(
                 status="permanent", error_code=f"http_{status}", error_message="WeChat answered an HTTP error"
             )
-        return outcome_for_errcode(int(exc.errcode), str(exc.errmsg or ""))
+        errcode, errmsg = int(exc.errcode), str(exc.errmsg or "")
+        if getattr(exc, "token_fetch", False) and errcode not in RETRYABLE_ERRORS:
+            # The token endpoint itself refused (bad app id or secret, IP not whitelisted).
+            return SendOutcome(
+                status="permanent", error_code=str(errcode), error_message=f"access token refused: {errmsg}"
+            )
+        if errcode in TOKEN_ERRORS:
+            return SendOutcome(
+                status="retryable", error_code=str(errcode), error_message=errmsg, retry_after=TOKEN_RETRY_AFTER
+            )
+        return outcome_for_errcode(errcode, errmsg)
     if isinstance(exc, requests.RequestException):
         return SendOutcome(
             status="retryable", error_code="http_error", error_message=str(exc)[:255], retry_after=NETWORK_RETRY_AFTER
+        )
+    if isinstance(exc, redis.RedisError):
+        # The token store or the rate limiter is unreachable: nothing was sent.
+        return SendOutcome(
+            status="retryable",
+            error_code="redis_error",
+            error_message=type(exc).__name__,
+            retry_after=NETWORK_RETRY_AFTER,
         )
     if isinstance(exc, ValueError):
         # Not JSON where JSON was expected: a broken proxy or a server mid-restart.

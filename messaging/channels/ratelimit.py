@@ -14,7 +14,11 @@ from __future__ import annotations
 import threading
 import time
 
+from messaging.channels.errors import backoff_delay
 from scrm.redis import get_redis
+
+# backoff_delay lives with the error classification; importable from here too.
+__all__ = ["backoff_delay", "rate_limit_acquire", "rate_limit_reset", "rate_limit_wait"]
 
 _GCRA = """
 local t = redis.call('TIME')

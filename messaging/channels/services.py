@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from customers.models import ChannelIdentity, Tag
-from customers.services import consent_credit_consume, consent_credit_revoke, identity_set_follow_state
+from customers.services import consent_credit_revoke, identity_set_follow_state
 from messaging.channels.base import OutboundMessage, SendOutcome
 from messaging.channels.errors import BLACKLISTED, NOT_FOLLOWING, USER_REFUSED, classify_exception
 from messaging.channels.models import ChannelCode, ChannelCodeKind, SyncJob, SyncJobKind, SyncJobState
@@ -18,43 +18,39 @@ from scrm.errors import ApplicationError, Conflict
 
 logger = logging.getLogger(__name__)
 
-SUBSCRIBE_TYPES = frozenset({"oa_subscribe", "mp_subscribe"})
-
-
 # --- send outcomes → customer state -----------------------------------------------------------
 
 
 def send_outcomes_apply(
     *, account: ChannelAccount, message: OutboundMessage, outcomes: Iterable[tuple[str, SendOutcome]]
 ) -> None:
-    """Apply what send outcomes teach about customers: 43004 unfollowed, 43101 consent revoked,
-    43019 do-not-disturb; a sent subscribe message uses up one consent credit."""
-    outcomes = list(outcomes)
-    codes = {o.error_code for _, o in outcomes if o.status == "permanent"}
-    consumes = message.message_type in SUBSCRIBE_TYPES and any(o.status == "sent" for _, o in outcomes)
-    if not codes & {str(NOT_FOLLOWING), str(USER_REFUSED), str(BLACKLISTED)} and not consumes:
+    """Apply what permanent send failures teach about customers: 43004 unfollowed, 43101 consent
+    revoked, 43019 do-not-disturb. (Spending a consent credit on a send is the dispatcher's: it
+    reserves the credit before sending.)"""
+    failed = [(eid, o) for eid, o in outcomes if o.status == "permanent" and o.error_code in _EFFECT_CODES]
+    if not failed:
         return
-    external_ids = [eid for eid, _ in outcomes]
     identities = {
         i.external_id: i
         for i in ChannelIdentity.objects.filter(
-            account=account, kind=account.identity_kind, external_id__in=external_ids
+            account=account, kind=account.identity_kind, external_id__in=[eid for eid, _ in failed]
         )
     }
     template_id = str(message.payload.get("template_id", ""))
     now = timezone.now()
-    for external_id, outcome in outcomes:
+    for external_id, outcome in failed:
         identity = identities.get(external_id)
         if identity is None:
             continue
-        if outcome.status == "sent" and consumes and template_id:
-            consent_credit_consume(customer_id=identity.customer_id, account_id=account.pk, template_id=template_id)
-        elif outcome.error_code == str(NOT_FOLLOWING):
+        if outcome.error_code == str(NOT_FOLLOWING):
             identity_set_follow_state(identity=identity, following=False, at=now)
         elif outcome.error_code == str(USER_REFUSED) and template_id:
             consent_credit_revoke(customer_id=identity.customer_id, account_id=account.pk, template_id=template_id)
         elif outcome.error_code == str(BLACKLISTED):
             ChannelIdentity.objects.filter(pk=identity.pk).update(do_not_disturb=True, updated_at=now)
+
+
+_EFFECT_CODES = frozenset({str(NOT_FOLLOWING), str(USER_REFUSED), str(BLACKLISTED)})
 
 
 # --- channel codes --------------------------------------------------------------------------------

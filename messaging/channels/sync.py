@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from customers.models import ChannelIdentity, Customer, CustomerTag, CustomerUnionId, FollowState, TagSource
 from customers.services import identity_resolve
+from messaging.channels.bulk import allocate_ids, bulk_insert
 from messaging.channels.errors import classify_exception
 from messaging.channels.models import SyncJob, SyncJobKind, SyncJobState, TagMirror
 from messaging.models import ChannelAccount
@@ -94,62 +95,79 @@ def identities_import(
         )
     )
     needs_customer = [r for r in new_rows if not (r.unionid and r.unionid in union_owner)]
-    customers = Customer.objects.bulk_create(
-        [Customer(first_seen_at=row.followed_at or now, **row.profile) for row in needs_customer],
-        batch_size=BULK_BATCH,
+    customer_for = dict(
+        zip((r.external_id for r in needs_customer), _customers_create(needs_customer, now), strict=True)
     )
-    customer_for = {row.external_id: c.pk for row, c in zip(needs_customer, customers, strict=True)}
-    ChannelIdentity.objects.bulk_create(
+    bulk_insert(
+        ChannelIdentity,
         [
-            ChannelIdentity(
-                customer_id=customer_for.get(row.external_id) or union_owner[row.unionid],
-                account=account,
-                kind=kind,
-                external_id=row.external_id,
-                unionid=row.unionid,
-                follow_state=FollowState.FOLLOWING,
-                followed_at=row.followed_at,
-                subscribe_scene=row.scene,
-                owner_staff_id=row.owner_staff_id,
-            )
+            {
+                "customer_id": customer_for.get(row.external_id) or union_owner[row.unionid],
+                "account_id": account.pk,
+                "kind": kind,
+                "external_id": row.external_id,
+                "unionid": row.unionid,
+                "follow_state": FollowState.FOLLOWING,
+                "followed_at": row.followed_at,
+                "subscribe_scene": row.scene,
+                "owner_staff_id": row.owner_staff_id,
+            }
             for row in new_rows
         ],
-        batch_size=BULK_BATCH,
         ignore_conflicts=True,
     )
-    identities = {
-        i.external_id: i
-        for i in ChannelIdentity.objects.filter(account=account, kind=kind, external_id__in=list(by_id)).only(
-            "id", "external_id", "customer_id", "unionid"
+    identities = dict(
+        ChannelIdentity.objects.filter(account=account, kind=kind, external_id__in=list(by_id)).values_list(
+            "external_id", "customer_id"
         )
-    }
+    )
     # A concurrent callback may have created some identity first: its fresh customer is unused.
     created_customer_ids = set(customer_for.values())
-    used = {i.customer_id for i in identities.values()}
-    orphans = created_customer_ids - used
+    orphans = created_customer_ids - set(identities.values())
     if orphans:
         Customer.objects.filter(pk__in=orphans, identities__isnull=True).delete()
     created = sum(
-        1
-        for row in new_rows
-        if identities[row.external_id].customer_id in created_customer_ids or row.unionid in union_owner
+        1 for row in new_rows if identities[row.external_id] in created_customer_ids or row.unionid in union_owner
     )
 
-    _unionids_link(rows=rows, identities=identities, existing=existing)
+    _unionids_link(account=account, rows=rows, customer_of=identities, existing=existing)
     _follow_state_refresh(rows=[by_id[eid] for eid in existing], existing=existing, now=now)
     _mirrored_tags_assign(account=account, rows=rows, source=tag_source)
     return created
 
 
+_PROFILE_DEFAULTS = {
+    "display_name": "",
+    "avatar_url": "",
+    "gender": 0,
+    "city": "",
+    "province": "",
+    "country": "",
+    "language": "",
+}
+
+
+def _customers_create(rows: list[ImportRow], now: datetime) -> list[int]:
+    """New customers for `rows`, in order; their ids."""
+    if not rows:
+        return []
+    values = [{**_PROFILE_DEFAULTS, **row.profile, "first_seen_at": row.followed_at or now} for row in rows]
+    if connection.vendor != "postgresql":
+        return [c.pk for c in Customer.objects.bulk_create([Customer(**v) for v in values], batch_size=BULK_BATCH)]
+    ids = allocate_ids(Customer, len(rows))
+    bulk_insert(Customer, [{"id": pk, **v} for pk, v in zip(ids, values, strict=True)])
+    return ids
+
+
 def _unionids_link(
-    *, rows: list[ImportRow], identities: dict[str, ChannelIdentity], existing: dict[str, ChannelIdentity]
+    *, account: ChannelAccount, rows: list[ImportRow], customer_of: dict[str, int], existing: dict[str, ChannelIdentity]
 ) -> None:
     with_union = [r for r in rows if r.unionid]
     if not with_union:
         return
-    CustomerUnionId.objects.bulk_create(
-        [CustomerUnionId(unionid=r.unionid, customer_id=identities[r.external_id].customer_id) for r in with_union],
-        batch_size=BULK_BATCH,
+    bulk_insert(
+        CustomerUnionId,
+        [{"unionid": r.unionid, "customer_id": customer_of[r.external_id]} for r in with_union],
         ignore_conflicts=True,
     )
     owners = dict(
@@ -158,11 +176,12 @@ def _unionids_link(
         )
     )
     for row in with_union:
-        identity = identities[row.external_id]
         known = existing.get(row.external_id)
-        if owners.get(row.unionid) != identity.customer_id or (known is not None and known.unionid != row.unionid):
+        if owners.get(row.unionid) != customer_of[row.external_id] or (
+            known is not None and known.unionid != row.unionid
+        ):
             # Rare: the person is already a customer through another channel; merge as any path would.
-            identity_resolve(account=identity.account, external_id=row.external_id, unionid=row.unionid)
+            identity_resolve(account=account, external_id=row.external_id, unionid=row.unionid)
 
 
 def _follow_state_refresh(*, rows: list[ImportRow], existing: dict[str, ChannelIdentity], now: datetime) -> None:
@@ -276,6 +295,19 @@ def contact_row(data: dict[str, Any], staff_userid: str) -> ImportRow:
 
 
 # --- running a job ---------------------------------------------------------------------------------
+
+
+STALL_AFTER = timedelta(minutes=5)
+
+
+def sync_jobs_stalled():
+    """Unfinished jobs with no live lease and no progress for a while: lost by their worker."""
+    now = timezone.now()
+    return SyncJob.objects.filter(
+        Q(lease_until__isnull=True) | Q(lease_until__lt=now),
+        state__in=[SyncJobState.PENDING, SyncJobState.RUNNING, SyncJobState.PAUSED],
+        updated_at__lt=now - STALL_AFTER,
+    )
 
 
 def _lease(job_id: int) -> SyncJob | None:

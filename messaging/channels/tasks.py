@@ -9,11 +9,11 @@ from celery import shared_task
 from messaging.channels.errors import backoff_delay
 from messaging.channels.models import SyncJob, SyncJobState
 
-__all__ = ["sync_job_run_task", "wecom_group_reports_fetch_task"]
+__all__ = ["sync_job_run_task", "sync_jobs_sweep_task", "wecom_group_reports_fetch_task"]
 
 
-@shared_task(bind=True, max_retries=None)
-def sync_job_run_task(self, job_id: int) -> str:
+@shared_task
+def sync_job_run_task(job_id: int) -> str:
     from messaging.channels.sync import sync_job_run
 
     job = SyncJob.objects.filter(pk=job_id).only("state").first()
@@ -38,3 +38,14 @@ def wecom_group_reports_fetch_task(account_id: int, msgid: str) -> dict:
     if account is None:
         return {}
     return group_message_reports_dispatch(account, msgid=msgid)
+
+
+@shared_task
+def sync_jobs_sweep_task() -> int:
+    """Periodic: re-enqueue unfinished sync jobs nobody is running (worker lost, task dropped)."""
+    from messaging.channels.sync import sync_jobs_stalled
+
+    job_ids = list(sync_jobs_stalled().values_list("pk", flat=True))
+    for job_id in job_ids:
+        sync_job_run_task.delay(job_id)
+    return len(job_ids)

@@ -19,7 +19,8 @@ APIs (shapes and error codes as WeChat; errors are HTTP 200 with a JSON errcode)
   user/info/batchget (≤100), user/get (pages of 10000, next_openid), user/tag/get, tags/create|get|
   update|delete, tags/members/batchtagging|batchuntagging (≤50), tags/getidlist, qrcode/create.
   43004 when the user does not follow, 40003 for an unknown openid.
-- mini-program: sns/jscode2session (codes from `create_login_code`, each works once, else 40029),
+- mini-program: sns/jscode2session (codes from `create_login_code`, each works once, else 40029; in
+  open mode any fresh code logs in a user whose openid derives from the code),
   message/subscribe/send (consent credit, 43101).
 - WeCom externalcontact/: get, list, get_follow_user_list, batch/get_by_user, add_contact_way (keeps
   `state`), get_contact_way, del_contact_way, add_msg_template (msgid, fail_list = not a contact of the
@@ -41,9 +42,10 @@ msg_signature, timestamp, nonce, corp id as receive id). Posting runs on backgro
 Control API: POST (or GET) /_sandbox/<call> with JSON parameters; `SandboxControl(base_url)` wraps it:
 - reset(); state(); apps(); register_app(kind, app_id, secret, callback_url=, token=,
   encoding_aes_key=, original_id=, agent_id=, auto_report=, callback_encrypted=, auto_followers=,
-  callback_retries=) — kind is oa | miniprogram | wecom; registering again updates; app_settings(app_id, **same).
+  callback_retries=2, callback_timeout=5.0) — kind is oa | miniprogram | wecom; registering again updates; app_settings(app_id, **same).
 - add_followers(app_id, n | [openid or {openid, unionid, subscribe, tags, last_interaction}],
-  unionid_prefix=, openid_prefix=, subscribe=True, interaction_at=) -> openids;
+  unionid_prefix=, openid_prefix=, subscribe=True, interaction_at=, staff_userid=) -> openids (for a
+  WeCom corp: external contacts of staff_userid, default the first staff member or "sandbox-staff");
   set_following(app_id, openid, bool); set_interaction(app_id, openid, at=None means now);
   grant_consent(app_id, openid, template_id, count=1) -> credits; consent(app_id, openid, template_id);
   create_login_code(app_id, openid, unionid=None) -> code; set_outcome(app_id, openid, outcome);
@@ -55,14 +57,17 @@ Control API: POST (or GET) /_sandbox/<call> with JSON parameters; `SandboxContro
   seed=) — rates are drawn from a RNG seeded by `seed`; `paths` limits faults to matching API paths
   (token endpoints are never faulted); set_daily_quota(app_id, n|None); reset_faults();
   advance_clock(seconds) moves the sandbox's clock (token expiry, 48 h window, month, welcome codes).
-- requests(path_contains=None, app_id=None, errcode=None) -> [{method, path, app_id, query (secrets and
-  tokens masked), body, at, errcode}]; sent_messages(app_id=None, api=None, touser=None);
+- requests(path_contains=None, app_id=None, errcode=None, limit=None) -> [{method, path, app_id, query (secrets and
+  tokens masked), body, at, errcode}] (the last 200,000 requests are kept); sent_messages(app_id=None, api=None, touser=None);
   token_fetch_count(app_id) (plain token fetches).
-- post_event(app_id, xml=None, encrypted=None, event=None, wait=False, **fields): posts raw `xml`, or
+- post_event(app_id, xml=None, encrypted=None, event=None, wait=False, repeat=1, **fields): posts raw `xml`, or
   performs a user action and posts its event: subscribe (openid, unionid, scene), unsubscribe, SCAN
   (scene), CLICK (key), VIEW (url), text (content), subscribe_msg_popup_event / _change_event
   (templates=[{template_id, status}] — accept grants a consent credit); WeCom: event =
   add_external_contact (staff_userid, external_userid, unionid, name, state; the XML carries a fresh
   WelcomeCode), del_external_contact, del_follow_user, edit_external_contact.
-  flush_callbacks(timeout=30) -> bool; callbacks(app_id=None).
+  `repeat` posts the same event (same XML) several times, like WeChat's retries. A post that gets no
+  answer within callback_timeout is retried (callback_retries more times); a refused connection is not.
+  flush_callbacks(timeout=30) -> bool; callbacks(app_id=None) -> [{app_id, url, user, xml, encrypted,
+  attempts, status, body, at}].
 """

@@ -54,10 +54,13 @@ class SandboxControl:
     def add_followers(
         self, app_id: str, count_or_users: int | list, *, unionid_prefix: str | None = None,
         openid_prefix: str | None = None, subscribe: bool = True, interaction_at: float | None = None,
+        staff_userid: str | None = None,
     ) -> list[str]:
-        """Add `n` generated followers, or the given openids (str) / user dicts; returns their openids."""
+        """Add `n` generated followers, or the given openids (str) / user dicts; returns their openids.
+
+        For a WeCom corp they become external contacts of `staff_userid` (default: the first staff member)."""
         params: dict[str, Any] = {"app_id": app_id, "unionid_prefix": unionid_prefix, "openid_prefix": openid_prefix,
-                                  "subscribe": subscribe, "interaction_at": interaction_at}
+                                  "subscribe": subscribe, "interaction_at": interaction_at, "staff_userid": staff_userid}
         if isinstance(count_or_users, int):
             params["count"] = count_or_users
         else:
@@ -123,21 +126,29 @@ class SandboxControl:
         return self.call("advance_clock", seconds=seconds)["now"]
 
     # --- what happened ---------------------------------------------------------------------
-    def requests(self, path_contains: str | None = None, *, app_id: str | None = None, errcode: int | None = None) -> list[dict]:
-        return self.call("requests", path_contains=path_contains, app_id=app_id, errcode=errcode)["requests"]
+    def requests(
+        self, path_contains: str | None = None, *, app_id: str | None = None, errcode: int | None = None,
+        limit: int | None = None, path: str | None = None,
+    ) -> list[dict]:
+        """Recorded API requests, oldest first (`limit`: only the last n); `path` is an alias of path_contains."""
+        return self.call("requests", path_contains=path_contains or path, app_id=app_id, errcode=errcode,
+                         limit=limit)["requests"]
 
-    def sent_messages(self, app_id: str | None = None, api: str | None = None, touser: str | None = None) -> list[dict]:
-        """api: template, mass, mass_all, custom, bizsend, subscribe (mini-program), wecom_group, welcome."""
-        return self.call("sent_messages", app_id=app_id, api=api, touser=touser)["messages"]
+    def sent_messages(
+        self, app_id: str | None = None, api: str | None = None, touser: str | None = None, *, kind: str | None = None,
+    ) -> list[dict]:
+        """api (alias kind): template, mass, mass_all, custom, bizsend, subscribe (mini-program), wecom_group, welcome."""
+        return self.call("sent_messages", app_id=app_id, api=api or kind, touser=touser)["messages"]
 
     def token_fetch_count(self, app_id: str) -> int:
         return self.call("token_fetch_count", app_id=app_id)["count"]
 
     # --- callbacks -------------------------------------------------------------------------
     def post_event(self, app_id: str, xml: str | None = None, *, encrypted: bool | None = None,
-                   event: str | None = None, wait: bool = False, **fields: Any) -> dict:
+                   event: str | None = None, wait: bool = False, repeat: int | None = None, **fields: Any) -> dict:
         """Queue an event to the app's callback URL: raw `xml`, or a user action `event` with its fields."""
-        answer = self.call("post_event", app_id=app_id, xml=xml, encrypted=encrypted, event=event, **fields)
+        answer = self.call("post_event", app_id=app_id, xml=xml, encrypted=encrypted, event=event,
+                           repeat=repeat, **fields)
         if wait:
             self.flush_callbacks()
         return answer

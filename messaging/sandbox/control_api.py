@@ -17,7 +17,7 @@ from messaging.sandbox.handlers.wecom import confirm_task
 from messaging.sandbox.state import App, User
 
 APP_SETTINGS = ("callback_url", "token", "encoding_aes_key", "original_id", "agent_id", "auto_report",
-                "callback_encrypted", "auto_followers", "callback_retries")
+                "callback_encrypted", "auto_followers", "callback_retries", "callback_timeout")
 OUTCOMES = ("success", "user block", "system failed")
 
 
@@ -80,6 +80,14 @@ def add_followers(server, params: dict) -> dict:
             for i in range(count)
         ]
     openids = []
+    if app.kind == "wecom":
+        # In a corp, a "follower" is an external contact of a staff member.
+        staff = params.get("staff_userid") or next(iter(app.staff), "sandbox-staff")
+        for item in users:
+            wecom_add_contact(state, app, staff_userid=staff, external_userid=item["openid"],
+                              unionid=item.get("unionid") or "", name=item.get("name") or "")
+            openids.append(item["openid"])
+        return {"openids": openids}
     for item in users:
         user = User(
             openid=item["openid"], unionid=item.get("unionid") or "", subscribe=bool(item.get("subscribe", subscribe)),
@@ -230,7 +238,10 @@ def requests_(server, params: dict) -> dict:
         rows = [r for r in rows if r["app_id"] == params["app_id"]]
     if params.get("errcode") is not None:
         rows = [r for r in rows if r["errcode"] == int(params["errcode"])]
-    return {"requests": rows, "total": len(rows)}
+    total = len(rows)
+    if params.get("limit"):
+        rows = rows[-int(params["limit"]):]
+    return {"requests": rows, "total": total}
 
 
 def sent_messages(server, params: dict) -> dict:
@@ -256,7 +267,10 @@ def post_event(server, params: dict) -> dict:
     else:
         raise ValueError("give xml or event")
     encrypted = params.get("encrypted")
-    server.poster.enqueue(Callback.for_app(app, xml, user, encrypted=None if encrypted is None else bool(encrypted)))
+    callback = Callback.for_app(app, xml, user, encrypted=None if encrypted is None else bool(encrypted))
+    # repeat > 1 delivers the same event again, as WeChat does when it retries.
+    for _ in range(max(int(params.get("repeat", 1)), 1)):
+        server.poster.enqueue(callback)
     return {"queued": True, "xml": xml}
 
 

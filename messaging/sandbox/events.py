@@ -62,7 +62,9 @@ def apply_user_event(state: SandboxState, app: App, event: str, params: dict[str
     fields = oa_event_fields(app, openid, at)
     user = app.users.get(openid)
     if event == "subscribe":
-        user = user or state.add_user(app, User(openid=openid, unionid=params.get("unionid", "")))
+        user = user or state.add_user(app, User(openid=openid))
+        if params.get("unionid"):
+            user.unionid = params["unionid"]
         user.subscribe, user.subscribe_time, user.last_interaction = True, at, float(at)
         fields["Event"] = "subscribe"
         scene = params.get("scene")

@@ -70,10 +70,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         raw = self.rfile.read(length) if length else b""
-        if url.path.startswith("/_sandbox/"):
-            status, answer = self.sandbox.control(url.path[len("/_sandbox/"):].strip("/"), query, raw)
-        else:
-            status, answer = self.sandbox.api(self.command, api_path(url.path), query, raw)
+        try:
+            if url.path.startswith("/_sandbox/"):
+                status, answer = self.sandbox.control(url.path[len("/_sandbox/"):].strip("/"), query, raw)
+            else:
+                status, answer = self.sandbox.api(self.command, api_path(url.path), query, raw)
+        except Exception as exc:  # a sandbox bug: answer 500 so it shows, keep serving
+            logger.exception("sandbox: error handling %s", url.path)
+            status, answer = 500, {"errcode": -1, "errmsg": f"sandbox internal error: {exc!r}"}
         self._send(status, answer)
 
     def _send(self, status: int, answer: dict) -> None:
@@ -131,17 +135,19 @@ class SandboxServer:
             return 404, answer
         if state.faults.latency_ms:
             time.sleep(state.faults.latency_ms / 1000)
+        parse_error = None
+        if raw:
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = None
+            if not isinstance(body, dict):
+                body, parse_error = {}, ApiError(47001, "data format error")
         with state.lock:
             ctx = Ctx(state=state, path=path, query=query, body=body, poster=self.poster)
             try:
-                if raw:
-                    try:
-                        body = json.loads(raw)
-                    except ValueError:
-                        raise ApiError(47001, "data format error") from None
-                    if not isinstance(body, dict):
-                        raise ApiError(47001, "data format error")
-                    ctx.body = body
+                if parse_error is not None:
+                    raise parse_error
                 handler = PUBLIC.get(path)
                 if handler is None:
                     ctx.app = state.app_for_token(query.get("access_token"))
@@ -156,6 +162,10 @@ class SandboxServer:
                     answer = {"errcode": 0, "errmsg": "ok", **answer}
             except ApiError as exc:
                 answer = {"errcode": exc.errcode, "errmsg": exc.errmsg, **exc.extra}
+            except (TypeError, AttributeError, ValueError, KeyError) as exc:
+                # Fields of the wrong shape: WeChat answers "data format error" rather than failing.
+                logger.info("sandbox: malformed %s request: %r", path, exc)
+                answer = {"errcode": 47001, "errmsg": f"data format error: {type(exc).__name__}"}
             app_id = ctx.app.app_id if ctx.app is not None else query.get("appid") or query.get("corpid") or ""
             self._record(method, path, query, body, answer, app_id)
         return 200, answer

@@ -19,7 +19,7 @@ MASS_PER_USER_PER_MONTH = 4
 CUSTOM_WINDOW_SECONDS = 48 * 3600
 WELCOME_CODE_SECONDS = 20
 DEFAULT_TOKEN_TTL = 7200
-REQUEST_LOG_LIMIT = 500_000
+REQUEST_LOG_LIMIT = 200_000  # the oldest requests are dropped beyond this
 
 
 class ApiError(Exception):
@@ -64,6 +64,7 @@ class App:
     callback_encrypted: bool | None = None  # None: encrypted when an EncodingAESKey is set
     auto_followers: bool = False  # unknown openids become followers on first use (open mode)
     callback_retries: int = 2
+    callback_timeout: float = 5.0
     # Users: openid -> User; `order` keeps insertion order for user/get paging.
     users: dict[str, User] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
@@ -210,6 +211,8 @@ class SandboxState:
             token = "stable_" + secrets.token_urlsafe(24)
             app.stable_token = token
         else:
+            # The previous token stops working (40001): forget it rather than keep every token ever issued.
+            self.tokens.pop(app.current_token, None)
             token = secrets.token_urlsafe(32)
             app.current_token = token
             app.token_fetches += 1

@@ -22,11 +22,6 @@ TEXT = {"msgtype": "text", "text": {"content": "Spring sale"}}
 SUBSCRIBE = {"template_id": "sub-tpl", "page": "pages/index", "data": {"thing1": {"value": "Restocked"}}}
 
 
-def _add_staff(control, account, userid):
-    # SandboxControl.add_wecom_staff clashes with call(name, ...): call the control API directly.
-    control.call_raw("add_wecom_staff", {"corp_id": account.app_id, "userid": userid})
-
-
 def _forget_sent_memo():
     """What a crash between WeChat's answer and our record looks like: no memo of the send."""
     redis = get_redis()
@@ -104,7 +99,7 @@ def test_customer_service_message_needs_the_48_hour_window(sandbox, oa_account):
     assert sent["touser"] == "o-near"
 
 
-def test_subscribe_message_uses_a_consent_credit_and_43101_revokes_ours(sandbox, oa_account):
+def test_subscribe_message_is_sent_with_consent_and_43101_revokes_our_credit(sandbox, oa_account):
     granted = ChannelIdentityFactory(account=oa_account, external_id="o-yes")
     refused = ChannelIdentityFactory(account=oa_account, external_id="o-no")
     sandbox.control.add_followers(oa_account.app_id, ["o-yes", "o-no"])
@@ -117,7 +112,8 @@ def test_subscribe_message_uses_a_consent_credit_and_43101_revokes_ours(sandbox,
     outcome = adapter.send(Recipient("d2", "o-no"), message)
     assert (outcome.status, outcome.error_code) == ("permanent", "43101")
     credits = dict(ConsentCredit.objects.values_list("customer_id", "remaining"))
-    assert credits == {granted.customer_id: 1, refused.customer_id: 0}
+    # Spending a credit per send is the dispatcher's; a refusal leaves none.
+    assert credits == {granted.customer_id: 2, refused.customer_id: 0}
     assert [m["touser"] for m in sandbox.control.sent_messages(oa_account.app_id, api="bizsend")] == ["o-yes"]
 
 
@@ -139,10 +135,10 @@ def test_mini_program_subscribe_message_is_sent(sandbox, mp_account):
     outcome = adapter.send(Recipient("d1", "mp-1"), OutboundMessage("mp_subscribe", SUBSCRIBE, "mp-d1"))
     assert outcome.status == "sent"
     assert [m["touser"] for m in sandbox.control.sent_messages(mp_account.app_id, api="subscribe")] == ["mp-1"]
-    assert ConsentCredit.objects.get(customer=identity.customer).remaining == 0
-    # A second send without consent: WeChat's 43101 and our credit stays at zero.
+    # A second send without WeChat-side consent: 43101, and our credit is revoked.
     again = adapter.send(Recipient("d2", "mp-1"), OutboundMessage("mp_subscribe", SUBSCRIBE, "mp-d2"))
     assert again.error_code == "43101"
+    assert ConsentCredit.objects.get(customer=identity.customer).remaining == 0
 
 
 def test_code_to_session_exchanges_a_code_once(sandbox, mp_account):
@@ -157,7 +153,7 @@ def test_code_to_session_exchanges_a_code_once(sandbox, mp_account):
 
 def test_wecom_group_message_task_and_its_results(sandbox, wecom_account):
     control = sandbox.control
-    _add_staff(control, wecom_account, "staff-1")
+    control.add_wecom_staff(wecom_account.app_id, "staff-1")
     contacts = control.add_external_contacts(wecom_account.app_id, "staff-1", 2)
     recipients = [Recipient(f"d{i}", eid) for i, eid in enumerate([*contacts, "wm-stranger"])]
     adapter = get_adapter(wecom_account)
@@ -185,11 +181,8 @@ def test_wecom_group_message_task_and_its_results(sandbox, wecom_account):
 
 def test_welcome_message_and_external_contact_lookup(sandbox, wecom_account):
     control = sandbox.control
-    _add_staff(control, wecom_account, "staff-1")
-    code = control.call_raw(
-        "add_external_contact",
-        {"corp_id": wecom_account.app_id, "staff_userid": "staff-1", "external_userid": "wm-1", "unionid": "u-9", "name": "Lin", "state": "spring"},
-    )["welcome_code"]
+    control.add_wecom_staff(wecom_account.app_id, "staff-1")
+    code = control.add_external_contact(wecom_account.app_id, "staff-1", "wm-1", unionid="u-9", name="Lin", state="spring")
     contact = external_contact_get(wecom_account, "wm-1")
     assert contact["external_contact"]["unionid"] == "u-9"
     assert contact["follow_user"][0]["state"] == "spring"

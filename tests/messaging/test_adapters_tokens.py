@@ -227,3 +227,20 @@ def test_embedded_mode_shares_tokens_through_the_django_cache(sandbox, oa_accoun
     finally:
         settings.REDIS_URL = original
         get_redis.cache_clear()
+
+
+def test_a_token_refused_again_after_one_refresh_is_not_retried_further(sandbox, oa_account):
+    sandbox.control.add_followers(oa_account.app_id, ["o-1"])
+    # Every token the sandbox issues is already expired: each use answers 42001.
+    sandbox.control.set_faults(token_ttl=0)
+    outcome = get_adapter(oa_account).send(Recipient("d1", "o-1"), _template("k1"))
+    assert (outcome.status, outcome.error_code) == ("retryable", "42001")
+    assert [r["errcode"] for r in sandbox.control.requests("message/template/send")] == [42001, 42001]
+    assert sandbox.control.token_fetch_count(oa_account.app_id) == 2
+
+
+def test_a_wrong_secret_is_a_permanent_failure(sandbox, oa_account):
+    oa_account.app_secret = "not-the-secret"
+    outcome = get_adapter(oa_account).send(Recipient("d1", "o-1"), _template("k1"))
+    assert outcome.status == "permanent" and outcome.error_code == "40125"
+    assert "access token" in outcome.error_message

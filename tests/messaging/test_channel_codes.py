@@ -52,7 +52,7 @@ def test_bad_channel_code_input_is_a_400_naming_the_problem(sandbox, oa_account,
 
 
 def test_operator_creates_a_wecom_contact_way_with_state(sandbox, wecom_account, api_client):
-    sandbox.control.call_raw("add_wecom_staff", {"corp_id": wecom_account.app_id, "userid": "staff-1"})
+    sandbox.control.add_wecom_staff(wecom_account.app_id, "staff-1")
     tag = TagFactory()
     response = api_client.post(
         "/api/v1/channel-codes/",

@@ -42,6 +42,14 @@ def test_open_mode_accepts_any_app(sandbox):
     sandbox.server.state.open_mode = True
     try:
         assert "access_token" in token_get(sandbox, appid="wxanything", secret="whatever")
+        client = sandbox.wechat_client("wxanyminiapp", "whatever")
+        session = client.wxa.code_to_session("code-from-wx-login")
+        assert session["openid"].startswith("o")
+        with pytest.raises(WeChatClientException) as reused:
+            client.wxa.code_to_session("code-from-wx-login")
+        assert reused.value.errcode == 40029
+        # Unknown openids become followers in open mode.
+        assert client.post("message/template/send", data={"touser": "o-any", "template_id": "T", "data": {}})["msgid"]
     finally:
         sandbox.server.state.open_mode = False
 
@@ -232,3 +240,12 @@ def test_miniprogram_subscribe_send_needs_consent(sandbox):
     client.post("message/subscribe/send", data=body)
     assert sandbox.control.consent(MP, "mp-openid-2", "MPT") == 1
     assert len(sandbox.control.sent_messages(MP, api="subscribe")) == 1
+
+
+def test_malformed_bodies_get_47001_not_a_server_error(sandbox, oa):
+    token = token_get(sandbox)["access_token"]
+    url = sandbox.base_url + "cgi-bin/message/template/send"
+    assert requests.post(url, params={"access_token": token}, data=b"{not json", timeout=5).json()["errcode"] == 47001
+    assert requests.post(url, params={"access_token": token}, json=[1, 2], timeout=5).json()["errcode"] == 47001
+    assert api(sandbox, "tags/create", token, {"tag": "not-a-dict"})["errcode"] == 47001
+    assert requests.get(sandbox.base_url + "cgi-bin/nope", timeout=5).status_code == 404

@@ -115,12 +115,13 @@ def test_wecom_change_external_contact_is_encrypted_with_corp_id(sandbox, callba
 
 
 def test_slow_callback_never_delays_the_api_answer(sandbox, oa, callback_receiver):
-    callback_receiver.delay = 1.0
+    callback_receiver.delay = 1.5
     (openid,) = sandbox.control.add_followers(APP, 1)
+    oa.fetch_access_token()
     started = time.monotonic()
     template(oa, openid)
     template(oa, openid)
-    assert time.monotonic() - started < 0.8
+    assert time.monotonic() - started < 1.2  # posting in line would take at least 1.5 s
     assert sandbox.control.flush_callbacks(timeout=10)
     assert len(callback_receiver.received) == 2
 
@@ -181,17 +182,18 @@ def test_requests_are_recorded_without_token_values(sandbox, oa):
     assert sandbox.control.token_fetch_count(APP) == 1
 
 
-def test_serves_hundreds_of_template_sends_per_second_over_keep_alive(sandbox, oa):
-    openids = sandbox.control.add_followers(APP, 50)
-    sandbox.control.app_settings(APP, auto_report=False)
-    token = oa.fetch_access_token()["access_token"]
-    session = requests.Session()
-    url = sandbox.base_url + "cgi-bin/message/template/send"
-    started = time.monotonic()
-    for i in range(600):
-        answer = session.post(url, params={"access_token": token}, timeout=5,
-                              json={"touser": openids[i % 50], "template_id": "T", "data": {}, "client_msg_id": f"d{i}"})
-        assert answer.json()["errcode"] == 0
-    rate = 600 / (time.monotonic() - started)
-    print(f"sandbox: {rate:.0f} template sends/s on one keep-alive connection")
-    assert rate >= 250, f"{rate:.0f} sends/s"
+def test_unanswered_callback_is_retried_like_wechat(sandbox, oa, callback_receiver):
+    sandbox.control.app_settings(APP, callback_timeout=0.2, callback_retries=2)
+    callback_receiver.delay = 0.5
+    sandbox.control.post_event(APP, event="CLICK", openid="o-1", key="MENU", wait=True)
+    (record,) = sandbox.control.callbacks(APP)
+    assert [a.get("error") for a in record["attempts"]] == ["timeout", "timeout", "timeout"]
+    assert len(callback_receiver.wait(3)) == 3
+    assert len({p["body"] for p in callback_receiver.received}) == 1  # the same event each time
+
+
+def test_repeat_posts_the_same_event_again(sandbox, oa, callback_receiver):
+    sandbox.control.post_event(APP, event="text", openid="o-1", content="hi", repeat=3, wait=True)
+    posts = callback_receiver.wait(3)
+    assert len(posts) == 3
+    assert len({parse_message(decrypt(p)).id for p in posts}) == 1

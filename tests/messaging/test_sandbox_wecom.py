@@ -111,3 +111,10 @@ def test_wecom_user_get_path_is_not_the_service_account_follower_list(sandbox, w
     with pytest.raises(WeChatClientException) as exc:
         wecom.get("tags/get")
     assert exc.value.errcode == 48001
+
+
+def test_add_followers_on_a_corp_makes_external_contacts_of_a_staff_member(sandbox, wecom):
+    ids = sandbox.control.add_followers(CORP, [{"openid": "wm-a", "unionid": "u-a"}, "wm-b"])
+    assert ids == ["wm-a", "wm-b"]
+    assert sorted(wecom.external_contact.list("alice")["external_userid"]) == ["wm-a", "wm-b"]
+    assert wecom.external_contact.get("wm-a")["external_contact"]["unionid"] == "u-a"

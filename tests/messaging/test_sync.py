@@ -88,11 +88,11 @@ def test_follower_import_mirrors_wechat_tags_and_members(sandbox, oa_account):
 def test_wecom_contacts_import_per_staff_member(sandbox, wecom_account):
     control = sandbox.control
     for staff in ("staff-a", "staff-b"):
-        control.call_raw("add_wecom_staff", {"corp_id": wecom_account.app_id, "userid": staff})
+        control.add_wecom_staff(wecom_account.app_id, staff)
     a = control.add_external_contacts(wecom_account.app_id, "staff-a", 3, unionid_prefix="wu-")
     b = control.add_external_contacts(wecom_account.app_id, "staff-b", 2)
     # A customer both staff members know is one identity.
-    control.call_raw("add_external_contact", {"corp_id": wecom_account.app_id, "staff_userid": "staff-b", "external_userid": a[0]})
+    control.add_external_contact(wecom_account.app_id, "staff-b", a[0])
     job = _start(wecom_account, kind="wecom_contacts")
     assert sync_job_run(job_id=job.pk, max_pages=1).status == "more"
     result = sync_job_run(job_id=job.pk)
@@ -125,3 +125,30 @@ def test_starting_a_sync_twice_returns_the_open_job(oa_account, django_capture_o
         first = sync_job_start(account=oa_account, kind="oa_followers")
         second = sync_job_start(account=oa_account, kind="oa_followers")
     assert first.pk == second.pk
+
+
+def test_sync_task_runs_to_the_end_and_a_second_run_does_nothing(sandbox, oa_account, celery_eager):
+    from messaging.channels.tasks import sync_job_run_task
+
+    sandbox.control.add_followers(oa_account.app_id, 30)
+    job = _start(oa_account)
+    assert sync_job_run_task.delay(job.pk).get() == "done"
+    assert sync_job_run_task.delay(job.pk).get() == "skipped"
+    assert ChannelIdentity.objects.filter(account=oa_account).count() == 30
+
+
+def test_sweeper_re_enqueues_a_job_whose_worker_was_lost(sandbox, oa_account, celery_eager):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from messaging.channels.tasks import sync_jobs_sweep_task
+
+    sandbox.control.add_followers(oa_account.app_id, 20)
+    lost = _start(oa_account, state="running", lease_until=timezone.now() - timedelta(minutes=1))
+    SyncJob.objects.filter(pk=lost.pk).update(updated_at=timezone.now() - timedelta(minutes=10))
+    fresh = _start(oa_account, kind="tags_push")
+    assert sync_jobs_sweep_task.delay().get() == 1
+    lost.refresh_from_db()
+    fresh.refresh_from_db()
+    assert lost.state == "done" and fresh.state == "pending"

@@ -61,7 +61,7 @@ def test_followers_at_20_tags_are_named_in_the_report(sandbox, oa_account):
 
 def test_wecom_corp_tags_pull_and_push(sandbox, wecom_account):
     control = sandbox.control
-    control.call_raw("add_wecom_staff", {"corp_id": wecom_account.app_id, "userid": "staff-1"})
+    control.add_wecom_staff(wecom_account.app_id, "staff-1")
     [contact] = control.add_external_contacts(wecom_account.app_id, "staff-1", 1)
     client = wecom_client(wecom_account)
     client.external_contact.add_corp_tag(None, "Interests", None, [{"name": "Tea"}])
@@ -83,3 +83,19 @@ def test_tags_push_runs_as_a_sync_job_with_a_report(sandbox, oa_account):
     result = sync_job_run(job_id=job.pk)
     assert result.status == "done"
     assert result.job.report["tags"][0]["status"] == "ok"
+
+
+def test_tags_push_through_the_api_reports_the_platform_limit(sandbox, oa_account, api_client, celery_eager, django_capture_on_commit_callbacks):
+    client = wechat_client(oa_account)
+    for i in range(100):
+        client.tag.create(f"t{i}")
+    tag = TagFactory(name="Overflow")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_client.post(
+            "/api/v1/sync-jobs/", {"account": oa_account.pk, "kind": "tags_push", "tag_ids": [tag.pk]}, format="json"
+        )
+    assert response.status_code == 202, response.content
+    job = api_client.get(f"/api/v1/sync-jobs/{response.json()['id']}/").json()
+    assert job["state"] == "done"
+    [tag_report] = job["report"]["tags"]
+    assert tag_report["status"] == "refused" and tag_report["errors"][0]["code"] == "wechat_tag_limit"

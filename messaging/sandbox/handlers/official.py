@@ -27,6 +27,11 @@ def report_status(app: App, openid: str) -> str:
     return REPORT_STATUS.get(outcome, outcome)
 
 
+def _forget_old_client_msg_ids(app: App, now: float) -> None:
+    for key in [k for k, (_msgid, at) in app.template_dedupe.items() if now - at >= TEMPLATE_DEDUPE_SECONDS]:
+        del app.template_dedupe[key]
+
+
 def template_send(ctx: Ctx) -> dict:
     state, app, body = ctx.state, ctx.app, ctx.body
     openid = body.get("touser")
@@ -44,6 +49,8 @@ def template_send(ctx: Ctx) -> dict:
     state.count_send(app)
     msgid = state.next_msgid()
     if client_msg_id:
+        if len(app.template_dedupe) > 100_000:
+            _forget_old_client_msg_ids(app, now)
         app.template_dedupe[(openid, client_msg_id)] = (msgid, now)
     state.record_send(app, "template", msgid=msgid, touser=openid, client_msg_id=client_msg_id, payload=body)
     if app.auto_report and app.callback_url:
