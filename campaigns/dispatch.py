@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.apps import apps
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignState, Delivery, DeliveryState, MessageType, PriorityClass
@@ -33,6 +35,8 @@ from campaigns.rendering import customer_context, render, rewrite_links
 logger = logging.getLogger(__name__)
 
 LIST_CALL_LIMIT = 10_000
+# SendOutcome.error_code of the adapter when the account's rate limit asked for a long wait.
+RATE_LIMITED = "rate_limited"
 STATE_CHECK_SECONDS = 0.5
 FLUSH_EVERY = 100
 
@@ -67,17 +71,11 @@ class Claimed:
 def backoff_delay(attempt: int, *, base: float = 2.0, cap: float = 600.0) -> float:
     """Exponential backoff with full jitter: attempt 1 → up to 2 s, 2 → 4 s, … capped."""
     try:
-        from messaging.channels.ratelimit import backoff_delay as adapter_backoff  # adapters' policy when present
+        from messaging.channels.errors import backoff_delay as adapter_backoff  # the adapters' policy
 
         return float(adapter_backoff(attempt))
     except ImportError:
         return random.uniform(base ** max(attempt - 1, 0), min(cap, base**attempt))
-
-
-def _rate_limit_acquire(account, n: int = 1) -> float:
-    from messaging.channels.ratelimit import rate_limit_acquire
-
-    return float(rate_limit_acquire(account, n))
 
 
 def _tracked_url(*, delivery_id: int, campaign_id: int, customer_id: int, url: str) -> str:
@@ -104,10 +102,10 @@ def deliveries_claim(*, campaign: Campaign, limit: int) -> list[Claimed]:
             f"""
             WITH picked AS (
                 SELECT id FROM {t['delivery']}
-                WHERE campaign_id = %(campaign)s AND state = 'planned' AND (send_after IS NULL OR send_after <= now())
+                WHERE campaign_id = %(campaign)s AND state = 'planned' AND (send_after IS NULL OR send_after <= clock_timestamp())
                 ORDER BY send_after, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
             )
-            UPDATE {t['delivery']} d SET state = 'sending', claimed_at = now(), updated_at = now()
+            UPDATE {t['delivery']} d SET state = 'sending', claimed_at = clock_timestamp(), updated_at = clock_timestamp()
             FROM picked WHERE d.id = picked.id AND d.state = 'planned'
             RETURNING d.id, d.customer_id, d.identity_id, d.batch_key, d.attempts
             """,
@@ -152,7 +150,7 @@ def _recheck(campaign: Campaign, policy: Policy, ids: list[int]) -> tuple[dict[i
         ("refuses_template", "COALESCE(i.refuses_template, false)" if mtype == MessageType.TEMPLATE else "false"),
         (
             "outside_cs_window",
-            f"i.last_interaction_at IS NULL OR i.last_interaction_at <= now() - interval '{CS_WINDOW_HOURS} hours'"
+            f"i.last_interaction_at IS NULL OR i.last_interaction_at <= clock_timestamp() - interval '{CS_WINDOW_HOURS} hours'"
             if mtype == MessageType.CUSTOMER_SERVICE
             else "false",
         ),
@@ -164,10 +162,10 @@ def _recheck(campaign: Campaign, policy: Policy, ids: list[int]) -> tuple[dict[i
             ("preference_frequency", "pref.frequency = 'important_only' OR (pref.frequency = 'weekly_digest' AND h.week_count >= 1)"),
             ("frequency_day", "h.day_count >= %(daily_cap)s"),
             ("frequency_week", "h.week_count >= %(weekly_cap)s"),
-            ("min_gap", "h.last_marketing_at > now() - make_interval(hours => %(gap)s)" if policy.min_gap_hours else "false"),
+            ("min_gap", "h.last_marketing_at > clock_timestamp() - make_interval(hours => %(gap)s)" if policy.min_gap_hours else "false"),
             (
                 "fatigue",
-                "COALESCE(p.ignored_push_streak, 0) >= %(k)s AND p.last_push_at > now() - make_interval(days => %(cool)s)"
+                "COALESCE(p.ignored_push_streak, 0) >= %(k)s AND p.last_push_at > clock_timestamp() - make_interval(days => %(cool)s)"
                 if policy.fatigue_ignored_pushes
                 else "false",
             ),
@@ -201,19 +199,19 @@ def _recheck(campaign: Campaign, policy: Policy, ids: list[int]) -> tuple[dict[i
                 LEFT JOIN {t['customerpreference']} pref ON pref.customer_id = d.customer_id
                 WHERE d.id = ANY(%(ids)s)
             ), b2 AS (
-                SELECT b.*, now() AT TIME ZONE tz AS local_now,
-                       date_trunc('day', now() AT TIME ZONE tz) AT TIME ZONE tz AS day_start,
-                       date_trunc('month', now() AT TIME ZONE tz) AT TIME ZONE tz AS month_start
+                SELECT b.*, clock_timestamp() AT TIME ZONE tz AS local_now,
+                       date_trunc('day', clock_timestamp() AT TIME ZONE tz) AT TIME ZONE tz AS day_start,
+                       date_trunc('month', clock_timestamp() AT TIME ZONE tz) AT TIME ZONE tz AS month_start
                 FROM b
             ), h AS (
                 SELECT b2.customer_id,
                        count(*) FILTER (WHERE o.is_marketing AND {PUSHED_AT.replace('d.', 'o.')} >= b2.day_start) AS day_count,
-                       count(*) FILTER (WHERE o.is_marketing AND {PUSHED_AT.replace('d.', 'o.')} > now() - interval '7 days') AS week_count,
+                       count(*) FILTER (WHERE o.is_marketing AND {PUSHED_AT.replace('d.', 'o.')} > clock_timestamp() - interval '7 days') AS week_count,
                        max({PUSHED_AT.replace('d.', 'o.')}) FILTER (WHERE o.is_marketing) AS last_marketing_at,
                        count(*) FILTER (WHERE oc.message_type = 'mass' AND {PUSHED_AT.replace('d.', 'o.')} >= b2.month_start) AS mass_month_count,
                        count(*) FILTER (WHERE oc.message_type = 'wecom_group' AND {PUSHED_AT.replace('d.', 'o.')} >= b2.day_start) AS group_day_count
                 FROM b2 JOIN {t['delivery']} o ON o.customer_id = b2.customer_id AND o.campaign_id <> %(campaign)s
-                     AND o.state IN {ACTIVE_STATES} AND {PUSHED_AT.replace('d.', 'o.')} > least(now() - interval '7 days', b2.month_start)
+                     AND o.state IN {ACTIVE_STATES} AND {PUSHED_AT.replace('d.', 'o.')} > least(clock_timestamp() - interval '7 days', b2.month_start)
                 JOIN {t['campaign']} oc ON oc.id = o.campaign_id
                 GROUP BY b2.customer_id
             )
@@ -254,6 +252,7 @@ def _record(outcomes: list[tuple[int, str, str, str, str, datetime | None]], *, 
     for row in outcomes:
         params.extend(row)
     attempt = "d.attempts + 1" if count_attempt else "d.attempts"
+    # 'deferred' rows (quiet hours, rate limit) go back to planned without spending an attempt.
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -261,9 +260,9 @@ def _record(outcomes: list[tuple[int, str, str, str, str, datetime | None]], *, 
                 state = v.state, msgid = CASE WHEN v.msgid <> '' THEN v.msgid ELSE d.msgid END,
                 error_code = v.code, error_message = left(v.msg, 255), send_after = COALESCE(v.send_after, d.send_after),
                 attempts = CASE WHEN v.state IN ('sent', 'failed', 'planned') AND v.code <> 'deferred' THEN {attempt} ELSE d.attempts END,
-                sent_at = CASE WHEN v.state = 'sent' THEN now() ELSE d.sent_at END,
+                sent_at = CASE WHEN v.state = 'sent' THEN clock_timestamp() ELSE d.sent_at END,
                 claimed_at = CASE WHEN v.state = 'planned' THEN NULL ELSE d.claimed_at END,
-                updated_at = now()
+                updated_at = clock_timestamp()
             FROM (VALUES {values}) AS v(id, state, msgid, code, msg, send_after)
             WHERE d.id = v.id AND d.state = 'sending'
             """,
@@ -272,23 +271,20 @@ def _record(outcomes: list[tuple[int, str, str, str, str, datetime | None]], *, 
 
 
 def _record_push_events(campaign: Campaign, sent: list[Claimed], at: datetime) -> None:
-    EngagementEvent = apps.get_model("customers", "EngagementEvent")
-    EngagementEvent.objects.bulk_create(
-        [
-            EngagementEvent(
-                customer_id=row.customer_id,
-                account_id=campaign.account_id,
-                event_type="push.sent",
-                occurred_at=at,
-                campaign_id=campaign.pk,
-                delivery_id=row.id,
-                properties={"message_type": campaign.message_type},
-                dedupe_key=f"push.sent:{row.id}",
-            )
-            for row in sent
-        ],
-        ignore_conflicts=True,
-        batch_size=1000,
+    from customers.services import events_record_bulk
+
+    events_record_bulk(
+        {
+            "customer_id": row.customer_id,
+            "account_id": campaign.account_id,
+            "event_type": "push.sent",
+            "occurred_at": at,
+            "campaign_id": campaign.pk,
+            "delivery_id": row.id,
+            "properties": {"message_type": campaign.message_type},
+            "dedupe_key": f"push.sent:{row.id}",
+        }
+        for row in sent
     )
 
 
@@ -369,6 +365,16 @@ class _Pump:
         self.result = DispatchResult()
         self._checked_at = 0.0
         self._state = campaign.state
+        self._subscribe_outcomes: list[tuple[int, str, str]] = []
+        self.spends_consent = campaign.message_type in (MessageType.OA_SUBSCRIBE, MessageType.MP_SUBSCRIBE)
+        self.threads = max(1, int(getattr(settings, "CAMPAIGN_DISPATCH_THREADS", 8)))
+        # Subscribe sends stay sequential: their consent bookkeeping is per send.
+        per_thread_ok = campaign.message_type in (MessageType.TEMPLATE, MessageType.CUSTOMER_SERVICE)
+        self.pool = ThreadPoolExecutor(max_workers=self.threads) if self.threads > 1 and per_thread_ok else None
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
 
     def state(self) -> str:
         if time.monotonic() - self._checked_at >= STATE_CHECK_SECONDS:
@@ -376,21 +382,14 @@ class _Pump:
             self._checked_at = time.monotonic()
         return self._state
 
-    def wait_for_rate(self, n: int = 1) -> bool:
-        """Block briefly for the account's rate limit; False when the wait is long (requeue instead)."""
-        while True:
-            wait = _rate_limit_acquire(self.campaign.account, n)
-            if wait <= 0:
-                return True
-            if wait > 2:
-                self.result.requeue_in = wait
-                return False
-            time.sleep(wait)
-
     def outcome_row(self, row: Claimed, outcome) -> tuple:
         if outcome.status == "sent":
             self.result.sent += 1
             return (row.id, DeliveryState.SENT, outcome.msgid or "", "", "", None)
+        if outcome.error_code == RATE_LIMITED:
+            # Our own limiter said wait: not an attempt, and the pump comes back after the wait.
+            self.result.requeue_in = max(self.result.requeue_in or 0, outcome.retry_after or 1.0)
+            return (row.id, DeliveryState.PLANNED, "", "deferred", "", timezone.now() + timedelta(seconds=outcome.retry_after or 1.0))
         attempt = row.attempts + 1
         if outcome.status == "retryable" and attempt < self.policy.max_attempts:
             self.result.retry += 1
@@ -401,6 +400,11 @@ class _Pump:
 
     def flush(self, outcomes: list[tuple], sent_rows: list[Claimed]) -> None:
         _record(outcomes)
+        msgids = [row[2] for row in outcomes if row[1] == DeliveryState.SENT and row[2]]
+        if msgids and self.campaign.message_type == MessageType.TEMPLATE:
+            from campaigns.receivers import pending_reports_apply
+
+            pending_reports_apply(account_id=self.campaign.account_id, msgids=msgids)
         if sent_rows:
             _record_push_events(self.campaign, sent_rows, timezone.now())
         outcomes.clear()
@@ -429,39 +433,95 @@ class _Pump:
             return True
         if mtype in (MessageType.MASS, MessageType.WECOM_GROUP):
             return self._send_lists(rows, OutboundMessage, Recipient)
-        outcomes: list[tuple] = []
-        sent_rows: list[Claimed] = []
-        for index, row in enumerate(rows):
-            if self.state() != CampaignState.SENDING or time.monotonic() > self.deadline + 30 or not self.wait_for_rate(1):
-                self.flush(outcomes, sent_rows)
-                _release([r.id for r in rows[index:]], self.campaign.pk)
-                self.result.stopped = self._state
-                return False
+        if mtype in (MessageType.OA_SUBSCRIBE, MessageType.MP_SUBSCRIBE):
             try:
-                message = OutboundMessage(message_type=mtype, payload=self.renderer.payload(row), idempotency_key=str(row.id))
-                outcome = self.adapter.send(Recipient(key=str(row.id), external_id=row.external_id), message)
-            except Exception as exc:
-                # One bad row (a render or adapter bug) must not strand the whole batch in 'sending'.
-                logger.exception("send failed for delivery %s", row.id)
-                from messaging.channels.base import SendOutcome
+                return self._send_each(rows, OutboundMessage, Recipient)
+            finally:
+                self._refund_unsent_consent()
+        return self._send_each(rows, OutboundMessage, Recipient)
 
-                outcome = SendOutcome(status="retryable", error_code="exception", error_message=type(exc).__name__)
-            outcomes.append(self.outcome_row(row, outcome))
-            if outcome.status == "sent":
-                sent_rows.append(row)
-            if len(outcomes) >= FLUSH_EVERY:
-                self.flush(outcomes, sent_rows)
-        self.flush(outcomes, sent_rows)
-        return True
-
-    def _consume_consent(self, rows: list[Claimed]) -> list[Claimed]:
-        """Each subscribe message spends one consent credit; rows without one are suppressed."""
+    def _refund_unsent_consent(self) -> None:
+        """A credit spent on a send WeChat did not accept (busy, rate limit, stopped) is given back,
+        except after 43101 (the user refused: the adapter has revoked the credits)."""
+        ids = [i for i, state, code in self._subscribe_outcomes if state != DeliveryState.SENT and code != "43101"]
+        self._subscribe_outcomes.clear()
+        if not ids:
+            return
         t = _tables()
         template_id = str((self.campaign.content or {}).get("template_id", ""))
         with connection.cursor() as cursor:
             cursor.execute(
                 f"""
-                UPDATE {t['consentcredit']} SET remaining = remaining - 1, updated_at = now()
+                UPDATE {t['consentcredit']} cc SET remaining = remaining + 1, updated_at = clock_timestamp()
+                FROM {t['delivery']} d
+                WHERE d.id = ANY(%s) AND d.state <> 'sent' AND cc.customer_id = d.customer_id
+                  AND cc.account_id = %s AND cc.template_id = %s
+                """,
+                [ids, self.campaign.account_id, template_id],
+            )
+
+    def _send_each(self, rows: list[Claimed], OutboundMessage, Recipient) -> bool:
+        outcomes: list[tuple] = []
+        sent_rows: list[Claimed] = []
+        step = self.threads * 4
+        for start in range(0, len(rows), step):
+            if self.state() != CampaignState.SENDING or time.monotonic() > self.deadline + 30 or self.result.requeue_in:
+                self.flush(outcomes, sent_rows)
+                _release([r.id for r in rows[start:]], self.campaign.pk)
+                if self.spends_consent:
+                    self._subscribe_outcomes += [(r.id, DeliveryState.PLANNED, "") for r in rows[start:]]
+                self.result.stopped = self._state
+                return False
+            chunk = rows[start : start + step]
+            # Rendering (and tracked links, which touch the database) stays on this thread; only the
+            # WeChat calls, which wait on the network, overlap on the pool.
+            messages = [self._message(row, OutboundMessage) for row in chunk]
+            if self.pool is not None and len(chunk) > 1:
+                results = list(self.pool.map(lambda pair: self._send_one(*pair, Recipient), zip(chunk, messages, strict=True)))
+            else:
+                results = [self._send_one(row, message, Recipient) for row, message in zip(chunk, messages, strict=True)]
+            for row, outcome in zip(chunk, results, strict=True):
+                outcomes.append(self.outcome_row(row, outcome))
+                if self.spends_consent:
+                    self._subscribe_outcomes.append((row.id, outcomes[-1][1], outcome.error_code))
+                if outcome.status == "sent":
+                    sent_rows.append(row)
+            if len(outcomes) >= FLUSH_EVERY:
+                self.flush(outcomes, sent_rows)
+        self.flush(outcomes, sent_rows)
+        return True
+
+    def _message(self, row: Claimed, OutboundMessage):
+        try:
+            return OutboundMessage(message_type=self.campaign.message_type, payload=self.renderer.payload(row), idempotency_key=str(row.id))
+        except Exception as exc:
+            logger.exception("render failed for delivery %s", row.id)
+            return exc
+
+    def _send_one(self, row: Claimed, message, Recipient):
+        from messaging.channels.base import SendOutcome
+
+        if isinstance(message, Exception):
+            return SendOutcome(status="permanent", error_code="render_failed", error_message=type(message).__name__)
+        try:
+            return self.adapter.send(Recipient(key=str(row.id), external_id=row.external_id), message)
+        except Exception as exc:
+            # One bad row (an adapter bug) must not strand the whole batch in 'sending'.
+            logger.exception("send failed for delivery %s", row.id)
+            return SendOutcome(status="retryable", error_code="exception", error_message=type(exc).__name__)
+        finally:
+            if threading.current_thread() is not threading.main_thread():
+                # The adapter may touch the database (43004 → unfollowed): give the thread's connection back.
+                connections.close_all()
+
+    def _consume_consent(self, rows: list[Claimed]) -> list[Claimed]:
+        """Each subscribe message spends one consent credit (conditional update); rows without one are suppressed."""
+        t = _tables()
+        template_id = str((self.campaign.content or {}).get("template_id", ""))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                UPDATE {t['consentcredit']} SET remaining = remaining - 1, updated_at = clock_timestamp()
                 WHERE account_id = %s AND template_id = %s AND customer_id = ANY(%s) AND remaining > 0
                 RETURNING customer_id
                 """,
@@ -517,7 +577,7 @@ class _Pump:
         groups.update(fresh)
         ordered = list(groups.items())
         for index, ((staff, key), members) in enumerate(ordered):
-            if self.state() != CampaignState.SENDING or not self.wait_for_rate(1):
+            if self.state() != CampaignState.SENDING or self.result.requeue_in:
                 _release([r.id for _k, ms in ordered[index:] for r in ms], self.campaign.pk)
                 self.result.stopped = self._state
                 return False
@@ -556,6 +616,13 @@ def campaign_dispatch(*, campaign_id: int, budget_seconds: float | None = None) 
         return DispatchResult(stopped=campaign.state if campaign else "missing")
     budget = budget_seconds if budget_seconds is not None else getattr(settings, "CAMPAIGN_DISPATCH_SLICE_SECONDS", 20.0)
     pump = _Pump(campaign, budget_seconds=budget)
+    try:
+        return _pump_run(pump, campaign, campaign_id)
+    finally:
+        pump.close()
+
+
+def _pump_run(pump: _Pump, campaign: Campaign, campaign_id: int) -> DispatchResult:
     limit = pump.policy.dispatch_batch_size
     if campaign.message_type in (MessageType.MASS, MessageType.WECOM_GROUP):
         limit = max(limit, LIST_CALL_LIMIT)
@@ -590,8 +657,8 @@ def deliveries_sweep_stale(*, older_than_seconds: float) -> list[int]:
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            UPDATE {t['delivery']} SET state = 'planned', claimed_at = NULL, send_after = now(), updated_at = now()
-            WHERE state = 'sending' AND claimed_at < now() - make_interval(secs => %s)
+            UPDATE {t['delivery']} SET state = 'planned', claimed_at = NULL, send_after = clock_timestamp(), updated_at = clock_timestamp()
+            WHERE state = 'sending' AND claimed_at < clock_timestamp() - make_interval(secs => %s)
             RETURNING campaign_id
             """,
             [older_than_seconds],

@@ -203,6 +203,22 @@ class ContactPolicy(models.Model):
         return str(_("Global contact policy"))
 
 
+class PendingDeliveryReport(models.Model):
+    """A delivery report that arrived before its send was recorded (WeChat can answer that fast);
+    applied as soon as dispatch records the msgid."""
+
+    account_id = models.BigIntegerField()
+    msgid = models.CharField(max_length=64)
+    status = models.CharField(max_length=20)
+    raw_status = models.CharField(max_length=64, blank=True)
+    occurred_at = models.DateTimeField()
+    external_id = models.CharField(max_length=128, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account_id", "msgid"], name="pending_report_unique")]
+
+
 class OperatorIdentity(models.Model):
     """An operator's own WeChat identity: the only recipients of a campaign's test send."""
 

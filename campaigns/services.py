@@ -76,6 +76,17 @@ def campaign_update(*, campaign: Campaign, data: dict[str, Any]) -> Campaign:
     return campaign
 
 
+@transaction.atomic
+def campaign_delete(*, campaign: Campaign) -> None:
+    """Delete a campaign that never sent (draft, pending approval or cancelled before planning)."""
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    if campaign.state not in EDITABLE_STATES and not (campaign.state == CampaignState.CANCELLED and not campaign.planned_at):
+        raise Conflict(f"A {campaign.state} campaign cannot be deleted; cancel it instead.", code="campaign_not_deletable")
+    if campaign.periodic_task_id:
+        campaign.periodic_task.delete()
+    campaign.delete()
+
+
 # --- audience ------------------------------------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ from celery import shared_task
 from django.conf import settings
 
 from campaigns import dispatch, services
+from campaigns.receivers import pending_reports_sweep
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -37,3 +38,4 @@ def dispatch_sweep_task() -> None:
     stale = float(getattr(settings, "CAMPAIGN_SENDING_STALE_SECONDS", 300))
     for campaign_id in dispatch.deliveries_sweep_stale(older_than_seconds=stale):
         dispatch_campaign_task.apply_async(args=[campaign_id])
+    pending_reports_sweep()

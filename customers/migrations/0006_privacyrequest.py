@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('customers', '0005_merge_20261125_1854'),
+        ('customers', '0005_merge_20261125_1850'),
     ]
 
     operations = [

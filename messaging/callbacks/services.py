@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from messaging.callbacks.enqueue import BrokerUnavailable, publish_inbound
 from messaging.callbacks.models import InboundMessage, InboundState
 from messaging.callbacks.parsing import create_time, dedupe_key
 
@@ -75,17 +76,10 @@ def inbound_enqueue(*, inbound_id: int) -> bool:
     """
     from messaging.callbacks.tasks import inbound_process_task
 
-    if inbound_process_task.app.conf.task_always_eager:
-        inbound_process_task.apply_async(args=[inbound_id])
-        return True
     try:
-        # One quick connection attempt and no publish retries: with the broker down, fail in
-        # milliseconds instead of holding WeChat's request (kombu would retry for seconds).
-        with inbound_process_task.app.pool.acquire(block=True) as connection:
-            connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0.05, timeout=1)
-            inbound_process_task.apply_async(args=[inbound_id], connection=connection, retry=False)
-    except Exception as exc:  # any broker/transport error; the sweeper recovers
-        logger.warning("inbound %s stored but not enqueued (%s); the sweeper will hand it over", inbound_id, type(exc).__name__)
+        publish_inbound(inbound_process_task, inbound_id)
+    except BrokerUnavailable as exc:
+        logger.warning("inbound %s stored but not enqueued (%s); the sweeper will hand it over", inbound_id, exc)
         return False
     return True
 

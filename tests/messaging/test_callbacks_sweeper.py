@@ -111,3 +111,28 @@ def test_sweeper_is_scheduled_on_beat_and_routed_to_callbacks_queue(settings):
     entries = [e for e in celery_app.conf.beat_schedule.values() if e["task"] == inbound_sweep_task.name]
     assert entries and entries[0]["schedule"] <= 60
     assert celery_app.amqp.router.route({}, inbound_process_task.name)["queue"].name == "callbacks"
+
+
+def test_fast_path_message_matches_what_apply_async_publishes():
+    import redis
+
+    from messaging.callbacks.enqueue import _fast_path, publish_inbound
+
+    assert _fast_path(inbound_process_task) is not None, "the test broker is Redis: the fast path must apply"
+    redis.Redis.from_url(celery_app.conf.broker_url).delete("callbacks")
+    publish_inbound(inbound_process_task, 4242)
+    inbound_process_task.apply_async(args=[4242], retry=False)
+    with celery_app.connection_for_read() as connection:
+        queue = connection.SimpleQueue("callbacks")
+        ours, celerys = queue.get(timeout=2), queue.get(timeout=2)
+        queue.close()
+    # LPUSH + BRPOP: the first published comes out first.
+    assert ours.headers["argsrepr"] == celerys.headers["argsrepr"] == "[4242]"
+    assert ours.decode() == celerys.decode() == [[4242], {}, {"callbacks": None, "errbacks": None, "chain": None, "chord": None}]
+    assert set(ours.headers) == set(celerys.headers)
+    volatile = {"id", "root_id", "origin"}
+    assert {k: v for k, v in ours.headers.items() if k not in volatile} == {k: v for k, v in celerys.headers.items() if k not in volatile}
+    assert ours.headers["id"] == ours.headers["root_id"] != celerys.headers["id"]
+    assert ours.delivery_info["routing_key"] == celerys.delivery_info["routing_key"] == "callbacks"
+    assert ours.content_type == celerys.content_type == "application/json"
+    assert set(ours.properties) == set(celerys.properties)

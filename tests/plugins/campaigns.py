@@ -68,3 +68,38 @@ def make_campaign(db):
 def contact_policy(db):
     """The global policy row with quiet hours off, so tests at arbitrary wall-clock times are stable."""
     return ContactPolicy.objects.create(pk=1, quiet_start=None, quiet_end=None)
+
+
+@pytest.fixture
+def sandbox_oa(sandbox, transactional_db):
+    """A service account whose API is the sandbox; no callback URL (no delivery reports)."""
+    account = ChannelAccountFactory(kind="oa", api_base_url=sandbox.base_url, rate_limit_per_second=1000, timezone="Asia/Shanghai")
+    sandbox.control.register_app(kind="oa", app_id=account.app_id, secret=account.app_secret, auto_report=False)
+    return account
+
+
+@pytest.fixture
+def sandbox_followers(sandbox):
+    """sandbox_followers(account, n, **customer_fields) → [(customer, identity)] following in the sandbox and here."""
+
+    def make(account, n: int, **customer_fields):
+        openids = sandbox.control.add_followers(account.app_id, n)
+        out = []
+        for openid in openids:
+            customer = CustomerFactory(**customer_fields)
+            identity = ChannelIdentityFactory(customer=customer, account=account, external_id=openid, follow_state="following")
+            out.append((customer, identity))
+        return out
+
+    return make
+
+
+@pytest.fixture
+def campaigns_eager():
+    """Celery tasks run inline (callbacks processing, dispatch pumps enqueued on commit)."""
+    from scrm.celery import app as celery_app
+
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = previous

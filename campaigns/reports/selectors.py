@@ -1,0 +1,297 @@
+"""Campaign reports: funnel, lift against the holdout, unfollows after pushes, disturbance, trends.
+
+Definitions (also shown in the API docs):
+- Audience: every customer of the campaign's snapshot = deliveries + suppressions.
+- Funnel: audience → suppressed, per reason (planning order) → held out → planned (deliveries) →
+  sent (sent_at set) → delivered (delivered_at set) → clicked (clicked_at set, bots excluded) →
+  converted (a sent delivery whose customer recorded a `conversion` in the attribution window).
+- Attribution window: [campaign start, start + ATTRIBUTION_DAYS), start = the first sent_at, else
+  scheduled_at, else created_at. Used for both groups of the lift so they are measured alike.
+- Lift: intent-to-treat. Treated = every customer with a delivery (whatever its outcome); control
+  = the held-out customers. Metrics: conversion (a `conversion` event in the window) and
+  engagement (any action of the customer in the window: click, read, message, menu, mini-program,
+  conversion). A click on the campaign's own link cannot happen in the control group, so click
+  lift is the engagement metric. See campaigns.reports.stats for the interval.
+- Unfollows within 24 h: sent deliveries followed, within UNFOLLOW_WINDOW, by `wechat.unsubscribe`
+  or `wecom.del_contact` of the same customer on the campaign's account. Mutes: deliveries WeChat
+  reported as blocked by the user (template "user block", subscribe-message refusal 43101).
+- Disturbance index (per account and per segment, over a period): pushes per customer per week =
+  sent deliveries / customers / weeks, where customers = the account's following identities (per
+  account) or the distinct audience of the segment's campaigns (per segment); clicks per push =
+  clicked / sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from django.db import connection
+from django.db.models import Count, Exists, Min, OuterRef, Q
+from django.utils import timezone
+
+from campaigns.models import Campaign, Delivery, Suppression, SuppressionReason
+from campaigns.reports.stats import two_proportion_lift
+from customers.engagement.models import EngagementDailyRollup
+from customers.models import ChannelIdentity, EngagementEvent, FollowState
+
+ATTRIBUTION_DAYS = 7
+UNFOLLOW_WINDOW = timedelta(hours=24)
+UNFOLLOW_TYPES = ("wechat.unsubscribe", "wecom.del_contact")
+MUTE_ERROR_CODES = ("user_block", "43101")
+ACTION_TYPES_EXACT = ("link.click", "inbox.read", "conversion", "wechat.message", "wechat.click", "wechat.view", "wechat.scan")
+ACTION_PREFIX = "mp."
+
+
+def _actions_q(prefix: str = "") -> Q:
+    return Q(**{f"{prefix}event_type__in": ACTION_TYPES_EXACT}) | Q(**{f"{prefix}event_type__startswith": ACTION_PREFIX})
+
+
+def campaign_start(campaign: Campaign) -> datetime:
+    first_sent = Delivery.objects.filter(campaign=campaign).aggregate(m=Min("sent_at"))["m"]
+    return first_sent or campaign.scheduled_at or campaign.created_at
+
+
+@dataclass
+class Funnel:
+    audience: int
+    suppressed: dict[str, int]
+    held_out: int
+    planned: int
+    sent: int
+    delivered: int
+    failed: int
+    clicked: int
+    converted: int
+
+    def as_rows(self) -> list[tuple[str, int]]:
+        """(stage, count) in funnel order, for CSV and charts."""
+        rows = [("audience", self.audience)]
+        rows += [(f"suppressed:{reason}", n) for reason, n in self.suppressed.items()]
+        rows += [
+            ("held_out", self.held_out),
+            ("planned", self.planned),
+            ("sent", self.sent),
+            ("delivered", self.delivered),
+            ("clicked", self.clicked),
+            ("converted", self.converted),
+        ]
+        return rows
+
+
+def _converted_exists(window_start: datetime, window_end: datetime, customer_ref: str = "customer_id"):
+    return Exists(
+        EngagementEvent.objects.filter(
+            customer_id=OuterRef(customer_ref), event_type="conversion", occurred_at__gte=window_start, occurred_at__lt=window_end
+        )
+    )
+
+
+def campaign_funnel(campaign: Campaign) -> Funnel:
+    """Counts of each stage of the campaign funnel."""
+    start = campaign_start(campaign)
+    end = start + timedelta(days=ATTRIBUTION_DAYS)
+    order = {reason: i for i, reason in enumerate(SuppressionReason.values)}
+    by_reason = dict(
+        Suppression.objects.filter(campaign=campaign).values_list("reason").annotate(n=Count("pk")).values_list("reason", "n")
+    )
+    held_out = by_reason.pop(SuppressionReason.HOLDOUT, 0)
+    suppressed = {reason: by_reason[reason] for reason in sorted(by_reason, key=lambda r: order.get(r, 999))}
+    deliveries = Delivery.objects.filter(campaign=campaign)
+    counts = deliveries.aggregate(
+        planned=Count("pk"),
+        sent=Count("pk", filter=Q(sent_at__isnull=False)),
+        delivered=Count("pk", filter=Q(delivered_at__isnull=False)),
+        failed=Count("pk", filter=Q(state="failed")),
+        clicked=Count("pk", filter=Q(clicked_at__isnull=False)),
+    )
+    converted = deliveries.filter(sent_at__isnull=False).filter(_converted_exists(start, end)).count()
+    return Funnel(
+        audience=counts["planned"] + sum(suppressed.values()) + held_out,
+        suppressed=suppressed,
+        held_out=held_out,
+        planned=counts["planned"],
+        sent=counts["sent"],
+        delivered=counts["delivered"],
+        failed=counts["failed"],
+        clicked=counts["clicked"],
+        converted=converted,
+    )
+
+
+def campaign_lift(campaign: Campaign) -> dict[str, dict]:
+    """Conversion and engagement lift of the treated group over the holdout, with 95 % intervals."""
+    start = campaign_start(campaign)
+    end = start + timedelta(days=ATTRIBUTION_DAYS)
+    treated = Delivery.objects.filter(campaign=campaign)
+    control = Suppression.objects.filter(campaign=campaign, reason=SuppressionReason.HOLDOUT)
+    engaged = Exists(
+        EngagementEvent.objects.filter(customer_id=OuterRef("customer_id"), occurred_at__gte=start, occurred_at__lt=end).filter(_actions_q())
+    )
+    result = {}
+    for metric, condition in (("conversion", _converted_exists(start, end)), ("engagement", engaged)):
+        t = treated.aggregate(n=Count("pk"))["n"]
+        c = control.aggregate(n=Count("pk"))["n"]
+        tx = treated.filter(condition).count()
+        cx = control.filter(condition).count()
+        result[metric] = two_proportion_lift(treated_n=t, treated_x=tx, control_n=c, control_x=cx).as_dict()
+    result["window"] = {"start": start.isoformat(), "end": end.isoformat()}
+    return result
+
+
+def campaign_unfollows(campaign: Campaign) -> dict[str, int]:
+    """Unfollows within 24 h of this campaign's pushes, and mutes (blocked template / refused consent)."""
+    unfollowed = Exists(
+        EngagementEvent.objects.filter(
+            customer_id=OuterRef("customer_id"),
+            event_type__in=UNFOLLOW_TYPES,
+            occurred_at__gt=OuterRef("sent_at"),
+            occurred_at__lte=OuterRef("sent_at") + UNFOLLOW_WINDOW,
+        ).filter(Q(account_id=OuterRef("account_id")) | Q(account_id__isnull=True))
+    )
+    sent = Delivery.objects.filter(campaign=campaign, sent_at__isnull=False)
+    unfollows = sent.filter(unfollowed).count()
+    mutes = Delivery.objects.filter(campaign=campaign, error_code__in=MUTE_ERROR_CODES).count()
+    n = sent.count()
+    return {
+        "sent": n,
+        "unfollows_24h": unfollows,
+        "unfollow_rate": unfollows / n if n else None,
+        "mutes": mutes,
+        "mute_rate": mutes / n if n else None,
+    }
+
+
+def campaign_report(campaign: Campaign) -> dict:
+    funnel = campaign_funnel(campaign)
+    return {
+        "campaign": {"id": campaign.pk, "name": campaign.name, "account_id": campaign.account_id, "state": campaign.state},
+        "funnel": {**funnel.__dict__, "stages": funnel.as_rows()},
+        "rates": {
+            "click_per_sent": funnel.clicked / funnel.sent if funnel.sent else None,
+            "delivery_rate": funnel.delivered / funnel.sent if funnel.sent else None,
+            "conversion_per_sent": funnel.converted / funnel.sent if funnel.sent else None,
+        },
+        "lift": campaign_lift(campaign),
+        "unfollows": campaign_unfollows(campaign),
+    }
+
+
+# --- disturbance --------------------------------------------------------------------------------
+
+
+def _period(since: datetime | None, until: datetime | None, days: int = 28) -> tuple[datetime, datetime, float]:
+    until = until or timezone.now()
+    since = since or until - timedelta(days=days)
+    weeks = max((until - since).total_seconds() / (7 * 86400), 1 / 7)
+    return since, until, weeks
+
+
+def disturbance_by_account(*, since: datetime | None = None, until: datetime | None = None) -> list[dict]:
+    """Pushes per following customer per week, and clicks per push, for each account."""
+    since, until, weeks = _period(since, until)
+    pushes = (
+        Delivery.objects.filter(sent_at__gte=since, sent_at__lt=until)
+        .values("account_id")
+        .annotate(sent=Count("pk"), clicked=Count("pk", filter=Q(clicked_at__isnull=False)), customers_pushed=Count("customer_id", distinct=True))
+    )
+    followers = dict(
+        ChannelIdentity.objects.filter(follow_state=FollowState.FOLLOWING).values_list("account_id").annotate(n=Count("customer_id", distinct=True))
+    )
+    rows = []
+    for row in pushes.order_by("account_id"):
+        base = max(followers.get(row["account_id"], 0), row["customers_pushed"])
+        rows.append(
+            {
+                "account_id": row["account_id"],
+                "customers": base,
+                "sent": row["sent"],
+                "clicked": row["clicked"],
+                "pushes_per_customer_per_week": row["sent"] / base / weeks if base else None,
+                "clicks_per_push": row["clicked"] / row["sent"] if row["sent"] else None,
+            }
+        )
+    return rows
+
+
+def disturbance_by_segment(*, since: datetime | None = None, until: datetime | None = None) -> list[dict]:
+    """Pushes per audience customer per week, and clicks per push, for the campaigns of each segment."""
+    since, until, weeks = _period(since, until)
+    campaign_ids = list(
+        Delivery.objects.filter(sent_at__gte=since, sent_at__lt=until).values_list("campaign_id", flat=True).distinct()
+    )
+    segments = dict(Campaign.objects.filter(pk__in=campaign_ids, segment_id__isnull=False).values_list("pk", "segment_id"))
+    rows = []
+    for segment_id in sorted(set(segments.values())):
+        ids = [c for c, s in segments.items() if s == segment_id]
+        d = Delivery.objects.filter(campaign_id__in=ids, sent_at__gte=since, sent_at__lt=until).aggregate(
+            sent=Count("pk"), clicked=Count("pk", filter=Q(clicked_at__isnull=False))
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT COUNT(*) FROM (SELECT customer_id FROM {Delivery._meta.db_table} WHERE campaign_id = ANY(%s) "
+                f"UNION SELECT customer_id FROM {Suppression._meta.db_table} WHERE campaign_id = ANY(%s)) a",
+                [ids, ids],
+            )
+            base = cursor.fetchone()[0]
+        rows.append(
+            {
+                "segment_id": segment_id,
+                "campaigns": len(ids),
+                "customers": base,
+                "sent": d["sent"],
+                "clicked": d["clicked"],
+                "pushes_per_customer_per_week": d["sent"] / base / weeks if base else None,
+                "clicks_per_push": d["clicked"] / d["sent"] if d["sent"] else None,
+            }
+        )
+    return rows
+
+
+# --- trends -------------------------------------------------------------------------------------
+
+
+def trends_daily(*, account_id: int | None = None, campaign_id: int | None = None, days: int = 28, until: date | None = None) -> list[dict]:
+    """Per UTC day: pushes sent, delivered, clicked, unfollows and conversions (old days from rollups)."""
+    until = until or timezone.now().date()
+    since = until - timedelta(days=days - 1)
+    start_dt = datetime.combine(since, datetime.min.time(), tzinfo=UTC)
+    end_dt = datetime.combine(until + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    series = {since + timedelta(days=i): {"sent": 0, "delivered": 0, "clicked": 0, "unfollows": 0, "conversions": 0} for i in range(days)}
+    deliveries = Delivery.objects.all()
+    if account_id:
+        deliveries = deliveries.filter(account_id=account_id)
+    if campaign_id:
+        deliveries = deliveries.filter(campaign_id=campaign_id)
+    for field, key in (("sent_at", "sent"), ("delivered_at", "delivered"), ("clicked_at", "clicked")):
+        with connection.cursor() as cursor:
+            qs = deliveries.filter(**{f"{field}__gte": start_dt, f"{field}__lt": end_dt}).values("pk")
+            sql, params = qs.query.sql_with_params()
+            cursor.execute(
+                f"SELECT ({field} AT TIME ZONE 'UTC')::date, COUNT(*) FROM {Delivery._meta.db_table} WHERE id IN ({sql}) GROUP BY 1",
+                params,
+            )
+            for day, n in cursor.fetchall():
+                if day in series:
+                    series[day][key] += n
+    events = EngagementEvent.objects.filter(occurred_at__gte=start_dt, occurred_at__lt=end_dt, event_type__in=[*UNFOLLOW_TYPES, "conversion"])
+    rollups = EngagementDailyRollup.objects.filter(day__gte=since, day__lte=until, event_type__in=[*UNFOLLOW_TYPES, "conversion"])
+    if account_id:
+        events = events.filter(account_id=account_id)
+        rollups = rollups.filter(customer_id__in=ChannelIdentity.objects.filter(account_id=account_id).values("customer_id"))
+    if campaign_id:
+        events = events.filter(campaign_id=campaign_id)
+        rollups = rollups.none()
+    with connection.cursor() as cursor:
+        sql, params = events.values("pk").query.sql_with_params()
+        cursor.execute(
+            f"SELECT (occurred_at AT TIME ZONE 'UTC')::date, event_type, COUNT(*) FROM {EngagementEvent._meta.db_table} "
+            f"WHERE id IN ({sql}) GROUP BY 1, 2",
+            params,
+        )
+        counted = cursor.fetchall()
+    counted += list(rollups.values_list("day", "event_type", "count"))
+    for day, event_type, n in counted:
+        if day in series:
+            series[day]["conversions" if event_type == "conversion" else "unfollows"] += n
+    return [{"day": day.isoformat(), **values} for day, values in sorted(series.items())]
