@@ -98,3 +98,17 @@ def test_login_names_the_mini_program_by_appid(sandbox, mp_sandbox_account, oa_s
     missing = APIClient().post(LOGIN, {"code": code}, format="json")
     assert missing.status_code == 400
     assert "appid" in missing.json()["detail"]
+
+
+def test_after_erasure_the_same_wechat_user_logs_in_as_a_new_empty_customer(sandbox, mp_sandbox_account):
+    app_id = mp_sandbox_account.app_id
+    first = _login(app_id, sandbox.control.create_login_code(app_id, "mp-openid-12", unionid="u-12")).json()
+    client = _client(first["access_token"])
+    client.patch("/api/mp/v1/me", {"display_name": "Chen Jie"}, format="json")
+    assert client.delete("/api/mp/v1/me").status_code == 204
+    assert client.get("/api/mp/v1/me").status_code == 401
+
+    again = _login(app_id, sandbox.control.create_login_code(app_id, "mp-openid-12", unionid="u-12")).json()
+    assert again["customer_id"] != first["customer_id"]
+    assert _client(again["access_token"]).get("/api/mp/v1/me").json()["display_name"] == ""
+    assert Customer.objects.get(pk=first["customer_id"]).erased_at is not None
