@@ -247,15 +247,17 @@ def _jsonable(value: Any) -> Any:
 
 
 def identity_set_follow_state(*, identity: ChannelIdentity, following: bool, at: datetime, scene: str = "") -> bool:
-    """Apply a follow/unfollow that happened at `at`; an older event than the one applied is ignored."""
-    qs = ChannelIdentity.objects.filter(pk=identity.pk)
+    """Apply a follow/unfollow that happened at `at`, unless a later follow or unfollow is already known.
+
+    WeChat may deliver events out of order (retries, parallel workers): an old subscribe arriving
+    after a newer unsubscribe must not mark the customer as following again, and vice versa.
+    """
+    qs = ChannelIdentity.objects.filter(pk=identity.pk).exclude(followed_at__gte=at).exclude(unfollowed_at__gte=at)
     if following:
-        qs = qs.exclude(followed_at__gte=at)
         values: dict[str, Any] = {"follow_state": FollowState.FOLLOWING, "followed_at": at}
         if scene:
             values["subscribe_scene"] = scene
     else:
-        qs = qs.exclude(unfollowed_at__gte=at)
         values = {"follow_state": FollowState.UNFOLLOWED, "unfollowed_at": at}
     return bool(qs.update(**values, updated_at=timezone.now()))
 

@@ -21,7 +21,7 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-$PY manage.py shell -c "from django.conf import settings; print('backends in use —', settings.describe_backends())"
+$PY manage.py shell -c "from scrm.backends import describe_backends; print('backends in use —', describe_backends())"
 $PY manage.py migrate --noinput -v 0
 $PY manage.py collectstatic --noinput -v 0
 

@@ -7,6 +7,7 @@ from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 
+from scrm.backends import describe_backends
 from scrm.redis import get_redis
 
 
@@ -41,7 +42,7 @@ def healthz(request):
         except Exception as exc:  # report any failure of a dependency, do not raise
             checks[name] = f"down: {exc.__class__.__name__}"
             down.append(name)
-    body = {"status": "ok" if not down else "down", "checks": checks, "backends": settings.describe_backends()}
+    body = {"status": "ok" if not down else "down", "checks": checks, "backends": describe_backends()}
     if down:
         body["down"] = down
     return JsonResponse(body, status=503 if down else 200)

@@ -277,17 +277,6 @@ if not DEBUG and not TESTING:
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
 
 
-def describe_backends() -> str:
-    """One line naming the backends in use; printed at start-up (never includes credentials)."""
-    db = DATABASES["default"]
-    db_desc = (
-        f"SQLite file {db['NAME']} (embedded default)"
-        if db["ENGINE"].endswith("sqlite3")
-        else f"PostgreSQL {db.get('HOST') or 'localhost'}:{db.get('PORT') or 5432}/{db['NAME']}"
-    )
-    broker_desc = "filesystem broker in var/broker (embedded default)" if not REDIS_URL else "Redis"
-    return f"database: {db_desc}; broker/cache: {broker_desc}"
-
 # --- Benchmarks -----------------------------------------------------------------------------
 # Population size for `make bench` (python manage.py bench); a small value makes a quick run.
 BENCH_CUSTOMERS = env.int("BENCH_CUSTOMERS", default=1_000_000)

@@ -1,6 +1,7 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
-from messaging.callbacks import selectors
+from messaging.callbacks import selectors, services
 from messaging.callbacks.models import AutoReplyRule, InboundMessage
 
 
@@ -24,6 +25,12 @@ class InboundMessageAdmin(admin.ModelAdmin):
     search_fields = ["dedupe_key", "from_user"]
     date_hierarchy = "received_at"
     readonly_fields = [f.name for f in InboundMessage._meta.fields]
+    actions = ["requeue"]
+
+    @admin.action(description=_("Process the selected failed messages again"), permissions=["view"])
+    def requeue(self, request, queryset):
+        count = services.inbound_requeue_failed(ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, _("%(count)d messages handed over for processing.") % {"count": count})
 
     def has_add_permission(self, request):
         return False

@@ -11,13 +11,19 @@ A test consumes a fast-path message with kombu and checks it equals what apply_a
 
 from __future__ import annotations
 
+import atexit
 import base64
 import json
+import logging
+import os
+import queue
 import threading
 import uuid
 from typing import Any
 
 import redis
+
+logger = logging.getLogger(__name__)
 
 _local_state: dict[str, Any] = {}
 _lock = threading.Lock()
@@ -74,35 +80,115 @@ def _fast_path(task) -> dict[str, Any] | None:
     return state
 
 
-def publish_inbound(task, inbound_id: int) -> None:
-    """Enqueue `task(inbound_id)`; raises BrokerUnavailable when the broker cannot be reached fast."""
-    state = _fast_path(task)
-    if state is None:
-        _publish_with_celery(task, inbound_id)
-        return
+def _message(state: dict[str, Any], inbound_id: int) -> str:
     task_id = str(uuid.uuid4())
     headers = dict(state["headers"])
     headers.update(id=task_id, root_id=task_id, argsrepr=f"[{inbound_id}]", kwargsrepr="{}")
     body = json.dumps([[inbound_id], {}, {"callbacks": None, "errbacks": None, "chain": None, "chord": None}])
-    message = {
-        "body": base64.b64encode(body.encode()).decode(),
-        "content-encoding": "utf-8",
-        "content-type": "application/json",
-        "headers": headers,
-        "properties": {
-            "correlation_id": task_id,
-            "reply_to": state["reply_to"],
-            "delivery_mode": 2,
-            "delivery_info": {"exchange": "", "routing_key": state["routing_key"]},
-            "priority": 0,
-            "body_encoding": "base64",
-            "delivery_tag": str(uuid.uuid4()),
-        },
-    }
+    return json.dumps(
+        {
+            "body": base64.b64encode(body.encode()).decode(),
+            "content-encoding": "utf-8",
+            "content-type": "application/json",
+            "headers": headers,
+            "properties": {
+                "correlation_id": task_id,
+                "reply_to": state["reply_to"],
+                "delivery_mode": 2,
+                "delivery_info": {"exchange": "", "routing_key": state["routing_key"]},
+                "priority": 0,
+                "body_encoding": "base64",
+                "delivery_tag": str(uuid.uuid4()),
+            },
+        }
+    )
+
+
+def publish_inbound(task, inbound_id: int) -> None:
+    """Enqueue `task(inbound_id)`; raises BrokerUnavailable when the broker cannot be reached fast."""
+    publish_inbound_many(task, [inbound_id])
+
+
+def publish_inbound_many(task, inbound_ids: list[int]) -> None:
+    """Enqueue `task(id)` for each id, in order (one LPUSH on the fast path)."""
+    state = _fast_path(task)
+    if state is None:
+        for inbound_id in inbound_ids:
+            _publish_with_celery(task, inbound_id)
+        return
+    # LPUSH k v1 v2 … pushes left in turn and workers pop from the right: v1 is consumed first.
+    messages = [_message(state, inbound_id) for inbound_id in inbound_ids]
     try:
-        state["client"].lpush(state["queue"], json.dumps(message))
+        state["client"].lpush(state["queue"], *messages)
     except redis.RedisError as exc:
         raise BrokerUnavailable(type(exc).__name__) from exc
+
+
+class _BackgroundPublisher:
+    """One thread per web process that publishes committed ids in batches.
+
+    The view answers WeChat once its row is committed; the Redis round trip then happens off the
+    request path (and many requests share one LPUSH). An id lost here (process killed, broker
+    down) is still a durable `received` row, which the sweeper hands over.
+    """
+
+    def __init__(self, task) -> None:
+        self.task = task
+        self.pid = os.getpid()
+        self.queue: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self.pending = 0
+        self.idle = threading.Condition()
+        threading.Thread(target=self._run, name="callbacks-enqueue", daemon=True).start()
+        # A worker that exits gracefully (max-requests, deploy) hands over what it holds first.
+        atexit.register(self.flush, 2.0)
+
+    def submit(self, inbound_id: int) -> None:
+        with self.idle:
+            self.pending += 1
+        self.queue.put(inbound_id)
+
+    def flush(self, timeout: float) -> bool:
+        with self.idle:
+            return self.idle.wait_for(lambda: self.pending == 0, timeout)
+
+    def _run(self) -> None:
+        while True:
+            batch = [self.queue.get()]
+            while len(batch) < 500:
+                try:
+                    batch.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                publish_inbound_many(self.task, batch)
+            except BrokerUnavailable as exc:
+                logger.warning("%s inbound messages stored but not enqueued (%s); the sweeper will hand them over", len(batch), exc)
+            except Exception:
+                logger.exception("enqueueing %s inbound messages failed; the sweeper will hand them over", len(batch))
+            with self.idle:
+                self.pending -= len(batch)
+                self.idle.notify_all()
+
+
+def publish_inbound_soon(task, inbound_id: int) -> bool:
+    """Queue the id for the background publisher; False when the fast path does not apply
+    (eager mode, another broker), in which case the caller publishes synchronously."""
+    if _fast_path(task) is None:
+        return False
+    publisher = _local_state.get("background")
+    if publisher is None or publisher.pid != os.getpid():
+        with _lock:
+            publisher = _local_state.get("background")
+            if publisher is None or publisher.pid != os.getpid():
+                publisher = _local_state["background"] = _BackgroundPublisher(task)
+    publisher.submit(inbound_id)
+    return True
+
+
+def flush(timeout: float = 5.0) -> bool:
+    """Wait until the background publisher has handed over everything submitted (tests, shutdown)."""
+    publisher = _local_state.get("background")
+    return True if publisher is None else publisher.flush(timeout)
 
 
 def _publish_with_celery(task, inbound_id: int) -> None:

@@ -78,6 +78,9 @@ def dedupe_key(fields: dict[str, Any]) -> str:
         _text(fields.get("Event")) or msg_type,
         _text(fields.get("EventKey")) or _text(fields.get("ChangeType")),
     ]
+    if _text(fields.get("MsgID")):
+        # Two template reports for one user in the same second differ only by MsgID.
+        parts.append(_text(fields.get("MsgID")))
     if _text(fields.get("ChangeType")):
         # Two staff members adding the same contact in one second are two events.
         parts += [_text(fields.get("UserID")), _text(fields.get("ExternalUserID"))]

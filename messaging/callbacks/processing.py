@@ -64,6 +64,11 @@ def process_fields(*, account: ChannelAccount, fields: dict[str, Any], inbound: 
     """Apply one parsed callback (decrypted XML as a dict) to the customer data."""
     ctx = Context(account=account, fields=fields, inbound=inbound)
     msg_type = ctx.text("MsgType")
+    if account.kind == AccountKind.WECOM and ctx.text("Event") != "change_external_contact":
+        # Other WeCom callbacks come from staff (app messages, contact changes of employees), not
+        # from customers: stored as the record, nothing to apply to customer data.
+        logger.info("WeCom callback %s/%s on account %s stored without processing", msg_type, ctx.text("Event"), account.pk)
+        return
     if msg_type != "event":
         _user_message(ctx)
         return

@@ -8,12 +8,11 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from messaging.callbacks.enqueue import BrokerUnavailable, publish_inbound
+from messaging.callbacks.enqueue import BrokerUnavailable, publish_inbound, publish_inbound_soon
 from messaging.callbacks.models import InboundMessage, InboundState
 from messaging.callbacks.parsing import create_time, dedupe_key
 
@@ -65,8 +64,15 @@ def inbound_store(*, account_id: int, fields: dict[str, Any], raw: str) -> int |
     if row is None:
         return None
     inbound_id = row[0]
-    transaction.on_commit(lambda: inbound_enqueue(inbound_id=inbound_id))
+    transaction.on_commit(lambda: _enqueue_soon(inbound_id))
     return inbound_id
+
+
+def _enqueue_soon(inbound_id: int) -> None:
+    from messaging.callbacks.tasks import inbound_process_task
+
+    if not publish_inbound_soon(inbound_process_task, inbound_id):
+        inbound_enqueue(inbound_id=inbound_id)
 
 
 def inbound_enqueue(*, inbound_id: int) -> bool:
@@ -160,5 +166,14 @@ def inbound_sweep(*, received_older_than: int = RECEIVED_STALE_SECONDS, limit: i
     return enqueued
 
 
-def sweeper_interval_seconds() -> int:
-    return getattr(settings, "CALLBACK_SWEEP_INTERVAL_SECONDS", 30)
+def inbound_requeue_failed(*, ids: list[int]) -> int:
+    """Give failed rows a fresh set of attempts (an operator fixed the cause) and enqueue them."""
+    requeued = list(
+        InboundMessage.objects.filter(pk__in=ids, state=InboundState.FAILED).values_list("pk", flat=True)
+    )
+    InboundMessage.objects.filter(pk__in=requeued, state=InboundState.FAILED).update(
+        state=InboundState.RECEIVED, attempts=0, last_enqueued_at=timezone.now()
+    )
+    for inbound_id in requeued:
+        transaction.on_commit(lambda inbound_id=inbound_id: inbound_enqueue(inbound_id=inbound_id))
+    return len(requeued)

@@ -105,8 +105,9 @@ def _receive(request: HttpRequest, account: CallbackAccount) -> HttpResponse:
         except UnicodeDecodeError:
             raise CallbackRejected(400, "body is not UTF-8") from None
     fields = xml_parse(raw)
-    if not isinstance(fields.get("MsgType"), str) or not fields.get("MsgType"):
-        raise CallbackRejected(400, "no MsgType")
+    for required in ("MsgType", "FromUserName", "CreateTime"):
+        if not isinstance(fields.get(required), str) or not fields[required]:
+            raise CallbackRejected(400, f"no {required}")
 
     services.inbound_store(account_id=account.id, fields=fields, raw=raw)
 

@@ -79,3 +79,21 @@ def test_concurrent_resolution_of_one_unionid_creates_one_customer():
     owners = set(ChannelIdentity.objects.values_list("customer_id", flat=True))
     assert len(owners) == 1
     assert Customer.objects.count() == 1
+
+
+def test_older_subscribe_arriving_after_newer_unsubscribe_keeps_unfollowed():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from customers.services import identity_set_follow_state
+
+    identity = identity_resolve(account=ChannelAccountFactory(), external_id="o-order")
+    now = timezone.now()
+    assert identity_set_follow_state(identity=identity, following=False, at=now)
+    assert not identity_set_follow_state(identity=identity, following=True, at=now - timedelta(seconds=5))
+    identity.refresh_from_db()
+    assert identity.follow_state == "unfollowed"
+    assert identity_set_follow_state(identity=identity, following=True, at=now + timedelta(seconds=5))
+    identity.refresh_from_db()
+    assert identity.follow_state == "following"

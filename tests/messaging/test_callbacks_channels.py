@@ -24,38 +24,38 @@ def _code(account, scene, *tags, kind="qr", welcome_text=""):
     return code
 
 
-def test_subscribe_through_a_channel_qr_code_tags_the_customer_and_sets_source(deliver, oa_account):
+def test_subscribe_through_a_channel_qr_code_tags_the_customer_and_sets_source(deliver, callback_oa_account):
     spring, poster = TagFactory(name="spring"), TagFactory(name="poster")
-    _code(oa_account, "spring_poster", spring, poster)
-    deliver(oa_account, wechat_payload("subscribe_qrscene.xml", openid="o-code", scene="spring_poster"))
-    customer = _identity(oa_account, "o-code").customer
+    _code(callback_oa_account, "spring_poster", spring, poster)
+    deliver(callback_oa_account, wechat_payload("subscribe_qrscene.xml", openid="o-code", scene="spring_poster"))
+    customer = _identity(callback_oa_account, "o-code").customer
     links = CustomerTag.objects.filter(customer=customer)
     assert {(link.tag_id, link.source) for link in links} == {(spring.pk, "channel_code"), (poster.pk, "channel_code")}
     assert customer.source == "qr:Code spring_poster"
 
 
-def test_channel_code_does_not_overwrite_an_existing_source(deliver, oa_account):
-    known = ChannelIdentityFactory(account=oa_account, external_id="o-old", customer__source="import:crm")
-    _code(oa_account, "store_1", TagFactory())
-    deliver(oa_account, wechat_payload("scan.xml", openid="o-old", scene="store_1"))
+def test_channel_code_does_not_overwrite_an_existing_source(deliver, callback_oa_account):
+    known = ChannelIdentityFactory(account=callback_oa_account, external_id="o-old", customer__source="import:crm")
+    _code(callback_oa_account, "store_1", TagFactory())
+    deliver(callback_oa_account, wechat_payload("scan.xml", openid="o-old", scene="store_1"))
     known.customer.refresh_from_db()
     assert known.customer.source == "import:crm"
     assert CustomerTag.objects.filter(customer=known.customer).count() == 1
 
 
-def test_scan_of_a_channel_code_by_a_follower_tags_them_once_even_if_repeated(deliver, oa_account):
+def test_scan_of_a_channel_code_by_a_follower_tags_them_once_even_if_repeated(deliver, callback_oa_account):
     tag = TagFactory()
-    _code(oa_account, "store_2", tag)
-    deliver(oa_account, wechat_payload("scan.xml", openid="o-scan2", scene="store_2", create_time="1760000000"))
-    deliver(oa_account, wechat_payload("scan.xml", openid="o-scan2", scene="store_2", create_time="1760000100"))
-    customer = _identity(oa_account, "o-scan2").customer
+    _code(callback_oa_account, "store_2", tag)
+    deliver(callback_oa_account, wechat_payload("scan.xml", openid="o-scan2", scene="store_2", create_time="1760000000"))
+    deliver(callback_oa_account, wechat_payload("scan.xml", openid="o-scan2", scene="store_2", create_time="1760000100"))
+    customer = _identity(callback_oa_account, "o-scan2").customer
     assert list(CustomerTag.objects.filter(customer=customer).values_list("tag_id", flat=True)) == [tag.pk]
     assert EngagementEvent.objects.filter(customer=customer, event_type="wechat.scan").count() == 2
 
 
-def test_unknown_scene_subscribes_without_tags(deliver, oa_account):
-    deliver(oa_account, wechat_payload("subscribe_qrscene.xml", openid="o-nocode", scene="nope"))
-    customer = _identity(oa_account, "o-nocode").customer
+def test_unknown_scene_subscribes_without_tags(deliver, callback_oa_account):
+    deliver(callback_oa_account, wechat_payload("subscribe_qrscene.xml", openid="o-nocode", scene="nope"))
+    customer = _identity(callback_oa_account, "o-nocode").customer
     assert not CustomerTag.objects.filter(customer=customer).exists()
     assert customer.source == ""
 
@@ -67,16 +67,13 @@ def sandbox_wecom(sandbox):
         api_base_url=sandbox.base_url, encrypt_mode="safe",
     )
     sandbox_register_account(account)
-    # call_raw: SandboxControl.add_wecom_staff / add_external_contact pass `name=`, which clashes with
-    # call()'s own `name` parameter (reported to the sandbox owner).
-    sandbox.control.call_raw("add_wecom_staff", {"corp_id": account.app_id, "userid": "zhangsan"})
+    sandbox.control.add_wecom_staff(account.app_id, "zhangsan")
     return account
 
 
 def _add_contact(sandbox, corp_id: str, external_userid: str, **params) -> str:
     """Make the contact in the sandbox; returns its welcome code."""
-    body = {"corp_id": corp_id, "staff_userid": "zhangsan", "external_userid": external_userid, **params}
-    return sandbox.control.call_raw("add_external_contact", body)["welcome_code"]
+    return sandbox.control.add_external_contact(corp_id, "zhangsan", external_userid, **params)
 
 
 def test_wecom_add_external_contact_resolves_unionid_tags_and_welcomes(deliver, sandbox, sandbox_wecom):

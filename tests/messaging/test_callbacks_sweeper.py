@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from customers.models import ChannelIdentity
-from messaging.callbacks import services
+from messaging.callbacks import enqueue, services
 from messaging.callbacks.models import InboundMessage
 from messaging.callbacks.tasks import inbound_process_task, inbound_sweep_task
 from scrm.celery import app as celery_app
@@ -21,9 +21,9 @@ pytestmark = pytest.mark.django_db
 
 
 def test_broker_down_callbacks_are_stored_answered_and_later_swept(
-    callback_client, oa_account, broker_down, django_capture_on_commit_callbacks, caplog, request
+    callback_client, callback_oa_account, broker_down, django_capture_on_commit_callbacks, caplog, request
 ):
-    poster = callback_client(oa_account)
+    poster = callback_client(callback_oa_account)
     caplog.set_level(logging.WARNING, logger="messaging.callbacks.services")
     started = time.monotonic()
     with django_capture_on_commit_callbacks(execute=True):
@@ -31,13 +31,14 @@ def test_broker_down_callbacks_are_stored_answered_and_later_swept(
         second = poster.post(wechat_payload("text.xml", openid="o-down-2"))
     assert (first.status_code, first.content, second.content) == (200, b"success", b"success")
     assert time.monotonic() - started < 3, "a dead broker must not hold WeChat's request"
+    assert enqueue.flush(timeout=10)
     assert "not enqueued" in caplog.text
     assert list(InboundMessage.objects.values_list("state", flat=True)) == ["received", "received"]
     assert not ChannelIdentity.objects.exists()
 
     # The broker comes back; the sweeper finds the rows (not handed over for a while) and enqueues them.
     broker_down.restore()
-    request.getfixturevalue("celery_eager")
+    request.getfixturevalue("callback_celery_eager")
     InboundMessage.objects.update(last_enqueued_at=timezone.now() - timedelta(seconds=services.RECEIVED_STALE_SECONDS + 1))
     with django_capture_on_commit_callbacks(execute=True):
         assert services.inbound_sweep() == 2
@@ -47,14 +48,14 @@ def test_broker_down_callbacks_are_stored_answered_and_later_swept(
     assert services.inbound_sweep() == 0
 
 
-def test_sweeper_leaves_recently_enqueued_rows_alone(callback_client, oa_account, django_capture_on_commit_callbacks):
-    callback_client(oa_account).post(wechat_payload("subscribe.xml"))
+def test_sweeper_leaves_recently_enqueued_rows_alone(callback_client, callback_oa_account, django_capture_on_commit_callbacks):
+    callback_client(callback_oa_account).post(wechat_payload("subscribe.xml"))
     assert services.inbound_sweep() == 0
     assert services.inbound_sweep(received_older_than=0) == 1
 
 
-def test_sweeper_reclaims_a_row_abandoned_in_processing(callback_client, oa_account, celery_eager):
-    callback_client(oa_account).post(wechat_payload("subscribe.xml", openid="o-killed"))
+def test_sweeper_reclaims_a_row_abandoned_in_processing(callback_client, callback_oa_account, callback_celery_eager):
+    callback_client(callback_oa_account).post(wechat_payload("subscribe.xml", openid="o-killed"))
     # A worker claimed it and died.
     InboundMessage.objects.update(
         state="processing", attempts=1, processing_started_at=timezone.now() - timedelta(seconds=services.PROCESSING_STALE_SECONDS + 5)
@@ -65,15 +66,15 @@ def test_sweeper_reclaims_a_row_abandoned_in_processing(callback_client, oa_acco
     assert ChannelIdentity.objects.filter(external_id="o-killed").exists()
 
 
-def test_a_row_being_processed_now_is_not_claimed_twice(callback_client, oa_account):
-    callback_client(oa_account).post(wechat_payload("subscribe.xml"))
+def test_a_row_being_processed_now_is_not_claimed_twice(callback_client, callback_oa_account):
+    callback_client(callback_oa_account).post(wechat_payload("subscribe.xml"))
     InboundMessage.objects.update(state="processing", attempts=1, processing_started_at=timezone.now())
     assert services.inbound_process(inbound_id=InboundMessage.objects.get().pk) is False
     assert services.inbound_sweep(received_older_than=0) == 0
 
 
-def test_process_task_run_twice_is_idempotent(callback_client, oa_account):
-    callback_client(oa_account).post(wechat_payload("subscribe.xml", openid="o-task"))
+def test_process_task_run_twice_is_idempotent(callback_client, callback_oa_account):
+    callback_client(callback_oa_account).post(wechat_payload("subscribe.xml", openid="o-task"))
     row = InboundMessage.objects.get()
     inbound_process_task.apply(args=[row.pk])
     inbound_process_task.apply(args=[row.pk])
@@ -86,7 +87,7 @@ def test_process_task_for_a_deleted_row_does_nothing(db):
     inbound_process_task.apply(args=[10**12]).get()
 
 
-def test_failed_processing_returns_the_row_for_retry_then_gives_up(callback_client, oa_account, monkeypatch):
+def test_failed_processing_returns_the_row_for_retry_then_gives_up(callback_client, callback_oa_account, monkeypatch):
     # The one fake here: a processing step that fails, to exercise the retry bookkeeping.
     from messaging.callbacks import processing
 
@@ -94,7 +95,7 @@ def test_failed_processing_returns_the_row_for_retry_then_gives_up(callback_clie
         raise RuntimeError("boom")
 
     monkeypatch.setattr(processing, "process_fields", broken)
-    callback_client(oa_account).post(wechat_payload("subscribe.xml"))
+    callback_client(callback_oa_account).post(wechat_payload("subscribe.xml"))
     row = InboundMessage.objects.get()
     for attempt in range(1, services.MAX_ATTEMPTS):
         with pytest.raises(RuntimeError):
@@ -136,3 +137,21 @@ def test_fast_path_message_matches_what_apply_async_publishes():
     assert ours.delivery_info["routing_key"] == celerys.delivery_info["routing_key"] == "callbacks"
     assert ours.content_type == celerys.content_type == "application/json"
     assert set(ours.properties) == set(celerys.properties)
+
+
+def test_committed_callbacks_reach_the_broker_queue(callback_client, callback_oa_account, django_capture_on_commit_callbacks):
+    import redis
+
+    redis.Redis.from_url(celery_app.conf.broker_url).delete("callbacks")
+    poster = callback_client(callback_oa_account)
+    with django_capture_on_commit_callbacks(execute=True):
+        for n in range(3):
+            poster.post(wechat_payload("text.xml", openid=f"o-q{n}"))
+    assert enqueue.flush(timeout=10)
+    ids = list(InboundMessage.objects.order_by("pk").values_list("pk", flat=True))
+    with celery_app.connection_for_read() as connection:
+        queue = connection.SimpleQueue("callbacks")
+        messages = [queue.get(timeout=2) for _ in ids]
+        queue.close()
+    assert [m.headers["task"] for m in messages] == [inbound_process_task.name] * 3
+    assert [m.decode()[0][0] for m in messages] == ids, "published once each, in commit order"

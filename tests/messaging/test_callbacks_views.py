@@ -42,18 +42,18 @@ def _no_errors_logged(caplog):
 # --- URL verification ---------------------------------------------------------------------------
 
 
-def test_wechat_url_verification_answers_echostr(client, oa_account):
+def test_wechat_url_verification_answers_echostr(client, callback_oa_account):
     ts, nonce = str(int(time.time())), "123"
-    url = reverse("callbacks:wechat", kwargs={"account_id": oa_account.pk})
-    signature = signature_compute(oa_account.token, ts, nonce)
+    url = reverse("callbacks:wechat", kwargs={"account_id": callback_oa_account.pk})
+    signature = signature_compute(callback_oa_account.token, ts, nonce)
     response = client.get(url, {"signature": signature, "timestamp": ts, "nonce": nonce, "echostr": "echo-42"})
     assert response.status_code == 200
     assert response.content == b"echo-42"
 
 
-def test_wechat_url_verification_with_bad_signature_is_403(client, oa_account):
+def test_wechat_url_verification_with_bad_signature_is_403(client, callback_oa_account):
     ts = str(int(time.time()))
-    url = reverse("callbacks:wechat", kwargs={"account_id": oa_account.pk})
+    url = reverse("callbacks:wechat", kwargs={"account_id": callback_oa_account.pk})
     response = client.get(url, {"signature": "0" * 40, "timestamp": ts, "nonce": "1", "echostr": "echo"})
     assert response.status_code == 403
 
@@ -109,22 +109,22 @@ def test_official_sample_decrypts_with_previous_key_during_rotation(client, no_r
     assert InboundMessage.objects.filter(account=account).count() == 1
 
 
-def test_retries_of_the_same_message_are_stored_once(callback_client, oa_account):
-    poster = callback_client(oa_account)
+def test_retries_of_the_same_message_are_stored_once(callback_client, callback_oa_account):
+    poster = callback_client(callback_oa_account)
     xml = wechat_payload("text.xml", msg_id="1234567890")
     for _ in range(3):
         assert poster.post(xml).content == b"success"
-    assert InboundMessage.objects.filter(account=oa_account).count() == 1
+    assert InboundMessage.objects.filter(account=callback_oa_account).count() == 1
 
 
-def test_retries_of_the_same_event_are_stored_once_but_distinct_events_twice(callback_client, oa_account):
-    poster = callback_client(oa_account)
+def test_retries_of_the_same_event_are_stored_once_but_distinct_events_twice(callback_client, callback_oa_account):
+    poster = callback_client(callback_oa_account)
     first = wechat_payload("click.xml", openid="o-1", create_time="1700000000", key="MENU_A")
     assert poster.post(first).status_code == 200
     assert poster.post(first).status_code == 200
     assert poster.post(wechat_payload("click.xml", openid="o-1", create_time="1700000000", key="MENU_B")).status_code == 200
     assert poster.post(wechat_payload("unsubscribe.xml", openid="o-1", create_time="1700000000")).status_code == 200
-    assert InboundMessage.objects.filter(account=oa_account).count() == 3
+    assert InboundMessage.objects.filter(account=callback_oa_account).count() == 3
 
 
 def test_plaintext_mode_accepts_signed_plain_xml(callback_client):
@@ -142,17 +142,17 @@ def test_compatible_mode_accepts_both_plain_and_encrypted(callback_client):
     assert InboundMessage.objects.filter(account=account).count() == 2
 
 
-def test_safe_mode_refuses_plaintext(callback_client, oa_account):
-    response = callback_client(oa_account).post(wechat_payload("text.xml"), encrypted=False)
+def test_safe_mode_refuses_plaintext(callback_client, callback_oa_account):
+    response = callback_client(callback_oa_account).post(wechat_payload("text.xml"), encrypted=False)
     assert response.status_code == 400
     assert not InboundMessage.objects.exists()
 
 
-def test_wecom_post_is_decrypted_with_the_corp_id(callback_client, wecom_account):
-    xml = wechat_payload("wecom_del_follow_user.xml", to=wecom_account.app_id, staff="zhangsan", external_userid="wmEXT1")
-    response = callback_client(wecom_account).post(xml)
+def test_wecom_post_is_decrypted_with_the_corp_id(callback_client, callback_wecom_account):
+    xml = wechat_payload("wecom_del_follow_user.xml", to=callback_wecom_account.app_id, staff="zhangsan", external_userid="wmEXT1")
+    response = callback_client(callback_wecom_account).post(xml)
     assert response.status_code == 200
-    row = InboundMessage.objects.get(account=wecom_account)
+    row = InboundMessage.objects.get(account=callback_wecom_account)
     assert row.event == "change_external_contact"
     assert row.parsed["ChangeType"] == "del_follow_user"
 
@@ -160,15 +160,15 @@ def test_wecom_post_is_decrypted_with_the_corp_id(callback_client, wecom_account
 # --- rejections: a status, nothing stored, no error in the log ----------------------------------
 
 
-def test_forged_signature_is_403_and_nothing_stored(callback_client, oa_account, caplog):
-    response = callback_client(oa_account).post(wechat_payload("text.xml"), signature="f" * 40)
+def test_forged_signature_is_403_and_nothing_stored(callback_client, callback_oa_account, caplog):
+    response = callback_client(callback_oa_account).post(wechat_payload("text.xml"), signature="f" * 40)
     assert response.status_code == 403
     assert not InboundMessage.objects.exists()
     _no_errors_logged(caplog)
 
 
-def test_missing_signature_is_403(callback_client, oa_account):
-    response = callback_client(oa_account).post(wechat_payload("text.xml"), signature="")
+def test_missing_signature_is_403(callback_client, callback_oa_account):
+    response = callback_client(callback_oa_account).post(wechat_payload("text.xml"), signature="")
     assert response.status_code == 403
     assert not InboundMessage.objects.exists()
 
@@ -179,10 +179,10 @@ def test_plaintext_with_forged_signature_is_403(callback_client):
     assert not InboundMessage.objects.exists()
 
 
-def test_replayed_timestamp_is_403(callback_client, oa_account, settings):
+def test_replayed_timestamp_is_403(callback_client, callback_oa_account, settings):
     settings.CALLBACK_REPLAY_WINDOW_SECONDS = 300
     old = str(int(time.time()) - 301)
-    response = callback_client(oa_account).post(wechat_payload("text.xml"), timestamp=old)
+    response = callback_client(callback_oa_account).post(wechat_payload("text.xml"), timestamp=old)
     assert response.status_code == 403
     assert not InboundMessage.objects.exists()
 
@@ -192,8 +192,8 @@ def test_unknown_account_is_404(client):
     assert response.status_code == 404
 
 
-def test_wecom_account_on_the_wechat_url_is_404(callback_client, wecom_account, client):
-    response = client.post(reverse("callbacks:wechat", kwargs={"account_id": wecom_account.pk}), data="<xml/>", content_type="text/xml")
+def test_wecom_account_on_the_wechat_url_is_404(callback_client, callback_wecom_account, client):
+    response = client.post(reverse("callbacks:wechat", kwargs={"account_id": callback_wecom_account.pk}), data="<xml/>", content_type="text/xml")
     assert response.status_code == 404
 
 
@@ -202,30 +202,30 @@ def test_inactive_account_is_404(callback_client):
     assert callback_client(account).post(wechat_payload("text.xml")).status_code == 404
 
 
-def test_oversized_body_is_413(callback_client, oa_account, settings):
+def test_oversized_body_is_413(callback_client, callback_oa_account, settings):
     settings.CALLBACK_MAX_BODY_BYTES = 2048
     xml = wechat_payload("text.xml", content="x" * 4000)
-    response = callback_client(oa_account).post(xml)
+    response = callback_client(callback_oa_account).post(xml)
     assert response.status_code == 413
     assert not InboundMessage.objects.exists()
 
 
-def test_malformed_outer_xml_is_400(callback_client, oa_account, caplog):
-    response = callback_client(oa_account).post("", body="<xml><Encrypt>abc</Encr")
+def test_malformed_outer_xml_is_400(callback_client, callback_oa_account, caplog):
+    response = callback_client(callback_oa_account).post("", body="<xml><Encrypt>abc</Encr")
     assert response.status_code == 400
     _no_errors_logged(caplog)
 
 
-def test_body_without_encrypt_is_400(callback_client, oa_account):
-    assert callback_client(oa_account).post("", body="<xml><ToUserName>gh</ToUserName></xml>").status_code == 400
+def test_body_without_encrypt_is_400(callback_client, callback_oa_account):
+    assert callback_client(callback_oa_account).post("", body="<xml><ToUserName>gh</ToUserName></xml>").status_code == 400
 
 
-def test_garbage_ciphertext_with_valid_signature_is_400(callback_client, oa_account, caplog):
+def test_garbage_ciphertext_with_valid_signature_is_400(callback_client, callback_oa_account, caplog):
     ts, nonce = str(int(time.time())), "42"
     for garbage in ["not base64 !!!", "QUJD", "A" * 64, "mfBCs65c67CeJw22u4VT2TD73q5H06+ocrAIxswCaeZ/d/Lw0msSZFHY0teqgSYi"]:
         body = f"<xml><ToUserName>gh</ToUserName><Encrypt><![CDATA[{garbage}]]></Encrypt></xml>"
-        signature = signature_compute(oa_account.token, ts, nonce, garbage)
-        poster = callback_client(oa_account)
+        signature = signature_compute(callback_oa_account.token, ts, nonce, garbage)
+        poster = callback_client(callback_oa_account)
         url = f"{poster.url}?timestamp={ts}&nonce={nonce}&msg_signature={signature}&encrypt_type=aes"
         response = poster.client.post(url, data=body, content_type="text/xml")
         assert response.status_code == 400, garbage
@@ -233,25 +233,25 @@ def test_garbage_ciphertext_with_valid_signature_is_400(callback_client, oa_acco
     _no_errors_logged(caplog)
 
 
-def test_ciphertext_for_another_app_id_is_400(callback_client, oa_account):
-    response = callback_client(oa_account).post(wechat_payload("text.xml"), app_id="wx0000000000000bad")
+def test_ciphertext_for_another_app_id_is_400(callback_client, callback_oa_account):
+    response = callback_client(callback_oa_account).post(wechat_payload("text.xml"), app_id="wx0000000000000bad")
     assert response.status_code == 400
     assert not InboundMessage.objects.exists()
 
 
-def test_ciphertext_under_an_unknown_key_is_400(callback_client, oa_account):
-    response = callback_client(oa_account).post(wechat_payload("text.xml"), key="jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C")
+def test_ciphertext_under_an_unknown_key_is_400(callback_client, callback_oa_account):
+    response = callback_client(callback_oa_account).post(wechat_payload("text.xml"), key="jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C")
     assert response.status_code == 400
 
 
-def test_decrypted_xml_without_msgtype_is_400(callback_client, oa_account):
-    response = callback_client(oa_account).post("<xml><FromUserName>o</FromUserName></xml>")
+def test_decrypted_xml_without_msgtype_is_400(callback_client, callback_oa_account):
+    response = callback_client(callback_oa_account).post("<xml><FromUserName>o</FromUserName></xml>")
     assert response.status_code == 400
     assert not InboundMessage.objects.exists()
 
 
-def test_decrypted_non_xml_is_400(callback_client, oa_account):
-    assert callback_client(oa_account).post("{\"MsgType\": \"text\"}").status_code == 400
+def test_decrypted_non_xml_is_400(callback_client, callback_oa_account):
+    assert callback_client(callback_oa_account).post("{\"MsgType\": \"text\"}").status_code == 400
 
 
 @pytest.mark.parametrize("name", ["billion_laughs.xml", "external_entity.xml"])
@@ -266,34 +266,34 @@ def test_xml_with_dtd_or_entities_is_400(callback_client, name, encrypted, caplo
     _no_errors_logged(caplog)
 
 
-def test_outer_envelope_with_dtd_is_400(callback_client, oa_account):
+def test_outer_envelope_with_dtd_is_400(callback_client, callback_oa_account):
     body = '<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY a "b">]><xml><Encrypt>&a;</Encrypt></xml>'
-    assert callback_client(oa_account).post("", body=body).status_code == 400
+    assert callback_client(callback_oa_account).post("", body=body).status_code == 400
 
 
-def test_other_methods_are_405(client, oa_account):
-    assert client.put(reverse("callbacks:wechat", kwargs={"account_id": oa_account.pk})).status_code == 405
+def test_other_methods_are_405(client, callback_oa_account):
+    assert client.put(reverse("callbacks:wechat", kwargs={"account_id": callback_oa_account.pk})).status_code == 405
 
 
 # --- passive replies ----------------------------------------------------------------------------
 
 
-def test_exact_keyword_rule_answers_an_encrypted_passive_reply(callback_client, oa_account):
-    AutoReplyRule.objects.create(account=oa_account, keyword="Hours", match="exact", reply_text="We open 9-18.")
-    poster = callback_client(oa_account)
+def test_exact_keyword_rule_answers_an_encrypted_passive_reply(callback_client, callback_oa_account):
+    AutoReplyRule.objects.create(account=callback_oa_account, keyword="Hours", match="exact", reply_text="We open 9-18.")
+    poster = callback_client(callback_oa_account)
     response = poster.post(wechat_payload("text.xml", openid="o-asker", content="hours"))
     assert response.status_code == 200
     reply = poster.decrypt_reply(response.content.decode())
     assert "<Content><![CDATA[We open 9-18.]]></Content>" in reply
     assert "<ToUserName><![CDATA[o-asker]]></ToUserName>" in reply
     # The message is stored all the same.
-    assert InboundMessage.objects.filter(account=oa_account).count() == 1
+    assert InboundMessage.objects.filter(account=callback_oa_account).count() == 1
 
 
-def test_contains_rule_matches_inside_text_and_exact_does_not(callback_client, oa_account):
-    AutoReplyRule.objects.create(account=oa_account, keyword="price", match="exact", reply_text="exact")
-    AutoReplyRule.objects.create(account=oa_account, keyword="refund", match="contains", reply_text="See our refund policy.")
-    poster = callback_client(oa_account)
+def test_contains_rule_matches_inside_text_and_exact_does_not(callback_client, callback_oa_account):
+    AutoReplyRule.objects.create(account=callback_oa_account, keyword="price", match="exact", reply_text="exact")
+    AutoReplyRule.objects.create(account=callback_oa_account, keyword="refund", match="contains", reply_text="See our refund policy.")
+    poster = callback_client(callback_oa_account)
     reply = poster.decrypt_reply(poster.post(wechat_payload("text.xml", content="How do I get a REFUND?")).content.decode())
     assert "See our refund policy." in reply
     assert poster.post(wechat_payload("text.xml", content="what price is it")).content == b"success"
@@ -306,10 +306,25 @@ def test_plaintext_account_gets_a_plain_passive_reply(callback_client):
     assert b"<Content><![CDATA[Hello & <welcome>]]></Content>" in response.content
 
 
-def test_inactive_rule_does_not_answer(callback_client, oa_account):
-    AutoReplyRule.objects.create(account=oa_account, keyword="hi", match="exact", reply_text="x", is_active=False)
-    assert callback_client(oa_account).post(wechat_payload("text.xml", content="hi")).content == b"success"
+def test_inactive_rule_does_not_answer(callback_client, callback_oa_account):
+    AutoReplyRule.objects.create(account=callback_oa_account, keyword="hi", match="exact", reply_text="x", is_active=False)
+    assert callback_client(callback_oa_account).post(wechat_payload("text.xml", content="hi")).content == b"success"
 
 
 def test_callback_client_is_importable():
     assert CallbackClient
+
+
+def test_benchmark_empty_view_is_not_routed_unless_enabled(client):
+    from django.urls import NoReverseMatch
+
+    with pytest.raises(NoReverseMatch):
+        reverse("callbacks:bench-empty")
+    assert client.post("/callbacks/_bench/empty/").status_code == 404
+
+
+def test_decrypted_xml_without_sender_or_time_is_400(callback_client, callback_oa_account):
+    poster = callback_client(callback_oa_account)
+    assert poster.post("<xml><MsgType>text</MsgType><CreateTime>1</CreateTime></xml>").status_code == 400
+    assert poster.post("<xml><MsgType>text</MsgType><FromUserName>o</FromUserName></xml>").status_code == 400
+    assert not InboundMessage.objects.exists()

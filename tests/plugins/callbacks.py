@@ -95,17 +95,17 @@ def _callback_account_cache():
 
 
 @pytest.fixture
-def oa_account(db):
+def callback_oa_account(db):
     return ChannelAccountFactory(kind="oa", encrypt_mode="safe")
 
 
 @pytest.fixture
-def wecom_account(db):
+def callback_wecom_account(db):
     return ChannelAccountFactory(kind="wecom", app_id="wwcorp0000000001", encoding_aes_key="jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C")
 
 
 @pytest.fixture
-def mp_account(db):
+def callback_mp_account(db):
     return ChannelAccountFactory(kind="miniprogram", encrypt_mode="safe")
 
 
@@ -116,7 +116,7 @@ def callback_client(client):
 
 
 @pytest.fixture
-def celery_eager():
+def callback_celery_eager():
     """Tasks run in-process when enqueued (use with django_capture_on_commit_callbacks(execute=True))."""
     previous = celery_app.conf.task_always_eager
     celery_app.conf.task_always_eager = True
@@ -158,7 +158,7 @@ def broker_down():
 
 
 @pytest.fixture
-def deliver(callback_client, celery_eager, django_capture_on_commit_callbacks):
+def deliver(callback_client, callback_celery_eager, django_capture_on_commit_callbacks):
     """Post a callback as WeChat would and run its processing task (eagerly, after commit)."""
 
     def _deliver(account, xml: str, **kwargs):
