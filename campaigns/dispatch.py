@@ -27,9 +27,9 @@ from django.conf import settings
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
-from campaigns.models import Campaign, CampaignState, Delivery, DeliveryState, MessageType, PriorityClass
+from campaigns.models import Campaign, CampaignState, Delivery, DeliveryState, MessageType
 from campaigns.planning import ACTIVE_STATES, PUSHED_AT, _tables
-from campaigns.policy import CS_WINDOW_HOURS, MASS_SENDS_PER_MONTH, Policy, effective_policy
+from campaigns.policy import CS_WINDOW_HOURS, MASS_SENDS_PER_MONTH, Policy, counts_as_marketing_push, effective_policy
 from campaigns.rendering import customer_context, render, rewrite_links
 
 logger = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ def _load_recipients(rows: list[Claimed]) -> None:
 def _recheck(campaign: Campaign, policy: Policy, ids: list[int]) -> tuple[dict[int, str], dict[int, datetime]]:
     """Reasons to drop, and new send times for rows now inside quiet hours / outside the window."""
     t = _tables()
-    marketing = campaign.priority_class == PriorityClass.MARKETING
+    marketing = counts_as_marketing_push(campaign)
     mtype = campaign.message_type
     cases = [
         ("unfollowed", "i.follow_state = 'unfollowed'" if mtype != MessageType.INBOX else "false"),
@@ -189,7 +189,7 @@ def _recheck(campaign: Campaign, policy: Policy, ids: list[int]) -> tuple[dict[i
         cursor.execute(
             f"""
             WITH b AS (
-                SELECT d.id, d.customer_id, d.identity_id, COALESCE(tzn.name, acc.timezone) AS tz,
+                SELECT d.id, d.customer_id, d.identity_id, d.claimed_at AS my_claimed_at, COALESCE(tzn.name, acc.timezone) AS tz,
                        COALESCE(pref.quiet_start, %(qs)s::time) AS qs,
                        CASE WHEN pref.quiet_start IS NOT NULL THEN pref.quiet_end ELSE %(qe)s::time END AS qe
                 FROM {t['delivery']} d
@@ -212,6 +212,8 @@ def _recheck(campaign: Campaign, policy: Policy, ids: list[int]) -> tuple[dict[i
                        count(*) FILTER (WHERE oc.message_type = 'wecom_group' AND {PUSHED_AT.replace('d.', 'o.')} >= b2.day_start) AS group_day_count
                 FROM b2 JOIN {t['delivery']} o ON o.customer_id = b2.customer_id AND o.campaign_id <> %(campaign)s
                      AND o.state IN {ACTIVE_STATES} AND {PUSHED_AT.replace('d.', 'o.')} > least(clock_timestamp() - interval '7 days', b2.month_start)
+                     -- Two campaigns claiming one customer at once: the earlier claim goes, the later one yields.
+                     AND (o.state <> 'sending' OR (o.claimed_at, o.id) < (b2.my_claimed_at, b2.id))
                 JOIN {t['campaign']} oc ON oc.id = o.campaign_id
                 GROUP BY b2.customer_id
             )
@@ -399,12 +401,16 @@ class _Pump:
         return (row.id, DeliveryState.FAILED, "", outcome.error_code or "", outcome.error_message or "", None)
 
     def flush(self, outcomes: list[tuple], sent_rows: list[Claimed]) -> None:
-        _record(outcomes)
         msgids = [row[2] for row in outcomes if row[1] == DeliveryState.SENT and row[2]]
         if msgids and self.campaign.message_type == MessageType.TEMPLATE:
-            from campaigns.receivers import pending_reports_apply
+            from campaigns.receivers import msgid_locks, pending_reports_apply
 
+            with transaction.atomic():
+                msgid_locks(account_id=self.campaign.account_id, msgids=msgids)
+                _record(outcomes)
             pending_reports_apply(account_id=self.campaign.account_id, msgids=msgids)
+        else:
+            _record(outcomes)
         if sent_rows:
             _record_push_events(self.campaign, sent_rows, timezone.now())
         outcomes.clear()

@@ -18,8 +18,8 @@ from django.apps import apps
 from django.db import connection
 from django.utils import timezone
 
-from campaigns.models import Campaign, Delivery, MessageType, PriorityClass, Suppression, SuppressionReason
-from campaigns.policy import CS_WINDOW_HOURS, MASS_SENDS_PER_MONTH, Policy, effective_policy
+from campaigns.models import Campaign, Delivery, MessageType, Suppression, SuppressionReason
+from campaigns.policy import CS_WINDOW_HOURS, MASS_SENDS_PER_MONTH, Policy, counts_as_marketing_push, effective_policy
 
 logger = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ def _reason_conditions(campaign: Campaign, policy: Policy) -> list[tuple[str, st
     """(reason, SQL condition over `a` (audience) and `h` (history), params) in funnel order."""
     t = _tables()
     mtype = campaign.message_type
-    marketing = campaign.priority_class == PriorityClass.MARKETING
+    marketing = counts_as_marketing_push(campaign)
     content = campaign.content or {}
     reasons: list[tuple[str, str, dict]] = [
         (SuppressionReason.NO_IDENTITY, "a.identity_id IS NULL", {}),
@@ -329,7 +329,7 @@ def campaign_plan_audience(*, campaign: Campaign, snapshot_id: int, start_at=Non
             ORDER BY a.customer_id
             ON CONFLICT (campaign_id, customer_id) DO NOTHING
             """,
-            {"campaign": campaign.pk, "account": campaign.account_id, "marketing": campaign.priority_class == PriorityClass.MARKETING, "now": now},
+            {"campaign": campaign.pk, "account": campaign.account_id, "marketing": counts_as_marketing_push(campaign), "now": now},
         )
         planned = cursor.rowcount
         cursor.execute("DROP TABLE IF EXISTS plan_history")

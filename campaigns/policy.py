@@ -75,6 +75,11 @@ def policy_overrides_clean(overrides: dict[str, Any]) -> dict[str, Any]:
     return clean
 
 
+def counts_as_marketing_push(campaign) -> bool:
+    """Marketing pushes count toward (and are held to) the caps; an inbox item is not a push."""
+    return campaign.priority_class == "marketing" and campaign.message_type != "inbox"
+
+
 def global_policy() -> Policy:
     from campaigns.models import ContactPolicy
 
@@ -90,6 +95,9 @@ def effective_policy(campaign) -> Policy:
     for key, value in (campaign.policy_overrides or {}).items():
         if key in OVERRIDABLE:
             base[key] = _parse_time(value, key) if key in ("quiet_start", "quiet_end") else value
+    if campaign.message_type == "inbox":
+        # Shown when the customer opens the mini-program: nothing rings, so no quiet hours.
+        base["quiet_start"] = base["quiet_end"] = None
     return Policy(**base)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.apps import apps
-from django.db import transaction
+from django.db import connection, transaction
 
 from campaigns.models import Delivery, DeliveryState, PendingDeliveryReport
 from messaging.reports import DeliveryReport, register_delivery_report_handler
@@ -11,11 +11,21 @@ from messaging.reports import DeliveryReport, register_delivery_report_handler
 STATUS_EVENTS = {"delivered": "push.delivered", "user_block": "push.failed", "system_failed": "push.failed"}
 
 
+def msgid_locks(*, account_id: int, msgids: list[str]) -> None:
+    """Transaction-scoped advisory locks per (account, msgid): a report and the recording of its send
+    are serialised, so a report is either applied or left pending where the recorder will find it."""
+    keys = sorted({f"{account_id}:{m}" for m in msgids if m})
+    if keys:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) FROM unnest(%s::text[]) AS k", [keys])
+
+
 @transaction.atomic
 def delivery_report_apply(report: DeliveryReport) -> int:
     """A WeChat delivery report (by account and msgid) settles the delivery: delivered or failed."""
     if not report.msgid or report.status not in STATUS_EVENTS:
         return 0
+    msgid_locks(account_id=report.account_id, msgids=[report.msgid])
     deliveries = list(
         Delivery.objects.filter(account_id=report.account_id, msgid=report.msgid, state__in=[DeliveryState.SENT, DeliveryState.SENDING])
         .values("id", "customer_id", "campaign_id", "identity_id")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -29,12 +31,14 @@ class _ReportView(APIView):
 class CampaignReportApi(_ReportView):
     """Funnel, lift against the holdout (95 % CI), unfollows and mutes within 24 h of the push."""
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, campaign_id: int):
         campaign = get_object_or_404(Campaign, pk=campaign_id)
         return Response(selectors.campaign_report(campaign))
 
 
 class CampaignReportCsvApi(_ReportView):
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
     def get(self, request, campaign_id: int):
         campaign = get_object_or_404(Campaign, pk=campaign_id)
         return _csv_response(campaign_report_csv(campaign), f"campaign-{campaign.pk}-report.csv")
@@ -58,6 +62,7 @@ class PeriodSerializer(serializers.Serializer):
 class DisturbanceApi(_ReportView):
     """Pushes per customer per week and clicks per push, by account and by segment."""
 
+    @extend_schema(parameters=[PeriodSerializer], responses=OpenApiTypes.OBJECT)
     def get(self, request):
         params = PeriodSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
@@ -73,6 +78,7 @@ class DisturbanceApi(_ReportView):
 class TrendsApi(_ReportView):
     """Daily sent, delivered, clicked, unfollows and conversions."""
 
+    @extend_schema(parameters=[PeriodSerializer], responses=OpenApiTypes.OBJECT)
     def get(self, request):
         params = PeriodSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)

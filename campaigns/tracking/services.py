@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -25,7 +25,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from campaigns.models import Campaign, Delivery
 from campaigns.tracking.bots import is_bot_request
 from campaigns.tracking.models import TrackedLink
-from customers.models import Customer, CustomerMerge
+from customers.models import Customer, CustomerMerge, EngagementEvent
 from customers.services import event_record
 
 logger = logging.getLogger(__name__)
@@ -171,6 +171,18 @@ def link_click_record(
         topics = sorted(Campaign.topics.through.objects.filter(campaign_id=campaign_id).values_list("tag_id", flat=True))
         if account_id is None:
             account_id = Campaign.objects.filter(pk=campaign_id).values_list("account_id", flat=True).first()
+    delivery_id = delivery["pk"] if delivery else None
+    recent = EngagementEvent.objects.filter(
+        customer_id=customer_id,
+        event_type="link.click",
+        delivery_id=delivery_id,
+        occurred_at__gt=at - timedelta(seconds=CLICK_DEDUPE_SECONDS),
+        occurred_at__lte=at,
+        properties__link_id=link["pk"],
+    )
+    if recent.exists():
+        return ClickResult(url=link["url"], counted=False)
+    # Two simultaneous requests both pass the check above; the bucketed key stores one of them.
     window = int(at.timestamp()) // CLICK_DEDUPE_SECONDS
     with transaction.atomic():
         event_record(
@@ -180,7 +192,7 @@ def link_click_record(
             properties={"link_id": link["pk"], "url": link["url"], "user_agent": user_agent[:512], "topics": topics},
             account_id=account_id,
             campaign_id=campaign_id,
-            delivery_id=delivery["pk"] if delivery else None,
+            delivery_id=delivery_id,
             dedupe_key=f"link.click:{link['pk']}:{parsed.delivery_id or 0}:{customer_id}:{window}",
         )
         if delivery:

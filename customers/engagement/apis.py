@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -51,6 +53,7 @@ class ConversionsApi(APIView):
 
     queryset = EngagementEvent.objects.none()  # permission: customers.add_engagementevent
 
+    @extend_schema(request=ConversionInSerializer(many=False), responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT})
     def post(self, request):
         many = isinstance(request.data, list)
         if many and len(request.data) > 1000:

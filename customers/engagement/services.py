@@ -3,6 +3,7 @@ tags, and the retention rollup. The rules themselves are in customers.engagement
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections import defaultdict
@@ -111,7 +112,35 @@ def _store(profile: EngagementProfile, state: DecayedState) -> None:
     profile.last_click_at = state.last_response_at
 
 
-_PROFILE_FIELDS = ["score", "score_updated_at", "hour_of_week", "best_hour", "topic_affinity", "last_push_at", "last_click_at", "updated_at"]
+def _profiles_write(profiles: list[EngagementProfile], *, now: datetime, with_streak: bool = False) -> None:
+    """One UPDATE … FROM unnest(…) for all profiles (Django's bulk_update builds a CASE per row and field)."""
+    if not profiles:
+        return
+    columns = [
+        [p.customer_id for p in profiles],
+        [p.score for p in profiles],
+        [p.score_updated_at for p in profiles],
+        [json.dumps(p.hour_of_week) for p in profiles],
+        [p.best_hour for p in profiles],
+        [json.dumps(p.topic_affinity) for p in profiles],
+        [p.last_push_at for p in profiles],
+        [p.last_click_at for p in profiles],
+    ]
+    types = ["bigint", "float8", "timestamptz", "text", "int", "text", "timestamptz", "timestamptz"]
+    names = ["cid", "score", "ref", "hours", "best", "aff", "lp", "lc"]
+    sets = "score = v.score, score_updated_at = v.ref, hour_of_week = v.hours::jsonb, best_hour = v.best, topic_affinity = v.aff::jsonb, last_push_at = v.lp, last_click_at = v.lc, updated_at = %s"
+    if with_streak:
+        columns.append([p.ignored_push_streak for p in profiles])
+        types.append("int")
+        names.append("streak")
+        sets += ", ignored_push_streak = v.streak"
+    unnest = ", ".join(f"%s::{t}[]" for t in types)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {EngagementProfile._meta.db_table} p SET {sets} "
+            f"FROM unnest({unnest}) AS v({', '.join(names)}) WHERE p.customer_id = v.cid",
+            [now, *columns],
+        )
 
 
 @transaction.atomic
@@ -152,7 +181,7 @@ def engagement_events_apply(*, event_ids: list[int]) -> int:
         profile.updated_at = now
         if profile.topic_affinity != before:
             changed_affinity.append(customer_id)
-    EngagementProfile.objects.bulk_update(profiles.values(), _PROFILE_FIELDS, batch_size=500)
+    _profiles_write(list(profiles.values()), now=now)
     _streaks_recount(customer_ids)
     if changed_affinity:
         behaviour_tags_reconcile(profiles=[profiles[c] for c in changed_affinity])
@@ -248,7 +277,7 @@ def _recompute_chunk(customer_ids: list[int]) -> int:
         _store(profile, state)
         profile.ignored_push_streak = streak
         profile.updated_at = now
-    EngagementProfile.objects.bulk_update(profiles.values(), [*_PROFILE_FIELDS, "ignored_push_streak"], batch_size=500)
+    _profiles_write(list(profiles.values()), now=now, with_streak=True)
     # Everything read here is now reflected: a pending task for these events must not add them again.
     EngagementAppliedEvent.objects.bulk_create(
         [EngagementAppliedEvent(event_id=r["id"]) for r in rows], ignore_conflicts=True, batch_size=2000

@@ -16,3 +16,11 @@ def engagement_events_apply_task(*, event_ids: list[int]) -> int:
 @shared_task(name="customers.engagement.tasks.engagement_events_rollup_task")
 def engagement_events_rollup_task() -> int:
     return engagement_events_rollup()
+
+
+@shared_task(name="customers.engagement.tasks.engagement_profile_recompute_task")
+def engagement_profile_recompute_task(*, customer_ids: list[int]) -> int:
+    # After a merge the survivor's profile must include the merged customer's events: rebuild it.
+    from customers.engagement.services import engagement_profiles_recompute
+
+    return engagement_profiles_recompute(customer_ids=customer_ids)

@@ -7,6 +7,7 @@ from django.utils import timezone
 from campaigns.models import Delivery, Suppression
 from campaigns.planning import campaign_plan_audience
 from customers.models import ConsentCredit, CustomerPreference, EngagementProfile, TopicSubscription
+from customers.segments.models import Segment
 from customers.segments.services import segment_snapshot_create
 from tests.factories import TagFactory
 
@@ -14,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 
 def plan(campaign, start_at=None):
-    snapshot = segment_snapshot_create(segment=__import__("customers.models", fromlist=["Segment"]).Segment.objects.get(pk=campaign.segment_id))
+    snapshot = segment_snapshot_create(segment=Segment.objects.get(pk=campaign.segment_id))
     with transaction.atomic():
         return campaign_plan_audience(campaign=campaign, snapshot_id=snapshot.pk, start_at=start_at)
 
@@ -157,8 +158,7 @@ def test_quiet_hours_defer_to_the_window_end_in_the_customers_local_time(plan_ac
     from campaigns.models import ContactPolicy
 
     ContactPolicy.objects.create(pk=1)  # default quiet hours 21:00–08:30
-    # 13:00 UTC: 21:00 in Shanghai (quiet starts, inclusive), 08:00 in New York... no: 08:00 EST is quiet too (before 08:30),
-    # 14:00 in London (outside).
+    # 13:00 UTC: 21:00 in Shanghai (quiet starts, inclusive), 08:00 in New York (before 08:30), 13:00 in London.
     start = datetime(2026, 1, 15, 13, 0, tzinfo=UTC)
     (sh, i1), (ny, i2), (ldn, i3) = (
         make_audience(plan_account, 1, timezone="Asia/Shanghai")
@@ -171,7 +171,6 @@ def test_quiet_hours_defer_to_the_window_end_in_the_customers_local_time(plan_ac
     campaign = make_campaign(plan_account, static_segment([sh, ny, ldn]), priority_class="transactional")
     plan(campaign, start_at=start)
     send_after = dict(Delivery.objects.filter(campaign=campaign).values_list("customer_id", "send_after"))
-    assert send_after[sh] if False else True
     assert send_after[sh.pk] == datetime(2026, 1, 16, 0, 30, tzinfo=UTC)  # 08:30 next day in Shanghai
     assert send_after[ny.pk] == datetime(2026, 1, 15, 13, 30, tzinfo=UTC)  # 08:30 the same day in New York
     assert send_after[ldn.pk] == start
@@ -247,3 +246,65 @@ def test_account_daily_quota_and_top_percent(plan_account, make_audience, static
     assert by_reason["low_predicted_engagement"] == {c.pk for c, _ in people[:5]}
     assert len(by_reason["account_quota"]) == 2
     assert set(Delivery.objects.filter(campaign=campaign).values_list("customer_id", flat=True)) == {c.pk for c, _ in people[7:]}
+
+
+def test_min_gap_boundary(plan_account, make_audience, static_segment, make_campaign, db):
+    from campaigns.models import ContactPolicy
+
+    ContactPolicy.objects.create(pk=1, quiet_start=None, quiet_end=None, daily_cap=10, weekly_cap=10, min_gap_hours=4)
+    start = timezone.now()
+    (inside, i1), (outside, i2) = make_audience(plan_account, 2, timezone="UTC")
+    for identity in (i1, i2):
+        identity.last_interaction_at = start
+        identity.save()
+    segment = static_segment([inside, outside])
+    pushed(inside, plan_account, make_campaign, segment, at=start - timedelta(hours=3, minutes=59))
+    pushed(outside, plan_account, make_campaign, segment, at=start - timedelta(hours=4))
+    campaign = make_campaign(plan_account, segment)
+    plan(campaign, start_at=start)
+    assert reasons(campaign) == {inside.pk: "min_gap"}
+
+
+def test_mass_send_stops_at_four_per_calendar_month(plan_account, make_audience, static_segment, make_campaign, contact_policy):
+    start = datetime(2026, 5, 20, 4, 0, tzinfo=UTC)  # noon in Shanghai
+    (four, _), (three, _) = make_audience(plan_account, 2)
+    segment = static_segment([four, three])
+    for day in (1, 5, 9, 13):
+        pushed(four, plan_account, make_campaign, segment, at=datetime(2026, 5, day, 4, 0, tzinfo=UTC), message_type="mass", marketing=False)
+    for day in (5, 9, 13):
+        pushed(three, plan_account, make_campaign, segment, at=datetime(2026, 5, day, 4, 0, tzinfo=UTC), message_type="mass", marketing=False)
+    # April 30th 17:00 UTC is already May 1st in Shanghai: it counts for May.
+    pushed(three, plan_account, make_campaign, segment, at=datetime(2026, 4, 30, 17, 0, tzinfo=UTC), message_type="mass", marketing=False)
+    campaign = make_campaign(plan_account, segment, message_type="mass", priority_class="transactional", content={"text": "News"})
+    plan(campaign, start_at=start)
+    assert reasons(campaign) == {four.pk: "mass_monthly_limit", three.pk: "mass_monthly_limit"}
+
+
+def test_customer_preference_quiet_hours_replace_the_policys(plan_account, make_audience, static_segment, make_campaign, db):
+    from campaigns.models import ContactPolicy
+
+    ContactPolicy.objects.create(pk=1)  # 21:00–08:30
+    start = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)  # 20:00 in Shanghai
+    (early_sleeper, i1), = make_audience(plan_account, 1, timezone="Asia/Shanghai")
+    i1.last_interaction_at = start
+    i1.save()
+    CustomerPreference.objects.create(customer=early_sleeper, quiet_start=time(19, 0), quiet_end=time(7, 0))
+    campaign = make_campaign(plan_account, static_segment([early_sleeper]), priority_class="transactional")
+    plan(campaign, start_at=start)
+    assert Delivery.objects.get(campaign=campaign).send_after == datetime(2026, 1, 15, 23, 0, tzinfo=UTC)  # 07:00 local
+
+
+def test_inbox_items_are_not_pushes_no_caps_no_quiet_hours(make_audience, static_segment, make_campaign, db):
+    from campaigns.models import ContactPolicy
+    from tests.factories import ChannelAccountFactory
+
+    ContactPolicy.objects.create(pk=1)
+    mp = ChannelAccountFactory(kind="miniprogram")
+    start = datetime(2026, 1, 15, 15, 0, tzinfo=UTC)  # 23:00 in Shanghai
+    (customer, _), = make_audience(mp, 1, timezone="Asia/Shanghai")
+    segment = static_segment([customer])
+    pushed(customer, mp, make_campaign, segment, at=start - timedelta(hours=1))
+    campaign = make_campaign(mp, segment, message_type="inbox", content={"title": "New in store"})
+    plan(campaign, start_at=start)
+    delivery = Delivery.objects.get(campaign=campaign)
+    assert delivery.send_after == start and not delivery.is_marketing

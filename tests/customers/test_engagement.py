@@ -236,3 +236,44 @@ def test_rollup_moves_old_events_into_daily_counts_and_keeps_recent_ones():
     assert list(EngagementAppliedEvent.objects.values_list("event_id", flat=True)) == [recent.pk]
     assert EngagementProfile.objects.get(customer=customer).last_push_at == profile_before.last_push_at
     assert engagement_events_rollup(older_than=T0 + timedelta(days=100)) == 0
+
+
+def test_apply_task_run_twice_changes_nothing_the_second_time():
+    from customers.engagement.tasks import engagement_events_apply_task
+
+    customer = CustomerFactory()
+    ids = [_event(customer, "link.click", T0).pk, _event(customer, "push.sent", T0 + timedelta(hours=1)).pk]
+    assert engagement_events_apply_task(event_ids=ids) == 2
+    first = EngagementProfile.objects.get(customer=customer)
+    assert engagement_events_apply_task(event_ids=ids) == 0
+    again = EngagementProfile.objects.get(customer=customer)
+    assert (again.score, again.last_push_at, again.ignored_push_streak) == (first.score, first.last_push_at, first.ignored_push_streak)
+
+
+def test_events_after_a_rolled_back_savepoint_are_still_enqueued(eng_eager_celery, django_capture_on_commit_callbacks):
+    from django.db import transaction
+
+    lost, kept = CustomerFactory(), CustomerFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        try:
+            with transaction.atomic():
+                event_record(customer_id=lost.pk, event_type="link.click", occurred_at=T0)
+                raise RuntimeError("rolled back")
+        except RuntimeError:
+            pass
+        event_record(customer_id=kept.pk, event_type="link.click", occurred_at=T0)
+    assert EngagementProfile.objects.filter(customer=kept, score__gt=0).exists()
+    assert not EngagementProfile.objects.filter(customer=lost).exists()
+
+
+def test_recompute_command_rebuilds_a_profile_and_marks_events_applied():
+    from django.core.management import call_command
+
+    customer = CustomerFactory()
+    for h in range(3):
+        _event(customer, "link.click", T0 + timedelta(hours=h))
+    call_command("recompute_engagement", customer=[customer.pk])
+    profile = EngagementProfile.objects.get(customer=customer)
+    assert profile.score == pytest.approx(3 * (1 + decay_factor(3600) + decay_factor(7200)), rel=1e-9)
+    assert EngagementAppliedEvent.objects.count() == 3
+    assert engagement_events_apply(event_ids=list(EngagementEvent.objects.values_list("pk", flat=True))) == 0

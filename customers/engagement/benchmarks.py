@@ -1,0 +1,72 @@
+"""Benchmark of the engagement write path (discovered by `python manage.py bench`).
+
+For `customers` customers it records one push and, for a third of them, a topic click, then folds
+them into profiles; figures are compared with a raw `bulk_create` of the same events (the floor).
+Everything runs in a transaction that is rolled back.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from customers.engagement.services import APPLY_BATCH_SIZE, engagement_events_apply, engagement_profiles_recompute
+from customers.models import Customer, EngagementEvent
+from customers.services import events_record_bulk
+
+
+class _Rollback(Exception):
+    pass
+
+
+def run(*, customers: int, stdout) -> None:
+    try:
+        with transaction.atomic():
+            _run(customers, stdout)
+            raise _Rollback
+    except _Rollback:
+        pass
+
+
+def _events(ids: list[int], now) -> list[dict]:
+    events = [{"customer_id": c, "event_type": "push.sent", "occurred_at": now} for c in ids]
+    events += [
+        {"customer_id": c, "event_type": "link.click", "occurred_at": now + timedelta(minutes=5), "properties": {"topics": [1, 2]}}
+        for c in ids[::3]
+    ]
+    return events
+
+
+def _run(n: int, stdout) -> None:
+    now = timezone.now()
+    ids = [c.pk for c in Customer.objects.bulk_create([Customer(display_name=f"bench {i}") for i in range(n)], batch_size=5000)]
+    events = _events(ids, now)
+
+    with transaction.atomic():
+        started = time.perf_counter()
+        EngagementEvent.objects.bulk_create([EngagementEvent(**e) for e in events], batch_size=5000)
+        raw = time.perf_counter() - started
+        transaction.set_rollback(True)
+
+    started = time.perf_counter()
+    new_ids = events_record_bulk(events)
+    bulk = time.perf_counter() - started
+
+    started = time.perf_counter()
+    for start in range(0, len(new_ids), APPLY_BATCH_SIZE):
+        engagement_events_apply(event_ids=new_ids[start : start + APPLY_BATCH_SIZE])
+    apply = time.perf_counter() - started
+
+    started = time.perf_counter()
+    engagement_profiles_recompute(customer_ids=ids)
+    full = time.perf_counter() - started
+
+    m = len(events)
+    stdout.write(f"engagement: {m} events for {n} customers")
+    stdout.write(f"  raw bulk_create (baseline)   {raw:8.2f}s  {m / raw:10.0f} events/s")
+    stdout.write(f"  events_record_bulk           {bulk:8.2f}s  {m / bulk:10.0f} events/s  ×{bulk / raw:.2f} of baseline")
+    stdout.write(f"  incremental apply (analytics){apply:8.2f}s  {m / apply:10.0f} events/s  ×{apply / raw:.2f} of baseline")
+    stdout.write(f"  full recompute               {full:8.2f}s  {n / full:10.0f} customers/s")
