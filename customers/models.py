@@ -287,4 +287,5 @@ class InboxMessage(models.Model):
 
 # Feature modules that define models of this app.
 from customers.engagement.models import *  # noqa: E402,F403
+from customers.privacy_models import *  # noqa: E402,F403
 from customers.segments.models import *  # noqa: E402,F403

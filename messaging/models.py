@@ -70,3 +70,4 @@ class ChannelAccount(models.Model):
 # Feature modules that define models of this app.
 from messaging.callbacks.models import *  # noqa: E402,F403
 from messaging.channels.models import *  # noqa: E402,F403
+from messaging.miniprogram.models import *  # noqa: E402,F403

@@ -2,3 +2,4 @@
 
 from messaging.callbacks.tasks import *  # noqa: F403
 from messaging.channels.tasks import *  # noqa: F403
+from messaging.miniprogram.tasks import *  # noqa: F403

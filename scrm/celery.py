@@ -15,6 +15,7 @@ app.conf.beat_schedule = {
     "campaigns-dispatch-sweep": {"task": "campaigns.tasks.dispatch_sweep_task", "schedule": 60.0},
     "engagement-events-rollup": {"task": "customers.engagement.tasks.engagement_events_rollup_task", "schedule": 24 * 3600},
     "callbacks-inbound-sweep": {"task": "messaging.callbacks.tasks.inbound_sweep_task", "schedule": 30.0},
+    "miniprogram-sessions-purge": {"task": "messaging.miniprogram.tasks.mp_sessions_purge_task", "schedule": 24 * 3600},
     "segments-count-refresh": {"task": "customers.segments.tasks.segments_count_refresh_all_task", "schedule": 3600.0},
     "sync-jobs-sweep": {"task": "messaging.channels.tasks.sync_jobs_sweep_task", "schedule": 300.0},
 }

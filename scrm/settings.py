@@ -215,6 +215,11 @@ REST_FRAMEWORK = {
         "mp_login_ip": env.str("MP_THROTTLE_LOGIN_IP", default="30/min"),
     },
 }
+# Mini-program API (/api/mp/v1/): customer sessions and the preference centre's topics.
+MP_ACCESS_TOKEN_TTL_SECONDS = env.int("MP_ACCESS_TOKEN_TTL_SECONDS", default=2 * 3600)
+MP_REFRESH_TOKEN_TTL_SECONDS = env.int("MP_REFRESH_TOKEN_TTL_SECONDS", default=30 * 24 * 3600)
+# Tag groups (by name, case-insensitive) whose tags the preference centre offers as topics.
+MP_TOPIC_TAG_GROUPS = env.list("MP_TOPIC_TAG_GROUPS", default=["topics"])
 SPECTACULAR_SETTINGS = {
     "TITLE": "SCRM API",
     "DESCRIPTION": "Operator API (/api/v1/) and mini-program API (/api/mp/v1/).",
