@@ -369,7 +369,7 @@ class _Pump:
         self._state = campaign.state
         self._subscribe_outcomes: list[tuple[int, str, str]] = []
         self.spends_consent = campaign.message_type in (MessageType.OA_SUBSCRIBE, MessageType.MP_SUBSCRIBE)
-        self.threads = max(1, int(getattr(settings, "CAMPAIGN_DISPATCH_THREADS", 8)))
+        self.threads = max(1, int(settings.CAMPAIGN_DISPATCH_THREADS))
         # Subscribe sends stay sequential: their consent bookkeeping is per send.
         per_thread_ok = campaign.message_type in (MessageType.TEMPLATE, MessageType.CUSTOMER_SERVICE)
         self.pool = ThreadPoolExecutor(max_workers=self.threads) if self.threads > 1 and per_thread_ok else None
@@ -620,7 +620,7 @@ def campaign_dispatch(*, campaign_id: int, budget_seconds: float | None = None) 
     campaign = Campaign.objects.select_related("account").filter(pk=campaign_id).first()
     if campaign is None or campaign.state != CampaignState.SENDING:
         return DispatchResult(stopped=campaign.state if campaign else "missing")
-    budget = budget_seconds if budget_seconds is not None else getattr(settings, "CAMPAIGN_DISPATCH_SLICE_SECONDS", 20.0)
+    budget = budget_seconds if budget_seconds is not None else settings.CAMPAIGN_DISPATCH_SLICE_SECONDS
     pump = _Pump(campaign, budget_seconds=budget)
     try:
         return _pump_run(pump, campaign, campaign_id)

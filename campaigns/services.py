@@ -229,7 +229,7 @@ def campaign_plan(*, campaign_id: int) -> PlanResult | None:
 def _enqueue_pumps(campaign_id: int) -> None:
     from django.conf import settings
 
-    for _ in range(int(getattr(settings, "CAMPAIGN_DISPATCH_CONCURRENCY", 2))):
+    for _ in range(settings.CAMPAIGN_DISPATCH_CONCURRENCY):
         _enqueue("dispatch_campaign_task", [campaign_id])
 
 

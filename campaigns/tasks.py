@@ -35,7 +35,7 @@ def dispatch_campaign_task(self, campaign_id: int) -> None:
 
 @shared_task(ignore_result=True)
 def dispatch_sweep_task() -> None:
-    stale = float(getattr(settings, "CAMPAIGN_SENDING_STALE_SECONDS", 300))
+    stale = float(settings.CAMPAIGN_SENDING_STALE_SECONDS)
     for campaign_id in dispatch.deliveries_sweep_stale(older_than_seconds=stale):
         dispatch_campaign_task.apply_async(args=[campaign_id])
     pending_reports_sweep()

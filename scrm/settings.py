@@ -279,6 +279,15 @@ if not DEBUG and not TESTING:
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
 
 
+# --- Campaign dispatch ------------------------------------------------------------------------
+# How long one dispatch task works before handing over to a fresh task (keeps tasks short).
+CAMPAIGN_DISPATCH_SLICE_SECONDS = env.float("CAMPAIGN_DISPATCH_SLICE_SECONDS", default=20.0)
+# Dispatch tasks started per campaign, and sending threads inside each.
+CAMPAIGN_DISPATCH_CONCURRENCY = env.int("CAMPAIGN_DISPATCH_CONCURRENCY", default=2)
+CAMPAIGN_DISPATCH_THREADS = env.int("CAMPAIGN_DISPATCH_THREADS", default=8)
+# A delivery claimed ("sending") for longer than this is handed back by the sweeper.
+CAMPAIGN_SENDING_STALE_SECONDS = env.int("CAMPAIGN_SENDING_STALE_SECONDS", default=300)
+
 # --- Benchmarks -----------------------------------------------------------------------------
 # Population size for `make bench` (python manage.py bench); a small value makes a quick run.
 BENCH_CUSTOMERS = env.int("BENCH_CUSTOMERS", default=1_000_000)

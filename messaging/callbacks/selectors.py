@@ -52,7 +52,7 @@ def callback_account(*, account_id: int, wecom: bool) -> CallbackAccount | None:
     if hit is not None and hit[0] > now:
         return hit[1]
     value = _load(account_id=account_id, wecom=wecom)
-    _cache[key] = (now + getattr(settings, "CALLBACK_ACCOUNT_CACHE_SECONDS", 10), value)
+    _cache[key] = (now + settings.CALLBACK_ACCOUNT_CACHE_SECONDS, value)
     return value
 
 

@@ -30,11 +30,11 @@ _TOUCH_INTERVAL = timedelta(minutes=1)
 
 
 def access_token_ttl() -> timedelta:
-    return timedelta(seconds=getattr(settings, "MP_ACCESS_TOKEN_TTL_SECONDS", 2 * 3600))
+    return timedelta(seconds=settings.MP_ACCESS_TOKEN_TTL_SECONDS)
 
 
 def refresh_token_ttl() -> timedelta:
-    return timedelta(seconds=getattr(settings, "MP_REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600))
+    return timedelta(seconds=settings.MP_REFRESH_TOKEN_TTL_SECONDS)
 
 
 def token_digest(token: str) -> str:

@@ -18,7 +18,7 @@ def mp_account_for_appid(*, appid: str) -> ChannelAccount | None:
 
 def topic_tags_queryset() -> QuerySet[Tag]:
     """Interest tags a customer may choose in the preference centre: the tags of the topic groups."""
-    groups = getattr(settings, "MP_TOPIC_TAG_GROUPS", ["topics"])
+    groups = settings.MP_TOPIC_TAG_GROUPS
     if not groups:
         return Tag.objects.none()
     condition = reduce(or_, (Q(group__name__iexact=name) for name in groups))
