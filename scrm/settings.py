@@ -288,6 +288,10 @@ CAMPAIGN_DISPATCH_THREADS = env.int("CAMPAIGN_DISPATCH_THREADS", default=8)
 # A delivery claimed ("sending") for longer than this is handed back by the sweeper.
 CAMPAIGN_SENDING_STALE_SECONDS = env.int("CAMPAIGN_SENDING_STALE_SECONDS", default=300)
 
+# --- Engagement ---------------------------------------------------------------------------------
+# Raw engagement events older than this are rolled up into daily aggregates and deleted.
+ENGAGEMENT_RETENTION_DAYS = env.int("ENGAGEMENT_RETENTION_DAYS", default=180)
+
 # --- Benchmarks -----------------------------------------------------------------------------
 # Population size for `make bench` (python manage.py bench); a small value makes a quick run.
 BENCH_CUSTOMERS = env.int("BENCH_CUSTOMERS", default=1_000_000)

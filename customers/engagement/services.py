@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 # Events per analytics task: large enough to amortise the profile locks, small enough for one task.
 APPLY_BATCH_SIZE = 500
 # Raw events older than this are rolled up into daily counts and deleted (see engagement_events_rollup).
-RETENTION_DAYS = int(getattr(settings, "ENGAGEMENT_RETENTION_DAYS", 180))
+RETENTION_DAYS = settings.ENGAGEMENT_RETENTION_DAYS
 
 _pending = threading.local()
 
