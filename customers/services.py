@@ -201,8 +201,17 @@ def customer_merge(*, survivor: Customer, merged: Customer, reason: str) -> Cust
         survivor=survivor, merged_customer_id=merged.pk, merged_snapshot=snapshot, moved=moved, reason=reason
     )
     merged.delete()
+    # The survivor's profile was learned from its own events only; rebuild it from all of them.
+    survivor_id = survivor.pk
+    transaction.on_commit(lambda: _enqueue_profile_recompute(survivor_id))
     logger.info("customer %s merged into %s (%s)", record.merged_customer_id, survivor.pk, reason)
     return record
+
+
+def _enqueue_profile_recompute(customer_id: int) -> None:
+    from customers.engagement.tasks import engagement_profile_recompute_task
+
+    engagement_profile_recompute_task.delay(customer_ids=[customer_id])
 
 
 def _merge_consent_credits(survivor: Customer, merged: Customer) -> None:
