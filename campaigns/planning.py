@@ -20,12 +20,29 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, Delivery, MessageType, Suppression, SuppressionReason
 from campaigns.policy import CS_WINDOW_HOURS, MASS_SENDS_PER_MONTH, Policy, counts_as_marketing_push, effective_policy
+from scrm.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
 
 ACTIVE_STATES = "('sending', 'sent', 'delivered')"
 # The effective "push time" of a delivery already under way or done.
 PUSHED_AT = "COALESCE(d.sent_at, d.claimed_at)"
+
+
+def planning_available() -> bool:
+    """Planning is PostgreSQL SQL (functions of migration 0004); the embedded SQLite cannot run it."""
+    return connection.vendor == "postgresql"
+
+
+def planning_require_postgresql() -> None:
+    """Refuse planning on the embedded SQLite database with a 400 that says what to do."""
+    if not planning_available():
+        raise ApplicationError(
+            "Campaign planning needs PostgreSQL; this server runs on the embedded SQLite database. "
+            "Set DATABASE_URL (e.g. postgres://user:password@host:5432/scrm), run migrate, and restart.",
+            code="needs_postgresql",
+            detail={"database": connection.vendor},
+        )
 
 
 @dataclass
@@ -287,6 +304,7 @@ def _account_quota_left(cursor, *, campaign: Campaign) -> int:
 
 def campaign_plan_audience(*, campaign: Campaign, snapshot_id: int, start_at=None) -> PlanResult:
     """Apply the contact policy to a snapshot and create the deliveries (run inside a transaction)."""
+    planning_require_postgresql()
     now = timezone.now()
     start_at = start_at or now
     if campaign.scheduled_at and campaign.scheduled_at > start_at:

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignState, Delivery, DeliveryState, OperatorIdentity
-from campaigns.planning import PlanResult, campaign_plan_audience
+from campaigns.planning import PlanResult, campaign_plan_audience, planning_available, planning_require_postgresql
 from campaigns.policy import effective_policy, policy_overrides_clean
 from campaigns.validation import campaign_validate
 from scrm.errors import ApplicationError, Conflict
@@ -110,6 +110,7 @@ class _Rollback(Exception):
 
 def campaign_preview(*, campaign: Campaign) -> dict[str, Any]:
     """The suppression funnel and predicted reach, by planning inside a transaction that is rolled back."""
+    planning_require_postgresql()
     campaign_validate(campaign=campaign)
     from customers.segments.services import segment_snapshot_create
 
@@ -148,6 +149,8 @@ def campaign_schedule(*, campaign: Campaign, user=None, at: datetime | None = No
     campaign = Campaign.objects.select_for_update().select_related("account").get(pk=campaign.pk)
     if campaign.state not in (CampaignState.DRAFT, CampaignState.PENDING_APPROVAL):
         raise Conflict(f"A {campaign.state} campaign cannot be scheduled.", code="campaign_not_schedulable")
+    # Refuse now rather than accept a campaign that could never be planned.
+    planning_require_postgresql()
     if at is not None:
         campaign.scheduled_at = at
     campaign_validate(campaign=campaign)
@@ -191,6 +194,7 @@ def campaign_approve(*, campaign: Campaign, user) -> Campaign:
     """A user with campaigns.approve_campaign releases a large campaign to its schedule."""
     if not user.has_perm("campaigns.approve_campaign"):
         raise ApplicationError("You may not approve campaigns.", code="permission_denied", status_code=403)
+    planning_require_postgresql()
     campaign = Campaign.objects.select_for_update().select_related("account").get(pk=campaign.pk)
     if campaign.state != CampaignState.PENDING_APPROVAL:
         raise Conflict("Only a campaign pending approval can be approved.", code="campaign_not_pending")
@@ -359,6 +363,9 @@ def campaign_test_send(*, campaign: Campaign, user, identity_id: int | None = No
 
 def campaign_due_plan() -> list[int]:
     """Campaigns whose time has come but whose ETA task was lost: plan them now (beat, every minute)."""
+    if not planning_available():
+        # The embedded SQLite refuses scheduling, so nothing is due; beat must not fail every minute.
+        return []
     ids = list(
         Campaign.objects.filter(state=CampaignState.SCHEDULED, recurrence="", scheduled_at__lte=timezone.now()).values_list("pk", flat=True)[:100]
     )

@@ -17,11 +17,13 @@ from django.utils.translation import gettext_lazy as _
 from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
 if (BASE_DIR / ".env").is_file():
     env.read_env(str(BASE_DIR / ".env"))
+
+# Runtime state of the embedded defaults (SQLite file, file broker and cache, collected static).
+VAR_DIR = Path(env.str("SCRM_VAR_DIR", default="") or BASE_DIR / "var")
 
 DEBUG = env.bool("DEBUG", default=False)
 TESTING = env.bool("SCRM_TESTING", default=False)
@@ -108,7 +110,8 @@ DATABASE_URL = env.str("DATABASE_URL", default="")
 if DATABASE_URL:
     DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 else:
-    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": VAR_DIR / "scrm.sqlite3"}}
+    _sqlite_path = Path(env.str("SQLITE_PATH", default="") or VAR_DIR / "scrm.sqlite3")
+    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": _sqlite_path}}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # WAL lets the web server, the worker and beat share the file without "database is locked".
     DATABASES["default"]["OPTIONS"] = {
@@ -172,7 +175,8 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# django-celery-beat's DatabaseScheduler without the tasks the database cannot run (scrm/beat.py).
+CELERY_BEAT_SCHEDULER = "scrm.beat:Scheduler"
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = [
     Queue("default"),

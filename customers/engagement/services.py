@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from customers.engagement.learning import (
@@ -306,6 +306,12 @@ def engagement_events_rollup(*, older_than: datetime | None = None, batch_size: 
     rollup_table = EngagementDailyRollup._meta.db_table
     applied_table = EngagementAppliedEvent._meta.db_table
     removed = 0
+    if connection.vendor != "postgresql":
+        # The embedded SQLite of `make run` has no DELETE … RETURNING in a CTE nor SKIP LOCKED.
+        while batch := _rollup_batch_portable(cutoff=cutoff, batch_size=min(batch_size, 5000)):
+            removed += batch
+        logger.info("engagement rollup: %s raw events before %s rolled up", removed, cutoff.isoformat())
+        return removed
     while True:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
@@ -332,3 +338,25 @@ def engagement_events_rollup(*, older_than: datetime | None = None, batch_size: 
             break
     logger.info("engagement rollup: %s raw events before %s rolled up", removed, cutoff.isoformat())
     return removed
+
+
+@transaction.atomic
+def _rollup_batch_portable(*, cutoff: datetime, batch_size: int) -> int:
+    rows = list(
+        EngagementEvent.objects.filter(occurred_at__lt=cutoff)
+        .order_by("occurred_at")
+        .values_list("id", "customer_id", "event_type", "occurred_at")[:batch_size]
+    )
+    if not rows:
+        return 0
+    ids = [row[0] for row in rows]
+    counts = Counter((customer_id, event_type, at.astimezone(UTC).date()) for _, customer_id, event_type, at in rows)
+    EngagementAppliedEvent.objects.filter(event_id__in=ids).delete()
+    EngagementEvent.objects.filter(pk__in=ids).delete()
+    for (customer_id, event_type, day), count in counts.items():
+        updated = EngagementDailyRollup.objects.filter(customer_id=customer_id, event_type=event_type, day=day).update(
+            count=F("count") + count
+        )
+        if not updated:
+            EngagementDailyRollup.objects.create(customer_id=customer_id, event_type=event_type, day=day, count=count)
+    return len(rows)
