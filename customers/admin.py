@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.widgets import AdminURLFieldWidget
 from django.utils.translation import gettext_lazy as _
 
 from customers.models import (
@@ -88,6 +89,10 @@ class CustomerTagInline(admin.TabularInline):
 
 class CustomerAdminForm(forms.ModelForm):
     phone = forms.CharField(label=_("phone"), required=False, max_length=32)
+    # Declared so the scheme is explicit: a generated URL field warns that Django 6 changes its default.
+    avatar_url = forms.URLField(
+        label=_("avatar URL"), max_length=512, required=False, assume_scheme="https", widget=AdminURLFieldWidget
+    )
 
     class Meta:
         model = Customer

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.widgets import AdminURLFieldWidget
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
@@ -19,6 +20,11 @@ class ChannelAccountForm(forms.ModelForm):
     app_secret = forms.CharField(label=_("app secret"), required=False, widget=forms.PasswordInput(render_value=False))
     token = forms.CharField(label=_("callback token"), required=False, widget=forms.PasswordInput(render_value=False))
     encoding_aes_key = forms.CharField(label=_("EncodingAESKey"), required=False, widget=forms.PasswordInput(render_value=False))
+    # Declared so the scheme is explicit: a generated URL field warns that Django 6 changes its default.
+    api_base_url = forms.URLField(
+        label=_("API base URL"), max_length=255, required=False, assume_scheme="https", widget=AdminURLFieldWidget,
+        help_text=_("Empty means WeChat's real servers."),
+    )
 
     class Meta:
         model = ChannelAccount

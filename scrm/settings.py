@@ -249,6 +249,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
+# Development and tests serve static files straight from the apps (finders) without collectstatic,
+# so STATIC_ROOT may not exist; production scans the collected files once at start.
+WHITENOISE_AUTOREFRESH = DEBUG or TESTING
 
 # --- WeChat ---------------------------------------------------------------------------------
 WECHAT_API_BASE_URL = env.str("WECHAT_API_BASE_URL", default="https://api.weixin.qq.com/")
