@@ -89,3 +89,5 @@ def test_wechat_sandbox_command_prints_base_url_and_stops_on_term():
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.wait(timeout=10)
+        proc.stdout.close()
