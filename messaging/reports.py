@@ -35,3 +35,33 @@ def register_delivery_report_handler(handler: DeliveryReportHandler) -> None:
 def delivery_report_dispatch(report: DeliveryReport) -> None:
     for handler in _handlers:
         handler(report)
+
+
+@dataclass(frozen=True)
+class AggregateReport:
+    """Counts for a whole list send (MASSSENDJOBFINISH): WeChat reports no per-user result for it."""
+
+    account_id: int
+    msgid: str
+    # "mass_send" for now; handlers ignore kinds they do not know.
+    kind: str
+    status: str
+    occurred_at: datetime
+    total_count: int = 0
+    filter_count: int = 0
+    sent_count: int = 0
+    error_count: int = 0
+
+
+AggregateReportHandler = Callable[[AggregateReport], None]
+_aggregate_handlers: list[AggregateReportHandler] = []
+
+
+def register_aggregate_report_handler(handler: AggregateReportHandler) -> None:
+    if handler not in _aggregate_handlers:
+        _aggregate_handlers.append(handler)
+
+
+def aggregate_report_dispatch(report: AggregateReport) -> None:
+    for handler in _aggregate_handlers:
+        handler(report)
