@@ -61,3 +61,14 @@ def dispatch_queue():
     queue.clear()
     yield queue
     queue.clear()
+
+
+@pytest.fixture
+def aggregate_reports():
+    """The AggregateReports the inbound loop dispatches during the test."""
+    from messaging import reports
+
+    received: list = []
+    reports.register_aggregate_report_handler(received.append)
+    yield received
+    reports._aggregate_handlers.remove(received.append)
