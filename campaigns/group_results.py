@@ -69,6 +69,10 @@ def dispatch_group_results_poll(*, account_id: int, msgid: str, attempt: int = 0
         # Busy / token / transient WeCom errors: keep the schedule, the next poll tries again.
         counts = {"error": 1}
         logger.warning("group task %s results not fetched (errcode %s); polling again later", msgid, exc.errcode)
+    except Exception:
+        # Network trouble (or a bug) must not end the polling chain: the next poll retries.
+        counts = {"error": 1}
+        logger.exception("group task %s results not fetched; polling again later", msgid)
     remaining = open_rows.count()
     if not remaining:
         return PollResult(status="done", counts=counts)

@@ -16,7 +16,8 @@ from datetime import datetime
 class DeliveryReport:
     account_id: int
     msgid: str
-    # "delivered", "user_block" or "system_failed" (see messaging.callbacks processing)
+    # "delivered", "user_block" or "system_failed" (see messaging.callbacks processing); WeCom group
+    # results: "delivered", "not_contact" or "limit_reached" (messaging.channels.wecom)
     status: str
     raw_status: str
     occurred_at: datetime

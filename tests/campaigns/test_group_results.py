@@ -115,3 +115,20 @@ def test_a_group_result_settles_only_the_recipient_it_names(make_audience, plan_
     assert delivery_report_apply(report) == 0
     got = {d.pk: (d.state, d.error_code) for d in Delivery.objects.filter(campaign=campaign)}
     assert got == {target.pk: ("failed", "not_contact"), rows[1].pk: ("sent", "")}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_results_fetch_keeps_polling_and_a_later_poll_settles(sandbox, sandbox_corp, static_segment, contact_policy, dispatch_queue):
+    corp, people = sandbox_corp({"dave": 1})
+    campaign = group_campaign(corp, static_segment([c for c, _ in people]))
+    delivery = Delivery.objects.get(campaign=campaign)
+    sandbox.control.confirm_group_task(corp.app_id, delivery.msgid)
+    sandbox.control.set_faults(rate_busy=1.0, paths=["/cgi-bin/externalcontact/get_groupmsg"])
+    result = dispatch_group_results_poll(account_id=corp.pk, msgid=delivery.msgid, attempt=1)
+    assert (result.status, result.again_in) == ("waiting", poll_interval(2))
+    delivery.refresh_from_db()
+    assert delivery.state == "sent"
+    sandbox.control.reset_faults()
+    assert dispatch_group_results_poll(account_id=corp.pk, msgid=delivery.msgid, attempt=2).status == "done"
+    delivery.refresh_from_db()
+    assert delivery.state == "delivered"
