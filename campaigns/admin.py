@@ -98,6 +98,10 @@ class CampaignAdmin(admin.ModelAdmin):
         parts = [f"audience {s['audience']}"] + [f"{r['reason']} −{r['count']}" for r in s["suppressed"]]
         parts += [f"held out {s['held_out']}", f"planned {s['planned']}", f"sent {s['sent']}", f"delivered {s['delivered']}",
                   f"failed {s['failed']}", f"clicked {s['clicked']}"]
+        if s["failed_by_reason"]:
+            parts.append("failed: " + ", ".join(f"{k or '?'} {v}" for k, v in sorted(s["failed_by_reason"].items())))
+        for b in s["batch_reports"]:
+            parts.append(f"WeChat {b['msgid']}: {b['status']}, total {b['total']}, filtered {b['filtered']}, sent {b['sent']}, errors {b['errors']}")
         return " → ".join(parts)
 
 

@@ -241,6 +241,26 @@ def _recheck(campaign: Campaign, policy: Policy, ids: list[int]) -> tuple[dict[i
     return drop, defer
 
 
+def _account_quota_left(campaign: Campaign, ids: list[int]) -> int:
+    """Sends the account may still make today (its time zone): the daily quota minus today's sends and
+    the rows other workers claimed before this batch (those go first)."""
+    t = _tables()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH me AS (SELECT min(claimed_at) AS claimed_at, min(id) AS id FROM {t['delivery']} WHERE id = ANY(%(ids)s)),
+                 day AS (SELECT date_trunc('day', clock_timestamp() AT TIME ZONE %(tz)s) AT TIME ZONE %(tz)s AS start)
+            SELECT count(*) FROM {t['delivery']} d, me, day
+            WHERE d.account_id = %(account)s AND NOT (d.id = ANY(%(ids)s))
+              AND (d.sent_at >= day.start
+                   OR (d.state = 'sending' AND d.claimed_at >= day.start AND (d.claimed_at, d.id) < (me.claimed_at, me.id)))
+            """,
+            {"ids": ids, "tz": campaign.account.timezone, "account": campaign.account_id},
+        )
+        used = cursor.fetchone()[0]
+    return max(0, campaign.account.daily_quota - used)
+
+
 # --- recording -----------------------------------------------------------------------------------
 
 
@@ -432,6 +452,8 @@ class _Pump:
             self.result.deferred += len(defer)
             rows = [r for r in rows if r.id not in drop and r.id not in defer]
         mtype = self.campaign.message_type
+        if mtype != MessageType.INBOX and rows:
+            rows = self._within_account_quota(rows)
         if mtype in (MessageType.OA_SUBSCRIBE, MessageType.MP_SUBSCRIBE) and rows:
             rows = self._consume_consent(rows)
         if mtype == MessageType.INBOX:
@@ -445,6 +467,16 @@ class _Pump:
             finally:
                 self._refund_unsent_consent()
         return self._send_each(rows, OutboundMessage, Recipient)
+
+    def _within_account_quota(self, rows: list[Claimed]) -> list[Claimed]:
+        """Planning checked the quota days ago perhaps: other campaigns may have used it since."""
+        left = _account_quota_left(self.campaign, [r.id for r in rows])
+        if left >= len(rows):
+            return rows
+        over = rows[left:]
+        _record([(r.id, DeliveryState.SUPPRESSED, "", "account_quota", "account daily quota used up at send time", None) for r in over], count_attempt=False)
+        self.result.suppressed += len(over)
+        return rows[:left]
 
     def _refund_unsent_consent(self) -> None:
         """A credit spent on a send WeChat did not accept (busy, rate limit, stopped) is given back,
@@ -601,7 +633,13 @@ class _Pump:
                 outcomes.append(self.outcome_row(r, outcome))
                 if outcome.status == "sent":
                     sent_rows.append(r)
+            sent_msgids = [o[2] for o in outcomes if o[1] == DeliveryState.SENT and o[2]]
             self.flush(outcomes, sent_rows)
+            if by_staff and sent_msgids:
+                # The task waits for the staff member's confirmation; its per-customer results are polled.
+                from campaigns.group_results import group_results_poll_schedule
+
+                group_results_poll_schedule(account_id=self.campaign.account_id, msgids=sent_msgids)
         return True
 
 

@@ -139,6 +139,8 @@ class Delivery(models.Model):
         indexes = [
             models.Index(fields=["campaign", "state"]),
             models.Index(fields=["customer", "sent_at"]),
+            # The account's sends today (daily quota re-checked before each send).
+            models.Index(fields=["account", "sent_at"], condition=Q(sent_at__isnull=False), name="delivery_account_sent_idx"),
             models.Index(fields=["account", "msgid"], condition=~Q(msgid=""), name="delivery_msgid_idx"),
             models.Index(fields=["campaign", "send_after"], condition=Q(state="planned"), name="delivery_ready_idx"),
             models.Index(fields=["claimed_at"], condition=Q(state="sending"), name="delivery_sending_idx"),
@@ -217,6 +219,30 @@ class PendingDeliveryReport(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["account_id", "msgid"], name="pending_report_unique")]
+
+
+class CampaignBatchReport(models.Model):
+    """WeChat's aggregate result of one list send (MASSSENDJOBFINISH), keyed like the batch's msgid.
+
+    Campaign and batch key are filled when the batch's deliveries are already recorded; stats find
+    the row by msgid either way (the report can overtake the recording of the send)."""
+
+    account_id = models.BigIntegerField()
+    msgid = models.CharField(max_length=64)
+    kind = models.CharField(max_length=20, default="mass_send")
+    campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="batch_reports")
+    batch_key = models.CharField(max_length=64, blank=True, default="")
+    status = models.CharField(max_length=64, blank=True, default="")
+    total_count = models.PositiveIntegerField(default=0)
+    filter_count = models.PositiveIntegerField(default=0)
+    sent_count = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0)
+    reported_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account_id", "msgid"], name="batch_report_unique")]
 
 
 class OperatorIdentity(models.Model):

@@ -5,10 +5,23 @@ from __future__ import annotations
 from django.apps import apps
 from django.db import connection, transaction
 
-from campaigns.models import Delivery, DeliveryState, PendingDeliveryReport
-from messaging.reports import DeliveryReport, register_delivery_report_handler
+from campaigns.models import CampaignBatchReport, Delivery, DeliveryState, PendingDeliveryReport
+from messaging.reports import (
+    AggregateReport,
+    DeliveryReport,
+    register_aggregate_report_handler,
+    register_delivery_report_handler,
+)
 
-STATUS_EVENTS = {"delivered": "push.delivered", "user_block": "push.failed", "system_failed": "push.failed"}
+# Template (TEMPLATESENDJOBFINISH), subscribe-message and WeCom group-message (get_groupmsg_send_result
+# status 2 / 3) outcomes; every non-delivered status fails the delivery with the status as its reason.
+STATUS_EVENTS = {
+    "delivered": "push.delivered",
+    "user_block": "push.failed",
+    "system_failed": "push.failed",
+    "not_contact": "push.failed",
+    "limit_reached": "push.failed",
+}
 
 
 def msgid_locks(*, account_id: int, msgids: list[str]) -> None:
@@ -26,12 +39,14 @@ def delivery_report_apply(report: DeliveryReport) -> int:
     if not report.msgid or report.status not in STATUS_EVENTS:
         return 0
     msgid_locks(account_id=report.account_id, msgids=[report.msgid])
-    deliveries = list(
-        Delivery.objects.filter(account_id=report.account_id, msgid=report.msgid, state__in=[DeliveryState.SENT, DeliveryState.SENDING])
-        .values("id", "customer_id", "campaign_id", "identity_id")
-    )
+    of_msgid = Delivery.objects.filter(account_id=report.account_id, msgid=report.msgid)
+    candidates = of_msgid.filter(state__in=[DeliveryState.SENT, DeliveryState.SENDING])
+    if report.external_id and of_msgid[:2].count() > 1:
+        # One msgid covers a whole WeCom group task: the report is about one of its recipients.
+        candidates = candidates.filter(identity__external_id=report.external_id)
+    deliveries = list(candidates.values("id", "customer_id", "campaign_id", "identity_id"))
     if not deliveries:
-        if not Delivery.objects.filter(account_id=report.account_id, msgid=report.msgid).exists():
+        if not of_msgid.exists():
             # The report overtook the recording of the send: keep it for dispatch to apply.
             PendingDeliveryReport.objects.get_or_create(
                 account_id=report.account_id, msgid=report.msgid,
@@ -91,4 +106,26 @@ def pending_reports_sweep() -> int:
     return applied
 
 
+def batch_report_record(report: AggregateReport) -> CampaignBatchReport:
+    """Store WeChat's aggregate counts of a list send against the campaign batch with that msgid (idempotent)."""
+    batch = (
+        Delivery.objects.filter(account_id=report.account_id, msgid=report.msgid).values("campaign_id", "batch_key").order_by("id").first()
+        or {}
+    )
+    values = {
+        "kind": report.kind,
+        "status": report.status[:64],
+        "total_count": max(report.total_count, 0),
+        "filter_count": max(report.filter_count, 0),
+        "sent_count": max(report.sent_count, 0),
+        "error_count": max(report.error_count, 0),
+        "reported_at": report.occurred_at,
+    }
+    if batch:
+        values.update(campaign_id=batch["campaign_id"], batch_key=batch["batch_key"])
+    row, _created = CampaignBatchReport.objects.update_or_create(account_id=report.account_id, msgid=report.msgid, defaults=values)
+    return row
+
+
 register_delivery_report_handler(delivery_report_apply)
+register_aggregate_report_handler(batch_report_record)

@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import Count, QuerySet
 from django.utils import timezone
 
-from campaigns.models import Campaign, Delivery, DeliveryState, SuppressionReason
+from campaigns.models import Campaign, CampaignBatchReport, Delivery, DeliveryState, MessageType, SuppressionReason
 
 RATE_WINDOW_SECONDS = 60
 
@@ -58,6 +58,10 @@ def campaign_stats(*, campaign: Campaign) -> dict[str, Any]:
         Delivery.objects.filter(campaign_id=campaign.pk, state=DeliveryState.SUPPRESSED)
         .values("error_code").annotate(n=Count("id")).order_by().values_list("error_code", "n")
     )
+    failed_by_reason = dict(
+        Delivery.objects.filter(campaign_id=campaign.pk, state=DeliveryState.FAILED)
+        .values("error_code").annotate(n=Count("id")).order_by().values_list("error_code", "n")
+    )
     return {
         "audience": campaign.audience_count,
         "suppressed": [{"reason": r, "count": by_reason[r]} for r in funnel_order() if by_reason.get(r) and r != "holdout"],
@@ -67,9 +71,33 @@ def campaign_stats(*, campaign: Campaign) -> dict[str, Any]:
         "sent": sent,
         "delivered": counts[DeliveryState.DELIVERED],
         "failed": counts[DeliveryState.FAILED],
+        "failed_by_reason": failed_by_reason,
+        "batch_reports": campaign_batch_reports(campaign=campaign),
         "clicked": Delivery.objects.filter(campaign_id=campaign.pk, clicked_at__isnull=False).count(),
         "progress": progress,
     }
+
+
+def campaign_batch_reports(*, campaign: Campaign) -> list[dict[str, Any]]:
+    """WeChat's aggregate counts per list send of the campaign (MASSSENDJOBFINISH), by msgid."""
+    if campaign.message_type != MessageType.MASS:
+        return []
+    msgids = Delivery.objects.filter(campaign_id=campaign.pk).exclude(msgid="").values("msgid")
+    rows = CampaignBatchReport.objects.filter(account_id=campaign.account_id, msgid__in=msgids).order_by("id")
+    return [
+        {
+            "msgid": r.msgid,
+            "batch_key": r.batch_key,
+            "kind": r.kind,
+            "status": r.status,
+            "total": r.total_count,
+            "filtered": r.filter_count,
+            "sent": r.sent_count,
+            "errors": r.error_count,
+            "reported_at": r.reported_at,
+        }
+        for r in rows
+    ]
 
 
 def delivery_list(*, filters: dict[str, Any] | None = None) -> QuerySet[Delivery]:

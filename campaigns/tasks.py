@@ -39,3 +39,14 @@ def dispatch_sweep_task() -> None:
     for campaign_id in dispatch.deliveries_sweep_stale(older_than_seconds=stale):
         dispatch_campaign_task.apply_async(args=[campaign_id])
     pending_reports_sweep()
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def dispatch_group_results_poll_task(self, account_id: int, msgid: str, attempt: int = 0) -> None:
+    # Re-schedules itself with a growing countdown until the task's deliveries are final or too old
+    # (not when run eagerly: the countdown would be ignored and the poll would spin).
+    from campaigns.group_results import dispatch_group_results_poll
+
+    result = dispatch_group_results_poll(account_id=account_id, msgid=msgid, attempt=attempt)
+    if result.again_in is not None and not self.request.is_eager:
+        dispatch_group_results_poll_task.apply_async(args=[account_id, msgid, attempt + 1], countdown=result.again_in)

@@ -22,6 +22,7 @@ stop() {
 trap stop INT TERM EXIT
 
 $PY manage.py shell -v 0 -c "from scrm.backends import describe_backends; print('backends in use —', describe_backends())"
+$PY scripts/ensure_database.py
 $PY manage.py migrate --noinput -v 0
 $PY manage.py collectstatic --noinput -v 0
 

@@ -20,7 +20,7 @@ from customers.models import ChannelIdentity, Customer, TagSource
 from messaging.callbacks.models import InboundMessage
 from messaging.callbacks.parsing import as_list, create_time
 from messaging.models import AccountKind, ChannelAccount
-from messaging.reports import DeliveryReport, delivery_report_dispatch
+from messaging.reports import AggregateReport, DeliveryReport, aggregate_report_dispatch, delivery_report_dispatch
 
 logger = logging.getLogger(__name__)
 
@@ -194,9 +194,31 @@ def _template_finished(ctx: Context) -> None:
     )
 
 
+def _count(ctx: Context, name: str) -> int:
+    try:
+        return int(ctx.text(name) or 0)
+    except ValueError:
+        return 0
+
+
 def _mass_finished(ctx: Context) -> None:
-    # Aggregate counts only (no per-user result): the stored row is the record.
-    logger.info("mass send %s finished: %s", ctx.text("MsgID"), ctx.text("Status"))
+    # Aggregate counts only (no per-user result): whoever sent the batch records them against it.
+    msgid = ctx.text("MsgID") or ctx.text("MsgId")
+    if not msgid:
+        return
+    aggregate_report_dispatch(
+        AggregateReport(
+            account_id=ctx.account.pk,
+            msgid=msgid,
+            kind="mass_send",
+            status=ctx.text("Status")[:64],
+            occurred_at=ctx.at,
+            total_count=_count(ctx, "TotalCount"),
+            filter_count=_count(ctx, "FilterCount"),
+            sent_count=_count(ctx, "SentCount"),
+            error_count=_count(ctx, "ErrorCount"),
+        )
+    )
 
 
 def _subscribe_msg_choice(ctx: Context) -> None:

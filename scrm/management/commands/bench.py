@@ -8,6 +8,7 @@ import traceback
 from pathlib import Path
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from customers.segments.population import population_generate
@@ -37,6 +38,7 @@ class Command(BaseCommand):
     def handle(self, *args, customers: int, only: str, **options):
         modules = [name for name in discover() if only in name]
         self.stdout.write(f"bench: {customers:,} customers; modules: {', '.join(modules) or 'none'}")
+        call_command("migrate", interactive=False, verbosity=0)
         # One population for all modules; reused when one of this size exists.
         population_generate(customers=customers, log=self.stdout.write)
         failed = []
