@@ -1,6 +1,7 @@
 """Benchmark of the engagement write path (discovered by `python manage.py bench`).
 
-For `customers` customers it records one push and, for a third of them, a topic click, then folds
+For up to SAMPLE_CUSTOMERS fresh customers (the write path's cost is per event, so a sample of the
+population measures it; building a million Python objects would only measure Python) it records one push and, for a third of them, a topic click, then folds
 them into profiles; figures are compared with a raw `bulk_create` of the same events (the floor).
 Everything runs in a transaction that is rolled back.
 """
@@ -18,6 +19,9 @@ from customers.models import Customer, EngagementEvent
 from customers.services import events_record_bulk
 
 
+SAMPLE_CUSTOMERS = 50_000
+
+
 class _Rollback(Exception):
     pass
 
@@ -25,7 +29,7 @@ class _Rollback(Exception):
 def run(*, customers: int, stdout) -> None:
     try:
         with transaction.atomic():
-            _run(customers, stdout)
+            _run(min(customers, SAMPLE_CUSTOMERS), stdout)
             raise _Rollback
     except _Rollback:
         pass
