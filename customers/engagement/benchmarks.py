@@ -18,7 +18,6 @@ from customers.engagement.services import APPLY_BATCH_SIZE, engagement_events_ap
 from customers.models import Customer, EngagementEvent
 from customers.services import events_record_bulk
 
-
 SAMPLE_CUSTOMERS = 50_000
 
 
