@@ -22,6 +22,9 @@ logger = logging.getLogger(__name__)
 SENT_MEMO_TTL = 7 * 24 * 3600
 # Longest the adapter blocks on the rate limit before handing the wait back to the caller.
 RATE_LIMIT_MAX_BLOCK = 5.0
+# send_each takes the rate limit once for all its sends only when they are a small slice (1/100) of
+# one second's budget, i.e. when the limit is effectively lifted; otherwise it acquires per send.
+BATCH_ACQUIRE_FACTOR = 100
 
 
 def idempotency_id(*parts: str, limit: int = 64) -> str:
@@ -54,6 +57,31 @@ class SentMemo:
             return {eid: v.decode() for eid, v in zip(external_ids, values, strict=True) if v is not None}
         found = cache.get_many(keys)
         return {eid: found[k] for eid, k in zip(external_ids, keys, strict=True) if k in found}
+
+    def get_pairs(self, pairs: list[tuple[OutboundMessage, str]]) -> dict[int, str]:
+        """Like get_many for (message, external_id) pairs of different messages: index → msgid."""
+        keys = [self._key(message, eid) for message, eid in pairs]
+        if not keys:
+            return {}
+        if self.redis is not None:
+            values = [v.decode() if v is not None else None for v in self.redis.mget(keys)]
+        else:
+            found = cache.get_many(keys)
+            values = [found.get(k) for k in keys]
+        return {index: value for index, value in enumerate(values) if value is not None}
+
+    def set_pairs(self, sent: list[tuple[OutboundMessage, str, str]]) -> None:
+        """Like set_many for (message, external_id, msgid) triples of different messages."""
+        if not sent:
+            return
+        items = {self._key(message, eid): msgid or "-" for message, eid, msgid in sent}
+        if self.redis is not None:
+            pipe = self.redis.pipeline(transaction=False)
+            for key, value in items.items():
+                pipe.set(key, value, ex=SENT_MEMO_TTL)
+            pipe.execute()
+        else:
+            cache.set_many(items, SENT_MEMO_TTL)
 
     def set_many(self, message: OutboundMessage, sent: dict[str, str]) -> None:
         if not sent:
@@ -110,7 +138,53 @@ class ChannelAdapter:
                 outcomes.update(self._guarded([recipient], message, batch=False))
         return outcomes
 
+    def send_each(self, items: list[tuple[Recipient, OutboundMessage]], *, map_calls=map) -> list[SendOutcome]:
+        """Send a different message to each recipient (one WeChat call each) with the bookkeeping done
+        once for all of them: one sent-memo lookup, one rate-limit acquire, one memo write. The calls
+        go through `map_calls` (e.g. a thread pool's map); everything else stays on this thread."""
+        for _recipient, message in items:
+            self._check_type(message)
+        rate = int(self.account.rate_limit_per_second or 1)
+        if rate < BATCH_ACQUIRE_FACTOR * len(items):
+            # A real limit: one acquire per send keeps the sends evenly spaced.
+            return list(map_calls(lambda item: self.send(*item), items))
+        outcomes: list[SendOutcome | None] = [None] * len(items)
+        remembered = self.memo.get_pairs([(message, recipient.external_id) for recipient, message in items])
+        pending = []
+        for index in range(len(items)):
+            msgid = remembered.get(index)
+            if msgid is not None:
+                outcomes[index] = SendOutcome(status="sent", msgid="" if msgid == "-" else msgid)
+            else:
+                pending.append(index)
+        if pending:
+            wait = rate_limit_wait(self.account, len(pending), max_wait=RATE_LIMIT_MAX_BLOCK)
+            if wait > 0:
+                limited = SendOutcome(
+                    status="retryable", error_code="rate_limited", error_message="account send rate limit", retry_after=wait
+                )
+                results = [limited] * len(pending)
+            else:
+                results = list(map_calls(lambda index: self._call_one(*items[index]), pending))
+            for index, outcome in zip(pending, results, strict=True):
+                outcomes[index] = outcome
+            sent = [(items[i][1], items[i][0].external_id, outcomes[i].msgid) for i in pending if outcomes[i].status == "sent"]
+            self.memo.set_pairs(sent)
+            from messaging.channels.services import send_outcomes_apply
+
+            for index in pending:
+                recipient, message = items[index]
+                if outcomes[index].status == "permanent":
+                    send_outcomes_apply(account=self.account, message=message, outcomes=[(recipient.external_id, outcomes[index])])
+        return outcomes  # type: ignore[return-value]
+
     # --- internals ----------------------------------------------------------------------------
+
+    def _call_one(self, recipient: Recipient, message: OutboundMessage) -> SendOutcome:
+        try:
+            return self._send_one(recipient, message)
+        except Exception as exc:  # classify_exception re-raises what it does not know
+            return classify_exception(exc)
 
     def _check_type(self, message: OutboundMessage) -> None:
         if message.message_type not in self.message_types:
