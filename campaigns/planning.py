@@ -126,6 +126,9 @@ def _create_audience(cursor, *, campaign: Campaign, snapshot_id: int, policy: Po
                             ELSE %(start)s::timestamptz AT TIME ZONE tz END,
                        %(ws)s::time, %(we)s::time, qs, qe) AS local_slot
             FROM base
+            -- OFFSET 0 keeps this a separate step: flattened, the (PL/pgSQL) slot function would be
+            -- evaluated again for every expression below that uses local_slot, five calls per row.
+            OFFSET 0
         )
         SELECT slotted.*, local_slot AT TIME ZONE tz AS slot,
                date_trunc('day', local_slot) AT TIME ZONE tz AS day_start,
