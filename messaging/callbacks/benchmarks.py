@@ -1,9 +1,13 @@
 """Callback throughput and latency, measured the way WeChat calls us.
 
-Starts gunicorn as deployed (2 workers, 4 threads each, like scripts/run_stack.sh) on a free loopback
-port, posts encrypted events concurrently from a small asyncio client (each request on its own
+Starts gunicorn as deployed (`scrm.wsgi:application`, 2 workers, 4 threads each, like
+scripts/run_stack.sh) on a free loopback port, posts encrypted events concurrently from a small asyncio client (each request on its own
 connection, as WeChat's servers do), and prints requests/s and p50/p99 latency, next to the same
 figures for an empty Django view served by the same gunicorn in the same run.
+
+The callback URLs are served without the middleware stack (messaging/callbacks/wsgi.py). The goal's
+baseline is an ordinary empty Django view (full middleware stack); the same empty view on the lean
+path is measured too and its ratio printed, so the cost of the callback's own work is visible.
 
 Goal (issue 4): ≥1,000 callbacks/s, p99 < 50 ms, ≥0.5x the empty view's throughput.
 """
@@ -188,13 +192,15 @@ def bench_callbacks(
     warmup, payloads = payloads[:200], payloads[200:]
     empty_body = b"<xml><ToUserName>gh_bench</ToUserName><Encrypt>x</Encrypt></xml>"
     empty = [_request("/callbacks/_bench/empty/", empty_body)] * requests
+    empty_lean = [_request("/callbacks/wechat/_bench/empty/", empty_body)] * requests
 
     port = _free_port()
     proc = _start_gunicorn(port, threads)
     try:
-        _measure("warm-up", port, warmup + empty[:200], concurrency)
+        _measure("warm-up", port, warmup + empty[:200] + empty_lean[:200], concurrency)
         baseline = _measure("empty view", port, empty, concurrency)
         result = _measure("callbacks", port, payloads, concurrency)
+        lean = _measure("empty view lean", port, empty_lean, concurrency)
     finally:
         proc.terminate()
         try:
@@ -207,14 +213,17 @@ def bench_callbacks(
     InboundMessage.objects.filter(account=account).delete()
 
     ratio = result.rps / baseline.rps if baseline.rps else 0.0
-    stdout.write(baseline.line() + "\n")
-    stdout.write(result.line() + "\n")
+    stdout.write(baseline.line() + "  (full middleware stack)\n")
+    stdout.write(result.line() + "  (lean path)\n")
+    stdout.write(lean.line() + "  (lean path)\n")
     stdout.write(f"callbacks stored: {stored} of {requests + 200} posted (incl. warm-up)\n")
     verdict = all([result.rps >= GOAL_RPS, result.pct(0.99) < GOAL_P99_MS, ratio >= GOAL_RATIO, result.ok == result.requests])
     stdout.write(
         f"ratio callbacks/empty view: {ratio:.2f}x  (goal ≥{GOAL_RPS}/s, p99 <{GOAL_P99_MS:.0f} ms, ≥{GOAL_RATIO}x): "
         f"{'MET' if verdict else 'NOT MET'}\n"
     )
+    lean_ratio = result.rps / lean.rps if lean.rps else 0.0
+    stdout.write(f"ratio callbacks/empty view on the same lean path: {lean_ratio:.2f}x (for information)\n")
     return result, baseline
 
 

@@ -8,7 +8,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -44,28 +44,53 @@ def inbound_store(*, account_id: int, fields: dict[str, Any], raw: str) -> int |
     enqueued then, and the sweeper covers it if that enqueue was lost).
     """
     now = timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _INSERT_SQL,
-            [
-                account_id,
-                dedupe_key(fields),
-                _text(fields.get("MsgType"), 32),
-                _text(fields.get("Event"), 64),
-                _text(fields.get("FromUserName"), 128),
-                raw,
-                json.dumps(fields, ensure_ascii=False),
-                create_time(fields),
-                now,
-                now,
-            ],
-        )
-        row = cursor.fetchone()
+    params = [
+        account_id,
+        dedupe_key(fields),
+        _text(fields.get("MsgType"), 32),
+        _text(fields.get("Event"), 64),
+        _text(fields.get("FromUserName"), 128),
+        raw,
+        json.dumps(fields, ensure_ascii=False),
+        create_time(fields),
+        now,
+        now,
+    ]
+    row = _insert_once(params)
     if row is None:
         return None
     inbound_id = row[0]
     transaction.on_commit(lambda: _enqueue_soon(inbound_id))
     return inbound_id
+
+
+def _insert_once(params: list[Any]) -> tuple[int] | None:
+    """Run the INSERT in one round trip, also on a persistent connection the server has dropped.
+
+    With CONN_HEALTH_CHECKS, Django spends a `SELECT 1` round trip on a reused connection before the
+    first query of every request; under load that doubles the database round trips of a callback.
+    Instead the INSERT runs at once and, if the reused connection turns out to be dead, runs again
+    on a fresh one. That is safe because the INSERT is idempotent (ON CONFLICT DO NOTHING): had the
+    first attempt committed before the connection broke, the retry stores nothing and returns None
+    (not enqueued now; the row stays `received` and the sweeper hands it over).
+    """
+    reused = connection.connection is not None and not connection.in_atomic_block
+    if reused:
+        connection.health_check_done = True
+    try:
+        return _execute_insert(params)
+    except (InterfaceError, OperationalError):
+        if not reused:
+            raise
+        logger.info("persistent database connection was closed; storing the callback on a new one")
+        connection.close()
+    return _execute_insert(params)
+
+
+def _execute_insert(params: list[Any]) -> tuple[int] | None:
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_SQL, params)
+        return cursor.fetchone()
 
 
 def _enqueue_soon(inbound_id: int) -> None:

@@ -13,3 +13,5 @@ urlpatterns = [
 if settings.CALLBACKS_BENCH_EMPTY_VIEW:
     # Baseline of the callback benchmark only (bench_callbacks starts gunicorn with it switched on).
     urlpatterns.append(path("_bench/empty/", views.bench_empty, name="bench-empty"))
+    # The same empty view on the lean WSGI path of the callback URLs (messaging/callbacks/wsgi.py).
+    urlpatterns.append(path("wechat/_bench/empty/", views.bench_empty, name="bench-empty-lean"))
