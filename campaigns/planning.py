@@ -130,7 +130,10 @@ def _create_audience(cursor, *, campaign: Campaign, snapshot_id: int, policy: Po
             -- evaluated again for every expression below that uses local_slot, five calls per row.
             OFFSET 0
         )
-        SELECT slotted.*, local_slot AT TIME ZONE tz AS slot,
+        -- Only what the reasons and the history need: the table is a million rows wide.
+        SELECT customer_id, identity_id, follow_state, do_not_disturb, refuses_template, owner_staff_id,
+               last_interaction_at, pref_frequency, ignored_streak, last_push_at, predicted,
+               local_slot AT TIME ZONE tz AS slot,
                date_trunc('day', local_slot) AT TIME ZONE tz AS day_start,
                (date_trunc('day', local_slot) + interval '1 day') AT TIME ZONE tz AS day_end,
                date_trunc('month', local_slot) AT TIME ZONE tz AS month_start
