@@ -111,9 +111,8 @@ class DeliveryState(models.TextChoices):
 class Delivery(models.Model):
     """One push to one customer. Its id is the idempotency key sent to WeChat (client_msg_id)."""
 
-    # No single-column indexes on these two: (campaign, customer) and (customer, sent_at) lead with them.
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
-    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="deliveries", db_index=False)
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="deliveries")
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="deliveries")
     identity = models.ForeignKey("customers.ChannelIdentity", null=True, on_delete=models.SET_NULL, related_name="deliveries")
     account = models.ForeignKey("messaging.ChannelAccount", on_delete=models.PROTECT, related_name="+")
     state = models.CharField(max_length=12, choices=DeliveryState.choices, default=DeliveryState.PLANNED)
@@ -172,8 +171,7 @@ class SuppressionReason(models.TextChoices):
 class Suppression(models.Model):
     """A customer of the audience left out of a campaign, and why."""
 
-    # The unique (campaign, customer) index serves lookups by campaign; a second index only slows planning.
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="suppressions", db_index=False)
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="suppressions")
     customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
     reason = models.CharField(max_length=32, choices=SuppressionReason.choices)
     created_at = models.DateTimeField(auto_now_add=True)
