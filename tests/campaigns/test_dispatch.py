@@ -146,8 +146,10 @@ def test_worker_killed_mid_batch_is_resent_without_duplicates_or_losses(sandbox,
 
 def test_pause_stops_mid_send_and_resume_finishes_without_duplicates(sandbox, sandbox_oa, static_segment, sandbox_followers, contact_policy, django_capture_on_commit_callbacks):
     ContactPolicy.objects.filter(pk=1).update(dispatch_batch_size=5)
-    people = sandbox_followers(sandbox_oa, 30)
-    sandbox.control.set_faults(latency_ms=40, paths=["message/template/send"])
+    # Enough sends, slow enough, that the whole run outlasts the moment the pause is requested
+    # (dispatch sends from several threads at once).
+    people = sandbox_followers(sandbox_oa, 120)
+    sandbox.control.set_faults(latency_ms=120, paths=["message/template/send"])
     campaign = scheduled_campaign(sandbox_oa, static_segment([c for c, _ in people]))
     plan_without_pumps(campaign)
     worker = threading.Thread(target=lambda: (dispatch.campaign_dispatch(campaign_id=campaign.pk, budget_seconds=60), connection.close()))
@@ -160,7 +162,7 @@ def test_pause_stops_mid_send_and_resume_finishes_without_duplicates(sandbox, sa
     worker.join(timeout=20)
     assert time.monotonic() - paused_at < 5
     sent_while_running = Delivery.objects.filter(campaign=campaign, state="sent").count()
-    assert 5 <= sent_while_running < 30
+    assert 5 <= sent_while_running < 120
     assert Delivery.objects.filter(campaign=campaign, state="sending").count() == 0
     time.sleep(0.2)
     assert len(sandbox.control.sent_messages(app_id=sandbox_oa.app_id, api="template")) == sent_while_running
