@@ -84,16 +84,7 @@ class SentMemo:
             cache.set_many(items, SENT_MEMO_TTL)
 
     def set_many(self, message: OutboundMessage, sent: dict[str, str]) -> None:
-        if not sent:
-            return
-        items = {self._key(message, eid): msgid or "-" for eid, msgid in sent.items()}
-        if self.redis is not None:
-            pipe = self.redis.pipeline(transaction=False)
-            for key, value in items.items():
-                pipe.set(key, value, ex=SENT_MEMO_TTL)
-            pipe.execute()
-        else:
-            cache.set_many(items, SENT_MEMO_TTL)
+        self.set_pairs([(message, eid, msgid) for eid, msgid in sent.items()])
 
 
 class ChannelAdapter:

@@ -97,15 +97,19 @@ class SharedTokenMixin:
                 raise requests.Timeout(f"no access token for {self.appid} after {self._token_wait:.0f}s")
             time.sleep(TOKEN_WAIT_POLL)
 
-    def _fetch_access_token(self, url: str, params: dict[str, Any]) -> dict[str, Any]:
-        logger.info("fetching access token for %s", self.appid)
-        res = self._http.get(url=url, params=params)
+    def _raise_for_http_status(self, res: requests.Response) -> None:
+        """An HTTP error answer (5xx, 4xx) as wechatpy's exception, so callers classify one type."""
         try:
             res.raise_for_status()
         except requests.RequestException as exc:
             raise WeChatClientException(
                 errcode=None, errmsg=None, client=self, request=exc.request, response=exc.response
             ) from exc
+
+    def _fetch_access_token(self, url: str, params: dict[str, Any]) -> dict[str, Any]:
+        logger.info("fetching access token for %s", self.appid)
+        res = self._http.get(url=url, params=params)
+        self._raise_for_http_status(res)
         result = res.json()
         if result.get("errcode"):
             error = WeChatClientException(
@@ -136,12 +140,7 @@ class SharedTokenMixin:
     def request_without_token(self, method: str, url: str, params: dict[str, Any]) -> dict[str, Any]:
         """A call that authenticates with the app secret instead of a token (jscode2session)."""
         res = self._http.request(method, url, params=params)
-        try:
-            res.raise_for_status()
-        except requests.RequestException as exc:
-            raise WeChatClientException(
-                errcode=None, errmsg=None, client=self, request=exc.request, response=exc.response
-            ) from exc
+        self._raise_for_http_status(res)
         return self._handle_result(res, method, url)
 
 
