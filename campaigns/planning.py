@@ -1,12 +1,13 @@
 """Planning: audience snapshot → suppressions by reason → deliveries, as a handful of SQL statements.
 
-1. `_audience` builds a temporary table of the snapshot's customers not yet planned or suppressed for
-   this campaign, with their identity on the account, time zone, preference, engagement profile and
-   the computed send slot (send window, quiet hours, send-time optimisation in local time).
-2. Each reason is one `INSERT … SELECT … ON CONFLICT DO NOTHING` into the suppressions, in funnel order:
-   since a suppression is unique per (campaign, customer), the first matching reason wins.
-3. The rest become deliveries with `INSERT … SELECT … ON CONFLICT DO NOTHING`, unique per (campaign,
-   customer): planning twice creates nothing new.
+1. `_create_audience` builds temp tables: the snapshot's members not yet planned or suppressed for this
+   campaign; their identity on the account, preference and engagement facts; the send slots (send
+   window, quiet hours, send-time optimisation in local time) per distinct time zone / quiet hours /
+   best hour; and their recent push history.
+2. One statement decides every customer's fate (a CASE over the reasons in funnel order, the first
+   match wins, then the ranked cuts) and writes the suppressions with their reason and the
+   deliveries from that one decision. Both are unique per (campaign, customer): planning twice
+   creates nothing new.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import logging
 from dataclasses import dataclass
 
 from django.apps import apps
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from campaigns.models import Campaign, Delivery, MessageType, Suppression, SuppressionReason
@@ -80,64 +81,70 @@ def audience_best_hour(*, snapshot_id: int) -> int | None:
     return row[0] if row else None
 
 
+# The audience with its send slot, as the reasons and the inserts read it (`a` in their SQL).
+AUDIENCE = """(
+    SELECT pa.*, z.slot, z.day_start, z.day_end, z.month_start
+    FROM plan_audience pa JOIN plan_slots z ON z.slot_key = pa.slot_key
+)"""
+
+
 def _create_audience(cursor, *, campaign: Campaign, snapshot_id: int, policy: Policy, start_at, fallback_hour) -> None:
+    """Temp tables: the snapshot's members, the facts of those still to plan, and the send slots.
+
+    The members come first, on their own and analysed, so that the big join below is planned for
+    the audience's real size (hash joins for a million customers, index lookups for a few hundred);
+    a snapshot written moments ago has no statistics. A send slot depends only on the customer's
+    time zone, quiet hours and (with send-time optimisation) best hour, so it is computed once per
+    distinct combination in `plan_slots` and joined by `slot_key`, instead of once per customer.
+    """
     t = _tables()
     topic_ids = list(campaign.topics.values_list("id", flat=True))
     sto = campaign.send_time_optimization
-    cursor.execute("DROP TABLE IF EXISTS plan_audience")
-    # Invalid zone names would abort the statement: only names PostgreSQL knows are used.
+    for table in ("plan_slots", "plan_audience", "plan_members"):
+        cursor.execute(f"DROP TABLE IF EXISTS {table}")
+    cursor.execute(
+        f"""
+        CREATE TEMP TABLE plan_members ON COMMIT DROP AS
+        SELECT m.customer_id FROM {t['member']} m WHERE m.snapshot_id = %(snapshot)s
+        """,
+        {"snapshot": snapshot_id},
+    )
+    cursor.execute("ANALYZE plan_members")
     cursor.execute(
         f"""
         CREATE TEMP TABLE plan_audience ON COMMIT DROP AS
         WITH base AS (
-            SELECT m.customer_id, i.id AS identity_id, i.follow_state, i.do_not_disturb, i.refuses_template,
+            SELECT pm.customer_id, i.id AS identity_id, i.follow_state, i.do_not_disturb, i.refuses_template,
                    i.owner_staff_id, i.last_interaction_at,
-                   COALESCE(tzn.name, acc.timezone) AS tz,
+                   NULLIF(c.timezone, '') AS tz_name,
+                   CASE WHEN %(sto)s THEN p.best_hour END AS best_hour,
                    pref.frequency AS pref_frequency,
                    COALESCE(pref.quiet_start, %(qs)s::time) AS qs,
                    CASE WHEN pref.quiet_start IS NOT NULL THEN pref.quiet_end ELSE %(qe)s::time END AS qe,
-                   COALESCE(p.score, 0) AS score, p.best_hour, COALESCE(p.ignored_push_streak, 0) AS ignored_streak,
-                   p.last_push_at,
+                   COALESCE(p.ignored_push_streak, 0) AS ignored_streak, p.last_push_at,
                    CASE WHEN cardinality(%(topics)s::text[]) = 0 THEN COALESCE(p.score, 0)
                         ELSE 0.5 * COALESCE(p.score, 0) + 0.5 * COALESCE((
                             SELECT max((p.topic_affinity ->> k)::float) FROM unnest(%(topics)s::text[]) k
                             WHERE jsonb_typeof(p.topic_affinity -> k) = 'number'), 0)
                    END AS predicted
-            FROM {t['member']} m
-            JOIN {t['customer']} c ON c.id = m.customer_id AND c.erased_at IS NULL
-            JOIN {t['account']} acc ON acc.id = %(account)s
-            LEFT JOIN LATERAL (
-                SELECT ci.* FROM {t['channelidentity']} ci
-                WHERE ci.customer_id = m.customer_id AND ci.account_id = %(account)s AND ci.kind = %(kind)s
-                ORDER BY (ci.follow_state = 'following') DESC, ci.id DESC LIMIT 1
-            ) i ON true
-            LEFT JOIN pg_timezone_names tzn ON tzn.name = NULLIF(c.timezone, '')
-            LEFT JOIN {t['customerpreference']} pref ON pref.customer_id = m.customer_id
-            LEFT JOIN {t['engagementprofile']} p ON p.customer_id = m.customer_id
-            WHERE m.snapshot_id = %(snapshot)s
-              AND NOT EXISTS (SELECT 1 FROM {t['delivery']} d WHERE d.campaign_id = %(campaign)s AND d.customer_id = m.customer_id)
-              AND NOT EXISTS (SELECT 1 FROM {t['suppression']} s WHERE s.campaign_id = %(campaign)s AND s.customer_id = m.customer_id)
-        ), slotted AS (
-            SELECT base.*,
-                   scrm_send_slot(
-                       CASE WHEN %(sto)s AND COALESCE(best_hour, %(fallback)s) IS NOT NULL
-                                 AND (%(ws)s::time IS NULL OR scrm_time_in(make_time(COALESCE(best_hour, %(fallback)s), 0, 0), %(ws)s::time, %(we)s::time))
-                            THEN scrm_next_hour(%(start)s::timestamptz AT TIME ZONE tz, COALESCE(best_hour, %(fallback)s))
-                            ELSE %(start)s::timestamptz AT TIME ZONE tz END,
-                       %(ws)s::time, %(we)s::time, qs, qe) AS local_slot
-            FROM base
-            -- OFFSET 0 keeps this a separate step: flattened, the (PL/pgSQL) slot function would be
-            -- evaluated again for every expression below that uses local_slot, five calls per row.
-            OFFSET 0
+            FROM plan_members pm
+            JOIN {t['customer']} c ON c.id = pm.customer_id AND c.erased_at IS NULL
+            -- One identity on the account per customer: the following one, else the newest.
+            LEFT JOIN (
+                SELECT DISTINCT ON (ci.customer_id) ci.customer_id, ci.id, ci.follow_state, ci.do_not_disturb,
+                       ci.refuses_template, ci.owner_staff_id, ci.last_interaction_at
+                FROM plan_members x
+                JOIN {t['channelidentity']} ci ON ci.customer_id = x.customer_id AND ci.account_id = %(account)s AND ci.kind = %(kind)s
+                ORDER BY ci.customer_id, (ci.follow_state = 'following') DESC, ci.id DESC
+            ) i ON i.customer_id = pm.customer_id
+            LEFT JOIN {t['customerpreference']} pref ON pref.customer_id = pm.customer_id
+            LEFT JOIN {t['engagementprofile']} p ON p.customer_id = pm.customer_id
+            WHERE NOT EXISTS (SELECT 1 FROM {t['delivery']} d WHERE d.campaign_id = %(campaign)s AND d.customer_id = pm.customer_id)
+              AND NOT EXISTS (SELECT 1 FROM {t['suppression']} s WHERE s.campaign_id = %(campaign)s AND s.customer_id = pm.customer_id)
         )
-        -- Only what the reasons and the history need: the table is a million rows wide.
-        SELECT customer_id, identity_id, follow_state, do_not_disturb, refuses_template, owner_staff_id,
-               last_interaction_at, pref_frequency, ignored_streak, last_push_at, predicted,
-               local_slot AT TIME ZONE tz AS slot,
-               date_trunc('day', local_slot) AT TIME ZONE tz AS day_start,
-               (date_trunc('day', local_slot) + interval '1 day') AT TIME ZONE tz AS day_end,
-               date_trunc('month', local_slot) AT TIME ZONE tz AS month_start
-        FROM slotted
+        SELECT base.*,
+               concat_ws('|', COALESCE(tz_name, ''), COALESCE(best_hour::text, ''), COALESCE(qs::text, ''), COALESCE(qe::text, '')) AS slot_key
+        FROM base
         """,
         {
             "qs": policy.quiet_start,
@@ -145,8 +152,42 @@ def _create_audience(cursor, *, campaign: Campaign, snapshot_id: int, policy: Po
             "topics": [str(pk) for pk in topic_ids],
             "account": campaign.account_id,
             "kind": campaign.account.identity_kind,
-            "snapshot": snapshot_id,
+            "sto": sto,
             "campaign": campaign.pk,
+        },
+    )
+    cursor.execute("CREATE INDEX ON plan_audience (customer_id)")
+    cursor.execute("ANALYZE plan_audience")
+    # Invalid zone names would abort the statement: only names PostgreSQL knows are used, else the account's.
+    cursor.execute(
+        f"""
+        CREATE TEMP TABLE plan_slots ON COMMIT DROP AS
+        WITH combos AS (
+            SELECT DISTINCT slot_key, tz_name, best_hour, qs, qe FROM plan_audience
+        ), zoned AS (
+            SELECT combos.*, COALESCE(tzn.name, acc.timezone) AS tz
+            FROM combos
+            JOIN {t['account']} acc ON acc.id = %(account)s
+            LEFT JOIN pg_timezone_names tzn ON tzn.name = combos.tz_name
+        ), slotted AS (
+            SELECT zoned.*,
+                   scrm_send_slot(
+                       CASE WHEN %(sto)s AND COALESCE(best_hour, %(fallback)s) IS NOT NULL
+                                 AND (%(ws)s::time IS NULL OR scrm_time_in(make_time(COALESCE(best_hour, %(fallback)s), 0, 0), %(ws)s::time, %(we)s::time))
+                            THEN scrm_next_hour(%(start)s::timestamptz AT TIME ZONE tz, COALESCE(best_hour, %(fallback)s))
+                            ELSE %(start)s::timestamptz AT TIME ZONE tz END,
+                       %(ws)s::time, %(we)s::time, qs, qe) AS local_slot
+            FROM zoned
+        )
+        SELECT slot_key,
+               local_slot AT TIME ZONE tz AS slot,
+               date_trunc('day', local_slot) AT TIME ZONE tz AS day_start,
+               (date_trunc('day', local_slot) + interval '1 day') AT TIME ZONE tz AS day_end,
+               date_trunc('month', local_slot) AT TIME ZONE tz AS month_start
+        FROM slotted
+        """,
+        {
+            "account": campaign.account_id,
             "sto": sto,
             "fallback": fallback_hour,
             "ws": campaign.send_window_start,
@@ -154,8 +195,7 @@ def _create_audience(cursor, *, campaign: Campaign, snapshot_id: int, policy: Po
             "start": start_at,
         },
     )
-    cursor.execute("CREATE INDEX ON plan_audience (customer_id)")
-    cursor.execute("ANALYZE plan_audience")
+    cursor.execute("ANALYZE plan_slots")
     # Each customer's recent pushes of other campaigns, aggregated once (one join, not a subquery per rule).
     cursor.execute("DROP TABLE IF EXISTS plan_history")
     cursor.execute(
@@ -167,7 +207,7 @@ def _create_audience(cursor, *, campaign: Campaign, snapshot_id: int, policy: Po
                max({PUSHED_AT}) FILTER (WHERE d.is_marketing) AS last_marketing_at,
                count(*) FILTER (WHERE oc.message_type = 'mass' AND {PUSHED_AT} >= a.month_start) AS mass_month_count,
                count(*) FILTER (WHERE oc.message_type = 'wecom_group' AND {PUSHED_AT} >= a.day_start AND {PUSHED_AT} < a.day_end) AS group_day_count
-        FROM plan_audience a
+        FROM {AUDIENCE} a
         JOIN {t['delivery']} d ON d.customer_id = a.customer_id AND d.campaign_id <> %(campaign)s
              AND d.state IN {ACTIVE_STATES} AND {PUSHED_AT} > least(a.slot - interval '7 days', a.month_start)
         JOIN {t['campaign']} oc ON oc.id = d.campaign_id
@@ -270,7 +310,7 @@ def _decision_sql(*, campaign: Campaign, policy: Policy, quota_left: int | None)
         cases.append(f"WHEN ({condition}) THEN %(reason_{index})s")
     sql = f"""
         SELECT a.customer_id, a.identity_id, a.slot, a.predicted, CASE {" ".join(cases)} END AS reason
-        FROM plan_audience a LEFT JOIN plan_history h ON h.customer_id = a.customer_id
+        FROM {AUDIENCE} a LEFT JOIN plan_history h ON h.customer_id = a.customer_id
     """
     if campaign.top_percent:
         params.update(low=str(SuppressionReason.LOW_PREDICTED_ENGAGEMENT), pct=campaign.top_percent)
@@ -300,6 +340,42 @@ def _decision_sql(*, campaign: Campaign, policy: Policy, quota_left: int | None)
             FROM ({sql}) r
         """
     return sql, params
+
+
+def _write_decision(cursor, *, decision: str, params: dict, skip_existing: bool) -> list[tuple[str | None, int]]:
+    """Write suppressions and deliveries from one materialized decision; (reason or None, count) rows.
+
+    One pass: the audience is read once instead of once per reason, and rows go in customer order, so
+    index insertions touch neighbouring pages instead of random ones.
+    """
+    on_conflict = "ON CONFLICT (campaign_id, customer_id) DO NOTHING" if skip_existing else ""
+    cursor.execute(
+        f"""
+        WITH decided AS MATERIALIZED ({decision}),
+        suppressed AS (
+            INSERT INTO {Suppression._meta.db_table} (campaign_id, customer_id, reason, created_at)
+            SELECT %(campaign)s, customer_id, reason, %(now)s FROM decided WHERE reason IS NOT NULL
+            ORDER BY customer_id
+            {on_conflict}
+            RETURNING reason
+        ),
+        planned AS (
+            INSERT INTO {Delivery._meta.db_table}
+                (campaign_id, customer_id, identity_id, account_id, state, send_after, is_marketing, batch_key,
+                 attempts, msgid, error_code, error_message, created_at, updated_at)
+            SELECT %(campaign)s, customer_id, identity_id, %(account)s, 'planned', slot, %(marketing)s, '',
+                   0, '', '', '', %(now)s, %(now)s
+            FROM decided WHERE reason IS NULL
+            ORDER BY customer_id
+            {on_conflict}
+            RETURNING 1
+        )
+        SELECT reason, count(*) FROM suppressed GROUP BY reason
+        UNION ALL SELECT NULL, count(*) FROM planned
+        """,
+        params,
+    )
+    return cursor.fetchall()
 
 
 def _holdout_key(campaign: Campaign) -> int:
@@ -341,48 +417,24 @@ def campaign_plan_audience(*, campaign: Campaign, snapshot_id: int, start_at=Non
         audience = cursor.fetchone()[0]
         left = _account_quota_left(cursor, campaign=campaign) if campaign.message_type != MessageType.INBOX else None
         decision, params = _decision_sql(campaign=campaign, policy=policy, quota_left=left)
-        # One pass: suppressions and deliveries are written from the same materialized decision, so the
-        # audience is read once instead of once per reason; rows go in customer order, so the index
-        # insertions touch neighbouring pages instead of random ones. The unique (campaign, customer) keys still
-        # make a repeated or concurrent plan create nothing twice.
-        cursor.execute(
-            f"""
-            WITH decided AS MATERIALIZED ({decision}),
-            suppressed AS (
-                INSERT INTO {Suppression._meta.db_table} (campaign_id, customer_id, reason, created_at)
-                SELECT %(campaign)s, customer_id, reason, %(now)s FROM decided WHERE reason IS NOT NULL
-                ORDER BY customer_id
-                ON CONFLICT (campaign_id, customer_id) DO NOTHING
-                RETURNING reason
-            ),
-            planned AS (
-                INSERT INTO {Delivery._meta.db_table}
-                    (campaign_id, customer_id, identity_id, account_id, state, send_after, is_marketing, batch_key,
-                     attempts, msgid, error_code, error_message, created_at, updated_at)
-                SELECT %(campaign)s, customer_id, identity_id, %(account)s, 'planned', slot, %(marketing)s, '',
-                       0, '', '', '', %(now)s, %(now)s
-                FROM decided WHERE reason IS NULL
-                ORDER BY customer_id
-                ON CONFLICT (campaign_id, customer_id) DO NOTHING
-                RETURNING 1
-            )
-            SELECT reason, count(*) FROM suppressed GROUP BY reason
-            UNION ALL SELECT NULL, count(*) FROM planned
-            """,
-            {
-                **params,
-                "campaign": campaign.pk,
-                "account": campaign.account_id,
-                "marketing": counts_as_marketing_push(campaign),
-                "now": now,
-            },
-        )
+        params.update(campaign=campaign.pk, account=campaign.account_id, marketing=counts_as_marketing_push(campaign), now=now)
+        try:
+            # The audience already leaves out every customer with a row for this campaign, and planning
+            # holds the campaign's row lock, so the plain INSERTs conflict with nothing; ON CONFLICT
+            # would make every row pay a speculative insertion. Should another transaction have
+            # written rows meanwhile (a preview racing a plan), the unique keys refuse the statement and
+            # it runs again, skipping what exists: nothing is created twice either way.
+            with transaction.atomic():
+                rows = _write_decision(cursor, decision=decision, params=params, skip_existing=False)
+        except IntegrityError:
+            logger.info("campaign %s: planning met rows written concurrently; skipping those", campaign.pk)
+            rows = _write_decision(cursor, decision=decision, params=params, skip_existing=True)
         planned = 0
-        for reason, count in cursor.fetchall():
+        for reason, count in rows:
             if reason is None:
                 planned = count
             else:
                 counts[SuppressionReason(reason)] = count
-        cursor.execute("DROP TABLE IF EXISTS plan_history")
-        cursor.execute("DROP TABLE IF EXISTS plan_audience")
+        for table in ("plan_history", "plan_slots", "plan_audience", "plan_members"):
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
     return PlanResult(audience=audience, suppressed={k: v for k, v in counts.items() if v}, planned=planned)

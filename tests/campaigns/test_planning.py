@@ -308,3 +308,67 @@ def test_inbox_items_are_not_pushes_no_caps_no_quiet_hours(make_audience, static
     plan(campaign, start_at=start)
     delivery = Delivery.objects.get(campaign=campaign)
     assert delivery.send_after == start and not delivery.is_marketing
+
+
+def test_a_time_zone_postgresql_does_not_know_falls_back_to_the_accounts(plan_account, make_audience, static_segment, make_campaign, db):
+    from campaigns.models import ContactPolicy
+
+    ContactPolicy.objects.create(pk=1)  # 21:00–08:30
+    start = datetime(2026, 1, 15, 13, 0, tzinfo=UTC)  # 21:00 in Shanghai (the account's zone), 13:00 in London
+    (unknown, i1), = make_audience(plan_account, 1, timezone="Mars/Olympus_Mons")
+    (london, i2), = make_audience(plan_account, 1, timezone="Europe/London")
+    for identity in (i1, i2):
+        identity.last_interaction_at = start
+        identity.save()
+    campaign = make_campaign(plan_account, static_segment([unknown, london]), priority_class="transactional")
+    result = plan(campaign, start_at=start)
+    assert result.planned == 2
+    send_after = dict(Delivery.objects.filter(campaign=campaign).values_list("customer_id", "send_after"))
+    assert send_after[unknown.pk] == datetime(2026, 1, 16, 0, 30, tzinfo=UTC)  # 08:30 next day, Shanghai time
+    assert send_after[london.pk] == start
+
+
+def test_the_following_identity_is_chosen_when_a_customer_has_several_on_the_account(plan_account, make_audience, static_segment, make_campaign, contact_policy):
+    from tests.factories import ChannelIdentityFactory
+
+    (customer, following), = make_audience(plan_account, 1)
+    newer_unfollowed = ChannelIdentityFactory(customer=customer, account=plan_account, follow_state="unfollowed")
+    (other, old), = make_audience(plan_account, 1, follow_state="unfollowed")
+    newest = ChannelIdentityFactory(customer=other, account=plan_account, follow_state="unfollowed")
+    assert newer_unfollowed.pk > following.pk and newest.pk > old.pk
+    for identity in (following, newer_unfollowed, old, newest):
+        identity.last_interaction_at = timezone.now()
+        identity.save()
+    campaign = make_campaign(plan_account, static_segment([customer, other]), message_type="customer_service", priority_class="transactional")
+    result = plan(campaign)
+    assert result.audience == 2 and result.planned == 1
+    assert Delivery.objects.get(campaign=campaign).identity_id == following.pk
+    # Nobody following: the newest identity decides, and it is unfollowed.
+    assert reasons(campaign) == {other.pk: "unfollowed"}
+
+
+def test_rows_written_meanwhile_by_another_planning_are_skipped_not_duplicated(plan_account, make_audience, static_segment, make_campaign, contact_policy, monkeypatch):
+    import campaigns.planning as planning
+
+    people = make_audience(plan_account, 4)
+    for _, identity in people:
+        identity.last_interaction_at = timezone.now()
+        identity.save()
+    (raced_delivery, raced_identity), (raced_suppression, dnd_identity), *_ = people
+    dnd_identity.do_not_disturb = True
+    dnd_identity.save()
+    campaign = make_campaign(plan_account, static_segment([c for c, _ in people]), message_type="customer_service", priority_class="transactional")
+    real_create_audience = planning._create_audience
+
+    def create_audience_then_race(cursor, *, campaign, **kwargs):
+        real_create_audience(cursor, campaign=campaign, **kwargs)
+        # What a concurrent planning (e.g. a preview) would have committed after the audience was read.
+        Delivery.objects.create(campaign=campaign, customer=raced_delivery, identity=raced_identity, account=plan_account, state="planned")
+        Suppression.objects.create(campaign=campaign, customer=raced_suppression, reason="do_not_disturb")
+
+    monkeypatch.setattr(planning, "_create_audience", create_audience_then_race)
+    result = plan(campaign)
+    assert result.planned == 2 and result.suppressed == {}
+    assert Delivery.objects.filter(campaign=campaign).count() == 3
+    assert Delivery.objects.filter(campaign=campaign, customer=raced_delivery).count() == 1
+    assert reasons(campaign) == {raced_suppression.pk: "do_not_disturb"}
