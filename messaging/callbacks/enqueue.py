@@ -147,10 +147,11 @@ class _BackgroundPublisher:
         # A worker that exits gracefully (max-requests, deploy) hands over what it holds first.
         atexit.register(self.flush, 2.0)
 
-    def submit(self, inbound_id: int) -> None:
+    def submit(self, inbound_ids: list[int]) -> None:
         with self.idle:
-            self.pending += 1
-        self.queue.put(inbound_id)
+            self.pending += len(inbound_ids)
+        for inbound_id in inbound_ids:
+            self.queue.put(inbound_id)
 
     def flush(self, timeout: float) -> bool:
         with self.idle:
@@ -179,6 +180,11 @@ class _BackgroundPublisher:
 def publish_inbound_soon(task, inbound_id: int) -> bool:
     """Queue the id for the background publisher; False when the fast path does not apply
     (eager mode, another broker), in which case the caller publishes synchronously."""
+    return publish_inbound_soon_many(task, [inbound_id])
+
+
+def publish_inbound_soon_many(task, inbound_ids: list[int]) -> bool:
+    """`publish_inbound_soon` for several ids (one configuration check for a group commit's batch)."""
     if _fast_path(task) is None:
         return False
     publisher = _local_state.get("background")
@@ -187,7 +193,7 @@ def publish_inbound_soon(task, inbound_id: int) -> bool:
             publisher = _local_state.get("background")
             if publisher is None or publisher.pid != os.getpid():
                 publisher = _local_state["background"] = _BackgroundPublisher(task)
-    publisher.submit(inbound_id)
+    publisher.submit(inbound_ids)
     return True
 
 

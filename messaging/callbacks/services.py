@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
+import psycopg
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from messaging.callbacks.enqueue import BrokerUnavailable, publish_inbound, publish_inbound_soon
+from messaging.callbacks.enqueue import BrokerUnavailable, publish_inbound, publish_inbound_soon_many
+from messaging.callbacks.groupcommit import GroupCommit
 from messaging.callbacks.models import InboundMessage, InboundState
 from messaging.callbacks.parsing import create_time, dedupe_key
 
 logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 # A row in `processing` longer than this is assumed abandoned (worker killed); > the task time limit.
 PROCESSING_STALE_SECONDS = 660
@@ -24,12 +30,18 @@ PROCESSING_STALE_SECONDS = 660
 RECEIVED_STALE_SECONDS = 60
 MAX_ATTEMPTS = 5
 
-_INSERT_SQL = (
-    f"INSERT INTO {InboundMessage._meta.db_table} "
+_INSERT_COLUMNS = (
     "(account_id, dedupe_key, msg_type, event, from_user, raw_payload, parsed, created_time, state, attempts, "
-    "last_error, received_at, last_enqueued_at) "
-    "VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, %s, 'received', 0, '', %s, %s) "
+    "last_error, received_at, last_enqueued_at)"
+)
+_ROW_VALUES = "(%s, %s, %s, %s, %s, %s, %s::jsonb, %s, 'received', 0, '', %s, %s)"
+_INSERT_SQL = (
+    f"INSERT INTO {InboundMessage._meta.db_table} {_INSERT_COLUMNS} VALUES {_ROW_VALUES} "
     "ON CONFLICT (account_id, dedupe_key) DO NOTHING RETURNING id"
+)
+_INSERT_BATCH_SQL = (
+    f"INSERT INTO {InboundMessage._meta.db_table} {_INSERT_COLUMNS} VALUES {{values}} "
+    "ON CONFLICT (account_id, dedupe_key) DO NOTHING RETURNING id, account_id, dedupe_key"
 )
 
 
@@ -44,9 +56,10 @@ def inbound_store(*, account_id: int, fields: dict[str, Any], raw: str) -> int |
     enqueued then, and the sweeper covers it if that enqueue was lost).
     """
     now = timezone.now()
+    key = dedupe_key(fields)
     params = [
         account_id,
-        dedupe_key(fields),
+        key,
         _text(fields.get("MsgType"), 32),
         _text(fields.get("Event"), 64),
         _text(fields.get("FromUserName"), 128),
@@ -56,7 +69,11 @@ def inbound_store(*, account_id: int, fields: dict[str, Any], raw: str) -> int |
         now,
         now,
     ]
-    row = _insert_once(params)
+    if _group_commit_applies():
+        # Committed (with the other requests' rows of its batch) when this returns; the batch's
+        # leader hands the new ids to the publisher.
+        return _group_commit.submit(key=(account_id, key), row=params)
+    row = _insert_once(lambda: _execute_insert(params))
     if row is None:
         return None
     inbound_id = row[0]
@@ -64,7 +81,13 @@ def inbound_store(*, account_id: int, fields: dict[str, Any], raw: str) -> int |
     return inbound_id
 
 
-def _insert_once(params: list[Any]) -> tuple[int] | None:
+def _group_commit_applies() -> bool:
+    """Group commit needs PostgreSQL and a caller in autocommit: inside an atomic block (a caller's
+    transaction, pytest-django's test transaction) the row must commit with that transaction."""
+    return connection.vendor == "postgresql" and not connection.in_atomic_block and connection.settings_dict["AUTOCOMMIT"]
+
+
+def _insert_once(execute: Callable[[], _T]) -> _T:
     """Run the INSERT in one round trip, also on a persistent connection the server has dropped.
 
     With CONN_HEALTH_CHECKS, Django spends a `SELECT 1` round trip on a reused connection before the
@@ -78,13 +101,13 @@ def _insert_once(params: list[Any]) -> tuple[int] | None:
     if reused:
         connection.health_check_done = True
     try:
-        return _execute_insert(params)
+        return execute()
     except (InterfaceError, OperationalError):
         if not reused:
             raise
         logger.info("persistent database connection was closed; storing the callback on a new one")
         connection.close()
-    return _execute_insert(params)
+    return execute()
 
 
 def _execute_insert(params: list[Any]) -> tuple[int] | None:
@@ -93,11 +116,43 @@ def _execute_insert(params: list[Any]) -> tuple[int] | None:
         return cursor.fetchone()
 
 
+@functools.cache
+def _batch_sql(rows: int) -> str:
+    return _INSERT_BATCH_SQL.format(values=", ".join([_ROW_VALUES] * rows))
+
+
+def _insert_batch(rows: list[list[Any]]) -> dict[tuple[int, str], int]:
+    """The group commit's flush: one multi-row INSERT, committed on return (autocommit).
+
+    Runs on the leader thread's connection; {(account id, dedupe key): id} of the rows it stored.
+    """
+    sql = _batch_sql(len(rows))
+    params = [value for row in rows for value in row]
+
+    def execute() -> list[tuple[int, int, str]]:
+        connection.ensure_connection()
+        # psycopg's own cursor binds the parameters server-side: Django's cursor would quote the raw
+        # XML and JSON into the statement text in Python and PostgreSQL would parse it back.
+        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(sql, params, prepare=True)
+            return cursor.fetchall()
+
+    return {(account_id, key): inbound_id for inbound_id, account_id, key in _insert_once(execute)}
+
+
 def _enqueue_soon(inbound_id: int) -> None:
+    _enqueue_many_soon([inbound_id])
+
+
+def _enqueue_many_soon(inbound_ids: list[int]) -> None:
     from messaging.callbacks.tasks import inbound_process_task
 
-    if not publish_inbound_soon(inbound_process_task, inbound_id):
-        inbound_enqueue(inbound_id=inbound_id)
+    if not publish_inbound_soon_many(inbound_process_task, inbound_ids):
+        for inbound_id in inbound_ids:
+            inbound_enqueue(inbound_id=inbound_id)
+
+
+_group_commit = GroupCommit(_insert_batch, after_commit=_enqueue_many_soon)
 
 
 def inbound_enqueue(*, inbound_id: int) -> bool:

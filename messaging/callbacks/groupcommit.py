@@ -1,0 +1,126 @@
+"""Group commit: the concurrent callback requests of one web process share one INSERT and one commit.
+
+Per callback, the durable INSERT + commit cost the database more CPU than everything else it does
+(parse, plan, WAL commit record, flush) and the web process a round trip. gunicorn's gthread workers
+serve several requests at once, so while one thread waits for its commit the others queue their rows
+behind it; the next commit then carries all of them.
+
+Leader/follower, no timer: a thread whose row is pending and finds no flush in progress becomes the
+leader, takes everything pending and flushes it with its own (thread-local) database connection;
+the others wait on the condition and, when woken, either find their row's outcome or — their row
+arrived after the leader took its batch — become the next leader. A lone request flushes at once, so
+nothing waits for company. Every request gets its answer only after the commit that holds its row,
+and an error of that commit is raised in every request of the batch (WeChat retries them).
+
+Within a batch, rows with the same key (WeChat's retry of a callback that is still pending) are sent
+once: the first entry gets the stored id, the others None, as a retry across batches does. Rows are
+sent sorted by key, so two processes whose batches overlap take the unique-index locks in the same
+order and cannot deadlock on each other.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import DatabaseError
+
+logger = logging.getLogger(__name__)
+
+# An upper bound on one statement's size; with gunicorn's few threads per worker batches stay far below.
+MAX_BATCH = 100
+
+
+class BatchFailed(DatabaseError):
+    """The shared INSERT that held this request's row failed (raised in the followers of the batch;
+    the leader raises the original error)."""
+
+
+@dataclass(eq=False, slots=True)
+class _Entry:
+    key: Hashable
+    row: Any
+    done: bool = False
+    result: Any = None
+    error: BaseException | None = None
+
+
+class GroupCommit:
+    """Funnels `submit(key, row)` calls from many threads into `flush(rows)` calls, one at a time.
+
+    `flush` gets rows with distinct keys sorted by key, must store them in one transaction that is
+    committed when it returns, and returns {key: result} for the rows it stored (a key already
+    stored is absent and its submitters get None). `after_commit` then gets the results of the
+    stored rows, on the leader's thread once the followers have been released; its errors are
+    logged, not raised (the rows are committed and their requests answered).
+    """
+
+    def __init__(
+        self,
+        flush: Callable[[list[Any]], Mapping[Hashable, Any]],
+        *,
+        after_commit: Callable[[list[Any]], None] | None = None,
+        max_batch: int = MAX_BATCH,
+    ) -> None:
+        self._flush = flush
+        self._after_commit = after_commit
+        self._max_batch = max_batch
+        self._cond = threading.Condition()
+        self._pending: list[_Entry] = []
+        self._flushing = False
+
+    def submit(self, *, key: Hashable, row: Any) -> Any:
+        """Store `row` (durably, once per key) and return its result, or None for a duplicate key."""
+        mine = _Entry(key, row)
+        led: list[_Entry] = []
+        with self._cond:
+            self._pending.append(mine)
+        while True:
+            with self._cond:
+                while self._flushing and not mine.done:
+                    self._cond.wait()
+                if mine.done:
+                    break
+                # No flush in progress and this row still pending: lead the next batch.
+                self._flushing = True
+                led = self._pending[: self._max_batch]
+                del self._pending[: self._max_batch]
+            try:
+                stored = self._run(led)
+            finally:
+                with self._cond:
+                    self._flushing = False
+                    self._cond.notify_all()
+            if stored and self._after_commit is not None:
+                try:
+                    self._after_commit(stored)
+                except Exception:
+                    logger.exception("after-commit step of %s stored rows failed", len(stored))
+        if mine.error is None:
+            return mine.result
+        if any(entry is mine for entry in led):
+            raise mine.error
+        raise BatchFailed(f"the INSERT of this row's batch failed ({type(mine.error).__name__}: {mine.error})") from mine.error
+
+    def _run(self, batch: list[_Entry]) -> list[Any]:
+        """Flush `batch` and record each entry's outcome; the results of the rows stored."""
+        first: dict[Hashable, _Entry] = {}
+        for entry in batch:
+            first.setdefault(entry.key, entry)
+        try:
+            results = self._flush([first[key].row for key in sorted(first)])
+        except BaseException as exc:
+            with self._cond:
+                for entry in batch:
+                    entry.error, entry.done = exc, True
+            if not isinstance(exc, Exception):
+                raise  # interpreter shutdown, worker abort: the waiters have their error already
+            return []
+        with self._cond:
+            for entry in batch:
+                entry.result = results.get(entry.key) if first[entry.key] is entry else None
+                entry.done = True
+        return list(results.values())
