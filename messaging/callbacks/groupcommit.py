@@ -72,6 +72,12 @@ class GroupCommit:
         self._pending: list[_Entry] = []
         self._flushing = False
 
+    @property
+    def waiting(self) -> int:
+        """Rows submitted and not yet taken by a leader."""
+        with self._cond:
+            return len(self._pending)
+
     def submit(self, *, key: Hashable, row: Any) -> Any:
         """Store `row` (durably, once per key) and return its result, or None for a duplicate key."""
         mine = _Entry(key, row)
@@ -88,10 +94,13 @@ class GroupCommit:
                 self._flushing = True
                 led = self._pending[: self._max_batch]
                 del self._pending[: self._max_batch]
+            stored: list[Any] = []
             try:
                 stored = self._run(led)
             finally:
                 with self._cond:
+                    for entry in led:
+                        entry.done = True
                     self._flushing = False
                     self._cond.notify_all()
             if stored and self._after_commit is not None:
@@ -106,21 +115,19 @@ class GroupCommit:
         raise BatchFailed(f"the INSERT of this row's batch failed ({type(mine.error).__name__}: {mine.error})") from mine.error
 
     def _run(self, batch: list[_Entry]) -> list[Any]:
-        """Flush `batch` and record each entry's outcome; the results of the rows stored."""
-        first: dict[Hashable, _Entry] = {}
-        for entry in batch:
-            first.setdefault(entry.key, entry)
+        """Flush `batch` and record each entry's outcome (without the lock: waiters read it only
+        after seeing `done`, set under the lock); the results of the rows stored."""
         try:
+            first: dict[Hashable, _Entry] = {}
+            for entry in batch:
+                first.setdefault(entry.key, entry)
             results = self._flush([first[key].row for key in sorted(first)])
         except BaseException as exc:
-            with self._cond:
-                for entry in batch:
-                    entry.error, entry.done = exc, True
+            for entry in batch:
+                entry.error = exc
             if not isinstance(exc, Exception):
                 raise  # interpreter shutdown, worker abort: the waiters have their error already
             return []
-        with self._cond:
-            for entry in batch:
-                entry.result = results.get(entry.key) if first[entry.key] is entry else None
-                entry.done = True
+        for entry in batch:
+            entry.result = results.get(entry.key) if first[entry.key] is entry else None
         return list(results.values())

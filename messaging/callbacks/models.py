@@ -22,7 +22,11 @@ class InboundState(models.TextChoices):
 
 
 class InboundMessage(models.Model):
-    account = models.ForeignKey("messaging.ChannelAccount", on_delete=models.CASCADE, related_name="inbound_messages")
+    # No index of its own: the unique (account, dedupe_key) index serves lookups and cascades by account,
+    # and every callback INSERT would maintain a second one.
+    account = models.ForeignKey(
+        "messaging.ChannelAccount", on_delete=models.CASCADE, related_name="inbound_messages", db_index=False
+    )
     # "msg:<MsgId>" for messages, "evt:<FromUserName>:<CreateTime>:<Event>[:<EventKey|ChangeType>]" for
     # events (hashed when long): WeChat's retries of one callback map to one row.
     dedupe_key = models.CharField(max_length=200)

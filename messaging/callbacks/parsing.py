@@ -45,15 +45,15 @@ def _flat_parse(body: str | bytes) -> dict[str, str] | None:
             body = body.decode()
         except UnicodeDecodeError:
             return None
-    root = _FLAT_ROOT.fullmatch(body)
+    root = _FLAT_ROOT.fullmatch(body) if isinstance(body, str) else None
     if root is None:
         return None
-    inner, pos, end = root.group(1), 0, root.end(1) - root.start(1)
+    inner, pos = root.group(1), 0
     result: dict[str, str] = {}
     while True:
         leaf = _FLAT_LEAF.match(inner, pos)
         if leaf is None:
-            return result if _FLAT_TAIL.match(inner, pos).end() == end else None
+            return result if _FLAT_TAIL.match(inner, pos).end() == len(inner) else None
         name, cdata, text = leaf.groups()
         if name in result:
             return None
@@ -64,8 +64,11 @@ def _flat_parse(body: str | bytes) -> dict[str, str] | None:
 def xml_parse(body: str | bytes) -> dict[str, Any]:
     """The `<xml>` document as a dict; CallbackRejected(400) for anything malformed or hostile."""
     flat = _flat_parse(body)
-    if flat is not None:
-        return flat
+    return flat if flat is not None else _tree_parse(body)
+
+
+def _tree_parse(body: str | bytes) -> dict[str, Any]:
+    """Any document, with defusedxml."""
     try:
         root = fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except (ParseError, DefusedXmlException, ValueError, TypeError):

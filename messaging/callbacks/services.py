@@ -84,7 +84,10 @@ def inbound_store(*, account_id: int, fields: dict[str, Any], raw: str) -> int |
 def _group_commit_applies() -> bool:
     """Group commit needs PostgreSQL and a caller in autocommit: inside an atomic block (a caller's
     transaction, pytest-django's test transaction) the row must commit with that transaction."""
-    return connection.vendor == "postgresql" and not connection.in_atomic_block and connection.settings_dict["AUTOCOMMIT"]
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return False
+    # A closed connection reopens in the configured mode.
+    return connection.autocommit if connection.connection is not None else connection.settings_dict["AUTOCOMMIT"]
 
 
 def _insert_once(execute: Callable[[], _T]) -> _T:
@@ -134,7 +137,7 @@ def _insert_batch(rows: list[list[Any]]) -> dict[tuple[int, str], int]:
         # psycopg's own cursor binds the parameters server-side: Django's cursor would quote the raw
         # XML and JSON into the statement text in Python and PostgreSQL would parse it back.
         with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-            cursor.execute(sql, params, prepare=True)
+            cursor.execute(sql, params)
             return cursor.fetchall()
 
     return {(account_id, key): inbound_id for inbound_id, account_id, key in _insert_once(execute)}

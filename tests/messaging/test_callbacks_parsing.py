@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+from string import Template
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from messaging.callbacks.crypto import CallbackRejected
-from messaging.callbacks.parsing import as_list, dedupe_key, xml_parse
+from messaging.callbacks.parsing import _flat_parse, _tree_parse, as_list, dedupe_key, xml_parse
 
 
 def test_repeated_elements_become_a_list_and_single_ones_a_dict():
@@ -58,3 +62,103 @@ def test_two_template_reports_in_one_second_have_distinct_keys():
 def test_long_event_keys_are_hashed_to_fit():
     key = dedupe_key({"MsgType": "event", "Event": "VIEW", "EventKey": "https://x/" + "a" * 500, "FromUserName": "o", "CreateTime": "1"})
     assert key.startswith("evth:") and len(key) <= 200
+
+
+# --- the flat-document fast path ------------------------------------------------------------------
+
+FIXTURES = sorted((Path(__file__).resolve().parent.parent / "fixtures" / "wechat").glob("*.xml"))
+
+
+def _reference(body):
+    """What defusedxml alone makes of `body` (the parser before the fast path): a dict or a 400."""
+    try:
+        return _tree_parse(body)
+    except CallbackRejected as exc:
+        return exc.status
+
+
+def _parsed(body):
+    try:
+        return xml_parse(body)
+    except CallbackRejected as exc:
+        return exc.status
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.stem)
+def test_every_payload_fixture_parses_as_defusedxml_parses_it(path):
+    body = Template(path.read_text()).safe_substitute(
+        to="gh_brand", openid="o-1", create_time="1700000000", msg_id="6057404712141979648", content="hi ]]&lt; 你好"
+    )
+    assert _parsed(body) == _reference(body)
+    assert _parsed(body.encode()) == _reference(body.encode())
+
+
+def test_wechat_envelopes_and_messages_take_the_fast_path():
+    envelope = b"<xml><ToUserName><![CDATA[gh_x]]></ToUserName><Encrypt><![CDATA[a+b/c==]]></Encrypt></xml>"
+    message = "<xml>\n <MsgType><![CDATA[text]]></MsgType>\n <Content><![CDATA[ [Smile] a]b ]]></Content><MsgId>1</MsgId>\n</xml>"
+    assert _flat_parse(envelope) == {"ToUserName": "gh_x", "Encrypt": "a+b/c=="}
+    assert _flat_parse(message) == {"MsgType": "text", "Content": "[Smile] a]b", "MsgId": "1"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '<!DOCTYPE xml [<!ENTITY a "b">]><xml><A>&a;</A></xml>',
+        '<?xml version="1.0"?><xml><A>1</A></xml>',
+        "<xml><A>&amp;</A></xml>",
+        "<xml><A>&#65;</A></xml>",
+        "<xml><A>a]]>b</A></xml>",
+        "<xml><A>a\r\nb</A></xml>",
+        "<xml><A>\x01</A></xml>",
+        '<xml><A x="1">1</A></xml>',
+        "<xml><A><B>1</B></A></xml>",
+        "<xml><A>1</A><A>2</A></xml>",
+        "<xml><!-- c --><A>1</A></xml>",
+        "<xml><A><![CDATA[x]]>y</A></xml>",
+        "<xml><A>1</B></xml>",
+        "<xml>text<A>1</A></xml>",
+        "<root><A>1</A></root>",
+    ],
+)
+def test_anything_but_a_plain_flat_document_goes_to_defusedxml(body):
+    assert _flat_parse(body) is None
+    assert _parsed(body) == _reference(body)
+
+
+def test_fast_path_takes_linear_time_on_hostile_input():
+    started = time.perf_counter()
+    for body in (
+        "<xml><A><![CDATA[" + "]" * 60_000 + "</A></xml>",
+        "<xml><A><![CDATA[" + "] ]>" * 15_000 + "</A></xml>",
+        "<xml>" + "<A>x</A>" * 8_000 + "<A",
+        "<xml><A>" + "x" * 60_000 + "</xml>",
+    ):
+        _parsed(body)
+    assert time.perf_counter() - started < 1.0
+
+
+_leaf_text = st.lists(
+    st.sampled_from(list("ab ]>[<&;#\t\n\r\x01\x7f!-é你😀") + ["]]>", "<![CDATA[", "&amp;", "\ud800"]), max_size=12
+).map("".join)
+
+
+@st.composite
+def _flat_documents(draw):
+    parts = []
+    for _ in range(draw(st.integers(0, 5))):
+        name = draw(st.sampled_from(["A", "B", "MsgType", "_x", "a.b-c", "1a"]))
+        content = draw(_leaf_text)
+        if draw(st.booleans()):
+            content = f"<![CDATA[{content}]]>"
+        parts.append(draw(st.sampled_from(["", " ", "\n", "\t", "\r\n"])) + f"<{name}>{content}</{name}>")
+    return draw(st.sampled_from(["", " ", "\n"])) + "<xml>" + "".join(parts) + draw(st.sampled_from(["", "\n"])) + "</xml>"
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_flat_documents(), st.booleans())
+def test_fast_path_agrees_with_defusedxml(body, as_bytes):
+    body = body.encode(errors="surrogatepass") if as_bytes else body
+    flat = _flat_parse(body)
+    if flat is not None:
+        assert flat == _reference(body)
+    assert _parsed(body) == _reference(body)

@@ -187,6 +187,25 @@ def test_replayed_timestamp_is_403(callback_client, callback_oa_account, setting
     assert not InboundMessage.objects.exists()
 
 
+def test_repeated_query_parameter_counts_by_its_last_value_as_in_request_get(callback_client, callback_oa_account):
+    poster = callback_client(callback_oa_account)
+    xml = wechat_payload("text.xml")
+    ts = str(int(time.time()))
+    body, msg_signature = poster.encrypt(xml, timestamp=ts, nonce="1")
+    url = f"{poster.url}?timestamp={ts}&nonce=1&encrypt_type=aes&msg_signature={'0' * 40}&msg_signature={msg_signature}"
+    assert poster.client.post(url, data=body, content_type="text/xml").status_code == 200
+    assert InboundMessage.objects.count() == 1
+
+
+def test_too_many_query_parameters_is_400_and_nothing_stored(callback_client, callback_oa_account, settings, caplog):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 5
+    poster = callback_client(callback_oa_account)
+    response = poster.client.post(poster.url + "?" + "&".join(f"p{n}=1" for n in range(6)), data="<xml/>", content_type="text/xml")
+    assert response.status_code == 400
+    assert not InboundMessage.objects.exists()
+    _no_errors_logged(caplog)
+
+
 def test_unknown_account_is_404(client):
     response = client.post(reverse("callbacks:wechat", kwargs={"account_id": 987654321}), data="<xml/>", content_type="text/xml")
     assert response.status_code == 404
