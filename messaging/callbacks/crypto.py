@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import struct
@@ -63,6 +64,13 @@ def _aes_key(encoding_aes_key: str) -> bytes:
     return key
 
 
+@functools.lru_cache(maxsize=64)
+def _prp_crypto(encoding_aes_key: str) -> PrpCrypto:
+    # Reused across requests (the accounts' keys are cached anyway): each decrypt() builds its own
+    # decryptor, so one instance serves concurrent threads.
+    return PrpCrypto(_aes_key(encoding_aes_key))
+
+
 _DECRYPT_ERRORS = (
     binascii.Error,
     ValueError,  # includes UnicodeDecodeError and cryptography's padding/length errors
@@ -80,7 +88,7 @@ def envelope_decrypt(*, encrypt: str, keys: list[str], receive_id: str) -> str:
     """
     for encoding_aes_key in [k for k in keys if k]:
         try:
-            plaintext = PrpCrypto(_aes_key(encoding_aes_key)).decrypt(encrypt, receive_id)
+            plaintext = _prp_crypto(encoding_aes_key).decrypt(encrypt, receive_id)
         except (InvalidAppIdException, InvalidSignatureException, *_DECRYPT_ERRORS):
             continue
         return plaintext.decode() if isinstance(plaintext, bytes) else plaintext

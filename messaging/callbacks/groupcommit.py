@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Hashable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from django.db import DatabaseError
@@ -39,13 +38,18 @@ class BatchFailed(DatabaseError):
     the leader raises the original error)."""
 
 
-@dataclass(eq=False, slots=True)
 class _Entry:
-    key: Hashable
-    row: Any
-    done: bool = False
-    result: Any = None
-    error: BaseException | None = None
+    __slots__ = ("key", "row", "result", "error", "lead", "wake")
+
+    def __init__(self, key: Hashable, row: Any) -> None:
+        self.key, self.row = key, row
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.lead = False
+        # Held until the entry's outcome is known or it is handed the lead: the waiting thread blocks
+        # on it (a bare lock: cheaper than a Condition, and it wakes exactly the one thread concerned).
+        self.wake = threading.Lock()
+        self.wake.acquire()
 
 
 class GroupCommit:
@@ -68,46 +72,56 @@ class GroupCommit:
         self._flush = flush
         self._after_commit = after_commit
         self._max_batch = max_batch
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
         self._pending: list[_Entry] = []
         self._flushing = False
 
     @property
     def waiting(self) -> int:
         """Rows submitted and not yet taken by a leader."""
-        with self._cond:
+        with self._lock:
             return len(self._pending)
 
     def submit(self, *, key: Hashable, row: Any) -> Any:
         """Store `row` (durably, once per key) and return its result, or None for a duplicate key."""
         mine = _Entry(key, row)
-        led: list[_Entry] = []
-        with self._cond:
+        with self._lock:
             self._pending.append(mine)
+            mine.lead = not self._flushing
+            self._flushing = True
+        led: list[_Entry] = []
         while True:
-            with self._cond:
-                while self._flushing and not mine.done:
-                    self._cond.wait()
-                if mine.done:
+            if not mine.lead:
+                mine.wake.acquire()  # released once: with the outcome, or with the lead
+                if not mine.lead:
                     break
-                # No flush in progress and this row still pending: lead the next batch.
-                self._flushing = True
+            mine.lead = False
+            with self._lock:
                 led = self._pending[: self._max_batch]
                 del self._pending[: self._max_batch]
             stored: list[Any] = []
             try:
                 stored = self._run(led)
             finally:
-                with self._cond:
-                    for entry in led:
-                        entry.done = True
-                    self._flushing = False
-                    self._cond.notify_all()
+                # Hand the lead to the oldest row that arrived during this flush, or stand down.
+                with self._lock:
+                    successor = self._pending[0] if self._pending else None
+                    if successor is None:
+                        self._flushing = False
+                    else:
+                        successor.lead = True
+                for entry in led:
+                    if entry is not mine:
+                        entry.wake.release()
+                if successor is not None and successor is not mine:
+                    successor.wake.release()
             if stored and self._after_commit is not None:
                 try:
                     self._after_commit(stored)
                 except Exception:
                     logger.exception("after-commit step of %s stored rows failed", len(stored))
+            if any(entry is mine for entry in led):
+                break
         if mine.error is None:
             return mine.result
         if any(entry is mine for entry in led):
@@ -115,8 +129,8 @@ class GroupCommit:
         raise BatchFailed(f"the INSERT of this row's batch failed ({type(mine.error).__name__}: {mine.error})") from mine.error
 
     def _run(self, batch: list[_Entry]) -> list[Any]:
-        """Flush `batch` and record each entry's outcome (without the lock: waiters read it only
-        after seeing `done`, set under the lock); the results of the rows stored."""
+        """Flush `batch` and record each entry's outcome (read by its thread once woken); the
+        results of the rows stored."""
         try:
             first: dict[Hashable, _Entry] = {}
             for entry in batch:

@@ -11,7 +11,8 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 import psycopg
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connection, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -69,7 +70,7 @@ def inbound_store(*, account_id: int, fields: dict[str, Any], raw: str) -> int |
         now,
         now,
     ]
-    if _group_commit_applies():
+    if _group_commit_applies(connections[DEFAULT_DB_ALIAS]):
         # Committed (with the other requests' rows of its batch) when this returns; the batch's
         # leader hands the new ids to the publisher.
         return _group_commit.submit(key=(account_id, key), row=params)
@@ -81,16 +82,16 @@ def inbound_store(*, account_id: int, fields: dict[str, Any], raw: str) -> int |
     return inbound_id
 
 
-def _group_commit_applies() -> bool:
+def _group_commit_applies(db: BaseDatabaseWrapper) -> bool:
     """Group commit needs PostgreSQL and a caller in autocommit: inside an atomic block (a caller's
     transaction, pytest-django's test transaction) the row must commit with that transaction."""
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
+    if db.vendor != "postgresql" or db.in_atomic_block:
         return False
     # A closed connection reopens in the configured mode.
-    return connection.autocommit if connection.connection is not None else connection.settings_dict["AUTOCOMMIT"]
+    return db.autocommit if db.connection is not None else db.settings_dict["AUTOCOMMIT"]
 
 
-def _insert_once(execute: Callable[[], _T]) -> _T:
+def _insert_once(execute: Callable[[], _T], db: BaseDatabaseWrapper | None = None) -> _T:
     """Run the INSERT in one round trip, also on a persistent connection the server has dropped.
 
     With CONN_HEALTH_CHECKS, Django spends a `SELECT 1` round trip on a reused connection before the
@@ -100,16 +101,17 @@ def _insert_once(execute: Callable[[], _T]) -> _T:
     first attempt committed before the connection broke, the retry stores nothing and returns None
     (not enqueued now; the row stays `received` and the sweeper hands it over).
     """
-    reused = connection.connection is not None and not connection.in_atomic_block
+    db = db or connections[DEFAULT_DB_ALIAS]
+    reused = db.connection is not None and not db.in_atomic_block
     if reused:
-        connection.health_check_done = True
+        db.health_check_done = True
     try:
         return execute()
     except (InterfaceError, OperationalError):
         if not reused:
             raise
         logger.info("persistent database connection was closed; storing the callback on a new one")
-        connection.close()
+        db.close()
     return execute()
 
 
@@ -132,15 +134,17 @@ def _insert_batch(rows: list[list[Any]]) -> dict[tuple[int, str], int]:
     sql = _batch_sql(len(rows))
     params = [value for row in rows for value in row]
 
+    db = connections[DEFAULT_DB_ALIAS]
+
     def execute() -> list[tuple[int, int, str]]:
-        connection.ensure_connection()
+        db.ensure_connection()
         # psycopg's own cursor binds the parameters server-side: Django's cursor would quote the raw
         # XML and JSON into the statement text in Python and PostgreSQL would parse it back.
-        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        with db.wrap_database_errors, psycopg.Cursor(db.connection) as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
 
-    return {(account_id, key): inbound_id for inbound_id, account_id, key in _insert_once(execute)}
+    return {(account_id, key): inbound_id for inbound_id, account_id, key in _insert_once(execute, db)}
 
 
 def _enqueue_soon(inbound_id: int) -> None:
