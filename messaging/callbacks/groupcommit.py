@@ -5,12 +5,13 @@ Per callback, the durable INSERT + commit cost the database more CPU than everyt
 serve several requests at once, so while one thread waits for its commit the others queue their rows
 behind it; the next commit then carries all of them.
 
-Leader/follower, no timer: a thread whose row is pending and finds no flush in progress becomes the
-leader, takes everything pending and flushes it with its own (thread-local) database connection;
-the others wait on the condition and, when woken, either find their row's outcome or — their row
-arrived after the leader took its batch — become the next leader. A lone request flushes at once, so
-nothing waits for company. Every request gets its answer only after the commit that holds its row,
-and an error of that commit is raised in every request of the batch (WeChat retries them).
+Leader/follower, no timer: a thread whose row finds no flush in progress becomes the leader, takes
+everything pending and flushes it with its own (thread-local) database connection. The others wait,
+each on its own lock. When the flush ends, the leader releases the rows it carried with their
+outcome and hands the lead to the oldest row that arrived meanwhile (or stands down when none did):
+each waiting thread wakes exactly once per event, and no row waits for a timer — a lone request
+flushes at once. Every request gets its answer only after the commit that holds its row, and an
+error of that commit is raised in every request of the batch (WeChat retries them).
 
 Within a batch, rows with the same key (WeChat's retry of a callback that is still pending) are sent
 once: the first entry gets the stored id, the others None, as a retry across batches does. Rows are

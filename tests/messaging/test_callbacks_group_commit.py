@@ -20,7 +20,7 @@ import redis
 from django.db import DatabaseError, connection
 
 from messaging.callbacks import enqueue, services
-from messaging.callbacks.groupcommit import BatchFailed
+from messaging.callbacks.groupcommit import BatchFailed, GroupCommit
 from messaging.callbacks.models import InboundMessage
 from messaging.callbacks.parsing import xml_parse
 from messaging.callbacks.tasks import inbound_process_task
@@ -61,8 +61,8 @@ def _in_threads(calls: list[Callable[[], Any]], *, start: Callable[[int], None] 
 class HeldLeader:
     """Holds the first flush until `others` rows wait behind it, so they form one batch."""
 
-    def __init__(self, monkeypatch, others: int):
-        self.group = services._group_commit
+    def __init__(self, monkeypatch, others: int, group: GroupCommit | None = None):
+        self.group = group or services._group_commit
         self.real_flush = self.group._flush
         self.others = others
         self.release = threading.Event()
@@ -127,6 +127,20 @@ def test_waiting_requests_share_one_insert_and_commit(callback_oa_account, monke
     assert held.batches[1] == sorted(held.batches[1]), "rows are sent in key order (no deadlock between processes)"
     assert all(isinstance(i, int) for i in ids)
     assert InboundMessage.objects.filter(pk__in=ids).count() == 6
+
+
+def test_more_waiting_rows_than_one_statement_holds_are_flushed_in_turn(callback_oa_account, monkeypatch):
+    group = GroupCommit(services._insert_batch, after_commit=services._enqueue_many_soon, max_batch=3)
+    monkeypatch.setattr(services, "_group_commit", group)
+    held = HeldLeader(monkeypatch, others=7, group=group)
+    payloads = [_fields(openid=f"o-many-{n}") for n in range(8)]
+
+    ids = _in_threads([_store(callback_oa_account.pk, fields, raw) for fields, raw in payloads], start=held.start)
+
+    assert [len(batch) for batch in held.batches] == [1, 3, 3, 1]
+    assert all(isinstance(i, int) for i in ids) and len(set(ids)) == 8
+    assert InboundMessage.objects.filter(pk__in=ids).count() == 8
+    assert sorted(_queued_ids()) == sorted(ids)
 
 
 def test_duplicates_in_one_batch_are_stored_once_and_only_the_first_gets_the_id(callback_oa_account, monkeypatch):
