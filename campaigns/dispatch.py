@@ -105,8 +105,11 @@ def deliveries_claim(*, campaign: Campaign, limit: int) -> list[Claimed]:
                 WHERE campaign_id = %(campaign)s AND state = 'planned' AND (send_after IS NULL OR send_after <= clock_timestamp())
                 ORDER BY send_after, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
             )
+            -- The ids as an init-plan array, so the rows are fetched by primary key: joined to the CTE,
+            -- a freshly planned campaign (no statistics yet) got a nested loop comparing every due row
+            -- with every picked id.
             UPDATE {t['delivery']} d SET state = 'sending', claimed_at = clock_timestamp(), updated_at = clock_timestamp()
-            FROM picked WHERE d.id = picked.id AND d.state = 'planned'
+            WHERE d.id = ANY(ARRAY(SELECT id FROM picked)) AND d.state = 'planned'
             RETURNING d.id, d.customer_id, d.identity_id, d.batch_key, d.attempts
             """,
             {"campaign": campaign.pk, "limit": limit},
@@ -256,12 +259,17 @@ def _account_quota_left(campaign: Campaign, ids: list[int]) -> int:
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            WITH me AS (SELECT min(claimed_at) AS claimed_at, min(id) AS id FROM {t['delivery']} WHERE id = ANY(%(ids)s)),
-                 day AS (SELECT date_trunc('day', clock_timestamp() AT TIME ZONE %(tz)s) AT TIME ZONE %(tz)s AS start)
-            SELECT count(*) FROM {t['delivery']} d, me, day
-            WHERE d.account_id = %(account)s AND NOT (d.id = ANY(%(ids)s))
-              AND (d.sent_at >= day.start
-                   OR (d.state = 'sending' AND d.claimed_at >= day.start AND (d.claimed_at, d.id) < (me.claimed_at, me.id)))
+            WITH me AS MATERIALIZED (SELECT min(claimed_at) AS claimed_at, min(id) AS id FROM {t['delivery']} WHERE id = ANY(%(ids)s)),
+                 day AS MATERIALIZED (SELECT date_trunc('day', clock_timestamp() AT TIME ZONE %(tz)s) AT TIME ZONE %(tz)s AS start)
+            -- Two counts, each on its own index (today's sends: account + sent_at; rows in flight: the
+            -- 'sending' index), with the bounds as init-plan values: an OR of both, or the batch's
+            -- bounds joined in, would read every delivery the account ever had, once per batch.
+            SELECT (SELECT count(*) FROM {t['delivery']} d
+                    WHERE d.account_id = %(account)s AND d.sent_at >= (SELECT start FROM day) AND NOT (d.id = ANY(%(ids)s)))
+                 + (SELECT count(*) FROM {t['delivery']} d
+                    WHERE d.state = 'sending' AND d.claimed_at >= (SELECT start FROM day) AND d.account_id = %(account)s
+                      AND (d.claimed_at, d.id) < (SELECT claimed_at, id FROM me)
+                      AND (d.sent_at IS NULL OR d.sent_at < (SELECT start FROM day)) AND NOT (d.id = ANY(%(ids)s)))
             """,
             {"ids": ids, "tz": campaign.account.timezone, "account": campaign.account_id},
         )

@@ -32,6 +32,10 @@ WECHAT_HOSTS = ("https://api.weixin.qq.com/", "https://qyapi.weixin.qq.com/")
 # How long the refresh lock lives if its holder dies, and how long others wait for its token.
 TOKEN_LOCK_TTL = 15.0
 TOKEN_WAIT_POLL = 0.05
+# How long a process reuses the token it last read from the shared store before reading it again.
+# Short: a token another process refreshed reaches this one within seconds (WeChat accepts the old
+# one for five minutes after a refresh), and a rejected token is dropped at once.
+TOKEN_MEMO_SECONDS = 5.0
 
 
 class RewritingSession(requests.Session):
@@ -42,6 +46,12 @@ class RewritingSession(requests.Session):
         super().__init__()
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.default_timeout = timeout
+        # The environment's proxies and CA bundle are read once, here: with trust_env on, requests
+        # looks up ~/.netrc and every *_proxy variable again on each call, a measurable part of a send.
+        environment = self.merge_environment_settings(self.base_url, {}, None, None, None)
+        self.proxies.update(environment["proxies"])
+        self.verify = environment["verify"]
+        self.trust_env = False
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         for host in WECHAT_HOSTS:
@@ -65,12 +75,17 @@ class SharedTokenMixin:
         self._token_wait = timeout * 2 + 1
         self.session = store.session
 
+    _token_memo: tuple[str, float] | None = None
+
     @property
     def access_token(self) -> str:
-        token = self._store.get(self.access_token_key)
-        if token:
-            return token
-        return self.token_refresh(stale=None)
+        # A send reads the token once per message: from memory, not a Redis round trip each time.
+        memo = self._token_memo
+        if memo is not None and memo[1] > time.monotonic():
+            return memo[0]
+        token = self._store.get(self.access_token_key) or self.token_refresh(stale=None)
+        self._token_memo = (token, time.monotonic() + TOKEN_MEMO_SECONDS)
+        return token
 
     def token_refresh(self, *, stale: str | None) -> str:
         """Return a token other than `stale`, fetching one only if nobody else is doing so."""
@@ -133,8 +148,10 @@ class SharedTokenMixin:
             if exc.errcode not in TOKEN_ERRORS:
                 raise
             logger.info("access token of %s rejected (%s); refreshing once", self.appid, exc.errcode)
+        self._token_memo = None
         self._store.delete_if_equal(self.access_token_key, token)
         token = self.token_refresh(stale=token)
+        self._token_memo = (token, time.monotonic() + TOKEN_MEMO_SECONDS)
         return super()._request(method, url_or_endpoint, params={**params, "access_token": token}, **kwargs)  # type: ignore[misc]
 
     def request_without_token(self, method: str, url: str, params: dict[str, Any]) -> dict[str, Any]:

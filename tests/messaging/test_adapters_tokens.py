@@ -244,3 +244,24 @@ def test_a_wrong_secret_is_a_permanent_failure(sandbox, oa_account):
     outcome = get_adapter(oa_account).send(Recipient("d1", "o-1"), _template("k1"))
     assert outcome.status == "permanent" and outcome.error_code == "40125"
     assert "access token" in outcome.error_message
+
+
+def test_a_process_reuses_its_token_briefly_and_a_stale_memo_costs_one_rejected_call(sandbox, oa_account, monkeypatch):
+    sandbox.control.add_followers(oa_account.app_id, ["o-1"])
+    here, elsewhere = build_client(oa_account), build_client(oa_account)
+    here.user.get("o-1")
+    redis_reads = []
+    real_get = here._store.get
+    monkeypatch.setattr(here._store, "get", lambda key: redis_reads.append(key) or real_get(key))
+    for _ in range(5):
+        here.user.get("o-1")
+    assert redis_reads == []  # five calls, no Redis round trip for the token
+    # Another process refreshes the token (the sandbox, like WeChat after its grace period, now
+    # refuses the old one): our remembered token is rejected once, and the shared store's new
+    # token is used without fetching a third.
+    elsewhere._store.delete_if_equal(elsewhere.access_token_key, elsewhere.access_token)
+    refreshed = elsewhere.token_refresh(stale=None)
+    assert here.user.get("o-1")["openid"] == "o-1"
+    assert here._token_memo[0] == refreshed
+    assert [r["errcode"] for r in sandbox.control.requests("user/info")][-2:] == [40001, 0]
+    assert sandbox.control.token_fetch_count(oa_account.app_id) == 2
