@@ -40,12 +40,14 @@ class BatchFailed(DatabaseError):
 
 
 class _Entry:
-    __slots__ = ("key", "row", "result", "error", "lead", "wake")
+    __slots__ = ("key", "row", "result", "error", "own_error", "lead", "wake")
 
     def __init__(self, key: Hashable, row: Any) -> None:
         self.key, self.row = key, row
         self.result: Any = None
         self.error: BaseException | None = None
+        # The error is this row's own (flush reported it for the row), not the whole batch's.
+        self.own_error = False
         self.lead = False
         # Held until the entry's outcome is known or it is handed the lead: the waiting thread blocks
         # on it (a bare lock: cheaper than a Condition, and it wakes exactly the one thread concerned).
@@ -58,7 +60,8 @@ class GroupCommit:
 
     `flush` gets rows with distinct keys sorted by key, must store them in one transaction that is
     committed when it returns, and returns {key: result} for the rows it stored (a key already
-    stored is absent and its submitters get None). `after_commit` then gets the results of the
+    stored is absent and its submitters get None). A flush may also store rows one by one and
+    report a row that failed as {key: exception}: only that row's submitters get the error. `after_commit` then gets the results of the
     stored rows, on the leader's thread once the followers have been released; its errors are
     logged, not raised (the rows are committed and their requests answered).
     """
@@ -125,7 +128,7 @@ class GroupCommit:
                 break
         if mine.error is None:
             return mine.result
-        if any(entry is mine for entry in led):
+        if mine.own_error or any(entry is mine for entry in led):
             raise mine.error
         raise BatchFailed(f"the INSERT of this row's batch failed ({type(mine.error).__name__}: {mine.error})") from mine.error
 
@@ -144,5 +147,10 @@ class GroupCommit:
                 raise  # interpreter shutdown, worker abort: the waiters have their error already
             return []
         for entry in batch:
-            entry.result = results.get(entry.key) if first[entry.key] is entry else None
-        return list(results.values())
+            outcome = results.get(entry.key)
+            if isinstance(outcome, Exception):
+                # This row alone failed; a copy of it in the same batch was not stored either.
+                entry.error, entry.own_error = outcome, first[entry.key] is entry
+            else:
+                entry.result = outcome if first[entry.key] is entry else None
+        return [outcome for outcome in results.values() if not isinstance(outcome, Exception)]

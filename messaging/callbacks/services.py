@@ -11,7 +11,16 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 import psycopg
-from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connection, connections, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    DataError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    connections,
+    transaction,
+)
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import F, Q
 from django.utils import timezone
@@ -126,15 +135,32 @@ def _batch_sql(rows: int) -> str:
     return _INSERT_BATCH_SQL.format(values=", ".join([_ROW_VALUES] * rows))
 
 
-def _insert_batch(rows: list[list[Any]]) -> dict[tuple[int, str], int]:
+def _insert_batch(rows: list[list[Any]]) -> dict[tuple[int, str], int | Exception]:
     """The group commit's flush: one multi-row INSERT, committed on return (autocommit).
 
     Runs on the leader thread's connection; {(account id, dedupe key): id} of the rows it stored.
+    Should the batch break a constraint or hold bad data (a row for an account deleted while its
+    callbacks were in flight), each row is stored on its own, so that only the rows at fault fail
+    ({key: the error}); the others are stored and answered as usual.
     """
+    db = connections[DEFAULT_DB_ALIAS]
+    try:
+        return _insert_rows(db, rows)
+    except (IntegrityError, DataError):
+        if len(rows) == 1:
+            raise
+    outcomes: dict[tuple[int, str], int | Exception] = {}
+    for row in rows:
+        try:
+            outcomes.update(_insert_rows(db, [row]))
+        except (IntegrityError, DataError) as exc:
+            outcomes[(row[0], row[1])] = exc
+    return outcomes
+
+
+def _insert_rows(db: BaseDatabaseWrapper, rows: list[list[Any]]) -> dict[tuple[int, str], int]:
     sql = _batch_sql(len(rows))
     params = [value for row in rows for value in row]
-
-    db = connections[DEFAULT_DB_ALIAS]
 
     def execute() -> list[tuple[int, int, str]]:
         db.ensure_connection()

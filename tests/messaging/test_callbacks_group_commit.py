@@ -172,29 +172,45 @@ def test_concurrent_retries_of_one_message_yield_one_row_and_one_id(callback_oa_
     assert InboundMessage.objects.filter(dedupe_key="msg:7000000000000000100").count() == 1
 
 
-def test_a_failed_batch_fails_every_request_in_it_and_stores_nothing(callback_oa_account, monkeypatch):
-    held = HeldLeader(monkeypatch, others=5)
+def test_a_bad_row_fails_only_its_own_request_and_the_rest_of_its_batch_is_stored(callback_oa_account, monkeypatch):
+    held = HeldLeader(monkeypatch, others=6)
     good = [_fields(openid=f"o-good-{n}") for n in range(4)]
     bad_fields, bad_raw = _fields(openid="o-bad")
-    # An account deleted while its callbacks were in flight: the deferred foreign key fails the commit
-    # of the whole batch, good rows included.
+    # An account deleted while its callbacks were in flight: the deferred foreign key fails the
+    # commit of the batch's INSERT; the rows are then stored one by one.
     calls = [_store(callback_oa_account.pk, *_fields(openid="o-first"))]
     calls += [_store(callback_oa_account.pk, fields, raw) for fields, raw in good[:2]]
-    calls += [_store(987654321, bad_fields, bad_raw)]
+    calls += [_store(987654321, bad_fields, bad_raw), _store(987654321, bad_fields, bad_raw)]
     calls += [_store(callback_oa_account.pk, fields, raw) for fields, raw in good[2:]]
 
     results = _in_threads(calls, start=held.start)
 
-    assert [len(batch) for batch in held.batches] == [1, 5]
+    assert [len(batch) for batch in held.batches] == [1, 5], "the bad row and its retry were sent once"
+    bad, rest = results[3:5], results[:3] + results[5:]
+    assert all(isinstance(r, DatabaseError) for r in bad), bad
+    assert all(isinstance(r, int) for r in rest), rest
+    assert set(InboundMessage.objects.values_list("pk", flat=True)) == set(rest)
+    assert sorted(_queued_ids()) == sorted(rest), "every stored row, and nothing else, is handed to the broker"
+
+
+def test_a_batch_that_fails_for_a_broken_database_fails_every_request_in_it(callback_oa_account, monkeypatch):
+    held = HeldLeader(monkeypatch, others=3)
+    real_flush = held.real_flush
+
+    def broken(rows):
+        if len(rows) > 1:
+            raise DatabaseError("server closed the connection unexpectedly")
+        return real_flush(rows)
+
+    held.real_flush = broken
+    results = _in_threads([_store(callback_oa_account.pk, *_fields(openid=f"o-{n}")) for n in range(4)], start=held.start)
+
+    assert [len(batch) for batch in held.batches] == [1, 3]
     assert isinstance(results[0], int)
-    failed = results[1:]
-    assert all(isinstance(r, DatabaseError) for r in failed), failed
-    assert len([r for r in failed if isinstance(r, BatchFailed)]) == 4, "the leader raises the original error"
-    assert not InboundMessage.objects.filter(from_user__startswith="o-good").exists()
+    assert all(isinstance(r, DatabaseError) for r in results[1:]), results
+    assert len([r for r in results[1:] if isinstance(r, BatchFailed)]) == 2, "the leader raises the original error"
+    assert list(InboundMessage.objects.values_list("pk", flat=True)) == [results[0]]
     assert _queued_ids() == [results[0]], "nothing of the failed batch is handed to the broker"
-    # The next requests are served normally.
-    later = _in_threads([_store(callback_oa_account.pk, fields, raw) for fields, raw in good])
-    assert all(isinstance(i, int) for i in later)
 
 
 def test_deployed_endpoint_answers_500_for_every_request_of_a_failed_batch(callback_oa_account, monkeypatch):
