@@ -70,4 +70,16 @@ assert "Campaign planning needs PostgreSQL" in page, page[:2000]
 campaign.refresh_from_db()
 assert campaign.state == "draft", campaign.state
 print("admin ok")
+
+# The callback endpoint stores what WeChat posts (once, retries included) on SQLite too.
+from messaging.callbacks.models import InboundMessage  # noqa: E402
+from tests.plugins.callbacks import CallbackClient, wechat_payload  # noqa: E402
+
+poster = CallbackClient(Client(), account)
+message = wechat_payload("text.xml", openid="o-sqlite-check")
+for _ in range(2):
+    response = poster.post(message)
+    assert response.status_code == 200 and response.content == b"success", (response.status_code, response.content[:500])
+assert InboundMessage.objects.filter(account=account, from_user="o-sqlite-check").count() == 1
+print("callback ok")
 print("SQLITE CHECK PASSED")

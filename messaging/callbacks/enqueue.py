@@ -177,14 +177,9 @@ class _BackgroundPublisher:
                 self.idle.notify_all()
 
 
-def publish_inbound_soon(task, inbound_id: int) -> bool:
-    """Queue the id for the background publisher; False when the fast path does not apply
-    (eager mode, another broker), in which case the caller publishes synchronously."""
-    return publish_inbound_soon_many(task, [inbound_id])
-
-
 def publish_inbound_soon_many(task, inbound_ids: list[int]) -> bool:
-    """`publish_inbound_soon` for several ids (one configuration check for a group commit's batch)."""
+    """Queue the ids for the background publisher; False when the fast path does not apply
+    (eager mode, another broker), in which case the caller publishes synchronously."""
     if _fast_path(task) is None:
         return False
     publisher = _local_state.get("background")

@@ -40,19 +40,20 @@ PROCESSING_STALE_SECONDS = 660
 RECEIVED_STALE_SECONDS = 60
 MAX_ATTEMPTS = 5
 
-_INSERT_COLUMNS = (
-    "(account_id, dedupe_key, msg_type, event, from_user, raw_payload, parsed, created_time, state, attempts, "
-    "last_error, received_at, last_enqueued_at)"
-)
-_ROW_VALUES = "(%s, %s, %s, %s, %s, %s, %s::jsonb, %s, 'received', 0, '', %s, %s)"
 _INSERT_SQL = (
-    f"INSERT INTO {InboundMessage._meta.db_table} {_INSERT_COLUMNS} VALUES {_ROW_VALUES} "
-    "ON CONFLICT (account_id, dedupe_key) DO NOTHING RETURNING id"
-)
-_INSERT_BATCH_SQL = (
-    f"INSERT INTO {InboundMessage._meta.db_table} {_INSERT_COLUMNS} VALUES {{values}} "
+    f"INSERT INTO {InboundMessage._meta.db_table} "
+    "(account_id, dedupe_key, msg_type, event, from_user, raw_payload, parsed, created_time, state, attempts, "
+    "last_error, received_at, last_enqueued_at) VALUES {values} "
     "ON CONFLICT (account_id, dedupe_key) DO NOTHING RETURNING id, account_id, dedupe_key"
 )
+
+
+@functools.cache
+def _insert_sql(rows: int, vendor: str) -> str:
+    """The INSERT of `rows` callbacks; PostgreSQL's `parsed` column is jsonb, SQLite's is text."""
+    parsed = "%s::jsonb" if vendor == "postgresql" else "%s"
+    values = f"(%s, %s, %s, %s, %s, %s, {parsed}, %s, 'received', 0, '', %s, %s)"
+    return _INSERT_SQL.format(values=", ".join([values] * rows))
 
 
 def _text(value: Any, limit: int) -> str:
@@ -83,11 +84,9 @@ def inbound_store(*, account_id: int, fields: dict[str, Any], raw: str) -> int |
         # Committed (with the other requests' rows of its batch) when this returns; the batch's
         # leader hands the new ids to the publisher.
         return _group_commit.submit(key=(account_id, key), row=params)
-    row = _insert_once(lambda: _execute_insert(params))
-    if row is None:
-        return None
-    inbound_id = row[0]
-    transaction.on_commit(lambda: _enqueue_soon(inbound_id))
+    inbound_id = _insert_once(lambda: _execute_insert(params))
+    if inbound_id is not None:
+        transaction.on_commit(lambda: _enqueue_many_soon([inbound_id]))
     return inbound_id
 
 
@@ -124,15 +123,11 @@ def _insert_once(execute: Callable[[], _T], db: BaseDatabaseWrapper | None = Non
     return execute()
 
 
-def _execute_insert(params: list[Any]) -> tuple[int] | None:
+def _execute_insert(params: list[Any]) -> int | None:
     with connection.cursor() as cursor:
-        cursor.execute(_INSERT_SQL, params)
-        return cursor.fetchone()
-
-
-@functools.cache
-def _batch_sql(rows: int) -> str:
-    return _INSERT_BATCH_SQL.format(values=", ".join([_ROW_VALUES] * rows))
+        cursor.execute(_insert_sql(1, connection.vendor), params)
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def _insert_batch(rows: list[list[Any]]) -> dict[tuple[int, str], int | Exception]:
@@ -159,7 +154,7 @@ def _insert_batch(rows: list[list[Any]]) -> dict[tuple[int, str], int | Exceptio
 
 
 def _insert_rows(db: BaseDatabaseWrapper, rows: list[list[Any]]) -> dict[tuple[int, str], int]:
-    sql = _batch_sql(len(rows))
+    sql = _insert_sql(len(rows), db.vendor)
     params = [value for row in rows for value in row]
 
     def execute() -> list[tuple[int, int, str]]:
@@ -171,10 +166,6 @@ def _insert_rows(db: BaseDatabaseWrapper, rows: list[list[Any]]) -> dict[tuple[i
             return cursor.fetchall()
 
     return {(account_id, key): inbound_id for inbound_id, account_id, key in _insert_once(execute, db)}
-
-
-def _enqueue_soon(inbound_id: int) -> None:
-    _enqueue_many_soon([inbound_id])
 
 
 def _enqueue_many_soon(inbound_ids: list[int]) -> None:
