@@ -24,7 +24,7 @@ from django.utils import timezone
 from campaigns import dispatch
 from campaigns.models import Campaign, CampaignState, Delivery
 from campaigns.planning import campaign_plan_audience
-from customers.segments.population import population_generate
+from customers.segments.population import population_generate, vacuum_analyze
 from customers.segments.services import segment_create, segment_snapshot_create
 from messaging.models import ChannelAccount
 
@@ -223,9 +223,8 @@ def run(*, customers: int, stdout) -> None:
     account = ChannelAccount.objects.get(pk=info.accounts["oa"])
     history = _history(account.pk)
     _say(stdout, f"delivery history for the caps: {history:,} rows")
-    with connection.cursor() as cursor:
-        # A first run has just written the history: statistics and visibility map as autovacuum keeps them.
-        cursor.execute(f"{'ANALYZE' if connection.in_atomic_block else 'VACUUM (ANALYZE)'} {Delivery._meta.db_table}")
+    # A first run has just written the history.
+    vacuum_analyze(Delivery._meta.db_table)
     segment = segment_create(name=f"bench-campaign-all-{int(time.time())}", rule={"all": []})
     try:
         _bench_planning(stdout=stdout, account=account, segment=segment)

@@ -88,6 +88,14 @@ AUDIENCE = """(
 )"""
 
 
+PLAN_TEMP_TABLES = ("plan_history", "plan_slots", "plan_audience", "plan_members")
+
+
+def _drop_temp_tables(cursor) -> None:
+    # They drop themselves at commit; a second planning in the same transaction (tests, previews) needs them gone.
+    cursor.execute(f"DROP TABLE IF EXISTS {', '.join(PLAN_TEMP_TABLES)}")
+
+
 def _create_audience(cursor, *, campaign: Campaign, snapshot_id: int, policy: Policy, start_at, fallback_hour) -> None:
     """Temp tables: the snapshot's members, the facts of those still to plan, and the send slots.
 
@@ -100,8 +108,7 @@ def _create_audience(cursor, *, campaign: Campaign, snapshot_id: int, policy: Po
     t = _tables()
     topic_ids = list(campaign.topics.values_list("id", flat=True))
     sto = campaign.send_time_optimization
-    for table in ("plan_slots", "plan_audience", "plan_members"):
-        cursor.execute(f"DROP TABLE IF EXISTS {table}")
+    _drop_temp_tables(cursor)
     cursor.execute(
         f"""
         CREATE TEMP TABLE plan_members ON COMMIT DROP AS
@@ -197,7 +204,6 @@ def _create_audience(cursor, *, campaign: Campaign, snapshot_id: int, policy: Po
     )
     cursor.execute("ANALYZE plan_slots")
     # Each customer's recent pushes of other campaigns, aggregated once (one join, not a subquery per rule).
-    cursor.execute("DROP TABLE IF EXISTS plan_history")
     cursor.execute(
         f"""
         CREATE TEMP TABLE plan_history ON COMMIT DROP AS
@@ -435,6 +441,5 @@ def campaign_plan_audience(*, campaign: Campaign, snapshot_id: int, start_at=Non
                 planned = count
             else:
                 counts[SuppressionReason(reason)] = count
-        for table in ("plan_history", "plan_slots", "plan_audience", "plan_members"):
-            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        _drop_temp_tables(cursor)
     return PlanResult(audience=audience, suppressed={k: v for k, v in counts.items() if v}, planned=planned)

@@ -170,14 +170,21 @@ def population_generate(*, customers: int, seed: int = 42, reuse: bool = True, l
             sender=Customer, customers=customers, first_customer_id=first_id, last_customer_id=first_id + customers - 1,
             accounts=accounts, campaign_ids=campaign_ids, now=now,
         )
-    with connection.cursor() as cursor:
-        for table in LOADED_TABLES:
-            # VACUUM sets the visibility map, so tag conditions are index-only scans of (tag, customer);
-            # it cannot run inside a transaction (e.g. a test), where ANALYZE has to do.
-            cursor.execute(f"{'ANALYZE' if connection.in_atomic_block else 'VACUUM ANALYZE'} {table}")
+    # The visibility map makes tag conditions index-only scans of (tag, customer).
+    vacuum_analyze(*LOADED_TABLES)
     seconds = time.perf_counter() - started
     log("wrote " + ", ".join(f"{v:,} {k}" for k, v in counts.items()) + f" in {seconds:.1f}s")
     return PopulationInfo(customers, first_id, first_id + customers - 1, tag_ids, accounts, False, seconds)
+
+
+def vacuum_analyze(*tables: str) -> None:
+    """VACUUM ANALYZE the tables (all of them when none is named), as autovacuum would after bulk
+    writes: fresh statistics, and a visibility map that lets index-only scans skip the heap. VACUUM
+    cannot run inside a transaction (e.g. a test), where ANALYZE has to do."""
+    command = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
+    with connection.cursor() as cursor:
+        for table in tables or [""]:
+            cursor.execute(f"{command} {table}".strip())
 
 
 LOADED_TABLES = ["customers_customer", "customers_channelidentity", "customers_customertag", "customers_engagementevent",

@@ -83,7 +83,9 @@ class SharedTokenMixin:
         memo = self._token_memo
         if memo is not None and memo[1] > time.monotonic():
             return memo[0]
-        token = self._store.get(self.access_token_key) or self.token_refresh(stale=None)
+        return self._token_remember(self._store.get(self.access_token_key) or self.token_refresh(stale=None))
+
+    def _token_remember(self, token: str) -> str:
         self._token_memo = (token, time.monotonic() + TOKEN_MEMO_SECONDS)
         return token
 
@@ -150,8 +152,7 @@ class SharedTokenMixin:
             logger.info("access token of %s rejected (%s); refreshing once", self.appid, exc.errcode)
         self._token_memo = None
         self._store.delete_if_equal(self.access_token_key, token)
-        token = self.token_refresh(stale=token)
-        self._token_memo = (token, time.monotonic() + TOKEN_MEMO_SECONDS)
+        token = self._token_remember(self.token_refresh(stale=token))
         return super()._request(method, url_or_endpoint, params={**params, "access_token": token}, **kwargs)  # type: ignore[misc]
 
     def request_without_token(self, method: str, url: str, params: dict[str, Any]) -> dict[str, Any]:
