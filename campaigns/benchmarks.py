@@ -24,8 +24,8 @@ from django.utils import timezone
 from campaigns import dispatch
 from campaigns.models import Campaign, CampaignState, Delivery
 from campaigns.planning import campaign_plan_audience
-from customers.segments.population import population_generate, vacuum_analyze
 from customers.segments.services import segment_create, segment_snapshot_create
+from devtools.population import population_generate, vacuum_analyze
 from messaging.models import ChannelAccount
 
 HISTORY_CAMPAIGN_PREFIX = "bench-history"

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "campaigns",
     # Project-wide management commands (scrm/management/commands: bench).
     "scrm",
+    "devtools",
 ]
 
 MIDDLEWARE = [

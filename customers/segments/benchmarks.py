@@ -15,9 +15,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from customers.segments.models import Segment
-from customers.segments.population import population_generate
 from customers.segments.selectors import customer_count, rule_customer_queryset, segment_query_session
 from customers.segments.services import segment_snapshot_create
+from devtools.population import population_generate
 
 RUNS = 7
 

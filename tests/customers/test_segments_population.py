@@ -8,7 +8,7 @@ from django.db import connection
 from django.dispatch import receiver
 
 from customers.models import ChannelIdentity, Customer, CustomerTag, EngagementEvent
-from customers.segments.population import population_generate, population_generated
+from devtools.population import population_generate, population_generated
 
 pytestmark = [
     pytest.mark.django_db,

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from customers.segments.population import population_generate
+from devtools.population import population_generate
 
 
 class Command(BaseCommand):

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from customers.segments.population import population_generate, vacuum_analyze
+from devtools.population import population_generate, vacuum_analyze
 
 BENCH_PACKAGES = ("customers", "messaging", "campaigns")
 
