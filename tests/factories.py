@@ -1,6 +1,8 @@
 import factory
 
+from campaigns.models import Campaign, ContactPolicy, Delivery, DeliveryState
 from customers.models import ChannelIdentity, Customer, Tag, TagGroup
+from customers.segments.models import Segment, SegmentKind, SegmentStaticMember
 from messaging.models import ChannelAccount
 
 
@@ -47,3 +49,64 @@ class TagFactory(factory.django.DjangoModelFactory):
 
     group = factory.SubFactory(TagGroupFactory)
     name = factory.Sequence(lambda n: f"tag-{n}")
+
+
+class SegmentFactory(factory.django.DjangoModelFactory):
+    """A segment; static by default. SegmentFactory(members=[customer, …]) lists those customers."""
+
+    class Meta:
+        model = Segment
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"Segment {n}")
+    kind = SegmentKind.STATIC
+    rule = factory.LazyAttribute(lambda o: {} if o.kind == SegmentKind.STATIC else {"all": []})
+
+    @factory.post_generation
+    def members(self, create, extracted, **kwargs):
+        if create and extracted:
+            SegmentStaticMember.objects.bulk_create([SegmentStaticMember(segment=self, customer_id=c.pk) for c in extracted])
+
+
+class ContactPolicyFactory(factory.django.DjangoModelFactory):
+    """The global policy row (pk 1); quiet hours off by default so tests at any wall-clock time are stable."""
+
+    class Meta:
+        model = ContactPolicy
+
+    pk = 1
+    quiet_start = None
+    quiet_end = None
+
+
+class CampaignFactory(factory.django.DjangoModelFactory):
+    """A draft customer-service campaign to a static segment; topics=[tag, …] sets its topics."""
+
+    class Meta:
+        model = Campaign
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"Campaign {n}")
+    account = factory.SubFactory(ChannelAccountFactory)
+    message_type = "customer_service"
+    priority_class = "marketing"
+    content = factory.LazyFunction(lambda: {"text": "Hi {{ customer.display_name }}, spring sale https://shop.example.com/sale"})
+    segment_id = factory.LazyFunction(lambda: SegmentFactory().pk)
+
+    @factory.post_generation
+    def topics(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.topics.set(extracted)
+
+
+class DeliveryFactory(factory.django.DjangoModelFactory):
+    """One planned push of a campaign to a customer (on the campaign's account)."""
+
+    class Meta:
+        model = Delivery
+
+    campaign = factory.SubFactory(CampaignFactory)
+    customer = factory.SubFactory(CustomerFactory)
+    account = factory.LazyAttribute(lambda o: o.campaign.account)
+    identity = None
+    state = DeliveryState.PLANNED

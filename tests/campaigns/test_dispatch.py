@@ -5,15 +5,16 @@ import time
 from collections import Counter
 
 from django.db import connection
+from django.test import TestCase
 from django.utils import timezone
 
 from campaigns import dispatch, services
-from campaigns.models import Campaign, ContactPolicy, Delivery
+from campaigns.models import ContactPolicy, Delivery
 from customers.models import EngagementEvent
 from messaging.channels import get_adapter
 from messaging.channels.base import OutboundMessage, Recipient
 from messaging.sandbox.registration import sandbox_register_account
-from tests.factories import ChannelAccountFactory
+from tests.factories import CampaignFactory, ChannelAccountFactory
 
 TEMPLATE_CONTENT = {
     "template_id": "TPL-ORDER",
@@ -29,25 +30,16 @@ def scheduled_campaign(account, segment, **fields):
         "message_type": "template",
         "priority_class": "transactional",
         "content": TEMPLATE_CONTENT,
-        "segment_id": segment.pk,
         "state": "scheduled",
         "scheduled_at": timezone.now(),
     }
-    defaults.update(fields)
-    return Campaign.objects.create(account=account, **defaults)
+    return CampaignFactory(account=account, segment_id=segment.pk, **{**defaults, **fields})
 
 
 def plan_without_pumps(campaign):
     # Deliberately not running the on-commit pumps: the tests drive dispatch themselves.
-    from django.db import transaction
-
-    callbacks = []
-    original = transaction.on_commit
-    transaction.on_commit = lambda fn, using=None, robust=False: callbacks.append(fn)
-    try:
+    with TestCase.captureOnCommitCallbacks(execute=False):
         return services.campaign_plan(campaign_id=campaign.pk)
-    finally:
-        transaction.on_commit = original
 
 
 def sent_to(sandbox, account):

@@ -83,8 +83,19 @@ def test_process_task_run_twice_is_idempotent(callback_client, callback_oa_accou
     assert ChannelIdentity.objects.filter(external_id="o-task").count() == 1
 
 
-def test_process_task_for_a_deleted_row_does_nothing(db):
-    inbound_process_task.apply(args=[10**12]).get()
+def test_process_task_for_a_deleted_row_does_nothing(callback_client, callback_oa_account):
+    callback_client(callback_oa_account).post(wechat_payload("subscribe.xml"))
+    other = InboundMessage.objects.get()
+
+    result = inbound_process_task.apply(args=[other.pk + 10**9])
+
+    # Succeeds without retrying (a retry would mean the task treats the missing row as an error) and
+    # leaves the stored callbacks alone.
+    assert result.successful() and result.get() is None
+    assert services.inbound_process(inbound_id=other.pk + 10**9) is False
+    other.refresh_from_db()
+    assert (other.state, other.attempts) == ("received", 0)
+    assert not ChannelIdentity.objects.exists()
 
 
 def test_failed_processing_returns_the_row_for_retry_then_gives_up(callback_client, callback_oa_account, monkeypatch):

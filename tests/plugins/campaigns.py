@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from campaigns.models import Campaign, ContactPolicy
-from tests.factories import ChannelAccountFactory, ChannelIdentityFactory, CustomerFactory
+from campaigns.models import Campaign
+from tests.factories import (
+    CampaignFactory,
+    ChannelAccountFactory,
+    ChannelIdentityFactory,
+    ContactPolicyFactory,
+    CustomerFactory,
+    SegmentFactory,
+)
 
 
 @pytest.fixture
@@ -31,35 +38,13 @@ def make_audience(db):
 @pytest.fixture
 def static_segment(db):
     """static_segment(customers) → a static Segment listing them."""
-    from customers.segments.models import SegmentStaticMember
-    from customers.segments.services import segment_create
-
-    counter = {"n": 0}
-
-    def make(customers):
-        counter["n"] += 1
-        segment = segment_create(name=f"campaign test segment {counter['n']}", kind="static")
-        SegmentStaticMember.objects.bulk_create([SegmentStaticMember(segment=segment, customer_id=c.pk) for c in customers])
-        return segment
-
-    return make
+    return lambda customers: SegmentFactory(members=customers)
 
 
 @pytest.fixture
 def make_campaign(db):
     def make(account, segment, **fields) -> Campaign:
-        defaults = {
-            "name": "Spring sale",
-            "message_type": "customer_service",
-            "priority_class": "marketing",
-            "content": {"text": "Hi {{ customer.display_name }}, spring sale https://shop.example.com/sale"},
-            "segment_id": segment.pk if segment else None,
-        }
-        defaults.update(fields)
-        topics = defaults.pop("topics", [])
-        campaign = Campaign.objects.create(account=account, **defaults)
-        campaign.topics.set(topics)
-        return campaign
+        return CampaignFactory(account=account, segment_id=segment.pk if segment else None, **{"name": "Spring sale", **fields})
 
     return make
 
@@ -67,7 +52,7 @@ def make_campaign(db):
 @pytest.fixture
 def contact_policy(db):
     """The global policy row with quiet hours off, so tests at arbitrary wall-clock times are stable."""
-    return ContactPolicy.objects.create(pk=1, quiet_start=None, quiet_end=None)
+    return ContactPolicyFactory()
 
 
 @pytest.fixture
