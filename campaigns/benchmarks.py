@@ -26,7 +26,7 @@ from campaigns.models import Campaign, CampaignState, Delivery
 from campaigns.planning import campaign_plan_audience
 from customers.segments.services import segment_create, segment_snapshot_create
 from devtools.population import population_generate, vacuum_analyze
-from messaging.models import ChannelAccount
+from accounts.models import ChannelAccount
 
 HISTORY_CAMPAIGN_PREFIX = "bench-history"
 DISPATCH_MESSAGES = int(os.environ.get("BENCH_DISPATCH_MESSAGES", "2000"))

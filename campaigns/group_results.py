@@ -53,7 +53,7 @@ def dispatch_group_results_poll(*, account_id: int, msgid: str, attempt: int = 0
     from wechatpy.exceptions import WeChatClientException
 
     from messaging.channels.wecom import group_message_reports_dispatch
-    from messaging.models import ChannelAccount
+    from accounts.models import ChannelAccount
 
     open_rows = Delivery.objects.filter(account_id=account_id, msgid=msgid, state__in=OPEN_STATES)
     first_sent = open_rows.aggregate(at=Min("sent_at"))["at"]

@@ -44,7 +44,7 @@ class Campaign(models.Model):
     """
 
     name = models.CharField(_("name"), max_length=128)
-    account = models.ForeignKey("messaging.ChannelAccount", on_delete=models.PROTECT, related_name="campaigns")
+    account = models.ForeignKey("accounts.ChannelAccount", on_delete=models.PROTECT, related_name="campaigns")
     message_type = models.CharField(_("message type"), max_length=20, choices=MessageType.choices)
     priority_class = models.CharField(max_length=16, choices=PriorityClass.choices, default=PriorityClass.MARKETING)
     # Rendered per customer; shape depends on message_type (title, text, template_id + data, page…).
@@ -114,7 +114,7 @@ class Delivery(models.Model):
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="deliveries")
     customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="deliveries")
     identity = models.ForeignKey("customers.ChannelIdentity", null=True, on_delete=models.SET_NULL, related_name="deliveries")
-    account = models.ForeignKey("messaging.ChannelAccount", on_delete=models.PROTECT, related_name="+")
+    account = models.ForeignKey("accounts.ChannelAccount", on_delete=models.PROTECT, related_name="+")
     state = models.CharField(max_length=12, choices=DeliveryState.choices, default=DeliveryState.PLANNED)
     send_after = models.DateTimeField(null=True, blank=True)
     # Counts toward the marketing frequency caps (the campaign's priority class at planning time).

@@ -63,7 +63,7 @@ def _tables() -> dict[str, str]:
     }
     for model in ("Customer", "ChannelIdentity", "CustomerPreference", "TopicSubscription", "EngagementProfile", "ConsentCredit"):
         names[model.lower()] = apps.get_model("customers", model)._meta.db_table
-    names["account"] = apps.get_model("messaging", "ChannelAccount")._meta.db_table
+    names["account"] = apps.get_model("accounts", "ChannelAccount")._meta.db_table
     return names
 
 

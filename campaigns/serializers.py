@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from campaigns.models import Campaign, Delivery, MessageType, PriorityClass
 from customers.models import Tag
-from messaging.models import ChannelAccount
+from accounts.models import ChannelAccount
 
 
 class CampaignInputSerializer(serializers.Serializer):

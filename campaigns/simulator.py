@@ -270,7 +270,7 @@ class Simulation:
     def _setup(self) -> None:
         from customers.models import ChannelIdentity, Customer, Tag, TagGroup
         from customers.segments.services import segment_create
-        from messaging.models import ChannelAccount
+        from accounts.models import ChannelAccount
         from messaging.sandbox.control import SandboxControl
 
         control = SandboxControl(self.sandbox_url)

@@ -72,7 +72,7 @@ class ChannelIdentity(models.Model):
     """A customer's id on one of the brand's channel accounts."""
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="identities")
-    account = models.ForeignKey("messaging.ChannelAccount", on_delete=models.PROTECT, related_name="identities")
+    account = models.ForeignKey("accounts.ChannelAccount", on_delete=models.PROTECT, related_name="identities")
     kind = models.CharField(max_length=20, choices=IdentityKind.choices)
     external_id = models.CharField(_("openid / external_userid"), max_length=128)
     unionid = models.CharField(max_length=64, blank=True, default="", db_index=True)
@@ -179,7 +179,7 @@ class ConsentCredit(models.Model):
     """Subscribe-message consent: each `accept` of a one-time template allows one send."""
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="consent_credits")
-    account = models.ForeignKey("messaging.ChannelAccount", on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey("accounts.ChannelAccount", on_delete=models.CASCADE, related_name="+")
     template_id = models.CharField(max_length=128)
     remaining = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
@@ -229,7 +229,7 @@ class EngagementEvent(models.Model):
     """
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="events")
-    account = models.ForeignKey("messaging.ChannelAccount", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    account = models.ForeignKey("accounts.ChannelAccount", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     event_type = models.CharField(max_length=48)
     occurred_at = models.DateTimeField(default=dj_timezone.now)
     properties = models.JSONField(default=dict, blank=True)

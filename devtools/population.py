@@ -91,7 +91,7 @@ def population_size() -> int:
 
 def _bench_accounts() -> dict[str, int]:
     # By label, not import: customers/ depends on no other app.
-    ChannelAccount = apps.get_model("messaging", "ChannelAccount")
+    ChannelAccount = apps.get_model("accounts", "ChannelAccount")
     ids = {}
     for kind, app_id in BENCH_APP_IDS.items():
         account, _ = ChannelAccount.objects.get_or_create(kind=kind, app_id=app_id, defaults={"name": f"Bench {kind}"})

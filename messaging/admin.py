@@ -9,7 +9,7 @@ from django.contrib.admin.widgets import AdminURLFieldWidget
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
-from messaging.models import ChannelAccount
+from accounts.models import ChannelAccount
 from messaging.serializers import ChannelAccountSerializer
 from messaging.services import account_register_with_sandbox
 

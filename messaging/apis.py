@@ -6,7 +6,7 @@ from django.db.models import ProtectedError
 from django.utils.translation import gettext as _
 from rest_framework import viewsets
 
-from messaging.models import ChannelAccount
+from accounts.models import ChannelAccount
 from messaging.serializers import ChannelAccountSerializer
 from messaging.services import account_create, account_update
 from scrm.errors import Conflict

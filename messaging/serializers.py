@@ -9,7 +9,7 @@ import re
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from messaging.models import AccountKind, ChannelAccount
+from accounts.models import AccountKind, ChannelAccount
 
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9]{3,32}$")
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db import transaction
 
-from messaging.models import ChannelAccount
+from accounts.models import ChannelAccount
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@ import factory
 from campaigns.models import Campaign, ContactPolicy, Delivery, DeliveryState
 from customers.models import ChannelIdentity, Customer, Tag, TagGroup
 from customers.segments.models import Segment, SegmentKind, SegmentStaticMember
-from messaging.models import ChannelAccount
+from accounts.models import ChannelAccount
 
 
 class ChannelAccountFactory(factory.django.DjangoModelFactory):

@@ -18,7 +18,7 @@ from campaigns.models import Campaign
 from customers.engagement.models import EngagementDailyRollup
 from customers.models import Customer, EngagementEvent
 from customers.segments.services import segment_create
-from messaging.models import ChannelAccount
+from accounts.models import ChannelAccount
 from scrm.beat import POSTGRESQL_ONLY_TASKS, Scheduler, beat_schedule_for_database
 from scrm.celery import app
 

@@ -7,7 +7,7 @@ from django.contrib import admin
 from whitenoise.middleware import WhiteNoiseMiddleware
 
 from customers.models import Customer
-from messaging.models import ChannelAccount
+from accounts.models import ChannelAccount
 
 
 def test_static_files_middleware_starts_without_a_collected_static_directory(settings, tmp_path):

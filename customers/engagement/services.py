@@ -76,7 +76,7 @@ def _timezones(customer_ids: Iterable[int], account_ids: Iterable[int]) -> tuple
     from django.apps import apps
 
     customer_tz = dict(Customer.objects.filter(pk__in=set(customer_ids)).exclude(timezone="").values_list("pk", "timezone"))
-    ChannelAccount = apps.get_model("messaging", "ChannelAccount")
+    ChannelAccount = apps.get_model("accounts", "ChannelAccount")
     account_tz = dict(ChannelAccount.objects.filter(pk__in=set(account_ids)).values_list("pk", "timezone"))
     return customer_tz, account_tz
 

@@ -39,7 +39,7 @@ class SegmentRuleWidget(forms.Textarea):
 
     def get_context(self, name, value, attrs):
         context = super().get_context(name, value, attrs)
-        account_model = apps.get_model("messaging", "ChannelAccount")
+        account_model = apps.get_model("accounts", "ChannelAccount")
         context["builder_id"] = f"{attrs.get('id', name)}_builder_config"
         context["builder"] = {
             "preview_url": self.preview_url,

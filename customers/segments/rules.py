@@ -354,7 +354,7 @@ class _Validator:
         from customers.segments.models import Segment
 
         # By label, not import: customers/ depends on no other app.
-        ChannelAccount = apps.get_model("messaging", "ChannelAccount")
+        ChannelAccount = apps.get_model("accounts", "ChannelAccount")
 
         for bucket, model, what in (
             (self.tags, Tag, "tag"),

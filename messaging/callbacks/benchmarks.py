@@ -70,7 +70,7 @@ def _free_port() -> int:
 
 
 def _bench_account():
-    from messaging.models import ChannelAccount
+    from accounts.models import ChannelAccount
 
     key = base64.b64encode(secrets.token_bytes(32)).decode().rstrip("=")
     values = {"name": "Callback benchmark", "token": "benchtoken", "encoding_aes_key": key, "encrypt_mode": "safe", "is_active": True}

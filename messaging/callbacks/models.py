@@ -25,7 +25,7 @@ class InboundMessage(models.Model):
     # No index of its own: the unique (account, dedupe_key) index serves lookups and cascades by account,
     # and every callback INSERT would maintain a second one.
     account = models.ForeignKey(
-        "messaging.ChannelAccount", on_delete=models.CASCADE, related_name="inbound_messages", db_index=False
+        "accounts.ChannelAccount", on_delete=models.CASCADE, related_name="inbound_messages", db_index=False
     )
     # "msg:<MsgId>" for messages, "evt:<FromUserName>:<CreateTime>:<Event>[:<EventKey|ChangeType>]" for
     # events (hashed when long): WeChat's retries of one callback map to one row.
@@ -71,7 +71,7 @@ class AutoReplyMatch(models.TextChoices):
 class AutoReplyRule(models.Model):
     """A keyword rule answered as a passive text reply to a user's text message."""
 
-    account = models.ForeignKey("messaging.ChannelAccount", on_delete=models.CASCADE, related_name="auto_reply_rules")
+    account = models.ForeignKey("accounts.ChannelAccount", on_delete=models.CASCADE, related_name="auto_reply_rules")
     keyword = models.CharField(_("keyword"), max_length=64)
     match = models.CharField(_("match"), max_length=10, choices=AutoReplyMatch.choices, default=AutoReplyMatch.EXACT)
     reply_text = models.TextField(_("reply text"), max_length=2000)

@@ -19,7 +19,7 @@ from customers import services as customer_services
 from customers.models import ChannelIdentity, Customer, TagSource
 from messaging.callbacks.models import InboundMessage
 from messaging.callbacks.parsing import as_list, create_time
-from messaging.models import AccountKind, ChannelAccount
+from accounts.models import AccountKind, ChannelAccount
 from messaging.reports import AggregateReport, DeliveryReport, aggregate_report_dispatch, delivery_report_dispatch
 
 logger = logging.getLogger(__name__)

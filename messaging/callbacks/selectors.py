@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings
 
 from messaging.callbacks.models import AutoReplyMatch, AutoReplyRule
-from messaging.models import AccountKind, ChannelAccount
+from accounts.models import AccountKind, ChannelAccount
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ def get_adapter(account):
     from messaging.channels.miniprogram import MiniProgramAdapter
     from messaging.channels.oa import OfficialAccountAdapter
     from messaging.channels.wecom import WeComAdapter
-    from messaging.models import AccountKind
+    from accounts.models import AccountKind
 
     adapters = {
         AccountKind.OA: OfficialAccountAdapter,

@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from messaging.channels import selectors, services
 from messaging.channels.models import ChannelCode, SyncJob, SyncJobKind
-from messaging.models import ChannelAccount
+from accounts.models import ChannelAccount
 from scrm.pagination import DefaultPagination
 
 

@@ -18,7 +18,7 @@ from customers.models import ChannelIdentity, Customer, CustomerUnionId
 from messaging.channels.clients import build_client
 from messaging.channels.models import SyncJob
 from messaging.channels.sync import USER_INFO_BATCH, sync_job_run
-from messaging.models import ChannelAccount
+from accounts.models import ChannelAccount
 from messaging.sandbox.control import SandboxControl
 from messaging.sandbox.server import SandboxServer
 

@@ -203,7 +203,7 @@ def _cache_key(account) -> tuple:
 
 def build_client(account) -> ScrmWeChatClient | ScrmWeComClient:
     """A new client for `account` (a new HTTP session; the token store is shared regardless)."""
-    from messaging.models import AccountKind
+    from accounts.models import AccountKind
 
     common = {
         "secret": account.app_secret,
@@ -229,7 +229,7 @@ def _cached_client(account) -> Any:
 
 def wechat_client(account) -> ScrmWeChatClient:
     """The process's client for a service account or mini-program."""
-    from messaging.models import AccountKind
+    from accounts.models import AccountKind
 
     if account.kind == AccountKind.WECOM:
         raise ValueError(f"account {account.pk} is a WeCom corp; use wecom_client")
@@ -238,7 +238,7 @@ def wechat_client(account) -> ScrmWeChatClient:
 
 def wecom_client(account) -> ScrmWeComClient:
     """The process's client for a WeCom corp app."""
-    from messaging.models import AccountKind
+    from accounts.models import AccountKind
 
     if account.kind != AccountKind.WECOM:
         raise ValueError(f"account {account.pk} is not a WeCom corp; use wechat_client")

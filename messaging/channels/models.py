@@ -21,7 +21,7 @@ class ChannelCodeKind(models.TextChoices):
 
 
 class ChannelCode(models.Model):
-    account = models.ForeignKey("messaging.ChannelAccount", on_delete=models.CASCADE, related_name="channel_codes")
+    account = models.ForeignKey("accounts.ChannelAccount", on_delete=models.CASCADE, related_name="channel_codes")
     kind = models.CharField(_("kind"), max_length=16, choices=ChannelCodeKind.choices)
     name = models.CharField(_("name"), max_length=128)
     # QR: scene_str (≤64, arrives as EventKey); contact way: state (≤30, arrives as State).
@@ -47,7 +47,7 @@ class ChannelCode(models.Model):
 
 
 class TagMirror(models.Model):
-    account = models.ForeignKey("messaging.ChannelAccount", on_delete=models.CASCADE, related_name="tag_mirrors")
+    account = models.ForeignKey("accounts.ChannelAccount", on_delete=models.CASCADE, related_name="tag_mirrors")
     tag = models.ForeignKey("customers.Tag", on_delete=models.CASCADE, related_name="+")
     # WeChat tag id (as text) or WeCom corp tag id.
     remote_id = models.CharField(max_length=64)
@@ -79,7 +79,7 @@ class SyncJobState(models.TextChoices):
 
 
 class SyncJob(models.Model):
-    account = models.ForeignKey("messaging.ChannelAccount", on_delete=models.CASCADE, related_name="sync_jobs")
+    account = models.ForeignKey("accounts.ChannelAccount", on_delete=models.CASCADE, related_name="sync_jobs")
     kind = models.CharField(max_length=20, choices=SyncJobKind.choices)
     state = models.CharField(max_length=12, choices=SyncJobState.choices, default=SyncJobState.PENDING, db_index=True)
     params = models.JSONField(default=dict, blank=True)

@@ -13,7 +13,7 @@ from customers.services import consent_credit_revoke, identity_set_follow_state
 from messaging.channels.base import OutboundMessage, SendOutcome
 from messaging.channels.errors import BLACKLISTED, NOT_FOLLOWING, USER_REFUSED, classify_exception
 from messaging.channels.models import ChannelCode, ChannelCodeKind, SyncJob, SyncJobKind, SyncJobState
-from messaging.models import AccountKind, ChannelAccount
+from accounts.models import AccountKind, ChannelAccount
 from scrm.errors import ApplicationError, Conflict
 
 logger = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ from customers.services import identity_resolve
 from messaging.channels.bulk import allocate_ids, bulk_insert
 from messaging.channels.errors import classify_exception
 from messaging.channels.models import SyncJob, SyncJobKind, SyncJobState, TagMirror
-from messaging.models import ChannelAccount
+from accounts.models import ChannelAccount
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from wechatpy.exceptions import WeChatClientException
 
 from customers.models import ChannelIdentity, FollowState, Tag, TagGroup
 from messaging.channels.models import SyncJob, TagMirror
-from messaging.models import AccountKind, ChannelAccount
+from accounts.models import AccountKind, ChannelAccount
 
 logger = logging.getLogger(__name__)
 

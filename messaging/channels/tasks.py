@@ -32,7 +32,7 @@ def sync_job_run_task(job_id: int) -> str:
 @shared_task
 def wecom_group_reports_fetch_task(account_id: int, msgid: str) -> dict:
     from messaging.channels.wecom import group_message_reports_dispatch
-    from messaging.models import ChannelAccount
+    from accounts.models import ChannelAccount
 
     account = ChannelAccount.objects.filter(pk=account_id).first()
     if account is None:

@@ -20,7 +20,7 @@ class MiniProgramSession(models.Model):
     # Through the identity: erasing a customer deletes its identities and so every session.
     identity = models.ForeignKey("customers.ChannelIdentity", on_delete=models.CASCADE, related_name="mp_sessions")
     customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="mp_sessions")
-    account = models.ForeignKey("messaging.ChannelAccount", on_delete=models.CASCADE, related_name="mp_sessions")
+    account = models.ForeignKey("accounts.ChannelAccount", on_delete=models.CASCADE, related_name="mp_sessions")
     access_token_hash = models.CharField(max_length=64, unique=True)
     access_expires_at = models.DateTimeField()
     refresh_token_hash = models.CharField(max_length=64, unique=True)

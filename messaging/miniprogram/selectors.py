@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from customers.models import ConsentCredit, CustomerPreference, InboxMessage, Tag, TopicSubscription
-from messaging.models import AccountKind, ChannelAccount
+from accounts.models import AccountKind, ChannelAccount
 
 
 def mp_account_for_appid(*, appid: str) -> ChannelAccount | None:

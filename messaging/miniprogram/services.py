@@ -41,7 +41,7 @@ from messaging.miniprogram.auth import (
 )
 from messaging.miniprogram.models import MiniProgramSession
 from messaging.miniprogram.selectors import topic_tags_queryset
-from messaging.models import ChannelAccount
+from accounts.models import ChannelAccount
 from scrm.errors import ApplicationError, NotFound
 
 logger = logging.getLogger(__name__)

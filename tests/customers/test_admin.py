@@ -5,7 +5,7 @@ from django.test import Client
 
 from customers.models import CustomerMerge
 from customers.services import customer_merge, customer_set_phone
-from messaging.models import ChannelAccount
+from accounts.models import ChannelAccount
 from tests.factories import ChannelAccountFactory, ChannelIdentityFactory, CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -87,7 +87,7 @@ def test_merge_history_is_listed_and_read_only(admin_client_):
 
 def test_account_admin_never_renders_secrets_and_keeps_them_when_left_empty(admin_client_):
     account = ChannelAccountFactory(app_secret=SECRET, token="TokenAdmin1", encoding_aes_key=AES_KEY, name="Before")
-    url = f"/admin/messaging/channelaccount/{account.pk}/change/"
+    url = f"/admin/accounts/channelaccount/{account.pk}/change/"
 
     page = admin_client_.get(url).content.decode()
     assert SECRET not in page and "TokenAdmin1" not in page and AES_KEY not in page

@@ -43,7 +43,7 @@ def test_account_secrets_are_ciphertext_at_rest():
         app_secret="s3cr3t-app-secret-0123456789abcdef", token="tok3nValue", encoding_aes_key="k" * 43
     )
     row = _raw(
-        "SELECT app_secret, token, encoding_aes_key, app_id FROM messaging_channelaccount WHERE id = %s", [account.pk]
+        "SELECT app_secret, token, encoding_aes_key, app_id FROM accounts_channelaccount WHERE id = %s", [account.pk]
     )
     assert "s3cr3t-app-secret" not in row[0]
     assert "tok3nValue" not in row[1]

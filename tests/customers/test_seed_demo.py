@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 
 from customers.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERNAME
 from customers.models import ChannelIdentity, Customer, CustomerTag, CustomerUnionId
-from messaging.models import ChannelAccount
+from accounts.models import ChannelAccount
 from messaging.serializers import ChannelAccountSerializer
 
 pytestmark = pytest.mark.django_db

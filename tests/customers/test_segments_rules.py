@@ -23,7 +23,7 @@ from customers.models import (
 )
 from customers.segments.rules import rule_validate
 from customers.segments.selectors import rule_customer_queryset
-from messaging.models import ChannelAccount
+from accounts.models import ChannelAccount
 
 pytestmark = pytest.mark.django_db(transaction=False)
 

@@ -2,7 +2,7 @@ import logging
 
 import pytest
 
-from messaging.models import ChannelAccount
+from accounts.models import ChannelAccount
 from tests.factories import ChannelAccountFactory, ChannelIdentityFactory
 
 pytestmark = pytest.mark.django_db
@@ -103,10 +103,10 @@ def test_account_with_identities_cannot_be_deleted(api_client):
 
 
 def test_accounts_need_group_permissions(make_operator):
-    reader = make_operator("messaging.view_channelaccount")
+    reader = make_operator("accounts.view_channelaccount")
     assert reader.get(URL).status_code == 200
     assert _create(reader).status_code == 403
-    assert _create(make_operator("messaging.add_channelaccount")).status_code == 201
+    assert _create(make_operator("accounts.add_channelaccount")).status_code == 201
 
 
 def test_account_on_a_sandbox_is_registered_there_with_its_callback(api_client, sandbox, django_capture_on_commit_callbacks):

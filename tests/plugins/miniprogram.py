@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from customers.models import ChannelIdentity, Customer
 from messaging.miniprogram.services import IssuedTokens, mp_session_create
-from messaging.models import ChannelAccount
+from accounts.models import ChannelAccount
 from tests.factories import ChannelAccountFactory, ChannelIdentityFactory
 
 

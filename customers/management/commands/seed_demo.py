@@ -108,7 +108,7 @@ class Command(BaseCommand):
             "运营 Operators": [
                 "customers.view_customer", "customers.change_customer", "customers.add_customer",
                 "customers.view_tag", "customers.add_tag", "customers.change_tag",
-                "customers.view_taggroup", "customers.view_channelidentity", "messaging.view_channelaccount",
+                "customers.view_taggroup", "customers.view_channelidentity", "accounts.view_channelaccount",
             ],
             "分析 Analysts": ["customers.view_customer", "customers.view_tag", "customers.view_taggroup"],
         }
@@ -120,7 +120,7 @@ class Command(BaseCommand):
             )
 
     def _accounts(self) -> list:
-        account_model = apps.get_model("messaging", "ChannelAccount")
+        account_model = apps.get_model("accounts", "ChannelAccount")
         accounts = []
         for spec in DEMO_ACCOUNTS:
             account, created = account_model.objects.get_or_create(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import requests
 from django.core.management.base import BaseCommand, CommandError
 
-from messaging.models import ChannelAccount
+from accounts.models import ChannelAccount
 from messaging.sandbox.control import SandboxControlError
 from messaging.sandbox.registration import account_points_at_sandbox, sandbox_register_account
 
