@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from accounts.models import ChannelAccount
 from campaigns.models import Campaign, Delivery, MessageType, PriorityClass
 from customers.models import Tag
-from accounts.models import ChannelAccount
+from customers.segments.models import Segment
 
 
 class CampaignInputSerializer(serializers.Serializer):
@@ -33,8 +34,6 @@ class CampaignInputSerializer(serializers.Serializer):
         return value
 
     def validate_segment_id(self, value):
-        from customers.segments.models import Segment
-
         if value is not None and not Segment.objects.filter(pk=value).exists():
             raise serializers.ValidationError("no such segment")
         return value

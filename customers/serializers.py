@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zoneinfo
+
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
@@ -114,7 +116,6 @@ class CustomerUpdateSerializer(serializers.Serializer):
 
     def validate_timezone(self, value: str) -> str:
         if value:
-            import zoneinfo
 
             try:
                 zoneinfo.ZoneInfo(value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import zoneinfo
 
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
@@ -83,7 +84,6 @@ class ChannelAccountSerializer(serializers.ModelSerializer):
         return value
 
     def validate_timezone(self, value: str) -> str:
-        import zoneinfo
 
         try:
             zoneinfo.ZoneInfo(value)

@@ -8,6 +8,7 @@ from typing import Any
 from django.db import transaction
 
 from accounts.models import ChannelAccount
+from messaging.sandbox.registration import account_points_at_sandbox, sandbox_register_account
 
 logger = logging.getLogger(__name__)
 
@@ -49,10 +50,6 @@ def account_register_with_sandbox(*, account_id: int) -> bool:
 
     Best effort: a sandbox that is down must not fail the operator's request.
     """
-    try:
-        from messaging.sandbox.registration import account_points_at_sandbox, sandbox_register_account
-    except ImportError:  # the sandbox is a development tool; a deployment may leave it out
-        return False
     account = ChannelAccount.objects.filter(pk=account_id).first()
     if account is None or not account_points_at_sandbox(account):
         return False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
@@ -24,7 +26,6 @@ def _check_broker() -> str:
         return "ok"
     # Embedded mode: the filesystem broker only needs its folder to be writable.
     folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]
-    import os
 
     os.makedirs(folder, exist_ok=True)
     if not os.access(folder, os.W_OK):

@@ -16,6 +16,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from customers.engagement.learning import (
+    BEHAVIOUR_TAG_THRESHOLD,
     PUSH_TYPE,
     DecayedState,
     LearnedEvent,
@@ -63,7 +64,7 @@ def engagement_schedule(*, event_ids: Iterable[int]) -> None:
 
 
 def _enqueue(ids: list[int]) -> None:
-    from customers.engagement.tasks import engagement_events_apply_task
+    from customers.engagement.tasks import engagement_events_apply_task  # the tasks module imports this one
 
     for start in range(0, len(ids), APPLY_BATCH_SIZE):
         engagement_events_apply_task.delay(event_ids=ids[start : start + APPLY_BATCH_SIZE])
@@ -214,8 +215,6 @@ def _streaks_recount(customer_ids: list[int]) -> None:
 
 def behaviour_tags_reconcile(*, profiles: list[EngagementProfile]) -> None:
     """Make behaviour-sourced tags match each profile's topics above the threshold."""
-    from customers.engagement.learning import BEHAVIOUR_TAG_THRESHOLD
-
     wanted: dict[int, set[int]] = {
         p.customer_id: {int(k) for k, v in (p.topic_affinity or {}).items() if v >= BEHAVIOUR_TAG_THRESHOLD} for p in profiles
     }

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from customers.engagement.services import engagement_events_apply, engagement_events_rollup
+from customers.engagement.services import (
+    engagement_events_apply,
+    engagement_events_rollup,
+    engagement_profiles_recompute,
+)
 
 
 @shared_task(name="customers.engagement.tasks.engagement_events_apply_task")
@@ -21,6 +25,4 @@ def engagement_events_rollup_task() -> int:
 @shared_task(name="customers.engagement.tasks.engagement_profile_recompute_task")
 def engagement_profile_recompute_task(*, customer_ids: list[int]) -> int:
     # After a merge the survivor's profile must include the merged customer's events: rebuild it.
-    from customers.engagement.services import engagement_profiles_recompute
-
     return engagement_profiles_recompute(customer_ids=customer_ids)

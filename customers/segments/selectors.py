@@ -14,7 +14,7 @@ from customers.models import Customer
 from customers.segments.compiler import rule_compile
 from customers.segments.models import Segment, SegmentKind, SegmentSnapshot, SegmentStaticMember
 from customers.segments.rules import rule_check
-from scrm.errors import ApplicationError
+from customers.selectors import customer_list
 
 PREVIEW_SAMPLE_SIZE = 20
 # Planner memory for the big hash joins / hashed subplans of one segment query (PostgreSQL only).
@@ -75,10 +75,6 @@ def rule_search_queryset(*, rule: dict) -> QuerySet[Customer]:
 def customer_filter_queryset(*, filters: dict) -> QuerySet[Customer]:
     """The operator customer search (customers.selectors.customer_list: tag, tag_all, account,
     follow_state, search), for "add these customers to a static segment"."""
-    try:
-        from customers.selectors import customer_list
-    except ImportError as exc:  # the foundation's customer search is merged separately
-        raise ApplicationError("Customer search is not available.", code="customer_search_unavailable") from exc
     return customer_list(filters=filters)
 
 

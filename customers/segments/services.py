@@ -22,7 +22,7 @@ from customers.segments.models import (
     SegmentSnapshotMember,
     SegmentStaticMember,
 )
-from customers.segments.rules import rule_check
+from customers.segments.rules import rule_check, segment_references
 from customers.segments.selectors import customer_count, segment_customer_queryset, segment_query_session
 from customers.services import normalize_phone
 from scrm.errors import ApplicationError, Conflict
@@ -76,8 +76,6 @@ def segment_update(*, segment: Segment, name: str | None = None, rule: Any = Non
 
 
 def _referencing_segments(segment_id: int) -> list[int]:
-    from customers.segments.rules import segment_references
-
     return [pk for pk, rule in Segment.objects.exclude(pk=segment_id).values_list("pk", "rule") if segment_id in segment_references(rule)]
 
 

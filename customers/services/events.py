@@ -11,6 +11,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from customers.engagement.services import engagement_schedule
 from customers.models import Customer, EngagementEvent
 from scrm.errors import ApplicationError
 
@@ -58,8 +59,6 @@ def event_record(
 
 def _engagement_schedule(event_ids: list[int]) -> None:
     # Learning runs on the analytics queue after commit, many events per task.
-    from customers.engagement.services import engagement_schedule
-
     engagement_schedule(event_ids=event_ids)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from django.db import models, transaction
 from django.db.models import F
 
+from customers.engagement.tasks import engagement_profile_recompute_task
 from customers.models import ConsentCredit, Customer, CustomerMerge
 from customers.services.profile import PROFILE_FIELDS
 from scrm.errors import ApplicationError
@@ -92,8 +93,6 @@ def customer_merge(*, survivor: Customer, merged: Customer, reason: str) -> Cust
 
 
 def _enqueue_profile_recompute(customer_id: int) -> None:
-    from customers.engagement.tasks import engagement_profile_recompute_task
-
     engagement_profile_recompute_task.delay(customer_ids=[customer_id])
 
 

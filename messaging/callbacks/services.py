@@ -29,6 +29,7 @@ from messaging.callbacks.enqueue import BrokerUnavailable, publish_inbound, publ
 from messaging.callbacks.groupcommit import GroupCommit
 from messaging.callbacks.models import InboundMessage, InboundState
 from messaging.callbacks.parsing import create_time, dedupe_key
+from messaging.callbacks.processing import process_fields
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +170,7 @@ def _insert_rows(db: BaseDatabaseWrapper, rows: list[list[Any]]) -> dict[tuple[i
 
 
 def _enqueue_many_soon(inbound_ids: list[int]) -> None:
-    from messaging.callbacks.tasks import inbound_process_task
+    from messaging.callbacks.tasks import inbound_process_task  # the tasks module imports this one
 
     if not publish_inbound_soon_many(inbound_process_task, inbound_ids):
         for inbound_id in inbound_ids:
@@ -184,7 +185,7 @@ def inbound_enqueue(*, inbound_id: int) -> bool:
 
     The row is already durable, so WeChat still gets `success` and the sweeper enqueues it later.
     """
-    from messaging.callbacks.tasks import inbound_process_task
+    from messaging.callbacks.tasks import inbound_process_task  # the tasks module imports this one
 
     try:
         publish_inbound(inbound_process_task, inbound_id)
@@ -215,8 +216,6 @@ def inbound_process(*, inbound_id: int) -> bool:
     `processed` state commit in one transaction: a second run, or a run after a crash, changes
     nothing twice. Effects outside the database (WeCom welcome message) run after that commit.
     """
-    from messaging.callbacks.processing import process_fields
-
     now = timezone.now()
     stale = now - timedelta(seconds=PROCESSING_STALE_SECONDS)
     claimed = (

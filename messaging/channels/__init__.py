@@ -1,18 +1,15 @@
-"""Channel adapters: one interface (messaging.channels.base) for every WeChat channel.
-
-Imported while Django loads models (messaging.models imports messaging.channels.models), so this
-module imports the adapters lazily.
-"""
+"""Channel adapters: one interface (messaging.channels.base) for every WeChat channel."""
 
 from __future__ import annotations
+
+from accounts.models import AccountKind
+from messaging.channels.miniprogram import MiniProgramAdapter
+from messaging.channels.oa import OfficialAccountAdapter
+from messaging.channels.wecom import WeComAdapter
 
 
 def get_adapter(account):
     """The adapter for `account` (service account, WeCom corp app or mini-program)."""
-    from messaging.channels.miniprogram import MiniProgramAdapter
-    from messaging.channels.oa import OfficialAccountAdapter
-    from messaging.channels.wecom import WeComAdapter
-    from accounts.models import AccountKind
 
     adapters = {
         AccountKind.OA: OfficialAccountAdapter,

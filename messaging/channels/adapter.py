@@ -14,6 +14,7 @@ from django.core.cache import cache
 from messaging.channels.base import OutboundMessage, Recipient, SendOutcome
 from messaging.channels.errors import classify_exception
 from messaging.channels.ratelimit import rate_limit_wait
+from messaging.channels.services import send_outcomes_apply
 from scrm.redis import get_redis
 
 logger = logging.getLogger(__name__)
@@ -161,7 +162,6 @@ class ChannelAdapter:
                 outcomes[index] = outcome
             sent = [(items[i][1], items[i][0].external_id, outcomes[i].msgid) for i in pending if outcomes[i].status == "sent"]
             self.memo.set_pairs(sent)
-            from messaging.channels.services import send_outcomes_apply
 
             for index in pending:
                 recipient, message = items[index]
@@ -200,7 +200,6 @@ class ChannelAdapter:
         return outcomes
 
     def _after(self, recipients: list[Recipient], message: OutboundMessage, outcomes: dict[str, SendOutcome]) -> None:
-        from messaging.channels.services import send_outcomes_apply
 
         sent = {r.external_id: outcomes[r.key].msgid for r in recipients if outcomes[r.key].status == "sent"}
         self.memo.set_many(message, sent)

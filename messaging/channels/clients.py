@@ -23,6 +23,7 @@ from wechatpy import WeChatClient as _WeChatClient
 from wechatpy.enterprise import WeChatClient as _WeComClient
 from wechatpy.exceptions import WeChatClientException
 
+from accounts.models import AccountKind
 from messaging.channels.errors import TOKEN_ERRORS
 from messaging.channels.tokens import TokenStore
 
@@ -203,7 +204,6 @@ def _cache_key(account) -> tuple:
 
 def build_client(account) -> ScrmWeChatClient | ScrmWeComClient:
     """A new client for `account` (a new HTTP session; the token store is shared regardless)."""
-    from accounts.models import AccountKind
 
     common = {
         "secret": account.app_secret,
@@ -229,7 +229,6 @@ def _cached_client(account) -> Any:
 
 def wechat_client(account) -> ScrmWeChatClient:
     """The process's client for a service account or mini-program."""
-    from accounts.models import AccountKind
 
     if account.kind == AccountKind.WECOM:
         raise ValueError(f"account {account.pk} is a WeCom corp; use wecom_client")
@@ -238,7 +237,6 @@ def wechat_client(account) -> ScrmWeChatClient:
 
 def wecom_client(account) -> ScrmWeComClient:
     """The process's client for a WeCom corp app."""
-    from accounts.models import AccountKind
 
     if account.kind != AccountKind.WECOM:
         raise ValueError(f"account {account.pk} is not a WeCom corp; use wechat_client")

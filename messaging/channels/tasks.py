@@ -6,16 +6,17 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from accounts.models import ChannelAccount
 from messaging.channels.errors import backoff_delay
 from messaging.channels.models import SyncJob, SyncJobState
+from messaging.channels.sync import sync_job_run, sync_jobs_stalled
+from messaging.channels.wecom import group_message_reports_dispatch
 
 __all__ = ["sync_job_run_task", "sync_jobs_sweep_task", "wecom_group_reports_fetch_task"]
 
 
 @shared_task
 def sync_job_run_task(job_id: int) -> str:
-    from messaging.channels.sync import sync_job_run
-
     job = SyncJob.objects.filter(pk=job_id).only("state").first()
     if job is None or job.state in (SyncJobState.DONE, SyncJobState.FAILED):
         return "skipped"
@@ -31,9 +32,6 @@ def sync_job_run_task(job_id: int) -> str:
 
 @shared_task
 def wecom_group_reports_fetch_task(account_id: int, msgid: str) -> dict:
-    from messaging.channels.wecom import group_message_reports_dispatch
-    from accounts.models import ChannelAccount
-
     account = ChannelAccount.objects.filter(pk=account_id).first()
     if account is None:
         return {}
@@ -43,7 +41,6 @@ def wecom_group_reports_fetch_task(account_id: int, msgid: str) -> dict:
 @shared_task
 def sync_jobs_sweep_task() -> int:
     """Periodic: re-enqueue unfinished sync jobs nobody is running (worker lost, task dropped)."""
-    from messaging.channels.sync import sync_jobs_stalled
 
     job_ids = list(sync_jobs_stalled().values_list("pk", flat=True))
     for job_id in job_ids:

@@ -13,6 +13,7 @@ from messaging.channels.adapter import ChannelAdapter
 from messaging.channels.base import OutboundMessage, Recipient, SendOutcome
 from messaging.channels.clients import wecom_client
 from messaging.channels.errors import classify_exception
+from messaging.reports import DeliveryReport, delivery_report_dispatch
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +110,6 @@ def group_message_results_fetch(account, *, msgid: str) -> list[dict[str, Any]]:
 def group_message_reports_dispatch(account, *, msgid: str) -> dict[str, int]:
     """Fetch a task's results and hand each decided one to the delivery-report handlers;
     returns counts per status (status 0, still waiting for the staff member, is left for later)."""
-    from messaging.reports import DeliveryReport, delivery_report_dispatch
 
     counts: dict[str, int] = {}
     try:

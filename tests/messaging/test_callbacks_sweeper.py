@@ -100,12 +100,10 @@ def test_process_task_for_a_deleted_row_does_nothing(callback_client, callback_o
 
 def test_failed_processing_returns_the_row_for_retry_then_gives_up(callback_client, callback_oa_account, monkeypatch):
     # The one fake here: a processing step that fails, to exercise the retry bookkeeping.
-    from messaging.callbacks import processing
-
     def broken(**kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(processing, "process_fields", broken)
+    monkeypatch.setattr(services, "process_fields", broken)
     callback_client(callback_oa_account).post(wechat_payload("subscribe.xml"))
     row = InboundMessage.objects.get()
     for attempt in range(1, services.MAX_ATTEMPTS):
