@@ -129,9 +129,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Redis: cache, Celery broker, WeChat token store, rate limiter ------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 if TESTING and REDIS_URL and env.str("PYTEST_XDIST_WORKER", default=""):
-    # Parallel test workers each get their own Redis database (gw0 → 1, gw1 → 2, …).
+    # Parallel test workers each get their own Redis database after the one REDIS_URL names
+    # (db n: gw0 → n+1, gw1 → n+2), so two checkouts testing with dbs far enough apart never meet.
     _worker = int(env.str("PYTEST_XDIST_WORKER").lstrip("gw") or 0)
-    REDIS_URL = REDIS_URL.rsplit("/", 1)[0] + f"/{1 + _worker}"
+    _prefix, _, _db = REDIS_URL.rpartition("/")
+    REDIS_URL = f"{_prefix}/{(int(_db) if _db.isdigit() else 0) + 1 + _worker}"
 if REDIS_URL:
     CACHES = {
         "default": {
