@@ -34,7 +34,9 @@ def test_seed_demo_is_idempotent_and_prints_what_a_developer_needs(settings):
 
 def test_seed_demo_accounts_point_at_the_sandbox_with_valid_keys(settings):
     _seed(50)
-    for account in ChannelAccount.objects.all():
+    accounts = list(ChannelAccount.objects.all())
+    assert sorted(a.kind for a in accounts) == ["miniprogram", "oa", "wecom"]
+    for account in accounts:
         assert account.api_base_url == settings.SANDBOX_BASE_URL
         ChannelAccountSerializer().validate_encoding_aes_key(account.encoding_aes_key)
         ChannelAccountSerializer().validate_token(account.token)
