@@ -3,10 +3,10 @@ from datetime import time
 import factory
 from django.utils import timezone
 
+from accounts.models import ChannelAccount
 from campaigns.models import Campaign, CampaignState, ContactPolicy, Delivery, DeliveryState
 from customers.models import ChannelIdentity, Customer, Tag, TagGroup
 from customers.segments.models import Segment, SegmentKind, SegmentStaticMember
-from accounts.models import ChannelAccount
 
 
 class ChannelAccountFactory(factory.django.DjangoModelFactory):

@@ -5,9 +5,9 @@ from django.core.management import call_command
 from django.db.models import Count
 from rest_framework.test import APIClient
 
+from accounts.models import ChannelAccount
 from customers.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERNAME
 from customers.models import ChannelIdentity, Customer, CustomerTag, CustomerUnionId
-from accounts.models import ChannelAccount
 from messaging.serializers import ChannelAccountSerializer
 
 pytestmark = pytest.mark.django_db

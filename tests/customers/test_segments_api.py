@@ -158,7 +158,6 @@ def test_scheduled_refresh_keeps_counts_and_history(coffee_world):
 
 
 def test_static_members_added_from_the_operator_customer_search(api_client, coffee_world):
-    pytest.importorskip("customers.selectors", reason="the foundation's customer search is merged separately")
     tag, fans, _ = coffee_world
     segment = SegmentFactory()
     added = api_client.post(f"/api/v1/segments/{segment.pk}/static-members/", {"filters": {"tag": [tag.pk]}}, format="json")

@@ -14,6 +14,7 @@ from django.urls import reverse
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.enterprise.crypto import WeChatCrypto as WeComCrypto
 
+from messaging import reports
 from messaging.callbacks.crypto import signature_compute
 from messaging.callbacks.selectors import account_cache_clear
 from scrm.celery import app as celery_app
@@ -171,8 +172,6 @@ def deliver(callback_client, callback_celery_eager, django_capture_on_commit_cal
 @pytest.fixture
 def delivery_reports():
     """The DeliveryReports the inbound loop dispatches during the test."""
-    from messaging import reports
-
     received: list = []
     reports.register_delivery_report_handler(received.append)
     yield received
