@@ -1,9 +1,12 @@
-import factory
+from datetime import time
 
-from campaigns.models import Campaign, ContactPolicy, Delivery, DeliveryState
+import factory
+from django.utils import timezone
+
+from accounts.models import ChannelAccount
+from campaigns.models import Campaign, CampaignState, ContactPolicy, Delivery, DeliveryState
 from customers.models import ChannelIdentity, Customer, Tag, TagGroup
 from customers.segments.models import Segment, SegmentKind, SegmentStaticMember
-from accounts.models import ChannelAccount
 
 
 class ChannelAccountFactory(factory.django.DjangoModelFactory):
@@ -69,10 +72,14 @@ class SegmentFactory(factory.django.DjangoModelFactory):
 
 
 class ContactPolicyFactory(factory.django.DjangoModelFactory):
-    """The global policy row (pk 1); quiet hours off by default so tests at any wall-clock time are stable."""
+    """The global policy row (pk 1); quiet hours off by default so tests at any wall-clock time are stable.
+    ContactPolicyFactory(quiet_hours=True) sets the product's default quiet hours, 21:00–08:30."""
 
     class Meta:
         model = ContactPolicy
+
+    class Params:
+        quiet_hours = factory.Trait(quiet_start=time(21, 0), quiet_end=time(8, 30))
 
     pk = 1
     quiet_start = None
@@ -80,18 +87,24 @@ class ContactPolicyFactory(factory.django.DjangoModelFactory):
 
 
 class CampaignFactory(factory.django.DjangoModelFactory):
-    """A draft customer-service campaign to a static segment; topics=[tag, …] sets its topics."""
+    """A draft customer-service campaign to a new static segment.
+    segment=<Segment> targets that segment; scheduled_now=True makes it scheduled and due now (what
+    planning and dispatch pick up); topics=[tag, …] sets its topics."""
 
     class Meta:
         model = Campaign
         skip_postgeneration_save = True
+
+    class Params:
+        segment = None
+        scheduled_now = factory.Trait(state=CampaignState.SCHEDULED, scheduled_at=factory.LazyFunction(timezone.now))
 
     name = factory.Sequence(lambda n: f"Campaign {n}")
     account = factory.SubFactory(ChannelAccountFactory)
     message_type = "customer_service"
     priority_class = "marketing"
     content = factory.LazyFunction(lambda: {"text": "Hi {{ customer.display_name }}, spring sale https://shop.example.com/sale"})
-    segment_id = factory.LazyFunction(lambda: SegmentFactory().pk)
+    segment_id = factory.LazyAttribute(lambda o: (o.segment or SegmentFactory()).pk)
 
     @factory.post_generation
     def topics(self, create, extracted, **kwargs):

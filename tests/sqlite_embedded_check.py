@@ -14,13 +14,12 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 from rest_framework.test import APIClient
 
-from campaigns.models import Campaign
+from accounts.models import ChannelAccount
 from customers.engagement.models import EngagementDailyRollup
 from customers.models import Customer, EngagementEvent
-from customers.segments.services import segment_create
-from accounts.models import ChannelAccount
 from scrm.beat import POSTGRESQL_ONLY_TASKS, Scheduler, beat_schedule_for_database
 from scrm.celery import app
+from tests.factories import CampaignFactory
 
 assert connection.vendor == "sqlite", connection.vendor
 
@@ -43,11 +42,7 @@ assert EngagementDailyRollup.objects.get(customer=customer, event_type="link.cli
 # Planning is refused with a 400 that says what to do, through the API and the admin.
 admin = get_user_model().objects.create_superuser("sqlite-check", "check@example.com", "pw")
 account = ChannelAccount.objects.filter(kind="oa").first()
-segment = segment_create(name="sqlite check", kind="static")
-campaign = Campaign.objects.create(
-    name="SQLite check", account=account, message_type="customer_service", priority_class="marketing",
-    content={"text": "Hello"}, segment_id=segment.pk,
-)  # fmt: skip
+campaign = CampaignFactory(name="SQLite check", account=account, content={"text": "Hello"})
 
 api = APIClient()
 api.force_authenticate(admin)

@@ -1,4 +1,5 @@
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -55,8 +56,6 @@ def test_development_boots_with_embedded_defaults():
 
 
 def test_readme_documents_every_environment_variable_settings_reads():
-    import re
-
     source = (ROOT / "scrm" / "settings.py").read_text()
     names = set(re.findall(r'env(?:\.[a-z_]+)?\(\s*"([A-Z_][A-Z0-9_]*)"', source))
     names |= set(re.findall(r'_required\(\s*"([A-Z_][A-Z0-9_]*)"', source))

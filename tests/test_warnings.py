@@ -6,8 +6,8 @@ import pytest
 from django.contrib import admin
 from whitenoise.middleware import WhiteNoiseMiddleware
 
-from customers.models import Customer
 from accounts.models import ChannelAccount
+from customers.models import Customer
 
 
 def test_static_files_middleware_starts_without_a_collected_static_directory(settings, tmp_path):

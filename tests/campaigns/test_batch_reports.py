@@ -10,17 +10,14 @@ import pytest
 from django.utils import timezone
 
 from campaigns import dispatch, services
-from campaigns.models import Campaign, CampaignBatchReport, Delivery
+from campaigns.models import CampaignBatchReport, Delivery
 from campaigns.selectors import campaign_stats
-from tests.factories import CustomerFactory
+from tests.factories import CampaignFactory, DeliveryFactory
 from tests.plugins.callbacks import wechat_payload
 
 
 def mass_campaign(account, segment):
-    campaign = Campaign.objects.create(
-        account=account, segment_id=segment.pk, state="scheduled", scheduled_at=timezone.now(), name="m",
-        message_type="mass", priority_class="marketing", content={"text": "Spring sale"},
-    )
+    campaign = CampaignFactory(account=account, segment=segment, scheduled_now=True, message_type="mass", content={"text": "Spring sale"})
     services.campaign_plan(campaign_id=campaign.pk)
     return campaign
 
@@ -69,9 +66,8 @@ def test_a_finish_event_for_another_msgid_does_not_show_in_the_campaign(sandbox,
 
 
 def _sent_today(account, *, n: int, at: datetime):
-    other = Campaign.objects.create(account=account, name="earlier", message_type="template", state="completed")
-    for _ in range(n):
-        Delivery.objects.create(campaign=other, customer=CustomerFactory(), account=account, state="sent", sent_at=at)
+    earlier = CampaignFactory(account=account, message_type="template", state="completed")
+    DeliveryFactory.create_batch(n, campaign=earlier, state="sent", sent_at=at)
 
 
 def _local_midnight(account) -> datetime:

@@ -7,10 +7,13 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
 from rest_framework.test import APIClient
 
 from campaigns import dispatch, services
-from campaigns.models import Campaign, ContactPolicy, Delivery, OperatorIdentity
+from campaigns.models import Delivery, OperatorIdentity
+from campaigns.tasks import campaign_due_plan_task
+from tests.factories import CampaignFactory, ContactPolicyFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -26,10 +29,6 @@ def payload(account, segment, **extra):
     }
     data.update(extra)
     return data
-
-
-def create(account, segment, **extra):
-    return services.campaign_create(data={**payload(account, segment, **extra), "account": account})
 
 
 def test_create_validate_preview_schedule_and_stats(api_client, plan_account, make_audience, static_segment, contact_policy, django_capture_on_commit_callbacks):
@@ -85,10 +84,10 @@ def test_bad_input_is_a_4xx_with_what_was_wrong(api_client, plan_account, static
     assert "templates" in response.json()["detail"]
 
 
-def test_large_audience_waits_for_an_approver(api_client, plan_account, make_audience, static_segment, contact_policy, django_capture_on_commit_callbacks):
-    ContactPolicy.objects.filter(pk=1).update(approval_threshold=2)
+def test_large_audience_waits_for_an_approver(api_client, plan_account, make_audience, static_segment, django_capture_on_commit_callbacks):
+    ContactPolicyFactory(approval_threshold=2)
     people = make_audience(plan_account, 3)
-    campaign = create(plan_account, static_segment([c for c, _ in people]))
+    campaign = CampaignFactory(account=plan_account, segment=static_segment([c for c, _ in people]))
     response = api_client.post(f"/api/v1/campaigns/{campaign.pk}/schedule/", {}, format="json")
     assert response.json()["state"] == "pending_approval"
 
@@ -104,8 +103,8 @@ def test_large_audience_waits_for_an_approver(api_client, plan_account, make_aud
     assert response.json()["approved_by"] is not None
 
 
-def test_editing_is_refused_once_scheduled(api_client, plan_account, static_segment, contact_policy, django_capture_on_commit_callbacks):
-    campaign = create(plan_account, static_segment([]))
+def test_editing_is_refused_once_scheduled(api_client, plan_account, contact_policy, django_capture_on_commit_callbacks):
+    campaign = CampaignFactory(account=plan_account)
     with django_capture_on_commit_callbacks(execute=False):
         services.campaign_schedule(campaign=campaign)
     response = api_client.patch(f"/api/v1/campaigns/{campaign.pk}/", {"name": "new"}, format="json")
@@ -113,9 +112,8 @@ def test_editing_is_refused_once_scheduled(api_client, plan_account, static_segm
     assert response.json()["code"] == "campaign_not_editable"
 
 
-def test_pause_resume_cancel_through_the_api(api_client, plan_account, static_segment, contact_policy, django_capture_on_commit_callbacks):
-    campaign = create(plan_account, static_segment([]))
-    Campaign.objects.filter(pk=campaign.pk).update(state="sending", planned_at=timezone.now())
+def test_pause_resume_cancel_through_the_api(api_client, plan_account, contact_policy, django_capture_on_commit_callbacks):
+    campaign = CampaignFactory(account=plan_account, state="sending", planned_at=timezone.now())
     assert api_client.post(f"/api/v1/campaigns/{campaign.pk}/pause/").json()["state"] == "paused"
     assert api_client.post(f"/api/v1/campaigns/{campaign.pk}/pause/").status_code == 409
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -125,13 +123,11 @@ def test_pause_resume_cancel_through_the_api(api_client, plan_account, static_se
 
 
 def test_recurring_campaign_creates_a_periodic_task_and_each_run_is_a_child(plan_account, make_audience, static_segment, contact_policy, django_capture_on_commit_callbacks):
-    from django_celery_beat.models import PeriodicTask
-
     people = make_audience(plan_account, 2)
     for _, identity in people:
         identity.last_interaction_at = timezone.now()
         identity.save()
-    campaign = create(plan_account, static_segment([c for c, _ in people]), priority_class="transactional", recurrence="0 10 * * 1")
+    campaign = CampaignFactory(account=plan_account, segment=static_segment([c for c, _ in people]), priority_class="transactional", recurrence="0 10 * * 1")
     services.campaign_schedule(campaign=campaign)
     task = PeriodicTask.objects.get(name=f"campaign-{campaign.pk}")
     assert task.task == "campaigns.tasks.campaign_run_recurring_task" and task.crontab.hour == "10"
@@ -149,8 +145,8 @@ def test_test_send_goes_only_to_the_operators_own_identity(api_client, admin_use
     people = sandbox_followers(sandbox_oa, 3)
     mine = people[0][1]
     OperatorIdentity.objects.create(user=admin_user, identity=mine)
-    campaign = create(
-        sandbox_oa, static_segment([c for c, _ in people]), message_type="template", priority_class="transactional",
+    campaign = CampaignFactory(
+        account=sandbox_oa, segment=static_segment([c for c, _ in people]), message_type="template", priority_class="transactional",
         content={"template_id": "T1", "template_keys": ["first"], "fields": {"first": "Hi {{ customer.display_name }}"}},
     )
     response = api_client.post(f"/api/v1/campaigns/{campaign.pk}/test-send/", {}, format="json")
@@ -163,10 +159,9 @@ def test_test_send_goes_only_to_the_operators_own_identity(api_client, admin_use
     assert api_client.post(f"/api/v1/campaigns/{campaign.pk}/test-send/", {}, format="json").json()["code"] == "no_test_identity"
 
 
-def test_admin_campaign_pages_render_with_progress(client, admin_user, plan_account, static_segment, contact_policy):
+def test_admin_campaign_pages_render_with_progress(client, admin_user, plan_account, contact_policy):
     client.force_login(admin_user)
-    campaign = create(plan_account, static_segment([]))
-    Campaign.objects.filter(pk=campaign.pk).update(state="sending")
+    campaign = CampaignFactory(account=plan_account, state="sending")
     assert client.get("/admin/campaigns/campaign/").status_code == 200
     assert client.get(f"/admin/campaigns/campaign/{campaign.pk}/change/").status_code == 200
     response = client.post("/admin/campaigns/campaign/", {"action": "pause", "_selected_action": [campaign.pk]})
@@ -177,16 +172,13 @@ def test_admin_campaign_pages_render_with_progress(client, admin_user, plan_acco
 
 
 def test_a_campaign_whose_planning_task_was_lost_is_planned_by_the_beat_sweep(plan_account, make_audience, static_segment, contact_policy, django_capture_on_commit_callbacks):
-    from campaigns.tasks import campaign_due_plan_task
-
     people = make_audience(plan_account, 2)
     for _, identity in people:
         identity.last_interaction_at = timezone.now()
         identity.save()
-    campaign = create(plan_account, static_segment([c for c, _ in people]), priority_class="transactional")
-    Campaign.objects.filter(pk=campaign.pk).update(state="scheduled", scheduled_at=timezone.now())
-    later = create(plan_account, static_segment([c for c, _ in people]), priority_class="transactional")
-    Campaign.objects.filter(pk=later.pk).update(state="scheduled", scheduled_at=timezone.now() + timedelta(hours=1))
+    segment = static_segment([c for c, _ in people])
+    campaign = CampaignFactory(account=plan_account, segment=segment, priority_class="transactional", scheduled_now=True)
+    later = CampaignFactory(account=plan_account, segment=segment, priority_class="transactional", state="scheduled", scheduled_at=timezone.now() + timedelta(hours=1))
     with django_capture_on_commit_callbacks(execute=False):
         campaign_due_plan_task()
         campaign_due_plan_task()

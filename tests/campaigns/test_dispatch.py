@@ -25,15 +25,9 @@ TEMPLATE_CONTENT = {
 
 
 def scheduled_campaign(account, segment, **fields):
-    defaults = {
-        "name": "Order updates",
-        "message_type": "template",
-        "priority_class": "transactional",
-        "content": TEMPLATE_CONTENT,
-        "state": "scheduled",
-        "scheduled_at": timezone.now(),
-    }
-    return CampaignFactory(account=account, segment_id=segment.pk, **{**defaults, **fields})
+    """An order-update template campaign, scheduled and due now."""
+    defaults = {"message_type": "template", "priority_class": "transactional", "content": TEMPLATE_CONTENT}
+    return CampaignFactory(account=account, segment=segment, scheduled_now=True, **{**defaults, **fields})
 
 
 def plan_without_pumps(campaign):

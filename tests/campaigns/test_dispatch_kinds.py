@@ -8,13 +8,9 @@ import pytest
 from django.utils import timezone
 
 from campaigns import dispatch, services
-from campaigns.models import Campaign, ContactPolicy, Delivery
+from campaigns.models import ContactPolicy, Delivery
 from customers.models import ConsentCredit, InboxMessage
-from tests.factories import ChannelAccountFactory, ChannelIdentityFactory, CustomerFactory
-
-
-def scheduled(account, segment, **fields):
-    return Campaign.objects.create(account=account, segment_id=segment.pk, state="scheduled", scheduled_at=timezone.now(), name="k", **fields)
+from tests.factories import CampaignFactory, ChannelAccountFactory, ChannelIdentityFactory, CustomerFactory
 
 
 def plan(campaign, django_capture_on_commit_callbacks):
@@ -33,7 +29,7 @@ def drain(campaign_id):
 @pytest.mark.django_db
 def test_mass_send_is_one_list_call_and_each_recipient_is_recorded(sandbox, sandbox_oa, sandbox_followers, static_segment, contact_policy, django_capture_on_commit_callbacks):
     people = sandbox_followers(sandbox_oa, 12)
-    campaign = scheduled(sandbox_oa, static_segment([c for c, _ in people]), message_type="mass", priority_class="marketing", content={"text": "Spring sale"})
+    campaign = CampaignFactory(account=sandbox_oa, segment=static_segment([c for c, _ in people]), scheduled_now=True, message_type="mass", content={"text": "Spring sale"})
     plan(campaign, django_capture_on_commit_callbacks)
     drain(campaign.pk)
     calls = sandbox.control.sent_messages(app_id=sandbox_oa.app_id, api="mass")
@@ -57,7 +53,7 @@ def test_wecom_group_tasks_are_grouped_per_owning_staff_member(sandbox, sandbox_
             customers.append(customer)
     orphan = CustomerFactory()
     ChannelIdentityFactory(customer=orphan, account=corp, external_id="wm-orphan", owner_staff_id="")
-    campaign = scheduled(corp, static_segment([*customers, orphan]), message_type="wecom_group", priority_class="marketing", content={"text": "New arrivals"})
+    campaign = CampaignFactory(account=corp, segment=static_segment([*customers, orphan]), scheduled_now=True, message_type="wecom_group", content={"text": "New arrivals"})
     plan(campaign, django_capture_on_commit_callbacks)
     assert campaign.suppressions.get().reason == "wecom_no_owner"
     drain(campaign.pk)
@@ -73,7 +69,7 @@ def test_subscribe_message_spends_one_consent_credit_per_send(sandbox, sandbox_o
         ConsentCredit.objects.create(customer=customer, account=sandbox_oa, template_id="SUB1", remaining=1)
         sandbox.control.grant_consent(sandbox_oa.app_id, identity.external_id, "SUB1", 1)
     content = {"template_id": "SUB1", "template_keys": ["thing1"], "fields": {"thing1": "Restocked"}, "page": "pages/index"}
-    campaign = scheduled(sandbox_oa, static_segment([c for c, _ in people]), message_type="oa_subscribe", priority_class="transactional", content=content)
+    campaign = CampaignFactory(account=sandbox_oa, segment=static_segment([c for c, _ in people]), scheduled_now=True, message_type="oa_subscribe", priority_class="transactional", content=content)
     plan(campaign, django_capture_on_commit_callbacks)
     # One customer's credit is used elsewhere between planning and sending.
     ConsentCredit.objects.filter(customer=people[0][0]).update(remaining=0)
@@ -88,8 +84,10 @@ def test_subscribe_message_spends_one_consent_credit_per_send(sandbox, sandbox_o
 def test_inbox_only_campaign_writes_the_message_centre_without_a_push(plan_account, make_audience, static_segment, contact_policy, django_capture_on_commit_callbacks):
     mp = ChannelAccountFactory(kind="miniprogram")
     people = make_audience(mp, 3)
-    campaign = scheduled(mp, static_segment([c for c, _ in people]), message_type="inbox", priority_class="marketing",
-                         content={"title": "Hello {{ customer.display_name }}", "body": "See https://shop.example.com/new", "mp_page": "pages/new"})
+    campaign = CampaignFactory(
+        account=mp, segment=static_segment([c for c, _ in people]), scheduled_now=True, message_type="inbox",
+        content={"title": "Hello {{ customer.display_name }}", "body": "See https://shop.example.com/new", "mp_page": "pages/new"},
+    )
     plan(campaign, django_capture_on_commit_callbacks)
     drain(campaign.pk)
     drain(campaign.pk)
@@ -100,17 +98,18 @@ def test_inbox_only_campaign_writes_the_message_centre_without_a_push(plan_accou
 
 
 @pytest.mark.django_db
-def test_a_due_delivery_inside_quiet_hours_at_send_time_is_deferred_not_dropped(sandbox, sandbox_oa, sandbox_followers, static_segment, django_capture_on_commit_callbacks):
-    ContactPolicy.objects.create(pk=1, quiet_start=None, quiet_end=None)
+def test_a_due_delivery_inside_quiet_hours_at_send_time_is_deferred_not_dropped(sandbox, sandbox_oa, sandbox_followers, static_segment, contact_policy, django_capture_on_commit_callbacks):
     people = sandbox_followers(sandbox_oa, 1, timezone="UTC")
-    campaign = scheduled(sandbox_oa, static_segment([c for c, _ in people]), message_type="template", priority_class="transactional",
-                         content={"template_id": "T", "template_keys": ["first"], "fields": {"first": "x"}})
+    campaign = CampaignFactory(
+        account=sandbox_oa, segment=static_segment([c for c, _ in people]), scheduled_now=True,
+        message_type="template", priority_class="transactional", content={"template_id": "T", "template_keys": ["first"], "fields": {"first": "x"}},
+    )
     plan(campaign, django_capture_on_commit_callbacks)
     # Quiet hours now cover the present moment (policy changed after planning).
     now = timezone.now()
     start = dtime(now.hour, 0)
     end = dtime((now.hour + 2) % 24, 0)
-    ContactPolicy.objects.filter(pk=1).update(quiet_start=start, quiet_end=end)
+    ContactPolicy.objects.filter(pk=contact_policy.pk).update(quiet_start=start, quiet_end=end)
     result = dispatch.campaign_dispatch(campaign_id=campaign.pk, budget_seconds=30)
     assert result.deferred == 1 and result.requeue_in is not None
     delivery = Delivery.objects.get(campaign=campaign)
@@ -125,7 +124,7 @@ def test_a_consent_credit_spent_on_a_send_wechat_did_not_accept_is_given_back(sa
     ConsentCredit.objects.create(customer=customer, account=sandbox_oa, template_id="SUB2", remaining=1)
     sandbox.control.grant_consent(sandbox_oa.app_id, identity.external_id, "SUB2", 1)
     content = {"template_id": "SUB2", "template_keys": ["thing1"], "fields": {"thing1": "Back in stock"}}
-    campaign = scheduled(sandbox_oa, static_segment([customer]), message_type="oa_subscribe", priority_class="transactional", content=content)
+    campaign = CampaignFactory(account=sandbox_oa, segment=static_segment([customer]), scheduled_now=True, message_type="oa_subscribe", priority_class="transactional", content=content)
     plan(campaign, django_capture_on_commit_callbacks)
     sandbox.control.set_faults(rate_busy=1.0, paths=["message/subscribe/bizsend"])
     result = dispatch.campaign_dispatch(campaign_id=campaign.pk, budget_seconds=30)

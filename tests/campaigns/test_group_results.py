@@ -11,22 +11,20 @@ from django.utils import timezone
 
 from campaigns import dispatch, services
 from campaigns.group_results import MAX_AGE, dispatch_group_results_poll, poll_interval
-from campaigns.models import Campaign, Delivery
+from campaigns.models import Delivery
 from campaigns.receivers import delivery_report_apply
 from campaigns.selectors import campaign_stats
 from campaigns.tasks import dispatch_group_results_poll_task
 from customers.models import EngagementEvent
 from messaging.channels.clients import wecom_client
 from messaging.reports import DeliveryReport
+from tests.factories import CampaignFactory, DeliveryFactory
 
 POLL_TASK = "campaigns.tasks.dispatch_group_results_poll_task"
 
 
 def group_campaign(corp, segment):
-    campaign = Campaign.objects.create(
-        account=corp, segment_id=segment.pk, state="scheduled", scheduled_at=timezone.now(), name="g",
-        message_type="wecom_group", priority_class="marketing", content={"text": "New arrivals"},
-    )
+    campaign = CampaignFactory(account=corp, segment=segment, scheduled_now=True, message_type="wecom_group", content={"text": "New arrivals"})
     services.campaign_plan(campaign_id=campaign.pk)
     for _ in range(10):
         if dispatch.campaign_dispatch(campaign_id=campaign.pk, budget_seconds=30).requeue_in is None:
@@ -103,11 +101,11 @@ def test_an_unconfirmed_group_task_is_given_up_after_the_max_age_and_stays_sent(
 
 @pytest.mark.django_db
 def test_a_group_result_settles_only_the_recipient_it_names(make_audience, plan_account):
-    campaign = Campaign.objects.create(account=plan_account, name="g", message_type="wecom_group")
-    rows = []
-    for customer, identity in make_audience(plan_account, 2):
-        rows.append(Delivery.objects.create(campaign=campaign, customer=customer, identity=identity, account=plan_account,
-                                            state="sent", sent_at=timezone.now(), msgid="msgGROUP1"))
+    campaign = CampaignFactory(account=plan_account, message_type="wecom_group")
+    rows = [
+        DeliveryFactory(campaign=campaign, customer=customer, identity=identity, state="sent", sent_at=timezone.now(), msgid="msgGROUP1")
+        for customer, identity in make_audience(plan_account, 2)
+    ]
     target = rows[0]
     report = DeliveryReport(account_id=plan_account.pk, msgid="msgGROUP1", status="not_contact", raw_status="2",
                             occurred_at=timezone.now(), external_id=target.identity.external_id)

@@ -4,12 +4,20 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
+from campaigns import planning
 from campaigns.models import Delivery, Suppression
 from campaigns.planning import campaign_plan_audience
 from customers.models import ConsentCredit, CustomerPreference, EngagementProfile, TopicSubscription
 from customers.segments.models import Segment
 from customers.segments.services import segment_snapshot_create
-from tests.factories import TagFactory
+from tests.factories import (
+    CampaignFactory,
+    ChannelAccountFactory,
+    ChannelIdentityFactory,
+    ContactPolicyFactory,
+    DeliveryFactory,
+    TagFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -24,9 +32,10 @@ def reasons(campaign):
     return dict(Suppression.objects.filter(campaign=campaign).values_list("customer_id", "reason"))
 
 
-def pushed(customer, account, make_campaign, segment, *, at, state="sent", message_type="customer_service", marketing=True):
-    other = make_campaign(account, segment, name="earlier", message_type=message_type)
-    return Delivery.objects.create(campaign=other, customer=customer, account=account, state=state, sent_at=at, is_marketing=marketing)
+def pushed(customer, account, *, at, message_type="customer_service", marketing=True):
+    """A push the customer got at `at` from an earlier campaign on the account."""
+    earlier = CampaignFactory(account=account, message_type=message_type)
+    return DeliveryFactory(campaign=earlier, customer=customer, state="sent", sent_at=at, is_marketing=marketing)
 
 
 def test_planning_creates_one_delivery_per_customer_and_twice_creates_nothing(plan_account, make_audience, static_segment, make_campaign, contact_policy):
@@ -84,8 +93,8 @@ def test_daily_cap_counts_the_customers_calendar_day_in_their_time_zone(plan_acc
     # Both pushed at 15:30 UTC on the 10th: still the 10th in New York, but the 10th (23:30) in Shanghai too,
     # i.e. the day before the Shanghai customer's send day.
     at = datetime(2026, 3, 10, 15, 30, tzinfo=UTC)
-    pushed(sh, plan_account, make_campaign, segment, at=at)
-    pushed(ny, plan_account, make_campaign, segment, at=at)
+    pushed(sh, plan_account, at=at)
+    pushed(ny, plan_account, at=at)
     campaign = make_campaign(plan_account, segment)
     plan(campaign, start_at=start)
     assert reasons(campaign) == {ny.pk: "frequency_day"}
@@ -99,11 +108,11 @@ def test_weekly_cap_reached_exactly_suppresses_and_one_below_does_not(plan_accou
         identity.save()
     segment = static_segment([at_cap, below])
     for days in (2, 3, 4):
-        pushed(at_cap, plan_account, make_campaign, segment, at=start - timedelta(days=days))
+        pushed(at_cap, plan_account, at=start - timedelta(days=days))
     for days in (2, 3):
-        pushed(below, plan_account, make_campaign, segment, at=start - timedelta(days=days))
+        pushed(below, plan_account, at=start - timedelta(days=days))
     # Older than 7 days: does not count.
-    pushed(below, plan_account, make_campaign, segment, at=start - timedelta(days=7, minutes=1))
+    pushed(below, plan_account, at=start - timedelta(days=7, minutes=1))
     campaign = make_campaign(plan_account, segment)
     plan(campaign, start_at=start)
     assert reasons(campaign) == {at_cap.pk: "frequency_week"}
@@ -117,7 +126,7 @@ def test_transactional_bypasses_caps_but_not_opt_outs(plan_account, make_audienc
         identity.last_interaction_at = start
         identity.save()
     segment = static_segment([capped, opted_out])
-    pushed(capped, plan_account, make_campaign, segment, at=start - timedelta(minutes=5))
+    pushed(capped, plan_account, at=start - timedelta(minutes=5))
     TopicSubscription.objects.create(customer=opted_out, tag=topic, opted_in=False)
     campaign = make_campaign(plan_account, segment, priority_class="transactional", topics=[topic])
     plan(campaign, start_at=start)
@@ -140,8 +149,6 @@ def test_fatigue_cools_down_for_n_days_after_k_ignored_pushes(plan_account, make
 
 
 def test_subscribe_message_needs_a_consent_credit(make_audience, static_segment, make_campaign, contact_policy):
-    from tests.factories import ChannelAccountFactory
-
     account = ChannelAccountFactory(kind="oa")
     (with_credit, _), (used_up, _), (never, _) = make_audience(account, 3)
     ConsentCredit.objects.create(customer=with_credit, account=account, template_id="TPL1", remaining=1)
@@ -155,9 +162,7 @@ def test_subscribe_message_needs_a_consent_credit(make_audience, static_segment,
 
 
 def test_quiet_hours_defer_to_the_window_end_in_the_customers_local_time(plan_account, make_audience, static_segment, make_campaign, db):
-    from campaigns.models import ContactPolicy
-
-    ContactPolicy.objects.create(pk=1)  # default quiet hours 21:00–08:30
+    ContactPolicyFactory(quiet_hours=True)  # 21:00–08:30
     # 13:00 UTC: 21:00 in Shanghai (quiet starts, inclusive), 08:00 in New York (before 08:30), 13:00 in London.
     start = datetime(2026, 1, 15, 13, 0, tzinfo=UTC)
     (sh, i1), (ny, i2), (ldn, i3) = (
@@ -177,9 +182,7 @@ def test_quiet_hours_defer_to_the_window_end_in_the_customers_local_time(plan_ac
 
 
 def test_quiet_hours_end_is_exclusive_and_start_is_inclusive(plan_account, make_audience, static_segment, make_campaign, db):
-    from campaigns.models import ContactPolicy
-
-    ContactPolicy.objects.create(pk=1)
+    ContactPolicyFactory(quiet_hours=True)  # 21:00–08:30
     (c1, i1), = make_audience(plan_account, 1, timezone="Asia/Shanghai")
     i1.last_interaction_at = timezone.now()
     i1.save()
@@ -249,17 +252,15 @@ def test_account_daily_quota_and_top_percent(plan_account, make_audience, static
 
 
 def test_min_gap_boundary(plan_account, make_audience, static_segment, make_campaign, db):
-    from campaigns.models import ContactPolicy
-
-    ContactPolicy.objects.create(pk=1, quiet_start=None, quiet_end=None, daily_cap=10, weekly_cap=10, min_gap_hours=4)
+    ContactPolicyFactory(daily_cap=10, weekly_cap=10, min_gap_hours=4)
     start = timezone.now()
     (inside, i1), (outside, i2) = make_audience(plan_account, 2, timezone="UTC")
     for identity in (i1, i2):
         identity.last_interaction_at = start
         identity.save()
     segment = static_segment([inside, outside])
-    pushed(inside, plan_account, make_campaign, segment, at=start - timedelta(hours=3, minutes=59))
-    pushed(outside, plan_account, make_campaign, segment, at=start - timedelta(hours=4))
+    pushed(inside, plan_account, at=start - timedelta(hours=3, minutes=59))
+    pushed(outside, plan_account, at=start - timedelta(hours=4))
     campaign = make_campaign(plan_account, segment)
     plan(campaign, start_at=start)
     assert reasons(campaign) == {inside.pk: "min_gap"}
@@ -270,20 +271,18 @@ def test_mass_send_stops_at_four_per_calendar_month(plan_account, make_audience,
     (four, _), (three, _) = make_audience(plan_account, 2)
     segment = static_segment([four, three])
     for day in (1, 5, 9, 13):
-        pushed(four, plan_account, make_campaign, segment, at=datetime(2026, 5, day, 4, 0, tzinfo=UTC), message_type="mass", marketing=False)
+        pushed(four, plan_account, at=datetime(2026, 5, day, 4, 0, tzinfo=UTC), message_type="mass", marketing=False)
     for day in (5, 9, 13):
-        pushed(three, plan_account, make_campaign, segment, at=datetime(2026, 5, day, 4, 0, tzinfo=UTC), message_type="mass", marketing=False)
+        pushed(three, plan_account, at=datetime(2026, 5, day, 4, 0, tzinfo=UTC), message_type="mass", marketing=False)
     # April 30th 17:00 UTC is already May 1st in Shanghai: it counts for May.
-    pushed(three, plan_account, make_campaign, segment, at=datetime(2026, 4, 30, 17, 0, tzinfo=UTC), message_type="mass", marketing=False)
+    pushed(three, plan_account, at=datetime(2026, 4, 30, 17, 0, tzinfo=UTC), message_type="mass", marketing=False)
     campaign = make_campaign(plan_account, segment, message_type="mass", priority_class="transactional", content={"text": "News"})
     plan(campaign, start_at=start)
     assert reasons(campaign) == {four.pk: "mass_monthly_limit", three.pk: "mass_monthly_limit"}
 
 
 def test_customer_preference_quiet_hours_replace_the_policys(plan_account, make_audience, static_segment, make_campaign, db):
-    from campaigns.models import ContactPolicy
-
-    ContactPolicy.objects.create(pk=1)  # 21:00–08:30
+    ContactPolicyFactory(quiet_hours=True)  # 21:00–08:30
     start = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)  # 20:00 in Shanghai
     (early_sleeper, i1), = make_audience(plan_account, 1, timezone="Asia/Shanghai")
     i1.last_interaction_at = start
@@ -295,15 +294,12 @@ def test_customer_preference_quiet_hours_replace_the_policys(plan_account, make_
 
 
 def test_inbox_items_are_not_pushes_no_caps_no_quiet_hours(make_audience, static_segment, make_campaign, db):
-    from campaigns.models import ContactPolicy
-    from tests.factories import ChannelAccountFactory
-
-    ContactPolicy.objects.create(pk=1)
+    ContactPolicyFactory(quiet_hours=True)  # 21:00–08:30
     mp = ChannelAccountFactory(kind="miniprogram")
     start = datetime(2026, 1, 15, 15, 0, tzinfo=UTC)  # 23:00 in Shanghai
     (customer, _), = make_audience(mp, 1, timezone="Asia/Shanghai")
     segment = static_segment([customer])
-    pushed(customer, mp, make_campaign, segment, at=start - timedelta(hours=1))
+    pushed(customer, mp, at=start - timedelta(hours=1))
     campaign = make_campaign(mp, segment, message_type="inbox", content={"title": "New in store"})
     plan(campaign, start_at=start)
     delivery = Delivery.objects.get(campaign=campaign)
@@ -311,9 +307,7 @@ def test_inbox_items_are_not_pushes_no_caps_no_quiet_hours(make_audience, static
 
 
 def test_a_time_zone_postgresql_does_not_know_falls_back_to_the_accounts(plan_account, make_audience, static_segment, make_campaign, db):
-    from campaigns.models import ContactPolicy
-
-    ContactPolicy.objects.create(pk=1)  # 21:00–08:30
+    ContactPolicyFactory(quiet_hours=True)  # 21:00–08:30
     start = datetime(2026, 1, 15, 13, 0, tzinfo=UTC)  # 21:00 in Shanghai (the account's zone), 13:00 in London
     (unknown, i1), = make_audience(plan_account, 1, timezone="Mars/Olympus_Mons")
     (london, i2), = make_audience(plan_account, 1, timezone="Europe/London")
@@ -329,8 +323,6 @@ def test_a_time_zone_postgresql_does_not_know_falls_back_to_the_accounts(plan_ac
 
 
 def test_the_following_identity_is_chosen_when_a_customer_has_several_on_the_account(plan_account, make_audience, static_segment, make_campaign, contact_policy):
-    from tests.factories import ChannelIdentityFactory
-
     (customer, following), = make_audience(plan_account, 1)
     newer_unfollowed = ChannelIdentityFactory(customer=customer, account=plan_account, follow_state="unfollowed")
     (other, old), = make_audience(plan_account, 1, follow_state="unfollowed")
@@ -348,8 +340,6 @@ def test_the_following_identity_is_chosen_when_a_customer_has_several_on_the_acc
 
 
 def test_rows_written_meanwhile_by_another_planning_are_skipped_not_duplicated(plan_account, make_audience, static_segment, make_campaign, contact_policy, monkeypatch):
-    import campaigns.planning as planning
-
     people = make_audience(plan_account, 4)
     for _, identity in people:
         identity.last_interaction_at = timezone.now()
@@ -363,7 +353,7 @@ def test_rows_written_meanwhile_by_another_planning_are_skipped_not_duplicated(p
     def create_audience_then_race(cursor, *, campaign, **kwargs):
         real_create_audience(cursor, campaign=campaign, **kwargs)
         # What a concurrent planning (e.g. a preview) would have committed after the audience was read.
-        Delivery.objects.create(campaign=campaign, customer=raced_delivery, identity=raced_identity, account=plan_account, state="planned")
+        DeliveryFactory(campaign=campaign, customer=raced_delivery, identity=raced_identity, state="planned")
         Suppression.objects.create(campaign=campaign, customer=raced_suppression, reason="do_not_disturb")
 
     monkeypatch.setattr(planning, "_create_audience", create_audience_then_race)

@@ -3,6 +3,7 @@ import pytest
 from campaigns.rendering import compile_template, customer_context, render
 from campaigns.validation import campaign_validate, title_check
 from scrm.errors import ApplicationError
+from tests.factories import CampaignFactory
 
 
 class Person:
@@ -49,10 +50,8 @@ def test_title_check_shows_the_first_16_characters_and_warns_on_hidden_key_words
 
 @pytest.mark.django_db
 def test_marketing_template_messages_and_undeclared_fields_are_refused(plan_account):
-    from campaigns.models import Campaign
-
-    campaign = Campaign(
-        name="x", account=plan_account, message_type="template", priority_class="marketing", segment_id=1,
+    campaign = CampaignFactory.build(
+        account=plan_account, message_type="template", priority_class="marketing", segment_id=1,
         content={"template_id": "T", "template_keys": ["first", "remark"], "fields": {"first": "Hi", "extra": "x"}},
     )
     with pytest.raises(ApplicationError) as exc:
@@ -64,9 +63,7 @@ def test_marketing_template_messages_and_undeclared_fields_are_refused(plan_acco
 
 @pytest.mark.django_db
 def test_mass_send_content_cannot_have_per_customer_variables(plan_account):
-    from campaigns.models import Campaign
-
-    campaign = Campaign(name="x", account=plan_account, message_type="mass", segment_id=1, content={"text": "Hi {{ customer.display_name }}"})
+    campaign = CampaignFactory.build(account=plan_account, message_type="mass", segment_id=1, content={"text": "Hi {{ customer.display_name }}"})
     with pytest.raises(ApplicationError) as exc:
         campaign_validate(campaign=campaign)
     assert "templates" in exc.value.detail
@@ -74,10 +71,8 @@ def test_mass_send_content_cannot_have_per_customer_variables(plan_account):
 
 @pytest.mark.django_db
 def test_a_valid_campaign_returns_a_rendered_sample_and_title_preview(plan_account):
-    from campaigns.models import Campaign
-
-    campaign = Campaign(
-        name="x", account=plan_account, message_type="customer_service", segment_id=1,
+    campaign = CampaignFactory.build(
+        account=plan_account, message_type="customer_service", segment_id=1,
         content={"text": "Hi {{ customer.display_name }}", "title": "Spring sale starts today for members", "key_words": ["members"]},
     )
     result = campaign_validate(campaign=campaign)

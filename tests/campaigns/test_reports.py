@@ -17,7 +17,7 @@ from campaigns.reports.selectors import (
 from campaigns.reports.stats import two_proportion_lift
 from customers.engagement.models import EngagementDailyRollup
 from customers.models import EngagementEvent
-from tests.factories import CustomerFactory
+from tests.factories import CampaignFactory, CustomerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -37,12 +37,15 @@ def test_two_proportion_interval_matches_hand_computation():
 
 
 @pytest.fixture
+def eng_campaign(eng_account):
+    """The reported campaign (eng_make_delivery's default): to segment 42, with a 20 % holdout."""
+    return CampaignFactory(name="Spring sale", account=eng_account, message_type="template", segment_id=42, holdout_percent=20)
+
+
+@pytest.fixture
 def report_fixture(eng_campaign, eng_make_delivery):
     """A hand-counted campaign: 12 in the audience, 3 suppressed, 3 held out, 6 deliveries."""
     c = eng_campaign
-    c.segment_id = 42
-    c.holdout_percent = 20
-    c.save()
     sent = {"sent_at": T}
     d = {
         1: eng_make_delivery(**sent, delivered_at=T + timedelta(minutes=1), clicked_at=T + timedelta(hours=1), state="delivered"),

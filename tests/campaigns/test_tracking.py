@@ -6,6 +6,7 @@ from campaigns.tracking.bots import is_bot_request
 from campaigns.tracking.models import TrackedLink
 from campaigns.tracking.services import tracked_url, tracking_token_make, tracking_token_parse
 from customers.models import EngagementEvent
+from tests.factories import TagFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +22,6 @@ def _path(url: str) -> str:
 
 def test_click_records_event_sets_clicked_at_and_redirects_to_original(eng_campaign, eng_make_delivery):
     tag_ids = []
-    from tests.factories import TagFactory
 
     tag = TagFactory()
     eng_campaign.topics.add(tag)

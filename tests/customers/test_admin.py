@@ -3,9 +3,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.test import Client
 
+from accounts.models import ChannelAccount
 from customers.models import CustomerMerge
 from customers.services import customer_merge, customer_set_phone
-from accounts.models import ChannelAccount
 from tests.factories import ChannelAccountFactory, ChannelIdentityFactory, CustomerFactory
 
 pytestmark = pytest.mark.django_db

@@ -1,6 +1,8 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core.management import call_command
+from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -11,6 +13,7 @@ from customers.engagement.services import (
     engagement_events_rollup,
     engagement_profiles_recompute,
 )
+from customers.engagement.tasks import engagement_events_apply_task
 from customers.models import Customer, CustomerTag, EngagementEvent, EngagementProfile
 from customers.services import event_record, events_record_bulk
 from tests.factories import ChannelAccountFactory, CustomerFactory, TagFactory
@@ -239,8 +242,6 @@ def test_rollup_moves_old_events_into_daily_counts_and_keeps_recent_ones():
 
 
 def test_apply_task_run_twice_changes_nothing_the_second_time():
-    from customers.engagement.tasks import engagement_events_apply_task
-
     customer = CustomerFactory()
     ids = [_event(customer, "link.click", T0).pk, _event(customer, "push.sent", T0 + timedelta(hours=1)).pk]
     assert engagement_events_apply_task(event_ids=ids) == 2
@@ -251,8 +252,6 @@ def test_apply_task_run_twice_changes_nothing_the_second_time():
 
 
 def test_events_after_a_rolled_back_savepoint_are_still_enqueued(eng_eager_celery, django_capture_on_commit_callbacks):
-    from django.db import transaction
-
     lost, kept = CustomerFactory(), CustomerFactory()
     with django_capture_on_commit_callbacks(execute=True):
         try:
@@ -267,8 +266,6 @@ def test_events_after_a_rolled_back_savepoint_are_still_enqueued(eng_eager_celer
 
 
 def test_recompute_command_rebuilds_a_profile_and_marks_events_applied():
-    from django.core.management import call_command
-
     customer = CustomerFactory()
     for h in range(3):
         _event(customer, "link.click", T0 + timedelta(hours=h))

@@ -1,10 +1,18 @@
 import threading
+from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from customers.models import ChannelIdentity, Customer, CustomerMerge, CustomerTag, EngagementEvent
-from customers.services import customer_merge, event_record, identity_resolve, tags_assign_bulk
+from customers.services import (
+    customer_merge,
+    event_record,
+    identity_resolve,
+    identity_set_follow_state,
+    tags_assign_bulk,
+)
 from tests.factories import ChannelAccountFactory, TagFactory
 
 pytestmark = pytest.mark.django_db
@@ -82,12 +90,6 @@ def test_concurrent_resolution_of_one_unionid_creates_one_customer():
 
 
 def test_older_subscribe_arriving_after_newer_unsubscribe_keeps_unfollowed():
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from customers.services import identity_set_follow_state
-
     identity = identity_resolve(account=ChannelAccountFactory(), external_id="o-order")
     now = timezone.now()
     assert identity_set_follow_state(identity=identity, following=False, at=now)

@@ -1,6 +1,7 @@
 import pytest
 
-from campaigns.models import Campaign, Delivery
+from campaigns.models import Delivery
+from customers import privacy
 from customers.models import (
     ChannelIdentity,
     ConsentCredit,
@@ -16,10 +17,16 @@ from customers.models import (
 from customers.privacy import customer_erase, customer_export, register_erasure_handler
 from customers.privacy_models import PrivacyRequest
 from customers.segments.models import SegmentStaticMember
-from customers.segments.services import segment_create
 from customers.services import consent_credit_add, customer_set_phone, event_record, identity_resolve
 from scrm.errors import ApplicationError
-from tests.factories import ChannelAccountFactory, CustomerFactory, TagFactory
+from tests.factories import (
+    CampaignFactory,
+    ChannelAccountFactory,
+    CustomerFactory,
+    DeliveryFactory,
+    SegmentFactory,
+    TagFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -41,11 +48,10 @@ def person():
     consent_credit_add(customer_id=customer.pk, account_id=mp.pk, template_id="T1")
     InboxMessage.objects.create(customer=customer, title="Your order shipped", body="to 5 Garden Rd")
     EngagementProfile.objects.create(customer=customer, score=0.7)
-    campaign = Campaign.objects.create(name="Autumn", account=oa, message_type="mass")
+    campaign = CampaignFactory(name="Autumn", account=oa, message_type="mass")
     event_record(customer_id=customer.pk, event_type="mp.purchase", properties={"address": "5 Garden Rd"}, campaign_id=campaign.pk, dedupe_key="mp:1:o-mp-1")
-    Delivery.objects.create(campaign=campaign, customer=customer, identity=identity, account=oa, state="sent")
-    vip = segment_create(name="VIP upload", kind="static")
-    SegmentStaticMember.objects.create(segment=vip, customer=customer)
+    DeliveryFactory(campaign=campaign, customer=customer, identity=identity, state="sent")
+    SegmentFactory(name="VIP upload", members=[customer])
     return {"customer": customer, "oa": oa, "mp": mp, "campaign": campaign}
 
 
@@ -102,7 +108,9 @@ def test_erasure_is_irreversible_and_a_returning_person_starts_fresh(person):
     assert PrivacyRequest.objects.filter(kind="erasure", customer_id=old_id).count() == 1
 
 
-def test_registered_erasure_handlers_run_in_the_erasure(person):
+def test_registered_erasure_handlers_run_in_the_erasure(person, monkeypatch):
+    # A copy of the registry, so that this handler is gone again after the test.
+    monkeypatch.setattr(privacy, "_erasure_handlers", list(privacy._erasure_handlers))
     seen = []
 
     def handler(customer_id):
@@ -110,12 +118,7 @@ def test_registered_erasure_handlers_run_in_the_erasure(person):
         return {"raw_messages": 3}
 
     register_erasure_handler(handler)
-    try:
-        record = customer_erase(customer_id=person["customer"].pk, requested_by="system")
-    finally:
-        from customers import privacy
-
-        privacy._erasure_handlers.remove(handler)
+    record = customer_erase(customer_id=person["customer"].pk, requested_by="system")
     assert seen == [person["customer"].pk]
     assert record.summary["raw_messages"] == 3
 

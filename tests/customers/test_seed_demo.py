@@ -5,9 +5,9 @@ from django.core.management import call_command
 from django.db.models import Count
 from rest_framework.test import APIClient
 
+from accounts.models import ChannelAccount
 from customers.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERNAME
 from customers.models import ChannelIdentity, Customer, CustomerTag, CustomerUnionId
-from accounts.models import ChannelAccount
 from messaging.serializers import ChannelAccountSerializer
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +34,9 @@ def test_seed_demo_is_idempotent_and_prints_what_a_developer_needs(settings):
 
 def test_seed_demo_accounts_point_at_the_sandbox_with_valid_keys(settings):
     _seed(50)
-    for account in ChannelAccount.objects.all():
+    accounts = list(ChannelAccount.objects.all())
+    assert sorted(a.kind for a in accounts) == ["miniprogram", "oa", "wecom"]
+    for account in accounts:
         assert account.api_base_url == settings.SANDBOX_BASE_URL
         ChannelAccountSerializer().validate_encoding_aes_key(account.encoding_aes_key)
         ChannelAccountSerializer().validate_token(account.token)

@@ -8,7 +8,7 @@ from django.test import Client
 
 from customers.segments.models import Segment, SegmentStaticMember
 from customers.services import tags_assign_bulk
-from tests.factories import ChannelIdentityFactory, CustomerFactory, TagFactory
+from tests.factories import ChannelIdentityFactory, CustomerFactory, SegmentFactory, TagFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -59,7 +59,7 @@ def test_saving_an_invalid_rule_shows_the_paths(admin_client):
 
 def test_static_upload_page_reports_unmatched_rows(admin_client):
     ChannelIdentityFactory(external_id="oKNOWN")
-    segment = Segment.objects.create(name="list", kind="static")
+    segment = SegmentFactory()
     page = admin_client.post(f"/admin/customers/segment/{segment.pk}/upload/", {
         "file": SimpleUploadedFile("l.csv", b"oKNOWN\noUNKNOWN\n"), "id_kind": "openid",
     })

@@ -7,11 +7,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from customers.models import CustomerUnionId, EngagementEvent
-from customers.segments.models import Segment, SegmentCountHistory, SegmentSnapshotMember
-from customers.segments.services import segment_create, segment_snapshot_create, segment_static_upload
+from customers.segments.models import Segment, SegmentCountHistory, SegmentKind, SegmentSnapshotMember
+from customers.segments.selectors import segment_customer_queryset
+from customers.segments.services import segment_snapshot_create, segment_static_upload
 from customers.segments.tasks import segment_count_refresh_task, segments_count_refresh_all_task
-from customers.services import customer_set_phone, tags_assign_bulk
-from tests.factories import ChannelIdentityFactory, CustomerFactory, TagFactory
+from customers.services import customer_merge, customer_set_phone, tags_assign_bulk
+from tests.factories import ChannelIdentityFactory, CustomerFactory, SegmentFactory, TagFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -65,7 +66,7 @@ def test_preview_counts_and_samples_a_draft_rule(api_client, coffee_world):
 
 def test_snapshot_freezes_members_and_members_are_paginated(api_client, coffee_world):
     tag, fans, _ = coffee_world
-    segment = segment_create(name="Coffee", rule={"type": "tag", "op": "has", "tag": tag.pk})
+    segment = SegmentFactory(kind=SegmentKind.DYNAMIC, rule={"type": "tag", "op": "has", "tag": tag.pk})
     response = api_client.post(f"/api/v1/segments/{segment.pk}/snapshots/")
     assert response.status_code == 201
     snapshot_id = response.json()["id"]
@@ -88,7 +89,7 @@ def test_snapshot_service_inserts_each_member_once():
     for c in customers[:2]:
         for _ in range(3):
             EngagementEvent.objects.create(customer=c, event_type="mp.purchase", occurred_at=now - timedelta(days=1))
-    segment = segment_create(name="buyers", rule={"type": "events", "event_type": "mp.purchase", "op": "at_least", "count": 2, "days": 30})
+    segment = SegmentFactory(kind=SegmentKind.DYNAMIC, rule={"type": "events", "event_type": "mp.purchase", "op": "at_least", "count": 2, "days": 30})
     snapshot = segment_snapshot_create(segment=segment)
     assert snapshot.member_count == 2
     assert sorted(snapshot.members.values_list("customer_id", flat=True)) == [customers[0].pk, customers[1].pk]
@@ -99,7 +100,7 @@ def test_static_upload_adds_matches_and_reports_unmatched_rows(api_client):
     by_openid = ChannelIdentityFactory(external_id="oOPENID1").customer
     by_unionid = CustomerFactory()
     CustomerUnionId.objects.create(unionid="UNION-1", customer=by_unionid)
-    segment = segment_create(name="VIP list", kind="static")
+    segment = SegmentFactory()
 
     upload = SimpleUploadedFile("list.csv", b"openid\noOPENID1\noMISSING\n\noOPENID1\n", content_type="text/csv")
     response = api_client.post(f"/api/v1/segments/{segment.pk}/static-members/upload/", {"file": upload, "id_kind": "openid"}, format="multipart")
@@ -118,7 +119,7 @@ def test_static_upload_by_phone_matches_normalized_numbers():
     customer = CustomerFactory()
     customer_set_phone(customer=customer, phone="13800138000")
     customer.save()
-    segment = segment_create(name="phones", kind="static")
+    segment = SegmentFactory()
     report = segment_static_upload(segment=segment, content="+86 138-0013-8000\n13900000000\n", id_kind="phone")
     assert report["added"] == 1
     assert report["unmatched"] == [{"line": 2, "value": "13900000000"}]
@@ -126,7 +127,7 @@ def test_static_upload_by_phone_matches_normalized_numbers():
 
 def test_static_members_added_from_a_search_and_removed(api_client, coffee_world):
     tag, fans, others = coffee_world
-    segment = segment_create(name="manual", kind="static")
+    segment = SegmentFactory()
     added = api_client.post(f"/api/v1/segments/{segment.pk}/static-members/", {"rule": {"type": "tag", "op": "has", "tag": tag.pk}}, format="json")
     assert added.json() == {"added": 5}
     again = api_client.post(f"/api/v1/segments/{segment.pk}/static-members/", {"customer_ids": [fans[0].pk, others[0].pk]}, format="json")
@@ -138,19 +139,15 @@ def test_static_members_added_from_a_search_and_removed(api_client, coffee_world
 
 def test_segment_membership_condition_uses_static_and_dynamic_segments(coffee_world):
     tag, fans, others = coffee_world
-    static = segment_create(name="picked", kind="static")
-    from customers.segments.selectors import segment_customer_queryset
-    from customers.segments.services import segment_static_add
-
-    segment_static_add(segment=static, customers=[fans[0].pk, others[0].pk])
-    dynamic = segment_create(name="coffee", rule={"type": "tag", "op": "has", "tag": tag.pk})
-    combined = segment_create(name="both", rule={"all": [{"type": "segment", "segment": static.pk}, {"not": {"type": "segment", "segment": dynamic.pk}}]})
+    static = SegmentFactory(members=[fans[0], others[0]])
+    dynamic = SegmentFactory(kind=SegmentKind.DYNAMIC, rule={"type": "tag", "op": "has", "tag": tag.pk})
+    combined = SegmentFactory(kind=SegmentKind.DYNAMIC, rule={"all": [{"type": "segment", "segment": static.pk}, {"not": {"type": "segment", "segment": dynamic.pk}}]})
     assert list(segment_customer_queryset(combined).values_list("pk", flat=True)) == [others[0].pk]
 
 
 def test_scheduled_refresh_keeps_counts_and_history(coffee_world):
     tag, _, _ = coffee_world
-    segment = segment_create(name="Coffee", rule={"type": "tag", "op": "has", "tag": tag.pk})
+    segment = SegmentFactory(kind=SegmentKind.DYNAMIC, rule={"type": "tag", "op": "has", "tag": tag.pk})
     segment_count_refresh_task(segment.pk)
     segment_count_refresh_task(segment.pk)
     segment.refresh_from_db()
@@ -161,19 +158,16 @@ def test_scheduled_refresh_keeps_counts_and_history(coffee_world):
 
 
 def test_static_members_added_from_the_operator_customer_search(api_client, coffee_world):
-    pytest.importorskip("customers.selectors", reason="the foundation's customer search is merged separately")
     tag, fans, _ = coffee_world
-    segment = segment_create(name="from search", kind="static")
+    segment = SegmentFactory()
     added = api_client.post(f"/api/v1/segments/{segment.pk}/static-members/", {"filters": {"tag": [tag.pk]}}, format="json")
     assert added.status_code == 200, added.content
     assert added.json() == {"added": len(fans)}
 
 
 def test_merging_customers_keeps_one_snapshot_membership_and_deleting_removes_it(coffee_world):
-    from customers.services import customer_merge
-
     tag, fans, _ = coffee_world
-    segment = segment_create(name="Coffee", rule={"type": "tag", "op": "has", "tag": tag.pk})
+    segment = SegmentFactory(kind=SegmentKind.DYNAMIC, rule={"type": "tag", "op": "has", "tag": tag.pk})
     snapshot = segment_snapshot_create(segment=segment)
     customer_merge(survivor=fans[0], merged=fans[1], reason="test")
     members = list(SegmentSnapshotMember.objects.filter(snapshot=snapshot).values_list("customer_id", flat=True))

@@ -11,6 +11,7 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from accounts.models import ChannelAccount
 from customers.models import (
     ChannelIdentity,
     ConsentCredit,
@@ -23,7 +24,6 @@ from customers.models import (
 )
 from customers.segments.rules import rule_validate
 from customers.segments.selectors import rule_customer_queryset
-from accounts.models import ChannelAccount
 
 pytestmark = pytest.mark.django_db(transaction=False)
 

@@ -2,10 +2,12 @@
 
 import pytest
 
+from customers.segments.models import Segment, SegmentKind
 from customers.segments.rules import rule_validate
+from customers.segments.selectors import segment_customer_queryset
 from customers.segments.services import segment_create, segment_update
 from scrm.errors import ApplicationError
-from tests.factories import ChannelAccountFactory, TagFactory
+from tests.factories import ChannelAccountFactory, SegmentFactory, TagFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -89,9 +91,9 @@ def test_group_shape_errors():
 
 
 def test_segment_cycles_are_rejected():
-    a = segment_create(name="A", rule={"all": []})
-    b = segment_create(name="B", rule={"type": "segment", "segment": a.pk})
-    c = segment_create(name="C", rule={"type": "segment", "segment": b.pk})
+    a = SegmentFactory(kind=SegmentKind.DYNAMIC, rule={"all": []})
+    b = SegmentFactory(kind=SegmentKind.DYNAMIC, rule={"type": "segment", "segment": a.pk})
+    c = SegmentFactory(kind=SegmentKind.DYNAMIC, rule={"type": "segment", "segment": b.pk})
     # a -> c -> b -> a
     errors = rule_validate({"not": {"type": "segment", "segment": c.pk}}, segment_id=a.pk)
     assert [e.path for e in errors] == ["$.not.segment"]
@@ -109,11 +111,8 @@ def test_create_refuses_an_invalid_rule_with_paths():
 
 
 def test_a_stored_cycle_is_refused_when_evaluated_not_a_server_error():
-    from customers.segments.models import Segment
-    from customers.segments.selectors import segment_customer_queryset
-
-    a = segment_create(name="A", rule={"all": []})
-    b = segment_create(name="B", rule={"type": "segment", "segment": a.pk})
+    a = SegmentFactory(kind=SegmentKind.DYNAMIC, rule={"all": []})
+    b = SegmentFactory(kind=SegmentKind.DYNAMIC, rule={"type": "segment", "segment": a.pk})
     Segment.objects.filter(pk=a.pk).update(rule={"type": "segment", "segment": b.pk})  # bypassing validation
     a.refresh_from_db()
     with pytest.raises(ApplicationError) as excinfo:

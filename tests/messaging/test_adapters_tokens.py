@@ -4,6 +4,7 @@ backoff, the rate limit: all against the sandbox over HTTP."""
 from __future__ import annotations
 
 import random
+import socket
 import threading
 import time
 
@@ -156,8 +157,6 @@ def test_system_busy_and_timeouts_and_refused_connections_are_retryable(sandbox,
 
 class socket_closed_port:
     def __enter__(self) -> int:
-        import socket
-
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         return self.sock.getsockname()[1]  # bound, never listening: connections are refused

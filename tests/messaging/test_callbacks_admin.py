@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from customers.models import ChannelIdentity
 from messaging.callbacks.models import AutoReplyRule, InboundMessage
 from tests.plugins.callbacks import wechat_payload
 
@@ -37,7 +38,6 @@ def test_inbound_messages_are_listed_read_only(client, admin_user, callback_clie
 def test_admin_action_processes_failed_messages_again(
     client, admin_user, callback_client, callback_oa_account, callback_celery_eager, django_capture_on_commit_callbacks
 ):
-    from customers.models import ChannelIdentity
 
     client.force_login(admin_user)
     callback_client(callback_oa_account).post(wechat_payload("subscribe.xml", openid="o-failed"))

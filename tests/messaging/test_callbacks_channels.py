@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from customers.models import ChannelIdentity, CustomerTag, EngagementEvent
+from customers.models import ChannelIdentity, CustomerTag, CustomerUnionId, EngagementEvent
 from messaging.channels.models import ChannelCode
 from messaging.sandbox.registration import sandbox_register_account
 from tests.factories import ChannelAccountFactory, ChannelIdentityFactory, TagFactory
@@ -79,7 +79,6 @@ def _add_contact(sandbox, corp_id: str, external_userid: str, **params) -> str:
 def test_wecom_add_external_contact_resolves_unionid_tags_and_welcomes(deliver, sandbox, sandbox_wecom):
     oa = ChannelAccountFactory(kind="oa")
     follower = ChannelIdentityFactory(account=oa, external_id="o-oa-1", unionid="union-42")
-    from customers.models import CustomerUnionId
 
     CustomerUnionId.objects.create(unionid="union-42", customer=follower.customer)
     vip = TagFactory(name="vip")

@@ -4,6 +4,7 @@ retries) to the callback URL served by a live Django server; the events are proc
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 
 from customers.models import ChannelIdentity
 from messaging.callbacks.models import InboundMessage
@@ -13,8 +14,6 @@ from tests.factories import ChannelAccountFactory
 
 @pytest.fixture
 def live_oa_account(transactional_db, live_server, sandbox, settings, callback_celery_eager, monkeypatch):
-    from django.db import connection
-
     # The live server's request threads must not keep persistent connections past the test, or the
     # test database cannot be dropped at the end of the session.
     monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 0)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import redis
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 
 from messaging.callbacks import enqueue, services
 from messaging.callbacks.groupcommit import BatchFailed, GroupCommit
@@ -25,6 +25,7 @@ from messaging.callbacks.models import InboundMessage
 from messaging.callbacks.parsing import xml_parse
 from messaging.callbacks.tasks import inbound_process_task
 from scrm.celery import app as celery_app
+from tests.messaging.test_callbacks_wsgi import DeployedClient
 from tests.plugins.callbacks import CallbackClient, wechat_payload
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -214,8 +215,6 @@ def test_a_batch_that_fails_for_a_broken_database_fails_every_request_in_it(call
 
 
 def test_deployed_endpoint_answers_500_for_every_request_of_a_failed_batch(callback_oa_account, monkeypatch):
-    from tests.messaging.test_callbacks_wsgi import DeployedClient
-
     poster = CallbackClient(DeployedClient(keep_connections=False), callback_oa_account)
     assert poster.post(wechat_payload("text.xml", openid="o-warm")).status_code == 200  # account now cached
     held = HeldLeader(monkeypatch, others=3)
@@ -238,8 +237,6 @@ def test_deployed_endpoint_answers_500_for_every_request_of_a_failed_batch(callb
 
 
 def test_inside_a_transaction_the_row_commits_with_it(callback_oa_account, monkeypatch):
-    from django.db import transaction
-
     flushes = []
     monkeypatch.setattr(services._group_commit, "_flush", lambda rows: flushes.append(rows) or {})
     fields, raw = _fields()

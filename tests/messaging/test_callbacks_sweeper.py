@@ -8,10 +8,12 @@ import time
 from datetime import timedelta
 
 import pytest
+import redis
 from django.utils import timezone
 
 from customers.models import ChannelIdentity
 from messaging.callbacks import enqueue, services
+from messaging.callbacks.enqueue import _fast_path, publish_inbound
 from messaging.callbacks.models import InboundMessage
 from messaging.callbacks.tasks import inbound_process_task, inbound_sweep_task
 from scrm.celery import app as celery_app
@@ -124,10 +126,6 @@ def test_sweeper_is_scheduled_on_beat_and_routed_to_callbacks_queue(settings):
 
 
 def test_fast_path_message_matches_what_apply_async_publishes():
-    import redis
-
-    from messaging.callbacks.enqueue import _fast_path, publish_inbound
-
     assert _fast_path(inbound_process_task) is not None, "the test broker is Redis: the fast path must apply"
     redis.Redis.from_url(celery_app.conf.broker_url).delete("callbacks")
     publish_inbound(inbound_process_task, 4242)
@@ -149,8 +147,6 @@ def test_fast_path_message_matches_what_apply_async_publishes():
 
 
 def test_committed_callbacks_reach_the_broker_queue(callback_client, callback_oa_account, django_capture_on_commit_callbacks):
-    import redis
-
     redis.Redis.from_url(celery_app.conf.broker_url).delete("callbacks")
     poster = callback_client(callback_oa_account)
     with django_capture_on_commit_callbacks(execute=True):

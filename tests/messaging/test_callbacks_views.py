@@ -7,7 +7,7 @@ import logging
 import time
 
 import pytest
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 
 from messaging.callbacks.crypto import signature_compute
 from messaging.callbacks.models import AutoReplyRule, InboundMessage
@@ -335,8 +335,6 @@ def test_callback_client_is_importable():
 
 
 def test_benchmark_empty_view_is_not_routed_unless_enabled(client):
-    from django.urls import NoReverseMatch
-
     with pytest.raises(NoReverseMatch):
         reverse("callbacks:bench-empty")
     assert client.post("/callbacks/_bench/empty/").status_code == 404

@@ -14,6 +14,7 @@ from customers.models import (
     TopicSubscription,
 )
 from messaging.miniprogram.models import MiniProgramSession
+from messaging.miniprogram.tasks import mp_sessions_purge_task
 from tests.factories import TagFactory, TagGroupFactory
 
 pytestmark = pytest.mark.django_db
@@ -404,8 +405,6 @@ def test_nul_characters_inside_event_properties_are_refused(mp_user):
 
 
 def test_purging_deletes_long_dead_sessions_only(mp_user_factory):
-    from messaging.miniprogram.tasks import mp_sessions_purge_task
-
     live, expired, revoked, recently_revoked = (mp_user_factory() for _ in range(4))
     long_ago = timezone.now() - timedelta(days=8)
     MiniProgramSession.objects.filter(pk=expired.tokens.session.pk).update(refresh_expires_at=long_ago)

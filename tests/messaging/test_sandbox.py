@@ -38,20 +38,17 @@ def test_token_endpoint_rejects_unknown_appid_and_wrong_secret(sandbox, oa):
     assert sandbox.control.token_fetch_count(APP) == 1
 
 
-def test_open_mode_accepts_any_app(sandbox):
-    sandbox.server.state.open_mode = True
-    try:
-        assert "access_token" in token_get(sandbox, appid="wxanything", secret="whatever")
-        client = sandbox.wechat_client("wxanyminiapp", "whatever")
-        session = client.wxa.code_to_session("code-from-wx-login")
-        assert session["openid"].startswith("o")
-        with pytest.raises(WeChatClientException) as reused:
-            client.wxa.code_to_session("code-from-wx-login")
-        assert reused.value.errcode == 40029
-        # Unknown openids become followers in open mode.
-        assert client.post("message/template/send", data={"touser": "o-any", "template_id": "T", "data": {}})["msgid"]
-    finally:
-        sandbox.server.state.open_mode = False
+def test_open_mode_accepts_any_app(sandbox, monkeypatch):
+    monkeypatch.setattr(sandbox.server.state, "open_mode", True)
+    assert "access_token" in token_get(sandbox, appid="wxanything", secret="whatever")
+    client = sandbox.wechat_client("wxanyminiapp", "whatever")
+    session = client.wxa.code_to_session("code-from-wx-login")
+    assert session["openid"].startswith("o")
+    with pytest.raises(WeChatClientException) as reused:
+        client.wxa.code_to_session("code-from-wx-login")
+    assert reused.value.errcode == 40029
+    # Unknown openids become followers in open mode.
+    assert client.post("message/template/send", data={"touser": "o-any", "template_id": "T", "data": {}})["msgid"]
 
 
 def test_new_token_makes_previous_stale_and_old_tokens_expire(sandbox, oa):

@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 import requests
 from django.core.management import call_command
+from wechatpy.crypto import WeChatCrypto
 
 from messaging.sandbox.control import SandboxControl
+from messaging.sandbox.registration import sandbox_register_account
 from tests.factories import ChannelAccountFactory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,10 +39,6 @@ def test_sandbox_register_registers_accounts_pointing_at_a_sandbox(sandbox, call
 
 @pytest.mark.django_db
 def test_registered_callback_settings_encrypt_with_the_accounts_key(sandbox, callback_receiver):
-    from wechatpy.crypto import WeChatCrypto
-
-    from messaging.sandbox.registration import sandbox_register_account
-
     account = ChannelAccountFactory(kind="oa", api_base_url=sandbox.base_url)
     sandbox_register_account(account)
     sandbox.control.app_settings(account.app_id, callback_url=callback_receiver.url)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from customers.models import ChannelIdentity, Customer, CustomerTag, CustomerUnionId
 from messaging.channels.clients import wechat_client
 from messaging.channels.models import SyncJob, TagMirror
 from messaging.channels.services import sync_job_start
 from messaging.channels.sync import sync_job_run
+from messaging.channels.tasks import sync_job_run_task, sync_jobs_sweep_task
 from tests.factories import ChannelAccountFactory, ChannelIdentityFactory
 
 pytestmark = pytest.mark.django_db
@@ -128,8 +132,6 @@ def test_starting_a_sync_twice_returns_the_open_job(oa_account, django_capture_o
 
 
 def test_sync_task_runs_to_the_end_and_a_second_run_does_nothing(sandbox, oa_account, celery_eager):
-    from messaging.channels.tasks import sync_job_run_task
-
     sandbox.control.add_followers(oa_account.app_id, 30)
     job = _start(oa_account)
     assert sync_job_run_task.delay(job.pk).get() == "done"
@@ -138,12 +140,6 @@ def test_sync_task_runs_to_the_end_and_a_second_run_does_nothing(sandbox, oa_acc
 
 
 def test_sweeper_re_enqueues_a_job_whose_worker_was_lost(sandbox, oa_account, celery_eager):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from messaging.channels.tasks import sync_jobs_sweep_task
-
     sandbox.control.add_followers(oa_account.app_id, 20)
     lost = _start(oa_account, state="running", lease_until=timezone.now() - timedelta(minutes=1))
     SyncJob.objects.filter(pk=lost.pk).update(updated_at=timezone.now() - timedelta(minutes=10))

@@ -31,9 +31,6 @@ def wecom_account(db, sandbox):
 
 
 @pytest.fixture
-def celery_eager():
+def celery_eager(monkeypatch):
     """Run Celery tasks inline (on_commit callbacks still need django_capture_on_commit_callbacks)."""
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = previous
+    monkeypatch.setitem(celery_app.conf, "task_always_eager", True)

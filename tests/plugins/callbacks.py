@@ -14,6 +14,7 @@ from django.urls import reverse
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.enterprise.crypto import WeChatCrypto as WeComCrypto
 
+from messaging import reports
 from messaging.callbacks.crypto import signature_compute
 from messaging.callbacks.selectors import account_cache_clear
 from scrm.celery import app as celery_app
@@ -116,12 +117,9 @@ def callback_client(client):
 
 
 @pytest.fixture
-def callback_celery_eager():
+def callback_celery_eager(monkeypatch):
     """Tasks run in-process when enqueued (use with django_capture_on_commit_callbacks(execute=True))."""
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = previous
+    monkeypatch.setitem(celery_app.conf, "task_always_eager", True)
 
 
 def _reset_broker_pools():
@@ -133,17 +131,18 @@ def _reset_broker_pools():
 
 class _BrokerOutage:
     def __init__(self):
-        self.previous = celery_app.conf.broker_url
+        # Its own MonkeyPatch, so that a test can end the outage midway without undoing its other patches.
+        self._patch = pytest.MonkeyPatch()
         self.down = False
 
     def start(self):
-        celery_app.conf.broker_url = "redis://127.0.0.1:1/0"
+        self._patch.setitem(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
         _reset_broker_pools()
         self.down = True
 
     def restore(self):
         if self.down:
-            celery_app.conf.broker_url = self.previous
+            self._patch.undo()
             _reset_broker_pools()
             self.down = False
 
@@ -173,8 +172,6 @@ def deliver(callback_client, callback_celery_eager, django_capture_on_commit_cal
 @pytest.fixture
 def delivery_reports():
     """The DeliveryReports the inbound loop dispatches during the test."""
-    from messaging import reports
-
     received: list = []
     reports.register_delivery_report_handler(received.append)
     yield received

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from campaigns.models import Campaign
+from scrm.celery import app as celery_app
 from tests.factories import (
     CampaignFactory,
     ChannelAccountFactory,
@@ -80,11 +81,6 @@ def sandbox_followers(sandbox):
 
 
 @pytest.fixture
-def campaigns_eager():
+def campaigns_eager(monkeypatch):
     """Celery tasks run inline (callbacks processing, dispatch pumps enqueued on commit)."""
-    from scrm.celery import app as celery_app
-
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = previous
+    monkeypatch.setitem(celery_app.conf, "task_always_eager", True)

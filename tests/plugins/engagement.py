@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import ChannelAccountFactory, ChannelIdentityFactory, CustomerFactory
+from scrm.celery import app as celery_app
+from tests.factories import (
+    CampaignFactory,
+    ChannelAccountFactory,
+    ChannelIdentityFactory,
+    CustomerFactory,
+    DeliveryFactory,
+)
 
 
 @pytest.fixture
@@ -14,31 +21,23 @@ def eng_account(db):
 
 @pytest.fixture
 def eng_campaign(eng_account):
-    from campaigns.models import Campaign
-
-    return Campaign.objects.create(name="Spring sale", account=eng_account, message_type="template")
+    return CampaignFactory(name="Spring sale", account=eng_account, message_type="template")
 
 
 @pytest.fixture
 def eng_make_delivery(eng_campaign):
     """Make a delivery of `eng_campaign` (or another campaign) to a new or given customer."""
-    from campaigns.models import Delivery
 
     def make(*, campaign=None, customer=None, **fields):
         campaign = campaign or eng_campaign
         customer = customer or CustomerFactory()
         identity = ChannelIdentityFactory(customer=customer, account=campaign.account)
-        return Delivery.objects.create(campaign=campaign, customer=customer, identity=identity, account=campaign.account, **fields)
+        return DeliveryFactory(campaign=campaign, customer=customer, identity=identity, **fields)
 
     return make
 
 
 @pytest.fixture
-def eng_eager_celery(settings):
+def eng_eager_celery(monkeypatch):
     """Run Celery tasks inline (the analytics task that applies events to profiles)."""
-    from scrm.celery import app
-
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
+    monkeypatch.setitem(celery_app.conf, "task_always_eager", True)

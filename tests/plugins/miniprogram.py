@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import pytest
 from rest_framework.test import APIClient
 
+from accounts.models import ChannelAccount
 from customers.models import ChannelIdentity, Customer
 from messaging.miniprogram.services import IssuedTokens, mp_session_create
-from accounts.models import ChannelAccount
 from tests.factories import ChannelAccountFactory, ChannelIdentityFactory
 
 

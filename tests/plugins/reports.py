@@ -7,7 +7,10 @@ import base64
 import json
 
 import pytest
+import redis
+from django.conf import settings
 
+from messaging import reports
 from tests.factories import ChannelAccountFactory, ChannelIdentityFactory, CustomerFactory
 
 
@@ -34,9 +37,6 @@ class BrokerQueue:
     queue as a list of JSON envelopes)."""
 
     def __init__(self, name: str):
-        import redis
-        from django.conf import settings
-
         self.name = name
         self.redis = redis.Redis.from_url(settings.CELERY_BROKER_URL)
 
@@ -66,8 +66,6 @@ def dispatch_queue():
 @pytest.fixture
 def aggregate_reports():
     """The AggregateReports the inbound loop dispatches during the test."""
-    from messaging import reports
-
     received: list = []
     reports.register_aggregate_report_handler(received.append)
     yield received

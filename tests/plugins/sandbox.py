@@ -13,6 +13,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
+from wechatpy import WeChatClient
+from wechatpy.enterprise import WeChatClient as WeComClient
 
 from messaging.sandbox.control import SandboxControl
 from messaging.sandbox.server import SandboxServer
@@ -45,15 +47,11 @@ class Sandbox:
 
     def wechat_client(self, app_id: str, secret: str):
         """A wechatpy WeChatClient (service account / mini-program) talking to this sandbox."""
-        from wechatpy import WeChatClient
-
         client = WeChatClient(app_id, secret, auto_retry=False)
         client._http = SandboxHTTP(self.base_url)
         return client
 
     def wecom_client(self, corp_id: str, secret: str):
-        from wechatpy.enterprise import WeChatClient as WeComClient
-
         client = WeComClient(corp_id, secret, auto_retry=False)
         client._http = SandboxHTTP(self.base_url)
         return client
