@@ -18,13 +18,13 @@ from django.db import connection, transaction
 from django.utils import timezone
 from psycopg import sql
 
+from accounts.models import ChannelAccount
 from campaigns import dispatch
 from campaigns.models import Campaign, CampaignState, Delivery
 from campaigns.planning import campaign_plan_audience
 from campaigns.policy import effective_policy
 from customers.segments.services import segment_create, segment_snapshot_create
 from devtools.population import population_generate, vacuum_analyze
-from messaging.models import ChannelAccount
 from scrm.sqltools import render, table
 
 HISTORY_CAMPAIGN_PREFIX = "bench-history"
