@@ -29,14 +29,14 @@ from scrm.sqltools import render, table
 
 HISTORY_CAMPAIGN_PREFIX = "bench-history"
 
-# (label, test on the statement text), first match wins.
+# (label, test on the statement text), first match wins; each label is shown once per phase.
 STATEMENTS: list[tuple[str, Callable[[str], bool]]] = [
-    ("planning: plan_audience", lambda text: "CREATE TEMP TABLE plan_audience" in text),
-    ("planning: plan_slots", lambda text: "CREATE TEMP TABLE plan_slots" in text),
-    ("planning: plan_history", lambda text: "CREATE TEMP TABLE plan_history" in text),
-    ("planning: decision and writes", lambda text: "decided AS MATERIALIZED" in text),
-    ("dispatch: send-time re-check", lambda text: "scrm_send_slot" in text and "plan_" not in text),
-    ("dispatch: account quota", lambda text: "me AS MATERIALIZED" in text),
+    ("plan_audience", lambda text: "CREATE TEMP TABLE plan_audience" in text),
+    ("plan_slots", lambda text: "CREATE TEMP TABLE plan_slots" in text),
+    ("plan_history", lambda text: "CREATE TEMP TABLE plan_history" in text),
+    ("decision and writes", lambda text: "decided AS MATERIALIZED" in text),
+    ("send-time re-check", lambda text: "scrm_send_slot" in text and "plan_" not in text),
+    ("account quota", lambda text: "me AS MATERIALIZED" in text or "COALESCE(d.sent_at, d.send_after, d.created_at)" in text),
 ]
 
 _HISTORY = sql.SQL(
@@ -82,10 +82,12 @@ class _Explainer:
         self.analyze = analyze
         self.costs = costs
         self.seen: set[str] = set()
+        self.phase = ""
 
     def __call__(self, execute, text: str, params: Any, many: bool, context: dict):
-        label = next((name for name, matches in STATEMENTS if matches(text)), None)
-        if label is not None and label not in self.seen and not many:
+        name = next((name for name, matches in STATEMENTS if matches(text)), None)
+        label = f"{self.phase}: {name}"
+        if name is not None and label not in self.seen and not many:
             self.seen.add(label)
             self.write(f"\n--- {label}\n{self._explain(context['cursor'], text, params)}")
         return execute(text, params, many, context)
@@ -102,13 +104,14 @@ class _Explainer:
         return plan if self.costs else _shape(plan)
 
 
-def _recheck(campaign: Campaign, ids: list[int]) -> None:
+def _recheck(campaign: Campaign, claimed: list) -> None:
     """The send-time re-check and the quota count of one claimed batch, by whichever name this version has."""
     policy = effective_policy(campaign)
+    ids = [row.id for row in claimed]
     recheck = getattr(dispatch, "deliveries_recheck", None)
     if recheck is not None:
         recheck(campaign=campaign, policy=policy, ids=ids)
-        dispatch.account_quota_left(campaign=campaign, ids=ids)
+        dispatch.deliveries_within_account_quota(campaign=campaign, rows=claimed)
     else:  # before the dispatch package (issue 12)
         dispatch._recheck(campaign, policy, ids)
         dispatch._account_quota_left(campaign, ids)
@@ -127,6 +130,7 @@ def explain_campaigns(*, customers: int, batch: int, analyze: bool, costs: bool,
                 segment_id=segment.pk, holdout_percent=5, policy_overrides={"quiet_start": None, "quiet_end": None},
             )
             snapshot = segment_snapshot_create(segment=segment)
+            explainer.phase = "planning"
             with connection.execute_wrapper(explainer):
                 result = campaign_plan_audience(campaign=campaign, snapshot_id=snapshot.pk)
             write(f"\nplanned {result.planned:,} of {result.audience:,}")
@@ -135,8 +139,9 @@ def explain_campaigns(*, customers: int, batch: int, analyze: bool, costs: bool,
             Delivery.objects.filter(campaign=campaign).update(send_after=timezone.now() - timedelta(seconds=1))
             campaign.refresh_from_db()
             claimed = dispatch.deliveries_claim(campaign=campaign, limit=batch)
+            explainer.phase = "dispatch"
             with connection.execute_wrapper(explainer):
-                _recheck(campaign, [row.id for row in claimed])
+                _recheck(campaign, claimed)
             raise _Rollback
     except _Rollback:
         pass
