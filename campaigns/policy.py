@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, fields
 from datetime import time
 from typing import Any
 
+from campaigns.models import ContactPolicy
 from scrm.errors import ApplicationError
 
 # WeChat's own rule for service-account mass sends (not configurable).
@@ -82,8 +83,6 @@ def counts_as_marketing_push(campaign) -> bool:
 
 
 def global_policy() -> Policy:
-    from campaigns.models import ContactPolicy
-
     row = ContactPolicy.objects.filter(pk=1).first()
     if row is None:
         return Policy()
