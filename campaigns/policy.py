@@ -1,7 +1,8 @@
-"""The contact policy: global defaults (ContactPolicy row) merged with a campaign's overrides, and the
-SQL fragments that enforce it at planning and again just before each send.
+"""The contact policy: global defaults (ContactPolicy row) merged with a campaign's overrides. The SQL
+that enforces it at planning and again just before each send is `campaigns/policy_sql.py`.
 
-The time arithmetic lives in three SQL functions installed by migration 0003 (PostgreSQL):
+The time arithmetic lives in SQL functions installed by migration 0004 (PostgreSQL; a change is a new
+migration):
 `scrm_time_in(t, start, end)` (wrapping windows), `scrm_defer_out_of(local, start, end)` (move a local
 timestamp past a forbidden window) and `scrm_send_slot(local, window_start, window_end, quiet_start,
 quiet_end)` (the first local moment inside the send window and outside quiet hours).
@@ -13,6 +14,7 @@ from dataclasses import asdict, dataclass, fields
 from datetime import time
 from typing import Any
 
+from campaigns.models import ContactPolicy
 from scrm.errors import ApplicationError
 
 # WeChat's own rule for service-account mass sends (not configurable).
@@ -81,8 +83,6 @@ def counts_as_marketing_push(campaign) -> bool:
 
 
 def global_policy() -> Policy:
-    from campaigns.models import ContactPolicy
-
     row = ContactPolicy.objects.filter(pk=1).first()
     if row is None:
         return Policy()
@@ -99,63 +99,3 @@ def effective_policy(campaign) -> Policy:
         # Shown when the customer opens the mini-program: nothing rings, so no quiet hours.
         base["quiet_start"] = base["quiet_end"] = None
     return Policy(**base)
-
-
-# --- SQL ----------------------------------------------------------------------------------------
-
-SQL_FUNCTIONS = r"""
-CREATE OR REPLACE FUNCTION scrm_time_in(t time, s time, e time) RETURNS boolean
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE
-        WHEN s IS NULL OR e IS NULL OR s = e THEN false
-        WHEN s < e THEN t >= s AND t < e
-        ELSE t >= s OR t < e
-    END
-$$;
-
-CREATE OR REPLACE FUNCTION scrm_defer_out_of(l timestamp, s time, e time) RETURNS timestamp
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE
-        WHEN NOT scrm_time_in(l::time, s, e) THEN l
-        WHEN s < e OR l::time < e THEN date_trunc('day', l) + e
-        ELSE date_trunc('day', l) + interval '1 day' + e
-    END
-$$;
-
-CREATE OR REPLACE FUNCTION scrm_send_slot(l timestamp, ws time, we time, qs time, qe time) RETURNS timestamp
-LANGUAGE plpgsql IMMUTABLE AS $$
-DECLARE
-    cur timestamp := l;
-    nxt timestamp;
-BEGIN
-    -- Window and quiet hours can push each other; three rounds settle any sane combination.
-    FOR i IN 1..3 LOOP
-        nxt := cur;
-        IF ws IS NOT NULL AND we IS NOT NULL AND ws <> we THEN
-            nxt := scrm_defer_out_of(nxt, we, ws);
-        END IF;
-        nxt := scrm_defer_out_of(nxt, qs, qe);
-        EXIT WHEN nxt = cur;
-        cur := nxt;
-    END LOOP;
-    RETURN cur;
-END
-$$;
-
-CREATE OR REPLACE FUNCTION scrm_next_hour(l timestamp, h integer) RETURNS timestamp
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE
-        WHEN h IS NULL THEN l
-        WHEN date_trunc('day', l) + make_interval(hours => h) >= date_trunc('hour', l)
-            THEN greatest(l, date_trunc('day', l) + make_interval(hours => h))
-        ELSE date_trunc('day', l) + interval '1 day' + make_interval(hours => h)
-    END
-$$;
-"""
-
-SQL_FUNCTIONS_DROP = """
-DROP FUNCTION IF EXISTS scrm_next_hour(timestamp, integer);
-DROP FUNCTION IF EXISTS scrm_send_slot(timestamp, time, time, time, time);
-DROP FUNCTION IF EXISTS scrm_defer_out_of(timestamp, time, time);
-DROP FUNCTION IF EXISTS scrm_time_in(time, time, time);
-"""

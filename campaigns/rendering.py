@@ -10,12 +10,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 from django.template import Context, Engine, Template, TemplateSyntaxError
 from django.template.base import TextNode, VariableNode
 from django.template.defaulttags import IfNode
 
+from campaigns.models import Campaign, MessageType
+from campaigns.tracking.services import tracked_url
 from scrm.errors import ApplicationError
 
 ALLOWED_VARIABLES = {
@@ -125,3 +127,64 @@ def template_strings(content: dict[str, Any]) -> list[str]:
     for value in (content.get("fields") or {}).values():
         out.append(value.get("value", "") if isinstance(value, dict) else str(value))
     return out
+
+
+class RenderTarget(Protocol):
+    """What rendering needs of a recipient: the delivery (for tracked links) and the customer."""
+
+    id: int
+    customer_id: int
+    customer: Any
+
+
+class MessageRenderer:
+    """A campaign's content rendered for one recipient (per-customer text, tracked links) as the
+    adapter's payload, or once for a list call (mass sends and WeCom tasks carry one body)."""
+
+    def __init__(self, campaign: Campaign):
+        self.campaign = campaign
+        self.content = campaign.content or {}
+
+    def text(self, source: str, row: RenderTarget, *, links: bool = True) -> str:
+        text = render(source, customer_context(row.customer, self.campaign.name)) if row.customer is not None else source
+        if links:
+            text = rewrite_links(text, lambda url: self.link(url, row))
+        return text
+
+    def link(self, url: str, row: RenderTarget) -> str:
+        return tracked_url(delivery_id=row.id, campaign_id=self.campaign.pk, customer_id=row.customer_id, url=url)
+
+    def _fields(self, row: RenderTarget) -> dict[str, dict[str, str]]:
+        data = {}
+        for key, value in (self.content.get("fields") or {}).items():
+            item = dict(value) if isinstance(value, dict) else {"value": str(value)}
+            item["value"] = self.text(str(item.get("value", "")), row, links=False)
+            data[key] = item
+        return data
+
+    def payload(self, row: RenderTarget) -> dict[str, Any]:
+        mtype = self.campaign.message_type
+        c = self.content
+        if mtype == MessageType.TEMPLATE:
+            payload: dict[str, Any] = {"template_id": c["template_id"], "data": self._fields(row)}
+            if c.get("url"):
+                payload["url"] = self.link(c["url"], row)
+            if c.get("miniprogram"):
+                payload["miniprogram"] = c["miniprogram"]
+            return payload
+        if mtype == MessageType.CUSTOMER_SERVICE:
+            return {"msgtype": "text", "text": {"content": self.text(c["text"], row)}}
+        if mtype in (MessageType.OA_SUBSCRIBE, MessageType.MP_SUBSCRIBE):
+            payload = {"template_id": c["template_id"], "data": self._fields(row)}
+            if c.get("page"):
+                payload["page"] = c["page"]
+            if c.get("miniprogram"):
+                payload["miniprogram"] = c["miniprogram"]
+            return payload
+        raise ValueError(mtype)
+
+    def batch_payload(self, *, staff: str = "") -> dict[str, Any]:
+        c = self.content
+        if self.campaign.message_type == MessageType.MASS:
+            return {"msgtype": "text", "text": {"content": c["text"]}}
+        return {"sender": staff, "text": {"content": c["text"]}, "attachments": c.get("attachments") or []}

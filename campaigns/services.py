@@ -12,10 +12,14 @@ from django.apps import apps
 from django.db import transaction
 from django.utils import timezone
 
+from campaigns.dispatch import Claimed
 from campaigns.models import Campaign, CampaignState, Delivery, DeliveryState, OperatorIdentity
 from campaigns.planning import PlanResult, campaign_plan_audience, planning_available, planning_require_postgresql
 from campaigns.policy import effective_policy, policy_overrides_clean
+from campaigns.rendering import MessageRenderer
 from campaigns.validation import campaign_validate
+from messaging.channels import get_adapter
+from messaging.channels.base import OutboundMessage, Recipient
 from scrm.errors import ApplicationError, Conflict
 
 logger = logging.getLogger(__name__)
@@ -324,10 +328,6 @@ def campaign_run_recurring(*, campaign_id: int) -> Campaign | None:
 
 def campaign_test_send(*, campaign: Campaign, user, identity_id: int | None = None) -> list[dict[str, Any]]:
     """Render and send the campaign to the operator's own identities (no delivery, no caps)."""
-    from campaigns.dispatch import Claimed, _Renderer
-    from messaging.channels import get_adapter
-    from messaging.channels.base import OutboundMessage, Recipient
-
     campaign_validate(campaign=campaign)
     links = OperatorIdentity.objects.filter(user=user, identity__account_id=campaign.account_id).select_related("identity__customer")
     if identity_id is not None:
@@ -338,7 +338,7 @@ def campaign_test_send(*, campaign: Campaign, user, identity_id: int | None = No
             "No identity of yours on this campaign's account: link one (Operator identities) first.", code="no_test_identity"
         )
     adapter = get_adapter(campaign.account)
-    renderer = _Renderer(campaign)
+    renderer = MessageRenderer(campaign)
     results = []
     for link in links:
         identity = link.identity

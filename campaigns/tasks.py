@@ -7,6 +7,7 @@ from celery import shared_task
 from django.conf import settings
 
 from campaigns import dispatch, services
+from campaigns.dispatch.group_results import dispatch_group_results_poll
 from campaigns.receivers import pending_reports_sweep
 
 
@@ -45,8 +46,6 @@ def dispatch_sweep_task() -> None:
 def dispatch_group_results_poll_task(self, account_id: int, msgid: str, attempt: int = 0) -> None:
     # Re-schedules itself with a growing countdown until the task's deliveries are final or too old
     # (not when run eagerly: the countdown would be ignored and the poll would spin).
-    from campaigns.group_results import dispatch_group_results_poll
-
     result = dispatch_group_results_poll(account_id=account_id, msgid=msgid, attempt=attempt)
     if result.again_in is not None and not self.request.is_eager:
         dispatch_group_results_poll_task.apply_async(args=[account_id, msgid, attempt + 1], countdown=result.again_in)

@@ -10,6 +10,8 @@ from django.utils import timezone
 
 from campaigns import dispatch, services
 from campaigns.models import ContactPolicy, Delivery
+from campaigns.policy import effective_policy
+from campaigns.rendering import MessageRenderer
 from customers.models import EngagementEvent
 from messaging.channels import get_adapter
 from messaging.channels.base import OutboundMessage, Recipient
@@ -109,8 +111,8 @@ def test_worker_killed_mid_batch_is_resent_without_duplicates_or_losses(sandbox,
     # A worker claims 6 rows, sends 3 of them, and dies before recording anything.
     claimed = dispatch.deliveries_claim(campaign=campaign, limit=6)
     assert len(claimed) == 6
-    dispatch._load_recipients(claimed)
-    renderer = dispatch._Renderer(campaign)
+    dispatch.load_recipients(claimed)
+    renderer = MessageRenderer(campaign)
     adapter = get_adapter(sandbox_oa)
     for row in claimed[:3]:
         message = OutboundMessage(message_type="template", payload=renderer.payload(row), idempotency_key=str(row.id))
@@ -227,7 +229,7 @@ def test_two_campaigns_claiming_one_customer_at_once_send_exactly_one(sandbox, s
     # Both workers claim before either re-checks.
     claimed_first = dispatch.deliveries_claim(campaign=first, limit=10)
     claimed_second = dispatch.deliveries_claim(campaign=second, limit=10)
-    policy = dispatch.effective_policy(first)
-    drop_second, _ = dispatch._recheck(second, policy, [r.id for r in claimed_second])
-    drop_first, _ = dispatch._recheck(first, policy, [r.id for r in claimed_first])
+    policy = effective_policy(first)
+    drop_second, _ = dispatch.deliveries_recheck(campaign=second, policy=policy, ids=[r.id for r in claimed_second])
+    drop_first, _ = dispatch.deliveries_recheck(campaign=first, policy=policy, ids=[r.id for r in claimed_first])
     assert drop_first == {} and drop_second == {claimed_second[0].id: "frequency_day"}

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from campaigns import dispatch, services
-from campaigns.group_results import MAX_AGE, dispatch_group_results_poll, poll_interval
+from campaigns.dispatch.group_results import MAX_AGE, dispatch_group_results_poll, poll_interval
 from campaigns.models import Delivery
 from campaigns.receivers import delivery_report_apply
 from campaigns.selectors import campaign_stats

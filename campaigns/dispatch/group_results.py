@@ -8,10 +8,14 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.db import transaction
 from django.db.models import Min
 from django.utils import timezone
+from wechatpy.exceptions import WeChatClientException
 
+from accounts.models import ChannelAccount
 from campaigns.models import Delivery, DeliveryState
+from messaging.channels.wecom import group_message_reports_dispatch
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +42,7 @@ def poll_interval(attempt: int) -> float:
 
 def group_results_poll_schedule(*, account_id: int, msgids: list[str]) -> None:
     """Enqueue the first result poll of freshly sent group tasks (after the current transaction commits)."""
-    from django.db import transaction
-
+    # campaigns.tasks imports dispatch, which sends the tasks whose results this polls.
     from campaigns.tasks import dispatch_group_results_poll_task
 
     for msgid in dict.fromkeys(m for m in msgids if m):
@@ -50,11 +53,6 @@ def group_results_poll_schedule(*, account_id: int, msgids: list[str]) -> None:
 
 def dispatch_group_results_poll(*, account_id: int, msgid: str, attempt: int = 0) -> PollResult:
     """Fetch a group task's per-customer results once, settle decided deliveries, and say whether to poll again."""
-    from wechatpy.exceptions import WeChatClientException
-
-    from messaging.channels.wecom import group_message_reports_dispatch
-    from accounts.models import ChannelAccount
-
     open_rows = Delivery.objects.filter(account_id=account_id, msgid=msgid, state__in=OPEN_STATES)
     first_sent = open_rows.aggregate(at=Min("sent_at"))["at"]
     if not open_rows.exists():

@@ -1,0 +1,75 @@
+"""Claiming deliveries for a send, and giving back what was not sent.
+
+A row is claimed by a conditional `UPDATE … WHERE state = 'planned'` over `FOR UPDATE SKIP LOCKED`
+rows, so two workers never claim the same delivery; a worker that dies leaves its rows in 'sending'
+until the sweeper returns them (their idempotency key makes the re-send safe).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection, transaction
+
+from campaigns.dispatch import sql as dispatch_sql
+from campaigns.models import Campaign, CampaignState, Delivery, DeliveryState
+from customers.models import ChannelIdentity, Customer
+from scrm.sqltools import render
+
+
+@dataclass
+class Claimed:
+    """A delivery claimed for this batch, with what rendering and the adapter need of its recipient."""
+
+    id: int
+    customer_id: int
+    identity_id: int | None
+    batch_key: str
+    attempts: int
+    external_id: str = ""
+    owner_staff_id: str = ""
+    customer: Any = None
+
+
+def campaign_state(campaign_id: int) -> str:
+    return Campaign.objects.filter(pk=campaign_id).values_list("state", flat=True).first() or CampaignState.CANCELLED
+
+
+def deliveries_claim(*, campaign: Campaign, limit: int) -> list[Claimed]:
+    """Move up to `limit` due planned deliveries to sending; concurrent claimers skip each other's rows."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(render(dispatch_sql.CLAIM), {"campaign": campaign.pk, "limit": limit})
+        rows = [Claimed(*row) for row in cursor.fetchall()]
+    rows.sort(key=lambda r: r.id)
+    return rows
+
+
+def load_recipients(rows: list[Claimed]) -> None:
+    """Fill in each row's identity (external id, owning staff member) and customer (for rendering)."""
+    identities = {
+        i["id"]: i
+        for i in ChannelIdentity.objects.filter(pk__in=[r.identity_id for r in rows if r.identity_id]).values("id", "external_id", "owner_staff_id")
+    }
+    customers = Customer.objects.only("id", "display_name", "city", "province", "country", "gender").in_bulk([r.customer_id for r in rows])
+    for row in rows:
+        identity = identities.get(row.identity_id) or {}
+        row.external_id = identity.get("external_id", "")
+        row.owner_staff_id = identity.get("owner_staff_id", "")
+        row.customer = customers.get(row.customer_id)
+
+
+def deliveries_release(ids: list[int], campaign_id: int) -> None:
+    """Give unsent claimed rows back: planned again, or cancelled when the campaign was cancelled."""
+    if not ids:
+        return
+    Delivery.objects.filter(pk__in=ids, state=DeliveryState.SENDING).update(state=DeliveryState.PLANNED, claimed_at=None)
+    if campaign_state(campaign_id) == CampaignState.CANCELLED:
+        Delivery.objects.filter(pk__in=ids, state=DeliveryState.PLANNED).update(state=DeliveryState.CANCELLED)
+
+
+def deliveries_sweep_stale(*, older_than_seconds: float) -> list[int]:
+    """Return 'sending' rows whose worker died to 'planned'; their idempotency key makes the re-send safe."""
+    with connection.cursor() as cursor:
+        cursor.execute(render(dispatch_sql.SWEEP_STALE), {"older_than": older_than_seconds})
+        return sorted({row[0] for row in cursor.fetchall()})

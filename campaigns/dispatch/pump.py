@@ -1,0 +1,203 @@
+"""The pump: claim due deliveries batch by batch, re-check them, send, record; for a time slice, then
+hand back to the task (which re-enqueues itself) so pause/cancel and other campaigns get a turn."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from campaigns.dispatch import send
+from campaigns.dispatch.claim import Claimed, campaign_state, deliveries_claim, load_recipients
+from campaigns.dispatch.consent import consent_refund_unsent, consent_spend
+from campaigns.dispatch.quota import deliveries_within_account_quota
+from campaigns.dispatch.recheck import deliveries_recheck
+from campaigns.dispatch.record import Outcome, outcomes_record, push_events_record
+from campaigns.models import Campaign, CampaignState, Delivery, DeliveryState, MessageType
+from campaigns.policy import effective_policy
+from campaigns.receivers import msgid_locks, pending_reports_apply
+from campaigns.rendering import MessageRenderer
+from messaging.channels import get_adapter
+from messaging.channels.base import SendOutcome
+from messaging.channels.errors import backoff_delay
+
+# SendOutcome.error_code of the adapter when the account's rate limit asked for a long wait.
+RATE_LIMITED = "rate_limited"
+STATE_CHECK_SECONDS = 0.5
+SUBSCRIBE_TYPES = (MessageType.OA_SUBSCRIBE, MessageType.MP_SUBSCRIBE)
+
+
+@dataclass
+class DispatchResult:
+    sent: int = 0
+    failed: int = 0
+    retry: int = 0
+    suppressed: int = 0
+    deferred: int = 0
+    # None: nothing more to do now; otherwise seconds after which the pump should run again.
+    requeue_in: float | None = None
+    stopped: str = ""
+
+
+class Pump:
+    """One time slice of one campaign's sending; `run_batch` sends one claimed batch."""
+
+    def __init__(self, campaign: Campaign, *, budget_seconds: float):
+        self.campaign = campaign
+        self.policy = effective_policy(campaign)
+        self.adapter = get_adapter(campaign.account)
+        self.renderer = MessageRenderer(campaign)
+        self.deadline = time.monotonic() + budget_seconds
+        self.result = DispatchResult()
+        self._checked_at = 0.0
+        self._state = campaign.state
+        # Outcomes of subscribe sends, whose spent credits go back when WeChat did not take the send.
+        self.subscribe_outcomes: list[Outcome] = []
+        self.spends_consent = campaign.message_type in SUBSCRIBE_TYPES
+        self.threads = max(1, int(settings.CAMPAIGN_DISPATCH_THREADS))
+        # Subscribe sends stay sequential: their consent bookkeeping is per send.
+        per_thread_ok = campaign.message_type in (MessageType.TEMPLATE, MessageType.CUSTOMER_SERVICE)
+        self.pool = ThreadPoolExecutor(max_workers=self.threads) if self.threads > 1 and per_thread_ok else None
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+
+    def state(self) -> str:
+        """The campaign's state, re-read at most every STATE_CHECK_SECONDS."""
+        if time.monotonic() - self._checked_at >= STATE_CHECK_SECONDS:
+            self._state = campaign_state(self.campaign.pk)
+            self._checked_at = time.monotonic()
+        return self._state
+
+    def stop(self) -> None:
+        self.result.stopped = self._state
+
+    def outcome(self, row: Claimed, sent: SendOutcome) -> Outcome:
+        """The delivery's next state from the adapter's answer (counted in the result)."""
+        if sent.status == "sent":
+            self.result.sent += 1
+            return Outcome(row.id, DeliveryState.SENT, msgid=sent.msgid or "")
+        if sent.error_code == RATE_LIMITED:
+            # Our own limiter said wait: not an attempt, and the pump comes back after the wait.
+            self.result.requeue_in = max(self.result.requeue_in or 0, sent.retry_after or 1.0)
+            return Outcome(row.id, DeliveryState.PLANNED, error_code="deferred", send_after=timezone.now() + timedelta(seconds=sent.retry_after or 1.0))
+        attempt = row.attempts + 1
+        if sent.status == "retryable" and attempt < self.policy.max_attempts:
+            self.result.retry += 1
+            delay = max(sent.retry_after or 0, backoff_delay(attempt))
+            return Outcome(
+                row.id, DeliveryState.PLANNED, error_code=sent.error_code or "", error_message=sent.error_message or "",
+                send_after=timezone.now() + timedelta(seconds=delay),
+            )
+        self.result.failed += 1
+        return Outcome(row.id, DeliveryState.FAILED, error_code=sent.error_code or "", error_message=sent.error_message or "")
+
+    def flush(self, outcomes: list[Outcome], sent_rows: list[Claimed]) -> None:
+        """Record the outcomes gathered so far (and their push.sent events); empties both lists."""
+        msgids = [o.msgid for o in outcomes if o.state == DeliveryState.SENT and o.msgid]
+        if msgids and self.campaign.message_type == MessageType.TEMPLATE:
+            # A delivery report may already be waiting for these msgids: recorded and applied in order.
+            with transaction.atomic():
+                msgid_locks(account_id=self.campaign.account_id, msgids=msgids)
+                outcomes_record(outcomes)
+            pending_reports_apply(account_id=self.campaign.account_id, msgids=msgids)
+        else:
+            outcomes_record(outcomes)
+        if sent_rows:
+            push_events_record(self.campaign, sent_rows, timezone.now())
+        outcomes.clear()
+        sent_rows.clear()
+
+    def suppress(self, rows: list[Claimed], *, code: str, message: str) -> None:
+        outcomes_record([Outcome(r.id, DeliveryState.SUPPRESSED, error_code=code, error_message=message) for r in rows], count_attempt=False)
+        self.result.suppressed += len(rows)
+
+    def run_batch(self, rows: list[Claimed]) -> bool:
+        """Send one claimed batch; False when the pump must stop (paused, cancelled, rate-limited)."""
+        load_recipients(rows)
+        drop, defer = deliveries_recheck(campaign=self.campaign, policy=self.policy, ids=[r.id for r in rows])
+        if drop or defer:
+            outcomes_record(
+                [Outcome(i, DeliveryState.SUPPRESSED, error_code=reason, error_message="policy re-check before send") for i, reason in drop.items()]
+                + [Outcome(i, DeliveryState.PLANNED, error_code="deferred", send_after=at) for i, at in defer.items()],
+                count_attempt=False,
+            )
+            self.result.suppressed += len(drop)
+            self.result.deferred += len(defer)
+            rows = [r for r in rows if r.id not in drop and r.id not in defer]
+        mtype = self.campaign.message_type
+        if mtype != MessageType.INBOX and rows:
+            rows, over = deliveries_within_account_quota(campaign=self.campaign, rows=rows)
+            self.suppress(over, code="account_quota", message="account daily quota used up at send time")
+        if mtype in SUBSCRIBE_TYPES and rows:
+            rows, without = consent_spend(campaign=self.campaign, rows=rows)
+            self.suppress(without, code="no_consent", message="no consent credit left at send time")
+        if mtype == MessageType.INBOX:
+            send.send_inbox(self, rows)
+            return True
+        if mtype in (MessageType.MASS, MessageType.WECOM_GROUP):
+            return send.send_lists(self, rows)
+        if mtype in SUBSCRIBE_TYPES:
+            try:
+                return send.send_each(self, rows)
+            finally:
+                consent_refund_unsent(campaign=self.campaign, outcomes=self.subscribe_outcomes)
+                self.subscribe_outcomes.clear()
+        return send.send_each(self, rows)
+
+
+def campaign_complete_if_done(*, campaign_id: int) -> bool:
+    """sending → completed once no delivery is planned or in flight."""
+    pending = Delivery.objects.filter(campaign_id=campaign_id, state__in=[DeliveryState.PLANNED, DeliveryState.SENDING]).exists()
+    if pending:
+        return False
+    return bool(
+        Campaign.objects.filter(pk=campaign_id, state=CampaignState.SENDING).update(state=CampaignState.COMPLETED, completed_at=timezone.now())
+    )
+
+
+def campaign_dispatch(*, campaign_id: int, budget_seconds: float | None = None) -> DispatchResult:
+    """Send due deliveries of a sending campaign for up to `budget_seconds`, batch by batch."""
+    campaign = Campaign.objects.select_related("account").filter(pk=campaign_id).first()
+    if campaign is None or campaign.state != CampaignState.SENDING:
+        return DispatchResult(stopped=campaign.state if campaign else "missing")
+    budget = budget_seconds if budget_seconds is not None else settings.CAMPAIGN_DISPATCH_SLICE_SECONDS
+    pump = Pump(campaign, budget_seconds=budget)
+    try:
+        return _pump_run(pump, campaign)
+    finally:
+        pump.close()
+
+
+def _pump_run(pump: Pump, campaign: Campaign) -> DispatchResult:
+    limit = pump.policy.dispatch_batch_size
+    if campaign.message_type in (MessageType.MASS, MessageType.WECOM_GROUP):
+        limit = max(limit, send.LIST_CALL_LIMIT)
+    while True:
+        if time.monotonic() > pump.deadline:
+            pump.result.requeue_in = 0
+            return pump.result
+        if pump.state() != CampaignState.SENDING:
+            pump.stop()
+            return pump.result
+        rows = deliveries_claim(campaign=campaign, limit=limit)
+        if not rows:
+            break
+        if not pump.run_batch(rows):
+            return pump.result
+    planned = Delivery.objects.filter(campaign_id=campaign.pk, state=DeliveryState.PLANNED)
+    next_due = planned.order_by("send_after").values_list("send_after", flat=True).first()
+    if next_due is not None or planned.exists():
+        wait = (next_due - timezone.now()).total_seconds() if next_due else 0
+        pump.result.requeue_in = min(max(wait, 1.0), 60.0)
+        return pump.result
+    if not campaign_complete_if_done(campaign_id=campaign.pk):
+        # Rows still in flight (another worker, or a crashed one the sweeper will return).
+        pump.result.requeue_in = 30.0
+    return pump.result

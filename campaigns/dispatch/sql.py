@@ -1,0 +1,133 @@
+"""Dispatch's statements, as named builders composed with `psycopg.sql` (the reasons, the history and
+the daily quota come from the one contact policy in `campaigns/policy_sql.py`)."""
+
+from __future__ import annotations
+
+from psycopg import sql
+
+from accounts.models import ChannelAccount
+from campaigns.models import Campaign, Delivery
+from campaigns.policy import Policy
+from campaigns.policy_sql import Facts, Window, history_columns, history_scope, reason_case
+from customers.models import ChannelIdentity, Customer, CustomerPreference, EngagementProfile
+from scrm.sqltools import table
+
+# Params: campaign, limit.
+CLAIM = sql.SQL(
+    """
+    WITH picked AS (
+        SELECT id FROM {delivery}
+        WHERE campaign_id = %(campaign)s AND state = 'planned' AND (send_after IS NULL OR send_after <= clock_timestamp())
+        ORDER BY send_after, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+    )
+    -- The ids as an init-plan array, so the rows are fetched by primary key: joined to the CTE,
+    -- a freshly planned campaign (no statistics yet) got a nested loop comparing every due row
+    -- with every picked id.
+    UPDATE {delivery} d SET state = 'sending', claimed_at = clock_timestamp(), updated_at = clock_timestamp()
+    WHERE d.id = ANY(ARRAY(SELECT id FROM picked)) AND d.state = 'planned'
+    RETURNING d.id, d.customer_id, d.identity_id, d.batch_key, d.attempts
+    """
+).format(delivery=table(Delivery))
+
+# Params: older_than (seconds).
+SWEEP_STALE = sql.SQL(
+    """
+    UPDATE {delivery} SET state = 'planned', claimed_at = NULL, send_after = clock_timestamp(), updated_at = clock_timestamp()
+    WHERE state = 'sending' AND claimed_at < clock_timestamp() - make_interval(secs => %(older_than)s)
+    RETURNING campaign_id
+    """
+).format(delivery=table(Delivery))
+
+# The batch row is `d`, its identity `i`, preference `pref`, profile `p`, history `h`; the push is now.
+_D, _H, _PUSH, _PUSH_CAMPAIGN = sql.Identifier("d"), sql.Identifier("h"), sql.Identifier("o"), sql.Identifier("oc")
+_NOW = sql.SQL("clock_timestamp()")
+SEND_TIME_FACTS = Facts(recipient=_D, identity=sql.Identifier("i"), preference=sql.Identifier("pref"), profile=sql.Identifier("p"), history=_H, at=_NOW)
+
+
+def _batch(column: str) -> sql.Composable:
+    return sql.SQL("{}.{}").format(sql.Identifier("b2"), sql.Identifier(column))
+
+
+# Send time looks at today and this month in the customer's time zone.
+NOW_WINDOW = Window(at=_NOW, day_start=_batch("day_start"), day_end=_batch("day_end"), month_start=_batch("month_start"))
+
+
+def recheck(*, campaign: Campaign, policy: Policy) -> sql.Composable:
+    """Per delivery of the batch: the first reason (re-checked at send time) that now holds, and the
+    send slot (window and quiet hours) from now. Params: ids, qs, qe, ws, we, and the reasons'."""
+    return sql.SQL(
+        """
+        WITH b AS (
+            SELECT d.id, d.customer_id, d.identity_id, d.claimed_at AS my_claimed_at, COALESCE(tzn.name, acc.timezone) AS tz,
+                   COALESCE(pref.quiet_start, %(qs)s::time) AS qs,
+                   CASE WHEN pref.quiet_start IS NOT NULL THEN pref.quiet_end ELSE %(qe)s::time END AS qe
+            FROM {delivery} d
+            JOIN {customer} c ON c.id = d.customer_id
+            JOIN {account} acc ON acc.id = d.account_id
+            LEFT JOIN pg_timezone_names tzn ON tzn.name = NULLIF(c.timezone, '')
+            LEFT JOIN {preference} pref ON pref.customer_id = d.customer_id
+            WHERE d.id = ANY(%(ids)s)
+        ), b2 AS (
+            SELECT b.*, clock_timestamp() AT TIME ZONE tz AS local_now,
+                   date_trunc('day', clock_timestamp() AT TIME ZONE tz) AT TIME ZONE tz AS day_start,
+                   (date_trunc('day', clock_timestamp() AT TIME ZONE tz) + interval '1 day') AT TIME ZONE tz AS day_end,
+                   date_trunc('month', clock_timestamp() AT TIME ZONE tz) AT TIME ZONE tz AS month_start
+            FROM b
+        ), h AS (
+            -- Per customer of the batch (an index lookup each), not one join over every customer's
+            -- history: a batch is a few hundred customers, the delivery table millions of rows.
+            SELECT b2.customer_id, agg.*
+            FROM b2 CROSS JOIN LATERAL (
+                SELECT {history}
+                FROM {delivery} o JOIN {campaign} oc ON oc.id = o.campaign_id
+                WHERE o.customer_id = b2.customer_id AND {scope}
+                  -- Two campaigns claiming one customer at once: the earlier claim goes, the later one yields.
+                  AND (o.state <> 'sending' OR (o.claimed_at, o.id) < (b2.my_claimed_at, b2.id))
+                -- No row (rather than zeros) for a customer without history, as a grouped join gave.
+                HAVING count(*) > 0
+            ) agg
+        )
+        SELECT d.id,
+               {reason} AS reason,
+               scrm_send_slot(d.local_now, %(ws)s::time, %(we)s::time, d.qs, d.qe) AT TIME ZONE d.tz AS slot,
+               d.local_now
+        FROM b2 d
+        LEFT JOIN {identity} i ON i.id = d.identity_id
+        LEFT JOIN {preference} pref ON pref.customer_id = d.customer_id
+        LEFT JOIN {profile} p ON p.customer_id = d.customer_id
+        LEFT JOIN h ON h.customer_id = d.customer_id
+        """
+    ).format(
+        delivery=table(Delivery),
+        customer=table(Customer),
+        account=table(ChannelAccount),
+        preference=table(CustomerPreference),
+        identity=table(ChannelIdentity),
+        profile=table(EngagementProfile),
+        campaign=table(Campaign),
+        history=history_columns(_PUSH, _PUSH_CAMPAIGN, NOW_WINDOW),
+        scope=history_scope(_PUSH, NOW_WINDOW),
+        reason=reason_case(campaign, policy, SEND_TIME_FACTS, at_send=True),
+    )
+
+
+def record(*, rows: int, count_attempt: bool) -> sql.Composable:
+    """Write `rows` outcomes (id, state, msgid, code, message, send_after) to the rows still in 'sending'.
+
+    'deferred' rows (quiet hours, rate limit) go back to planned without spending an attempt; so do
+    outcomes recorded with count_attempt=False (suppressed or deferred before the send)."""
+    row = sql.SQL("(%s::bigint, %s::varchar, %s::varchar, %s::varchar, %s::varchar, %s::timestamptz)")
+    attempts = sql.SQL("d.attempts + 1") if count_attempt else sql.SQL("d.attempts")
+    return sql.SQL(
+        """
+        UPDATE {delivery} d SET
+            state = v.state, msgid = CASE WHEN v.msgid <> '' THEN v.msgid ELSE d.msgid END,
+            error_code = v.code, error_message = left(v.msg, 255), send_after = COALESCE(v.send_after, d.send_after),
+            attempts = CASE WHEN v.state IN ('sent', 'failed', 'planned') AND v.code <> 'deferred' THEN {attempts} ELSE d.attempts END,
+            sent_at = CASE WHEN v.state = 'sent' THEN clock_timestamp() ELSE d.sent_at END,
+            claimed_at = CASE WHEN v.state = 'planned' THEN NULL ELSE d.claimed_at END,
+            updated_at = clock_timestamp()
+        FROM (VALUES {values}) AS v(id, state, msgid, code, msg, send_after)
+        WHERE d.id = v.id AND d.state = 'sending'
+        """
+    ).format(delivery=table(Delivery), attempts=attempts, values=sql.SQL(", ").join([row] * rows))
