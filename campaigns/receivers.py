@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from django.apps import apps
 from django.db import connection, transaction
 
 from campaigns.models import CampaignBatchReport, Delivery, DeliveryState, PendingDeliveryReport
+from customers.services.events import event_record
+from customers.services.identity import Refusal, identity_record_refusal
 from messaging.reports import (
     AggregateReport,
     DeliveryReport,
@@ -60,10 +61,9 @@ def delivery_report_apply(report: DeliveryReport) -> int:
     else:
         Delivery.objects.filter(pk__in=ids).update(state=DeliveryState.FAILED, error_code=report.status, error_message=report.raw_status[:255])
     if report.status == "user_block":
-        ChannelIdentity = apps.get_model("customers", "ChannelIdentity")
-        ChannelIdentity.objects.filter(pk__in=[d["identity_id"] for d in deliveries if d["identity_id"]]).update(refuses_template=True)
-    from customers.services import event_record
-
+        identity_record_refusal(
+            identity_ids=[d["identity_id"] for d in deliveries if d["identity_id"]], refusal=Refusal.TEMPLATE_BLOCKED, at=report.occurred_at
+        )
     for d in deliveries:
         event_record(
             customer_id=d["customer_id"],
