@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.models import AccountKind, ChannelAccount
 from customers.models import Tag
 from customers.selectors import identities_of_external_ids
 from customers.services.consent import consent_credits_revoke
@@ -15,7 +16,6 @@ from customers.services.identity import Refusal, identity_record_refusal
 from messaging.channels.base import OutboundMessage, SendOutcome
 from messaging.channels.errors import BLACKLISTED, NOT_FOLLOWING, USER_REFUSED, classify_exception
 from messaging.channels.models import ChannelCode, ChannelCodeKind, SyncJob, SyncJobKind, SyncJobState
-from accounts.models import AccountKind, ChannelAccount
 from scrm.errors import ApplicationError, Conflict
 
 logger = logging.getLogger(__name__)

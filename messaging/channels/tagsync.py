@@ -16,10 +16,10 @@ from django.db import transaction
 from django.utils import timezone
 from wechatpy.exceptions import WeChatClientException
 
+from accounts.models import AccountKind, ChannelAccount
 from customers.models import ChannelIdentity, FollowState, Tag
 from customers.services.tags import tag_ensure
 from messaging.channels.models import SyncJob, TagMirror
-from accounts.models import AccountKind, ChannelAccount
 
 logger = logging.getLogger(__name__)
 
