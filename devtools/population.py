@@ -24,8 +24,8 @@ from django.db import connection, models, transaction
 from django.dispatch import Signal
 
 from customers.models import Customer, Tag, TagGroup
-from customers.services.bulk import CustomerUpsert, IdentityUpsert, customers_upsert_bulk
 from customers.segments.models import SegmentSnapshotMember, SegmentStaticMember
+from customers.services.bulk import CustomerUpsert, IdentityUpsert, customers_upsert_bulk
 
 # Sent after a population is written: kwargs customers (int), first_customer_id, last_customer_id,
 # accounts (dict kind -> account id), campaign_ids (list of the synthetic campaign ids used in

@@ -29,7 +29,10 @@ WRITER_PACKAGE = "customers"
 # (check, path) → why it is still allowed. Each entry goes when that work lands.
 PENDING_ELSEWHERE: dict[tuple[str, str], str] = {
     # Dispatch records InboxMessage rows and refusals itself; moving them to customers' services is another helper's.
-    ("writes", "campaigns/dispatch.py"): "dispatch writes customers' rows directly (fixed with the campaigns re-layout)",
+    (
+        "writes",
+        "campaigns/dispatch.py",
+    ): "dispatch writes customers' rows directly (fixed with the campaigns re-layout)",
     ("import_error", "campaigns/dispatch.py"): "optional-import guards for adapters and tracking (campaigns re-layout)",
     # The simulator builds its own synthetic customers; it moves to devtools/ with another helper.
     ("writes", "campaigns/simulator.py"): "the audience simulator writes synthetic customers (moving to devtools/)",
@@ -37,10 +40,16 @@ PENDING_ELSEWHERE: dict[tuple[str, str], str] = {
     ("writes", "campaigns/benchmarks.py"): "benchmark data loading (moving to devtools/)",
     ("writes", "messaging/channels/benchmarks.py"): "benchmark data loading (moving to devtools/)",
     # The policy migration imports campaigns.policy for its SQL functions; freezing the SQL is another helper's.
-    ("migration_imports", "campaigns/migrations/0004_policy_sql_functions.py"): "imports campaigns.policy (campaigns re-layout)",
+    (
+        "migration_imports",
+        "campaigns/migrations/0004_policy_sql_functions.py",
+    ): "imports campaigns.policy (campaigns re-layout)",
     # The synthetic population loads tags, events, profiles and consents with COPY for the benchmarks;
     # its customers and identities already go through customers_upsert_bulk. Owned by the devtools move.
-    ("writes", "devtools/population.py"): "COPY of synthetic tags/events/profiles/consents and their reset (devtools move)",
+    (
+        "writes",
+        "devtools/population.py",
+    ): "COPY of synthetic tags/events/profiles/consents and their reset (devtools move)",
 }
 
 _WRITE_METHODS = {"create", "update", "delete", "bulk_create", "bulk_update", "get_or_create", "update_or_create"}
@@ -159,7 +168,9 @@ class _WriteFinder(ast.NodeVisitor):
                     first = target.elts[0] if isinstance(target, ast.Tuple) and target.elts else target
                     if isinstance(first, ast.Name):
                         instances.add(first.id)
-            elif isinstance(node, ast.For) and isinstance(node.target, ast.Name) and self._rooted_in_model(node.iter)[0]:
+            elif (
+                isinstance(node, ast.For) and isinstance(node.target, ast.Name) and self._rooted_in_model(node.iter)[0]
+            ):
                 instances.add(node.target.id)
         for node in nodes:
             if (
@@ -196,7 +207,9 @@ class _WriteFinder(ast.NodeVisitor):
             return
         for keyword in call.keywords:
             if keyword.arg and self._mentions_customers_table(keyword.value):
-                pattern = re.compile(r"\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|TRUNCATE|COPY)\s+\{" + keyword.arg + r"\}")
+                pattern = re.compile(
+                    r"\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|TRUNCATE|COPY)\s+\{" + keyword.arg + r"\}"
+                )
                 if pattern.search(template):
                     self._add(call, f"composed SQL write to {{{keyword.arg}}}")
 

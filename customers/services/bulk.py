@@ -110,7 +110,11 @@ def customers_upsert_bulk(
         identities_created = _identities_insert(cursor, refresh_follow=refresh_follow, now=now)
         created -= _orphans_remove(cursor)
         if link_unionids and _unionids_link(cursor, now=now):
-            cursor.execute(render(_REFS_FOLLOW_IDENTITIES.format(staged=_STAGED_CUSTOMERS, si=_STAGED_IDENTITIES, identity=_IDENTITY)))
+            cursor.execute(
+                render(
+                    _REFS_FOLLOW_IDENTITIES.format(staged=_STAGED_CUSTOMERS, si=_STAGED_IDENTITIES, identity=_IDENTITY)
+                )
+            )
         cursor.execute(render(sql.SQL("SELECT id FROM {staged} ORDER BY ref").format(staged=_STAGED_CUSTOMERS)))
         customer_ids = [row[0] for row in cursor.fetchall()]
     return UpsertResult(customer_ids=customer_ids, customers_created=created, identities_created=identities_created)
@@ -129,7 +133,8 @@ def _stage(cursor, rows: Sequence[CustomerUpsert], *, now: datetime) -> None:
             ).format(
                 staged=_STAGED_CUSTOMERS,
                 columns=sql.SQL(", ").join(
-                    sql.SQL("{} {}").format(sql.Identifier(c), t) for c, t in zip(_CUSTOMER_COLUMNS, customer_types, strict=True)
+                    sql.SQL("{} {}").format(sql.Identifier(c), t)
+                    for c, t in zip(_CUSTOMER_COLUMNS, customer_types, strict=True)
                 ),
             )
         )
@@ -145,9 +150,9 @@ def _stage(cursor, rows: Sequence[CustomerUpsert], *, now: datetime) -> None:
     )
     cursor.execute(
         render(
-            sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {staged} (ref integer, unionid varchar(64)) ON COMMIT DROP").format(
-                staged=_STAGED_UNIONIDS
-            )
+            sql.SQL(
+                "CREATE TEMP TABLE IF NOT EXISTS {staged} (ref integer, unionid varchar(64)) ON COMMIT DROP"
+            ).format(staged=_STAGED_UNIONIDS)
         )
     )
     cursor.execute(
@@ -171,7 +176,11 @@ def _stage(cursor, rows: Sequence[CustomerUpsert], *, now: datetime) -> None:
             ]
             copy.write_row([ref, row.customer_id, row.customer_id is not None, sorted(row.values), *prepared])
     with cursor.copy(
-        render(sql.SQL("COPY {} (ref, {}) FROM STDIN").format(_STAGED_IDENTITIES, sql.SQL(", ").join(map(sql.Identifier, _IDENTITY_COLUMNS))))
+        render(
+            sql.SQL("COPY {} (ref, {}) FROM STDIN").format(
+                _STAGED_IDENTITIES, sql.SQL(", ").join(map(sql.Identifier, _IDENTITY_COLUMNS))
+            )
+        )
     ) as copy:
         for ref, row in enumerate(rows):
             for identity in row.identities:
@@ -184,7 +193,9 @@ def _stage(cursor, rows: Sequence[CustomerUpsert], *, now: datetime) -> None:
         for ref, row in enumerate(rows):
             for unionid in {*row.unionids, *(i.unionid for i in row.identities)} - {""}:
                 copy.write_row([ref, unionid])
-    cursor.execute(render(sql.SQL("ANALYZE {}, {}, {}").format(_STAGED_CUSTOMERS, _STAGED_IDENTITIES, _STAGED_UNIONIDS)))
+    cursor.execute(
+        render(sql.SQL("ANALYZE {}, {}, {}").format(_STAGED_CUSTOMERS, _STAGED_IDENTITIES, _STAGED_UNIONIDS))
+    )
 
 
 # Field types whose Python values psycopg adapts as they are: preparing a million values through
@@ -324,7 +335,9 @@ def _identities_insert(cursor, *, refresh_follow: bool, now: datetime) -> int:
             _IDENTITIES_INSERT.format(
                 identity=_IDENTITY,
                 columns=sql.SQL(", ").join(map(sql.Identifier, _IDENTITY_COLUMNS)),
-                staged_columns=sql.SQL(", ").join(sql.SQL("si.{}").format(sql.Identifier(c)) for c in _IDENTITY_COLUMNS),
+                staged_columns=sql.SQL(", ").join(
+                    sql.SQL("si.{}").format(sql.Identifier(c)) for c in _IDENTITY_COLUMNS
+                ),
                 si=_STAGED_IDENTITIES,
                 staged=_STAGED_CUSTOMERS,
                 on_conflict=on_conflict,
@@ -405,7 +418,13 @@ _REFS_FOLLOW_IDENTITIES = sql.SQL(
 
 def _unionids_link(cursor, *, now: datetime) -> bool:
     """Record unionid owners and link identities; True when customers were merged."""
-    names = {"unionid": _UNIONID, "su": _STAGED_UNIONIDS, "staged": _STAGED_CUSTOMERS, "identity": _IDENTITY, "si": _STAGED_IDENTITIES}
+    names = {
+        "unionid": _UNIONID,
+        "su": _STAGED_UNIONIDS,
+        "staged": _STAGED_CUSTOMERS,
+        "identity": _IDENTITY,
+        "si": _STAGED_IDENTITIES,
+    }
     cursor.execute(render(_UNIONIDS_INSERT.format(**names)), {"now": now})
     cursor.execute(render(_IDENTITY_UNIONIDS_SET.format(**names)), {"now": now})
     cursor.execute(render(_IDENTITIES_TO_MERGE.format(**names)))

@@ -36,7 +36,9 @@ def customer_preferences_set(
     )
     TopicSubscription.objects.filter(customer_id=customer_id, tag_id__in=offered - set(topics)).delete()
     for tag_id, wanted in topics.items():
-        TopicSubscription.objects.update_or_create(customer_id=customer_id, tag_id=tag_id, defaults={"opted_in": wanted})
+        TopicSubscription.objects.update_or_create(
+            customer_id=customer_id, tag_id=tag_id, defaults={"opted_in": wanted}
+        )
     wanted_ids = [tag_id for tag_id, wanted in topics.items() if wanted]
     # Only tags this centre added are taken away: an operator's or a rule's tag stays.
     CustomerTag.objects.filter(

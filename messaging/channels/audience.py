@@ -66,11 +66,15 @@ def identities_import(
     return result.identities_created
 
 
-def _mirrored_tags_assign(*, account: ChannelAccount, rows: list[ImportRow], customer_ids: list[int], source: str) -> None:
+def _mirrored_tags_assign(
+    *, account: ChannelAccount, rows: list[ImportRow], customer_ids: list[int], source: str
+) -> None:
     remote_ids = {rid for row in rows for rid in row.remote_tag_ids}
     if not remote_ids:
         return
-    tag_for = dict(TagMirror.objects.filter(account=account, remote_id__in=remote_ids).values_list("remote_id", "tag_id"))
+    tag_for = dict(
+        TagMirror.objects.filter(account=account, remote_id__in=remote_ids).values_list("remote_id", "tag_id")
+    )
     links = {
         (customer_id, tag_for[rid])
         for row, customer_id in zip(rows, customer_ids, strict=True)
