@@ -1,13 +1,17 @@
-"""customers_upsert_bulk: the one bulk writer of customers and identities (real PostgreSQL)."""
+"""customers_upsert_bulk: the one bulk writer of customers and identities (real PostgreSQL).
+
+Each behaviour is checked on both paths: the set-based one (PostgreSQL) and the row-by-row one
+the embedded SQLite database takes (ORM only, so it runs here too)."""
 
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from customers.models import ChannelIdentity, Customer, CustomerMerge, CustomerUnionId
 from customers.services.bulk import CustomerUpsert, IdentityUpsert, customers_upsert_bulk
+from customers.services.bulk.embedded import upsert_row_by_row
 from customers.services.identity import identity_resolve
 from scrm.errors import ApplicationError
 from tests.factories import ChannelAccountFactory, ChannelIdentityFactory, CustomerFactory
@@ -15,13 +19,25 @@ from tests.factories import ChannelAccountFactory, ChannelIdentityFactory, Custo
 pytestmark = pytest.mark.django_db
 
 
+def _row_by_row(rows, *, overwrite=False, refresh_follow=False, link_unionids=True):
+    with transaction.atomic():
+        return upsert_row_by_row(
+            rows, overwrite=overwrite, refresh_follow=refresh_follow, link_unionids=link_unionids, now=timezone.now()
+        )
+
+
+@pytest.fixture(params=["set_based", "row_by_row"])
+def upsert(request):
+    return customers_upsert_bulk if request.param == "set_based" else _row_by_row
+
+
 def _follower(account, external_id, **identity):
     return IdentityUpsert(account_id=account.pk, kind=account.identity_kind, external_id=external_id, **identity)
 
 
-def test_new_identities_get_new_customers_with_their_values():
+def test_new_identities_get_new_customers_with_their_values(upsert):
     oa = ChannelAccountFactory(kind="oa")
-    result = customers_upsert_bulk(
+    result = upsert(
         [
             CustomerUpsert(values={"display_name": "Li", "city": "Hangzhou"}, identities=[_follower(oa, "o-1")]),
             CustomerUpsert(values={"display_name": "Wang"}, identities=[_follower(oa, "o-2")]),
@@ -33,11 +49,11 @@ def test_new_identities_get_new_customers_with_their_values():
     assert ChannelIdentity.objects.get(external_id="o-1").customer_id == first.pk
 
 
-def test_repeating_an_upsert_creates_nothing_and_changes_nothing():
+def test_repeating_an_upsert_creates_nothing_and_changes_nothing(upsert):
     oa = ChannelAccountFactory(kind="oa")
     rows = [CustomerUpsert(values={"display_name": "Li"}, identities=[_follower(oa, "o-1", unionid="u-1")])]
-    first = customers_upsert_bulk(rows)
-    again = customers_upsert_bulk(rows)
+    first = upsert(rows)
+    again = upsert(rows)
     assert again.customer_ids == first.customer_ids
     assert (again.customers_created, again.identities_created) == (0, 0)
     assert (
@@ -45,44 +61,42 @@ def test_repeating_an_upsert_creates_nothing_and_changes_nothing():
     )
 
 
-def test_a_known_identity_keeps_its_customer_and_profile_unless_overwriting():
+def test_a_known_identity_keeps_its_customer_and_profile_unless_overwriting(upsert):
     identity = ChannelIdentityFactory(customer=CustomerFactory(display_name="Operator's name"))
     row = CustomerUpsert(
         values={"display_name": "WeChat nickname"}, identities=[_follower(identity.account, identity.external_id)]
     )
 
-    kept = customers_upsert_bulk([row])
+    kept = upsert([row])
     assert kept.customer_ids == [identity.customer_id]
     assert Customer.objects.get(pk=identity.customer_id).display_name == "Operator's name"
 
-    customers_upsert_bulk([row], overwrite=True)
+    upsert([row], overwrite=True)
     assert Customer.objects.get(pk=identity.customer_id).display_name == "WeChat nickname"
 
 
-def test_overwrite_merges_attributes_and_leaves_an_unchanged_customer_untouched():
+def test_overwrite_merges_attributes_and_leaves_an_unchanged_customer_untouched(upsert):
     customer = CustomerFactory(attributes={"level": "3", "plan": "gold"})
-    customers_upsert_bulk(
+    upsert(
         [CustomerUpsert(customer_id=customer.pk, values={"attributes": {"plan": "silver", "vip": "y"}})], overwrite=True
     )
     customer.refresh_from_db()
     assert customer.attributes == {"level": "3", "plan": "silver", "vip": "y"}
 
     stamped = customer.updated_at
-    customers_upsert_bulk(
-        [CustomerUpsert(customer_id=customer.pk, values={"attributes": {"vip": "y"}})], overwrite=True
-    )
+    upsert([CustomerUpsert(customer_id=customer.pk, values={"attributes": {"vip": "y"}})], overwrite=True)
     customer.refresh_from_db()
     assert customer.updated_at == stamped
 
 
-def test_the_phone_is_stored_encrypted_and_rewritten_only_when_it_changes():
+def test_the_phone_is_stored_encrypted_and_rewritten_only_when_it_changes(upsert):
     customer = CustomerFactory()
     row = CustomerUpsert(customer_id=customer.pk, values={"phone": "13800000000", "phone_hash": "h-1"})
-    customers_upsert_bulk([row], overwrite=True)
+    upsert([row], overwrite=True)
     customer.refresh_from_db()
     assert customer.phone == "13800000000"
     stamped = customer.updated_at
-    customers_upsert_bulk([row], overwrite=True)
+    upsert([row], overwrite=True)
     customer.refresh_from_db()
     assert customer.updated_at == stamped
     with connection.cursor() as cursor:
@@ -91,26 +105,26 @@ def test_the_phone_is_stored_encrypted_and_rewritten_only_when_it_changes():
     assert stored and "13800000000" not in stored
 
 
-def test_a_new_identity_joins_the_customer_owning_its_unionid():
+def test_a_new_identity_joins_the_customer_owning_its_unionid(upsert):
     oa, mp = ChannelAccountFactory(kind="oa"), ChannelAccountFactory(kind="miniprogram")
     known = identity_resolve(account=mp, external_id="m-1", unionid="u-7")
-    result = customers_upsert_bulk([CustomerUpsert(identities=[_follower(oa, "o-7", unionid="u-7")])])
+    result = upsert([CustomerUpsert(identities=[_follower(oa, "o-7", unionid="u-7")])])
     assert result.customer_ids == [known.customer_id]
     assert result.customers_created == 0 and result.identities_created == 1
 
 
-def test_a_unionid_owned_by_another_customer_merges_the_two():
+def test_a_unionid_owned_by_another_customer_merges_the_two(upsert):
     oa, mp = ChannelAccountFactory(kind="oa"), ChannelAccountFactory(kind="miniprogram")
     owner = identity_resolve(account=mp, external_id="m-1", unionid="u-9")
     follower = identity_resolve(account=oa, external_id="o-9")
-    result = customers_upsert_bulk([CustomerUpsert(identities=[_follower(oa, "o-9", unionid="u-9")])])
+    result = upsert([CustomerUpsert(identities=[_follower(oa, "o-9", unionid="u-9")])])
     assert result.customer_ids == [owner.customer_id]
     assert not Customer.objects.filter(pk=follower.customer_id).exists()
     assert CustomerMerge.objects.filter(survivor_id=owner.customer_id, merged_customer_id=follower.customer_id).exists()
     assert ChannelIdentity.objects.get(external_id="o-9").unionid == "u-9"
 
 
-def test_refresh_follow_marks_known_identities_following_unless_a_newer_unfollow_is_recorded():
+def test_refresh_follow_marks_known_identities_following_unless_a_newer_unfollow_is_recorded(upsert):
     oa = ChannelAccountFactory(kind="oa")
     lapsed = ChannelIdentityFactory(
         account=oa, follow_state="unfollowed", followed_at=None, unfollowed_at=timezone.now() - timedelta(days=2)
@@ -119,7 +133,7 @@ def test_refresh_follow_marks_known_identities_following_unless_a_newer_unfollow
         account=oa, follow_state="unfollowed", unfollowed_at=timezone.now() + timedelta(minutes=5)
     )
     followed = timezone.now() - timedelta(days=30)
-    customers_upsert_bulk(
+    upsert(
         [
             CustomerUpsert(
                 identities=[
@@ -140,19 +154,17 @@ def test_refresh_follow_marks_known_identities_following_unless_a_newer_unfollow
     assert just_left.follow_state == "unfollowed"
 
 
-def test_without_refresh_follow_a_known_identity_is_left_alone():
+def test_without_refresh_follow_a_known_identity_is_left_alone(upsert):
     identity = ChannelIdentityFactory(follow_state="unfollowed")
-    customers_upsert_bulk(
-        [CustomerUpsert(identities=[_follower(identity.account, identity.external_id, follow_state="following")])]
-    )
+    upsert([CustomerUpsert(identities=[_follower(identity.account, identity.external_id, follow_state="following")])])
     identity.refresh_from_db()
     assert identity.follow_state == "unfollowed"
 
 
-def test_given_ids_create_customers_with_those_ids_and_identities_share_them():
+def test_given_ids_create_customers_with_those_ids_and_identities_share_them(upsert):
     oa, mp = ChannelAccountFactory(kind="oa"), ChannelAccountFactory(kind="miniprogram")
     start = (Customer.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1000
-    result = customers_upsert_bulk(
+    result = upsert(
         [
             CustomerUpsert(
                 customer_id=start,
@@ -170,9 +182,9 @@ def test_given_ids_create_customers_with_those_ids_and_identities_share_them():
     assert not CustomerUnionId.objects.exists()
 
 
-def test_an_identity_named_twice_is_written_once_for_the_first_row():
+def test_an_identity_named_twice_is_written_once_for_the_first_row(upsert):
     oa = ChannelAccountFactory(kind="oa")
-    result = customers_upsert_bulk(
+    result = upsert(
         [
             CustomerUpsert(values={"display_name": "first"}, identities=[_follower(oa, "o-1")]),
             CustomerUpsert(values={"display_name": "second"}, identities=[_follower(oa, "o-1")]),
@@ -182,7 +194,7 @@ def test_an_identity_named_twice_is_written_once_for_the_first_row():
     assert result.identities_created == 1
 
 
-def test_unknown_customer_fields_are_refused():
+def test_unknown_customer_fields_are_refused(upsert):
     with pytest.raises(ApplicationError) as caught:
-        customers_upsert_bulk([CustomerUpsert(values={"nickname": "x"})])
+        upsert([CustomerUpsert(values={"nickname": "x"})])
     assert caught.value.code == "customer_invalid"

@@ -1,74 +1,21 @@
-"""The one bulk writer of customers and their channel identities: CSV import, follower / contact
-sync and the synthetic population all upsert through `customers_upsert_bulk`.
-
-Rows are staged with COPY into temporary tables, then applied with a few set-based statements
-(INSERT … SELECT … ON CONFLICT, UPDATE … FROM), each composed with psycopg's `sql`. Idempotent on
-(account, kind, external_id): repeating a call creates nothing new, and a concurrent writer that
-created an identity first wins (the customer this call made for it is removed again).
-"""
+"""The set-based path: rows COPYed into temporary staging tables, then applied with a few statements
+(INSERT … SELECT … ON CONFLICT, UPDATE … FROM), each composed with psycopg's `sql`."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import connection, models, transaction
-from django.utils import timezone
+from django.db import connection, models
 from psycopg import sql
 
 from customers.models import ChannelIdentity, Customer, CustomerUnionId, FollowState
+from customers.services.bulk.rows import CUSTOMER_FIELDS, IDENTITY_COLUMNS, CustomerUpsert, UpsertResult, values_check
 from customers.services.identity import identity_link_unionid
-from scrm.errors import ApplicationError
 from scrm.sqltools import render
 
-
-@dataclass(frozen=True)
-class IdentityUpsert:
-    """One channel identity of a customer row; `unionid` links it across the brand's accounts."""
-
-    account_id: int
-    kind: str
-    external_id: str
-    unionid: str = ""
-    follow_state: str = FollowState.UNKNOWN
-    followed_at: datetime | None = None
-    unfollowed_at: datetime | None = None
-    subscribe_scene: str = ""
-    owner_staff_id: str = ""
-
-
-@dataclass
-class CustomerUpsert:
-    """One customer to write.
-
-    `customer_id`: the customer the caller matched, or the id a new customer gets (ids reserved by
-    the caller); None: the customer of its identities, else the owner of one of its unionids, else
-    a new one. `values`: Customer fields (`attributes` are merged into the stored ones).
-    `unionids`: unionids of the customer beyond those of its identities.
-    """
-
-    customer_id: int | None = None
-    values: dict[str, Any] = field(default_factory=dict)
-    identities: list[IdentityUpsert] = field(default_factory=list)
-    unionids: list[str] = field(default_factory=list)
-
-
-@dataclass
-class UpsertResult:
-    customer_ids: list[int]  # per input row, after any merge
-    customers_created: int
-    identities_created: int
-
-
-# Customer columns a row may give; the others are the database's (id) or set here (timestamps).
-_CUSTOMER_FIELDS = [f for f in Customer._meta.concrete_fields if not f.primary_key]
-_CUSTOMER_COLUMNS = [f.column for f in _CUSTOMER_FIELDS]
-_IDENTITY_COLUMNS = [
-    "account_id", "kind", "external_id", "unionid", "follow_state", "followed_at", "unfollowed_at", "subscribe_scene",
-    "owner_staff_id",
-]  # fmt: skip
+_CUSTOMER_COLUMNS = [f.column for f in CUSTOMER_FIELDS]
 _STAGED_CUSTOMERS = sql.Identifier("customers_upsert_customer")
 _STAGED_IDENTITIES = sql.Identifier("customers_upsert_identity")
 _STAGED_UNIONIDS = sql.Identifier("customers_upsert_unionid")
@@ -77,30 +24,9 @@ _IDENTITY = sql.Identifier(ChannelIdentity._meta.db_table)
 _UNIONID = sql.Identifier(CustomerUnionId._meta.db_table)
 
 
-@transaction.atomic
-def customers_upsert_bulk(
-    rows: Sequence[CustomerUpsert],
-    *,
-    overwrite: bool = False,
-    refresh_follow: bool = False,
-    link_unionids: bool = True,
+def upsert_set_based(
+    rows: Sequence[CustomerUpsert], *, overwrite: bool, refresh_follow: bool, link_unionids: bool, now: datetime
 ) -> UpsertResult:
-    """Create or update customers with their identities and unionids, set-based; PostgreSQL.
-
-    overwrite: given values replace an existing customer's (a CSV file wins); otherwise an existing
-      customer is left as it is (WeChat's data never overwrites).
-    refresh_follow: an existing identity is marked following as of now (the platform lists it),
-      unless an unfollow newer than this call is recorded.
-    link_unionids: record unionid owners (CustomerUnionId) and merge customers who turn out to be
-      one person, as identity resolution does; off for synthetic data with no owners.
-    """
-    if connection.vendor != "postgresql":
-        raise ApplicationError(
-            "Bulk customer writes need PostgreSQL (DATABASE_URL=postgres://…).", code="needs_postgresql"
-        )
-    if not rows:
-        return UpsertResult(customer_ids=[], customers_created=0, identities_created=0)
-    now = timezone.now()
     with connection.cursor() as wrapper:
         cursor = wrapper.cursor  # the psycopg 3 cursor, for COPY
         _stage(cursor, rows, now=now)
@@ -124,7 +50,7 @@ def customers_upsert_bulk(
 
 
 def _stage(cursor, rows: Sequence[CustomerUpsert], *, now: datetime) -> None:
-    customer_types = [sql.SQL(f.db_type(connection)) for f in _CUSTOMER_FIELDS]
+    customer_types = [sql.SQL(f.db_type(connection)) for f in CUSTOMER_FIELDS]
     cursor.execute(
         render(
             sql.SQL(
@@ -158,27 +84,24 @@ def _stage(cursor, rows: Sequence[CustomerUpsert], *, now: datetime) -> None:
     cursor.execute(
         render(sql.SQL("TRUNCATE {}, {}, {}").format(_STAGED_CUSTOMERS, _STAGED_IDENTITIES, _STAGED_UNIONIDS))
     )
-    defaults = {f.attname: _default(f, now) for f in _CUSTOMER_FIELDS}
-    names = [f.attname for f in _CUSTOMER_FIELDS]
+    defaults = {f.attname: _default(f, now) for f in CUSTOMER_FIELDS}
     seen_identities: set[tuple[int, str, str]] = set()
     copy_customers = sql.SQL("COPY {} (ref, id, given_id, given, {}) FROM STDIN").format(
         _STAGED_CUSTOMERS, sql.SQL(", ").join(map(sql.Identifier, _CUSTOMER_COLUMNS))
     )
     with cursor.copy(render(copy_customers)) as copy:
         for ref, row in enumerate(rows):
-            unknown = set(row.values) - set(names)
-            if unknown:
-                raise ApplicationError("Unknown customer fields.", code="customer_invalid", detail=sorted(unknown))
+            values_check(row)
             values = {**defaults, **row.values}
             prepared = [
                 values[f.attname] if type(f) in _PLAIN_FIELDS else f.get_db_prep_save(values[f.attname], connection)
-                for f in _CUSTOMER_FIELDS
+                for f in CUSTOMER_FIELDS
             ]
             copy.write_row([ref, row.customer_id, row.customer_id is not None, sorted(row.values), *prepared])
     with cursor.copy(
         render(
             sql.SQL("COPY {} (ref, {}) FROM STDIN").format(
-                _STAGED_IDENTITIES, sql.SQL(", ").join(map(sql.Identifier, _IDENTITY_COLUMNS))
+                _STAGED_IDENTITIES, sql.SQL(", ").join(map(sql.Identifier, IDENTITY_COLUMNS))
             )
         )
     ) as copy:
@@ -188,7 +111,7 @@ def _stage(cursor, rows: Sequence[CustomerUpsert], *, now: datetime) -> None:
                 if not identity.external_id or key in seen_identities:
                     continue  # the first row naming an identity decides its customer
                 seen_identities.add(key)
-                copy.write_row([ref, *(getattr(identity, name) for name in _IDENTITY_COLUMNS)])
+                copy.write_row([ref, *(getattr(identity, name) for name in IDENTITY_COLUMNS)])
     with cursor.copy(render(sql.SQL("COPY {} (ref, unionid) FROM STDIN").format(_STAGED_UNIONIDS))) as copy:
         for ref, row in enumerate(rows):
             for unionid in {*row.unionids, *(i.unionid for i in row.identities)} - {""}:
@@ -334,10 +257,8 @@ def _identities_insert(cursor, *, refresh_follow: bool, now: datetime) -> int:
         render(
             _IDENTITIES_INSERT.format(
                 identity=_IDENTITY,
-                columns=sql.SQL(", ").join(map(sql.Identifier, _IDENTITY_COLUMNS)),
-                staged_columns=sql.SQL(", ").join(
-                    sql.SQL("si.{}").format(sql.Identifier(c)) for c in _IDENTITY_COLUMNS
-                ),
+                columns=sql.SQL(", ").join(map(sql.Identifier, IDENTITY_COLUMNS)),
+                staged_columns=sql.SQL(", ").join(sql.SQL("si.{}").format(sql.Identifier(c)) for c in IDENTITY_COLUMNS),
                 si=_STAGED_IDENTITIES,
                 staged=_STAGED_CUSTOMERS,
                 on_conflict=on_conflict,
