@@ -49,41 +49,45 @@ def upsert_set_based(
 # --- staging ------------------------------------------------------------------------------------
 
 
-def _stage(cursor, rows: Sequence[CustomerUpsert], *, now: datetime) -> None:
-    customer_types = [sql.SQL(f.db_type(connection)) for f in CUSTOMER_FIELDS]
+def _staging_tables(cursor) -> None:
+    """Session-local staging tables, dropped at commit; emptied when a transaction upserts twice."""
     cursor.execute(
         render(
             sql.SQL(
                 "CREATE TEMP TABLE IF NOT EXISTS {staged} (ref integer PRIMARY KEY, id bigint, given_id boolean, "
                 "created boolean NOT NULL DEFAULT false, given text[], {columns}) ON COMMIT DROP"
-            ).format(
-                staged=_STAGED_CUSTOMERS,
-                columns=sql.SQL(", ").join(
-                    sql.SQL("{} {}").format(sql.Identifier(c), t)
-                    for c, t in zip(_CUSTOMER_COLUMNS, customer_types, strict=True)
-                ),
+            ).format(staged=_STAGED_CUSTOMERS, columns=_column_definitions(CUSTOMER_FIELDS))
+        )
+    )
+    identity_fields = [ChannelIdentity._meta.get_field(name) for name in IDENTITY_COLUMNS]
+    cursor.execute(
+        render(
+            sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {staged} (ref integer, {columns}) ON COMMIT DROP").format(
+                staged=_STAGED_IDENTITIES, columns=_column_definitions(identity_fields)
             )
         )
     )
     cursor.execute(
         render(
-            sql.SQL(
-                "CREATE TEMP TABLE IF NOT EXISTS {staged} (ref integer, account_id bigint, kind varchar(20), external_id varchar(128), "
-                "unionid varchar(64), follow_state varchar(12), followed_at timestamptz, unfollowed_at timestamptz, "
-                "subscribe_scene varchar(64), owner_staff_id varchar(64)) ON COMMIT DROP"
-            ).format(staged=_STAGED_IDENTITIES)
-        )
-    )
-    cursor.execute(
-        render(
-            sql.SQL(
-                "CREATE TEMP TABLE IF NOT EXISTS {staged} (ref integer, unionid varchar(64)) ON COMMIT DROP"
-            ).format(staged=_STAGED_UNIONIDS)
+            sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {staged} (ref integer, unionid {type}) ON COMMIT DROP").format(
+                staged=_STAGED_UNIONIDS, type=sql.SQL(CustomerUnionId._meta.get_field("unionid").db_type(connection))
+            )
         )
     )
     cursor.execute(
         render(sql.SQL("TRUNCATE {}, {}, {}").format(_STAGED_CUSTOMERS, _STAGED_IDENTITIES, _STAGED_UNIONIDS))
     )
+
+
+def _column_definitions(fields: list[models.Field]) -> sql.Composed:
+    # The model's own column types (a foreign key's is its target's), without its constraints.
+    return sql.SQL(", ").join(
+        sql.SQL("{} {}").format(sql.Identifier(f.column), sql.SQL(f.db_type(connection))) for f in fields
+    )
+
+
+def _stage(cursor, rows: Sequence[CustomerUpsert], *, now: datetime) -> None:
+    _staging_tables(cursor)
     defaults = {f.attname: _default(f, now) for f in CUSTOMER_FIELDS}
     seen_identities: set[tuple[int, str, str]] = set()
     copy_customers = sql.SQL("COPY {} (ref, id, given_id, given, {}) FROM STDIN").format(
