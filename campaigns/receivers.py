@@ -61,7 +61,9 @@ def delivery_report_apply(report: DeliveryReport) -> int:
     else:
         Delivery.objects.filter(pk__in=ids).update(state=DeliveryState.FAILED, error_code=report.status, error_message=report.raw_status[:255])
     if report.status == "user_block":
-        identity_record_refusal(identity_ids=[d["identity_id"] for d in deliveries if d["identity_id"]], refusal=Refusal.TEMPLATE_BLOCKED)
+        identity_record_refusal(
+            identity_ids=[d["identity_id"] for d in deliveries if d["identity_id"]], refusal=Refusal.TEMPLATE_BLOCKED, at=report.occurred_at
+        )
     for d in deliveries:
         event_record(
             customer_id=d["customer_id"],

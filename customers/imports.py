@@ -1,9 +1,9 @@
 """CSV import (upsert by openid / unionid / phone) and streaming CSV export of customers.
 
 Import works in chunks: each chunk is validated row by row (errors carry the CSV row number and
-the row is skipped), then written with a few bulk statements — existing customers found with one
-query per key type, new customers/identities/unionids/tags inserted with `bulk_create`, changed
-customers written with `bulk_update`. Valid rows are kept even when other rows fail.
+the row is skipped), existing customers are found with one query per key type, then the chunk is
+written by customers' bulk upsert (values in the file win, attributes are merged) and the tags are
+assigned set-based. Valid rows are kept even when other rows fail.
 """
 
 from __future__ import annotations
@@ -17,21 +17,14 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from customers.models import (
-    ChannelIdentity,
-    Customer,
-    CustomerTag,
-    CustomerUnionId,
-    Gender,
-    Tag,
-    TagSource,
-)
+from customers.models import ChannelIdentity, Customer, CustomerUnionId, Gender, Tag, TagSource
 from customers.selectors import EXPORT_COLUMNS, customer_export_rows
 from customers.serializers import mask_phone
-from customers.services import identity_link_unionid, normalize_phone
+from customers.services.bulk import CustomerUpsert, IdentityUpsert, customers_upsert_bulk
+from customers.services.profile import normalize_phone
+from customers.services.tags import tag_links_add_bulk
 from scrm.errors import ApplicationError
 from scrm.fields import lookup_hash
 
@@ -230,19 +223,17 @@ class _NewCustomer:
     """A customer to be created by this chunk; several rows of the file may describe it."""
 
     def __init__(self) -> None:
-        self.customer = Customer()
         self.rows: list[_Row] = []
 
 
 @transaction.atomic
 def _import_chunk(rows: list[_Row], *, result: ImportResult, source: str) -> None:
-    by_identity: dict[tuple, int] = {}
-    identity_rows: dict[tuple, tuple[int, str]] = {}  # key → (identity pk, its unionid)
-    for pk, account_id, kind, external_id, customer_id, unionid in ChannelIdentity.objects.filter(
-        external_id__in={r.openid for r in rows if r.openid}
-    ).values_list("pk", "account_id", "kind", "external_id", "customer_id", "unionid"):
-        by_identity[(account_id, kind, external_id)] = customer_id
-        identity_rows[(account_id, kind, external_id)] = (pk, unionid)
+    by_identity = {
+        (account_id, kind, external_id): customer_id
+        for account_id, kind, external_id, customer_id in ChannelIdentity.objects.filter(
+            external_id__in={r.openid for r in rows if r.openid}
+        ).values_list("account_id", "kind", "external_id", "customer_id")
+    }
     by_unionid = dict(
         CustomerUnionId.objects.filter(unionid__in={r.unionid for r in rows if r.unionid}).values_list("unionid", "customer_id")
     )
@@ -256,7 +247,7 @@ def _import_chunk(rows: list[_Row], *, result: ImportResult, source: str) -> Non
 
     # Within the chunk, later rows may describe a person introduced by an earlier row.
     pending: dict[tuple, _NewCustomer] = {}
-    targets: list[tuple[_Row, int | _NewCustomer]] = []
+    targets: dict[int | _NewCustomer, list[_Row]] = {}
     for row in rows:
         keys = _row_keys(row)
         identity_owner = by_identity.get((row.account_id, row.identity_kind, row.openid)) if row.openid else None
@@ -264,88 +255,55 @@ def _import_chunk(rows: list[_Row], *, result: ImportResult, source: str) -> Non
         existing = {cid for cid in (identity_owner, unionid_owner) if cid}
         if len(existing) > 1:
             # The file says this follower has a unionid another customer owns: one person. The
-            # late unionid link below merges them, as identity resolution does for callbacks.
-            targets.append((row, identity_owner))
+            # bulk upsert links the unionid and merges them, as identity resolution does for callbacks.
+            targets.setdefault(identity_owner, []).append(row)
             continue
         if not existing and row.phone_hash and row.phone_hash in by_phone:
             existing = {by_phone[row.phone_hash]}
         if existing:
-            targets.append((row, existing.pop()))
+            targets.setdefault(existing.pop(), []).append(row)
             continue
-        slot = next((pending[k] for k in keys if k in pending), None)
-        if slot is None:
-            slot = _NewCustomer()
+        slot = next((pending[k] for k in keys if k in pending), None) or _NewCustomer()
         for key in keys:
             pending.setdefault(key, slot)
-        slot.rows.append(row)
-        targets.append((row, slot))
+        targets.setdefault(slot, []).append(row)
 
-    now = timezone.now()
-    new_slots = list({id(s): s for _, s in targets if isinstance(s, _NewCustomer)}.values())
-    for slot in new_slots:
-        for row in slot.rows:
-            _apply_row(slot.customer, row)
-    Customer.objects.bulk_create([s.customer for s in new_slots], batch_size=1000)
-    result.created += len(new_slots)
-
-    existing_ids = {t for _, t in targets if isinstance(t, int)}
-    customers = Customer.objects.in_bulk(existing_ids)
-    changed_fields: set[str] = set()
-    for row, target in targets:
-        if isinstance(target, int) and target in customers:
-            changed_fields |= _apply_row(customers[target], row)
-    if changed_fields:
-        for customer in customers.values():
-            customer.updated_at = now
-        Customer.objects.bulk_update(list(customers.values()), [*sorted(changed_fields), "updated_at"], batch_size=1000)
-    result.updated += len(customers)
-
-    def customer_id_of(target: int | _NewCustomer) -> int:
-        return target if isinstance(target, int) else target.customer.pk
-
-    identities: dict[tuple, ChannelIdentity] = {}
-    unionids: dict[str, int] = {}
-    late_unionid_links: dict[tuple, tuple[str, int]] = {}
-    customer_tags: dict[tuple[int, int], CustomerTag] = {}
-    for row, target in targets:
-        customer_id = customer_id_of(target)
-        if row.openid:
-            key = (row.account_id, row.identity_kind, row.openid)
-            if key not in by_identity:
-                identities.setdefault(
-                    key,
-                    ChannelIdentity(
-                        customer_id=customer_id,
-                        account_id=row.account_id,
-                        kind=row.identity_kind,
-                        external_id=row.openid,
-                        unionid=row.unionid,
-                    ),
-                )
-            elif row.unionid and identity_rows[key][1] != row.unionid:
-                late_unionid_links[key] = (row.unionid, customer_id)
-        if row.unionid and row.unionid not in by_unionid:
-            unionids.setdefault(row.unionid, customer_id)
-        for tag_id in row.tag_ids:
-            customer_tags.setdefault((customer_id, tag_id), CustomerTag(customer_id=customer_id, tag_id=tag_id, source=source, assigned_at=now))
-
-    ChannelIdentity.objects.bulk_create(identities.values(), batch_size=1000, ignore_conflicts=True)
-    CustomerUnionId.objects.bulk_create(
-        [CustomerUnionId(unionid=u, customer_id=c) for u, c in unionids.items()], batch_size=1000, ignore_conflicts=True
+    upserts = [_customer_upsert(target, target_rows) for target, target_rows in targets.items()]
+    written = customers_upsert_bulk(upserts, overwrite=True)
+    result.created += written.customers_created
+    result.updated += sum(1 for target in targets if isinstance(target, int))
+    tag_links_add_bulk(
+        links={
+            (customer_id, tag_id)
+            for customer_id, target_rows in zip(written.customer_ids, targets.values(), strict=True)
+            for row in target_rows
+            for tag_id in row.tag_ids
+        },
+        source=source,
     )
-    CustomerTag.objects.bulk_create(customer_tags.values(), batch_size=1000, ignore_conflicts=True)
-    # An existing identity whose unionid becomes known: usually the unionid is this customer's
-    # (one bulk UPDATE); if another customer owns it, the identity service merges the two.
-    simple, merging = [], []
-    for key, (unionid, customer_id) in late_unionid_links.items():
-        owner = by_unionid.get(unionid, unionids.get(unionid))
-        (simple if owner in (None, customer_id) else merging).append((key, unionid))
-    ChannelIdentity.objects.bulk_update(
-        [ChannelIdentity(pk=identity_rows[key][0], unionid=unionid) for key, unionid in simple], ["unionid"], batch_size=1000
+
+
+def _customer_upsert(target: int | _NewCustomer, rows: list[_Row]) -> CustomerUpsert:
+    """What the file says about one customer; its rows apply in file order (later values win)."""
+    values: dict[str, Any] = {}
+    attributes: dict[str, str] = {}
+    for row in rows:
+        values.update(row.profile)
+        if row.phone:
+            values.update(phone=row.phone, phone_hash=row.phone_hash)
+        attributes.update(row.attributes)
+    if attributes:
+        values["attributes"] = attributes
+    return CustomerUpsert(
+        customer_id=target if isinstance(target, int) else None,
+        values=values,
+        identities=[
+            IdentityUpsert(account_id=row.account_id, kind=row.identity_kind, external_id=row.openid, unionid=row.unionid)
+            for row in rows
+            if row.openid
+        ],
+        unionids=[row.unionid for row in rows if row.unionid],
     )
-    for (account_id, kind, external_id), unionid in merging:
-        identity = ChannelIdentity.objects.get(account_id=account_id, kind=kind, external_id=external_id)
-        identity_link_unionid(identity=identity, unionid=unionid)
 
 
 def _row_keys(row: _Row) -> list[tuple]:
@@ -357,24 +315,6 @@ def _row_keys(row: _Row) -> list[tuple]:
     if row.phone_hash:
         keys.append(("phone", row.phone_hash))
     return keys
-
-
-def _apply_row(customer: Customer, row: _Row) -> set[str]:
-    """Values present in the file win over stored ones; attributes are merged."""
-    changed: set[str] = set()
-    for name, value in row.profile.items():
-        if getattr(customer, name) != value:
-            setattr(customer, name, value)
-            changed.add(name)
-    if row.phone and customer.phone_hash != row.phone_hash:
-        customer.phone, customer.phone_hash = row.phone, row.phone_hash
-        changed |= {"phone", "phone_hash"}
-    if row.attributes:
-        merged = {**(customer.attributes or {}), **row.attributes}
-        if merged != customer.attributes:
-            customer.attributes = merged
-            changed.add("attributes")
-    return changed
 
 
 # --- export ------------------------------------------------------------------------------------

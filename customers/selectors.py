@@ -165,3 +165,9 @@ def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
             batch = []
     if batch:
         yield batch
+
+
+def identities_of_external_ids(*, account, external_ids: Iterable[str]) -> dict[str, tuple[int, int]]:
+    """external id → (identity id, customer id) of the account's identities among `external_ids`."""
+    rows = ChannelIdentity.objects.filter(account=account, kind=account.identity_kind, external_id__in=list(external_ids))
+    return {external_id: (pk, customer_id) for external_id, pk, customer_id in rows.values_list("external_id", "pk", "customer_id")}

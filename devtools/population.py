@@ -25,6 +25,7 @@ from django.dispatch import Signal
 
 from customers.models import Customer, Tag, TagGroup
 from customers.segments.models import SegmentSnapshotMember, SegmentStaticMember
+from customers.services.bulk import CustomerUpsert, IdentityUpsert, customers_upsert_bulk
 
 # Sent after a population is written: kwargs customers (int), first_customer_id, last_customer_id,
 # accounts (dict kind -> account id), campaign_ids (list of the synthetic campaign ids used in
@@ -222,12 +223,8 @@ def _drop_secondary_indexes(cursor) -> list[str]:
 
 def _write(cursor, *, rng: random.Random, now: datetime, first_id: int, n: int, tag_ids: list[int], accounts: dict[str, int],
            campaign_ids: list[int], log: Callable[[str], None]) -> dict[str, int]:
-    customers = _Copier("customers_customer", [
-        "id", "display_name", "avatar_url", "gender", "city", "province", "country", "language", "timezone", "phone",
-        "phone_hash", "attributes", "source", "first_seen_at", "last_engaged_at", "erased_at", "created_at", "updated_at"])
-    identities = _Copier("customers_channelidentity", [
-        "customer_id", "account_id", "kind", "external_id", "unionid", "follow_state", "followed_at", "unfollowed_at",
-        "subscribe_scene", "last_interaction_at", "do_not_disturb", "refuses_template", "owner_staff_id", "created_at", "updated_at"])
+    # Customers and their identities go through customers' bulk upsert; the rest is COPY.
+    people: list[CustomerUpsert] = []
     tags = _Copier("customers_customertag", ["customer_id", "tag_id", "source", "assigned_at"])
     events = _Copier("customers_engagementevent", [
         "customer_id", "account_id", "event_type", "occurred_at", "properties", "campaign_id", "delivery_id", "dedupe_key", "created_at"])
@@ -235,9 +232,8 @@ def _write(cursor, *, rng: random.Random, now: datetime, first_id: int, n: int, 
         "customer_id", "score", "score_updated_at", "hour_of_week", "best_hour", "ignored_push_streak", "last_push_at",
         "last_click_at", "topic_affinity", "updated_at"])
     consents = _Copier("customers_consentcredit", ["customer_id", "account_id", "template_id", "remaining", "updated_at"])
-    copiers = {"customers": customers, "identities": identities, "tag assignments": tags, "events": events,
-               "profiles": profiles, "consent credits": consents}
-    totals = dict.fromkeys(copiers, 0)
+    copiers = {"tag assignments": tags, "events": events, "profiles": profiles, "consent credits": consents}
+    totals = dict.fromkeys(["customers", "identities", *copiers], 0)
     oa, mp = accounts["oa"], accounts["miniprogram"]
     rest_tags = tag_ids[len(TAG_PREVALENCE):]
     delivery_id = 0
@@ -247,15 +243,20 @@ def _write(cursor, *, rng: random.Random, now: datetime, first_id: int, n: int, 
         r = rng.random
         first_seen = now - timedelta(seconds=int(r() * 720 * day))
         engaged = now - timedelta(seconds=int(r() * 180 * day)) if r() < 0.85 else None
-        attrs = json.dumps({"level": rng.randint(1, 5), "plan": rng.choice(("gold", "silver", "bronze")), "age": rng.randint(18, 70)})
-        customers.add(cid, f"Synthetic {cid}", "", rng.randint(0, 2), rng.choices(CITIES, CITY_WEIGHTS)[0], "", "China", "zh_CN",
-                      "", "", "", attrs, SOURCE, first_seen, engaged, None, first_seen, now)
+        attrs = {"level": rng.randint(1, 5), "plan": rng.choice(("gold", "silver", "bronze")), "age": rng.randint(18, 70)}
+        person = CustomerUpsert(customer_id=cid, values={
+            "display_name": f"Synthetic {cid}", "gender": rng.randint(0, 2), "city": rng.choices(CITIES, CITY_WEIGHTS)[0],
+            "country": "China", "language": "zh_CN", "attributes": attrs, "source": SOURCE, "first_seen_at": first_seen,
+            "last_engaged_at": engaged, "created_at": first_seen, "updated_at": now})
         following = r() < 0.85
-        identities.add(cid, oa, "oa_openid", f"obench{cid:09d}", f"ubench{cid:09d}", "following" if following else "unfollowed",
-                       first_seen, None if following else now - timedelta(days=3), "", None, False, False, "", now, now)
+        person.identities.append(IdentityUpsert(
+            account_id=oa, kind="oa_openid", external_id=f"obench{cid:09d}", unionid=f"ubench{cid:09d}",
+            follow_state="following" if following else "unfollowed", followed_at=first_seen,
+            unfollowed_at=None if following else now - timedelta(days=3)))
         if r() < 0.3:
-            identities.add(cid, mp, "mp_openid", f"mbench{cid:09d}", f"ubench{cid:09d}", "unknown", None, None, "", None,
-                           False, False, "", now, now)
+            person.identities.append(IdentityUpsert(
+                account_id=mp, kind="mp_openid", external_id=f"mbench{cid:09d}", unionid=f"ubench{cid:09d}"))
+        people.append(person)
         chosen = {tid for tid, p in zip(tag_ids, TAG_PREVALENCE, strict=False) if r() < p}
         chosen.update(rng.sample(rest_tags, rng.choice((4, 5))))
         for tid in chosen:
@@ -276,6 +277,10 @@ def _write(cursor, *, rng: random.Random, now: datetime, first_id: int, n: int, 
         if r() < 0.1:
             consents.add(cid, mp, CONSENT_TEMPLATE, rng.randint(1, 3), now)
         if (offset + 1) % CHUNK == 0 or offset + 1 == n:
+            customers_upsert_bulk(people, link_unionids=False)
+            totals["customers"] += len(people)
+            totals["identities"] += sum(len(person.identities) for person in people)
+            people = []
             for name, copier in copiers.items():
                 totals[name] += copier.flush(cursor)
             if (offset + 1) % (CHUNK * 10) == 0:

@@ -37,6 +37,12 @@ class EncryptedTextField(models.TextField):
 
     description = "Text encrypted at rest"
 
+    def deconstruct(self):
+        # Migrations see a plain TextField: the column is text either way (encryption happens in
+        # Python), and a migration must not import app code.
+        name, _path, args, kwargs = super().deconstruct()
+        return name, "django.db.models.TextField", args, kwargs
+
     def from_db_value(self, value, expression, connection):
         if value in (None, ""):
             return value

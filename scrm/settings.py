@@ -132,7 +132,7 @@ if TESTING and REDIS_URL and env.str("PYTEST_XDIST_WORKER", default=""):
     # Parallel test workers each get their own Redis database after the one REDIS_URL names
     # (db n: gw0 → n+1, gw1 → n+2), so two checkouts testing with dbs far enough apart never meet.
     _worker = int(env.str("PYTEST_XDIST_WORKER").lstrip("gw") or 0)
-    _prefix, _, _db = REDIS_URL.rpartition("/")
+    _prefix, _slash, _db = REDIS_URL.rpartition("/")  # not `_`: that is gettext_lazy below
     REDIS_URL = f"{_prefix}/{(int(_db) if _db.isdigit() else 0) + 1 + _worker}"
 if REDIS_URL:
     CACHES = {

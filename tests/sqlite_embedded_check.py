@@ -77,4 +77,13 @@ for _ in range(2):
     assert response.status_code == 200 and response.content == b"success", (response.status_code, response.content[:500])
 assert InboundMessage.objects.filter(account=account, from_user="o-sqlite-check").count() == 1
 print("callback ok")
+# The CSV import (customers' bulk upsert, row by row on SQLite) works on the embedded database too.
+import io  # noqa: E402
+
+from customers.imports import customers_import_csv  # noqa: E402
+
+imported = customers_import_csv(stream=io.BytesIO(b"openid,display_name\no-sqlite-csv,From CSV\n"), default_account_id=account.pk)
+assert imported.created == 1 and not imported.errors, imported.as_dict()
+assert Customer.objects.filter(identities__external_id="o-sqlite-csv", display_name="From CSV").exists()
+print("csv import ok")
 print("SQLITE CHECK PASSED")

@@ -1,6 +1,5 @@
 """ChannelAccount moves here from messaging; the table keeps its name until 0002, so no row moves."""
 
-import scrm.fields
 from django.db import migrations, models
 
 
@@ -20,10 +19,10 @@ class Migration(migrations.Migration):
                         ('name', models.CharField(max_length=128, verbose_name='name')),
                         ('app_id', models.CharField(max_length=64, verbose_name='app id / corp id')),
                         ('agent_id', models.CharField(blank=True, max_length=32, verbose_name='agent id')),
-                        ('app_secret', scrm.fields.EncryptedTextField(blank=True, default='', verbose_name='app secret')),
-                        ('token', scrm.fields.EncryptedTextField(blank=True, default='', verbose_name='callback token')),
-                        ('encoding_aes_key', scrm.fields.EncryptedTextField(blank=True, default='', verbose_name='EncodingAESKey')),
-                        ('previous_encoding_aes_key', scrm.fields.EncryptedTextField(blank=True, default='', verbose_name='previous EncodingAESKey')),
+                        ('app_secret', models.TextField(blank=True, default='', verbose_name='app secret')),
+                        ('token', models.TextField(blank=True, default='', verbose_name='callback token')),
+                        ('encoding_aes_key', models.TextField(blank=True, default='', verbose_name='EncodingAESKey')),
+                        ('previous_encoding_aes_key', models.TextField(blank=True, default='', verbose_name='previous EncodingAESKey')),
                         ('encrypt_mode', models.CharField(choices=[('plain', 'Plaintext'), ('compatible', 'Compatible (plaintext or AES)'), ('safe', 'Safe mode (AES)')], default='safe', max_length=12, verbose_name='message encryption')),
                         ('api_base_url', models.URLField(blank=True, help_text="Empty means WeChat's real servers.", max_length=255, verbose_name='API base URL')),
                         ('timezone', models.CharField(default='Asia/Shanghai', max_length=64, verbose_name='time zone')),

@@ -2,7 +2,6 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import scrm.fields
 from django.db import migrations, models
 
 
@@ -27,7 +26,7 @@ class Migration(migrations.Migration):
                 ('country', models.CharField(blank=True, max_length=64, verbose_name='country')),
                 ('language', models.CharField(blank=True, max_length=16, verbose_name='language')),
                 ('timezone', models.CharField(blank=True, max_length=64, verbose_name='time zone')),
-                ('phone', scrm.fields.EncryptedTextField(blank=True, default='', verbose_name='phone')),
+                ('phone', models.TextField(blank=True, default='', verbose_name='phone')),
                 ('phone_hash', models.CharField(blank=True, db_index=True, default='', editable=False, max_length=64)),
                 ('attributes', models.JSONField(blank=True, default=dict, verbose_name='custom attributes')),
                 ('source', models.CharField(blank=True, max_length=128, verbose_name='source')),

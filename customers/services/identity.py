@@ -94,14 +94,17 @@ def identity_set_follow_state(*, identity: ChannelIdentity, following: bool, at:
     WeChat may deliver events out of order (retries, parallel workers): an old subscribe arriving
     after a newer unsubscribe must not mark the customer as following again, and vice versa.
     """
-    qs = ChannelIdentity.objects.filter(pk=identity.pk).exclude(followed_at__gte=at).exclude(unfollowed_at__gte=at)
-    if following:
-        values: dict[str, Any] = {"follow_state": FollowState.FOLLOWING, "followed_at": at}
-        if scene:
-            values["subscribe_scene"] = scene
-    else:
-        values = {"follow_state": FollowState.UNFOLLOWED, "unfollowed_at": at}
-    return bool(qs.update(**values, updated_at=timezone.now()))
+    if not following:
+        # An unfollow is a refusal: recorded by the one service that records refusals.
+        return bool(identity_record_refusal(identity_ids=[identity.pk], refusal=Refusal.UNFOLLOWED, at=at))
+    values: dict[str, Any] = {"follow_state": FollowState.FOLLOWING, "followed_at": at}
+    if scene:
+        values["subscribe_scene"] = scene
+    return bool(_newer_follow_change_unknown(ChannelIdentity.objects.filter(pk=identity.pk), at).update(**values, updated_at=timezone.now()))
+
+
+def _newer_follow_change_unknown(identities, at: datetime):
+    return identities.exclude(followed_at__gte=at).exclude(unfollowed_at__gte=at)
 
 
 def identity_touch_interaction(*, identity: ChannelIdentity, at: datetime) -> None:
@@ -137,7 +140,7 @@ def identity_record_refusal(*, identity_ids: Iterable[int], refusal: Refusal, at
     now = timezone.now()
     identities = ChannelIdentity.objects.filter(pk__in=ids)
     if refusal == Refusal.UNFOLLOWED:
-        return identities.exclude(followed_at__gte=at).exclude(unfollowed_at__gte=at).update(
+        return _newer_follow_change_unknown(identities, at).update(
             follow_state=FollowState.UNFOLLOWED, unfollowed_at=at, updated_at=now
         )
     if refusal == Refusal.TEMPLATE_BLOCKED:

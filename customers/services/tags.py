@@ -9,7 +9,7 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from customers.models import Customer, CustomerTag, TagSource
+from customers.models import Customer, CustomerTag, Tag, TagGroup, TagSource
 
 
 def tags_assign_bulk(
@@ -53,3 +53,19 @@ def _customer_id_subquery(customers: QuerySet[Customer] | Iterable[int]) -> tupl
     if not ids:
         return f"SELECT id FROM {table} WHERE 1 = 0", []
     return f"SELECT id FROM {table} WHERE id IN ({', '.join(['%s'] * len(ids))})", ids
+
+
+def tag_ensure(*, group_name: str, name: str) -> Tag:
+    """The tag `name` in the group `group_name`, both created when missing (safe under concurrency)."""
+    group, _ = TagGroup.objects.get_or_create(name=group_name[:64])
+    tag, _ = Tag.objects.get_or_create(group=group, name=name[:64])
+    return tag
+
+
+def tag_links_add_bulk(*, links: Iterable[tuple[int, int]], source: str) -> None:
+    """Assign (customer id, tag id) pairs set-based; pairs already assigned stay as they are."""
+    rows = [CustomerTag(customer_id=customer_id, tag_id=tag_id, source=source) for customer_id, tag_id in set(links)]
+    CustomerTag.objects.bulk_create(rows, batch_size=_LINK_BATCH, ignore_conflicts=True)
+
+
+_LINK_BATCH = 2000

@@ -15,11 +15,15 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.models import AccountKind, ChannelAccount
 from customers import services as customer_services
-from customers.models import ChannelIdentity, Customer, TagSource
+from customers.models import ChannelIdentity, TagSource
+from customers.selectors import identities_of_external_ids
+from customers.services.identity import Refusal
 from messaging.callbacks.models import InboundMessage
 from messaging.callbacks.parsing import as_list, create_time
-from accounts.models import AccountKind, ChannelAccount
+from messaging.channels import wecom
+from messaging.channels.services import channel_code_for_scene
 from messaging.reports import AggregateReport, DeliveryReport, aggregate_report_dispatch, delivery_report_dispatch
 
 logger = logging.getLogger(__name__)
@@ -86,41 +90,23 @@ def process_fields(*, account: ChannelAccount, fields: dict[str, Any], inbound: 
 
 
 def _set_follow(ctx: Context, identity: ChannelIdentity, *, following: bool, scene: str = "") -> None:
-    """Apply a follow/unfollow unless a newer opposite change is already recorded.
-
-    WeChat retries out of order (an old subscribe can arrive after a newer unsubscribe);
-    identity_set_follow_state only orders each direction against itself.
-    """
-    opposite = "unfollowed_at" if following else "followed_at"
-    newer = ChannelIdentity.objects.filter(pk=identity.pk, **{f"{opposite}__gt": ctx.at}).exists()
-    if not newer:
-        customer_services.identity_set_follow_state(identity=identity, following=following, at=ctx.at, scene=scene[:64])
+    # WeChat retries out of order (an old subscribe can arrive after a newer unsubscribe): the
+    # service applies a change only when no newer follow or unfollow is known.
+    customer_services.identity_set_follow_state(identity=identity, following=following, at=ctx.at, scene=scene[:64])
 
 
 # --- channel codes (adapters' ChannelCode) ----------------------------------------------------
 
 
-def _channel_code(account: ChannelAccount, scene: str):
-    if not scene:
-        return None
-    try:
-        from messaging.channels.services import channel_code_for_scene
-    except ImportError:  # adapters not merged yet
-        logger.warning("channel codes unavailable: scene %r of account %s not applied", scene, account.pk)
-        return None
-    return channel_code_for_scene(account, scene)
-
-
 def _apply_channel_code(ctx: Context, identity: ChannelIdentity, scene: str):
     """Tag the customer with the code's tags and make the code their source if they had none."""
-    code = _channel_code(ctx.account, scene)
+    code = channel_code_for_scene(ctx.account, scene)
     if code is None:
         return None
     tag_ids = list(code.tags.values_list("pk", flat=True))
     if tag_ids:
         customer_services.tags_assign_bulk(tag_ids=tag_ids, customers=[identity.customer_id], source=TagSource.CHANNEL_CODE)
-    source = f"{code.kind}:{code.name or scene}"[:128]
-    Customer.objects.filter(pk=identity.customer_id, source="").update(source=source, updated_at=timezone.now())
+    customer_services.customer_set_source_if_empty(customer_id=identity.customer_id, source=f"{code.kind}:{code.name or scene}")
     return code
 
 
@@ -179,9 +165,11 @@ def _template_finished(ctx: Context) -> None:
     raw_status = ctx.text("Status")
     status = _TEMPLATE_STATUS.get(raw_status.replace(" ", "").lower(), "system_failed")
     if status == "user_block":
-        ChannelIdentity.objects.filter(
-            account=ctx.account, kind=ctx.account.identity_kind, external_id=ctx.openid, refuses_template=False
-        ).update(refuses_template=True, updated_at=timezone.now())
+        customer_services.identity_record_refusal(
+            identity_ids=[pk for pk, _ in identities_of_external_ids(account=ctx.account, external_ids=[ctx.openid]).values()],
+            refusal=Refusal.TEMPLATE_BLOCKED,
+            at=ctx.at,
+        )
     delivery_report_dispatch(
         DeliveryReport(
             account_id=ctx.account.pk,
@@ -301,8 +289,6 @@ def _wecom_identity(ctx: Context, *, detail: dict[str, Any] | None = None) -> Ch
 
 
 def _wecom_add(ctx: Context) -> None:
-    from messaging.channels import wecom
-
     external_userid = ctx.text("ExternalUserID")
     if not external_userid:
         return
@@ -312,7 +298,7 @@ def _wecom_add(ctx: Context) -> None:
     staff = ctx.text("UserID")
     _set_follow(ctx, identity, following=True, scene=ctx.text("State"))
     if staff:
-        ChannelIdentity.objects.filter(pk=identity.pk).update(owner_staff_id=staff[:64], updated_at=timezone.now())
+        customer_services.identity_set_owner_staff(identity_id=identity.pk, staff_userid=staff)
     code = _apply_channel_code(ctx, identity, ctx.text("State"))
     ctx.event(identity, "wecom.add_contact", {"staff": staff, "state": ctx.text("State"), "channel_code_id": code.pk if code else None})
     welcome_code = ctx.text("WelcomeCode")
@@ -324,8 +310,6 @@ def _wecom_add(ctx: Context) -> None:
 
 
 def _send_welcome(account: ChannelAccount, welcome_code: str, text: str) -> None:
-    from messaging.channels import wecom
-
     try:
         wecom.welcome_message_send(account, welcome_code=welcome_code, text=text)
     except Exception as exc:  # a missed welcome is logged; the contact is recorded already
@@ -337,7 +321,7 @@ def _wecom_edit(ctx: Context) -> None:
         return
     identity = _wecom_identity(ctx)
     if ctx.text("UserID"):
-        ChannelIdentity.objects.filter(pk=identity.pk).update(owner_staff_id=ctx.text("UserID")[:64], updated_at=timezone.now())
+        customer_services.identity_set_owner_staff(identity_id=identity.pk, staff_userid=ctx.text("UserID"))
 
 
 def _wecom_removed(by: str) -> Handler:

@@ -8,12 +8,14 @@ from collections.abc import Iterable
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from customers.models import ChannelIdentity, Tag
-from customers.services import consent_credit_revoke, identity_set_follow_state
+from accounts.models import AccountKind, ChannelAccount
+from customers.models import Tag
+from customers.selectors import identities_of_external_ids
+from customers.services.consent import consent_credits_revoke
+from customers.services.identity import Refusal, identity_record_refusal
 from messaging.channels.base import OutboundMessage, SendOutcome
 from messaging.channels.errors import BLACKLISTED, NOT_FOLLOWING, USER_REFUSED, classify_exception
 from messaging.channels.models import ChannelCode, ChannelCodeKind, SyncJob, SyncJobKind, SyncJobState
-from accounts.models import AccountKind, ChannelAccount
 from scrm.errors import ApplicationError, Conflict
 
 logger = logging.getLogger(__name__)
@@ -27,30 +29,25 @@ def send_outcomes_apply(
     """Apply what permanent send failures teach about customers: 43004 unfollowed, 43101 consent
     revoked, 43019 do-not-disturb. (Spending a consent credit on a send is the dispatcher's: it
     reserves the credit before sending.)"""
-    failed = [(eid, o) for eid, o in outcomes if o.status == "permanent" and o.error_code in _EFFECT_CODES]
-    if not failed:
+    by_code: dict[str, list[str]] = {}
+    for external_id, outcome in outcomes:
+        if outcome.status == "permanent" and outcome.error_code in _EFFECT_CODES:
+            by_code.setdefault(outcome.error_code, []).append(external_id)
+    if not by_code:
         return
-    identities = {
-        i.external_id: i
-        for i in ChannelIdentity.objects.filter(
-            account=account, kind=account.identity_kind, external_id__in=[eid for eid, _ in failed]
-        )
-    }
-    template_id = str(message.payload.get("template_id", ""))
+    identities = identities_of_external_ids(account=account, external_ids={eid for eids in by_code.values() for eid in eids})
     now = timezone.now()
-    for external_id, outcome in failed:
-        identity = identities.get(external_id)
-        if identity is None:
-            continue
-        if outcome.error_code == str(NOT_FOLLOWING):
-            identity_set_follow_state(identity=identity, following=False, at=now)
-        elif outcome.error_code == str(USER_REFUSED) and template_id:
-            consent_credit_revoke(customer_id=identity.customer_id, account_id=account.pk, template_id=template_id)
-        elif outcome.error_code == str(BLACKLISTED):
-            ChannelIdentity.objects.filter(pk=identity.pk).update(do_not_disturb=True, updated_at=now)
+    for code, refusal in _REFUSALS.items():
+        known = [identities[eid] for eid in by_code.get(code, ()) if eid in identities]
+        identity_record_refusal(identity_ids=[pk for pk, _ in known], refusal=refusal, at=now)
+    template_id = str(message.payload.get("template_id", ""))
+    refused = [identities[eid] for eid in by_code.get(str(USER_REFUSED), ()) if eid in identities]
+    if template_id and refused:
+        consent_credits_revoke(account_id=account.pk, template_id=template_id, customer_ids=[cid for _, cid in refused])
 
 
-_EFFECT_CODES = frozenset({str(NOT_FOLLOWING), str(USER_REFUSED), str(BLACKLISTED)})
+_REFUSALS = {str(NOT_FOLLOWING): Refusal.UNFOLLOWED, str(BLACKLISTED): Refusal.DO_NOT_DISTURB}
+_EFFECT_CODES = frozenset({*_REFUSALS, str(USER_REFUSED)})
 
 
 # --- channel codes --------------------------------------------------------------------------------

@@ -16,9 +16,10 @@ from django.db import transaction
 from django.utils import timezone
 from wechatpy.exceptions import WeChatClientException
 
-from customers.models import ChannelIdentity, FollowState, Tag, TagGroup
-from messaging.channels.models import SyncJob, TagMirror
 from accounts.models import AccountKind, ChannelAccount
+from customers.models import ChannelIdentity, FollowState, Tag
+from customers.services.tags import tag_ensure
+from messaging.channels.models import SyncJob, TagMirror
 
 logger = logging.getLogger(__name__)
 
@@ -34,18 +35,13 @@ ERR_USER_TOO_MANY_TAGS = 45059
 ERR_TAG_NAME_EXISTS = 45157
 
 
-def _group_for(name: str) -> TagGroup:
-    group, _ = TagGroup.objects.get_or_create(name=name[:64])
-    return group
-
-
 @transaction.atomic
 def _mirror_ensure(
     *, account: ChannelAccount, remote_id: str, remote_name: str, group_name: str, remote_group_id: str = ""
 ) -> bool:
     if TagMirror.objects.filter(account=account, remote_id=remote_id).exists():
         return False
-    tag, _ = Tag.objects.get_or_create(group=_group_for(group_name), name=remote_name[:64])
+    tag = tag_ensure(group_name=group_name, name=remote_name)
     if TagMirror.objects.filter(account=account, tag=tag).exists():
         return False
     TagMirror.objects.create(

@@ -11,24 +11,13 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from customers.models import (
-    ChannelIdentity,
-    Customer,
-    CustomerPreference,
-    CustomerTag,
-    InboxMessage,
-    TagSource,
-    TopicSubscription,
-)
-from customers.services import (
-    consent_credit_add,
-    consent_credit_revoke,
-    customer_set_phone,
-    event_record,
-    events_record_bulk,
-    identity_resolve,
-    tags_assign_bulk,
-)
+from accounts.models import ChannelAccount
+from customers.models import ChannelIdentity, Customer, InboxMessage
+from customers.services.consent import consent_credit_add, consent_credit_revoke
+from customers.services.events import event_record, events_record_bulk
+from customers.services.identity import identity_resolve
+from customers.services.preferences import customer_preferences_set, inbox_message_mark_read
+from customers.services.profile import customer_update
 from messaging.channels.miniprogram import code_to_session
 from messaging.miniprogram.auth import (
     ACCESS_PREFIX,
@@ -41,8 +30,7 @@ from messaging.miniprogram.auth import (
 )
 from messaging.miniprogram.models import MiniProgramSession
 from messaging.miniprogram.selectors import topic_tags_queryset
-from accounts.models import ChannelAccount
-from scrm.errors import ApplicationError, NotFound
+from scrm.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
 
@@ -146,18 +134,10 @@ EDITABLE_PROFILE_FIELDS = ("display_name", "avatar_url", "gender", "city", "prov
 
 def mp_profile_update(*, customer: Customer, data: dict[str, Any]) -> Customer:
     """Apply the customer's own edits to their profile."""
-    changed = [name for name in EDITABLE_PROFILE_FIELDS if name in data and getattr(customer, name) != data[name]]
-    for name in changed:
-        setattr(customer, name, data[name])
-    if "phone" in data and data["phone"] != customer.phone:
-        customer_set_phone(customer=customer, phone=data["phone"])
-        changed += ["phone", "phone_hash"]
-    if changed:
-        customer.save(update_fields=[*changed, "updated_at"])
-    return customer
+    own = {name: value for name, value in data.items() if name in (*EDITABLE_PROFILE_FIELDS, "phone")}
+    return customer_update(customer_id=customer.pk, data=own)
 
 
-@transaction.atomic
 def mp_preferences_set(
     *,
     customer: Customer,
@@ -166,27 +146,19 @@ def mp_preferences_set(
     quiet_end: time | None,
     topics: dict[int, bool],
 ) -> None:
-    """Replace the customer's preference-centre choices (frequency, quiet hours, topic choices).
-
-    A topic chosen is an explicit TopicSubscription and, when wanted, the interest tag itself
-    (source "preference"); a topic left out of `topics` has no explicit choice any more.
-    """
-    allowed = set(topic_tags_queryset().filter(pk__in=list(topics)).values_list("pk", flat=True))
-    unknown = sorted(set(topics) - allowed)
+    """Replace the customer's preference-centre choices (frequency, quiet hours, topic choices)."""
+    offered = set(topic_tags_queryset().values_list("pk", flat=True))
+    unknown = sorted(set(topics) - offered)
     if unknown:
         raise ApplicationError("Unknown topic ids.", code="unknown_topic", detail={"topics": unknown})
-    CustomerPreference.objects.update_or_create(
-        customer=customer, defaults={"frequency": frequency, "quiet_start": quiet_start, "quiet_end": quiet_end}
+    customer_preferences_set(
+        customer_id=customer.pk,
+        frequency=frequency,
+        quiet_start=quiet_start,
+        quiet_end=quiet_end,
+        topics=topics,
+        offered_topic_ids=offered,
     )
-    topic_ids = set(topic_tags_queryset().values_list("pk", flat=True))
-    TopicSubscription.objects.filter(customer=customer, tag_id__in=topic_ids - set(topics)).delete()
-    for tag_id, wanted in topics.items():
-        TopicSubscription.objects.update_or_create(customer=customer, tag_id=tag_id, defaults={"opted_in": wanted})
-    wanted_ids = [tag_id for tag_id, wanted in topics.items() if wanted]
-    # Only tags this centre added are taken away: an operator's or a rule's tag stays.
-    CustomerTag.objects.filter(customer=customer, tag_id__in=topic_ids - set(wanted_ids), source=TagSource.PREFERENCE).delete()
-    if wanted_ids:
-        tags_assign_bulk(tag_ids=wanted_ids, customers=[customer.pk], source=TagSource.PREFERENCE)
 
 
 # --- consent -----------------------------------------------------------------------------------
@@ -252,26 +224,9 @@ def mp_events_ingest(*, session: MiniProgramSession, events: list[dict[str, Any]
 # --- inbox -------------------------------------------------------------------------------------
 
 
-@transaction.atomic
 def mp_inbox_mark_read(*, customer_id: int, account_id: int, message_id: int) -> InboxMessage:
     """Mark one of the customer's inbox items read; the first read is an `inbox.read` event."""
-    message = InboxMessage.objects.filter(pk=message_id, customer_id=customer_id).first()
-    if message is None:
-        raise NotFound("Inbox message not found.", code="not_found")
-    now = timezone.now()
-    if InboxMessage.objects.filter(pk=message.pk, read_at__isnull=True).update(read_at=now):
-        message.read_at = now
-        event_record(
-            customer_id=customer_id,
-            event_type="inbox.read",
-            occurred_at=now,
-            account_id=account_id,
-            campaign_id=message.campaign_id,
-            delivery_id=message.delivery_id,
-            properties={"inbox_message_id": message.pk},
-            dedupe_key=f"inbox.read:{message.pk}",
-        )
-    return message
+    return inbox_message_mark_read(customer_id=customer_id, account_id=account_id, message_id=message_id)
 
 
 # --- housekeeping ------------------------------------------------------------------------------

@@ -30,6 +30,8 @@ from customers.models import (
     TagGroup,
     TagSource,
 )
+from messaging.sandbox.control import SandboxControl
+from messaging.services import account_register_with_sandbox
 from scrm.fields import lookup_hash
 
 DEMO_USERNAME = "demo"
@@ -208,12 +210,6 @@ class Command(BaseCommand):
 
     def _sandbox(self, accounts: list) -> bool:
         """Register the demo accounts and their followers with the sandbox, when it runs."""
-        try:
-            from messaging.sandbox.control import SandboxControl
-            from messaging.services import account_register_with_sandbox
-        except ImportError:
-            self.stdout.write("sandbox: not installed in this checkout; demo accounts not registered")
-            return False
         registered = [account_register_with_sandbox(account_id=a.pk) for a in accounts]
         if not all(registered):
             self.stdout.write(f"sandbox: not reachable at {settings.SANDBOX_BASE_URL}; start it and run seed_demo again")
