@@ -28,22 +28,11 @@ WRITER_PACKAGE = "customers"
 
 # (check, path) → why it is still allowed. Each entry goes when that work lands.
 PENDING_ELSEWHERE: dict[tuple[str, str], str] = {
-    # Dispatch records InboxMessage rows and refusals itself; moving them to customers' services is another helper's.
-    (
-        "writes",
-        "campaigns/dispatch.py",
-    ): "dispatch writes customers' rows directly (fixed with the campaigns re-layout)",
-    ("import_error", "campaigns/dispatch.py"): "optional-import guards for adapters and tracking (campaigns re-layout)",
     # The simulator builds its own synthetic customers; it moves to devtools/ with another helper.
     ("writes", "campaigns/simulator.py"): "the audience simulator writes synthetic customers (moving to devtools/)",
     # Benchmarks load and reset data directly; they move to devtools/ with another helper.
     ("writes", "campaigns/benchmarks.py"): "benchmark data loading (moving to devtools/)",
     ("writes", "messaging/channels/benchmarks.py"): "benchmark data loading (moving to devtools/)",
-    # The policy migration imports campaigns.policy for its SQL functions; freezing the SQL is another helper's.
-    (
-        "migration_imports",
-        "campaigns/migrations/0004_policy_sql_functions.py",
-    ): "imports campaigns.policy (campaigns re-layout)",
     # The synthetic population loads tags, events, profiles and consents with COPY for the benchmarks;
     # its customers and identities already go through customers_upsert_bulk. Owned by the devtools move.
     (
