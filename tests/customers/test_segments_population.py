@@ -50,6 +50,6 @@ def test_bench_command_prints_figures_and_agreeing_counts():
     out = io.StringIO()
     call_command("bench", customers=200, stdout=out)
     text = out.getvalue()
-    assert "customers.segments.benchmarks" in text
+    assert "devtools.benchmarks.segments" in text
     assert "median compiled preview" in text and "snapshot of" in text
     assert "COUNT MISMATCH" not in text

@@ -6,7 +6,7 @@ planning, contact policy, dispatch, tracked links and incremental learning (fast
 and prints pushes sent, clicks, clicks per push and unfollows for "blast to the whole segment"
 versus "steered" (behavioural interest segments + send-time optimisation). The database is left as
 it was (everything runs in one rolled-back transaction) unless --keep is given. See
-campaigns/simulator.py for the model of the people; every parameter below is one of its knobs.
+devtools/simulator/ for the model of the people; every parameter below is one of its knobs.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import fields
 
 from django.core.management.base import BaseCommand
 
-from campaigns.simulator import SimParams, simulate
+from devtools.simulator import SimParams, simulate
 
 HELP = {
     "customers": "people in the audience (each is a customer in both arms)",

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from messaging.callbacks.benchmarks import DEFAULT_CONCURRENCY, DEPLOYED_THREADS, bench_callbacks
+from devtools.benchmarks.callbacks import DEFAULT_CONCURRENCY, DEPLOYED_THREADS, bench_callbacks
 
 
 class Command(BaseCommand):

@@ -18,7 +18,6 @@ import asyncio
 import base64
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -29,7 +28,10 @@ from urllib.request import Request, urlopen
 from django.conf import settings
 from django.urls import reverse
 
+from accounts.models import ChannelAccount
+from devtools.benchmarks.common import free_port
 from messaging.callbacks.crypto import envelope_encrypt, signature_compute
+from messaging.callbacks.models import InboundMessage
 
 BENCH_APP_ID = "wxbenchcallbacks01"
 GOAL_RPS, GOAL_P99_MS, GOAL_RATIO = 1000, 50.0, 0.5
@@ -63,15 +65,7 @@ class Result:
         )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _bench_account():
-    from accounts.models import ChannelAccount
-
     key = base64.b64encode(secrets.token_bytes(32)).decode().rstrip("=")
     values = {"name": "Callback benchmark", "token": "benchtoken", "encoding_aes_key": key, "encrypt_mode": "safe", "is_active": True}
     # update() rather than update_or_create(): a row left by a run under another FIELD_ENCRYPTION_KEY
@@ -184,8 +178,6 @@ def bench_callbacks(
     *, requests: int, concurrency: int = DEFAULT_CONCURRENCY, threads: int = DEPLOYED_THREADS, stdout
 ) -> tuple[Result, Result]:
     """Run the benchmark; returns (callback result, empty-view result)."""
-    from messaging.callbacks.models import InboundMessage
-
     account = _bench_account()
     stdout.write(f"callbacks: preparing {requests} encrypted events (concurrency {concurrency}, gunicorn 2x{threads}) …\n")
     payloads = _payloads(account, requests + 200)
@@ -194,7 +186,7 @@ def bench_callbacks(
     empty = [_request("/callbacks/_bench/empty/", empty_body)] * requests
     empty_lean = [_request("/callbacks/wechat/_bench/empty/", empty_body)] * requests
 
-    port = _free_port()
+    port = free_port()
     proc = _start_gunicorn(port, threads)
     try:
         _measure("warm-up", port, warmup + empty[:200] + empty_lean[:200], concurrency)

@@ -1,4 +1,4 @@
-"""Benchmark of the engagement write path (discovered by `python manage.py bench`).
+"""Benchmark of the engagement write path (`python manage.py bench --only engagement`).
 
 For up to SAMPLE_CUSTOMERS fresh customers (the write path's cost is per event, so a sample of the
 population measures it; building a million Python objects would only measure Python) it records one push and, for a third of them, a topic click, then folds
@@ -11,27 +11,19 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from django.db import transaction
 from django.utils import timezone
 
 from customers.engagement.services import APPLY_BATCH_SIZE, engagement_events_apply, engagement_profiles_recompute
 from customers.models import Customer, EngagementEvent
 from customers.services import events_record_bulk
+from devtools.benchmarks.common import rolled_back
 
 SAMPLE_CUSTOMERS = 50_000
 
 
-class _Rollback(Exception):
-    pass
-
-
 def run(*, customers: int, stdout) -> None:
-    try:
-        with transaction.atomic():
-            _run(min(customers, SAMPLE_CUSTOMERS), stdout)
-            raise _Rollback
-    except _Rollback:
-        pass
+    with rolled_back():
+        _run(min(customers, SAMPLE_CUSTOMERS), stdout)
 
 
 def _events(ids: list[int], now) -> list[dict]:
@@ -48,11 +40,10 @@ def _run(n: int, stdout) -> None:
     ids = [c.pk for c in Customer.objects.bulk_create([Customer(display_name=f"bench {i}") for i in range(n)], batch_size=5000)]
     events = _events(ids, now)
 
-    with transaction.atomic():
+    with rolled_back():
         started = time.perf_counter()
         EngagementEvent.objects.bulk_create([EngagementEvent(**e) for e in events], batch_size=5000)
         raw = time.perf_counter() - started
-        transaction.set_rollback(True)
 
     started = time.perf_counter()
     new_ids = events_record_bulk(events)

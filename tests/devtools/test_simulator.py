@@ -8,18 +8,18 @@ from django.core.management import call_command
 from django.db import connection
 
 from campaigns.models import Campaign
-from campaigns.simulator import (
+from customers.models import Customer, EngagementEvent
+from devtools.simulator import (
     Person,
     SimClock,
     SimParams,
-    _install_db_clock,
-    _restore_search_path,
     build_audience,
     click_probability,
+    install_db_clock,
     next_session,
     notice_probability,
+    restore_search_path,
 )
-from customers.models import Customer, EngagementEvent
 
 
 def test_audience_is_deterministic_for_a_seed_and_follows_the_parameters():
@@ -45,14 +45,14 @@ def test_a_push_is_seen_at_the_next_reading_session_and_buried_pushes_fade():
 
 @pytest.mark.django_db
 def test_simulated_clock_drives_database_now():
-    previous = _install_db_clock()
+    previous = install_db_clock()
     try:
         SimClock(datetime(2031, 1, 2, 3, 4, tzinfo=UTC)).set(datetime(2031, 1, 2, 3, 4, tzinfo=UTC))
         with connection.cursor() as cursor:
             cursor.execute("SELECT now(), clock_timestamp()")
             assert cursor.fetchone() == (datetime(2031, 1, 2, 3, 4, tzinfo=UTC),) * 2
     finally:
-        _restore_search_path(previous)
+        restore_search_path(previous)
     with connection.cursor() as cursor:
         cursor.execute("SELECT clock_timestamp() < '2031-01-01'")
         assert cursor.fetchone()[0]

@@ -13,14 +13,17 @@ import secrets
 import time
 
 from django.db import connection, transaction
+from psycopg import sql
 
+from accounts.models import ChannelAccount
 from customers.models import ChannelIdentity, Customer, CustomerUnionId
+from devtools.benchmarks.common import rolled_back
 from messaging.channels.clients import build_client
 from messaging.channels.models import SyncJob
 from messaging.channels.sync import USER_INFO_BATCH, sync_job_run
-from accounts.models import ChannelAccount
 from messaging.sandbox.control import SandboxControl
 from messaging.sandbox.server import SandboxServer
+from scrm.sqltools import render, table
 
 MAX_FOLLOWERS = 100_000
 
@@ -38,38 +41,46 @@ def _fetch_only(account) -> int:
         next_openid = page.get("next_openid")
 
 
+# The baseline: the same number of customers + identities inserted with one statement each.
+_RAW_CUSTOMERS_INSERT = sql.SQL(
+    "INSERT INTO {customer} (display_name, avatar_url, gender, city, province, country, language, timezone, "
+    "phone, phone_hash, attributes, source, first_seen_at, created_at, updated_at) "
+    "SELECT '', '', 0, '', '', '', 'zh_CN', '', '', '', '{{}}', '', now(), now(), now() FROM generate_series(1, %s)"
+)
+_RAW_IDENTITIES_INSERT = sql.SQL(
+    "INSERT INTO {identity} (customer_id, account_id, kind, external_id, unionid, follow_state, subscribe_scene, "
+    "do_not_disturb, refuses_template, owner_staff_id, created_at, updated_at) "
+    "SELECT c.id, %s, 'oa_openid', 'raw-' || c.id, '', 'following', '', false, false, '', now(), now() "
+    "FROM {customer} c ORDER BY c.id DESC LIMIT %s"
+)
+# Cleanup of what the sync job imported (the benchmark's own account, unionids and customers).
+_IMPORTED_CUSTOMERS = sql.SQL(
+    "CREATE TEMP TABLE bench_sync_customers ON COMMIT DROP AS SELECT customer_id FROM {identity} WHERE account_id = %s"
+)
+_DELETE_IDENTITIES = sql.SQL("DELETE FROM {identity} WHERE account_id = %s")
+_DELETE_UNIONIDS = sql.SQL("DELETE FROM {unionid} WHERE unionid LIKE %s")
+_DELETE_CUSTOMERS = sql.SQL(
+    "DELETE FROM {customer} c WHERE c.id IN (SELECT customer_id FROM bench_sync_customers) "
+    "AND NOT EXISTS (SELECT 1 FROM {identity} i WHERE i.customer_id = c.id)"
+)
+
+
+def _tables() -> dict[str, sql.Identifier]:
+    return {"customer": table(Customer), "identity": table(ChannelIdentity), "unionid": table(CustomerUnionId)}
+
+
 def _raw_insert(account, n: int) -> None:
-    customer, identity = Customer._meta.db_table, ChannelIdentity._meta.db_table
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {customer} (display_name, avatar_url, gender, city, province, country, language, timezone, "
-            f"phone, phone_hash, attributes, source, first_seen_at, created_at, updated_at) "
-            f"SELECT '', '', 0, '', '', '', 'zh_CN', '', '', '', '{{}}', '', now(), now(), now() FROM generate_series(1, %s)",
-            [n],
-        )
-        cursor.execute(
-            f"INSERT INTO {identity} (customer_id, account_id, kind, external_id, unionid, follow_state, subscribe_scene, "
-            f"do_not_disturb, refuses_template, owner_staff_id, created_at, updated_at) "
-            f"SELECT c.id, %s, 'oa_openid', 'raw-' || c.id, '', 'following', '', false, false, '', now(), now() "
-            f"FROM {customer} c ORDER BY c.id DESC LIMIT %s",
-            [account.pk, n],
-        )
-        transaction.set_rollback(True)
+    with rolled_back(), connection.cursor() as cursor:
+        cursor.execute(render(_RAW_CUSTOMERS_INSERT.format(**_tables())), [n])
+        cursor.execute(render(_RAW_IDENTITIES_INSERT.format(**_tables())), [account.pk, n])
 
 
 def _cleanup(account, unionid_prefix: str) -> None:
-    identity, customer = ChannelIdentity._meta.db_table, Customer._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TEMP TABLE bench_sync_customers ON COMMIT DROP AS SELECT customer_id FROM {identity} WHERE account_id = %s",
-            [account.pk],
-        )
-        cursor.execute(f"DELETE FROM {identity} WHERE account_id = %s", [account.pk])
-        cursor.execute(f"DELETE FROM {CustomerUnionId._meta.db_table} WHERE unionid LIKE %s", [unionid_prefix + "%"])
-        cursor.execute(
-            f"DELETE FROM {customer} WHERE id IN (SELECT customer_id FROM bench_sync_customers) "
-            f"AND NOT EXISTS (SELECT 1 FROM {identity} i WHERE i.customer_id = {customer}.id)"
-        )
+        cursor.execute(render(_IMPORTED_CUSTOMERS.format(**_tables())), [account.pk])
+        cursor.execute(render(_DELETE_IDENTITIES.format(**_tables())), [account.pk])
+        cursor.execute(render(_DELETE_UNIONIDS.format(**_tables())), [unionid_prefix + "%"])
+        cursor.execute(render(_DELETE_CUSTOMERS.format(**_tables())))
     SyncJob.objects.filter(account=account).delete()
     account.delete()
 
