@@ -66,20 +66,26 @@ class _Leaf:
     negative: Q
 
 
-def _membership(rows: QuerySet) -> _Leaf:
-    """Customers having at least one row of `rows` (a queryset of a table with customer_id)."""
+def _membership(rows: QuerySet, key: str) -> _Leaf:
+    """Customers having at least one row of `rows` (a queryset of a table with customer_id); `key` is
+    the outer query's customer column ("pk" over customers, "customer_id" over a driving table)."""
     return _Leaf(
-        positive=Q(pk__in=rows.values("customer_id")),
-        negative=~Q(Exists(rows.filter(customer_id=OuterRef("pk")))),
+        positive=Q(**{f"{key}__in": rows.values("customer_id")}),
+        negative=~Q(Exists(rows.filter(customer_id=OuterRef(key)))),
     )
 
 
-def _counted(rows: QuerySet, *, at_least: int) -> _Leaf:
+def grouped_count(rows: QuerySet, *, at_least: int) -> QuerySet:
+    """customer_id of the customers with at least `at_least` rows of `rows`: one grouped count."""
+    return rows.order_by().values("customer_id").annotate(n=Count("*")).filter(n__gte=at_least).values("customer_id")
+
+
+def _counted(rows: QuerySet, *, at_least: int, key: str) -> _Leaf:
     """Customers with at least `at_least` rows of `rows` (at_least >= 1)."""
     if at_least <= 1:
-        return _membership(rows)
-    grouped = rows.order_by().values("customer_id").annotate(n=Count("*")).filter(n__gte=at_least).values("customer_id")
-    return _Leaf(positive=Q(pk__in=grouped), negative=~Q(pk__in=grouped))
+        return _membership(rows, key)
+    grouped = grouped_count(rows, at_least=at_least)
+    return _Leaf(positive=Q(**{f"{key}__in": grouped}), negative=~Q(**{f"{key}__in": grouped}))
 
 
 def _column(q: Q) -> _Leaf:
@@ -105,10 +111,18 @@ def _json_type(value: Any) -> str:
 
 
 class RuleCompiler:
-    def __init__(self, *, now: datetime | None = None, stack: tuple[int, ...] = ()):
+    """Compiles a rule to a Q over customers (key "pk"), or over another table's customer_id column
+    (key "customer_id"; customers/segments/members.py), which only rules without customer-column
+    conditions can use."""
+
+    def __init__(self, *, now: datetime | None = None, stack: tuple[int, ...] = (), key: str = "pk"):
         self.now = now or timezone.now()
         self.stack = stack
+        self.key = key
         self.postgres = connection.vendor == "postgresql"
+
+    def _membership(self, rows: QuerySet) -> _Leaf:
+        return _membership(rows, self.key)
 
     def compile(self, node: dict, negate: bool = False) -> Q:
         if "all" in node or "any" in node:
@@ -117,7 +131,7 @@ class RuleCompiler:
             if not children:
                 # all [] is everyone, any [] is no one; flipped under negation.
                 return (FALSE if negate else TRUE) if is_all else (TRUE if negate else FALSE)
-            parts = [self.compile(child, negate) for child in _merge_tag_conditions(children, is_any=not is_all)]
+            parts = [self.compile(child, negate) for child in merge_tag_conditions(children, is_any=not is_all)]
             conjunction = is_all != negate
             combined = parts[0]
             for part in parts[1:]:
@@ -127,23 +141,27 @@ class RuleCompiler:
             return self.compile(node["not"], not negate)
         if node["type"] == "segment":
             return self._segment(node["segment"], negate)
+        if self.key != "pk" and reads_customer_columns(node):
+            raise ValueError("a condition on customer columns compiles over customers only")
         leaf = getattr(self, f"_{node['type']}")(node)
         return leaf.negative if negate else leaf.positive
 
     # --- leaves ---
 
+    def tag_ids(self, node: dict) -> list[int]:
+        """The tags a tag condition names (its tag, its list, or its group's tags)."""
+        if node["op"] == "has":
+            return [node["tag"]]
+        if "group" in node:
+            return list(Tag.objects.filter(group_id=node["group"]).values_list("pk", flat=True))
+        return list(dict.fromkeys(node["tags"]))
+
     def _tag(self, node: dict) -> _Leaf:
-        op = node["op"]
-        if op == "has":
-            tag_ids = [node["tag"]]
-        elif "group" in node:
-            tag_ids = list(Tag.objects.filter(group_id=node["group"]).values_list("pk", flat=True))
-        else:
-            tag_ids = list(dict.fromkeys(node["tags"]))
+        op, tag_ids = node["op"], self.tag_ids(node)
         if op == "has_all":
             if not tag_ids:
                 return _Leaf(TRUE, FALSE)
-            leaves = [_membership(CustomerTag.objects.filter(tag_id=tag_id)) for tag_id in tag_ids]
+            leaves = [self._membership(CustomerTag.objects.filter(tag_id=tag_id)) for tag_id in tag_ids]
             positive, negative = leaves[0].positive, leaves[0].negative
             for leaf in leaves[1:]:
                 positive &= leaf.positive
@@ -152,9 +170,9 @@ class RuleCompiler:
         if not tag_ids:
             leaf = _Leaf(FALSE, TRUE)
         elif len(tag_ids) == 1:
-            leaf = _membership(CustomerTag.objects.filter(tag_id=tag_ids[0]))
+            leaf = self._membership(CustomerTag.objects.filter(tag_id=tag_ids[0]))
         else:
-            leaf = _membership(CustomerTag.objects.filter(tag_id__in=tag_ids))
+            leaf = self._membership(CustomerTag.objects.filter(tag_id__in=tag_ids))
         return _Leaf(leaf.negative, leaf.positive) if op == "has_none" else leaf
 
     def _field(self, node: dict) -> _Leaf:
@@ -222,6 +240,10 @@ class RuleCompiler:
         raise ValueError(op)
 
     def _channel(self, node: dict) -> _Leaf:
+        return self._membership(self.channel_rows(node))
+
+    def channel_rows(self, node: dict) -> QuerySet:
+        """The identity (or consent) rows a channel condition asks for."""
         op = node["op"]
         if op == "follows":
             rows = ChannelIdentity.objects.filter(account_id=node["account"], follow_state="following")
@@ -235,34 +257,34 @@ class RuleCompiler:
             rows = ConsentCredit.objects.filter(template_id=node["template"], remaining__gt=0)
             if node.get("account"):
                 rows = rows.filter(account_id=node["account"])
-        return _membership(rows)
+        return rows
 
-    def _events_leaf(self, *, event_type: str, op: str, count: int, days: int | None, properties: dict | None) -> _Leaf:
-        rows = EngagementEvent.objects.filter(event_type=event_type)
-        if days:
-            rows = rows.filter(occurred_at__gte=self.now - timedelta(days=days))
+    def event_rows(self, node: dict) -> QuerySet:
+        """The engagement events an events/pushes count condition counts (type, window, properties)."""
+        rows = EngagementEvent.objects.filter(event_type=node["event_type"] if node["type"] == "events" else PUSH_SENT)
+        if node.get("days"):
+            rows = rows.filter(occurred_at__gte=self.now - timedelta(days=node["days"]))
+        properties = node.get("properties")
         if properties:
             if self.postgres:
                 rows = rows.filter(properties__contains=properties)
             else:
                 for key, value in properties.items():
                     rows = rows.filter(**{f"properties__{key}": value})
-        if op == "at_least":
-            return _counted(rows, at_least=count)
-        # at most k == not (at least k + 1): customers with no events at all are included.
-        leaf = _counted(rows, at_least=count + 1)
-        return _Leaf(leaf.negative, leaf.positive)
+        return rows
 
     def _events(self, node: dict) -> _Leaf:
-        return self._events_leaf(
-            event_type=node["event_type"], op=node["op"], count=node["count"], days=node.get("days"),
-            properties=node.get("properties"),
-        )
+        rows, count = self.event_rows(node), node["count"]
+        if node["op"] == "at_least":
+            return _counted(rows, at_least=count, key=self.key)
+        # at most k == not (at least k + 1): customers with no events at all are included.
+        leaf = _counted(rows, at_least=count + 1, key=self.key)
+        return _Leaf(leaf.negative, leaf.positive)
 
     def _pushes(self, node: dict) -> _Leaf:
         if node["op"] == "ignored_last":
-            return _membership(EngagementProfile.objects.filter(ignored_push_streak__gte=node["count"]))
-        return self._events_leaf(event_type=PUSH_SENT, op=node["op"], count=node["count"], days=node.get("days"), properties=None)
+            return self._membership(EngagementProfile.objects.filter(ignored_push_streak__gte=node["count"]))
+        return self._events(node)
 
     def _engagement(self, node: dict) -> _Leaf:
         op, value = node["op"], node["value"]
@@ -272,7 +294,7 @@ class RuleCompiler:
             return _column(Q(last_engaged_at__gt=as_aware(parse_moment(value))))
         if op == "last_engaged_within_days":
             return _column(Q(last_engaged_at__gte=self.now - timedelta(days=value)))
-        return _membership(EngagementProfile.objects.filter(score__gte=value[0], score__lte=value[1]))
+        return self._membership(EngagementProfile.objects.filter(score__gte=value[0], score__lte=value[1]))
 
     def _segment(self, segment_id: int, negate: bool) -> Q:
         from customers.segments.models import Segment, SegmentKind, SegmentStaticMember
@@ -286,13 +308,18 @@ class RuleCompiler:
         if segment is None:
             return TRUE if negate else FALSE
         if segment.kind == SegmentKind.STATIC:
-            leaf = _membership(SegmentStaticMember.objects.filter(segment_id=segment_id))
+            leaf = self._membership(SegmentStaticMember.objects.filter(segment_id=segment_id))
             return leaf.negative if negate else leaf.positive
-        inner = RuleCompiler(now=self.now, stack=(*self.stack, segment_id))
+        inner = RuleCompiler(now=self.now, stack=(*self.stack, segment_id), key=self.key)
         return inner.compile(segment.rule or {"all": []}, negate)
 
 
-def _merge_tag_conditions(children: list, *, is_any: bool) -> list:
+def reads_customer_columns(node: dict) -> bool:
+    """A condition on the customer's own columns (fields, attributes, last engaged)."""
+    return node.get("type") == "field" or (node.get("type") == "engagement" and node.get("op") != "score_between")
+
+
+def merge_tag_conditions(children: list, *, is_any: bool) -> list:
     """One probe of the (tag, customer) index instead of one per tag: in an `any`, "has"/"has any of"
     siblings become one "has any of"; in an `all`, "has none of" siblings become one "has none of"."""
     mergeable = {"has", "has_any"} if is_any else {"has_none"}

@@ -12,6 +12,13 @@ from django.db.models import QuerySet
 
 from customers.models import Customer
 from customers.segments.compiler import rule_compile
+from customers.segments.members import (
+    MemberIds,
+    audience_base,
+    member_count,
+    queryset_member_ids,
+    rule_member_ids,
+)
 from customers.segments.models import Segment, SegmentKind, SegmentSnapshot, SegmentStaticMember
 from customers.segments.rules import rule_check
 from customers.selectors import customer_list
@@ -19,11 +26,6 @@ from customers.selectors import customer_list
 PREVIEW_SAMPLE_SIZE = 20
 # Planner memory for the big hash joins / hashed subplans of one segment query (PostgreSQL only).
 SEGMENT_WORK_MEM = "64MB"
-
-
-def audience_base() -> QuerySet[Customer]:
-    """Customers who can be in any audience: erased customers never are."""
-    return Customer.objects.filter(erased_at__isnull=True)
 
 
 def rule_customer_queryset(rule: dict, *, now: datetime | None = None, segment_id: int | None = None) -> QuerySet[Customer]:
@@ -38,6 +40,13 @@ def segment_customer_queryset(segment: Segment, *, now: datetime | None = None) 
     return rule_customer_queryset(segment.rule or {"all": []}, now=now, segment_id=segment.pk)
 
 
+def segment_member_ids(segment: Segment, *, now: datetime | None = None) -> MemberIds:
+    """The ids of the segment's customers right now, in the cheapest shape for counting and copying."""
+    if segment.kind == SegmentKind.STATIC:
+        return queryset_member_ids(segment_customer_queryset(segment))
+    return rule_member_ids(segment.rule or {"all": []}, now=now, segment_id=segment.pk)
+
+
 @contextmanager
 def segment_query_session():
     """A transaction with enough work_mem for the segment's hash joins (a no-op elsewhere)."""
@@ -50,16 +59,13 @@ def segment_query_session():
 
 def customer_count(queryset: QuerySet[Customer]) -> int:
     """COUNT(*) of a customer queryset, sent as one plain statement (less ORM work than .count())."""
-    sql, params = queryset.order_by().values("id").query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT COUNT(*) FROM ({sql}) segment_members", params)
-        return cursor.fetchone()[0]
+    return member_count(queryset_member_ids(queryset))
 
 
-def _preview(queryset: QuerySet[Customer], sample_size: int) -> dict[str, Any]:
+def _preview(queryset: QuerySet[Customer], members: MemberIds, sample_size: int) -> dict[str, Any]:
     started = time.perf_counter()
     with segment_query_session():
-        count = customer_count(queryset)
+        count = member_count(members)
         sample = list(
             queryset.order_by("-pk").values("id", "display_name", "city", "last_engaged_at")[:sample_size]
         ) if sample_size else []
@@ -81,12 +87,13 @@ def customer_filter_queryset(*, filters: dict) -> QuerySet[Customer]:
 def rule_preview(*, rule: dict, segment_id: int | None = None, sample_size: int = PREVIEW_SAMPLE_SIZE) -> dict[str, Any]:
     """Validate a draft rule, then its count and a sample of matching customers (newest first)."""
     rule_check(rule, segment_id=segment_id)
-    return _preview(rule_customer_queryset(rule, segment_id=segment_id), sample_size)
+    customers = rule_customer_queryset(rule, segment_id=segment_id)
+    return _preview(customers, rule_member_ids(rule, segment_id=segment_id), sample_size)
 
 
 def segment_preview(*, segment: Segment, sample_size: int = PREVIEW_SAMPLE_SIZE) -> dict[str, Any]:
     """Count and sample of a saved segment."""
-    return _preview(segment_customer_queryset(segment), sample_size)
+    return _preview(segment_customer_queryset(segment), segment_member_ids(segment), sample_size)
 
 
 def segment_list() -> QuerySet[Segment]:

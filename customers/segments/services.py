@@ -12,8 +12,10 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import ProtectedError, QuerySet
 from django.utils import timezone
+from psycopg import sql
 
 from customers.models import ChannelIdentity, Customer, CustomerUnionId
+from customers.segments.members import member_count
 from customers.segments.models import (
     Segment,
     SegmentCountHistory,
@@ -23,10 +25,11 @@ from customers.segments.models import (
     SegmentStaticMember,
 )
 from customers.segments.rules import rule_check, segment_references
-from customers.segments.selectors import customer_count, segment_customer_queryset, segment_query_session
+from customers.segments.selectors import segment_member_ids, segment_query_session
 from customers.services import normalize_phone
 from scrm.errors import ApplicationError, Conflict
 from scrm.fields import lookup_hash
+from scrm.sqltools import render, table
 
 logger = logging.getLogger(__name__)
 
@@ -191,17 +194,21 @@ def segment_static_upload(*, segment: Segment, content: str | bytes, id_kind: st
 # --- snapshots and counts ----------------------------------------------------------------------
 
 
+_SNAPSHOT_INSERT = sql.SQL(
+    "INSERT INTO {member} (snapshot_id, customer_id) SELECT %s, members.customer_id FROM ({members}) AS members"
+)
+
+
 @transaction.atomic
 def segment_snapshot_create(*, segment: Segment) -> SegmentSnapshot:
     """Freeze the segment's current members with one INSERT … SELECT into SegmentSnapshotMember."""
     started = time.perf_counter()
     snapshot = SegmentSnapshot.objects.create(segment=segment, rule=segment.rule, kind=segment.kind)
-    sql, params = segment_customer_queryset(segment).order_by().values("id").query.sql_with_params()
+    members = segment_member_ids(segment)
     with segment_query_session(), connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {SegmentSnapshotMember._meta.db_table} (snapshot_id, customer_id) "
-            f"SELECT %s, src.id FROM ({sql}) src",
-            [snapshot.pk, *params],
+            render(_SNAPSHOT_INSERT.format(member=table(SegmentSnapshotMember), members=sql.SQL(members.sql))),
+            [snapshot.pk, *members.params],
         )
         count = max(cursor.rowcount, 0)
     snapshot.member_count = count
@@ -217,7 +224,7 @@ def segment_count_refresh(*, segment: Segment) -> SegmentCountHistory:
     """Count the segment now, store it on the segment and in its size history."""
     started = time.perf_counter()
     with segment_query_session():
-        count = customer_count(segment_customer_queryset(segment))
+        count = member_count(segment_member_ids(segment))
     now = timezone.now()
     Segment.objects.filter(pk=segment.pk).update(member_count=count, counted_at=now)
     segment.member_count, segment.counted_at = count, now

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,6 +23,7 @@ from customers.models import (
     TagGroup,
 )
 from customers.segments.rules import rule_validate
+from customers.segments.members import rule_member_ids
 from customers.segments.selectors import rule_customer_queryset
 
 pytestmark = pytest.mark.django_db(transaction=False)
@@ -148,6 +149,25 @@ trees = st.recursive(
         st.builds(lambda x: {"not": x}, children),
     ),
     max_leaves=6,
+)
+# Rules that read no customer column: counted from one condition's own rows (customers/segments/members.py).
+other_table_conditions = st.one_of(tag_conditions, channel_conditions, behaviour_conditions).filter(
+    lambda c: c["type"] != "engagement" or c["op"] == "score_between"
+)
+driven_trees = st.builds(
+    lambda first, rest: {"all": [first, *rest]},
+    other_table_conditions,
+    st.lists(
+        st.recursive(
+            other_table_conditions,
+            lambda children: st.one_of(
+                st.builds(lambda xs: {"any": xs}, st.lists(children, max_size=3)),
+                st.builds(lambda x: {"not": x}, children),
+            ),
+            max_leaves=3,
+        ),
+        max_size=3,
+    ),
 )
 
 # --- the oracle ---
@@ -324,7 +344,15 @@ def _check(population: list[Person], rule: dict) -> None:
         expected = {p.pk for p in population if not p.erased and oracle(bound, p, world)}
         got = set(rule_customer_queryset(bound, now=NOW).values_list("pk", flat=True))
         assert got == expected, bound
+        members = _member_rows(rule_member_ids(bound, now=NOW))
+        assert sorted(members) == sorted(expected), bound  # the same members, each once
         transaction.set_rollback(True)
+
+
+def _member_rows(members) -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute(members.sql, members.params)
+        return [row[0] for row in cursor.fetchall()]
 
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -352,6 +380,19 @@ def test_channel_behaviour_and_push_conditions_match_the_oracle(db, population, 
 @given(population=populations, rule=trees)
 def test_nested_all_any_not_trees_match_the_oracle(db, population, rule):
     _check(population, rule)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(population=populations, rule=driven_trees)
+def test_rules_counted_from_one_conditions_rows_match_the_oracle(db, population, rule):
+    _check(population, rule)
+
+
+def test_an_empty_any_inside_an_all_has_no_members(db):
+    Customer.objects.create()
+    tag = Tag.objects.create(group=TagGroup.objects.create(name="g"), name="t")
+    assert _member_rows(rule_member_ids({"all": [{"type": "tag", "op": "has", "tag": tag.pk}, {"any": []}]})) == []
+    assert _member_rows(rule_member_ids({"any": []})) == []
 
 
 def test_at_most_includes_customers_without_any_events(db):
