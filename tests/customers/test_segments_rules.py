@@ -22,8 +22,8 @@ from customers.models import (
     Tag,
     TagGroup,
 )
-from customers.segments.rules import rule_validate
 from customers.segments.members import rule_member_ids
+from customers.segments.rules import rule_validate
 from customers.segments.selectors import rule_customer_queryset
 
 pytestmark = pytest.mark.django_db(transaction=False)
