@@ -10,6 +10,8 @@ Shape, chosen for PostgreSQL's planner:
   untagged customers).
 - Counts ("at least k events") group the event rows by customer inside the subquery.
 - Column leaves that can be NULL are built so the predicate itself is never NULL, so `not` is exact.
+The same leaves compile over another table's customer_id column (key "customer_id") for rules that
+start from one condition's rows (members.py).
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from django.db.models.lookups import GreaterThan, GreaterThanOrEqual, LessThan
 from django.utils import timezone
 
 from customers.models import ChannelIdentity, ConsentCredit, CustomerTag, EngagementEvent, EngagementProfile, Tag
-from customers.segments.rules import FIELD_TYPES, parse_moment
+from customers.segments.language import FIELD_TYPES, parse_moment
+from customers.segments.models import Segment, SegmentKind, SegmentStaticMember
 from scrm.errors import ApplicationError
 
 TRUE = Q(pk__isnull=False)
@@ -297,8 +300,6 @@ class RuleCompiler:
         return self._membership(EngagementProfile.objects.filter(score__gte=value[0], score__lte=value[1]))
 
     def _segment(self, segment_id: int, negate: bool) -> Q:
-        from customers.segments.models import Segment, SegmentKind, SegmentStaticMember
-
         if segment_id in self.stack:
             # Validation refuses cycles; this guards rules stored before a referenced segment changed.
             raise ApplicationError(

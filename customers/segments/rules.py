@@ -32,55 +32,37 @@ ApplicationError (HTTP 400) before anything runs.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Any
 
-from django.utils.dateparse import parse_date, parse_datetime
+from django.apps import apps
 
+from customers.models import Tag, TagGroup
+from customers.segments.language import (
+    ATTRIBUTE_KEY,
+    CHANNEL_OPS,
+    CONDITION_KEYS,
+    COUNT_OPS,
+    ENGAGEMENT_OPS,
+    EVENT_TYPE,
+    FIELD_OPS,
+    FIELD_TYPES,
+    MAX_DEPTH,
+    MAX_NODES,
+    PUSH_OPS,
+    TAG_OPS,
+    is_id,
+    is_int,
+    is_number,
+    is_scalar,
+    parse_moment,
+)
+from customers.segments.models import Segment
+from customers.segments.references import find_cycle, segment_references
 from scrm.errors import ApplicationError
 
-MAX_DEPTH = 12
-MAX_NODES = 200
-
-# Customer columns a "field" condition may read, with their operand type.
-FIELD_TYPES: dict[str, str] = {
-    "display_name": "string",
-    "city": "string",
-    "province": "string",
-    "country": "string",
-    "language": "string",
-    "source": "string",
-    "timezone": "string",
-    "gender": "int",
-    "first_seen_at": "datetime",
-    "last_engaged_at": "datetime",
-    "created_at": "datetime",
-}
-# Operators per operand type; attributes.<key> accepts all (typed by the value given).
-FIELD_OPS: dict[str, set[str]] = {
-    "string": {"eq", "in", "not_in", "contains", "exists"},
-    "int": {"eq", "in", "not_in", "gt", "lt", "between"},
-    "datetime": {"before", "after", "within_days", "exists"},
-    "attribute": {"eq", "in", "not_in", "gt", "lt", "between", "contains", "exists", "before", "after", "within_days"},
-}
-ATTRIBUTE_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
-EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")
-TAG_OPS = {"has", "has_any", "has_all", "has_none"}
-CHANNEL_OPS = {"follows", "has_wecom", "has_miniprogram", "has_consent"}
-COUNT_OPS = {"at_least", "at_most"}
-ENGAGEMENT_OPS = {"last_engaged_before", "last_engaged_after", "last_engaged_within_days", "score_between"}
-PUSH_OPS = {"at_least", "at_most", "ignored_last"}
-CONDITION_KEYS: dict[str, set[str]] = {
-    "tag": {"type", "op", "tag", "tags", "group"},
-    "field": {"type", "field", "op", "value"},
-    "channel": {"type", "op", "account", "staff", "template"},
-    "events": {"type", "event_type", "op", "count", "days", "properties"},
-    "engagement": {"type", "op", "value"},
-    "pushes": {"type", "op", "count", "days"},
-    "segment": {"type", "segment"},
-}
+# Re-exported: callers read the language's names and segment references through this module too.
+__all__ = ["FIELD_TYPES", "RuleError", "parse_moment", "rule_check", "rule_validate", "segment_references"]
 
 
 @dataclass
@@ -90,35 +72,6 @@ class RuleError:
 
     def as_dict(self) -> dict[str, str]:
         return {"path": self.path, "message": self.message}
-
-
-def parse_moment(value: Any) -> datetime | date | None:
-    """A date ("2026-01-31") or an ISO datetime; None when it is neither."""
-    if not isinstance(value, str):
-        return None
-    parsed = parse_datetime(value)
-    if parsed is not None:
-        return parsed
-    try:
-        return parse_date(value)
-    except ValueError:
-        return None
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _is_id(value: Any) -> bool:
-    return _is_int(value) and value > 0
-
-
-def _is_scalar(value: Any) -> bool:
-    return isinstance(value, str | bool) or _is_number(value)
 
 
 class _Validator:
@@ -181,21 +134,21 @@ class _Validator:
         return op
 
     def _ref(self, bucket: dict[int, list[str]], value: Any, path: str, what: str) -> None:
-        if not _is_id(value):
+        if not is_id(value):
             self.error(path, f"expected a {what} id (a positive integer)")
         else:
             bucket.setdefault(value, []).append(path)
 
     def _count(self, node: dict, path: str, *, minimum: int) -> None:
         count = node.get("count")
-        if not _is_int(count) or count < minimum:
+        if not is_int(count) or count < minimum:
             self.error(f"{path}.count", f"expected an integer >= {minimum}")
 
     def _days(self, node: dict, path: str, *, required: bool = False) -> None:
         if "days" not in node and not required:
             return
         days = node.get("days")
-        if not _is_int(days) or not 1 <= days <= 3660:
+        if not is_int(days) or not 1 <= days <= 3660:
             self.error(f"{path}.days", "expected a whole number of days between 1 and 3660")
 
     # --- conditions ---
@@ -251,7 +204,7 @@ class _Validator:
         if "value" not in node:
             self.error(value_path, f"'{op}' needs a value")
             return
-        scalar_ok = {"string": lambda v: isinstance(v, str), "int": _is_int, "attribute": _is_scalar}.get(ftype)
+        scalar_ok = {"string": lambda v: isinstance(v, str), "int": is_int, "attribute": is_scalar}.get(ftype)
         if op == "eq":
             if not scalar_ok(value):
                 self.error(value_path, f"expected a {'string' if ftype == 'string' else 'number' if ftype == 'int' else 'string, number or boolean'}")
@@ -263,10 +216,10 @@ class _Validator:
                     if not scalar_ok(item):
                         self.error(f"{value_path}[{index}]", "expected a scalar of the field's type")
         elif op in {"gt", "lt"}:
-            if not _is_number(value):
+            if not is_number(value):
                 self.error(value_path, "expected a number")
         elif op == "between":
-            if not (isinstance(value, list) and len(value) == 2 and all(_is_number(v) for v in value)):
+            if not (isinstance(value, list) and len(value) == 2 and all(is_number(v) for v in value)):
                 self.error(value_path, "expected [low, high] (two numbers, inclusive)")
             elif value[0] > value[1]:
                 self.error(value_path, "low is greater than high")
@@ -276,7 +229,7 @@ class _Validator:
         elif op in {"before", "after"}:
             if parse_moment(value) is None:
                 self.error(value_path, "expected a date (YYYY-MM-DD) or an ISO datetime")
-        elif op == "within_days" and (not _is_int(value) or not 1 <= value <= 3660):
+        elif op == "within_days" and (not is_int(value) or not 1 <= value <= 3660):
             self.error(value_path, "expected a whole number of days between 1 and 3660")
 
     def cond_channel(self, node: dict, path: str) -> None:
@@ -309,7 +262,7 @@ class _Validator:
                 for key, value in props.items():
                     if not ATTRIBUTE_KEY.match(str(key)):
                         self.error(f"{path}.properties.{key}", "a property key is 1-64 letters, digits, '_' or '-'")
-                    elif not _is_scalar(value):
+                    elif not is_scalar(value):
                         self.error(f"{path}.properties.{key}", "expected a string, number or boolean")
 
     def cond_engagement(self, node: dict, path: str) -> None:
@@ -318,10 +271,10 @@ class _Validator:
         value_path = f"{path}.value"
         if op in {"last_engaged_before", "last_engaged_after"} and parse_moment(value) is None:
             self.error(value_path, "expected a date (YYYY-MM-DD) or an ISO datetime")
-        elif op == "last_engaged_within_days" and (not _is_int(value) or not 1 <= value <= 3660):
+        elif op == "last_engaged_within_days" and (not is_int(value) or not 1 <= value <= 3660):
             self.error(value_path, "expected a whole number of days between 1 and 3660")
         elif op == "score_between":
-            if not (isinstance(value, list) and len(value) == 2 and all(_is_number(v) for v in value)):
+            if not (isinstance(value, list) and len(value) == 2 and all(is_number(v) for v in value)):
                 self.error(value_path, "expected [low, high] (two numbers, inclusive)")
             elif value[0] > value[1]:
                 self.error(value_path, "low is greater than high")
@@ -348,11 +301,6 @@ class _Validator:
     # --- database checks ---
 
     def check_references(self) -> None:
-        from django.apps import apps
-
-        from customers.models import Tag, TagGroup
-        from customers.segments.models import Segment
-
         # By label, not import: customers/ depends on no other app.
         ChannelAccount = apps.get_model("accounts", "ChannelAccount")
 
@@ -371,66 +319,11 @@ class _Validator:
             for pk in sorted(set(self.segments) - known):
                 for path in self.segments[pk]:
                     self.error(path, f"unknown segment {pk}")
-            cycle = _find_cycle(self.segment_id, sorted(set(self.segments) & known))
+            cycle = find_cycle(self.segment_id, sorted(set(self.segments) & known))
             if cycle:
                 first = cycle[0] if cycle[0] in self.segments else cycle[1]
                 for path in self.segments.get(first, []):
                     self.error(path, "segment references form a cycle: " + " -> ".join(str(s) for s in cycle))
-
-
-def segment_references(rule: Any) -> set[int]:
-    """Ids of the segments a rule refers to (directly)."""
-    found: set[int] = set()
-    stack = [rule]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            if node.get("type") == "segment" and _is_id(node.get("segment")):
-                found.add(node["segment"])
-            for key in ("all", "any"):
-                if isinstance(node.get(key), list):
-                    stack.extend(node[key])
-            if "not" in node:
-                stack.append(node["not"])
-    return found
-
-
-def _find_cycle(start: int | None, refs: list[int]) -> list[int] | None:
-    """A path start -> ... -> start (or any cycle reachable from refs), following stored rules."""
-    from customers.segments.models import Segment
-
-    edges: dict[int, set[int]] = {}
-
-    def children(pk: int) -> set[int]:
-        if pk == start:
-            return set(refs)
-        if pk not in edges:
-            rule = Segment.objects.filter(pk=pk).values_list("rule", flat=True).first()
-            edges[pk] = segment_references(rule or {})
-        return edges[pk]
-
-    root = start if start is not None else 0
-    visiting: list[int] = []
-    done: set[int] = set()
-
-    def walk(pk: int) -> list[int] | None:
-        if pk in visiting:
-            return [*visiting[visiting.index(pk):], pk]
-        if pk in done:
-            return None
-        visiting.append(pk)
-        for child in sorted(children(pk) if pk != 0 else set(refs)):
-            cycle = walk(child)
-            if cycle:
-                return cycle
-        visiting.pop()
-        done.add(pk)
-        return None
-
-    cycle = walk(root)
-    if cycle and cycle[0] == 0:
-        cycle = cycle[1:]
-    return cycle
 
 
 def rule_validate(rule: Any, *, segment_id: int | None = None) -> list[RuleError]:

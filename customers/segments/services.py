@@ -24,7 +24,8 @@ from customers.segments.models import (
     SegmentSnapshotMember,
     SegmentStaticMember,
 )
-from customers.segments.rules import rule_check, segment_references
+from customers.segments.references import segment_references
+from customers.segments.rules import rule_check
 from customers.segments.selectors import segment_member_ids, segment_query_session
 from customers.services import normalize_phone
 from scrm.errors import ApplicationError, Conflict
