@@ -35,8 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.apps import apps
-
+from accounts.models import ChannelAccount
 from customers.models import Tag, TagGroup
 from customers.segments.language import (
     ATTRIBUTE_KEY,
@@ -301,9 +300,6 @@ class _Validator:
     # --- database checks ---
 
     def check_references(self) -> None:
-        # By label, not import: customers/ depends on no other app.
-        ChannelAccount = apps.get_model("accounts", "ChannelAccount")
-
         for bucket, model, what in (
             (self.tags, Tag, "tag"),
             (self.groups, TagGroup, "tag group"),

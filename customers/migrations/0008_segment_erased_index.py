@@ -9,7 +9,7 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-    dependencies = [("customers", "0006_privacyrequest")]
+    dependencies = [("customers", "0007_account_moves_to_accounts_app")]
     operations = [
         migrations.RunSQL(
             "CREATE INDEX IF NOT EXISTS segidx_customer_erased ON customers_customer (id) WHERE erased_at IS NOT NULL",
