@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-PRODUCTION_PACKAGES = ("customers", "campaigns", "messaging", "scrm")
+PRODUCTION_PACKAGES = ("accounts", "customers", "campaigns", "messaging", "scrm")
 # Module prefixes production code must not import (a module or anything under it): all of
 # unittest (mock) and django.test (RequestFactory, Client, override_settings…) are test tooling.
 FORBIDDEN_MODULES = ("devtools", "unittest", "django.test")
