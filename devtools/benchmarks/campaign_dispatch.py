@@ -20,6 +20,7 @@ from accounts.models import ChannelAccount
 from campaigns import dispatch
 from campaigns.models import Campaign, CampaignState, Delivery
 from customers.models import ChannelIdentity, EngagementEvent
+from customers.services.bulk import CustomerUpsert, IdentityUpsert, customers_upsert_bulk
 from devtools.benchmarks.common import free_port, say
 from devtools.population import population_generate
 from messaging.channels.clients import wechat_client
@@ -62,10 +63,19 @@ def _bench_dispatch(*, stdout, n: int) -> None:
         )
         source = ChannelIdentity.objects.filter(kind="oa_openid", follow_state="following").order_by("id")[:n]
         rows = list(source.values_list("customer_id", "external_id"))
-        identities = ChannelIdentity.objects.bulk_create(
-            [ChannelIdentity(customer_id=cid, account=account, kind="oa_openid", external_id=f"{ext}-d", follow_state="following")
-             for cid, ext in rows]
+        customers_upsert_bulk(
+            [
+                CustomerUpsert(
+                    customer_id=cid,
+                    identities=[
+                        IdentityUpsert(account_id=account.pk, kind="oa_openid", external_id=f"{ext}-d", follow_state="following")
+                    ],
+                )
+                for cid, ext in rows
+            ],
+            link_unionids=False,
         )
+        identities = list(ChannelIdentity.objects.filter(account=account).order_by("id"))
         campaign = Campaign.objects.create(
             name="bench-dispatch", account=account, message_type="template", priority_class="transactional", state=CampaignState.SENDING,
             policy_overrides={"quiet_start": None, "quiet_end": None},

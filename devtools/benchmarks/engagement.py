@@ -14,8 +14,9 @@ from datetime import timedelta
 from django.utils import timezone
 
 from customers.engagement.services import APPLY_BATCH_SIZE, engagement_events_apply, engagement_profiles_recompute
-from customers.models import Customer, EngagementEvent
+from customers.models import EngagementEvent
 from customers.services import events_record_bulk
+from customers.services.bulk import CustomerUpsert, customers_upsert_bulk
 from devtools.benchmarks.common import rolled_back
 
 SAMPLE_CUSTOMERS = 50_000
@@ -37,7 +38,7 @@ def _events(ids: list[int], now) -> list[dict]:
 
 def _run(n: int, stdout) -> None:
     now = timezone.now()
-    ids = [c.pk for c in Customer.objects.bulk_create([Customer(display_name=f"bench {i}") for i in range(n)], batch_size=5000)]
+    ids = customers_upsert_bulk([CustomerUpsert(values={"display_name": f"bench {i}"}) for i in range(n)]).customer_ids
     events = _events(ids, now)
 
     with rolled_back():

@@ -23,9 +23,11 @@ from campaigns.models import Campaign, CampaignState, Delivery
 from campaigns.tracking.services import tracked_url
 from campaigns.tracking.views import tracked_redirect
 from customers.engagement.services import engagement_events_apply
-from customers.models import ChannelIdentity, Customer, EngagementEvent, Tag, TagGroup
+from customers.models import ChannelIdentity, EngagementEvent
 from customers.segments.services import segment_create
 from customers.services import event_record, events_record_bulk, identity_set_follow_state
+from customers.services.bulk import CustomerUpsert, IdentityUpsert, customers_upsert_bulk
+from customers.services.tags import tag_ensure
 from devtools.simulator.clock import SimClock, install_db_clock, restore_search_path
 from devtools.simulator.params import SIM_TZ, ArmResult, Person, SimParams, SimResult
 from devtools.simulator.people import build_audience, click_probability, next_session, notice_probability
@@ -75,8 +77,7 @@ class Simulation:
     def _setup(self) -> None:
         control = SandboxControl(self.sandbox_url)
         suffix = f"{self.params.seed}-{self.rng.randrange(10**9)}"
-        group, _ = TagGroup.objects.get_or_create(name=f"sim topics {suffix}")
-        self.topic_tags = [Tag.objects.create(group=group, name=f"topic-{k}").pk for k in range(self.params.topics)]
+        self.topic_tags = [tag_ensure(group_name=f"sim topics {suffix}", name=f"topic-{k}").pk for k in range(self.params.topics)]
         self.arms: list[Arm] = []
         for name, steered in (("blast", False), ("steered", True)):
             account = ChannelAccount.objects.create(
@@ -93,15 +94,7 @@ class Simulation:
             )
             control.register_app(kind="oa", app_id=account.app_id, secret=account.app_secret, auto_report=False)
             openids = control.add_followers(account.app_id, self.params.customers)
-            customers = Customer.objects.bulk_create(
-                [Customer(display_name=f"sim {name} {i}", timezone=SIM_TZ) for i in range(self.params.customers)]
-            )
-            identities = ChannelIdentity.objects.bulk_create(
-                [
-                    ChannelIdentity(customer=c, account=account, kind="oa_openid", external_id=openid, follow_state="following")
-                    for c, openid in zip(customers, openids, strict=True)
-                ]
-            )
+            customer_ids, identity_ids = _followers_create(account_id=account.pk, openids=openids, name=name)
             follows = {"type": "channel", "op": "follows", "account": account.pk}
             if steered and self.params.steering == "tags":
                 segments = {
@@ -117,8 +110,8 @@ class Simulation:
                 name=name,
                 steered=steered,
                 account=account,
-                customer_ids=[c.pk for c in customers],
-                identity_ids=[i.pk for i in identities],
+                customer_ids=customer_ids,
+                identity_ids=identity_ids,
                 segments=segments,
                 following=[True] * self.params.customers,
                 unwanted=[deque() for _ in range(self.params.customers)],
@@ -296,6 +289,20 @@ class Simulation:
                 if hour % (24 * 7) == 0:
                     self.log(f"  day {day}: " + ", ".join(f"{a.name} {a.result.pushes} pushes {a.result.clicks} clicks {a.result.unfollows} unfollows" for a in self.arms))
         return SimResult(blast=self.arms[0].result, steered=self.arms[1].result)
+
+
+def _followers_create(*, account_id: int, openids: list[str], name: str) -> tuple[list[int], list[int]]:
+    """One customer per follower, through customers' bulk upsert: customer ids and identity ids in order."""
+    rows = [
+        CustomerUpsert(
+            values={"display_name": f"sim {name} {i}", "timezone": SIM_TZ},
+            identities=[IdentityUpsert(account_id=account_id, kind="oa_openid", external_id=openid, follow_state="following")],
+        )
+        for i, openid in enumerate(openids)
+    ]
+    customer_ids = customers_upsert_bulk(rows, link_unionids=False).customer_ids
+    by_openid = dict(ChannelIdentity.objects.filter(account_id=account_id).values_list("external_id", "pk"))
+    return customer_ids, [by_openid[openid] for openid in openids]
 
 
 class _Rollback(Exception):
