@@ -8,7 +8,6 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from django.apps import apps
 from django.db import transaction
 from django.utils import timezone
 
@@ -17,7 +16,11 @@ from campaigns.models import Campaign, CampaignState, Delivery, DeliveryState, O
 from campaigns.planning import PlanResult, campaign_plan_audience, planning_available, planning_require_postgresql
 from campaigns.policy import effective_policy, policy_overrides_clean
 from campaigns.rendering import MessageRenderer
+from campaigns.selectors import funnel_order
 from campaigns.validation import campaign_validate
+from customers.segments.models import Segment
+from customers.segments.selectors import segment_customer_queryset
+from customers.segments.services import segment_snapshot_create
 from messaging.channels import get_adapter
 from messaging.channels.base import OutboundMessage, Recipient
 from scrm.errors import ApplicationError, Conflict
@@ -30,7 +33,7 @@ RECURRING_TASK = "campaigns.tasks.campaign_run_recurring_task"
 
 def _enqueue(task_path: str, args: list[Any], **options: Any) -> None:
     def send() -> None:
-        from campaigns import tasks
+        from campaigns import tasks  # the tasks module imports this one
 
         getattr(tasks, task_path).apply_async(args=args, **options)
 
@@ -95,7 +98,6 @@ def campaign_delete(*, campaign: Campaign) -> None:
 
 
 def _segment(campaign: Campaign):
-    Segment = apps.get_model("customers", "Segment")
     segment = Segment.objects.filter(pk=campaign.segment_id).first()
     if segment is None:
         raise ApplicationError("The campaign's segment does not exist.", code="segment_missing", detail={"segment_id": campaign.segment_id})
@@ -103,7 +105,6 @@ def _segment(campaign: Campaign):
 
 
 def campaign_audience_size(*, campaign: Campaign) -> int:
-    from customers.segments.selectors import segment_customer_queryset
 
     return segment_customer_queryset(_segment(campaign)).count()
 
@@ -116,7 +117,6 @@ def campaign_preview(*, campaign: Campaign) -> dict[str, Any]:
     """The suppression funnel and predicted reach, by planning inside a transaction that is rolled back."""
     planning_require_postgresql()
     campaign_validate(campaign=campaign)
-    from customers.segments.services import segment_snapshot_create
 
     holder: dict[str, PlanResult] = {}
     try:
@@ -127,7 +127,6 @@ def campaign_preview(*, campaign: Campaign) -> dict[str, Any]:
     except _Rollback:
         pass
     result = holder["result"]
-    from campaigns.selectors import funnel_order
 
     return {
         "audience": result.audience,
@@ -210,7 +209,6 @@ def campaign_approve(*, campaign: Campaign, user) -> Campaign:
 
 def campaign_plan(*, campaign_id: int) -> PlanResult | None:
     """scheduled → planning → sending: snapshot the segment, apply the policy, create deliveries."""
-    from customers.segments.services import segment_snapshot_create
 
     with transaction.atomic():
         # The row lock makes a concurrent (duplicated) plan task wait, then find the state moved on.

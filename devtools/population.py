@@ -19,10 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from django.apps import apps
 from django.db import connection, models, transaction
 from django.dispatch import Signal
 
+from accounts.models import ChannelAccount
 from customers.models import Customer, Tag, TagGroup
 from customers.segments.models import SegmentSnapshotMember, SegmentStaticMember
 from customers.services.bulk import CustomerUpsert, IdentityUpsert, customers_upsert_bulk
@@ -91,8 +91,6 @@ def population_size() -> int:
 
 
 def _bench_accounts() -> dict[str, int]:
-    # By label, not import: customers/ depends on no other app.
-    ChannelAccount = apps.get_model("accounts", "ChannelAccount")
     ids = {}
     for kind, app_id in BENCH_APP_IDS.items():
         account, _ = ChannelAccount.objects.get_or_create(kind=kind, app_id=app_id, defaults={"name": f"Bench {kind}"})

@@ -1,6 +1,6 @@
 """messaging's models live in its feature packages; the channel accounts they use are in accounts/."""
 
 # Feature modules that define models of this app.
-from messaging.callbacks.models import *  # noqa: E402,F403
-from messaging.channels.models import *  # noqa: E402,F403
-from messaging.miniprogram.models import *  # noqa: E402,F403
+from messaging.callbacks.models import *  # noqa: F403
+from messaging.channels.models import *  # noqa: F403
+from messaging.miniprogram.models import *  # noqa: F403

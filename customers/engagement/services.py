@@ -15,6 +15,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from accounts.models import ChannelAccount
 from customers.engagement.learning import (
     BEHAVIOUR_TAG_THRESHOLD,
     PUSH_TYPE,
@@ -74,10 +75,7 @@ def _enqueue(ids: list[int]) -> None:
 
 
 def _timezones(customer_ids: Iterable[int], account_ids: Iterable[int]) -> tuple[dict[int, str], dict[int, str]]:
-    from django.apps import apps
-
     customer_tz = dict(Customer.objects.filter(pk__in=set(customer_ids)).exclude(timezone="").values_list("pk", "timezone"))
-    ChannelAccount = apps.get_model("accounts", "ChannelAccount")
     account_tz = dict(ChannelAccount.objects.filter(pk__in=set(account_ids)).values_list("pk", "timezone"))
     return customer_tz, account_tz
 

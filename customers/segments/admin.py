@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from django import forms
-from django.apps import apps
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
@@ -14,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import ChannelAccount
 from customers.models import Tag, TagGroup
 from customers.segments import selectors, services
 from customers.segments.models import Segment, SegmentCountHistory, SegmentKind, SegmentSnapshot
@@ -39,7 +39,6 @@ class SegmentRuleWidget(forms.Textarea):
 
     def get_context(self, name, value, attrs):
         context = super().get_context(name, value, attrs)
-        account_model = apps.get_model("accounts", "ChannelAccount")
         context["builder_id"] = f"{attrs.get('id', name)}_builder_config"
         context["builder"] = {
             "preview_url": self.preview_url,
@@ -47,7 +46,7 @@ class SegmentRuleWidget(forms.Textarea):
             "options": {
                 "tags": [{"id": t.pk, "label": str(t)} for t in Tag.objects.select_related("group")[:2000]],
                 "groups": [{"id": g.pk, "label": g.name} for g in TagGroup.objects.all()[:500]],
-                "accounts": [{"id": a.pk, "label": str(a)} for a in account_model.objects.all()[:200]],
+                "accounts": [{"id": a.pk, "label": str(a)} for a in ChannelAccount.objects.all()[:200]],
                 "segments": [{"id": s.pk, "label": s.name} for s in Segment.objects.exclude(pk=self.segment_id or 0)[:500]],
             },
         }

@@ -13,8 +13,8 @@ from typing import Any
 
 from django.conf import settings
 
-from messaging.callbacks.models import AutoReplyMatch, AutoReplyRule
 from accounts.models import AccountKind, ChannelAccount
+from messaging.callbacks.models import AutoReplyMatch, AutoReplyRule
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.models import ChannelAccount
 from messaging.channels import selectors, services
 from messaging.channels.models import ChannelCode, SyncJob, SyncJobKind
-from accounts.models import ChannelAccount
 from scrm.pagination import DefaultPagination
 
 

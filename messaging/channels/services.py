@@ -14,6 +14,7 @@ from customers.selectors import identities_of_external_ids
 from customers.services.consent import consent_credits_revoke
 from customers.services.identity import Refusal, identity_record_refusal
 from messaging.channels.base import OutboundMessage, SendOutcome
+from messaging.channels.clients import wechat_client, wecom_client
 from messaging.channels.errors import BLACKLISTED, NOT_FOLLOWING, USER_REFUSED, classify_exception
 from messaging.channels.models import ChannelCode, ChannelCodeKind, SyncJob, SyncJobKind, SyncJobState
 from scrm.errors import ApplicationError, Conflict
@@ -77,7 +78,6 @@ def channel_code_create(
     staff_userids: Iterable[str] = (),
 ) -> ChannelCode:
     """Create a parametric QR code (service account) or a contact-me way (WeCom) bound to tags."""
-    from messaging.channels.clients import wechat_client, wecom_client
 
     staff = [s for s in staff_userids if s]
     if account.kind == AccountKind.OA:
@@ -142,7 +142,7 @@ def channel_code_create(
 
 def sync_job_start(*, account: ChannelAccount, kind: str, params: dict | None = None, user=None) -> SyncJob:
     """Create a sync job (or return the unfinished one of that kind) and enqueue its run."""
-    from messaging.channels.tasks import sync_job_run_task
+    from messaging.channels.tasks import sync_job_run_task  # the tasks module imports this one (through sync)
 
     allowed = {
         SyncJobKind.OA_FOLLOWERS: {AccountKind.OA},

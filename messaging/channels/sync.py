@@ -21,8 +21,10 @@ from django.utils import timezone
 
 from customers.models import TagSource
 from messaging.channels.audience import contact_row, follower_row, identities_import
+from messaging.channels.clients import wechat_client, wecom_client
 from messaging.channels.errors import classify_exception
 from messaging.channels.models import SyncJob, SyncJobKind, SyncJobState
+from messaging.channels.tagsync import tags_pull, tags_push_job_run
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +93,6 @@ def _page_commit(
 
 def sync_job_run(*, job_id: int, max_pages: int | None = None, budget_seconds: float = RUN_BUDGET_SECONDS) -> RunResult:
     """Run a sync job from its cursor until done, out of budget, or stopped by an error."""
-    from messaging.channels.tagsync import tags_push_job_run
 
     job = _lease(job_id)
     if job is None:
@@ -157,8 +158,6 @@ def _reload(job: SyncJob) -> SyncJob:
 
 def _oa_followers_page(job: SyncJob) -> bool:
     """Import one user/get page; True when there is nothing left."""
-    from messaging.channels.clients import wechat_client
-    from messaging.channels.tagsync import tags_pull
 
     account = job.account
     client = wechat_client(account)
@@ -187,8 +186,6 @@ def _oa_followers_page(job: SyncJob) -> bool:
 
 def _wecom_contacts_page(job: SyncJob) -> bool:
     """Import the external contacts of one staff member; True when every staff member is done."""
-    from messaging.channels.clients import wecom_client
-    from messaging.channels.tagsync import tags_pull
 
     account = job.account
     client = wecom_client(account)

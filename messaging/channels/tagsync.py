@@ -19,6 +19,7 @@ from wechatpy.exceptions import WeChatClientException
 from accounts.models import AccountKind, ChannelAccount
 from customers.models import ChannelIdentity, FollowState, Tag
 from customers.services.tags import tag_ensure
+from messaging.channels.clients import wechat_client, wecom_client
 from messaging.channels.models import SyncJob, TagMirror
 
 logger = logging.getLogger(__name__)
@@ -57,7 +58,6 @@ def _mirror_ensure(
 
 def tags_pull(*, account: ChannelAccount) -> int:
     """Mirror every remote tag of `account` as a product tag; returns how many were new."""
-    from messaging.channels.clients import wechat_client, wecom_client
 
     created = 0
     if account.kind == AccountKind.OA:
@@ -115,7 +115,6 @@ def _members(account: ChannelAccount, tag: Tag) -> list[tuple[str, str]]:
 
 
 def _wechat_tag_push(*, account: ChannelAccount, tag: Tag, report: dict[str, Any]) -> None:
-    from messaging.channels.clients import wechat_client
 
     client = wechat_client(account)
     mirror = TagMirror.objects.filter(account=account, tag=tag).first()
@@ -194,7 +193,6 @@ def _wechat_tag_push(*, account: ChannelAccount, tag: Tag, report: dict[str, Any
 
 
 def _wecom_tag_push(*, account: ChannelAccount, tag: Tag, report: dict[str, Any]) -> None:
-    from messaging.channels.clients import wecom_client
 
     client = wecom_client(account)
     mirror = TagMirror.objects.filter(account=account, tag=tag).first()

@@ -8,8 +8,8 @@ from operator import or_
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
-from customers.models import ConsentCredit, CustomerPreference, InboxMessage, Tag, TopicSubscription
 from accounts.models import AccountKind, ChannelAccount
+from customers.models import ConsentCredit, CustomerPreference, InboxMessage, Tag, TopicSubscription
 
 
 def mp_account_for_appid(*, appid: str) -> ChannelAccount | None:

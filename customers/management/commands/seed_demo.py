@@ -12,7 +12,6 @@ import hashlib
 import random
 from datetime import timedelta
 
-from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
@@ -20,6 +19,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.models import ChannelAccount
 from customers.models import (
     ChannelIdentity,
     Customer,
@@ -122,10 +122,9 @@ class Command(BaseCommand):
             )
 
     def _accounts(self) -> list:
-        account_model = apps.get_model("accounts", "ChannelAccount")
         accounts = []
         for spec in DEMO_ACCOUNTS:
-            account, created = account_model.objects.get_or_create(
+            account, created = ChannelAccount.objects.get_or_create(
                 kind=spec["kind"], app_id=spec["app_id"], defaults={**spec, "api_base_url": settings.SANDBOX_BASE_URL}
             )
             if not created and account.api_base_url != settings.SANDBOX_BASE_URL:

@@ -34,6 +34,7 @@ Handler = Callable[[Ctx], dict]
 
 def build_routes() -> tuple[dict[str, Handler], dict[str, Handler], dict[str, Handler]]:
     """(public routes without a token, WeChat routes for oa/miniprogram tokens, WeCom routes)."""
+    # The handler modules import Ctx from this package, so they are loaded when the routes are built.
     from messaging.sandbox.handlers import miniprogram, official, tokens, users, wecom
 
     public = {**tokens.ROUTES, **miniprogram.PUBLIC_ROUTES}
