@@ -6,7 +6,7 @@ from django.db.models import Count
 from rest_framework.test import APIClient
 
 from accounts.models import ChannelAccount
-from customers.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERNAME
+from devtools.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERNAME
 from customers.models import ChannelIdentity, Customer, CustomerTag, CustomerUnionId
 from messaging.serializers import ChannelAccountSerializer
 

@@ -1,0 +1,67 @@
+"""The apps depend on each other in one direction only, so no import (and no model) loops:
+
+    campaigns → messaging → customers → accounts → scrm
+
+An app may import the apps to its right, never one to its left. scrm is the project package:
+its settings and URLs name the apps by string; only its WSGI entry point imports one (the
+callback fast path), by design. devtools sits above everything and is checked elsewhere.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+ORDER = ("campaigns", "messaging", "customers", "accounts", "scrm")
+ALLOWED_EXCEPTIONS = {
+    # The WSGI entry point routes callback URLs past Django's middleware to messaging's handler.
+    ("scrm/wsgi.py", "messaging"),
+}
+
+
+def _imported_apps(path: Path) -> list[tuple[int, str]]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        found += [(node.lineno, name.split(".")[0]) for name in names if name.split(".")[0] in ORDER]
+    return found
+
+
+def _violations(root: Path) -> list[str]:
+    problems = []
+    for position, app in enumerate(ORDER):
+        allowed = set(ORDER[position:])
+        for path in sorted((root / app).rglob("*.py")):
+            relative = path.relative_to(root).as_posix()
+            for line, target in _imported_apps(path):
+                if target not in allowed and (relative, target) not in ALLOWED_EXCEPTIONS:
+                    problems.append(f"{relative}:{line} imports {target}")
+    return problems
+
+
+def test_apps_import_only_the_apps_below_them():
+    assert _violations(Path(settings.BASE_DIR)) == []
+
+
+@pytest.mark.parametrize(
+    ("app", "source", "caught"),
+    [
+        ("customers", "from messaging.channels import get_adapter\n", True),
+        ("accounts", "def f():\n    import customers.models\n", True),
+        ("messaging", "from campaigns.models import Campaign\n", True),
+        ("campaigns", "from customers.models import Customer\nfrom accounts.models import ChannelAccount\n", False),
+    ],
+)
+def test_the_scan_catches_an_upward_import_even_inside_a_function(tmp_path, app, source, caught):
+    for name in ORDER:
+        (tmp_path / name).mkdir()
+    (tmp_path / app / "module.py").write_text(source)
+    assert bool(_violations(tmp_path)) is caught
