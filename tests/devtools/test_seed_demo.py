@@ -6,8 +6,8 @@ from django.db.models import Count
 from rest_framework.test import APIClient
 
 from accounts.models import ChannelAccount
-from devtools.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERNAME
 from customers.models import ChannelIdentity, Customer, CustomerTag, CustomerUnionId
+from devtools.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERNAME
 from messaging.serializers import ChannelAccountSerializer
 
 pytestmark = pytest.mark.django_db
