@@ -19,10 +19,10 @@ _CUSTOMER_COLUMNS = [f.column for f in CUSTOMER_FIELDS]
 _STAGED_CUSTOMERS = sql.Identifier("customers_upsert_customer")
 _STAGED_IDENTITIES = sql.Identifier("customers_upsert_identity")
 _STAGED_UNIONIDS = sql.Identifier("customers_upsert_unionid")
-_STAGED_REF_INDEXES = {
-    _STAGED_IDENTITIES: sql.Identifier("customers_upsert_identity_ref"),
-    _STAGED_UNIONIDS: sql.Identifier("customers_upsert_unionid_ref"),
-}
+_STAGED_REF_INDEXES = (
+    (_STAGED_IDENTITIES, sql.Identifier("customers_upsert_identity_ref")),
+    (_STAGED_UNIONIDS, sql.Identifier("customers_upsert_unionid_ref")),
+)
 _CUSTOMER = sql.Identifier(Customer._meta.db_table)
 _IDENTITY = sql.Identifier(ChannelIdentity._meta.db_table)
 _UNIONID = sql.Identifier(CustomerUnionId._meta.db_table)
@@ -80,7 +80,7 @@ def _staging_tables(cursor) -> None:
     )
     # Statistics taken at staging cannot know which rows later become `created`: without these
     # indexes a misestimate turns the per-row lookups by ref into nested scans (quadratic).
-    for staged, index in _STAGED_REF_INDEXES.items():
+    for staged, index in _STAGED_REF_INDEXES:
         cursor.execute(
             render(sql.SQL("CREATE INDEX IF NOT EXISTS {index} ON {staged} (ref)").format(index=index, staged=staged))
         )
