@@ -14,6 +14,9 @@ from dataclasses import asdict, dataclass, fields
 from datetime import time
 from typing import Any
 
+from django.utils.translation import gettext
+
+from campaigns.errors import CampaignError
 from campaigns.models import ContactPolicy
 from scrm.errors import ApplicationError
 
@@ -55,16 +58,16 @@ def _parse_time(value: Any, key: str) -> time | None:
         hour, minute = str(value).split(":")[:2]
         return time(int(hour), int(minute))
     except (ValueError, TypeError) as exc:
-        raise ApplicationError(f"{key} must be HH:MM.", code="invalid_policy", detail={key: value}) from exc
+        raise ApplicationError(gettext("%(key)s must be HH:MM.") % {"key": key}, code=CampaignError.INVALID_POLICY, detail={key: value}) from exc
 
 
 def policy_overrides_clean(overrides: dict[str, Any]) -> dict[str, Any]:
     """Validate a campaign's overrides; unknown keys and bad values are refused."""
     if not isinstance(overrides, dict):
-        raise ApplicationError("policy_overrides must be an object.", code="invalid_policy")
+        raise ApplicationError(gettext("policy_overrides must be an object."), code=CampaignError.INVALID_POLICY)
     unknown = set(overrides) - OVERRIDABLE
     if unknown:
-        raise ApplicationError("Unknown policy keys.", code="invalid_policy", detail=sorted(unknown))
+        raise ApplicationError(gettext("Unknown policy keys."), code=CampaignError.INVALID_POLICY, detail=sorted(unknown))
     clean: dict[str, Any] = {}
     for key, value in overrides.items():
         if key in ("quiet_start", "quiet_end"):
@@ -72,7 +75,9 @@ def policy_overrides_clean(overrides: dict[str, Any]) -> dict[str, Any]:
             clean[key] = parsed.strftime("%H:%M") if parsed else None
         else:
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ApplicationError(f"{key} must be a non-negative integer.", code="invalid_policy", detail={key: value})
+                raise ApplicationError(
+                    gettext("%(key)s must be a non-negative integer.") % {"key": key}, code=CampaignError.INVALID_POLICY, detail={key: value}
+                )
             clean[key] = value
     return clean
 

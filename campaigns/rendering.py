@@ -15,7 +15,9 @@ from typing import Any, Protocol
 from django.template import Context, Engine, Template, TemplateSyntaxError
 from django.template.base import TextNode, VariableNode
 from django.template.defaulttags import IfNode
+from django.utils.translation import gettext
 
+from campaigns.errors import CampaignError
 from campaigns.models import Campaign, MessageType
 from campaigns.tracking.services import tracked_url
 from scrm.errors import ApplicationError
@@ -79,11 +81,13 @@ def compile_template(source: str) -> Template:
     try:
         template = _engine.from_string(source)
     except TemplateSyntaxError as exc:
-        raise ApplicationError("Template syntax error.", code="invalid_template", detail={"template": source, "error": str(exc)}) from exc
+        raise ApplicationError(gettext("Template syntax error."), code=CampaignError.INVALID_TEMPLATE, detail={"template": source, "error": str(exc)}) from exc
     problems: list[str] = []
     _check_nodes(template.nodelist, problems)
     if problems:
-        raise ApplicationError("Template uses what is not allowed.", code="invalid_template", detail={"template": source, "problems": problems})
+        raise ApplicationError(
+            gettext("Template uses what is not allowed."), code=CampaignError.INVALID_TEMPLATE, detail={"template": source, "problems": problems}
+        )
     return template
 
 

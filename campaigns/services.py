@@ -10,8 +10,10 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from campaigns.dispatch import Claimed
+from campaigns.errors import CampaignError
 from campaigns.models import Campaign, CampaignState, Delivery, DeliveryState, OperatorIdentity
 from campaigns.planning import PlanResult, campaign_plan_audience, planning_available, planning_require_postgresql
 from campaigns.policy import effective_policy, policy_overrides_clean
@@ -23,7 +25,8 @@ from customers.segments.selectors import segment_customer_queryset
 from customers.segments.services import segment_snapshot_create
 from messaging.channels import get_adapter
 from messaging.channels.base import OutboundMessage, Recipient
-from scrm.errors import ApplicationError, Conflict
+from messaging.errors import SendErrorCode
+from scrm.errors import ApplicationError, CommonError, Conflict
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +70,10 @@ def campaign_update(*, campaign: Campaign, data: dict[str, Any]) -> Campaign:
     """Edit a campaign that is not yet scheduled; an edit withdraws a pending approval."""
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
     if campaign.state not in EDITABLE_STATES:
-        raise Conflict(f"A {campaign.state} campaign cannot be edited.", code="campaign_not_editable")
+        raise Conflict(
+            gettext("A campaign in state “%(state)s” cannot be edited.") % {"state": campaign.get_state_display()},
+            code=CampaignError.CAMPAIGN_NOT_EDITABLE,
+        )
     topics = data.pop("topics", None)
     if "policy_overrides" in data:
         data["policy_overrides"] = policy_overrides_clean(data["policy_overrides"] or {})
@@ -88,7 +94,10 @@ def campaign_delete(*, campaign: Campaign) -> None:
     """Delete a campaign that never sent (draft, pending approval or cancelled before planning)."""
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
     if campaign.state not in EDITABLE_STATES and not (campaign.state == CampaignState.CANCELLED and not campaign.planned_at):
-        raise Conflict(f"A {campaign.state} campaign cannot be deleted; cancel it instead.", code="campaign_not_deletable")
+        raise Conflict(
+            gettext("A campaign in state “%(state)s” cannot be deleted; cancel it instead.") % {"state": campaign.get_state_display()},
+            code=CampaignError.CAMPAIGN_NOT_DELETABLE,
+        )
     if campaign.periodic_task_id:
         campaign.periodic_task.delete()
     campaign.delete()
@@ -100,7 +109,7 @@ def campaign_delete(*, campaign: Campaign) -> None:
 def _segment(campaign: Campaign):
     segment = Segment.objects.filter(pk=campaign.segment_id).first()
     if segment is None:
-        raise ApplicationError("The campaign's segment does not exist.", code="segment_missing", detail={"segment_id": campaign.segment_id})
+        raise ApplicationError(code=CampaignError.SEGMENT_MISSING, detail={"segment_id": campaign.segment_id})
     return segment
 
 
@@ -151,7 +160,10 @@ def campaign_schedule(*, campaign: Campaign, user=None, at: datetime | None = No
     """Validate and schedule (now, at a time, or recurring); large audiences wait for approval."""
     campaign = Campaign.objects.select_for_update().select_related("account").get(pk=campaign.pk)
     if campaign.state not in (CampaignState.DRAFT, CampaignState.PENDING_APPROVAL):
-        raise Conflict(f"A {campaign.state} campaign cannot be scheduled.", code="campaign_not_schedulable")
+        raise Conflict(
+            gettext("A campaign in state “%(state)s” cannot be scheduled.") % {"state": campaign.get_state_display()},
+            code=CampaignError.CAMPAIGN_NOT_SCHEDULABLE,
+        )
     # Refuse now rather than accept a campaign that could never be planned.
     planning_require_postgresql()
     if at is not None:
@@ -196,11 +208,11 @@ def _periodic_task_for(campaign: Campaign):
 def campaign_approve(*, campaign: Campaign, user) -> Campaign:
     """A user with campaigns.approve_campaign releases a large campaign to its schedule."""
     if not user.has_perm("campaigns.approve_campaign"):
-        raise ApplicationError("You may not approve campaigns.", code="permission_denied", status_code=403)
+        raise ApplicationError(gettext("You may not approve campaigns."), code=CommonError.PERMISSION_DENIED)
     planning_require_postgresql()
     campaign = Campaign.objects.select_for_update().select_related("account").get(pk=campaign.pk)
     if campaign.state != CampaignState.PENDING_APPROVAL:
-        raise Conflict("Only a campaign pending approval can be approved.", code="campaign_not_pending")
+        raise Conflict(code=CampaignError.CAMPAIGN_NOT_PENDING)
     campaign.approved_by = user
     campaign.approved_at = timezone.now()
     campaign.save(update_fields=["approved_by", "approved_at", "updated_at"])
@@ -246,7 +258,7 @@ def campaign_pause(*, campaign: Campaign) -> Campaign:
         state=CampaignState.PAUSED, updated_at=timezone.now()
     )
     if not updated:
-        raise Conflict("Only a scheduled or sending campaign can be paused.", code="campaign_not_pausable")
+        raise Conflict(code=CampaignError.CAMPAIGN_NOT_PAUSABLE)
     campaign.refresh_from_db()
     if campaign.periodic_task_id:
         campaign.periodic_task.enabled = False
@@ -259,7 +271,7 @@ def campaign_resume(*, campaign: Campaign) -> Campaign:
     """Continue a paused campaign where it stopped."""
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
     if campaign.state != CampaignState.PAUSED:
-        raise Conflict("Only a paused campaign can be resumed.", code="campaign_not_paused")
+        raise Conflict(code=CampaignError.CAMPAIGN_NOT_PAUSED)
     if campaign.recurrence or not campaign.planned_at:
         campaign.state = CampaignState.SCHEDULED
         campaign.save(update_fields=["state", "updated_at"])
@@ -282,7 +294,7 @@ def campaign_cancel(*, campaign: Campaign) -> Campaign:
         state=CampaignState.CANCELLED, updated_at=timezone.now()
     )
     if not updated:
-        raise Conflict("The campaign has already finished.", code="campaign_finished")
+        raise Conflict(code=CampaignError.CAMPAIGN_FINISHED)
     Delivery.objects.filter(campaign_id=campaign.pk, state=DeliveryState.PLANNED).update(state=DeliveryState.CANCELLED, updated_at=timezone.now())
     campaign.refresh_from_db()
     if campaign.periodic_task_id:
@@ -332,9 +344,7 @@ def campaign_test_send(*, campaign: Campaign, user, identity_id: int | None = No
         links = links.filter(identity_id=identity_id)
     links = list(links)
     if not links:
-        raise ApplicationError(
-            "No identity of yours on this campaign's account: link one (Operator identities) first.", code="no_test_identity"
-        )
+        raise ApplicationError(code=CampaignError.NO_TEST_IDENTITY)
     adapter = get_adapter(campaign.account)
     renderer = MessageRenderer(campaign)
     results = []
@@ -347,14 +357,14 @@ def campaign_test_send(*, campaign: Campaign, user, identity_id: int | None = No
             message = OutboundMessage(message_type=campaign.message_type, payload=renderer.batch_payload(staff=identity.owner_staff_id), idempotency_key=key)
             outcome = adapter.send_batch([Recipient(key=key, external_id=identity.external_id)], message).get(key)
         elif campaign.message_type == "inbox":
-            results.append({"identity_id": identity.pk, "status": "skipped", "error_code": "inbox_has_no_push"})
+            results.append({"identity_id": identity.pk, "status": "skipped", "error_code": SendErrorCode.INBOX_HAS_NO_PUSH})
             continue
         else:
             message = OutboundMessage(message_type=campaign.message_type, payload=renderer.payload(row), idempotency_key=key)
             outcome = adapter.send(Recipient(key=key, external_id=identity.external_id), message)
         results.append(
             {"identity_id": identity.pk, "status": getattr(outcome, "status", "permanent"), "msgid": getattr(outcome, "msgid", ""),
-             "error_code": getattr(outcome, "error_code", "missing_outcome")}
+             "error_code": getattr(outcome, "error_code", SendErrorCode.MISSING_OUTCOME)}
         )
     return results
 

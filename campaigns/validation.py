@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext
+
+from campaigns.errors import CampaignError
 from campaigns.models import Campaign, MessageType, PriorityClass
 from campaigns.policy import policy_overrides_clean
 from campaigns.rendering import compile_template, customer_context, render, template_strings, uses_variables
@@ -61,7 +64,7 @@ def campaign_validate(*, campaign: Campaign) -> dict[str, Any]:
     elif account.kind != ACCOUNT_KINDS[mtype]:
         errors["account"] = f"{mtype} needs a {ACCOUNT_KINDS[mtype]} account, not {account.kind}"
     if not isinstance(content, dict):
-        raise ApplicationError("Content must be an object.", code="invalid_campaign", detail={"content": "not an object"})
+        raise ApplicationError(gettext("Content must be an object."), code=CampaignError.INVALID_CAMPAIGN, detail={"content": "not an object"})
     missing = [key for key in REQUIRED.get(mtype, []) if not content.get(key)]
     if missing:
         errors["content"] = {"missing": missing}
@@ -104,7 +107,7 @@ def campaign_validate(*, campaign: Campaign) -> dict[str, Any]:
         if len(parts) != 5:
             errors["recurrence"] = "crontab needs 5 fields: minute hour day month weekday"
     if errors:
-        raise ApplicationError("The campaign is not ready to schedule.", code="invalid_campaign", detail=errors)
+        raise ApplicationError(code=CampaignError.INVALID_CAMPAIGN, detail=errors)
     sample = render_sample(campaign)
     title = title_check(title=campaign_title(campaign), key_words=content.get("key_words"))
     return {"title": title, "warnings": title["warnings"], "sample": sample}

@@ -18,10 +18,11 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
 from customers import selectors, serializers
+from customers.errors import CustomerError
 from customers.imports import customers_export_csv, customers_import_csv
 from customers.models import Customer, Tag, TagGroup
 from customers.services import customer_update, tags_assign_bulk, tags_unassign_bulk
-from scrm.errors import ApplicationError, Conflict
+from scrm.errors import ApplicationError, CommonError, Conflict
 
 
 def perms_required(*perms: str) -> type[BasePermission]:
@@ -46,8 +47,7 @@ class CSVParser(parsers.BaseParser):
             # A raw body is held in memory; a multipart upload spools to disk, so big files go that way.
             raise ApplicationError(
                 _("The CSV body is larger than %(limit)s bytes; upload it as a multipart field 'file'.") % {"limit": limit},
-                code="import_too_large",
-                status_code=413,
+                code=CustomerError.IMPORT_TOO_LARGE,
             )
         return {"file": io.BytesIO(body)}
 
@@ -131,12 +131,12 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def import_csv(self, request):
         upload = request.data.get("file")
         if upload is None or isinstance(upload, str):
-            raise ApplicationError(_("Send the CSV as a multipart field 'file' or as a text/csv body."), code="import_no_file")
+            raise ApplicationError(code=CustomerError.IMPORT_NO_FILE)
         account = request.data.get("account") or request.query_params.get("account")
         try:
             default_account_id = int(account) if account else None
         except ValueError as exc:
-            raise ApplicationError(_("'account' must be an account id."), code="invalid") from exc
+            raise ApplicationError(_("'account' must be an account id."), code=CommonError.INVALID) from exc
         result = customers_import_csv(stream=upload, default_account_id=default_account_id)
         return Response(result.as_dict(), status=status.HTTP_200_OK)
 
@@ -163,7 +163,7 @@ class TagGroupViewSet(viewsets.ModelViewSet):
         try:
             instance.delete()
         except ProtectedError as exc:
-            raise Conflict(_("The tag group still has tags; delete or move them first."), code="tag_group_not_empty") from exc
+            raise Conflict(code=CustomerError.TAG_GROUP_NOT_EMPTY) from exc
 
 
 @extend_schema_view(list=extend_schema(parameters=[OpenApiParameter("group", OpenApiTypes.INT)]))
@@ -176,5 +176,5 @@ class TagViewSet(viewsets.ModelViewSet):
         try:
             group_id = int(group) if group else None
         except ValueError as exc:
-            raise ApplicationError(_("'group' must be a tag group id."), code="invalid_filter") from exc
+            raise ApplicationError(_("'group' must be a tag group id."), code=CustomerError.INVALID_FILTER) from exc
         return selectors.tag_list(group_id=group_id)

@@ -19,6 +19,7 @@ from typing import IO, Any
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from customers.errors import CustomerError
 from customers.models import ChannelIdentity, Customer, CustomerUnionId, Gender, Tag, TagSource
 from customers.selectors import EXPORT_COLUMNS, customer_export_rows
 from customers.serializers import mask_phone
@@ -98,19 +99,18 @@ def customers_import_csv(*, stream: IO[bytes], default_account_id: int | None = 
     text = _decode(stream)
     reader = csv.DictReader(text)
     if not reader.fieldnames:
-        raise ApplicationError(_("The CSV file is empty."), code="import_empty")
+        raise ApplicationError(code=CustomerError.IMPORT_EMPTY)
     columns = [name.strip() for name in reader.fieldnames]
     reader.fieldnames = columns
     if not {"openid", "external_id", "unionid", "phone"} & set(columns):
         raise ApplicationError(
-            _("The CSV needs at least one of the columns openid, unionid, phone."),
-            code="import_no_key_column",
+            code=CustomerError.IMPORT_NO_KEY_COLUMN,
             detail={"columns": columns},
         )
     unknown = [c for c in columns if c not in KNOWN_COLUMNS and not c.startswith("attr.")]
     if unknown:
         raise ApplicationError(
-            _("Unknown CSV columns."), code="import_unknown_columns", detail={"unknown": unknown, "allowed": sorted(KNOWN_COLUMNS) + ["attr.<name>"]}
+            code=CustomerError.IMPORT_UNKNOWN_COLUMNS, detail={"unknown": unknown, "allowed": sorted(KNOWN_COLUMNS) + ["attr.<name>"]}
         )
 
     accounts = _load_accounts()

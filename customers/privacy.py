@@ -17,7 +17,9 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
+from customers.errors import CustomerError
 from customers.models import (
     ChannelIdentity,
     ConsentCredit,
@@ -34,7 +36,7 @@ from customers.models import (
 )
 from customers.privacy_models import PrivacyRequest, PrivacyRequestKind
 from customers.segments.models import SegmentStaticMember
-from scrm.errors import ApplicationError
+from scrm.errors import ApplicationError, CommonError
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +66,7 @@ def _plain(value: Any) -> Any:
 def customer_export(*, customer: Customer, requested_by: str) -> dict[str, Any]:
     """Everything personal the product holds about the customer, as JSON-ready data; audited."""
     if customer.erased_at is not None:
-        raise ApplicationError("This customer's data was erased.", code="customer_erased", status_code=410)
+        raise ApplicationError(code=CustomerError.CUSTOMER_ERASED)
     identities = [
         {
             "kind": identity.kind,
@@ -129,9 +131,9 @@ def customer_erase(*, customer_id: int, requested_by: str) -> PrivacyRequest:
     """Irreversibly remove the customer's personal data and identities; keep anonymous aggregates."""
     customer = Customer.objects.select_for_update().filter(pk=customer_id).first()
     if customer is None:
-        raise ApplicationError("Customer not found.", code="not_found", status_code=404)
+        raise ApplicationError(gettext("Customer not found."), code=CommonError.NOT_FOUND)
     if customer.erased_at is not None:
-        raise ApplicationError("This customer's data was already erased.", code="customer_erased", status_code=410)
+        raise ApplicationError(gettext("This customer's data was already erased."), code=CustomerError.CUSTOMER_ERASED)
 
     removed: dict[str, int] = {}
 

@@ -6,7 +6,9 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.utils.translation import gettext
 
+from customers.errors import CustomerError
 from customers.models import ChannelIdentity, Customer, CustomerTag, FollowState, Tag, TagGroup
 from customers.services import normalize_phone
 from scrm.errors import ApplicationError
@@ -22,7 +24,9 @@ def _int_list(name: str, value: Any) -> list[int]:
     try:
         return [int(item) for item in items if str(item).strip() != ""]
     except (TypeError, ValueError) as exc:
-        raise ApplicationError(f"'{name}' must be a list of integer ids.", code="invalid_filter", detail={name: value}) from exc
+        raise ApplicationError(
+            gettext("'%(name)s' must be a list of integer ids.") % {"name": name}, code=CustomerError.INVALID_FILTER, detail={name: value}
+        ) from exc
 
 
 def customer_filters_parse(params: Any) -> dict[str, Any]:
@@ -40,7 +44,7 @@ def customer_filters_parse(params: Any) -> dict[str, Any]:
     if follow_state:
         if follow_state not in FollowState.values:
             raise ApplicationError(
-                "Unknown follow_state.", code="invalid_filter", detail={"follow_state": follow_state, "allowed": FollowState.values}
+                gettext("Unknown follow_state."), code=CustomerError.INVALID_FILTER, detail={"follow_state": follow_state, "allowed": FollowState.values}
             )
         filters["follow_state"] = follow_state
     search = (params.get("search") or "").strip()
@@ -48,7 +52,7 @@ def customer_filters_parse(params: Any) -> dict[str, Any]:
         filters["search"] = search
     unknown = set(params.keys()) - {*CUSTOMER_FILTER_KEYS, "page", "page_size", "format", "ordering"}
     if unknown and not hasattr(params, "getlist"):
-        raise ApplicationError("Unknown filter keys.", code="invalid_filter", detail=sorted(unknown))
+        raise ApplicationError(gettext("Unknown filter keys."), code=CustomerError.INVALID_FILTER, detail=sorted(unknown))
     return filters
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from django.db.models import ProtectedError
-from django.utils.translation import gettext as _
 from rest_framework import viewsets
 
 from accounts.models import ChannelAccount
+from messaging.errors import MessagingError
 from messaging.serializers import ChannelAccountSerializer
 from messaging.services import account_create, account_update
 from scrm.errors import Conflict
@@ -26,6 +26,4 @@ class ChannelAccountViewSet(viewsets.ModelViewSet):
         try:
             instance.delete()
         except ProtectedError as exc:
-            raise Conflict(
-                _("The account has customer identities; deactivate it (is_active=false) instead."), code="account_in_use"
-            ) from exc
+            raise Conflict(code=MessagingError.ACCOUNT_IN_USE) from exc

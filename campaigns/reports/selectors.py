@@ -34,11 +34,13 @@ from campaigns.models import Campaign, Delivery, Suppression, SuppressionReason
 from campaigns.reports.stats import two_proportion_lift
 from customers.engagement.models import EngagementDailyRollup
 from customers.models import ChannelIdentity, EngagementEvent, FollowState
+from messaging.channels.errors import USER_REFUSED
+from messaging.errors import SendErrorCode
 
 ATTRIBUTION_DAYS = 7
 UNFOLLOW_WINDOW = timedelta(hours=24)
 UNFOLLOW_TYPES = ("wechat.unsubscribe", "wecom.del_contact")
-MUTE_ERROR_CODES = ("user_block", "43101")
+MUTE_ERROR_CODES = (SendErrorCode.USER_BLOCK, str(USER_REFUSED))
 ACTION_TYPES_EXACT = ("link.click", "inbox.read", "conversion", "wechat.message", "wechat.click", "wechat.view", "wechat.scan")
 ACTION_PREFIX = "mp."
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from customers.errors import CustomerError
 from customers.models import ChannelIdentity, Customer, EngagementEvent
 from customers.services import events_record_bulk
 from scrm.errors import ApplicationError
@@ -57,7 +59,7 @@ class ConversionsApi(APIView):
     def post(self, request):
         many = isinstance(request.data, list)
         if many and len(request.data) > 1000:
-            raise ApplicationError("At most 1000 conversions per request.", code="too_many")
+            raise ApplicationError(gettext("At most %(limit)s conversions per request.") % {"limit": 1000}, code=CustomerError.TOO_MANY)
         serializer = ConversionInSerializer(data=request.data, many=many)
         serializer.is_valid(raise_exception=True)
         items = serializer.validated_data if many else [serializer.validated_data]
@@ -87,7 +89,7 @@ class ConversionsApi(APIView):
                 }
             )
         if not many and unknown:
-            raise ApplicationError("No customer matches this conversion.", code="customer_not_found", status_code=404)
+            raise ApplicationError(gettext("No customer matches this conversion."), code=CustomerError.CUSTOMER_NOT_FOUND)
         created = events_record_bulk(events) if events else []
         return Response(
             {"received": len(items), "recorded": len(created), "duplicates": len(events) - len(created), "unknown_customers": unknown},

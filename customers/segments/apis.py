@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from customers.errors import CustomerError
 from customers.segments import selectors, services
 from customers.segments.models import Segment, SegmentSnapshot
 from customers.segments.rules import rule_validate
@@ -27,6 +28,7 @@ from customers.segments.serializers import (
     StaticRemoveSerializer,
     StaticUploadSerializer,
 )
+from scrm.errors import error_body
 from scrm.pagination import DefaultPagination
 from scrm.permissions import OperatorModelPermissions
 
@@ -97,7 +99,7 @@ class SegmentValidateApi(_SegmentView):
         errors = rule_validate(data.validated_data["rule"], segment_id=data.validated_data.get("segment_id"))
         if errors:
             return Response(
-                {"code": "segment_rule_invalid", "message": "The segment rule is invalid.", "detail": {"errors": [e.as_dict() for e in errors]}},
+                error_body(code=CustomerError.SEGMENT_RULE_INVALID, detail={"errors": [e.as_dict() for e in errors]}),
                 status=status.HTTP_400_BAD_REQUEST,
             )
         return Response({"valid": True, "errors": []})

@@ -27,6 +27,7 @@ from django.db.models.functions import Collate
 from django.db.models.lookups import GreaterThan, GreaterThanOrEqual, LessThan
 from django.utils import timezone
 
+from customers.errors import CustomerError
 from customers.models import ChannelIdentity, ConsentCredit, CustomerTag, EngagementEvent, EngagementProfile, Tag
 from customers.segments.language import FIELD_TYPES, parse_moment
 from customers.segments.models import Segment, SegmentKind, SegmentStaticMember
@@ -302,9 +303,7 @@ class RuleCompiler:
     def _segment(self, segment_id: int, negate: bool) -> Q:
         if segment_id in self.stack:
             # Validation refuses cycles; this guards rules stored before a referenced segment changed.
-            raise ApplicationError(
-                "Segment references form a cycle.", code="segment_cycle", detail={"segments": [*self.stack, segment_id]}
-            )
+            raise ApplicationError(code=CustomerError.SEGMENT_CYCLE, detail={"segments": [*self.stack, segment_id]})
         segment = Segment.objects.filter(pk=segment_id).only("kind", "rule").first()
         if segment is None:
             return TRUE if negate else FALSE

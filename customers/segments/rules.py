@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from accounts.models import ChannelAccount
+from customers.errors import CustomerError
 from customers.models import Tag, TagGroup
 from customers.segments.language import (
     ATTRIBUTE_KEY,
@@ -335,7 +336,6 @@ def rule_check(rule: Any, *, segment_id: int | None = None) -> None:
     errors = rule_validate(rule, segment_id=segment_id)
     if errors:
         raise ApplicationError(
-            "The segment rule is invalid.",
-            code="segment_rule_invalid",
+            code=CustomerError.SEGMENT_RULE_INVALID,
             detail={"errors": [e.as_dict() for e in errors]},
         )

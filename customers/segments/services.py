@@ -12,8 +12,10 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import ProtectedError, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 from psycopg import sql
 
+from customers.errors import CustomerError
 from customers.models import ChannelIdentity, Customer, CustomerUnionId
 from customers.segments.members import member_count
 from customers.segments.models import (
@@ -42,10 +44,12 @@ _MATCH_CHUNK = 2000
 
 def _check_kind_and_rule(*, kind: str, rule: Any, segment_id: int | None) -> dict:
     if kind not in SegmentKind.values:
-        raise ApplicationError(f"Unknown segment kind {kind!r}.", code="segment_kind_invalid", detail={"kind": kind})
+        raise ApplicationError(
+            gettext("Unknown segment kind '%(kind)s'.") % {"kind": kind}, code=CustomerError.SEGMENT_KIND_INVALID, detail={"kind": kind}
+        )
     if kind == SegmentKind.STATIC:
         if rule not in (None, {}):
-            raise ApplicationError("A static segment has no rule.", code="segment_rule_invalid", detail={"errors": [{"path": "$", "message": "a static segment has no rule"}]})
+            raise ApplicationError(gettext("A static segment has no rule."), code=CustomerError.SEGMENT_RULE_INVALID, detail={"errors": [{"path": "$", "message": "a static segment has no rule"}]})
         return {}
     rule_check(rule, segment_id=segment_id)
     return rule
@@ -56,7 +60,7 @@ def segment_create(*, name: str, kind: str = SegmentKind.DYNAMIC, rule: Any = No
     """Create a segment after validating its rule."""
     rule = _check_kind_and_rule(kind=kind, rule=rule if rule is not None else ({} if kind == SegmentKind.STATIC else None), segment_id=None)
     if Segment.objects.filter(name=name).exists():
-        raise Conflict(f"A segment named {name!r} exists.", code="segment_name_taken")
+        raise Conflict(gettext("A segment named '%(name)s' exists.") % {"name": name}, code=CustomerError.SEGMENT_NAME_TAKEN)
     return Segment.objects.create(name=name, kind=kind, rule=rule, description=description, created_by=created_by)
 
 
@@ -69,7 +73,7 @@ def segment_update(*, segment: Segment, name: str | None = None, rule: Any = Non
         fields.append("rule")
     if name is not None and name != segment.name:
         if Segment.objects.filter(name=name).exclude(pk=segment.pk).exists():
-            raise Conflict(f"A segment named {name!r} exists.", code="segment_name_taken")
+            raise Conflict(gettext("A segment named '%(name)s' exists.") % {"name": name}, code=CustomerError.SEGMENT_NAME_TAKEN)
         segment.name = name
         fields.append("name")
     if description is not None:
@@ -88,11 +92,11 @@ def segment_delete(*, segment: Segment) -> None:
     """Delete a segment no other segment refers to and no snapshot keeps."""
     users = _referencing_segments(segment.pk)
     if users:
-        raise Conflict("Other segments use this segment.", code="segment_in_use", detail={"segments": users})
+        raise Conflict(code=CustomerError.SEGMENT_IN_USE, detail={"segments": users})
     try:
         segment.delete()
     except ProtectedError as exc:
-        raise Conflict("The segment has snapshots (campaign audiences); it cannot be deleted.", code="segment_has_snapshots") from exc
+        raise Conflict(code=CustomerError.SEGMENT_HAS_SNAPSHOTS) from exc
 
 
 # --- static membership -------------------------------------------------------------------------
@@ -100,7 +104,7 @@ def segment_delete(*, segment: Segment) -> None:
 
 def _require_static(segment: Segment) -> None:
     if segment.kind != SegmentKind.STATIC:
-        raise ApplicationError("Only a static segment has a member list.", code="segment_not_static")
+        raise ApplicationError(code=CustomerError.SEGMENT_NOT_STATIC)
 
 
 def _insert_members_sql(segment_id: int, select_sql: str, params: list) -> int:
@@ -162,7 +166,9 @@ def _read_upload_values(content: str | bytes) -> list[tuple[int, str]]:
             continue
         rows.append((line_no, value))
         if len(rows) > UPLOAD_MAX_ROWS:
-            raise ApplicationError(f"The file has more than {UPLOAD_MAX_ROWS} rows.", code="segment_upload_too_large")
+            raise ApplicationError(
+                gettext("The file has more than %(limit)s rows.") % {"limit": UPLOAD_MAX_ROWS}, code=CustomerError.SEGMENT_UPLOAD_TOO_LARGE
+            )
     return rows
 
 
@@ -171,7 +177,11 @@ def segment_static_upload(*, segment: Segment, content: str | bytes, id_kind: st
     """Add the customers listed in a CSV (first column: openid, unionid or phone); report unmatched rows."""
     _require_static(segment)
     if id_kind not in UPLOAD_ID_KINDS:
-        raise ApplicationError(f"id_kind must be one of {', '.join(UPLOAD_ID_KINDS)}.", code="segment_upload_id_kind", detail={"id_kind": id_kind})
+        raise ApplicationError(
+            gettext("id_kind must be one of %(kinds)s.") % {"kinds": ", ".join(UPLOAD_ID_KINDS)},
+            code=CustomerError.SEGMENT_UPLOAD_ID_KIND,
+            detail={"id_kind": id_kind},
+        )
     rows = _read_upload_values(content)
     matched: dict[str, int] = {}
     distinct = list(dict.fromkeys(value for _, value in rows))

@@ -12,6 +12,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from customers.engagement.services import engagement_schedule
+from customers.errors import CustomerError
 from customers.models import Customer, EngagementEvent
 from scrm.errors import ApplicationError
 
@@ -81,7 +82,7 @@ def events_record_bulk(events: Iterable[dict[str, Any]], *, batch_size: int = 50
         for item in batch:
             unknown = set(item) - _BULK_EVENT_KEYS
             if unknown:
-                raise ApplicationError("Unknown event fields.", code="event_invalid", detail=sorted(unknown))
+                raise ApplicationError(code=CustomerError.EVENT_INVALID, detail=sorted(unknown))
         columns = [
             [int(e["customer_id"]) for e in batch],
             [e["event_type"] for e in batch],

@@ -11,6 +11,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from customers.errors import CustomerError
 from customers.models import ChannelIdentity, Customer, CustomerUnionId, FollowState
 from customers.services.merge import customer_merge
 from customers.services.profile import PROFILE_FIELDS, customer_fill_profile
@@ -30,7 +31,7 @@ def identity_resolve(
     loser of a race merges its fresh customer into the winner's.
     """
     if not external_id:
-        raise ApplicationError("An identity needs an openid / external_userid.", code="identity_missing_id")
+        raise ApplicationError(code=CustomerError.IDENTITY_MISSING_ID)
     kind = account.identity_kind
     identity = ChannelIdentity.objects.filter(account=account, kind=kind, external_id=external_id).select_related("customer").first()
     if identity is None:

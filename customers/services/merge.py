@@ -10,6 +10,7 @@ from django.db import models, transaction
 from django.db.models import F
 
 from customers.engagement.tasks import engagement_profile_recompute_task
+from customers.errors import CustomerError
 from customers.models import ConsentCredit, Customer, CustomerMerge
 from customers.services.profile import PROFILE_FIELDS
 from scrm.errors import ApplicationError
@@ -38,11 +39,11 @@ def _unique_groups(model: type[models.Model], field_name: str) -> list[list[str]
 def customer_merge(*, survivor: Customer, merged: Customer, reason: str) -> CustomerMerge:
     """Move everything of `merged` to `survivor` in one transaction, record it, delete `merged`."""
     if survivor.pk == merged.pk:
-        raise ApplicationError("A customer cannot be merged into itself.", code="merge_self")
+        raise ApplicationError(code=CustomerError.MERGE_SELF)
     # Lock in id order so two merges touching the same pair cannot deadlock.
     locked = {c.pk: c for c in Customer.objects.select_for_update().filter(pk__in=[survivor.pk, merged.pk]).order_by("pk")}
     if len(locked) != 2:
-        raise ApplicationError("Customer to merge no longer exists.", code="merge_missing")
+        raise ApplicationError(code=CustomerError.MERGE_MISSING)
     survivor, merged = locked[survivor.pk], locked[merged.pk]
 
     moved: dict[str, int] = {}

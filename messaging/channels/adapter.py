@@ -15,6 +15,7 @@ from messaging.channels.base import OutboundMessage, Recipient, SendOutcome
 from messaging.channels.errors import classify_exception
 from messaging.channels.ratelimit import rate_limit_wait
 from messaging.channels.services import send_outcomes_apply
+from messaging.errors import SendErrorCode
 from scrm.redis import get_redis
 
 logger = logging.getLogger(__name__)
@@ -153,7 +154,7 @@ class ChannelAdapter:
             wait = rate_limit_wait(self.account, len(pending), max_wait=RATE_LIMIT_MAX_BLOCK)
             if wait > 0:
                 limited = SendOutcome(
-                    status="retryable", error_code="rate_limited", error_message="account send rate limit", retry_after=wait
+                    status="retryable", error_code=SendErrorCode.RATE_LIMITED, error_message="account send rate limit", retry_after=wait
                 )
                 results = [limited] * len(pending)
             else:
@@ -185,7 +186,7 @@ class ChannelAdapter:
         wait = rate_limit_wait(self.account, 1, max_wait=RATE_LIMIT_MAX_BLOCK)
         if wait > 0:
             limited = SendOutcome(
-                status="retryable", error_code="rate_limited", error_message="account send rate limit", retry_after=wait
+                status="retryable", error_code=SendErrorCode.RATE_LIMITED, error_message="account send rate limit", retry_after=wait
             )
             return {r.key: limited for r in recipients}
         try:

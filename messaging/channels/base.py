@@ -13,6 +13,7 @@ OutcomeStatus = Literal["sent", "retryable", "permanent"]
 class SendOutcome:
     status: OutcomeStatus
     msgid: str = ""
+    # A messaging.errors.SendErrorCode, WeChat's errcode as text, or "http_<status>".
     error_code: str = ""
     error_message: str = ""
     # Seconds to wait before retrying, when WeChat or the rate limiter said so.

@@ -12,6 +12,7 @@ import requests
 from wechatpy.exceptions import WeChatClientException
 
 from messaging.channels.base import SendOutcome
+from messaging.errors import SendErrorCode
 
 # Token invalid / expired: the client refreshes once and retries once (see clients.py).
 TOKEN_ERRORS = frozenset({40001, 40014, 42001})
@@ -52,12 +53,12 @@ def classify_exception(exc: BaseException) -> SendOutcome:
     """Map an exception raised while calling WeChat to a retryable or permanent outcome."""
     if isinstance(exc, requests.Timeout):
         return SendOutcome(
-            status="retryable", error_code="timeout", error_message=str(exc)[:255], retry_after=NETWORK_RETRY_AFTER
+            status="retryable", error_code=SendErrorCode.TIMEOUT, error_message=str(exc)[:255], retry_after=NETWORK_RETRY_AFTER
         )
     if isinstance(exc, requests.ConnectionError):
         return SendOutcome(
             status="retryable",
-            error_code="connection_error",
+            error_code=SendErrorCode.CONNECTION_ERROR,
             error_message=str(exc)[:255],
             retry_after=NETWORK_RETRY_AFTER,
         )
@@ -74,7 +75,7 @@ def classify_exception(exc: BaseException) -> SendOutcome:
             if status == 429:
                 return SendOutcome(
                     status="retryable",
-                    error_code="http_429",
+                    error_code=SendErrorCode.HTTP_429,
                     error_message="Too many requests",
                     retry_after=NETWORK_RETRY_AFTER,
                 )
@@ -94,20 +95,20 @@ def classify_exception(exc: BaseException) -> SendOutcome:
         return outcome_for_errcode(errcode, errmsg)
     if isinstance(exc, requests.RequestException):
         return SendOutcome(
-            status="retryable", error_code="http_error", error_message=str(exc)[:255], retry_after=NETWORK_RETRY_AFTER
+            status="retryable", error_code=SendErrorCode.HTTP_ERROR, error_message=str(exc)[:255], retry_after=NETWORK_RETRY_AFTER
         )
     if isinstance(exc, redis.RedisError):
         # The token store or the rate limiter is unreachable: nothing was sent.
         return SendOutcome(
             status="retryable",
-            error_code="redis_error",
+            error_code=SendErrorCode.REDIS_ERROR,
             error_message=type(exc).__name__,
             retry_after=NETWORK_RETRY_AFTER,
         )
     if isinstance(exc, ValueError):
         # Not JSON where JSON was expected: a broken proxy or a server mid-restart.
         return SendOutcome(
-            status="retryable", error_code="bad_response", error_message=str(exc)[:255], retry_after=NETWORK_RETRY_AFTER
+            status="retryable", error_code=SendErrorCode.BAD_RESPONSE, error_message=str(exc)[:255], retry_after=NETWORK_RETRY_AFTER
         )
     raise exc
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 
+from django.utils.translation import gettext
 from wechatpy.exceptions import WeChatClientException
 
 from messaging.channels.adapter import ChannelAdapter
 from messaging.channels.base import OutboundMessage, Recipient, SendOutcome
 from messaging.channels.clients import wechat_client
 from messaging.channels.errors import classify_exception
+from messaging.errors import MessagingError
 from scrm.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -30,9 +32,9 @@ class MiniProgramAdapter(ChannelAdapter):
 
 def code_to_session(account, js_code: str) -> dict[str, str]:
     """Exchange a wx.login() code for {"openid", "unionid", "session_key"}; a bad, used or risky
-    code raises ApplicationError(code="mp_login_failed")."""
+    code raises ApplicationError(code=MessagingError.MP_LOGIN_FAILED)."""
     if not js_code:
-        raise ApplicationError("A login code is required.", code="mp_login_failed")
+        raise ApplicationError(gettext("A login code is required."), code=MessagingError.MP_LOGIN_FAILED)
     client = wechat_client(account)
     try:
         result = client.request_without_token(
@@ -47,20 +49,20 @@ def code_to_session(account, js_code: str) -> dict[str, str]:
         )
     except WeChatClientException as exc:
         raise ApplicationError(
-            "WeChat refused the login code.",
-            code="mp_login_failed",
+            gettext("WeChat refused the login code."),
+            code=MessagingError.MP_LOGIN_FAILED,
             detail={"errcode": exc.errcode, "errmsg": exc.errmsg},
         ) from exc
     except Exception as exc:
         outcome = classify_exception(exc)
         raise ApplicationError(
-            "WeChat login is unavailable, try again.",
-            code="mp_login_failed",
+            gettext("WeChat login is unavailable, try again."),
+            code=MessagingError.MP_LOGIN_FAILED,
             detail={"errcode": outcome.error_code},
             status_code=503,
         ) from exc
     if not isinstance(result, dict) or not result.get("openid"):
-        raise ApplicationError("WeChat answered without an openid.", code="mp_login_failed")
+        raise ApplicationError(gettext("WeChat answered without an openid."), code=MessagingError.MP_LOGIN_FAILED)
     return {
         "openid": result["openid"],
         "unionid": result.get("unionid", ""),

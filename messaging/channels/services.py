@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.models import AccountKind, ChannelAccount
 from customers.models import Tag
@@ -17,6 +18,7 @@ from messaging.channels.base import OutboundMessage, SendOutcome
 from messaging.channels.clients import wechat_client, wecom_client
 from messaging.channels.errors import BLACKLISTED, NOT_FOLLOWING, USER_REFUSED, classify_exception
 from messaging.channels.models import ChannelCode, ChannelCodeKind, SyncJob, SyncJobKind, SyncJobState
+from messaging.errors import MessagingError
 from scrm.errors import ApplicationError, Conflict
 
 logger = logging.getLogger(__name__)
@@ -85,29 +87,27 @@ def channel_code_create(
     elif account.kind == AccountKind.WECOM:
         kind, limit = ChannelCodeKind.CONTACT_WAY, CONTACT_WAY_STATE_MAX
         if not staff:
-            raise ApplicationError("A contact-me way needs at least one staff member.", code="channel_code_no_staff")
+            raise ApplicationError(code=MessagingError.CHANNEL_CODE_NO_STAFF)
     else:
-        raise ApplicationError(
-            "Channel codes exist for service accounts and WeCom corps.", code="channel_code_bad_account"
-        )
+        raise ApplicationError(code=MessagingError.CHANNEL_CODE_BAD_ACCOUNT)
     if not scene or len(scene) > limit:
         raise ApplicationError(
-            f"The scene must have 1 to {limit} characters.", code="channel_code_bad_scene", detail={"max_length": limit}
+            gettext("The scene must have 1 to %(limit)s characters.") % {"limit": limit},
+            code=MessagingError.CHANNEL_CODE_BAD_SCENE,
+            detail={"max_length": limit},
         )
     tag_ids = list(dict.fromkeys(int(t) for t in tag_ids))
     tags = list(Tag.objects.filter(pk__in=tag_ids))
     if len(tags) != len(tag_ids):
         missing = sorted(set(tag_ids) - {t.pk for t in tags})
-        raise ApplicationError("Unknown tags.", code="channel_code_unknown_tags", detail={"tag_ids": missing})
+        raise ApplicationError(code=MessagingError.CHANNEL_CODE_UNKNOWN_TAGS, detail={"tag_ids": missing})
     try:
         with transaction.atomic():
             code = ChannelCode.objects.create(
                 account=account, kind=kind, name=name, scene=scene, welcome_text=welcome_text, staff_userids=staff
             )
     except IntegrityError:
-        raise Conflict(
-            "This account already has a channel code with that scene.", code="channel_code_scene_taken"
-        ) from None
+        raise Conflict(code=MessagingError.CHANNEL_CODE_SCENE_TAKEN) from None
     code.tags.set(tags)
     # The row exists first; if WeChat refuses, the transaction rolls it back.
     try:
@@ -124,14 +124,12 @@ def channel_code_create(
     except Exception as exc:
         outcome = classify_exception(exc)
         raise ApplicationError(
-            "WeChat did not create the code.",
-            code="channel_code_remote_failed",
+            code=MessagingError.CHANNEL_CODE_REMOTE_FAILED,
             detail={
                 "errcode": outcome.error_code,
                 "errmsg": outcome.error_message,
                 "retryable": outcome.status == "retryable",
             },
-            status_code=502,
         ) from exc
     code.save(update_fields=["ticket", "url", "config_id"])
     return code
@@ -150,9 +148,9 @@ def sync_job_start(*, account: ChannelAccount, kind: str, params: dict | None = 
         SyncJobKind.TAGS_PUSH: {AccountKind.OA, AccountKind.WECOM},
     }
     if kind not in allowed:
-        raise ApplicationError("Unknown sync job kind.", code="sync_bad_kind", detail={"kinds": list(allowed)})
+        raise ApplicationError(code=MessagingError.SYNC_BAD_KIND, detail={"kinds": list(allowed)})
     if account.kind not in allowed[kind]:
-        raise ApplicationError(f"A {kind} job does not apply to this account.", code="sync_bad_account")
+        raise ApplicationError(gettext("A %(kind)s job does not apply to this account.") % {"kind": kind}, code=MessagingError.SYNC_BAD_ACCOUNT)
     with transaction.atomic():
         job = SyncJob.objects.filter(
             account=account, kind=kind, state__in=[SyncJobState.PENDING, SyncJobState.RUNNING, SyncJobState.PAUSED]

@@ -21,6 +21,7 @@ from customers.models import ChannelIdentity, FollowState, Tag
 from customers.services.tags import tag_ensure
 from messaging.channels.clients import wechat_client, wecom_client
 from messaging.channels.models import SyncJob, TagMirror
+from messaging.errors import TagSyncErrorCode
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ def tag_mirror_push(*, account: ChannelAccount, tag: Tag) -> dict[str, Any]:
             _wecom_tag_push(account=account, tag=tag, report=report)
         else:
             report.update(
-                status="refused", errors=[{"code": "tag_mirror_unsupported", "message": "mini-programs have no tags"}]
+                status="refused", errors=[{"code": TagSyncErrorCode.TAG_MIRROR_UNSUPPORTED, "message": "mini-programs have no tags"}]
             )
     except WeChatClientException as exc:
         report["status"] = "refused" if not report["added"] else "partial"
@@ -126,7 +127,7 @@ def _wechat_tag_push(*, account: ChannelAccount, tag: Tag, report: dict[str, Any
             report["status"] = "refused"
             report["errors"].append(
                 {
-                    "code": "wechat_tag_limit",
+                    "code": TagSyncErrorCode.WECHAT_TAG_LIMIT,
                     "message": f"The account already has {len(remote_tags)} WeChat tags, the platform's limit is {WECHAT_TAG_LIMIT}.",
                 }
             )
@@ -140,7 +141,7 @@ def _wechat_tag_push(*, account: ChannelAccount, tag: Tag, report: dict[str, Any
                 report["status"] = "refused"
                 report["errors"].append(
                     {
-                        "code": "wechat_tag_limit",
+                        "code": TagSyncErrorCode.WECHAT_TAG_LIMIT,
                         "message": f"WeChat refused a new tag: at most {WECHAT_TAG_LIMIT} per account.",
                     }
                 )
@@ -184,7 +185,7 @@ def _wechat_tag_push(*, account: ChannelAccount, tag: Tag, report: dict[str, Any
         report["over_user_limit"] = over_limit
         report["errors"].append(
             {
-                "code": "wechat_user_tag_limit",
+                "code": TagSyncErrorCode.WECHAT_USER_TAG_LIMIT,
                 "message": f"{len(over_limit)} followers already carry {WECHAT_TAGS_PER_USER} WeChat tags, the platform's limit per user.",
             }
         )
@@ -227,7 +228,7 @@ def _wecom_tag_push(*, account: ChannelAccount, tag: Tag, report: dict[str, Any]
         report["status"] = "partial"
         report["errors"].append(
             {
-                "code": "wecom_no_staff",
+                "code": TagSyncErrorCode.WECOM_NO_STAFF,
                 "message": f"{len(skipped)} contacts have no known staff member to tag them through.",
             }
         )

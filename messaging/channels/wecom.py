@@ -13,6 +13,7 @@ from messaging.channels.adapter import ChannelAdapter
 from messaging.channels.base import OutboundMessage, Recipient, SendOutcome
 from messaging.channels.clients import wecom_client
 from messaging.channels.errors import classify_exception
+from messaging.errors import SendErrorCode
 from messaging.reports import DeliveryReport, delivery_report_dispatch
 
 logger = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ class WeComAdapter(ChannelAdapter):
         if not sender:
             permanent = SendOutcome(
                 status="permanent",
-                error_code="missing_sender",
+                error_code=SendErrorCode.MISSING_SENDER,
                 error_message="a WeCom group message needs a sender (staff userid)",
             )
             return {r.key: permanent for r in recipients}
@@ -54,7 +55,7 @@ class WeComAdapter(ChannelAdapter):
                 SendOutcome(
                     status="permanent",
                     msgid=msgid,
-                    error_code="not_contact",
+                    error_code=SendErrorCode.NOT_CONTACT,
                     error_message="not an external contact of the sender",
                 )
                 if r.external_id in failed

@@ -6,6 +6,7 @@ account, so later calls need only the bearer token.
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
@@ -16,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from customers.privacy import customer_erase, customer_export
+from messaging.errors import MessagingError
 from messaging.miniprogram import selectors, services
 from messaging.miniprogram.auth import MiniProgramTokenAuthentication, MiniProgramUser
 from messaging.miniprogram.parsers import SafeJSONParser
@@ -40,7 +42,7 @@ from messaging.miniprogram.throttles import (
     MiniProgramLoginIpThrottle,
     MiniProgramTokenThrottle,
 )
-from scrm.errors import ApplicationError, NotFound
+from scrm.errors import ApplicationError, CommonError, NotFound
 
 TAG = "mini-program"
 _MAX_BIGINT = 2**63 - 1
@@ -93,7 +95,9 @@ class MiniProgramPagination(PageNumberPagination):
             return self.page_size
         if len(values) > 1 or not values[0].isdigit() or not 1 <= int(values[0]) <= self.max_page_size:
             raise ApplicationError(
-                f"page_size must be one integer from 1 to {self.max_page_size}.", code="invalid", detail={"page_size": values}
+                gettext("page_size must be one integer from 1 to %(max)s.") % {"max": self.max_page_size},
+                code=CommonError.INVALID,
+                detail={"page_size": values},
             )
         return int(values[0])
 
@@ -117,14 +121,14 @@ class MiniProgramApi(APIView):
             length = 0
         limit = self.max_body_bytes
         if length > limit:
-            raise ApplicationError(f"Request body exceeds {limit} bytes.", code="body_too_large", status_code=413)
+            raise ApplicationError(gettext("Request body exceeds %(limit)s bytes.") % {"limit": limit}, code=MessagingError.BODY_TOO_LARGE)
         waits = [t.wait() for t in (cls() for cls in self.ip_throttle_classes) if not t.allow_request(request, self)]
         if waits:
             self.throttled(request, max((w for w in waits if w is not None), default=None))
         super().initial(request, *args, **kwargs)
         unknown = sorted(set(request.query_params) - self.allowed_query_params)
         if unknown:
-            raise ApplicationError("Unknown query parameters.", code="unknown_query_parameter", detail=unknown)
+            raise ApplicationError(code=MessagingError.UNKNOWN_QUERY_PARAMETER, detail=unknown)
 
     @property
     def mp_user(self) -> MiniProgramUser:
@@ -148,7 +152,7 @@ class LoginApi(MiniProgramApi):
         serializer.is_valid(raise_exception=True)
         account = selectors.mp_account_for_appid(appid=serializer.validated_data["appid"])
         if account is None:
-            raise ApplicationError("No active mini-program with this appid.", code="unknown_appid")
+            raise ApplicationError(code=MessagingError.UNKNOWN_APPID)
         tokens = services.mp_login(account=account, js_code=serializer.validated_data["code"])
         return Response(tokens.as_response())
 
@@ -313,7 +317,7 @@ class InboxListApi(MiniProgramApi, generics.ListAPIView):
         values = self.request.query_params.getlist("unread")
         raw = values[0] if len(values) == 1 else ("" if not values else "repeated")
         if raw not in ("", "true", "false"):
-            raise ApplicationError("unread must be true or false.", code="invalid", detail={"unread": raw})
+            raise ApplicationError(gettext("unread must be true or false."), code=CommonError.INVALID, detail={"unread": raw})
         return selectors.inbox_for_customer(customer_id=self.mp_user.customer.pk, unread_only=raw == "true")
 
 
@@ -328,7 +332,7 @@ class InboxReadApi(MiniProgramApi):
     def post(self, request, message_id: str):
         # The route takes any segment so that a malformed id is a JSON 404, not Django's HTML page.
         if not message_id.isdigit() or int(message_id) > _MAX_BIGINT:
-            raise NotFound("Inbox message not found.")
+            raise NotFound(gettext("Inbox message not found."))
         message = services.mp_inbox_mark_read(
             customer_id=self.mp_user.customer.pk, account_id=self.mp_user.account_id, message_id=int(message_id)
         )

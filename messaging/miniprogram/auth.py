@@ -15,11 +15,13 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
 from customers.models import Customer
+from messaging.errors import MessagingError
 from messaging.miniprogram.models import MiniProgramSession
 
 ACCESS_PREFIX = "mpa_"
@@ -74,13 +76,13 @@ class MiniProgramTokenAuthentication(BaseAuthentication):
         if not header or header[0].lower() != self.keyword.lower().encode():
             return None
         if len(header) != 2:
-            raise exceptions.AuthenticationFailed("Authorization header must be 'Bearer <token>'.")
+            raise exceptions.AuthenticationFailed(gettext("Authorization header must be 'Bearer <token>'."))
         try:
             token = header[1].decode("ascii")
         except UnicodeDecodeError as exc:
-            raise exceptions.AuthenticationFailed("Invalid token.") from exc
+            raise exceptions.AuthenticationFailed(gettext("Invalid token.")) from exc
         if not token.startswith(ACCESS_PREFIX) or len(token) > MAX_TOKEN_LENGTH:
-            raise exceptions.AuthenticationFailed("Invalid token.")
+            raise exceptions.AuthenticationFailed(gettext("Invalid token."))
         session = (
             MiniProgramSession.objects.select_related("customer")
             .filter(access_token_hash=token_digest(token))
@@ -88,9 +90,9 @@ class MiniProgramTokenAuthentication(BaseAuthentication):
         )
         now = timezone.now()
         if session is None or session.revoked_at is not None or session.customer.erased_at is not None:
-            raise exceptions.AuthenticationFailed("Invalid token.")
+            raise exceptions.AuthenticationFailed(gettext("Invalid token."))
         if session.access_expires_at <= now:
-            raise exceptions.AuthenticationFailed("Token expired; refresh it.", code="token_expired")
+            raise exceptions.AuthenticationFailed(MessagingError.TOKEN_EXPIRED.label, code=MessagingError.TOKEN_EXPIRED.value)
         if session.last_used_at is None or now - session.last_used_at > _TOUCH_INTERVAL:
             MiniProgramSession.objects.filter(pk=session.pk).update(last_used_at=now)
         return MiniProgramUser(customer=session.customer, session=session), session

@@ -19,6 +19,7 @@ from customers.services.identity import identity_resolve
 from customers.services.preferences import customer_preferences_set, inbox_message_mark_read
 from customers.services.profile import customer_update
 from messaging.channels.miniprogram import code_to_session
+from messaging.errors import MessagingError
 from messaging.miniprogram.auth import (
     ACCESS_PREFIX,
     MAX_TOKEN_LENGTH,
@@ -54,7 +55,7 @@ class IssuedTokens:
 
 
 def _invalid_refresh() -> ApplicationError:
-    return ApplicationError("Refresh token is invalid or expired; log in again.", code="invalid_refresh_token", status_code=401)
+    return ApplicationError(code=MessagingError.INVALID_REFRESH_TOKEN)
 
 
 # --- sessions ----------------------------------------------------------------------------------

@@ -1,0 +1,67 @@
+"""messaging's error codes: those its APIs answer with, and those recorded on rows — a delivery's
+`error_code` (SendErrorCode) and a tag-sync report's errors (TagSyncErrorCode). Values are a contract
+(clients, reports and filters match on them): never rename one."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import status
+
+from scrm.errors import ErrorCatalogue, RecordedErrorCatalogue
+
+
+class MessagingError(ErrorCatalogue):
+    # Channel accounts
+    ACCOUNT_IN_USE = "account_in_use", _("The account has customer identities; deactivate it (is_active=false) instead."), status.HTTP_409_CONFLICT
+    # Channel codes (QR codes and contact-me ways)
+    CHANNEL_CODE_BAD_ACCOUNT = "channel_code_bad_account", _("Channel codes exist for service accounts and WeCom corps.")
+    CHANNEL_CODE_NO_STAFF = "channel_code_no_staff", _("A contact-me way needs at least one staff member.")
+    CHANNEL_CODE_BAD_SCENE = "channel_code_bad_scene", _("The scene is empty or too long.")
+    CHANNEL_CODE_UNKNOWN_TAGS = "channel_code_unknown_tags", _("Unknown tags.")
+    CHANNEL_CODE_SCENE_TAKEN = "channel_code_scene_taken", _("This account already has a channel code with that scene."), status.HTTP_409_CONFLICT
+    CHANNEL_CODE_REMOTE_FAILED = "channel_code_remote_failed", _("WeChat did not create the code."), status.HTTP_502_BAD_GATEWAY
+    # Sync jobs
+    SYNC_BAD_KIND = "sync_bad_kind", _("Unknown sync job kind.")
+    SYNC_BAD_ACCOUNT = "sync_bad_account", _("This sync job does not apply to this account.")
+    # Mini-program API
+    UNKNOWN_APPID = "unknown_appid", _("No active mini-program with this appid.")
+    MP_LOGIN_FAILED = "mp_login_failed", _("WeChat login failed."), status.HTTP_400_BAD_REQUEST, status.HTTP_503_SERVICE_UNAVAILABLE
+    TOKEN_EXPIRED = "token_expired", _("Token expired; refresh it."), status.HTTP_401_UNAUTHORIZED
+    INVALID_REFRESH_TOKEN = "invalid_refresh_token", _("Refresh token is invalid or expired; log in again."), status.HTTP_401_UNAUTHORIZED
+    BODY_TOO_LARGE = "body_too_large", _("The request body is too large."), status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    UNKNOWN_QUERY_PARAMETER = "unknown_query_parameter", _("Unknown query parameters.")
+    UNKNOWN_TOPIC = "unknown_topic", _("Unknown topic ids.")
+
+
+class SendErrorCode(RecordedErrorCatalogue):
+    """Why a send failed or was put off, as recorded on a delivery. Besides these, `error_code` holds
+    WeChat's own errcode as text (e.g. "43004") or `http_<status>` when WeChat answered an HTTP error."""
+
+    # The network or our own infrastructure
+    TIMEOUT = "timeout", _("WeChat did not answer in time.")
+    CONNECTION_ERROR = "connection_error", _("Could not connect to WeChat.")
+    HTTP_ERROR = "http_error", _("The HTTP request to WeChat failed.")
+    HTTP_429 = "http_429", _("WeChat answered: too many requests.")
+    BAD_RESPONSE = "bad_response", _("WeChat's answer could not be read.")
+    REDIS_ERROR = "redis_error", _("The token store or rate limiter was unreachable; nothing was sent.")
+    RATE_LIMITED = "rate_limited", _("The account's send rate limit put the send off.")
+    # The message or the recipient
+    RENDER_FAILED = "render_failed", _("The message could not be rendered for this customer.")
+    MISSING_SENDER = "missing_sender", _("A WeCom group message needs a sender (staff userid).")
+    NOT_CONTACT = "not_contact", _("Not an external contact of the sender.")
+    INBOX_HAS_NO_PUSH = "inbox_has_no_push", _("An inbox message has no push to test.")
+    # Our own dispatch
+    EXCEPTION = "exception", _("An unexpected error occurred while sending.")
+    MISSING_OUTCOME = "missing_outcome", _("The channel returned no outcome for this recipient.")
+    # Delivery reports from WeChat
+    USER_BLOCK = "user_block", _("The customer refused this kind of message.")
+    SYSTEM_FAILED = "system_failed", _("WeChat reported the delivery failed.")
+
+
+class TagSyncErrorCode(RecordedErrorCatalogue):
+    """Errors listed in a tag-push sync job's report (besides WeChat's own errcodes as text)."""
+
+    TAG_MIRROR_UNSUPPORTED = "tag_mirror_unsupported", _("Mini-programs have no tags.")
+    WECHAT_TAG_LIMIT = "wechat_tag_limit", _("The account reached WeChat's limit of tags.")
+    WECHAT_USER_TAG_LIMIT = "wechat_user_tag_limit", _("Some followers reached WeChat's limit of tags per user.")
+    WECOM_NO_STAFF = "wecom_no_staff", _("Some contacts have no known staff member to tag them through.")
