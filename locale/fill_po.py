@@ -20,6 +20,14 @@ def _quote(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
+def _unfuzzy(line: str) -> str:
+    """A translated entry is no longer fuzzy: drop the flag (and makemessages' guess of the old msgid)."""
+    if line.startswith("#,"):
+        flags = [flag.strip() for flag in line[2:].split(",") if flag.strip() != "fuzzy"]
+        return "#, " + ", ".join(flags)
+    return line
+
+
 def fill(path: Path, translations: dict[str, str], plural_forms: str, language: str) -> int:
     blocks = path.read_text(encoding="utf-8").split("\n\n")
     filled = 0
@@ -49,7 +57,7 @@ def fill(path: Path, translations: dict[str, str], plural_forms: str, language: 
         key = msgid.replace('\\"', '"').replace("\\n", "\n")
         if key in translations and msgstr_index is not None:
             lines = lines[:msgstr_index] + [f'msgstr "{_quote(translations[key])}"']
-            lines = [line for line in lines if line != "#, fuzzy"]
+            lines = [_unfuzzy(line) for line in lines if line != "#, fuzzy" and not line.startswith("#|")]
             filled += 1
         out.append("\n".join(lines))
     path.write_text("\n\n".join(out), encoding="utf-8")
