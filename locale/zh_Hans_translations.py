@@ -351,6 +351,7 @@ ZH_HANS = {
     "WeChat's answer could not be read.": '无法解析微信的返回结果。',
     'The token store or rate limiter was unreachable; nothing was sent.': '令牌存储或限流服务不可用，未发送任何消息。',
     "The account's send rate limit put the send off.": '受账号发送速率限制，发送已延后。',
+    "Put off (quiet hours or the account's rate limit); it will be sent later.": '已延后（免打扰时段或账号发送速率限制），稍后发送。',
     'The message could not be rendered for this customer.': '无法为该客户生成消息内容。',
     'A WeCom group message needs a sender (staff userid).': '企业微信群发消息需要发送人（员工 userid）。',
     'Not an external contact of the sender.': '不是发送人的外部联系人。',

@@ -45,6 +45,7 @@ class SendErrorCode(RecordedErrorCatalogue):
     BAD_RESPONSE = "bad_response", _("WeChat's answer could not be read.")
     REDIS_ERROR = "redis_error", _("The token store or rate limiter was unreachable; nothing was sent.")
     RATE_LIMITED = "rate_limited", _("The account's send rate limit put the send off.")
+    DEFERRED = "deferred", _("Put off (quiet hours or the account's rate limit); it will be sent later.")
     # The message or the recipient
     RENDER_FAILED = "render_failed", _("The message could not be rendered for this customer.")
     MISSING_SENDER = "missing_sender", _("A WeCom group message needs a sender (staff userid).")

@@ -94,6 +94,7 @@ CONTRACT_CODES = {
     "bad_response",
     "redis_error",
     "rate_limited",
+    "deferred",
     "render_failed",
     "missing_sender",
     "not_contact",
