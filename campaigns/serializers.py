@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from accounts.models import ChannelAccount
@@ -30,12 +31,12 @@ class CampaignInputSerializer(serializers.Serializer):
 
     def validate_content(self, value):
         if not isinstance(value, dict):
-            raise serializers.ValidationError("content must be an object")
+            raise serializers.ValidationError(_("content must be an object"))
         return value
 
     def validate_segment_id(self, value):
         if value is not None and not Segment.objects.filter(pk=value).exists():
-            raise serializers.ValidationError("no such segment")
+            raise serializers.ValidationError(_("no such segment"))
         return value
 
 

@@ -34,7 +34,7 @@ class ConversionInSerializer(serializers.Serializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if not attrs.get("customer_id") and not attrs.get("unionid") and not (attrs.get("account_id") and attrs.get("external_id")):
-            raise serializers.ValidationError("Give customer_id, unionid, or account_id with external_id.")
+            raise serializers.ValidationError(gettext("Give customer_id, unionid, or account_id with external_id."))
         return attrs
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from customers.segments.models import Segment, SegmentCountHistory, SegmentKind, SegmentSnapshot
@@ -71,7 +72,7 @@ class StaticAddSerializer(serializers.Serializer):
 
     def validate(self, attrs):
         if sum(key in attrs for key in ("customer_ids", "rule", "filters")) != 1:
-            raise serializers.ValidationError("Give exactly one of customer_ids, rule or filters.")
+            raise serializers.ValidationError(_("Give exactly one of customer_ids, rule or filters."))
         return attrs
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
@@ -14,14 +15,14 @@ MAX_DEPTH = 16
 
 def _check(value: Any, depth: int) -> None:
     if depth > MAX_DEPTH:
-        raise ParseError(f"JSON nested deeper than {MAX_DEPTH} levels.")
+        raise ParseError(_("JSON nested deeper than %(depth)s levels.") % {"depth": MAX_DEPTH})
     if isinstance(value, str):
         if "\x00" in value:
-            raise ParseError("JSON strings may not contain NUL characters.")
+            raise ParseError(_("JSON strings may not contain NUL characters."))
         try:
             value.encode("utf-8")
         except UnicodeEncodeError as exc:
-            raise ParseError("JSON strings must be valid Unicode (no lone surrogates).") from exc
+            raise ParseError(_("JSON strings must be valid Unicode (no lone surrogates).")) from exc
     elif isinstance(value, dict):
         for key, item in value.items():
             _check(key, depth + 1)
@@ -36,6 +37,6 @@ class SafeJSONParser(JSONParser):
         try:
             data = super().parse(stream, media_type, parser_context)
         except RecursionError as exc:
-            raise ParseError(f"JSON nested deeper than {MAX_DEPTH} levels.") from exc
+            raise ParseError(_("JSON nested deeper than %(depth)s levels.") % {"depth": MAX_DEPTH}) from exc
         _check(data, 0)
         return data

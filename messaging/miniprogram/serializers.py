@@ -7,6 +7,7 @@ import zoneinfo
 from datetime import timedelta
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -69,7 +70,7 @@ class PhoneField(StrictRegexField):
     def to_internal_value(self, data):
         value = super().to_internal_value(data)
         if value and len(normalize_phone(value)) < 5:
-            raise serializers.ValidationError("Phone number is too short.")
+            raise serializers.ValidationError(_("Phone number is too short."))
         return value
 
 
@@ -115,7 +116,7 @@ class MeSerializer(serializers.ModelSerializer):
             try:
                 zoneinfo.ZoneInfo(value)
             except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-                raise serializers.ValidationError("Unknown time zone.") from exc
+                raise serializers.ValidationError(_("Unknown time zone.")) from exc
         return value
 
 
@@ -127,7 +128,7 @@ class QuietHoursSerializer(serializers.Serializer):
         # Minute precision, local wall-clock time: an offset or seconds would mean nothing here.
         attrs = {k: v.replace(second=0, microsecond=0, tzinfo=None) for k, v in attrs.items()}
         if attrs["start"] == attrs["end"]:
-            raise serializers.ValidationError("Quiet hours need a start different from the end.")
+            raise serializers.ValidationError(_("Quiet hours need a start different from the end."))
         return attrs
 
 
@@ -162,7 +163,7 @@ class PreferencesSerializer(serializers.Serializer):
     def validate_topics(self, value):
         ids = [item["id"] for item in value]
         if len(ids) != len(set(ids)):
-            raise serializers.ValidationError("A topic appears twice.")
+            raise serializers.ValidationError(_("A topic appears twice."))
         return value
 
 
@@ -206,14 +207,14 @@ class EventSerializer(serializers.Serializer):
     def validate_occurred_at(self, value):
         now = timezone.now()
         if value > now + EVENT_FUTURE_SKEW:
-            raise serializers.ValidationError("Event time is in the future.")
+            raise serializers.ValidationError(_("Event time is in the future."))
         if value < now - EVENT_MAX_AGE:
-            raise serializers.ValidationError("Event is older than 30 days.")
+            raise serializers.ValidationError(_("Event is older than 30 days."))
         return value
 
     def validate_properties(self, value):
         if len(json.dumps(value, ensure_ascii=False).encode()) > MAX_EVENT_PROPERTIES_BYTES:
-            raise serializers.ValidationError(f"Properties exceed {MAX_EVENT_PROPERTIES_BYTES} bytes.")
+            raise serializers.ValidationError(_("Properties exceed %(limit)s bytes.") % {"limit": MAX_EVENT_PROPERTIES_BYTES})
         return value
 
     def validate(self, attrs):
