@@ -355,6 +355,7 @@ ZH_HANS = {
     'The message could not be rendered for this customer.': '无法为该客户生成消息内容。',
     'A WeCom group message needs a sender (staff userid).': '企业微信群发消息需要发送人（员工 userid）。',
     'Not an external contact of the sender.': '不是发送人的外部联系人。',
+    "WeCom's limit of group messages to this customer was reached.": '已达企业微信对该客户的群发次数上限。',
     'An inbox message has no push to test.': '站内信没有可测试的推送。',
     'An unexpected error occurred while sending.': '发送时发生意外错误。',
     'The channel returned no outcome for this recipient.': '渠道未返回该接收人的发送结果。',

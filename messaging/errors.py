@@ -50,11 +50,12 @@ class SendErrorCode(RecordedErrorCatalogue):
     RENDER_FAILED = "render_failed", _("The message could not be rendered for this customer.")
     MISSING_SENDER = "missing_sender", _("A WeCom group message needs a sender (staff userid).")
     NOT_CONTACT = "not_contact", _("Not an external contact of the sender.")
+    LIMIT_REACHED = "limit_reached", _("WeCom's limit of group messages to this customer was reached.")
     INBOX_HAS_NO_PUSH = "inbox_has_no_push", _("An inbox message has no push to test.")
     # Our own dispatch
     EXCEPTION = "exception", _("An unexpected error occurred while sending.")
     MISSING_OUTCOME = "missing_outcome", _("The channel returned no outcome for this recipient.")
-    # Delivery reports from WeChat
+    # Delivery reports from WeChat (WeCom group-message results report not_contact and limit_reached)
     USER_BLOCK = "user_block", _("The customer refused this kind of message.")
     SYSTEM_FAILED = "system_failed", _("WeChat reported the delivery failed.")
 

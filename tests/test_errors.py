@@ -98,6 +98,7 @@ CONTRACT_CODES = {
     "render_failed",
     "missing_sender",
     "not_contact",
+    "limit_reached",
     "inbox_has_no_push",
     "exception",
     "missing_outcome",

@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 WECOM_GROUP = "wecom_group"
 
 # get_groupmsg_send_result status → DeliveryReport status (0 = not sent yet: no report).
-GROUP_RESULT_STATUS = {1: "delivered", 2: "not_contact", 3: "limit_reached"}
+GROUP_RESULT_STATUS = {1: "delivered", 2: SendErrorCode.NOT_CONTACT, 3: SendErrorCode.LIMIT_REACHED}
 
 
 class WeComAdapter(ChannelAdapter):
