@@ -1,4 +1,8 @@
+import re
+from pathlib import Path
+
 import pytest
+from django.conf import settings
 
 pytestmark = pytest.mark.django_db
 
@@ -26,3 +30,10 @@ def test_admin_model_names_are_translated(admin_user, client):
     client.force_login(admin_user)
     assert "渠道账号" in client.get("/admin/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "Channel accounts" in client.get("/admin/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+
+def test_every_entry_of_the_simplified_chinese_catalogue_is_translated():
+    po = (Path(settings.BASE_DIR) / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po").read_text(encoding="utf-8")
+    entries = [block for block in po.split("\n\n") if "\nmsgid " in f"\n{block}" and 'msgid ""\nmsgstr ""\n"' not in block]
+    untranslated = [block for block in entries if re.search(r'^msgstr ""\s*\Z', block, re.M) or "fuzzy" in block]
+    assert entries and not untranslated, untranslated[:3]
