@@ -403,4 +403,5 @@ ZH_HANS = {
     'JSON nested deeper than %(depth)s levels.': 'JSON 嵌套超过 %(depth)s 层。',
     'JSON strings may not contain NUL characters.': 'JSON 字符串不能包含 NUL 字符。',
     'JSON strings must be valid Unicode (no lone surrogates).': 'JSON 字符串必须是有效的 Unicode（不能有孤立代理项）。',
+    'Channel accounts': '渠道账号',
 }
