@@ -16,6 +16,7 @@ class CustomerError(ErrorCatalogue):
     MERGE_SELF = "merge_self", _("A customer cannot be merged into itself.")
     MERGE_MISSING = "merge_missing", _("Customer to merge no longer exists.")
     INVALID_FILTER = "invalid_filter", _("The customer filter is invalid.")
+    # No longer raised (the customer search is always installed); kept so the value is never reused.
     CUSTOMER_SEARCH_UNAVAILABLE = "customer_search_unavailable", _("Customer search is not available.")
     TAG_GROUP_NOT_EMPTY = "tag_group_not_empty", _("The tag group still has tags; delete or move them first."), status.HTTP_409_CONFLICT
     # Engagement events and conversions
