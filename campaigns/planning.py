@@ -17,8 +17,10 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from campaigns import planning_sql
+from campaigns.errors import CampaignError
 from campaigns.models import Campaign, MessageType, SuppressionReason
 from campaigns.policy import Policy, counts_as_marketing_push, effective_policy
 from campaigns.policy_sql import account_quota_left, reason_params
@@ -37,9 +39,11 @@ def planning_require_postgresql() -> None:
     """Refuse planning on the embedded SQLite database with a 400 that says what to do."""
     if not planning_available():
         raise ApplicationError(
-            "Campaign planning needs PostgreSQL; this server runs on the embedded SQLite database. "
-            "Set DATABASE_URL (e.g. postgres://user:password@host:5432/scrm), run migrate, and restart.",
-            code="needs_postgresql",
+            gettext(
+                "Campaign planning needs PostgreSQL; this server runs on the embedded SQLite database. "
+                "Set DATABASE_URL (e.g. postgres://user:password@host:5432/scrm), run migrate, and restart."
+            ),
+            code=CampaignError.NEEDS_POSTGRESQL,
             detail={"database": connection.vendor},
         )
 

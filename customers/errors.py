@@ -12,6 +12,7 @@ class CustomerError(ErrorCatalogue):
     # Customers and identities
     CUSTOMER_NOT_FOUND = "customer_not_found", _("No customer matches."), status.HTTP_404_NOT_FOUND
     CUSTOMER_ERASED = "customer_erased", _("This customer's data was erased."), status.HTTP_410_GONE
+    CUSTOMER_INVALID = "customer_invalid", _("Unknown customer fields.")
     IDENTITY_MISSING_ID = "identity_missing_id", _("An identity needs an openid / external_userid.")
     MERGE_SELF = "merge_self", _("A customer cannot be merged into itself.")
     MERGE_MISSING = "merge_missing", _("Customer to merge no longer exists.")

@@ -404,4 +404,6 @@ ZH_HANS = {
     'JSON strings may not contain NUL characters.': 'JSON 字符串不能包含 NUL 字符。',
     'JSON strings must be valid Unicode (no lone surrogates).': 'JSON 字符串必须是有效的 Unicode（不能有孤立代理项）。',
     'Channel accounts': '渠道账号',
+    'Unknown customer fields.': '存在无法识别的客户字段。',
+    'Campaign planning needs PostgreSQL; this server runs on the embedded SQLite database. Set DATABASE_URL (e.g. postgres://user:password@host:5432/scrm), run migrate, and restart.': '营销活动规划需要 PostgreSQL；当前服务器运行在内置的 SQLite 数据库上。请设置 DATABASE_URL（例如 postgres://user:password@host:5432/scrm），执行 migrate 后重启。',
 }

@@ -61,7 +61,8 @@ response = web.post(
 )
 assert response.status_code == 200, response.status_code
 page = response.content.decode()
-assert "Campaign planning needs PostgreSQL" in page, page[:2000]
+# The message follows the admin's language (Chinese by default): it names PostgreSQL and DATABASE_URL in both.
+assert "营销活动规划需要 PostgreSQL" in page and "DATABASE_URL" in page, page[:2000]
 campaign.refresh_from_db()
 assert campaign.state == "draft", campaign.state
 print("admin ok")

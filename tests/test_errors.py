@@ -33,6 +33,7 @@ CONTRACT_CODES = {
     # customers.errors.CustomerError
     "customer_not_found",
     "customer_erased",
+    "customer_invalid",
     "identity_missing_id",
     "merge_self",
     "merge_missing",

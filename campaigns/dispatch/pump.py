@@ -25,9 +25,8 @@ from campaigns.rendering import MessageRenderer
 from messaging.channels import get_adapter
 from messaging.channels.base import SendOutcome
 from messaging.channels.errors import backoff_delay
+from messaging.errors import SendErrorCode
 
-# SendOutcome.error_code of the adapter when the account's rate limit asked for a long wait.
-RATE_LIMITED = "rate_limited"
 STATE_CHECK_SECONDS = 0.5
 SUBSCRIBE_TYPES = (MessageType.OA_SUBSCRIBE, MessageType.MP_SUBSCRIBE)
 
@@ -83,10 +82,10 @@ class Pump:
         if sent.status == "sent":
             self.result.sent += 1
             return Outcome(row.id, DeliveryState.SENT, msgid=sent.msgid or "")
-        if sent.error_code == RATE_LIMITED:
+        if sent.error_code == SendErrorCode.RATE_LIMITED:
             # Our own limiter said wait: not an attempt, and the pump comes back after the wait.
             self.result.requeue_in = max(self.result.requeue_in or 0, sent.retry_after or 1.0)
-            return Outcome(row.id, DeliveryState.PLANNED, error_code="deferred", send_after=timezone.now() + timedelta(seconds=sent.retry_after or 1.0))
+            return Outcome(row.id, DeliveryState.PLANNED, error_code=SendErrorCode.DEFERRED, send_after=timezone.now() + timedelta(seconds=sent.retry_after or 1.0))
         attempt = row.attempts + 1
         if sent.status == "retryable" and attempt < self.policy.max_attempts:
             self.result.retry += 1
@@ -125,7 +124,7 @@ class Pump:
         if drop or defer:
             outcomes_record(
                 [Outcome(i, DeliveryState.SUPPRESSED, error_code=reason, error_message="policy re-check before send") for i, reason in drop.items()]
-                + [Outcome(i, DeliveryState.PLANNED, error_code="deferred", send_after=at) for i, at in defer.items()],
+                + [Outcome(i, DeliveryState.PLANNED, error_code=SendErrorCode.DEFERRED, send_after=at) for i, at in defer.items()],
                 count_attempt=False,
             )
             self.result.suppressed += len(drop)

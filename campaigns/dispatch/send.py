@@ -22,6 +22,7 @@ from campaigns.dispatch.record import Outcome
 from campaigns.models import CampaignState, Delivery, DeliveryState, MessageType
 from customers.services.inbox import InboxItem, inbox_messages_create
 from messaging.channels.base import OutboundMessage, Recipient, SendOutcome
+from messaging.errors import SendErrorCode
 
 if TYPE_CHECKING:
     from campaigns.dispatch.pump import Pump
@@ -35,11 +36,11 @@ FLUSH_EVERY = 100
 
 
 def _exception_outcome(exc: Exception) -> SendOutcome:
-    return SendOutcome(status="retryable", error_code="exception", error_message=type(exc).__name__)
+    return SendOutcome(status="retryable", error_code=SendErrorCode.EXCEPTION, error_message=type(exc).__name__)
 
 
 def _render_failed(exc: Exception) -> SendOutcome:
-    return SendOutcome(status="permanent", error_code="render_failed", error_message=type(exc).__name__)
+    return SendOutcome(status="permanent", error_code=SendErrorCode.RENDER_FAILED, error_message=type(exc).__name__)
 
 
 def _message(pump: Pump, row: Claimed) -> OutboundMessage | Exception:
@@ -201,7 +202,7 @@ def send_lists(pump: Pump, rows: list[Claimed]) -> bool:
         answers = pump.adapter.send_batch(recipients, message)
         outcomes, sent_rows = [], []
         for r in members:
-            answer = answers.get(str(r.id)) or SendOutcome(status="retryable", error_code="missing_outcome")
+            answer = answers.get(str(r.id)) or SendOutcome(status="retryable", error_code=SendErrorCode.MISSING_OUTCOME)
             outcomes.append(pump.outcome(r, answer))
             if answer.status == "sent":
                 sent_rows.append(r)

@@ -10,6 +10,7 @@ from campaigns.models import Campaign, Delivery
 from campaigns.policy import Policy
 from campaigns.policy_sql import Facts, Window, history_columns, history_scope, reason_case
 from customers.models import ChannelIdentity, Customer, CustomerPreference, EngagementProfile
+from messaging.errors import SendErrorCode
 from scrm.sqltools import table
 
 # Params: campaign, limit.
@@ -123,11 +124,16 @@ def record(*, rows: int, count_attempt: bool) -> sql.Composable:
         UPDATE {delivery} d SET
             state = v.state, msgid = CASE WHEN v.msgid <> '' THEN v.msgid ELSE d.msgid END,
             error_code = v.code, error_message = left(v.msg, 255), send_after = COALESCE(v.send_after, d.send_after),
-            attempts = CASE WHEN v.state IN ('sent', 'failed', 'planned') AND v.code <> 'deferred' THEN {attempts} ELSE d.attempts END,
+            attempts = CASE WHEN v.state IN ('sent', 'failed', 'planned') AND v.code <> {deferred} THEN {attempts} ELSE d.attempts END,
             sent_at = CASE WHEN v.state = 'sent' THEN clock_timestamp() ELSE d.sent_at END,
             claimed_at = CASE WHEN v.state = 'planned' THEN NULL ELSE d.claimed_at END,
             updated_at = clock_timestamp()
         FROM (VALUES {values}) AS v(id, state, msgid, code, msg, send_after)
         WHERE d.id = v.id AND d.state = 'sending'
         """
-    ).format(delivery=table(Delivery), attempts=attempts, values=sql.SQL(", ").join([row] * rows))
+    ).format(
+        delivery=table(Delivery),
+        attempts=attempts,
+        deferred=sql.Literal(SendErrorCode.DEFERRED.value),
+        values=sql.SQL(", ").join([row] * rows),
+    )

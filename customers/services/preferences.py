@@ -8,6 +8,7 @@ from datetime import time
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from customers.models import CustomerPreference, CustomerTag, InboxMessage, TagSource, TopicSubscription
 from customers.services.events import event_record
@@ -53,7 +54,7 @@ def inbox_message_mark_read(*, customer_id: int, account_id: int, message_id: in
     """Mark one of the customer's inbox items read; the first read is an `inbox.read` event."""
     message = InboxMessage.objects.filter(pk=message_id, customer_id=customer_id).first()
     if message is None:
-        raise NotFound("Inbox message not found.", code="not_found")
+        raise NotFound(gettext("Inbox message not found."))
     now = timezone.now()
     if InboxMessage.objects.filter(pk=message.pk, read_at__isnull=True).update(read_at=now):
         message.read_at = now

@@ -151,7 +151,7 @@ def mp_preferences_set(
     offered = set(topic_tags_queryset().values_list("pk", flat=True))
     unknown = sorted(set(topics) - offered)
     if unknown:
-        raise ApplicationError("Unknown topic ids.", code="unknown_topic", detail={"topics": unknown})
+        raise ApplicationError(code=MessagingError.UNKNOWN_TOPIC, detail={"topics": unknown})
     customer_preferences_set(
         customer_id=customer.pk,
         frequency=frequency,

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from customers.errors import CustomerError
 from customers.models import Customer, FollowState
 from scrm.errors import ApplicationError
 
@@ -63,4 +64,4 @@ _CUSTOMER_NAMES = frozenset(f.attname for f in CUSTOMER_FIELDS)
 def values_check(row: CustomerUpsert) -> None:
     unknown = set(row.values) - _CUSTOMER_NAMES
     if unknown:
-        raise ApplicationError("Unknown customer fields.", code="customer_invalid", detail=sorted(unknown))
+        raise ApplicationError(code=CustomerError.CUSTOMER_INVALID, detail=sorted(unknown))
