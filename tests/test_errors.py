@@ -11,7 +11,7 @@ from django.conf import settings
 from django.utils import translation
 
 from customers.errors import CustomerError
-from scrm.error_codes import all_catalogues, error_codes_markdown
+from devtools.error_codes import all_catalogues, error_codes_markdown
 from scrm.errors import ApplicationError, ErrorCatalogue, RecordedErrorCatalogue
 
 pytestmark = pytest.mark.django_db
@@ -123,7 +123,7 @@ def test_error_codes_are_unique_across_the_product_and_unchanged():
 
 
 def test_every_catalogue_in_an_apps_errors_module_is_listed():
-    # A new catalogue must join scrm.error_codes, or its codes escape these tests and the docs page.
+    # A new catalogue must join devtools.error_codes, or its codes escape these tests and the docs page.
     found = set()
     for app in apps.get_app_configs():
         if Path(app.path, "errors.py").exists():

@@ -7,7 +7,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from scrm.error_codes import error_codes_markdown
+from devtools.error_codes import error_codes_markdown
 
 DOCS_PAGE = Path(settings.BASE_DIR) / "docs" / "errors.md"
 
