@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections import defaultdict
 from datetime import timedelta
 
 from django.conf import settings
@@ -23,13 +24,12 @@ from accounts.models import ChannelAccount
 from customers.models import (
     ChannelIdentity,
     Customer,
-    CustomerTag,
-    CustomerUnionId,
     FollowState,
     Tag,
-    TagGroup,
     TagSource,
 )
+from customers.services.bulk import CustomerUpsert, IdentityUpsert, customers_upsert_bulk
+from customers.services.tags import tag_ensure, tag_links_add_bulk
 from messaging.sandbox.control import SandboxControl
 from messaging.services import account_register_with_sandbox
 from scrm.fields import lookup_hash
@@ -136,8 +136,7 @@ class Command(BaseCommand):
     def _tags(self) -> dict[str, list[Tag]]:
         result: dict[str, list[Tag]] = {}
         for group_name, names in TAG_GROUPS.items():
-            group, _ = TagGroup.objects.get_or_create(name=group_name)
-            result[group_name] = [Tag.objects.get_or_create(group=group, name=name)[0] for name in names]
+            result[group_name] = [tag_ensure(group_name=group_name, name=name) for name in names]
         return result
 
     @transaction.atomic
@@ -147,45 +146,40 @@ class Command(BaseCommand):
             return 0  # already seeded
         rng = random.Random(20240601)
         now = timezone.now()
-        people = []
-        for _ in range(n):
-            city, province = rng.choice(_CITIES)
-            customer = Customer(
-                display_name=rng.choice(_SURNAMES) + "".join(rng.choices(_GIVEN, k=rng.choice((1, 2)))),
-                gender=rng.choice((0, 1, 2, 2)),
-                city=city,
-                province=province,
-                country="中国",
-                language="zh_CN",
-                first_seen_at=now - timedelta(days=rng.randint(1, 720)),
-                last_engaged_at=now - timedelta(hours=rng.randint(1, 24 * 120)) if rng.random() < 0.8 else None,
-                attributes={"member_level": rng.choice(["普通", "银卡", "金卡"])} if rng.random() < 0.5 else {},
-                source=rng.choice(["", "qr:store", "qr:event", "wecom:contact_way"]),
-            )
-            if rng.random() < 0.3:
-                phone = "1" + rng.choice("3456789") + "".join(rng.choices("0123456789", k=9))
-                customer.phone, customer.phone_hash = phone, lookup_hash(phone)
-            channels = [c for c, p in (("oa", 0.9), ("mp", 0.4), ("wecom", 0.15)) if rng.random() < p] or ["oa"]
-            people.append((customer, channels))
-        Customer.objects.bulk_create([c for c, _ in people], batch_size=1000)
-
-        identities, unionids, links = [], [], []
+        rows: list[CustomerUpsert] = []
+        chosen_tags: list[list[tuple[Tag, str]]] = []
         account_by_channel = {"oa": oa, "mp": mp, "wecom": wecom}
         prefix = {"oa": "oDemo", "mp": "oMpDemo", "wecom": "wmDemo"}
         interest, preference, lifecycle = tags["兴趣圈层"], tags["消费偏好"], tags["生命周期"]
-        for i, (customer, channels) in enumerate(people):
+        for i in range(n):
+            city, province = rng.choice(_CITIES)
+            first_seen_at = now - timedelta(days=rng.randint(1, 720))
+            values = {
+                "display_name": rng.choice(_SURNAMES) + "".join(rng.choices(_GIVEN, k=rng.choice((1, 2)))),
+                "gender": rng.choice((0, 1, 2, 2)),
+                "city": city,
+                "province": province,
+                "country": "中国",
+                "language": "zh_CN",
+                "first_seen_at": first_seen_at,
+                "last_engaged_at": now - timedelta(hours=rng.randint(1, 24 * 120)) if rng.random() < 0.8 else None,
+                "attributes": {"member_level": rng.choice(["普通", "银卡", "金卡"])} if rng.random() < 0.5 else {},
+                "source": rng.choice(["", "qr:store", "qr:event", "wecom:contact_way"]),
+            }
+            if rng.random() < 0.3:
+                phone = "1" + rng.choice("3456789") + "".join(rng.choices("0123456789", k=9))
+                values.update(phone=phone, phone_hash=lookup_hash(phone))
+            channels = [c for c, p in (("oa", 0.9), ("mp", 0.4), ("wecom", 0.15)) if rng.random() < p] or ["oa"]
             # Everyone on two or more channels has a unionid (that is how WeChat links them).
             unionid = _fake_openid("uDemo", i) if len(channels) > 1 or rng.random() < 0.5 else ""
-            if unionid:
-                unionids.append(CustomerUnionId(unionid=unionid, customer=customer))
+            identities = []
             for channel in channels:
                 account = account_by_channel[channel]
                 following = rng.random() < (0.85 if channel == "oa" else 0.95)
-                followed_at = customer.first_seen_at + timedelta(hours=rng.randint(0, 48))
+                followed_at = first_seen_at + timedelta(hours=rng.randint(0, 48))
                 identities.append(
-                    ChannelIdentity(
-                        customer=customer,
-                        account=account,
+                    IdentityUpsert(
+                        account_id=account.pk,
                         kind=account.identity_kind,
                         external_id=_fake_openid(prefix[channel], i),
                         unionid=unionid,
@@ -196,15 +190,20 @@ class Command(BaseCommand):
                         owner_staff_id="demo.staff" if channel == "wecom" else "",
                     )
                 )
+            rows.append(CustomerUpsert(values=values, identities=identities))
             chosen = rng.sample(interest, rng.randint(1, 3)) + [rng.choice(lifecycle)]
             if rng.random() < 0.6:
                 chosen.append(rng.choice(preference))
-            for tag in chosen:
-                source = rng.choice([TagSource.MANUAL, TagSource.BEHAVIOUR, TagSource.IMPORT, TagSource.RULE])
-                links.append(CustomerTag(customer=customer, tag=tag, source=source, assigned_at=customer.first_seen_at))
-        ChannelIdentity.objects.bulk_create(identities, batch_size=2000)
-        CustomerUnionId.objects.bulk_create(unionids, batch_size=2000)
-        CustomerTag.objects.bulk_create(links, batch_size=2000)
+            chosen_tags.append(
+                [(tag, rng.choice([TagSource.MANUAL, TagSource.BEHAVIOUR, TagSource.IMPORT, TagSource.RULE])) for tag in chosen]
+            )
+        result = customers_upsert_bulk(rows)
+        links_by_source: dict[str, set[tuple[int, int]]] = defaultdict(set)
+        for customer_id, chosen in zip(result.customer_ids, chosen_tags, strict=True):
+            for tag, source in chosen:
+                links_by_source[source].add((customer_id, tag.pk))
+        for source, links in links_by_source.items():
+            tag_links_add_bulk(links=links, source=source)
         return n
 
     def _sandbox(self, accounts: list) -> bool:
