@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models import ProtectedError, QuerySet
 from django.utils import timezone
@@ -107,17 +108,23 @@ def _require_static(segment: Segment) -> None:
         raise ApplicationError(code=CustomerError.SEGMENT_NOT_STATIC)
 
 
-def _insert_members_sql(segment_id: int, select_sql: str, params: list) -> int:
-    """INSERT … SELECT customer ids into the static member list, skipping those already in it."""
-    table = SegmentStaticMember._meta.db_table
+# A selection of customer ids (Django's SQL of a queryset) into a static member list, skipping those
+# already in it. "WHERE TRUE": SQLite cannot parse INSERT … SELECT … ON CONFLICT without a WHERE.
+_STATIC_MEMBERS_ADD = sql.SQL(
+    "INSERT INTO {member} (segment_id, customer_id, added_at) "
+    "SELECT %s, src.id, %s FROM ({selection}) src WHERE TRUE "
+    "ON CONFLICT (segment_id, customer_id) DO NOTHING"
+)
+
+
+def _static_members_add(segment_id: int, selection: QuerySet[Customer]) -> int:
+    try:
+        selection_sql, params = selection.order_by().values("id").query.sql_with_params()
+    except EmptyResultSet:  # e.g. an empty list of ids: nothing to add
+        return 0
+    statement = _STATIC_MEMBERS_ADD.format(member=table(SegmentStaticMember), selection=sql.SQL(selection_sql))
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (segment_id, customer_id, added_at) "
-            # "WHERE TRUE": SQLite cannot parse INSERT … SELECT … ON CONFLICT without a WHERE.
-            f"SELECT %s, src.id, %s FROM ({select_sql}) src WHERE TRUE "
-            f"ON CONFLICT (segment_id, customer_id) DO NOTHING",
-            [segment_id, timezone.now(), *params],
-        )
+        cursor.execute(render(statement), [segment_id, timezone.now(), *params])
         return max(cursor.rowcount, 0)
 
 
@@ -127,8 +134,7 @@ def segment_static_add(*, segment: Segment, customers: QuerySet[Customer] | Iter
     _require_static(segment)
     if not isinstance(customers, QuerySet):
         customers = Customer.objects.filter(pk__in=[int(pk) for pk in customers])
-    sql, params = customers.order_by().values("id").query.sql_with_params()
-    added = _insert_members_sql(segment.pk, sql, list(params))
+    added = _static_members_add(segment.pk, customers)
     Segment.objects.filter(pk=segment.pk).update(updated_at=timezone.now())
     return added
 

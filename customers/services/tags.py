@@ -3,32 +3,41 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
+from psycopg import sql
 
 from customers.models import Customer, CustomerTag, Tag, TagGroup, TagSource
+from scrm.sqltools import render, table
+
+# One tag to a selection of customer ids (Django's SQL of a queryset), keeping existing assignments.
+# "WHERE TRUE" lets SQLite parse ON CONFLICT after INSERT … SELECT.
+_TAG_ASSIGN = sql.SQL(
+    "INSERT INTO {customer_tag} (customer_id, tag_id, source, assigned_at) "
+    "SELECT c.id, %s, %s, %s FROM ({selection}) AS c WHERE TRUE "
+    "ON CONFLICT (customer_id, tag_id) DO NOTHING"
+)
 
 
 def tags_assign_bulk(
     *, tag_ids: Iterable[int], customers: QuerySet[Customer] | Iterable[int], source: str = TagSource.MANUAL
 ) -> int:
     """Assign tags to many customers with one INSERT … SELECT per tag; returns rows added."""
-    customer_sql, customer_params = _customer_id_subquery(customers)
+    if not isinstance(customers, QuerySet):
+        customers = Customer.objects.filter(pk__in=[int(pk) for pk in customers])
+    try:
+        selection_sql, params = customers.order_by().values("id").query.sql_with_params()
+    except EmptyResultSet:  # e.g. an empty list of ids: nothing to assign
+        return 0
+    statement = render(_TAG_ASSIGN.format(customer_tag=table(CustomerTag), selection=sql.SQL(selection_sql)))
     now = timezone.now()
     added = 0
-    table = CustomerTag._meta.db_table
     with connection.cursor() as cursor:
         for tag_id in tag_ids:
-            cursor.execute(
-                f"INSERT INTO {table} (customer_id, tag_id, source, assigned_at) "
-                # "WHERE TRUE" lets SQLite parse ON CONFLICT after INSERT … SELECT.
-                f"SELECT c.id, %s, %s, %s FROM ({customer_sql}) AS c WHERE TRUE "
-                f"ON CONFLICT (customer_id, tag_id) DO NOTHING",
-                [tag_id, source, now, *customer_params],
-            )
+            cursor.execute(statement, [tag_id, source, now, *params])
             added += max(cursor.rowcount, 0)
     return added
 
@@ -41,18 +50,6 @@ def tags_unassign_bulk(*, tag_ids: Iterable[int], customers: QuerySet[Customer] 
         selection = CustomerTag.objects.filter(customer_id__in=list(customers))
     deleted, _ = selection.filter(tag_id__in=list(tag_ids)).delete()
     return deleted
-
-
-def _customer_id_subquery(customers: QuerySet[Customer] | Iterable[int]) -> tuple[str, list[Any]]:
-    if isinstance(customers, QuerySet):
-        query = customers.order_by().values("id").query
-        sql, params = query.sql_with_params()
-        return sql, list(params)
-    ids = [int(pk) for pk in customers]
-    table = Customer._meta.db_table
-    if not ids:
-        return f"SELECT id FROM {table} WHERE 1 = 0", []
-    return f"SELECT id FROM {table} WHERE id IN ({', '.join(['%s'] * len(ids))})", ids
 
 
 def tag_ensure(*, group_name: str, name: str) -> Tag:

@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from customers.models import (
+    Customer,
     CustomerPreference,
     CustomerTag,
     EngagementEvent,
@@ -15,6 +16,7 @@ from customers.models import (
     TagSource,
     TopicSubscription,
 )
+from customers.segments.services import segment_static_add
 from customers.services.identity import (
     Refusal,
     identity_record_refusal,
@@ -25,7 +27,7 @@ from customers.services.preferences import customer_preferences_set, inbox_messa
 from customers.services.profile import customer_set_source_if_empty
 from customers.services.tags import tag_ensure, tag_links_add_bulk, tags_assign_bulk
 from scrm.errors import NotFound
-from tests.factories import ChannelAccountFactory, ChannelIdentityFactory, CustomerFactory, TagFactory
+from tests.factories import ChannelAccountFactory, ChannelIdentityFactory, CustomerFactory, SegmentFactory, TagFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -140,3 +142,17 @@ def test_an_inbox_item_read_twice_is_one_read_event():
     assert EngagementEvent.objects.filter(customer=customer, event_type="inbox.read", campaign_id=7).count() == 1
     with pytest.raises(NotFound):
         inbox_message_mark_read(customer_id=CustomerFactory().pk, account_id=account.pk, message_id=message.pk)
+
+
+def test_tags_and_static_members_from_ids_or_querysets_including_none():
+    tag = TagFactory()
+    first, second = CustomerFactory(), CustomerFactory()
+    assert tags_assign_bulk(tag_ids=[tag.pk], customers=[]) == 0
+    assert tags_assign_bulk(tag_ids=[tag.pk], customers=[first.pk]) == 1
+    assert tags_assign_bulk(tag_ids=[tag.pk], customers=Customer.objects.filter(pk__in=[first.pk, second.pk])) == 1
+    assert set(CustomerTag.objects.filter(tag=tag).values_list("customer_id", flat=True)) == {first.pk, second.pk}
+
+    segment = SegmentFactory()
+    assert segment_static_add(segment=segment, customers=[]) == 0
+    assert segment_static_add(segment=segment, customers=[first.pk]) == 1
+    assert segment_static_add(segment=segment, customers=Customer.objects.all()) == 1
