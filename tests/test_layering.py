@@ -65,3 +65,18 @@ def test_the_scan_catches_an_upward_import_even_inside_a_function(tmp_path, app,
         (tmp_path / name).mkdir()
     (tmp_path / app / "module.py").write_text(source)
     assert bool(_violations(tmp_path)) is caught
+
+
+MAX_MODULE_LINES = 400
+
+
+def test_no_app_module_grows_past_400_lines():
+    # Past ~400 lines a module holds several jobs: it becomes a package (migrations aside).
+    root = Path(settings.BASE_DIR)
+    long = [
+        f"{path.relative_to(root)}: {count} lines"
+        for app in (*ORDER, "devtools")
+        for path in sorted((root / app).rglob("*.py"))
+        if "migrations" not in path.parts and (count := len(path.read_text().splitlines())) > MAX_MODULE_LINES
+    ]
+    assert long == []
