@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from psycopg import sql
 
 from accounts.models import ChannelAccount
 from customers.engagement.learning import (
@@ -26,6 +27,7 @@ from customers.engagement.learning import (
 )
 from customers.engagement.models import EngagementAppliedEvent, EngagementDailyRollup
 from customers.models import Customer, CustomerTag, EngagementEvent, EngagementProfile, Tag, TagSource
+from scrm.sqltools import render, table
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +37,75 @@ APPLY_BATCH_SIZE = 500
 RETENTION_DAYS = settings.ENGAGEMENT_RETENTION_DAYS
 
 _pending = threading.local()
+
+# --- statements (named builders composed with psycopg.sql; values travel as %s parameters) --------
+
+# The arrays _profiles_write unnests, in its parameters' order after `now`: (column alias, element type).
+_PROFILE_ARRAYS = (
+    ("cid", "bigint"), ("score", "float8"), ("ref", "timestamptz"), ("hours", "text"),
+    ("best", "int"), ("aff", "text"), ("lp", "timestamptz"), ("lc", "timestamptz"),
+)
+_PROFILE_SETS = (
+    "score = v.score, score_updated_at = v.ref, hour_of_week = v.hours::jsonb, best_hour = v.best, "
+    "topic_affinity = v.aff::jsonb, last_push_at = v.lp, last_click_at = v.lc, updated_at = %s"
+)
+
+
+def _profiles_update_sql(*, with_streak: bool) -> sql.Composed:
+    """UPDATE … FROM unnest(…) writing the learned fields (and the push streak when asked)."""
+    arrays = [*_PROFILE_ARRAYS, *([("streak", "int")] if with_streak else [])]
+    sets = _PROFILE_SETS + (", ignored_push_streak = v.streak" if with_streak else "")
+    return sql.SQL("UPDATE {profile} p SET {sets} FROM unnest({arrays}) AS v({names}) WHERE p.customer_id = v.cid").format(
+        profile=table(EngagementProfile),
+        sets=sql.SQL(sets),
+        arrays=sql.SQL(", ").join(sql.SQL("%s::{}[]").format(sql.SQL(element_type)) for _, element_type in arrays),
+        names=sql.SQL(", ").join(sql.Identifier(name) for name, _ in arrays),
+    )
+
+
+_PROFILES_UPDATE = _profiles_update_sql(with_streak=False)
+_PROFILES_UPDATE_WITH_STREAK = _profiles_update_sql(with_streak=True)
+
+# Marks the events as applied; RETURNING names those not applied before (a retry applies nothing twice).
+_APPLIED_MARK = sql.SQL(
+    "INSERT INTO {applied} (event_id) SELECT id FROM {event} WHERE id = ANY(%s) ON CONFLICT DO NOTHING RETURNING event_id"
+).format(applied=table(EngagementAppliedEvent), event=table(EngagementEvent))
+
+# Params: the push event type, the customer ids.
+_STREAKS_RECOUNT = sql.SQL(
+    """
+    UPDATE {profile} p SET ignored_push_streak = GREATEST(c.n - 1, 0)
+    FROM (
+        SELECT p2.customer_id, COUNT(e.id) AS n
+        FROM {profile} p2
+        LEFT JOIN {event} e
+          ON e.customer_id = p2.customer_id AND e.event_type = %s
+         AND (p2.last_click_at IS NULL OR e.occurred_at > p2.last_click_at)
+        WHERE p2.customer_id = ANY(%s)
+        GROUP BY p2.customer_id
+    ) c
+    WHERE p.customer_id = c.customer_id AND p.ignored_push_streak IS DISTINCT FROM GREATEST(c.n - 1, 0)
+    """
+).format(profile=table(EngagementProfile), event=table(EngagementEvent))
+
+# One retention batch (PostgreSQL only). Params: the cutoff, the batch size.
+_ROLLUP_BATCH = sql.SQL(
+    """
+    WITH doomed AS (
+        SELECT id FROM {event} WHERE occurred_at < %s ORDER BY occurred_at LIMIT %s FOR UPDATE SKIP LOCKED
+    ), gone AS (
+        DELETE FROM {event} e USING doomed d WHERE e.id = d.id
+        RETURNING e.id, e.customer_id, e.event_type, (e.occurred_at AT TIME ZONE 'UTC')::date AS day
+    ), unmark AS (
+        DELETE FROM {applied} a USING gone g WHERE a.event_id = g.id
+    ), counted AS (
+        INSERT INTO {rollup} (customer_id, event_type, day, count)
+        SELECT customer_id, event_type, day, COUNT(*) FROM gone GROUP BY customer_id, event_type, day
+        ON CONFLICT (customer_id, event_type, day) DO UPDATE SET count = {rollup}.count + EXCLUDED.count
+    )
+    SELECT COUNT(*) FROM gone
+    """
+).format(event=table(EngagementEvent), applied=table(EngagementAppliedEvent), rollup=table(EngagementDailyRollup))
 
 
 # --- scheduling (the hook called by customers.services.event_record / events_record_bulk) ---------
@@ -126,21 +197,10 @@ def _profiles_write(profiles: list[EngagementProfile], *, now: datetime, with_st
         [p.last_push_at for p in profiles],
         [p.last_click_at for p in profiles],
     ]
-    types = ["bigint", "float8", "timestamptz", "text", "int", "text", "timestamptz", "timestamptz"]
-    names = ["cid", "score", "ref", "hours", "best", "aff", "lp", "lc"]
-    sets = "score = v.score, score_updated_at = v.ref, hour_of_week = v.hours::jsonb, best_hour = v.best, topic_affinity = v.aff::jsonb, last_push_at = v.lp, last_click_at = v.lc, updated_at = %s"
     if with_streak:
         columns.append([p.ignored_push_streak for p in profiles])
-        types.append("int")
-        names.append("streak")
-        sets += ", ignored_push_streak = v.streak"
-    unnest = ", ".join(f"%s::{t}[]" for t in types)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {EngagementProfile._meta.db_table} p SET {sets} "
-            f"FROM unnest({unnest}) AS v({', '.join(names)}) WHERE p.customer_id = v.cid",
-            [now, *columns],
-        )
+        cursor.execute(render(_PROFILES_UPDATE_WITH_STREAK if with_streak else _PROFILES_UPDATE), [now, *columns])
 
 
 @transaction.atomic
@@ -149,12 +209,7 @@ def engagement_events_apply(*, event_ids: list[int]) -> int:
     if not event_ids:
         return 0
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {EngagementAppliedEvent._meta.db_table} (event_id) "
-            f"SELECT id FROM {EngagementEvent._meta.db_table} WHERE id = ANY(%s) "
-            "ON CONFLICT DO NOTHING RETURNING event_id",
-            [list({int(i) for i in event_ids})],
-        )
+        cursor.execute(render(_APPLIED_MARK), [list({int(i) for i in event_ids})])
         fresh = [row[0] for row in cursor.fetchall()]
     if not fresh:
         return 0
@@ -190,25 +245,8 @@ def engagement_events_apply(*, event_ids: list[int]) -> int:
 
 def _streaks_recount(customer_ids: list[int]) -> None:
     """Set-based: the streak from the pushes after each customer's latest response."""
-    profile_table = EngagementProfile._meta.db_table
-    event_table = EngagementEvent._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            UPDATE {profile_table} p SET ignored_push_streak = GREATEST(c.n - 1, 0)
-            FROM (
-                SELECT p2.customer_id, COUNT(e.id) AS n
-                FROM {profile_table} p2
-                LEFT JOIN {event_table} e
-                  ON e.customer_id = p2.customer_id AND e.event_type = %s
-                 AND (p2.last_click_at IS NULL OR e.occurred_at > p2.last_click_at)
-                WHERE p2.customer_id = ANY(%s)
-                GROUP BY p2.customer_id
-            ) c
-            WHERE p.customer_id = c.customer_id AND p.ignored_push_streak IS DISTINCT FROM GREATEST(c.n - 1, 0)
-            """,
-            [PUSH_TYPE, customer_ids],
-        )
+        cursor.execute(render(_STREAKS_RECOUNT), [PUSH_TYPE, customer_ids])
 
 
 def behaviour_tags_reconcile(*, profiles: list[EngagementProfile]) -> None:
@@ -299,9 +337,6 @@ def engagement_events_rollup(*, older_than: datetime | None = None, batch_size: 
     crash cannot count an event twice or lose it; learned profiles keep what they learned.
     """
     cutoff = older_than or timezone.now() - timedelta(days=RETENTION_DAYS)
-    event_table = EngagementEvent._meta.db_table
-    rollup_table = EngagementDailyRollup._meta.db_table
-    applied_table = EngagementAppliedEvent._meta.db_table
     removed = 0
     if connection.vendor != "postgresql":
         # The embedded SQLite of `make run` has no DELETE … RETURNING in a CTE nor SKIP LOCKED.
@@ -311,24 +346,7 @@ def engagement_events_rollup(*, older_than: datetime | None = None, batch_size: 
         return removed
     while True:
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                f"""
-                WITH doomed AS (
-                    SELECT id FROM {event_table} WHERE occurred_at < %s ORDER BY occurred_at LIMIT %s FOR UPDATE SKIP LOCKED
-                ), gone AS (
-                    DELETE FROM {event_table} e USING doomed d WHERE e.id = d.id
-                    RETURNING e.id, e.customer_id, e.event_type, (e.occurred_at AT TIME ZONE 'UTC')::date AS day
-                ), unmark AS (
-                    DELETE FROM {applied_table} a USING gone g WHERE a.event_id = g.id
-                ), counted AS (
-                    INSERT INTO {rollup_table} (customer_id, event_type, day, count)
-                    SELECT customer_id, event_type, day, COUNT(*) FROM gone GROUP BY customer_id, event_type, day
-                    ON CONFLICT (customer_id, event_type, day) DO UPDATE SET count = {rollup_table}.count + EXCLUDED.count
-                )
-                SELECT COUNT(*) FROM gone
-                """,
-                [cutoff, batch_size],
-            )
+            cursor.execute(render(_ROLLUP_BATCH), [cutoff, batch_size])
             batch = cursor.fetchone()[0]
         removed += batch
         if batch < batch_size:

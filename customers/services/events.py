@@ -10,15 +10,45 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from psycopg import sql
 
 from customers.engagement.services import engagement_schedule
 from customers.errors import CustomerError
 from customers.models import Customer, EngagementEvent
 from scrm.errors import ApplicationError
+from scrm.sqltools import render, table
 
 # Event types that mean the customer did something (as opposed to something done to them).
 ENGAGEMENT_EVENT_PREFIXES = ("wechat.message", "wechat.click", "wechat.view", "wechat.scan", "wechat.subscribe", "link.", "mp.", "inbox.read", "conversion")
 
+# Inserts a batch (skipping stored dedupe keys) and moves last_engaged_at for the engaging ones.
+# Params: created_at, the eight column arrays, one LIKE pattern per ENGAGEMENT_EVENT_PREFIXES entry.
+_EVENTS_INSERT = sql.SQL(
+    """
+    WITH ins AS (
+        INSERT INTO {event}
+            (customer_id, event_type, occurred_at, properties, account_id, campaign_id, delivery_id, dedupe_key, created_at)
+        SELECT c, t, o, p::jsonb, a, cp, d, k, %s
+        FROM unnest(%s::bigint[], %s::varchar[], %s::timestamptz[], %s::text[], %s::bigint[], %s::bigint[],
+                    %s::bigint[], %s::varchar[]) AS u(c, t, o, p, a, cp, d, k)
+        ON CONFLICT (dedupe_key) DO NOTHING
+        RETURNING id, customer_id, event_type, occurred_at
+    ), engaged AS (
+        UPDATE {customer} cu SET last_engaged_at = m.at
+        FROM (
+            SELECT customer_id, MAX(occurred_at) AS at FROM ins
+            WHERE {engaging}
+            GROUP BY customer_id
+        ) m
+        WHERE cu.id = m.customer_id AND (cu.last_engaged_at IS NULL OR cu.last_engaged_at < m.at)
+    )
+    SELECT id FROM ins
+    """
+).format(
+    event=table(EngagementEvent),
+    customer=table(Customer),
+    engaging=sql.SQL(" OR ").join([sql.SQL("event_type LIKE %s")] * len(ENGAGEMENT_EVENT_PREFIXES)),
+)
 
 
 def event_record(
@@ -71,7 +101,6 @@ def events_record_bulk(events: Iterable[dict[str, Any]], *, batch_size: int = 50
 
     Events whose dedupe_key is already stored are skipped (ON CONFLICT DO NOTHING).
     """
-    table = EngagementEvent._meta.db_table
     now = timezone.now()
     new_ids: list[int] = []
     batch: list[dict[str, Any]] = []
@@ -95,26 +124,7 @@ def events_record_bulk(events: Iterable[dict[str, Any]], *, batch_size: int = 50
         ]
         with connection.cursor() as cursor:
             cursor.execute(
-                f"""
-                WITH ins AS (
-                    INSERT INTO {table}
-                        (customer_id, event_type, occurred_at, properties, account_id, campaign_id, delivery_id, dedupe_key, created_at)
-                    SELECT c, t, o, p::jsonb, a, cp, d, k, %s
-                    FROM unnest(%s::bigint[], %s::varchar[], %s::timestamptz[], %s::text[], %s::bigint[], %s::bigint[],
-                                %s::bigint[], %s::varchar[]) AS u(c, t, o, p, a, cp, d, k)
-                    ON CONFLICT (dedupe_key) DO NOTHING
-                    RETURNING id, customer_id, event_type, occurred_at
-                ), engaged AS (
-                    UPDATE {Customer._meta.db_table} cu SET last_engaged_at = m.at
-                    FROM (
-                        SELECT customer_id, MAX(occurred_at) AS at FROM ins
-                        WHERE {" OR ".join(["event_type LIKE %s"] * len(ENGAGEMENT_EVENT_PREFIXES))}
-                        GROUP BY customer_id
-                    ) m
-                    WHERE cu.id = m.customer_id AND (cu.last_engaged_at IS NULL OR cu.last_engaged_at < m.at)
-                )
-                SELECT id FROM ins
-                """,
+                render(_EVENTS_INSERT),
                 [now, *columns, *[prefix + "%" for prefix in ENGAGEMENT_EVENT_PREFIXES]],
             )
             new_ids.extend(row[0] for row in cursor.fetchall())
