@@ -29,6 +29,7 @@ from datetime import UTC, date, datetime, timedelta
 from django.db import connection
 from django.db.models import Count, Exists, Min, OuterRef, Q
 from django.utils import timezone
+from psycopg import sql
 
 from campaigns.models import Campaign, Delivery, Suppression, SuppressionReason
 from campaigns.reports.stats import two_proportion_lift
@@ -36,6 +37,21 @@ from customers.engagement.models import EngagementDailyRollup
 from customers.models import ChannelIdentity, EngagementEvent, FollowState
 from messaging.channels.errors import USER_REFUSED
 from messaging.errors import SendErrorCode
+from scrm.sqltools import render, table
+
+# Customers a segment's campaigns reached or held back (the base of its push rate).
+_SEGMENT_BASE_COUNT = sql.SQL(
+    "SELECT COUNT(*) FROM (SELECT customer_id FROM {delivery} WHERE campaign_id = ANY(%s) "
+    "UNION SELECT customer_id FROM {suppression} WHERE campaign_id = ANY(%s)) a"
+)
+# Per UTC day of one timestamp column, over a selection of deliveries (Django's SQL of a queryset).
+_DELIVERIES_PER_DAY = sql.SQL(
+    "SELECT ({at} AT TIME ZONE 'UTC')::date, COUNT(*) FROM {delivery} WHERE id IN ({selection}) GROUP BY 1"
+)
+_EVENTS_PER_DAY = sql.SQL(
+    "SELECT (occurred_at AT TIME ZONE 'UTC')::date, event_type, COUNT(*) FROM {event} "
+    "WHERE id IN ({selection}) GROUP BY 1, 2"
+)
 
 ATTRIBUTION_DAYS = 7
 UNFOLLOW_WINDOW = timedelta(hours=24)
@@ -231,8 +247,7 @@ def disturbance_by_segment(*, since: datetime | None = None, until: datetime | N
         )
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT COUNT(*) FROM (SELECT customer_id FROM {Delivery._meta.db_table} WHERE campaign_id = ANY(%s) "
-                f"UNION SELECT customer_id FROM {Suppression._meta.db_table} WHERE campaign_id = ANY(%s)) a",
+                render(_SEGMENT_BASE_COUNT.format(delivery=table(Delivery), suppression=table(Suppression))),
                 [ids, ids],
             )
             base = cursor.fetchone()[0]
@@ -253,6 +268,7 @@ def disturbance_by_segment(*, since: datetime | None = None, until: datetime | N
 # --- trends -------------------------------------------------------------------------------------
 
 
+
 def trends_daily(*, account_id: int | None = None, campaign_id: int | None = None, days: int = 28, until: date | None = None) -> list[dict]:
     """Per UTC day: pushes sent, delivered, clicked, unfollows and conversions (old days from rollups)."""
     until = until or timezone.now().date()
@@ -268,11 +284,11 @@ def trends_daily(*, account_id: int | None = None, campaign_id: int | None = Non
     for field, key in (("sent_at", "sent"), ("delivered_at", "delivered"), ("clicked_at", "clicked")):
         with connection.cursor() as cursor:
             qs = deliveries.filter(**{f"{field}__gte": start_dt, f"{field}__lt": end_dt}).values("pk")
-            sql, params = qs.query.sql_with_params()
-            cursor.execute(
-                f"SELECT ({field} AT TIME ZONE 'UTC')::date, COUNT(*) FROM {Delivery._meta.db_table} WHERE id IN ({sql}) GROUP BY 1",
-                params,
+            selection_sql, params = qs.query.sql_with_params()
+            statement = _DELIVERIES_PER_DAY.format(
+                at=sql.Identifier(field), delivery=table(Delivery), selection=sql.SQL(selection_sql)
             )
+            cursor.execute(render(statement), params)
             for day, n in cursor.fetchall():
                 if day in series:
                     series[day][key] += n
@@ -285,12 +301,9 @@ def trends_daily(*, account_id: int | None = None, campaign_id: int | None = Non
         events = events.filter(campaign_id=campaign_id)
         rollups = rollups.none()
     with connection.cursor() as cursor:
-        sql, params = events.values("pk").query.sql_with_params()
-        cursor.execute(
-            f"SELECT (occurred_at AT TIME ZONE 'UTC')::date, event_type, COUNT(*) FROM {EngagementEvent._meta.db_table} "
-            f"WHERE id IN ({sql}) GROUP BY 1, 2",
-            params,
-        )
+        selection_sql, params = events.values("pk").query.sql_with_params()
+        statement = _EVENTS_PER_DAY.format(event=table(EngagementEvent), selection=sql.SQL(selection_sql))
+        cursor.execute(render(statement), params)
         counted = cursor.fetchall()
     counted += list(rollups.values_list("day", "event_type", "count"))
     for day, event_type, n in counted:

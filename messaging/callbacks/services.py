@@ -24,12 +24,14 @@ from django.db import (
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import F, Q
 from django.utils import timezone
+from psycopg import sql
 
 from messaging.callbacks.enqueue import BrokerUnavailable, publish_inbound, publish_inbound_soon_many
 from messaging.callbacks.groupcommit import GroupCommit
 from messaging.callbacks.models import InboundMessage, InboundState
 from messaging.callbacks.parsing import create_time, dedupe_key
 from messaging.callbacks.processing import process_fields
+from scrm.sqltools import render, table
 
 logger = logging.getLogger(__name__)
 
@@ -41,20 +43,23 @@ PROCESSING_STALE_SECONDS = 660
 RECEIVED_STALE_SECONDS = 60
 MAX_ATTEMPTS = 5
 
-_INSERT_SQL = (
-    f"INSERT INTO {InboundMessage._meta.db_table} "
+_INSERT = sql.SQL(
+    "INSERT INTO {inbound} "
     "(account_id, dedupe_key, msg_type, event, from_user, raw_payload, parsed, created_time, state, attempts, "
     "last_error, received_at, last_enqueued_at) VALUES {values} "
     "ON CONFLICT (account_id, dedupe_key) DO NOTHING RETURNING id, account_id, dedupe_key"
 )
+# One row's values; PostgreSQL's `parsed` column is jsonb, SQLite's is text.
+_INSERT_ROW_JSONB = sql.SQL("(%s, %s, %s, %s, %s, %s, %s::jsonb, %s, 'received', 0, '', %s, %s)")
+_INSERT_ROW_TEXT = sql.SQL("(%s, %s, %s, %s, %s, %s, %s, %s, 'received', 0, '', %s, %s)")
 
 
 @functools.cache
 def _insert_sql(rows: int, vendor: str) -> str:
-    """The INSERT of `rows` callbacks; PostgreSQL's `parsed` column is jsonb, SQLite's is text."""
-    parsed = "%s::jsonb" if vendor == "postgresql" else "%s"
-    values = f"(%s, %s, %s, %s, %s, %s, {parsed}, %s, 'received', 0, '', %s, %s)"
-    return _INSERT_SQL.format(values=", ".join([values] * rows))
+    """The INSERT of `rows` callbacks (rendered once per size and database)."""
+    row = _INSERT_ROW_JSONB if vendor == "postgresql" else _INSERT_ROW_TEXT
+    values = sql.SQL(", ").join([row] * rows)
+    return render(_INSERT.format(inbound=table(InboundMessage), values=values))
 
 
 def _text(value: Any, limit: int) -> str:
@@ -155,7 +160,7 @@ def _insert_batch(rows: list[list[Any]]) -> dict[tuple[int, str], int | Exceptio
 
 
 def _insert_rows(db: BaseDatabaseWrapper, rows: list[list[Any]]) -> dict[tuple[int, str], int]:
-    sql = _insert_sql(len(rows), db.vendor)
+    statement = _insert_sql(len(rows), db.vendor)
     params = [value for row in rows for value in row]
 
     def execute() -> list[tuple[int, int, str]]:
@@ -163,7 +168,7 @@ def _insert_rows(db: BaseDatabaseWrapper, rows: list[list[Any]]) -> dict[tuple[i
         # psycopg's own cursor binds the parameters server-side: Django's cursor would quote the raw
         # XML and JSON into the statement text in Python and PostgreSQL would parse it back.
         with db.wrap_database_errors, psycopg.Cursor(db.connection) as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(statement, params)
             return cursor.fetchall()
 
     return {(account_id, key): inbound_id for inbound_id, account_id, key in _insert_once(execute, db)}
