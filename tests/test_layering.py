@@ -10,6 +10,7 @@ callback fast path), by design. devtools sits above everything and is checked el
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -80,3 +81,34 @@ def test_no_app_module_grows_past_400_lines():
         if "migrations" not in path.parts and (count := len(path.read_text().splitlines())) > MAX_MODULE_LINES
     ]
     assert long == []
+
+
+SPLICED_SQL = re.compile(r"""\bf(["']{1,3})\s*(SELECT|INSERT|UPDATE|DELETE|WITH|CREATE|TRUNCATE)\b""", re.IGNORECASE)
+
+
+def _spliced_sql(root: Path) -> list[str]:
+    found = []
+    for app in ORDER:
+        for path in sorted((root / app).rglob("*.py")):
+            if "migrations" in path.parts:
+                continue
+            text = path.read_text()
+            for match in SPLICED_SQL.finditer(text):  # \s* spans a newline after an opening f"""
+                found.append(f"{path.relative_to(root)}:{text.count(chr(10), 0, match.start()) + 1}")
+    return found
+
+
+def test_app_sql_is_composed_not_spliced_into_f_strings():
+    # Statements are named psycopg.sql builders (scrm/sqltools.py): identifiers quoted, values as parameters.
+    assert _spliced_sql(Path(settings.BASE_DIR)) == []
+
+
+def test_the_sql_scan_sees_an_f_string_statement(tmp_path):
+    for name in ORDER:
+        (tmp_path / name).mkdir()
+    (tmp_path / "customers" / "module.py").write_text(
+        'cursor.execute(f"DELETE FROM {table} WHERE id = %s", [1])\n'
+        'cursor.execute("SELECT 1")\n'
+        'cursor.execute(\n    f"""\n    WITH gone AS (DELETE FROM {table} RETURNING id) SELECT 1\n    """\n)\n'
+    )
+    assert _spliced_sql(tmp_path) == ["customers/module.py:1", "customers/module.py:4"]
