@@ -87,4 +87,18 @@ imported = customers_import_csv(stream=io.BytesIO(b"openid,display_name\no-sqlit
 assert imported.created == 1 and not imported.errors, imported.as_dict()
 assert Customer.objects.filter(identities__external_id="o-sqlite-csv", display_name="From CSV").exists()
 print("csv import ok")
+
+# Reports answer on the embedded database too: the trends API and the campaign reports page.
+from campaigns.models import DeliveryState  # noqa: E402
+from tests.factories import DeliveryFactory  # noqa: E402
+
+DeliveryFactory(campaign=campaign, customer=customer, state=DeliveryState.SENT, sent_at=timezone.now())
+EngagementEvent.objects.create(customer=customer, event_type="conversion", occurred_at=timezone.now())
+response = api.get("/api/v1/reports/trends/")
+assert response.status_code == 200, (response.status_code, response.content[:500])
+today = response.json()["days"][-1]
+assert today["day"] == timezone.now().date().isoformat() and today["sent"] == 1 and today["conversions"] == 1, today
+response = web.get("/admin/campaign-reports/")
+assert response.status_code == 200, (response.status_code, response.content[:500])
+print("reports ok")
 print("SQLITE CHECK PASSED")

@@ -44,14 +44,20 @@ _SEGMENT_BASE_COUNT = sql.SQL(
     "SELECT COUNT(*) FROM (SELECT customer_id FROM {delivery} WHERE campaign_id = ANY(%s) "
     "UNION SELECT customer_id FROM {suppression} WHERE campaign_id = ANY(%s)) a"
 )
-# Per UTC day of one timestamp column, over a selection of deliveries (Django's SQL of a queryset).
-_DELIVERIES_PER_DAY = sql.SQL(
-    "SELECT ({at} AT TIME ZONE 'UTC')::date, COUNT(*) FROM {delivery} WHERE id IN ({selection}) GROUP BY 1"
-)
-_EVENTS_PER_DAY = sql.SQL(
-    "SELECT (occurred_at AT TIME ZONE 'UTC')::date, event_type, COUNT(*) FROM {event} "
-    "WHERE id IN ({selection}) GROUP BY 1, 2"
-)
+# Per UTC day of one timestamp column, over a selection of rows (Django's SQL of a queryset).
+_DELIVERIES_PER_DAY = sql.SQL("SELECT {day}, COUNT(*) FROM {delivery} WHERE id IN ({selection}) GROUP BY 1")
+_EVENTS_PER_DAY = sql.SQL("SELECT {day}, event_type, COUNT(*) FROM {event} WHERE id IN ({selection}) GROUP BY 1, 2")
+
+
+def _utc_day(column: str) -> sql.Composable:
+    """The UTC day of a timestamp column; the embedded SQLite stores UTC text and answers 'YYYY-MM-DD'."""
+    if connection.vendor == "postgresql":
+        return sql.SQL("({} AT TIME ZONE 'UTC')::date").format(sql.Identifier(column))
+    return sql.SQL("date({})").format(sql.Identifier(column))
+
+
+def _as_date(value: date | str) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
 
 ATTRIBUTION_DAYS = 7
 UNFOLLOW_WINDOW = timedelta(hours=24)
@@ -286,10 +292,11 @@ def trends_daily(*, account_id: int | None = None, campaign_id: int | None = Non
             qs = deliveries.filter(**{f"{field}__gte": start_dt, f"{field}__lt": end_dt}).values("pk")
             selection_sql, params = qs.query.sql_with_params()
             statement = _DELIVERIES_PER_DAY.format(
-                at=sql.Identifier(field), delivery=table(Delivery), selection=sql.SQL(selection_sql)
+                day=_utc_day(field), delivery=table(Delivery), selection=sql.SQL(selection_sql)
             )
             cursor.execute(render(statement), params)
             for day, n in cursor.fetchall():
+                day = _as_date(day)
                 if day in series:
                     series[day][key] += n
     events = EngagementEvent.objects.filter(occurred_at__gte=start_dt, occurred_at__lt=end_dt, event_type__in=[*UNFOLLOW_TYPES, "conversion"])
@@ -302,9 +309,11 @@ def trends_daily(*, account_id: int | None = None, campaign_id: int | None = Non
         rollups = rollups.none()
     with connection.cursor() as cursor:
         selection_sql, params = events.values("pk").query.sql_with_params()
-        statement = _EVENTS_PER_DAY.format(event=table(EngagementEvent), selection=sql.SQL(selection_sql))
+        statement = _EVENTS_PER_DAY.format(
+            day=_utc_day("occurred_at"), event=table(EngagementEvent), selection=sql.SQL(selection_sql)
+        )
         cursor.execute(render(statement), params)
-        counted = cursor.fetchall()
+        counted = [(_as_date(day), event_type, n) for day, event_type, n in cursor.fetchall()]
     counted += list(rollups.values_list("day", "event_type", "count"))
     for day, event_type, n in counted:
         if day in series:
