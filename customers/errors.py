@@ -29,6 +29,7 @@ class CustomerError(ErrorCatalogue):
     IMPORT_EMPTY = "import_empty", _("The CSV file is empty.")
     IMPORT_NO_KEY_COLUMN = "import_no_key_column", _("The CSV needs at least one of the columns openid, unionid, phone.")
     IMPORT_UNKNOWN_COLUMNS = "import_unknown_columns", _("Unknown CSV columns.")
+    CSV_UNREADABLE = "csv_unreadable", _("The file could not be read as CSV text (UTF-8 or GB18030).")
     # Segments
     SEGMENT_RULE_INVALID = "segment_rule_invalid", _("The segment rule is invalid.")
     SEGMENT_KIND_INVALID = "segment_kind_invalid", _("Unknown segment kind.")

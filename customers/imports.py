@@ -98,7 +98,11 @@ def customers_import_csv(*, stream: IO[bytes], default_account_id: int | None = 
     """Upsert customers from a CSV file; returns counts and row-level errors (row numbers as in the file)."""
     text = _decode(stream)
     reader = csv.DictReader(text)
-    if not reader.fieldnames:
+    try:
+        header = reader.fieldnames
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise ApplicationError(code=CustomerError.CSV_UNREADABLE, detail={"error": str(exc)}) from exc
+    if not header:
         raise ApplicationError(code=CustomerError.IMPORT_EMPTY)
     columns = [name.strip() for name in reader.fieldnames]
     reader.fieldnames = columns

@@ -64,6 +64,7 @@ ZH_HANS = {
     "The CSV file is empty.": "CSV 文件为空。",
     "The CSV needs at least one of the columns openid, unionid, phone.": "CSV 至少需要 openid、unionid、phone 其中一列。",
     "Unknown CSV columns.": "未知的 CSV 列。",
+    "The file could not be read as CSV text (UTF-8 or GB18030).": "无法将文件读取为 CSV 文本（需为 UTF-8 或 GB18030 编码）。",
     "The file could not be read as CSV: %(error)s": "无法按 CSV 读取文件：%(error)s",
     "The row has more cells than the header.": "该行的单元格多于表头。",
     "Not a phone number.": "不是有效的手机号。",

@@ -47,6 +47,7 @@ CONTRACT_CODES = {
     "import_empty",
     "import_no_key_column",
     "import_unknown_columns",
+    "csv_unreadable",
     "segment_rule_invalid",
     "segment_kind_invalid",
     "segment_cycle",

@@ -166,15 +166,19 @@ def _read_upload_values(content: str | bytes) -> list[tuple[int, str]]:
     if isinstance(content, bytes):
         content = content.decode("utf-8-sig", errors="replace")
     rows: list[tuple[int, str]] = []
-    for line_no, row in enumerate(csv.reader(io.StringIO(content)), start=1):
-        value = row[0].strip() if row else ""
-        if not value or (line_no == 1 and value.lower() in {*UPLOAD_ID_KINDS, "id", "value"}):
-            continue
-        rows.append((line_no, value))
-        if len(rows) > UPLOAD_MAX_ROWS:
-            raise ApplicationError(
-                gettext("The file has more than %(limit)s rows.") % {"limit": UPLOAD_MAX_ROWS}, code=CustomerError.SEGMENT_UPLOAD_TOO_LARGE
-            )
+    try:
+        for line_no, row in enumerate(csv.reader(io.StringIO(content)), start=1):
+            value = row[0].strip() if row else ""
+            if not value or (line_no == 1 and value.lower() in {*UPLOAD_ID_KINDS, "id", "value"}):
+                continue
+            rows.append((line_no, value))
+            if len(rows) > UPLOAD_MAX_ROWS:
+                raise ApplicationError(
+                    gettext("The file has more than %(limit)s rows.") % {"limit": UPLOAD_MAX_ROWS},
+                    code=CustomerError.SEGMENT_UPLOAD_TOO_LARGE,
+                )
+    except csv.Error as exc:  # e.g. a binary file (NUL bytes)
+        raise ApplicationError(code=CustomerError.CSV_UNREADABLE, detail={"error": str(exc)}) from exc
     return rows
 
 

@@ -180,3 +180,11 @@ def test_raw_csv_body_over_the_memory_limit_is_413_pointing_to_multipart(api_cli
     response = api_client.post("/api/v1/customers/import/", body, content_type="text/csv")
     assert response.status_code == 413
     assert response.json()["code"] == "import_too_large"
+
+
+def test_import_of_bytes_that_are_no_csv_text_is_a_400_that_says_so(api_client):
+    # Neither UTF-8 nor GB18030 in the header: nothing is imported, the operator is told why.
+    response = api_client.post("/api/v1/customers/import/", {"file": io.BytesIO(b"\xff\xfe\x80\x80openid\n")}, format="multipart")
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "csv_unreadable"
+    assert ChannelIdentity.objects.count() == 0

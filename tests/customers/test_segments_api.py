@@ -174,3 +174,19 @@ def test_merging_customers_keeps_one_snapshot_membership_and_deleting_removes_it
     assert sorted(members) == sorted([fans[0].pk, *[c.pk for c in fans[2:]]])
     fans[2].delete()
     assert not SegmentSnapshotMember.objects.filter(customer_id=fans[2].pk).exists()
+
+
+def test_static_upload_of_a_binary_file_is_a_400_that_says_so(api_client):
+    segment = SegmentFactory()
+    upload = SimpleUploadedFile("photo.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00", content_type="text/csv")
+    response = api_client.post(f"/api/v1/segments/{segment.pk}/static-members/upload/", {"file": upload, "id_kind": "openid"}, format="multipart")
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "csv_unreadable"
+
+
+def test_adding_no_customers_to_a_static_segment_adds_nothing(api_client):
+    segment = SegmentFactory()
+    response = api_client.post(f"/api/v1/segments/{segment.pk}/static-members/", {"customer_ids": []}, format="json")
+    # Was a 500 (EmptyResultSet from an empty IN list).
+    assert response.status_code == 200, response.content
+    assert response.json() == {"added": 0}
