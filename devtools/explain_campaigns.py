@@ -16,7 +16,6 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
-from psycopg import sql
 
 from accounts.models import ChannelAccount
 from campaigns import dispatch
@@ -24,10 +23,8 @@ from campaigns.models import Campaign, CampaignState, Delivery
 from campaigns.planning import campaign_plan_audience
 from campaigns.policy import effective_policy
 from customers.segments.services import segment_create, segment_snapshot_create
+from devtools.benchmarks.campaign_planning import delivery_history_ensure
 from devtools.population import population_generate, vacuum_analyze
-from scrm.sqltools import render, table
-
-HISTORY_CAMPAIGN_PREFIX = "bench-history"
 
 # (label, test on the statement text), first match wins; each label is shown once per phase.
 STATEMENTS: list[tuple[str, Callable[[str], bool]]] = [
@@ -39,35 +36,8 @@ STATEMENTS: list[tuple[str, Callable[[str], bool]]] = [
     ("account quota", lambda text: "me AS MATERIALIZED" in text or "COALESCE(d.sent_at, d.send_after, d.created_at)" in text),
 ]
 
-_HISTORY = sql.SQL(
-    """
-    INSERT INTO {delivery}
-        (campaign_id, customer_id, identity_id, account_id, state, is_marketing, batch_key, attempts, msgid,
-         error_code, error_message, sent_at, created_at, updated_at)
-    SELECT (%(days)s::bigint[])[1 + floor(extract(epoch FROM now() - e.occurred_at) / 86400)::int],
-           e.customer_id, NULL, %(account)s, 'sent', true, '', 1, '', '', '', e.occurred_at, now(), now()
-    FROM customers_engagementevent e
-    WHERE e.event_type = 'push.sent' AND e.occurred_at > now() - interval '8 days'
-    ON CONFLICT (campaign_id, customer_id) DO NOTHING
-    """
-)
-
-
 class _Rollback(Exception):
     pass
-
-
-def _history(account_id: int) -> None:
-    """Delivery history for the caps (as `make bench` writes it), so the history joins have rows to plan for."""
-    if Delivery.objects.filter(campaign__name__startswith=HISTORY_CAMPAIGN_PREFIX).exists():
-        return
-    days = [
-        Campaign.objects.create(name=f"{HISTORY_CAMPAIGN_PREFIX}-{day}", account_id=account_id, message_type="mass", state=CampaignState.COMPLETED).pk
-        for day in range(8)
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(render(_HISTORY.format(delivery=table(Delivery))), {"days": days, "account": account_id})
-    vacuum_analyze(Delivery._meta.db_table)
 
 
 def _shape(plan: str) -> str:
@@ -120,7 +90,9 @@ def _recheck(campaign: Campaign, claimed: list) -> None:
 def explain_campaigns(*, customers: int, batch: int, analyze: bool, costs: bool, write: Callable[[str], None] = print) -> None:
     info = population_generate(customers=customers, log=write)
     account = ChannelAccount.objects.get(pk=info.accounts["oa"])
-    _history(account.pk)
+    # Delivery history for the caps, as `make bench` writes it, so the history joins have rows to plan for.
+    delivery_history_ensure(account.pk)
+    vacuum_analyze(Delivery._meta.db_table)
     segment = segment_create(name=f"explain-campaigns-{int(timezone.now().timestamp())}", rule={"all": []})
     explainer = _Explainer(write=write, analyze=analyze, costs=costs)
     try:

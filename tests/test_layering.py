@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from tests.test_devtools_boundary import _imports
+
 ORDER = ("campaigns", "messaging", "customers", "accounts", "scrm")
 ALLOWED_EXCEPTIONS = {
     # The WSGI entry point routes callback URLs past Django's middleware to messaging's handler.
@@ -25,15 +27,7 @@ ALLOWED_EXCEPTIONS = {
 
 def _imported_apps(path: Path) -> list[tuple[int, str]]:
     tree = ast.parse(path.read_text(), filename=str(path))
-    found = []
-    for node in ast.walk(tree):
-        names = []
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names = [node.module]
-        found += [(node.lineno, name.split(".")[0]) for name in names if name.split(".")[0] in ORDER]
-    return found
+    return sorted({(line, name.split(".")[0]) for line, name in _imports(tree) if name.split(".")[0] in ORDER})
 
 
 def _violations(root: Path) -> list[str]:

@@ -52,8 +52,9 @@ _RAW_PLAN_INSERT = sql.SQL(
 )
 
 
-def _history(account_id: int) -> int:
-    """Delivery history for the frequency caps, from the population's push.sent events of the last 8 days."""
+def delivery_history_ensure(account_id: int) -> int:
+    """Delivery history for the frequency caps, from the population's push.sent events of the last 8 days
+    (written once; later runs reuse it). Returns its row count."""
     existing = Delivery.objects.filter(campaign__name__startswith=HISTORY_CAMPAIGN_PREFIX)
     if existing.exists():
         return existing.count()
@@ -104,7 +105,7 @@ def _bench_planning(*, stdout, account: ChannelAccount, segment) -> None:
 def run(*, customers: int, stdout) -> None:
     info = population_generate(customers=customers, log=stdout.write)
     account = ChannelAccount.objects.get(pk=info.accounts["oa"])
-    history = _history(account.pk)
+    history = delivery_history_ensure(account.pk)
     say(stdout, f"delivery history for the caps: {history:,} rows")
     # A first run has just written the history.
     vacuum_analyze(Delivery._meta.db_table)
