@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from audit.admin import ModelAdmin
 from campaigns import selectors, services
 from campaigns.models import Campaign, ContactPolicy, Delivery, OperatorIdentity, Suppression
 from scrm.errors import ApplicationError
@@ -54,7 +55,7 @@ def test_send(modeladmin, request, queryset):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(ModelAdmin):
     list_display = ("name", "account", "message_type", "priority_class", "state", "progress_bar", "scheduled_at", "created_at")
     list_filter = ("state", "message_type", "priority_class", "account")
     search_fields = ("name",)
@@ -106,7 +107,7 @@ class CampaignAdmin(admin.ModelAdmin):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(ModelAdmin):
     list_display = ("id", "campaign", "customer", "state", "attempts", "msgid", "error_code", "send_after", "sent_at", "delivered_at")
     list_filter = ("state", "error_code")
     search_fields = ("msgid", "=campaign__id", "=customer__id")
@@ -121,7 +122,7 @@ class DeliveryAdmin(admin.ModelAdmin):
 
 
 @admin.register(Suppression)
-class SuppressionAdmin(admin.ModelAdmin):
+class SuppressionAdmin(ModelAdmin):
     list_display = ("campaign", "customer", "reason", "created_at")
     list_filter = ("reason",)
     raw_id_fields = ("campaign", "customer")
@@ -134,7 +135,7 @@ class SuppressionAdmin(admin.ModelAdmin):
 
 
 @admin.register(ContactPolicy)
-class ContactPolicyAdmin(admin.ModelAdmin):
+class ContactPolicyAdmin(ModelAdmin):
     list_display = ("__str__", "daily_cap", "weekly_cap", "min_gap_hours", "quiet_start", "quiet_end", "fatigue_ignored_pushes", "fatigue_cooldown_days")
 
     def has_add_permission(self, request):
@@ -146,6 +147,6 @@ class ContactPolicyAdmin(admin.ModelAdmin):
 
 
 @admin.register(OperatorIdentity)
-class OperatorIdentityAdmin(admin.ModelAdmin):
+class OperatorIdentityAdmin(ModelAdmin):
     list_display = ("user", "identity")
     raw_id_fields = ("identity",)

@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.contrib.admin.widgets import AdminURLFieldWidget
 from django.utils.translation import gettext_lazy as _
 
+from audit.admin import ModelAdmin, TabularInline
 from customers.models import (
     ChannelIdentity,
     ConsentCredit,
@@ -64,7 +65,7 @@ class TagFilter(admin.SimpleListFilter):
         return queryset
 
 
-class ChannelIdentityInline(admin.TabularInline):
+class ChannelIdentityInline(TabularInline):
     model = ChannelIdentity
     extra = 0
     fields = ["account", "kind", "external_id", "unionid", "follow_state", "followed_at", "last_interaction_at", "do_not_disturb"]
@@ -77,7 +78,7 @@ class ChannelIdentityInline(admin.TabularInline):
         return False
 
 
-class CustomerTagInline(admin.TabularInline):
+class CustomerTagInline(TabularInline):
     model = CustomerTag
     extra = 0
     autocomplete_fields = ["tag"]
@@ -103,7 +104,7 @@ class CustomerAdminForm(forms.ModelForm):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(ModelAdmin):
     form = CustomerAdminForm
     list_display = ["id", "display_name", "phone_display", "city", "first_seen_at", "last_engaged_at"]
     list_filter = [FollowStateFilter, AccountFilter, TagFilter, "gender"]
@@ -166,7 +167,7 @@ class CustomerAdmin(admin.ModelAdmin):
 
 
 @admin.register(ChannelIdentity)
-class ChannelIdentityAdmin(admin.ModelAdmin):
+class ChannelIdentityAdmin(ModelAdmin):
     list_display = ["external_id", "kind", "account", "customer", "unionid", "follow_state", "followed_at", "last_interaction_at"]
     list_filter = ["kind", "follow_state", "account", "do_not_disturb"]
     search_fields = ["=external_id", "=unionid"]
@@ -176,21 +177,21 @@ class ChannelIdentityAdmin(admin.ModelAdmin):
     readonly_fields = ["created_at", "updated_at"]
 
 
-class TagInline(admin.TabularInline):
+class TagInline(TabularInline):
     model = Tag
     extra = 1
     fields = ["name", "description"]
 
 
 @admin.register(TagGroup)
-class TagGroupAdmin(admin.ModelAdmin):
+class TagGroupAdmin(ModelAdmin):
     list_display = ["name", "description", "created_at"]
     search_fields = ["name"]
     inlines = [TagInline]
 
 
 @admin.register(Tag)
-class TagAdmin(admin.ModelAdmin):
+class TagAdmin(ModelAdmin):
     list_display = ["name", "group", "description", "created_at"]
     list_filter = ["group"]
     search_fields = ["name", "group__name"]
@@ -198,7 +199,7 @@ class TagAdmin(admin.ModelAdmin):
 
 
 @admin.register(CustomerMerge)
-class CustomerMergeAdmin(admin.ModelAdmin):
+class CustomerMergeAdmin(ModelAdmin):
     """The merge history: read-only, it is an audit trail."""
 
     list_display = ["created_at", "survivor", "merged_customer_id", "reason"]
@@ -218,7 +219,7 @@ class CustomerMergeAdmin(admin.ModelAdmin):
 
 
 @admin.register(ConsentCredit)
-class ConsentCreditAdmin(admin.ModelAdmin):
+class ConsentCreditAdmin(ModelAdmin):
     list_display = ["customer", "account", "template_id", "remaining", "updated_at"]
     list_filter = ["account"]
     search_fields = ["=template_id", "=customer__id"]
@@ -226,7 +227,7 @@ class ConsentCreditAdmin(admin.ModelAdmin):
 
 
 @admin.register(EngagementEvent)
-class EngagementEventAdmin(admin.ModelAdmin):
+class EngagementEventAdmin(ModelAdmin):
     list_display = ["occurred_at", "event_type", "customer", "account", "campaign_id"]
     list_filter = ["event_type", "account"]
     search_fields = ["=customer__id", "=event_type"]

@@ -1,10 +1,13 @@
-"""Fill locale/zh_Hans/LC_MESSAGES/django.po from zh_Hans_translations.py and tidy both headers.
+"""Fill locale/zh_Hans/LC_MESSAGES/django.po from zh_Hans_translations.py and every
+locale/translations/*.py (one dict per feature, so features translate without touching one file),
+and tidy both headers.
 
 Run after `manage.py makemessages -l zh_Hans -l en`, then `manage.py compilemessages`.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import sys
 from pathlib import Path
@@ -12,6 +15,19 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from zh_Hans_translations import ZH_HANS  # noqa: E402
+
+
+def all_translations() -> dict[str, str]:
+    merged = dict(ZH_HANS)
+    for path in sorted((HERE / "translations").glob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        spec = importlib.util.spec_from_file_location(f"translations_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        merged.update(module.ZH_HANS)
+    return merged
+
 
 _STRING = re.compile(r'^(msgid|msgstr|msgctxt|msgid_plural)?\s*"(.*)"\s*$')
 
@@ -65,6 +81,6 @@ def fill(path: Path, translations: dict[str, str], plural_forms: str, language: 
 
 
 if __name__ == "__main__":
-    zh = fill(HERE / "zh_Hans/LC_MESSAGES/django.po", ZH_HANS, "nplurals=1; plural=0;", "zh_Hans")
+    zh = fill(HERE / "zh_Hans/LC_MESSAGES/django.po", all_translations(), "nplurals=1; plural=0;", "zh_Hans")
     fill(HERE / "en/LC_MESSAGES/django.po", {}, "nplurals=2; plural=(n != 1);", "en")
     print(f"zh_Hans: {zh} entries translated")

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import ChannelAccount
+from audit.admin import ModelAdmin
 from messaging.serializers import ChannelAccountSerializer
 from messaging.services import account_register_with_sandbox
 
@@ -72,7 +73,7 @@ class ChannelAccountForm(forms.ModelForm):
 
 
 @admin.register(ChannelAccount)
-class ChannelAccountAdmin(admin.ModelAdmin):
+class ChannelAccountAdmin(ModelAdmin):
     form = ChannelAccountForm
     list_display = ["name", "kind", "app_id", "api_base_url", "is_active", "secret_status", "created_at"]
     list_filter = ["kind", "is_active"]

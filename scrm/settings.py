@@ -57,6 +57,10 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
+    # The console's theme: its templates override the admin's, so it comes before it.
+    "unfold",
+    "unfold.contrib.filters",
+    "unfold.contrib.forms",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -68,10 +72,12 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from our own static files: no CDN
     "django_celery_beat",
+    "audit",
     "accounts",
     "customers",
     "messaging",
     "campaigns",
+    "console",
     # Project-wide management commands (scrm/management/commands: bench).
     "scrm",
     "devtools",
@@ -247,9 +253,13 @@ LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
 USE_TZ = True
-TIME_ZONE = "UTC"
+# The operators' time zone: every console page shows times in it. Customers' own times (quiet
+# hours, best send hour) use the customer's zone.
+TIME_ZONE = env.str("TIME_ZONE", default="Asia/Shanghai")
 # Customers without a known time zone use their account's, which defaults to this.
 DEFAULT_CUSTOMER_TIMEZONE = env.str("DEFAULT_CUSTOMER_TIMEZONE", default="Asia/Shanghai")
+
+from scrm.console_navigation import UNFOLD  # noqa: E402,F401  (lazy URLs only, no models)
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"

@@ -6,6 +6,7 @@ from scrm.health import healthz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("i18n/", include("django.conf.urls.i18n")),  # the console's language switcher
     path("admin/campaign-reports/", include("campaigns.reports.admin_urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

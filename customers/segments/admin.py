@@ -14,6 +14,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import ChannelAccount
+from audit.admin import ModelAdmin, TabularInline
 from customers.models import Tag, TagGroup
 from customers.segments import selectors, services
 from customers.segments.models import Segment, SegmentCountHistory, SegmentKind, SegmentSnapshot
@@ -72,7 +73,7 @@ class SegmentAdminForm(forms.ModelForm):
         return cleaned
 
 
-class CountHistoryInline(admin.TabularInline):
+class CountHistoryInline(TabularInline):
     model = SegmentCountHistory
     fields = ["counted_at", "member_count", "duration_ms"]
     readonly_fields = fields
@@ -88,7 +89,7 @@ class StaticUploadForm(forms.Form):
 
 
 @admin.register(Segment)
-class SegmentAdmin(admin.ModelAdmin):
+class SegmentAdmin(ModelAdmin):
     form = SegmentAdminForm
     list_display = ["name", "kind", "member_count", "counted_at", "updated_at"]
     list_filter = ["kind"]
@@ -170,7 +171,7 @@ class SegmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(SegmentSnapshot)
-class SegmentSnapshotAdmin(admin.ModelAdmin):
+class SegmentSnapshotAdmin(ModelAdmin):
     list_display = ["id", "segment", "member_count", "created_at"]
     list_filter = ["segment"]
     readonly_fields = ["segment", "kind", "rule", "member_count", "created_at"]

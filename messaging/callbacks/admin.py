@@ -1,12 +1,13 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from audit.admin import ModelAdmin
 from messaging.callbacks import selectors, services
 from messaging.callbacks.models import AutoReplyRule, InboundMessage
 
 
 @admin.register(AutoReplyRule)
-class AutoReplyRuleAdmin(admin.ModelAdmin):
+class AutoReplyRuleAdmin(ModelAdmin):
     list_display = ["keyword", "match", "account", "priority", "is_active", "updated_at"]
     list_filter = ["account", "match", "is_active"]
     search_fields = ["keyword", "reply_text"]
@@ -19,7 +20,7 @@ class AutoReplyRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(InboundMessage)
-class InboundMessageAdmin(admin.ModelAdmin):
+class InboundMessageAdmin(ModelAdmin):
     list_display = ["id", "account", "msg_type", "event", "state", "attempts", "received_at", "processed_at"]
     list_filter = ["state", "msg_type", "account"]
     search_fields = ["dedupe_key", "from_user"]
