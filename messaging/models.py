@@ -4,3 +4,4 @@
 from messaging.callbacks.models import *  # noqa: F403
 from messaging.channels.models import *  # noqa: F403
 from messaging.miniprogram.models import *  # noqa: F403
+from messaging.template_library.models import *  # noqa: F403
