@@ -8,7 +8,7 @@ PORT ?= 8000
 SANDBOX_PORT ?= 8900
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/scrm
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
-SCHEMA_FUZZ := tests/messaging/test_miniprogram_schema.py
+SCHEMA_FUZZ := tests/messaging/test_miniprogram_schema.py tests/test_operator_api_schema.py
 
 .PHONY: run test lint bench venv migrate demo clean
 
@@ -27,7 +27,7 @@ run: venv
 test: venv
 	bash scripts/ensure_services.sh "$${DATABASE_URL:-$(TEST_DATABASE_URL)}" "$${REDIS_URL:-$(TEST_REDIS_URL)}"
 	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" REDIS_URL="$${REDIS_URL:-$(TEST_REDIS_URL)}" \
-		SCRM_TESTING=1 $(PY) -m pytest -n $${PYTEST_WORKERS:-2} --dist loadfile -q --ignore=$(SCHEMA_FUZZ) $(PYTEST_ARGS)
+		SCRM_TESTING=1 $(PY) -m pytest -n $${PYTEST_WORKERS:-2} --dist loadfile -q $(addprefix --ignore=,$(SCHEMA_FUZZ)) $(PYTEST_ARGS)
 	# The schema fuzz runs in one process: its cases share one node id per function, and xdist
 	# would run one of the mini-program API's operations instead of all of them.
 	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" REDIS_URL="$${REDIS_URL:-$(TEST_REDIS_URL)}" \

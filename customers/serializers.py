@@ -74,6 +74,8 @@ class CustomerSerializer(serializers.ModelSerializer):
     phone = PhoneField(read_only=True)
     identities = IdentitySerializer(many=True, read_only=True)
     tags = CustomerTagSerializer(source="tag_links", many=True, read_only=True)
+    # Not a URLField: an unknown avatar is "", which is not a URI (the schema must not promise one).
+    avatar_url = serializers.CharField(read_only=True, help_text="An https URL, or empty when unknown.")
 
     class Meta:
         model = Customer

@@ -243,6 +243,12 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # /api/docs/ must work on a deployment without internet access.
     "SWAGGER_UI_DIST": "SIDECAR",
+    # Several models have a `kind`: name each choice set after its model, not KindE12Enum.
+    "ENUM_NAME_OVERRIDES": {
+        "ChannelCodeKindEnum": "messaging.channels.models.ChannelCodeKind",
+        "SyncJobKindEnum": "messaging.channels.models.SyncJobKind",
+        "SegmentKindEnum": "customers.segments.models.SegmentKind",
+    },
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }

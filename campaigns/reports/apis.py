@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from campaigns.models import Campaign
 from campaigns.reports import selectors
 from campaigns.reports.exports import campaign_report_csv, table_csv
+from scrm.api_fields import IdField
 
 
 def _csv_response(body: str, filename: str) -> HttpResponse:
@@ -49,8 +50,8 @@ class PeriodSerializer(serializers.Serializer):
     since = serializers.DateTimeField(required=False)
     until = serializers.DateTimeField(required=False)
     days = serializers.IntegerField(required=False, min_value=1, max_value=366, default=28)
-    account = serializers.IntegerField(required=False, min_value=1)
-    campaign = serializers.IntegerField(required=False, min_value=1)
+    account = IdField(required=False)
+    campaign = IdField(required=False)
     # Not "format": DRF reserves that query parameter for content negotiation.
     export = serializers.ChoiceField(choices=["json", "csv"], required=False, default="json")
 

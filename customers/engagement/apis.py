@@ -15,12 +15,13 @@ from rest_framework.views import APIView
 from customers.errors import CustomerError
 from customers.models import ChannelIdentity, Customer, EngagementEvent
 from customers.services import events_record_bulk
+from scrm.api_fields import IdField
 from scrm.errors import ApplicationError
 
 
 class ConversionInSerializer(serializers.Serializer):
-    customer_id = serializers.IntegerField(required=False, min_value=1)
-    account_id = serializers.IntegerField(required=False, min_value=1)
+    customer_id = IdField(required=False)
+    account_id = IdField(required=False)
     external_id = serializers.CharField(required=False, max_length=128, help_text="openid / external_userid on account_id")
     unionid = serializers.CharField(required=False, max_length=64)
     order_id = serializers.CharField(required=False, max_length=120, help_text="Makes a retried report count once.")
@@ -28,9 +29,9 @@ class ConversionInSerializer(serializers.Serializer):
     value = serializers.DecimalField(required=False, max_digits=14, decimal_places=2)
     currency = serializers.CharField(required=False, max_length=8, default="CNY")
     occurred_at = serializers.DateTimeField(required=False)
-    campaign_id = serializers.IntegerField(required=False, min_value=1)
-    delivery_id = serializers.IntegerField(required=False, min_value=1)
-    topics = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=20)
+    campaign_id = IdField(required=False)
+    delivery_id = IdField(required=False)
+    topics = serializers.ListField(child=IdField(), required=False, max_length=20)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if not attrs.get("customer_id") and not attrs.get("unionid") and not (attrs.get("account_id") and attrs.get("external_id")):

@@ -29,7 +29,7 @@ from customers.segments.serializers import (
     StaticUploadSerializer,
 )
 from scrm.errors import error_body
-from scrm.pagination import DefaultPagination
+from scrm.pagination import DefaultPagination, paginated
 from scrm.permissions import OperatorModelPermissions
 
 
@@ -59,7 +59,7 @@ def _paginate(view: APIView, request: Request, queryset, serializer_class) -> Re
 
 
 class SegmentListApi(_SegmentView):
-    @extend_schema(responses=SegmentOutputSerializer(many=True))
+    @extend_schema(operation_id="v1_segments_list", **paginated(SegmentOutputSerializer, "Segment"))
     def get(self, request: Request) -> Response:
         return _paginate(self, request, selectors.segment_list(), SegmentOutputSerializer)
 
@@ -127,14 +127,14 @@ class SegmentPreviewApi(_SegmentView):
 
 
 class SegmentMembersApi(_SegmentView):
-    @extend_schema(responses=MemberOutputSerializer(many=True))
+    @extend_schema(**paginated(MemberOutputSerializer, "SegmentMember"))
     def get(self, request: Request, pk: int) -> Response:
         members = selectors.segment_members(segment=self.get_segment(pk))
         return _paginate(self, request, members, MemberOutputSerializer)
 
 
 class SegmentSnapshotApi(_SegmentView):
-    @extend_schema(responses=SnapshotOutputSerializer(many=True))
+    @extend_schema(**paginated(SnapshotOutputSerializer, "SegmentSnapshot"))
     def get(self, request: Request, pk: int) -> Response:
         return _paginate(self, request, self.get_segment(pk).snapshots.all(), SnapshotOutputSerializer)
 
@@ -145,14 +145,14 @@ class SegmentSnapshotApi(_SegmentView):
 
 
 class SnapshotMembersApi(_SegmentView):
-    @extend_schema(responses=MemberOutputSerializer(many=True))
+    @extend_schema(**paginated(MemberOutputSerializer, "SegmentMember"))
     def get(self, request: Request, pk: int) -> Response:
         snapshot = get_object_or_404(SegmentSnapshot, pk=pk)
         return _paginate(self, request, selectors.snapshot_members(snapshot=snapshot), MemberOutputSerializer)
 
 
 class SegmentHistoryApi(_SegmentView):
-    @extend_schema(responses=CountHistoryOutputSerializer(many=True))
+    @extend_schema(**paginated(CountHistoryOutputSerializer, "SegmentCountHistory"))
     def get(self, request: Request, pk: int) -> Response:
         return _paginate(self, request, self.get_segment(pk).count_history.all(), CountHistoryOutputSerializer)
 

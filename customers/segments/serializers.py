@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from customers.segments.models import Segment, SegmentCountHistory, SegmentKind, SegmentSnapshot
 from customers.segments.services import UPLOAD_ID_KINDS
+from scrm.api_fields import IdField
 
 
 class SegmentOutputSerializer(serializers.ModelSerializer):
@@ -64,7 +65,7 @@ class StaticUploadSerializer(serializers.Serializer):
 
 
 class StaticAddSerializer(serializers.Serializer):
-    customer_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=100_000)
+    customer_ids = serializers.ListField(child=IdField(), required=False, max_length=100_000)
     # A customer search expressed as a rule: every customer it matches now is added.
     rule = serializers.JSONField(required=False)
     # The operator customer search's filters (tag, tag_all, account, follow_state, search).
@@ -77,4 +78,4 @@ class StaticAddSerializer(serializers.Serializer):
 
 
 class StaticRemoveSerializer(serializers.Serializer):
-    customer_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), max_length=100_000)
+    customer_ids = serializers.ListField(child=IdField(), max_length=100_000)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
@@ -10,7 +11,8 @@ from rest_framework.views import APIView
 from accounts.models import ChannelAccount
 from messaging.channels import selectors, services
 from messaging.channels.models import ChannelCode, SyncJob, SyncJobKind
-from scrm.pagination import DefaultPagination
+from scrm.api_fields import IdField
+from scrm.pagination import DefaultPagination, paginated
 
 
 class ChannelCodeOutput(serializers.ModelSerializer):
@@ -42,7 +44,7 @@ class ChannelCodeInput(serializers.Serializer):
     account = serializers.PrimaryKeyRelatedField(queryset=ChannelAccount.objects.all())
     name = serializers.CharField(max_length=128)
     scene = serializers.CharField(max_length=64)
-    tag_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list)
+    tag_ids = serializers.ListField(child=IdField(), required=False, default=list)
     welcome_text = serializers.CharField(required=False, allow_blank=True, default="")
     staff_userids = serializers.ListField(child=serializers.CharField(max_length=64), required=False, default=list)
 
@@ -50,6 +52,7 @@ class ChannelCodeInput(serializers.Serializer):
 class ChannelCodeListApi(APIView):
     queryset = ChannelCode.objects.all()
 
+    @extend_schema(operation_id="v1_channel_codes_list", **paginated(ChannelCodeOutput, "ChannelCode"))
     def get(self, request):
         account_id = request.query_params.get("account")
         qs = selectors.channel_code_list(account_id=int(account_id) if account_id and account_id.isdigit() else None)
@@ -57,6 +60,7 @@ class ChannelCodeListApi(APIView):
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(ChannelCodeOutput(page, many=True).data)
 
+    @extend_schema(request=ChannelCodeInput, responses={201: ChannelCodeOutput})
     def post(self, request):
         data = ChannelCodeInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -67,6 +71,7 @@ class ChannelCodeListApi(APIView):
 class ChannelCodeDetailApi(APIView):
     queryset = ChannelCode.objects.all()
 
+    @extend_schema(responses=ChannelCodeOutput)
     def get(self, request, pk: int):
         code = get_object_or_404(selectors.channel_code_list(), pk=pk)
         return Response(ChannelCodeOutput(code).data)
@@ -108,12 +113,13 @@ class SyncJobOutput(serializers.ModelSerializer):
 class SyncJobInput(serializers.Serializer):
     account = serializers.PrimaryKeyRelatedField(queryset=ChannelAccount.objects.all())
     kind = serializers.ChoiceField(choices=SyncJobKind.choices)
-    tag_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list)
+    tag_ids = serializers.ListField(child=IdField(), required=False, default=list)
 
 
 class SyncJobListApi(APIView):
     queryset = SyncJob.objects.all()
 
+    @extend_schema(operation_id="v1_sync_jobs_list", **paginated(SyncJobOutput, "SyncJob"))
     def get(self, request):
         account_id = request.query_params.get("account")
         qs = selectors.sync_job_list(account_id=int(account_id) if account_id and account_id.isdigit() else None)
@@ -121,6 +127,7 @@ class SyncJobListApi(APIView):
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(SyncJobOutput(page, many=True).data)
 
+    @extend_schema(request=SyncJobInput, responses={202: SyncJobOutput})
     def post(self, request):
         data = SyncJobInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -136,5 +143,6 @@ class SyncJobListApi(APIView):
 class SyncJobDetailApi(APIView):
     queryset = SyncJob.objects.all()
 
+    @extend_schema(responses=SyncJobOutput)
     def get(self, request, pk: int):
         return Response(SyncJobOutput(get_object_or_404(selectors.sync_job_list(), pk=pk)).data)

@@ -161,3 +161,10 @@ def test_admin_report_page_draws_charts_without_external_assets(report_fixture, 
 
 def test_admin_report_page_needs_staff(client):
     assert client.get("/admin/campaign-reports/").status_code == 302
+
+
+def test_trends_with_an_id_past_bigint_is_a_400_naming_the_field(api_client):
+    # Schema fuzzing found a 500: the id overflowed in PostgreSQL.
+    response = api_client.get("/api/v1/reports/trends/", {"campaign": "1303290890237296242589696", "days": 20})
+    assert response.status_code == 400
+    assert "campaign" in response.json()["detail"] or "campaign" in str(response.json())
