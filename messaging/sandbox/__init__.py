@@ -8,23 +8,26 @@ or the `sandbox` pytest fixture (`.base_url`, `.control`). Point a wechatpy clie
 
 APIs (shapes and error codes as WeChat; errors are HTTP 200 with a JSON errcode):
 - tokens: GET cgi-bin/token, POST cgi-bin/stable_token, GET cgi-bin/gettoken (WeCom). Unknown app id
-  40013, bad secret 40125 (WeCom 40001). A new plain token makes the previous one stale (40001); an
-  expired one answers 42001; no token 41001. `--open` accepts any app id/secret and registers the app
+  40013, bad secret 40125 (WeCom 40001). A new plain token leaves the previous one valid for 5 minutes,
+  then 40001; 2,000 fetches a day, then 45009; WeCom's gettoken answers the same token while it is
+  valid; an expired one answers 42001; no token 41001. (Limits with their pages: limits.py.) `--open` accepts any app id/secret and registers the app
   on the fly with `auto_followers` (unknown openids become followers on first use).
 - service account: message/template/send (client_msg_id + touser de-duplicated for 10 min: same msgid,
   no second send), message/mass/send (2..10000 openids, else 40130; clientmsgid repeat → 45065 with
   msg_id; at most 4 per user per calendar month, others — and unfollowed/unknown users — filtered),
-  message/mass/sendall (filter.tag_id or is_to_all), message/custom/send (45015 outside 48 h of the
-  last interaction), message/subscribe/bizsend (consumes a consent credit, 43101 without), user/info,
+  message/mass/sendall (filter.tag_id or is_to_all), message/custom/send (a user message opens 48 h
+  with 5 sends, a follow / scan / click 1 minute with 3, a VIEW nothing; 45047 past the count, 45015
+  outside the window or to an unfollowed user); mass sends 60 calls a minute (45011) and 100 a day
+  (45009), clientmsgid remembered 24 h; template messages 100,000 a day (the app's template_quota), message/subscribe/bizsend (consumes a consent credit, 43101 without), user/info,
   user/info/batchget (≤100), user/get (pages of 10000, next_openid), user/tag/get, tags/create|get|
   update|delete, tags/members/batchtagging|batchuntagging (≤50), tags/getidlist, qrcode/create.
   43004 when the user does not follow, 40003 for an unknown openid.
-- mini-program: sns/jscode2session (codes from `create_login_code`, each works once, else 40029; in
+- mini-program: sns/jscode2session (codes from `create_login_code`, each works once: used 40163, unknown 40029; in
   open mode any fresh code logs in a user whose openid derives from the code),
   message/subscribe/send (consent credit, 43101).
 - WeCom externalcontact/: get, list, get_follow_user_list, batch/get_by_user, add_contact_way (keeps
   `state`), get_contact_way, del_contact_way, add_msg_template (msgid, fail_list = not a contact of the
-  sender), get_groupmsg_task, get_groupmsg_send_result (status 0 until `confirm_group_task`, then 1
+  sender, or a customer whose last chat was with another staff member — set_last_chat), get_groupmsg_task, get_groupmsg_send_result (status 0 until `confirm_group_task`, then 1
   sent, 2 not a contact, 3 already got a group message that day), get_corp_tag_list, add_corp_tag,
   edit_corp_tag, del_corp_tag, mark_tag, send_welcome_msg (code once, within 20 s; else 41051).
 - Every send API call counts against an optional daily quota per app (45009 beyond it) and is recorded
@@ -46,7 +49,7 @@ Control API: POST (or GET) /_sandbox/<call> with JSON parameters; `SandboxContro
 - add_followers(app_id, n | [openid or {openid, unionid, subscribe, tags, last_interaction}],
   unionid_prefix=, openid_prefix=, subscribe=True, interaction_at=, staff_userid=) -> openids (for a
   WeCom corp: external contacts of staff_userid, default the first staff member or "sandbox-staff");
-  set_following(app_id, openid, bool); set_interaction(app_id, openid, at=None means now);
+  set_following(app_id, openid, bool); set_interaction(app_id, openid, at=None means now, kind=message|event);
   grant_consent(app_id, openid, template_id, count=1) -> credits; consent(app_id, openid, template_id);
   create_login_code(app_id, openid, unionid=None) -> code; set_outcome(app_id, openid, outcome);
   user(app_id, openid) -> the sandbox's record of the user.

@@ -70,8 +70,11 @@ class SandboxControl:
     def set_following(self, app_id: str, openid: str, following: bool) -> None:
         self.call("set_following", app_id=app_id, openid=openid, following=following)
 
-    def set_interaction(self, app_id: str, openid: str, at: float | None = None) -> None:
-        self.call("set_interaction", app_id=app_id, openid=openid, at=at)
+    def set_last_chat(self, corp_id: str, external_userid: str, staff_userid: str) -> dict:
+        return self.call("set_last_chat", corp_id=corp_id, external_userid=external_userid, staff_userid=staff_userid)
+
+    def set_interaction(self, app_id: str, openid: str, at: float | None = None, kind: str = "message") -> None:
+        self.call("set_interaction", app_id=app_id, openid=openid, at=at, kind=kind)
 
     def grant_consent(self, app_id: str, openid: str, template_id: str, count: int = 1) -> int:
         return self.call("grant_consent", app_id=app_id, openid=openid, template_id=template_id, count=count)["count"]

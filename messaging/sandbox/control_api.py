@@ -17,7 +17,7 @@ from messaging.sandbox.handlers.wecom import confirm_task
 from messaging.sandbox.state import App, User
 
 APP_SETTINGS = ("callback_url", "token", "encoding_aes_key", "original_id", "agent_id", "auto_report",
-                "callback_encrypted", "auto_followers", "callback_retries", "callback_timeout")
+                "callback_encrypted", "auto_followers", "callback_retries", "callback_timeout", "template_quota")
 OUTCOMES = ("success", "user block", "system failed")
 
 
@@ -111,9 +111,11 @@ def set_following(server, params: dict) -> dict:
 def set_interaction(server, params: dict) -> dict:
     app = _app(server, params)
     user = server.state.user(app, params.get("openid"))
-    at = params.get("at")
-    user.last_interaction = server.state.now() if at is None else float(at)
-    return {"openid": user.openid, "last_interaction": user.last_interaction}
+    kind = params.get("kind") or "message"
+    if kind not in ("message", "event"):
+        raise ValueError("kind is message (a user message: 48 h, 5 sends) or event (follow, scan, click: 1 min, 3 sends)")
+    server.state.interact(user, kind, params.get("at"))
+    return {"openid": user.openid, "last_interaction": user.last_interaction, "kind": kind}
 
 
 def grant_consent(server, params: dict) -> dict:
@@ -199,6 +201,16 @@ def add_external_contacts(server, params: dict) -> dict:
                           unionid=f"{unionid_prefix}{i:07d}" if unionid_prefix else "")
         ids.append(f"{prefix}{i:07d}")
     return {"external_userids": ids}
+
+
+def set_last_chat(server, params: dict) -> dict:
+    """The staff member who last chatted with an external contact (group messages reach them only)."""
+    app = _app(server, params, "corp_id")
+    staff, external = params.get("staff_userid"), params.get("external_userid")
+    if external not in app.follows or staff not in app.follows[external]:
+        raise ValueError("external_userid must be a contact of staff_userid")
+    app.last_chat[external] = staff
+    return {"external_userid": external, "staff_userid": staff}
 
 
 def confirm_group_task(server, params: dict) -> dict:
@@ -307,7 +319,7 @@ def state(server, params: dict) -> dict:
 
 ROUTES: dict[str, Any] = {
     "reset": reset, "register_app": register_app, "app_settings": app_settings, "apps": apps,
-    "add_followers": add_followers, "set_following": set_following, "set_interaction": set_interaction,
+    "add_followers": add_followers, "set_following": set_following, "set_interaction": set_interaction, "set_last_chat": set_last_chat,
     "grant_consent": grant_consent, "consent": consent, "create_login_code": create_login_code,
     "set_outcome": set_outcome, "add_wecom_staff": add_wecom_staff, "add_external_contact": add_external_contact,
     "add_external_contacts": add_external_contacts, "confirm_group_task": confirm_group_task,

@@ -65,7 +65,8 @@ def apply_user_event(state: SandboxState, app: App, event: str, params: dict[str
         user = user or state.add_user(app, User(openid=openid))
         if params.get("unionid"):
             user.unionid = params["unionid"]
-        user.subscribe, user.subscribe_time, user.last_interaction = True, at, float(at)
+        user.subscribe, user.subscribe_time = True, at
+        state.interact(user, "event", at)
         fields["Event"] = "subscribe"
         scene = params.get("scene")
         if scene not in (None, ""):
@@ -77,7 +78,8 @@ def apply_user_event(state: SandboxState, app: App, event: str, params: dict[str
             user.subscribe = False
         fields.update(Event="unsubscribe", EventKey="")
     elif event in ("SCAN", "CLICK", "VIEW"):
-        _touch(state, app, openid, at)
+        if event != "VIEW":  # a URL menu opens no customer-service window
+            _touch(state, app, openid, at, "event")
         if event == "SCAN":
             scene = str(params.get("scene", ""))
             fields.update(Event="SCAN", EventKey=scene, Ticket=params.get("ticket") or _ticket_for_scene(app, scene))
@@ -86,7 +88,7 @@ def apply_user_event(state: SandboxState, app: App, event: str, params: dict[str
         else:
             fields.update(Event="VIEW", EventKey=params.get("url", ""))
     elif event == "text":
-        _touch(state, app, openid, at)
+        _touch(state, app, openid, at, "message")
         fields = oa_event_fields(app, openid, at, "text")
         fields.update(Content=params.get("content", ""), MsgId=params.get("msg_id") or state.next_msgid())
     elif event in ("subscribe_msg_popup_event", "subscribe_msg_change_event"):
@@ -110,10 +112,10 @@ def apply_user_event(state: SandboxState, app: App, event: str, params: dict[str
     return render_xml(fields), openid
 
 
-def _touch(state: SandboxState, app: App, openid: str, at: int) -> None:
+def _touch(state: SandboxState, app: App, openid: str, at: int, kind: str) -> None:
     user = app.users.get(openid)
     if user is not None:
-        user.last_interaction = float(at)
+        state.interact(user, kind, at)
 
 
 def _ticket_for_scene(app: App, scene: str) -> str:
@@ -172,4 +174,5 @@ def wecom_add_contact(
         "userid": staff_userid, "remark": "", "description": "", "createtime": int(at or state.now()),
         "tags": [], "state": state_value, "add_way": 1 if state_value else 0,
     }
+    app.last_chat[external_userid] = staff_userid  # adding a contact starts a chat with them
     return user

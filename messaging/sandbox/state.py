@@ -14,9 +14,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from messaging.sandbox.limits import TEMPLATE_SENDS_PER_DAY, TOKEN_FETCHES_PER_DAY, TOKEN_OVERLAP_SECONDS, CallCounter
+
 TEMPLATE_DEDUPE_SECONDS = 600
 MASS_PER_USER_PER_MONTH = 4
-CUSTOM_WINDOW_SECONDS = 48 * 3600
 WELCOME_CODE_SECONDS = 20
 DEFAULT_TOKEN_TTL = 7200
 REQUEST_LOG_LIMIT = 200_000  # the oldest requests are dropped beyond this
@@ -42,6 +43,10 @@ class User:
     subscribe_time: int = 0
     tags: list[int] = field(default_factory=list)
     last_interaction: float | None = None
+    # What opened the customer-service window: "message" (48 h, 5 sends) or "event" (1 min, 3 sends);
+    # custom_sends counts the sends since.
+    interaction_kind: str = "message"
+    custom_sends: int = 0
     remark: str = ""
     subscribe_scene: str = "ADD_SCENE_OTHERS"
     qr_scene: int = 0
@@ -63,6 +68,8 @@ class App:
     auto_report: bool = True
     callback_encrypted: bool | None = None  # None: encrypted when an EncodingAESKey is set
     auto_followers: bool = False  # unknown openids become followers on first use (open mode)
+    # Template messages a day: WeChat's default, raised for big accounts on request.
+    template_quota: int = TEMPLATE_SENDS_PER_DAY
     callback_retries: int = 2
     callback_timeout: float = 5.0
     # Users: openid -> User; `order` keeps insertion order for user/get paging.
@@ -73,7 +80,7 @@ class App:
     tags: dict[int, str] = field(default_factory=dict)
     next_tag_id: int = 100
     template_dedupe: dict[tuple[str, str], tuple[int, float]] = field(default_factory=dict)
-    mass_dedupe: dict[str, int] = field(default_factory=dict)
+    mass_dedupe: dict[str, tuple[int, float]] = field(default_factory=dict)  # clientmsgid -> (msg_id, at)
     mass_month: dict[tuple[str, str], int] = field(default_factory=dict)
     qrcodes: dict[str, dict] = field(default_factory=dict)
     login_codes: dict[str, dict] = field(default_factory=dict)
@@ -82,12 +89,15 @@ class App:
     follows: dict[str, dict[str, dict]] = field(default_factory=dict)  # external_userid -> staff -> info
     contact_ways: dict[str, dict] = field(default_factory=dict)
     group_tasks: dict[str, dict] = field(default_factory=dict)
+    last_chat: dict[str, str] = field(default_factory=dict)  # external_userid -> staff who last chatted
     group_received: dict[tuple[str, str], int] = field(default_factory=dict)  # (external, day) -> n
     corp_tag_groups: dict[str, dict] = field(default_factory=dict)
     welcome_codes: dict[str, dict] = field(default_factory=dict)
     # Tokens and quotas.
     current_token: str = ""
+    previous_token: str = ""  # still valid until its overlap ends (service accounts, mini-programs)
     token_fetches: int = 0
+    calls: CallCounter = field(default_factory=CallCounter)
     stable_token: str = ""
     stable_expires_at: float = 0.0
     daily_sends: dict[str, int] = field(default_factory=dict)
@@ -104,6 +114,7 @@ class App:
             "users": len(self.users),
             "following": sum(1 for u in self.users.values() if u.subscribe),
             "token_fetches": self.token_fetches,
+            "template_quota": self.template_quota,
         }
 
     @property
@@ -210,9 +221,18 @@ class SandboxState:
             self.tokens.pop(app.stable_token, None)
             token = "stable_" + secrets.token_urlsafe(24)
             app.stable_token = token
+        elif app.kind == "wecom" and self.tokens.get(app.current_token, ("", 0))[1] > now:
+            # WeCom's gettoken answers the same token while it is valid.
+            return app.current_token, int(self.tokens[app.current_token][1] - now)
         else:
-            # The previous token stops working (40001): forget it rather than keep every token ever issued.
-            self.tokens.pop(app.current_token, None)
+            app.calls.take("token", self.today(), limit=TOKEN_FETCHES_PER_DAY,
+                           error=ApiError(45009, "reach max api daily quota limit"))
+            # The previous token keeps working for 5 minutes, then 40001; older ones are forgotten.
+            self.tokens.pop(app.previous_token, None)
+            if app.current_token in self.tokens:
+                app.previous_token = app.current_token
+                expires = self.tokens[app.current_token][1]
+                self.tokens[app.current_token] = (app.app_id, min(expires, now + TOKEN_OVERLAP_SECONDS))
             token = secrets.token_urlsafe(32)
             app.current_token = token
             app.token_fetches += 1
@@ -228,9 +248,11 @@ class SandboxState:
         app = self.apps.get(entry[0])
         if app is None:
             raise ApiError(40001, "invalid credential, access_token is invalid or not latest")
-        if token not in (app.current_token, app.stable_token):
+        if token not in (app.current_token, app.previous_token, app.stable_token):
             raise ApiError(40001, "invalid credential, access_token is invalid or not latest")
         if entry[1] <= self.now():
+            if token == app.previous_token:  # its overlap is over: replaced, not expired
+                raise ApiError(40001, "invalid credential, access_token is invalid or not latest")
             raise ApiError(42001, "access_token expired")
         return app
 
@@ -255,6 +277,11 @@ class SandboxState:
         if following and not user.subscribe:
             raise ApiError(43004, "require subscribe")
         return user
+
+    def interact(self, user: User, kind: str, at: float | None = None) -> None:
+        """A user action that opens the customer-service window: "message" or "event" (follow, scan, click)."""
+        user.last_interaction = self.now() if at is None else float(at)
+        user.interaction_kind, user.custom_sends = kind, 0
 
     # --- sends, quotas, faults -------------------------------------------------------------
     def count_send(self, app: App) -> None:

@@ -16,6 +16,7 @@ from messaging.channels.base import OutboundMessage, Recipient
 from messaging.channels.clients import build_client, wechat_client
 from messaging.channels.errors import backoff_delay
 from messaging.channels.ratelimit import rate_limit_acquire
+from messaging.sandbox.limits import TOKEN_OVERLAP_SECONDS
 from scrm.redis import get_redis
 from tests.factories import ChannelAccountFactory
 
@@ -64,12 +65,13 @@ def test_a_stale_token_is_refreshed_once_and_the_call_retried_once(sandbox, oa_a
     sandbox.control.add_followers(oa_account.app_id, ["o-1"])
     adapter = get_adapter(oa_account)
     assert adapter.send(Recipient("d1", "o-1"), _template("k1")).ok
-    # Someone else fetches a token: ours goes stale and WeChat answers 40001.
+    # Someone else fetches a token: ours keeps working for WeChat's 5-minute overlap, then WeChat answers 40001.
     requests.get(
         f"{sandbox.base_url}cgi-bin/token",
         params={"grant_type": "client_credential", "appid": oa_account.app_id, "secret": oa_account.app_secret},
         timeout=5,
     ).raise_for_status()
+    sandbox.control.advance_clock(TOKEN_OVERLAP_SECONDS + 1)
     assert adapter.send(Recipient("d2", "o-1"), _template("k2")).ok
     assert [r["errcode"] for r in sandbox.control.requests("message/template/send")] == [0, 40001, 0]
     assert sandbox.control.token_fetch_count(oa_account.app_id) == 3
@@ -84,6 +86,7 @@ def test_many_senders_holding_a_stale_token_refresh_it_once(sandbox, oa_account)
         params={"grant_type": "client_credential", "appid": oa_account.app_id, "secret": oa_account.app_secret},
         timeout=5,
     ).raise_for_status()
+    sandbox.control.advance_clock(TOKEN_OVERLAP_SECONDS + 1)
     sandbox.control.set_faults(latency_ms=100)
     _run_threads(8, lambda i: clients[i].user.get("o-1"))
     assert sandbox.control.token_fetch_count(oa_account.app_id) == 3
@@ -260,6 +263,7 @@ def test_a_process_reuses_its_token_briefly_and_a_stale_memo_costs_one_rejected_
     # token is used without fetching a third.
     elsewhere._store.delete_if_equal(elsewhere.access_token_key, elsewhere.access_token)
     refreshed = elsewhere.token_refresh(stale=None)
+    sandbox.control.advance_clock(TOKEN_OVERLAP_SECONDS + 1)
     assert here.user.get("o-1")["openid"] == "o-1"
     assert here._token_memo[0] == refreshed
     assert [r["errcode"] for r in sandbox.control.requests("user/info")][-2:] == [40001, 0]

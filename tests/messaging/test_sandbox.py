@@ -46,14 +46,19 @@ def test_open_mode_accepts_any_app(sandbox, monkeypatch):
     assert session["openid"].startswith("o")
     with pytest.raises(WeChatClientException) as reused:
         client.wxa.code_to_session("code-from-wx-login")
-    assert reused.value.errcode == 40029
+    assert reused.value.errcode == 40163  # code2Session: a used code
     # Unknown openids become followers in open mode.
     assert client.post("message/template/send", data={"touser": "o-any", "template_id": "T", "data": {}})["msgid"]
 
 
-def test_new_token_makes_previous_stale_and_old_tokens_expire(sandbox, oa):
+def test_a_new_token_leaves_the_previous_one_five_minutes_then_old_tokens_expire(sandbox, oa):
+    # Get_access_token.html: after a refresh the old token stays valid for 5 minutes.
     first = token_get(sandbox)["access_token"]
     second = token_get(sandbox)["access_token"]
+    assert api(sandbox, "user/get", first)["errcode"] == 0
+    sandbox.control.advance_clock(299)
+    assert api(sandbox, "user/get", first)["errcode"] == 0
+    sandbox.control.advance_clock(2)
     assert api(sandbox, "user/get", first)["errcode"] == 40001
     assert api(sandbox, "user/get", second)["errcode"] == 0
     sandbox.control.advance_clock(7201)
@@ -222,7 +227,7 @@ def test_jscode2session_code_works_once(sandbox):
     assert session["openid"] == "mp-openid-1" and session["unionid"] == "union-1" and session["session_key"]
     with pytest.raises(WeChatClientException) as reused:
         client.wxa.code_to_session(code)
-    assert reused.value.errcode == 40029
+    assert reused.value.errcode == 40163  # code2Session: a used code
 
 
 def test_miniprogram_subscribe_send_needs_consent(sandbox):

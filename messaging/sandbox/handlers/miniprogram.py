@@ -23,8 +23,12 @@ def jscode2session(ctx: Ctx) -> dict:
         entry = app.login_codes[code] = {"openid": openid, "unionid": "", "used": False,
                                          "session_key": secrets.token_urlsafe(16)}
         ctx.state.add_user(app, User(openid=openid))
-    if entry is None or entry["used"]:
+    if entry is None:
         raise ApiError(40029, "invalid code")
+    if entry["used"]:
+        # 小程序登录 code2Session (https://developers.weixin.qq.com/miniprogram/dev/OpenApiDoc/user-login/code2Session.html):
+        # a code works once; a second use answers 40163.
+        raise ApiError(40163, "code been used")
     entry["used"] = True
     answer = {"openid": entry["openid"], "session_key": entry["session_key"], "_no_errcode": True}
     if entry.get("unionid"):

@@ -5,8 +5,13 @@ from __future__ import annotations
 from messaging.sandbox.eventpost import Callback
 from messaging.sandbox.events import mass_report_xml, template_report_xml
 from messaging.sandbox.handlers import Ctx
+from messaging.sandbox.limits import (
+    CUSTOM_WINDOWS,
+    MASS_CALLS_PER_DAY,
+    MASS_CALLS_PER_MINUTE,
+    MASS_DEDUPE_SECONDS,
+)
 from messaging.sandbox.state import (
-    CUSTOM_WINDOW_SECONDS,
     MASS_PER_USER_PER_MONTH,
     TEMPLATE_DEDUPE_SECONDS,
     ApiError,
@@ -46,6 +51,8 @@ def template_send(ctx: Ctx) -> dict:
     if not isinstance(body.get("data", {}), dict):
         raise ApiError(47003, "argument invalid! data.data invalid")
     state.user(app, openid, following=True)
+    app.calls.take("template", state.today(), limit=app.template_quota,
+                   error=ApiError(45009, "reach max api daily quota limit"))
     state.count_send(app)
     msgid = state.next_msgid()
     if client_msg_id:
@@ -75,9 +82,15 @@ def _check_mass_content(body: dict) -> str:
 def _mass_deliver(ctx: Ctx, api: str, openids: list[str], clientmsgid: str) -> dict:
     """Deliver to each user under the monthly limit; others are filtered, as WeChat's FilterCount counts."""
     state, app = ctx.state, ctx.app
+    now = state.now()
     if clientmsgid and clientmsgid in app.mass_dedupe:
-        msg_id = app.mass_dedupe[clientmsgid]
-        raise ApiError(45065, "clientmsgid exist", msg_id=msg_id)
+        msg_id, at = app.mass_dedupe[clientmsgid]
+        if now - at < MASS_DEDUPE_SECONDS:
+            raise ApiError(45065, "clientmsgid exist", msg_id=msg_id)
+    app.calls.take("mass", int(now // 60), limit=MASS_CALLS_PER_MINUTE,
+                   error=ApiError(45011, "api minute-quota reach limit  mustslower  retry next minute"))
+    app.calls.take("mass-day", state.today(), limit=MASS_CALLS_PER_DAY,
+                   error=ApiError(45009, "reach max api daily quota limit"))
     state.count_send(app)
     month = state.month()
     delivered, filtered, errors = [], [], []
@@ -90,7 +103,7 @@ def _mass_deliver(ctx: Ctx, api: str, openids: list[str], clientmsgid: str) -> d
         (delivered if report_status(app, openid) == "success" else errors).append(openid)
     msg_id = state.next_msgid()
     if clientmsgid:
-        app.mass_dedupe[clientmsgid] = msg_id
+        app.mass_dedupe[clientmsgid] = (msg_id, now)
     state.record_send(
         app, api, msgid=msg_id, touser=list(openids), delivered=delivered, filtered=filtered, errors=errors,
         clientmsgid=clientmsgid, payload=ctx.body,
@@ -136,10 +149,14 @@ def custom_send(ctx: Ctx) -> dict:
     msgtype = body.get("msgtype")
     if not msgtype or not isinstance(body.get(msgtype), dict):
         raise ApiError(40008, "invalid message type")
-    user = state.user(app, openid, following=True)
-    if user.last_interaction is None or state.now() - user.last_interaction > CUSTOM_WINDOW_SECONDS:
+    user = state.user(app, openid)
+    window, allowed = CUSTOM_WINDOWS[user.interaction_kind]
+    if not user.subscribe or user.last_interaction is None or state.now() - user.last_interaction > window:
         raise ApiError(45015, "response out of time limit or subscription is canceled")
+    if user.custom_sends >= allowed:
+        raise ApiError(45047, "out of response count limit")
     state.count_send(app)
+    user.custom_sends += 1
     msgid = state.next_msgid()
     state.record_send(app, "custom", msgid=msgid, touser=openid, payload=body)
     return {"errcode": 0, "errmsg": "ok"}

@@ -115,10 +115,14 @@ def add_msg_template(ctx: Ctx) -> dict:
         raise ApiError(40058, "at most 9 attachments")
     state.count_send(app)
     externals = list(dict.fromkeys(externals))
-    fail_list = [e for e in externals if sender not in app.follows.get(e, {})]
+    # 创建企业群发 (https://developer.work.weixin.qq.com/document/path/92135): a customer who is the
+    # contact of several staff members receives the task only from the one who last chatted with them.
+    fail_list = [
+        e for e in externals if sender not in app.follows.get(e, {}) or app.last_chat.get(e, sender) != sender
+    ]
     msgid = "msg" + secrets.token_hex(12)
     app.group_tasks[msgid] = {
-        "sender": sender, "external_userid": externals, "confirmed": False, "send_time": 0,
+        "sender": sender, "external_userid": externals, "fail_list": fail_list, "confirmed": False, "send_time": 0,
         "results": {e: {"status": 0, "send_time": 0} for e in externals},
     }
     state.record_send(app, "wecom_group", msgid=msgid, sender=sender, touser=externals, fail_list=fail_list, payload=body)
@@ -134,7 +138,7 @@ def confirm_task(state, app: App, msgid: str) -> dict:
         return task
     now, day = int(state.now()), state.today()
     for external, result in task["results"].items():
-        if task["sender"] not in app.follows.get(external, {}):
+        if external in task["fail_list"] or task["sender"] not in app.follows.get(external, {}):
             result["status"] = 2
         elif app.group_received.get((external, day), 0) >= 1:
             result["status"] = 3
