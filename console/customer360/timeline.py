@@ -9,8 +9,9 @@ source for the entries below the cursor, newest first, at most PAGE_SIZE + 1 of 
 - events: the (customer, occurred_at) index, read backwards from the cursor;
 - deliveries: the (customer, sent_at) index gives the customer's deliveries (a few per day at most);
 - suppressions have no index by customer (planning writes millions of rows per campaign, see
-  campaigns.models.Suppression), so the campaigns below the cursor are taken newest first,
-  CAMPAIGN_PROBE at a time, and probed with the unique (campaign, customer) index.
+  campaigns.models.Suppression), so the campaigns below the cursor — and no older than the page the
+  other sources already fill — are taken newest first, CAMPAIGN_PROBE at a time, and probed with the
+  unique (campaign, customer) index.
 
 A source that stopped early is complete only down to its last key (its "floor"); the page keeps the
 merged entries at or above the highest floor, so no entry is skipped, and the next cursor is the key
@@ -30,8 +31,8 @@ from campaigns.models import Campaign, Delivery, Suppression
 from customers.models import EngagementEvent
 
 PAGE_SIZE = 50
-CAMPAIGN_PROBE = 500
-MAX_ROUNDS = 4
+CAMPAIGN_PROBE = 300
+MAX_ROUNDS = 3
 
 EVENTS, PUSHES, SUPPRESSIONS = 1, 2, 3
 # Push events duplicate the delivery rows, which say more (campaign, state, times).
@@ -131,11 +132,16 @@ def _pushes(customer_id: int, cursor: Key | None, limit: int) -> tuple[list[Entr
     return _limited([Entry((r.at, PUSHES, r.pk), PUSHES, r) for r in rows], limit)
 
 
-def _suppressions(customer_id: int, cursor: Key | None, limit: int) -> tuple[list[Entry], Key | None]:
+def _suppressions(customer_id: int, cursor: Key | None, limit: int, *, since: datetime | None) -> tuple[list[Entry], Key | None]:
     # Keyed by the campaign (one suppression per campaign and customer), so the campaigns' order is the entries' order.
+    # `since`: the other sources already fill the page down to that time; older campaigns cannot make it.
+    campaigns_below = Campaign.objects.annotate(at=Coalesce(F("planned_at"), F("created_at"))).filter(
+        _below(cursor, SUPPRESSIONS, "at", "id")
+    )
+    if since is not None:
+        campaigns_below = campaigns_below.filter(at__gte=since)
     campaigns = list(
-        Campaign.objects.annotate(at=Coalesce(F("planned_at"), F("created_at")))
-        .filter(_below(cursor, SUPPRESSIONS, "at", "id"))
+        campaigns_below
         .order_by("-at", "-id")
         .only("id", "name", "message_type", "planned_at", "created_at")[:CAMPAIGN_PROBE]
     )
@@ -166,13 +172,15 @@ def timeline_page(*, customer_id: int, cursor: str | None = None, kind: str = "a
         want = page_size - len(page)
         fetched: list[Entry] = []
         floors: list[Key] = []
-        for source in sources:
+        for source in sorted(sources):  # suppressions last: they probe only the campaigns the page can reach
             if source == EVENTS:
                 entries, floor = _events(customer_id, position, want, event_types)
             elif source == PUSHES:
                 entries, floor = _pushes(customer_id, position, want)
             else:
-                entries, floor = _suppressions(customer_id, position, want)
+                fetched.sort(key=lambda e: e.key, reverse=True)
+                since = fetched[want - 1].at if len(fetched) >= want else None
+                entries, floor = _suppressions(customer_id, position, want, since=since)
             fetched += entries
             if floor is not None:
                 floors.append(floor)

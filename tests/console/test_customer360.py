@@ -127,7 +127,8 @@ def test_timeline_pages_are_newest_first_without_gaps_or_repeats(admin_client_, 
     assert 'data-testid="c360-timeline-older"' in first
     older = timeline.timeline_page(customer_id=customer.pk).next_cursor
     second = admin_client_.get(_url(customer, before=older), **ZH).content.decode()
-    assert second.count('data-testid="timeline-entry"') == timeline.PAGE_SIZE
+    # Bounded work per page: with campaigns probed 4 at a time a page may end early, never empty.
+    assert 0 < second.count('data-testid="timeline-entry"') <= timeline.PAGE_SIZE
     assert 'data-testid="c360-timeline-newest"' in second
 
 
