@@ -187,6 +187,8 @@ ZH_HANS.update({
     "Clicked": "点击",
     "Raw message": "原始消息",
     "Nothing on the timeline yet.": "时间线上还没有记录。",
+    "Nothing in this stretch of time; older entries follow.": "这段时间没有记录，更早的记录见下一页。",
+    "No older entries.": "没有更早的记录了。",
     "« Newest": "« 最新",
     "Older »": "更早 »",
     "That timeline position is not valid; showing the newest entries.": "时间线位置无效，已显示最新记录。",
