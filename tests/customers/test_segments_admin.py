@@ -83,6 +83,7 @@ def test_add_page_config_is_valid_json_and_the_rule_starts_as_everyone(admin_cli
     html = admin_client.get("/admin/customers/segment/add/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     config = _builder_config(html)
     assert config["preview_url"] == "/admin/customers/segment/preview/" and config["segment_id"] is None
+    assert config["customer_url"] == "/admin/customers/customer/0/360/"  # sample members open their 360 page
     # The textarea holds an empty group, never "null" (the builder used to crash reading null.all).
     textarea = re.search(r"<textarea[^>]*segment-rule-json[^>]*>(.*?)</textarea>", html, re.S).group(1)
     assert json.loads(unescape(textarea)) == {"all": []}
