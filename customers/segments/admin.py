@@ -28,7 +28,7 @@ class SegmentRuleWidget(forms.Textarea):
     template_name = "segments/rule_builder_widget.html"
 
     class Media:
-        js = ["customers/segment_builder.js"]
+        js = ["customers/segment_builder.js", "customers/segment_builder_conditions.js"]
 
     def __init__(self, *args, preview_url: str = "", segment_id: int | None = None, **kwargs):
         super().__init__(*args, attrs={"rows": 12, "class": " ".join(["segment-rule-json", *TEXTAREA_CLASSES])}, **kwargs)
