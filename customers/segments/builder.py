@@ -137,6 +137,7 @@ UI_LABELS = {
     "empty_all": gettext_lazy("No conditions yet: everyone matches. Add a condition to narrow the audience."),
     "empty_any": gettext_lazy("No conditions yet: no one matches."),
     "by_tags": gettext_lazy("Choose tags"),
+    "multi_hint": gettext_lazy("Hold Ctrl (⌘ on a Mac) to choose several"),
     "by_group": gettext_lazy("Any tag of a group"),
     "tag_group": gettext_lazy("Tag group"),
     "attribute_key": gettext_lazy("Attribute key"),

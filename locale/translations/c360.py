@@ -90,6 +90,7 @@ ZH_HANS = {
     "No conditions yet: everyone matches. Add a condition to narrow the audience.": "还没有条件：所有客户都匹配。添加条件以缩小人群。",
     "No conditions yet: no one matches.": "还没有条件：没有客户匹配。",
     "Choose tags": "选择标签",
+    "Hold Ctrl (⌘ on a Mac) to choose several": "按住 Ctrl（Mac 上为 ⌘）可多选",
     "Any tag of a group": "按标签组",
     "Tag group": "标签组",
     "Attribute key": "属性名",

@@ -77,7 +77,8 @@
       } else if (cond.group !== undefined) {
         parts.push(this.text(this.label("tag_group")), this.idSelect(o.groups, cond.group, set("group"), {"data-testid": "builder-group-select"}));
       } else {
-        parts.push(this.multi(this.idChoices(o.tags), cond.tags, function (v) { cond.tags = v; done(false); }, {"data-testid": "builder-tags-select"}));
+        parts.push(this.multi(this.idChoices(o.tags), cond.tags, function (v) { cond.tags = v; done(false); },
+          {"data-testid": "builder-tags-select", title: this.label("multi_hint")}), this.text(this.label("multi_hint")));
       }
       if (cond.op !== "has") {
         parts.push(this.button(cond.group !== undefined ? this.label("by_tags") : this.label("by_group"), function () {
