@@ -57,3 +57,6 @@ class SolarScheduleAdmin(ModelAdmin):
 @admin.register(ClockedSchedule)
 class ClockedScheduleAdmin(beat_admin.ClockedScheduleAdmin, ModelAdmin):
     pass
+
+# The Customer 360 page replaces customers' CustomerAdmin registration with a subclass.
+from console.customer360 import admin as customer360_admin  # noqa: E402,F401

@@ -125,4 +125,12 @@ assert today["conversions"] == 1, today
 response = web.get("/admin/campaign-reports/")
 assert response.status_code == 200, (response.status_code, response.content[:500])
 print("reports ok")
+
+# The Customer 360 page (timeline of pushes, events and suppressions) and the segment builder.
+for url in (f"/admin/customers/customer/{customer.pk}/360/", "/admin/customers/segment/add/"):
+    response = web.get(url)
+    assert response.status_code == 200, (url, response.status_code, response.content[:500])
+response = web.post("/admin/customers/segment/preview/", json.dumps({"rule": {"all": []}}), content_type="application/json")
+assert response.status_code == 200 and response.json()["count"] >= 1, response.content[:500]
+print("customer 360 and segment builder ok")
 print("SQLITE CHECK PASSED")

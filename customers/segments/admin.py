@@ -12,27 +12,31 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
+from unfold.widgets import TEXTAREA_CLASSES
 
-from accounts.models import ChannelAccount
-from audit.admin import ModelAdmin, TabularInline
-from customers.models import Tag, TagGroup
-from customers.segments import selectors, services
-from customers.segments.models import Segment, SegmentCountHistory, SegmentKind, SegmentSnapshot
+from audit.admin import ModelAdmin
+from customers.segments import builder, selectors, services
+from customers.segments.models import Segment, SegmentKind, SegmentSnapshot
 from customers.segments.rules import rule_validate
 from scrm.errors import ApplicationError
 
 
 class SegmentRuleWidget(forms.Textarea):
-    """The rule's JSON in a textarea, with a JS builder above it that edits the same JSON."""
+    """The segment builder: conditions added with menus, a live count with sample members and the
+    size history; the rule's JSON stays in a collapsed textarea (the form's value) for power users."""
 
     template_name = "segments/rule_builder_widget.html"
 
+    class Media:
+        js = ["customers/segment_builder.js", "customers/segment_builder_conditions.js"]
+
     def __init__(self, *args, preview_url: str = "", segment_id: int | None = None, **kwargs):
-        super().__init__(*args, attrs={"rows": 12, "cols": 100, "class": "vLargeTextField segment-rule-json"}, **kwargs)
+        super().__init__(*args, attrs={"rows": 12, "class": " ".join(["segment-rule-json", *TEXTAREA_CLASSES])}, **kwargs)
         self.preview_url, self.segment_id = preview_url, segment_id
 
     def format_value(self, value):
-        if value in (None, ""):
+        # forms.JSONField hands over its value already dumped: a new segment's is "null" or "{}".
+        if value in (None, "", "null", "{}", {}):
             return json.dumps({"all": []}, indent=2)
         if isinstance(value, str):
             return value
@@ -41,21 +45,14 @@ class SegmentRuleWidget(forms.Textarea):
     def get_context(self, name, value, attrs):
         context = super().get_context(name, value, attrs)
         context["builder_id"] = f"{attrs.get('id', name)}_builder_config"
-        context["builder"] = {
-            "preview_url": self.preview_url,
-            "segment_id": self.segment_id,
-            "options": {
-                "tags": [{"id": t.pk, "label": str(t)} for t in Tag.objects.select_related("group")[:2000]],
-                "groups": [{"id": g.pk, "label": g.name} for g in TagGroup.objects.all()[:500]],
-                "accounts": [{"id": a.pk, "label": str(a)} for a in ChannelAccount.objects.all()[:200]],
-                "segments": [{"id": s.pk, "label": s.name} for s in Segment.objects.exclude(pk=self.segment_id or 0)[:500]],
-            },
-        }
+        context["builder"] = builder.builder_config(preview_url=self.preview_url, segment_id=self.segment_id)
+        history = builder.count_history_chart(segment_id=self.segment_id) if self.segment_id else None
+        context["history"] = json.dumps(history, ensure_ascii=False) if history else ""
         return context
 
 
 class SegmentAdminForm(forms.ModelForm):
-    rule = forms.JSONField(required=False)
+    rule = forms.JSONField(label=_("rule"), required=False)
 
     class Meta:
         model = Segment
@@ -67,20 +64,12 @@ class SegmentAdminForm(forms.ModelForm):
         if kind == SegmentKind.STATIC:
             cleaned["rule"] = {}
         elif kind:
-            errors = rule_validate(rule if rule is not None else {"all": []}, segment_id=self.instance.pk)
+            if rule in (None, {}):
+                cleaned["rule"] = rule = {"all": []}
+            errors = rule_validate(rule, segment_id=self.instance.pk)
             if errors:
-                self.add_error("rule", [f"{e.path}: {e.message}" for e in errors])
+                self.add_error("rule", [f"{builder.error_hint(e.path)} ({e.path})" for e in errors])
         return cleaned
-
-
-class CountHistoryInline(TabularInline):
-    model = SegmentCountHistory
-    fields = ["counted_at", "member_count", "duration_ms"]
-    readonly_fields = fields
-    extra = 0
-    max_num = 0
-    can_delete = False
-    ordering = ["-counted_at"]
 
 
 class StaticUploadForm(forms.Form):
@@ -95,7 +84,6 @@ class SegmentAdmin(ModelAdmin):
     list_filter = ["kind"]
     search_fields = ["name", "description"]
     readonly_fields = ["member_count", "counted_at"]
-    inlines = [CountHistoryInline]
     actions = ["refresh_counts", "take_snapshot"]
     change_form_template = "segments/segment_change_form.html"
 
@@ -127,6 +115,8 @@ class SegmentAdmin(ModelAdmin):
         try:
             body = json.loads(request.body or b"{}")
         except ValueError:
+            body = None
+        if not isinstance(body, dict):
             return JsonResponse({"errors": [{"path": "$", "message": "not valid JSON"}]}, status=400)
         segment_id = body.get("segment_id") if isinstance(body.get("segment_id"), int) else None
         try:

@@ -47,9 +47,9 @@ def test_admin_customer_search_finds_by_openid_unionid_and_exact_phone(admin_cli
         page = admin_client_.get("/admin/customers/customer/", {"q": term}).content.decode()
         assert expected in page, term
         assert "Bystander" not in page
-    # The openid's row links to its own customer's page.
+    # The openid's row links to its own customer's page (the console's Customer 360).
     page = admin_client_.get("/admin/customers/customer/", {"q": "oADMIN-openid"}).content.decode()
-    assert f"/admin/customers/customer/{identity.customer_id}/change/" in page
+    assert f"/admin/customers/customer/{identity.customer_id}/360/" in page
 
 
 def test_admin_masks_phone_for_staff_without_personal_data_permission():
