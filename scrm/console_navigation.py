@@ -119,6 +119,7 @@ UNFOLD = {
                     _item(_("Users"), "manage_accounts", "auth.user"),
                     _item(_("Groups"), "admin_panel_settings", "auth.group"),
                     _item(_("Operator identities"), "fingerprint", "campaigns.operatoridentity"),
+                    _item(_("Audit log"), "history", "audit.auditentry"),
                     _item(_("Periodic tasks"), "schedule", "django_celery_beat.periodictask"),
                     _item(_("Crontabs"), "calendar_month", "django_celery_beat.crontabschedule"),
                     _item(_("Intervals"), "timer", "django_celery_beat.intervalschedule"),

@@ -92,6 +92,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Operator writes through /api/v1/ into the audit trail (the admin's are recorded by audit.admin).
+    "audit.middleware.ApiAuditMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 

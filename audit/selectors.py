@@ -1,0 +1,73 @@
+"""Reading the audit trail: entries for an object, and an entry told in the operator's language."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.apps import apps
+from django.contrib.admin.models import LogEntry
+from django.db.models import QuerySet
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from audit.models import AuditAction, AuditEntry
+from audit.services import SECRET_CHANGED, SECRET_EMPTY, SECRET_SET
+
+
+def audit_entries_for(*, obj) -> QuerySet[AuditEntry]:
+    opts = obj._meta
+    return AuditEntry.objects.filter(app_label=opts.app_label, model=opts.model_name, object_id=str(obj.pk))
+
+
+def _field_label(entry: AuditEntry, name: str) -> str:
+    try:
+        return str(apps.get_model(entry.app_label, entry.model)._meta.get_field(name).verbose_name)
+    except (LookupError, ValueError, Exception):  # a model or field removed since
+        return name
+
+
+def _value(value: Any) -> str:
+    markers = {SECRET_SET: _("set (hidden)"), SECRET_EMPTY: _("not set"), SECRET_CHANGED: _("changed (hidden)")}
+    if isinstance(value, str) and value in markers:
+        return markers[value]
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def entry_summary(entry: AuditEntry) -> str:
+    """One line: the admin's change message, an action and its object count, or the message."""
+    if entry.action == AuditAction.ACTION:
+        count = entry.detail.get("count", 0)
+        return ngettext("%(action)s on %(count)d object", "%(action)s on %(count)d objects", count) % {
+            "action": entry.message or entry.action_name, "count": count}
+    if "change_message" in entry.detail:
+        text = LogEntry(change_message=json.dumps(entry.detail["change_message"])).get_change_message()
+        if text:
+            return text
+    if entry.message:
+        return entry.message
+    if entry.changes:
+        return ", ".join(_field_label(entry, name) for name in entry.changes)
+    return "—"
+
+
+def entry_changes_table(entry: AuditEntry):
+    if not entry.changes:
+        return "—"
+    rows = format_html_join(
+        "",
+        '<tr><td class="px-2 py-1 font-medium">{}</td><td class="px-2 py-1">{}</td><td class="px-2 py-1">{}</td></tr>',
+        ((_field_label(entry, name), _value(change.get("before")), _value(change.get("after")))
+         for name, change in entry.changes.items()),
+    )
+    return format_html(
+        '<table class="border border-base-200 dark:border-base-700 text-sm"><thead><tr>'
+        '<th class="px-2 py-1 text-left">{}</th><th class="px-2 py-1 text-left">{}</th>'
+        '<th class="px-2 py-1 text-left">{}</th></tr></thead><tbody>{}</tbody></table>',
+        _("Field"), _("Before"), _("After"), rows,
+    )
