@@ -10,7 +10,6 @@ from django.contrib.admin.models import LogEntry
 from django.db.models import QuerySet
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from audit.models import AuditAction, AuditEntry
 from audit.services import SECRET_CHANGED, SECRET_EMPTY, SECRET_SET
@@ -43,8 +42,7 @@ def entry_summary(entry: AuditEntry) -> str:
     """One line: the admin's change message, an action and its object count, or the message."""
     if entry.action == AuditAction.ACTION:
         count = entry.detail.get("count", 0)
-        return ngettext("%(action)s on %(count)d object", "%(action)s on %(count)d objects", count) % {
-            "action": entry.message or entry.action_name, "count": count}
+        return _("%(action)s on %(count)d object(s)") % {"action": entry.message or entry.action_name, "count": count}
     if "change_message" in entry.detail:
         text = LogEntry(change_message=json.dumps(entry.detail["change_message"])).get_change_message()
         if text:
