@@ -147,7 +147,7 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         filters = selectors.customer_filters_parse(request.query_params)
         lines = customers_export_csv(filters=filters, unmask_phone=serializers.can_view_personal_data(request.user))
         response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
-        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+        stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")  # the operator's clock
         response["Content-Disposition"] = f'attachment; filename="customers-{stamp}.csv"'
         return response
 

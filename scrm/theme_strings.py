@@ -1,4 +1,5 @@
-"""Strings of the console's theme (django-unfold 0.91 ships no Simplified Chinese) listed so that
+"""Strings of the console's theme (django-unfold 0.91 ships no Simplified Chinese) and of Celery beat's
+admin that its own catalogue leaves untranslated, listed so that
 `makemessages` puts them in the project catalogue, where locale/translations/audit.py gives their Chinese.
 Never imported; the project catalogue (LOCALE_PATHS) wins over the packages' own. Contrib parts the
 console does not use (constance, guardian, import-export, simple-history) are left out."""
@@ -77,4 +78,9 @@ VENDOR_STRINGS = [
     gettext_noop("Add row"),
     gettext_noop("Date"),
     gettext_noop("Select currency"),
+    # django_celery_beat's admin (fieldsets and an inline its zh_Hans catalogue misses).
+    gettext_noop("Schedule"),
+    gettext_noop("Arguments"),
+    gettext_noop("Execution Options"),
+    gettext_noop("Periodic Tasks Using This Schedule"),
 ]

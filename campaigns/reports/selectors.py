@@ -24,8 +24,9 @@ Definitions (also shown in the API docs):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Exists, Min, OuterRef, Q
 from django.utils import timezone
@@ -44,16 +45,20 @@ _SEGMENT_BASE_COUNT = sql.SQL(
     "SELECT COUNT(*) FROM (SELECT customer_id FROM {delivery} WHERE campaign_id = ANY(%s) "
     "UNION SELECT customer_id FROM {suppression} WHERE campaign_id = ANY(%s)) a"
 )
-# Per UTC day of one timestamp column, over a selection of rows (Django's SQL of a queryset).
+# Per operator's day (TIME_ZONE) of one timestamp column, over a selection of rows (Django's SQL of a queryset).
 _DELIVERIES_PER_DAY = sql.SQL("SELECT {day}, COUNT(*) FROM {delivery} WHERE id IN ({selection}) GROUP BY 1")
 _EVENTS_PER_DAY = sql.SQL("SELECT {day}, event_type, COUNT(*) FROM {event} WHERE id IN ({selection}) GROUP BY 1, 2")
 
 
-def _utc_day(column: str) -> sql.Composable:
-    """The UTC day of a timestamp column; the embedded SQLite stores UTC text and answers 'YYYY-MM-DD'."""
+def _local_day(column: str) -> sql.Composable:
+    """The operator's day (settings.TIME_ZONE) of a timestamp column: an event at 17:00 UTC is on the
+    next day in Shanghai. The embedded SQLite stores UTC text: shifted by the zone's current offset
+    (exact for zones without daylight saving, such as Asia/Shanghai)."""
     if connection.vendor == "postgresql":
-        return sql.SQL("({} AT TIME ZONE 'UTC')::date").format(sql.Identifier(column))
-    return sql.SQL("date({})").format(sql.Identifier(column))
+        return sql.SQL("({} AT TIME ZONE {})::date").format(sql.Identifier(column), sql.Literal(settings.TIME_ZONE))
+    offset = timezone.localtime().utcoffset() or timedelta(0)
+    modifier = f"{int(offset.total_seconds() // 60):+d} minutes"
+    return sql.SQL("date({}, {})").format(sql.Identifier(column), sql.Literal(modifier))
 
 
 def _as_date(value: date | str) -> date:
@@ -276,11 +281,13 @@ def disturbance_by_segment(*, since: datetime | None = None, until: datetime | N
 
 
 def trends_daily(*, account_id: int | None = None, campaign_id: int | None = None, days: int = 28, until: date | None = None) -> list[dict]:
-    """Per UTC day: pushes sent, delivered, clicked, unfollows and conversions (old days from rollups)."""
-    until = until or timezone.now().date()
+    """Per operator's day (TIME_ZONE): pushes sent, delivered, clicked, unfollows and conversions (old
+    days from the retention rollups, which count per UTC day)."""
+    until = until or timezone.localdate()
     since = until - timedelta(days=days - 1)
-    start_dt = datetime.combine(since, datetime.min.time(), tzinfo=UTC)
-    end_dt = datetime.combine(until + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    zone = timezone.get_default_timezone()
+    start_dt = datetime.combine(since, datetime.min.time(), tzinfo=zone)
+    end_dt = datetime.combine(until + timedelta(days=1), datetime.min.time(), tzinfo=zone)
     series = {since + timedelta(days=i): {"sent": 0, "delivered": 0, "clicked": 0, "unfollows": 0, "conversions": 0} for i in range(days)}
     deliveries = Delivery.objects.all()
     if account_id:
@@ -292,7 +299,7 @@ def trends_daily(*, account_id: int | None = None, campaign_id: int | None = Non
             qs = deliveries.filter(**{f"{field}__gte": start_dt, f"{field}__lt": end_dt}).values("pk")
             selection_sql, params = qs.query.sql_with_params()
             statement = _DELIVERIES_PER_DAY.format(
-                day=_utc_day(field), delivery=table(Delivery), selection=sql.SQL(selection_sql)
+                day=_local_day(field), delivery=table(Delivery), selection=sql.SQL(selection_sql)
             )
             cursor.execute(render(statement), params)
             for day, n in cursor.fetchall():
@@ -310,7 +317,7 @@ def trends_daily(*, account_id: int | None = None, campaign_id: int | None = Non
     with connection.cursor() as cursor:
         selection_sql, params = events.values("pk").query.sql_with_params()
         statement = _EVENTS_PER_DAY.format(
-            day=_utc_day("occurred_at"), event=table(EngagementEvent), selection=sql.SQL(selection_sql)
+            day=_local_day("occurred_at"), event=table(EngagementEvent), selection=sql.SQL(selection_sql)
         )
         cursor.execute(render(statement), params)
         counted = [(_as_date(day), event_type, n) for day, event_type, n in cursor.fetchall()]

@@ -239,7 +239,7 @@ class RuleCompiler:
         if op == "after":
             return _never_null(guard & Q(GreaterThan(text, Value(str(value)))))
         if op == "within_days":
-            since = (self.now - timedelta(days=value)).date().isoformat()
+            since = timezone.localdate(self.now - timedelta(days=value)).isoformat()  # the operator's day
             return _never_null(guard & Q(GreaterThanOrEqual(text, Value(since))))
         raise ValueError(op)
 

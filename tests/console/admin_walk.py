@@ -30,7 +30,7 @@ _SITE_SKIPPED = {"logout", "view_on_site", "autocomplete", "login"}
 LATIN_OK = {
     "id", "openid", "unionid", "external_userid", "userid", "appid", "app", "url", "urls", "api", "json", "csv", "ip",
     "wechat", "wecom", "scrm", "msgid", "encodingaeskey", "aes", "token", "sql", "postgresql", "sqlite", "cron",
-    "utc", "http", "https", "ok", "—", "utm", "uv", "pv", "qr", "eta", "english", "en",
+    "utc", "http", "https", "ok", "—", "utm", "uv", "pv", "qr", "eta", "english", "en", "appsecret",
 }
 
 
@@ -301,7 +301,7 @@ def console_sample_data() -> list[str]:
         return model._default_manager.order_by("pk").first() or make()
 
     user = get_user_model().objects.filter(is_superuser=True).order_by("pk").first()
-    account = first_or(ChannelAccount, factories.ChannelAccountFactory)
+    account = first_or(ChannelAccount, lambda: factories.ChannelAccountFactory(name="演示服务号"))
     identity = first_or(ChannelIdentity, lambda: factories.ChannelIdentityFactory(account=account))
     customer = first_or(Customer, factories.CustomerFactory)
     tag = first_or(factories.Tag, factories.TagFactory)

@@ -15,6 +15,9 @@ pytestmark = pytest.mark.django_db
 
 # Catalogue entries allowed without a Chinese msgstr (none today).
 ALLOWED_UNTRANSLATED: set[str] = set()
+# Labels Celery beat's admin writes without gettext (a verbose_name and display methods of the package):
+# no catalogue can reach them; they show only to administrators under 设置.
+ALLOWED_ENGLISH = {"Task Name", "Human readable", "Scheduler", "Crontab translation"}
 
 
 @pytest.fixture
@@ -31,14 +34,13 @@ def test_every_console_page_renders_in_chinese(superuser_client, admin_user):
     print("not 200:\n  " + "\n  ".join(f"{p.url} {p.status}" for p in result.pages if p.status != 200))
     print("skipped:\n  " + "\n  ".join(f"{url} ({why})" for url, why in result.skipped))
     assert len(result.pages) > 50, [p.url for p in result.pages]
-    failures = result.failures(english=False)
-    assert not failures, "Pages with errors or catalogue strings left untranslated:\n" + "\n".join(failures)
-    # Labels the catalogue cannot reach (a model field without a translated verbose_name, a third-party
-    # admin's text): reported, not yet failing — each needs its app to give the field a verbose_name.
-    english = sorted({label for page in result.pages for label in page.english})
-    if english:
-        pages = [f"{p.url}: {sorted(p.english)}" for p in result.pages if p.english]
-        pytest.xfail(f"{len(english)} English labels on {len(pages)} pages:\n" + "\n".join(pages))
+    for page in result.pages:
+        page.english -= ALLOWED_ENGLISH
+    failures = result.failures()
+    # A label in English is a field without verbose_name=_("…") whose derived name is not yet in
+    # scrm/derived_names.py, or a form field without label=_("…"); a string of the catalogue left
+    # untranslated needs its Chinese in the feature's locale/translations/<feature>.py.
+    assert not failures, "Pages with errors, untranslated strings or English labels:\n" + "\n".join(failures)
 
 
 def test_the_chinese_catalogue_has_no_empty_translation():
