@@ -250,7 +250,6 @@ ZH_HANS = {
     "tags": "标签",
     "template id": "模板 ID",
     "ticket": "票据",
-    "title": "标题",
     "top percent": "前百分比（%）",
     "topic affinity": "话题偏好",
     "topics": "话题",

@@ -15,7 +15,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
@@ -88,7 +87,6 @@ class Command(BaseCommand):
     def handle(self, *args, customers: int, **options):
         accounts = self._accounts()
         self._operator()
-        self._groups()
         tags = self._tags()
         created = self._customers(n=customers, accounts=accounts, tags=tags)
         registered = self._sandbox(accounts)
@@ -103,23 +101,6 @@ class Command(BaseCommand):
             user.set_password(DEMO_PASSWORD)
         user.is_staff = user.is_superuser = True
         user.save()
-
-    def _groups(self) -> None:
-        """Two example operator roles; rights in the API and admin come from groups like these."""
-        roles = {
-            "运营 Operators": [
-                "customers.view_customer", "customers.change_customer", "customers.add_customer",
-                "customers.view_tag", "customers.add_tag", "customers.change_tag",
-                "customers.view_taggroup", "customers.view_channelidentity", "accounts.view_channelaccount",
-            ],
-            "分析 Analysts": ["customers.view_customer", "customers.view_tag", "customers.view_taggroup"],
-        }
-        for name, perms in roles.items():
-            group, _ = Group.objects.get_or_create(name=name)
-            wanted = [p.split(".") for p in perms]
-            group.permissions.add(
-                *[Permission.objects.get(content_type__app_label=app, codename=code) for app, code in wanted]
-            )
 
     def _accounts(self) -> list:
         accounts = []
