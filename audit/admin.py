@@ -158,10 +158,11 @@ def _audited_action(func, name: str, description):
         # Read the selection first: the action may delete or move the rows.
         ids = list(queryset.values_list("pk", flat=True)[:1000])
         total = len(ids) if len(ids) < 1000 else queryset.count()
+        names = [str(obj) for obj in queryset[:20]]
         response = func(modeladmin, request, queryset)
         audit_record_action(
             user=request.user, model=modeladmin.model, action_name=name, description=description,
-            object_ids=ids, total=total, ip=client_ip(request),
+            object_ids=ids, object_names=names, total=total, ip=client_ip(request),
         )
         return response
 

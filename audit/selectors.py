@@ -8,7 +8,11 @@ from typing import Any
 from django.apps import apps
 from django.contrib.admin.models import LogEntry
 from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.formats import localize
 from django.utils.html import format_html, format_html_join
+from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
 
 from audit.models import AuditAction, AuditEntry
@@ -31,6 +35,10 @@ def _value(value: Any) -> str:
     markers = {SECRET_SET: _("set (hidden)"), SECRET_EMPTY: _("not set"), SECRET_CHANGED: _("changed (hidden)")}
     if isinstance(value, str) and value in markers:
         return markers[value]
+    if isinstance(value, str) and len(value) >= 19 and value[4:5] == "-" and value[10:11] == "T":
+        moment = parse_datetime(value)
+        if moment is not None and moment.tzinfo is not None:
+            return localize(timezone.localtime(moment))  # the operator's clock, as on every other page
     if value is None or value == "":
         return "—"
     if isinstance(value, (dict, list)):
@@ -43,15 +51,24 @@ def entry_summary(entry: AuditEntry) -> str:
     if entry.action == AuditAction.ACTION:
         count = entry.detail.get("count", 0)
         return _("%(action)s on %(count)d object(s)") % {"action": entry.message or entry.action_name, "count": count}
-    if "change_message" in entry.detail:
-        text = LogEntry(change_message=json.dumps(entry.detail["change_message"])).get_change_message()
-        if text:
-            return text
+    parts = []
+    if entry.changes and entry.action == AuditAction.CHANGE:
+        # The fields that really changed, named in today's language (Django's change message keeps the
+        # form's English labels, and lists secret inputs left empty as changed).
+        labels = [_field_label(entry, name) for name in entry.changes]
+        parts.append(_("Changed {fields}.").format(fields=get_text_list(labels, _("and"))))
+    # Inline rows added, changed or deleted (their entries name the related object).
+    related = [item for item in entry.detail.get("change_message") or []
+               if any(isinstance(v, dict) and "name" in v for v in item.values())]
+    if related:
+        parts.append(LogEntry(change_message=json.dumps(related)).get_change_message())
     if entry.message:
-        return entry.message
-    if entry.changes:
-        return ", ".join(_field_label(entry, name) for name in entry.changes)
-    return "—"
+        parts.append(entry.message)
+    if not parts and entry.action != AuditAction.CHANGE and entry.changes:
+        parts.append(", ".join(_field_label(entry, name) for name in entry.changes))
+    if not parts and entry.action == AuditAction.CHANGE:
+        parts.append(_("No fields changed."))
+    return " ".join(parts) or "—"
 
 
 def entry_changes_table(entry: AuditEntry):

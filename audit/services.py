@@ -49,6 +49,8 @@ def audit_snapshot(obj: models.Model) -> dict[str, Any]:
     snapshot: dict[str, Any] = {}
     opts = obj._meta
     for field in opts.concrete_fields:
+        if getattr(field, "auto_now", False):
+            continue  # "updated at" changes with every save: noise in a trail of what the operator changed
         value = getattr(obj, field.attname, None)
         if is_secret_field(field.name, field):
             # A digest, held in memory only, so a changed secret is told from an unchanged one.
@@ -133,12 +135,13 @@ def audit_record_deletions(*, user, objects: Iterable[models.Model], ip: str | N
 
 def audit_record_action(
     *, user, model: type[models.Model], action_name: str, description: str, object_ids: list, total: int,
-    ip: str | None = None,
+    object_names: list[str] | None = None, ip: str | None = None,
 ) -> AuditEntry:
     """An admin action run on a selection: its name and the objects it was run on."""
     listed = [str(pk) for pk in object_ids[:_MAX_LISTED_OBJECTS]]
+    names = object_names or []
     return audit_record(
         user=user, action=AuditAction.ACTION, model=model, action_name=action_name,
-        object_id=listed[0] if total == 1 else "", message=str(description),
-        detail={"object_ids": listed, "count": total}, ip=ip,
+        object_id=listed[0] if total == 1 else "", object_repr=", ".join(names)[:200], message=str(description),
+        detail={"object_ids": listed, "object_names": names, "count": total}, ip=ip,
     )

@@ -78,6 +78,9 @@ VENDOR_STRINGS = [
     gettext_noop("Add row"),
     gettext_noop("Date"),
     gettext_noop("Select currency"),
+    # The admin's history lists changed fields by their English label through gettext: Celery beat's
+    # catalogue would turn "Name" into "任务名" on every model.
+    gettext_noop("Name"),
     # django_celery_beat's admin (fieldsets and an inline its zh_Hans catalogue misses).
     gettext_noop("Schedule"),
     gettext_noop("Arguments"),

@@ -71,6 +71,7 @@ def test_admin_action_records_its_name_and_the_objects(admin_client):
     [entry] = _entries("campaign", action="action")
     assert entry.action_name == "cancel"
     assert sorted(entry.detail["object_ids"]) == sorted(str(c.pk) for c in campaigns) and entry.detail["count"] == 2
+    assert sorted(entry.detail["object_names"]) == sorted(c.name for c in campaigns)
 
 
 def test_secrets_are_never_stored_only_that_they_changed(admin_client):
@@ -116,6 +117,7 @@ def test_the_audit_log_is_listed_filtered_and_cannot_be_changed_or_deleted(admin
     entry = AuditEntry.objects.get()
     page = admin_client.get("/admin/audit/auditentry/", {"q": str(tag.pk)}, HTTP_ACCEPT_LANGUAGE="zh-hans")
     assert page.status_code == 200 and "审计日志" in page.content.decode()
+    assert "已修改 名称。" in page.content.decode()  # the summary names the changed field in Chinese
     assert f"/admin/audit/auditentry/{entry.pk}/change/" in page.content.decode()
     detail = admin_client.get(f"/admin/audit/auditentry/{entry.pk}/change/", HTTP_ACCEPT_LANGUAGE="zh-hans")
     assert "coffee" in detail.content.decode() and "tea" in detail.content.decode()
