@@ -58,8 +58,10 @@ def entry_summary(entry: AuditEntry) -> str:
         labels = [_field_label(entry, name) for name in entry.changes]
         parts.append(_("Changed {fields}.").format(fields=get_text_list(labels, _("and"))))
     # Inline rows added, changed or deleted (their entries name the related object).
-    related = [item for item in entry.detail.get("change_message") or []
-               if any(isinstance(v, dict) and "name" in v for v in item.values())]
+    change_message = entry.detail.get("change_message") or []
+    related = [item for item in change_message if any(isinstance(v, dict) and "name" in v for v in item.values())]
+    if not entry.changes:
+        related = change_message  # no values loaded before (e.g. the changelist's inline editing): Django's words
     if related:
         parts.append(LogEntry(change_message=json.dumps(related)).get_change_message())
     if entry.message:
