@@ -51,8 +51,9 @@ def _catalogue(language: str) -> list[tuple[str, str]]:
             if section in parts:
                 parts[section].append(m.group(2))
         msgid = "".join(parts["msgid"]).replace('\\"', '"').replace("\\n", "\n")
+        fuzzy = re.search(r"^#,.*\bfuzzy\b", block, re.M)  # a guess, not a translation
         if msgid:
-            entries.append((msgid, "".join(parts["msgstr"])))
+            entries.append((msgid, "" if fuzzy else "".join(parts["msgstr"])))
     return entries
 
 
