@@ -303,22 +303,23 @@ def console_sample_data() -> list[str]:
 
     user = get_user_model().objects.filter(is_superuser=True).order_by("pk").first()
     account = first_or(ChannelAccount, lambda: factories.ChannelAccountFactory(name="演示服务号"))
-    identity = first_or(ChannelIdentity, lambda: factories.ChannelIdentityFactory(account=account))
-    customer = first_or(Customer, factories.CustomerFactory)
-    tag = first_or(factories.Tag, factories.TagFactory)
+    # Names in Chinese: a page heading showing an object's name must not read as an English label.
+    customer = first_or(Customer, lambda: factories.CustomerFactory(display_name="王小明"))
+    identity = first_or(ChannelIdentity, lambda: factories.ChannelIdentityFactory(account=account, customer=customer))
+    tag = first_or(factories.Tag, lambda: factories.TagFactory(name="咖啡", group=factories.TagGroupFactory(name="兴趣")))
     first_or(CustomerTag, lambda: CustomerTag.objects.create(customer=customer, tag=tag))
     first_or(ConsentCredit, lambda: ConsentCredit.objects.create(customer=customer, account=account, template_id="TPL-1", remaining=1))
     first_or(CustomerMerge, lambda: CustomerMerge.objects.create(
         survivor=customer, merged_customer_id=customer.pk + 100000, merged_snapshot={"display_name": "x"}, reason="unionid"))
     first_or(EngagementEvent, lambda: EngagementEvent.objects.create(customer=customer, account=account, event_type="link.click"))
-    segment = first_or(Segment, lambda: factories.SegmentFactory(members=[customer]))
+    segment = first_or(Segment, lambda: factories.SegmentFactory(name="咖啡爱好者", members=[customer]))
     try:
         from customers.segments.services import segment_snapshot_create
 
         first_or(SegmentSnapshot, lambda: segment_snapshot_create(segment=segment))
     except Exception:
         pass
-    campaign = first_or(Campaign, lambda: factories.CampaignFactory(account=account, segment=segment))
+    campaign = first_or(Campaign, lambda: factories.CampaignFactory(name="新品上市", account=account, segment=segment))
     first_or(factories.Delivery, lambda: factories.DeliveryFactory(campaign=campaign, customer=customer))
     first_or(Suppression, lambda: Suppression.objects.create(campaign=campaign, customer=customer, reason="frequency_day"))
     first_or(factories.ContactPolicy, factories.ContactPolicyFactory)
