@@ -17,7 +17,7 @@ IN_FLIGHT_STATES = (CampaignState.PLANNING, CampaignState.SENDING, CampaignState
 IN_FLIGHT_LIMIT = 6
 RECENT_LIMIT = 6
 FINISHED_TTL = 600
-RUNNING_TTL = 15
+RUNNING_TTL = 60
 
 
 def _campaigns(account_id: int | None):
