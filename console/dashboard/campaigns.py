@@ -18,6 +18,7 @@ IN_FLIGHT_LIMIT = 6
 RECENT_LIMIT = 6
 FINISHED_TTL = 600
 RUNNING_TTL = 60
+PROGRESS_TTL = 2
 
 
 def _campaigns(account_id: int | None):
@@ -29,11 +30,15 @@ def _link(campaign_id: int) -> str:
     return reverse("admin:campaigns_campaign_change", args=[campaign_id])
 
 
-def in_flight(*, account_id: int | None) -> list[dict[str, Any]]:
-    """Campaigns planning, sending or paused, with their progress (counts by state, rate, ETA)."""
+def in_flight(*, account_id: int | None, cache_usable: bool = True) -> list[dict[str, Any]]:
+    """Campaigns planning, sending or paused, with their progress (counts by state, rate, ETA).
+
+    Progress is shared for PROGRESS_TTL seconds: every open dashboard polls it."""
     rows = []
     for campaign in _campaigns(account_id).filter(state__in=IN_FLIGHT_STATES).order_by("-id")[:IN_FLIGHT_LIMIT]:
-        progress = campaign_progress(campaign=campaign)
+        progress = cached(
+            f"progress:{campaign.pk}", PROGRESS_TTL, lambda campaign=campaign: campaign_progress(campaign=campaign), usable=cache_usable
+        )
         rows.append(
             {
                 "id": campaign.pk,

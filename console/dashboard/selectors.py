@@ -55,7 +55,7 @@ def dashboard_data(*, account_id: int | None = None, now: datetime | None = None
         "series": series,
         "audience": audience_figures(counts, series),
         "disturbance": disturbance(series, followers=counts["followers"]),
-        "in_flight": in_flight(account_id=account_id),
+        "in_flight": in_flight(account_id=account_id, cache_usable=usable),
         "funnels": recent_funnels(account_id=account_id, cache_usable=usable),
         "backlog": {**inbound_backlog(failed_since=now - timedelta(days=FAILED_CALLBACKS_DAYS)), "failed_days": FAILED_CALLBACKS_DAYS},
         "health": health,

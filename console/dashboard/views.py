@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET
 
 from console.dashboard import charts
 from console.dashboard.campaigns import in_flight
+from console.dashboard.health import system_health
 from console.dashboard.selectors import account_choices, dashboard_data, resolve_account
 
 IN_FLIGHT_TEMPLATE = "console/dashboard/in_flight.html"
@@ -35,7 +36,7 @@ def eta_text(seconds: int | None) -> str:
 def _with_eta(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for row in rows:
         row["eta_text"] = eta_text(row["eta_seconds"]) if row["state"] == "sending" else row["state_label"]
-        done, total = number_format(row["done"], force_grouping=True), number_format(row["total"], force_grouping=True)
+        done, total = f"{row['done']:,}", f"{row['total']:,}"
         row["description"] = _("%(percent)s%% · %(done)s of %(total)s · %(eta)s") % {
             "percent": number_format(row["percent"], 1), "done": done, "total": total, "eta": row["eta_text"]
         }
@@ -70,7 +71,7 @@ def health_items(health: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _in_flight_rows(account_id: int | None) -> list[dict[str, Any]]:
-    return _with_eta(in_flight(account_id=account_id))
+    return _with_eta(in_flight(account_id=account_id, cache_usable=system_health()["cache_usable"]))
 
 
 def dashboard_callback(request: HttpRequest, context: dict[str, Any]) -> dict[str, Any]:
