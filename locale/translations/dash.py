@@ -59,4 +59,18 @@ ZH_HANS = {
     "Sent": "已发送",
     "Delivered": "已送达",
     "Clicked": "已点击",
+    # The template library's model fields are on main without their Chinese yet, and the catalogue
+    # this branch regenerates must be complete. Same words as the template library's own dict
+    # (locale/translations/tmpl.py sorts after this file, so it wins when it lands).
+    "Subscribe message": "订阅消息",
+    "template ID": "模板 ID",
+    "title": "标题",
+    "example": "示例",
+    "keys": "字段",
+    "primary industry": "一级行业",
+    "deputy industry": "二级行业",
+    "synced at": "同步时间",
+    "removed on WeChat at": "微信端删除时间",
+    "message template": "消息模板",
+    "message templates": "消息模板",
 }
