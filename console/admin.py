@@ -60,3 +60,7 @@ class ClockedScheduleAdmin(beat_admin.ClockedScheduleAdmin, ModelAdmin):
 
 # The Customer 360 page replaces customers' CustomerAdmin registration with a subclass.
 from console.customer360 import admin as customer360_admin  # noqa: E402,F401
+
+# The admin index is the operator's dashboard (console/dashboard): unfold's index page with our
+# content, its figures from scrm.console_navigation's DASHBOARD_CALLBACK.
+admin.site.index_template = "console/dashboard/index.html"

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 from django.db import connection
 from django_celery_beat.models import PeriodicTask
 from django_celery_beat.schedulers import DatabaseScheduler
+
+from scrm.heartbeat import BEAT_HEARTBEAT_SECONDS, heartbeat_record
+
+logger = logging.getLogger(__name__)
 
 # Dispatch is PostgreSQL SQL. On the embedded SQLite of `make run` planning is refused, so no
 # delivery is ever sending and there is nothing for the sweep to do.
@@ -30,3 +36,16 @@ class Scheduler(DatabaseScheduler):
             PeriodicTask.objects.filter(name__in=dropped).update(enabled=False)
         self.install_default_entries(self.schedule)
         self.update_from_dict(schedule)
+
+    _last_heartbeat = 0.0
+
+    def tick(self, *args, **kwargs):
+        interval = super().tick(*args, **kwargs)
+        now = time.monotonic()
+        if now - self._last_heartbeat >= BEAT_HEARTBEAT_SECONDS:
+            self._last_heartbeat = now
+            try:
+                heartbeat_record("beat")
+            except Exception:  # a dead cache must not stop the schedule
+                logger.warning("beat heartbeat not recorded", exc_info=True)
+        return interval

@@ -13,13 +13,13 @@ from scrm.backends import describe_backends
 from scrm.redis import get_redis
 
 
-def _check_database() -> str:
+def check_database() -> str:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return "ok"
 
 
-def _check_broker() -> str:
+def check_broker() -> str:
     client = get_redis()
     if client is not None:
         client.ping()
@@ -37,7 +37,7 @@ def _check_broker() -> str:
 def healthz(request):
     checks: dict[str, str] = {}
     down: list[str] = []
-    for name, check in (("database", _check_database), ("broker", _check_broker)):
+    for name, check in (("database", check_database), ("broker", check_broker)):
         try:
             checks[name] = check()
         except Exception as exc:  # report any failure of a dependency, do not raise

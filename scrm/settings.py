@@ -207,6 +207,7 @@ CELERY_TASK_ROUTES = {
     "campaigns.tasks.*": {"queue": "planning"},
     "customers.segments.tasks.*": {"queue": "planning"},
     "customers.engagement.tasks.*": {"queue": "analytics"},
+    "console.tasks.*": {"queue": "analytics"},
 }
 
 # --- Auth, API ------------------------------------------------------------------------------

@@ -133,4 +133,16 @@ for url in (f"/admin/customers/customer/{customer.pk}/360/", "/admin/customers/s
 response = web.post("/admin/customers/segment/preview/", json.dumps({"rule": {"all": []}}), content_type="application/json")
 assert response.status_code == 200 and response.json()["count"] >= 1, response.content[:500]
 print("customer 360 and segment builder ok")
+
+# The dashboard (the admin index) renders on SQLite, with the follow counted on its local day.
+from customers.engagement.models import AccountDailyCount  # noqa: E402
+from customers.services.events import event_record  # noqa: E402
+
+event_record(customer_id=customer.pk, event_type="wechat.subscribe", account_id=account.pk)
+event_record(customer_id=customer.pk, event_type="wechat.subscribe", account_id=account.pk)
+assert AccountDailyCount.objects.get(account=account, metric="wechat.subscribe").count == 2
+response = web.get(f"/admin/?account={account.pk}")
+assert response.status_code == 200 and b'id="dash-chart-follows"' in response.content, (response.status_code, response.content[:500])
+assert web.get("/admin/dashboard/in-flight.json").status_code == 200
+print("dashboard ok")
 print("SQLITE CHECK PASSED")

@@ -32,3 +32,26 @@ class EngagementDailyRollup(models.Model):
             models.UniqueConstraint(fields=["customer", "event_type", "day"], name="engagement_rollup_unique"),
         ]
         indexes = [models.Index(fields=["event_type", "day"])]
+
+
+class AccountDailyCount(models.Model):
+    """How many events of one kind an account saw on one local day (the operators' TIME_ZONE).
+
+    Kept by customers.engagement.daily as events are recorded (one upsert per account, day and
+    metric), so the dashboard reads ~30 rows per metric instead of counting the event store.
+    `metric` is an event type (`wechat.subscribe`, `push.sent`…) or a derived measure
+    (`unfollow.after_push`, `push.first_click`, `refusal.template_blocked`, `refusal.do_not_disturb`).
+    """
+
+    account = models.ForeignKey("accounts.ChannelAccount", on_delete=models.CASCADE, related_name="+", db_index=False)
+    day = models.DateField()
+    metric = models.CharField(max_length=48)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("daily account count")
+        verbose_name_plural = _("daily account counts")
+        constraints = [
+            # Also the index of the dashboard's range reads (account, day ≥ 30 days ago).
+            models.UniqueConstraint(fields=["account", "day", "metric"], name="account_daily_count_unique"),
+        ]

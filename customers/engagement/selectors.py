@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import date, datetime
 
-from django.db.models import ExpressionWrapper, F, FloatField, QuerySet, Value
+from django.db.models import Exists, ExpressionWrapper, F, FloatField, OuterRef, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, Extract, Power
 from django.utils import timezone
 
 from customers.engagement.learning import HALF_LIFE_DAYS, decay_factor
-from customers.models import EngagementEvent, EngagementProfile
+from customers.engagement.models import AccountDailyCount
+from customers.models import ChannelIdentity, Customer, EngagementEvent, EngagementProfile, FollowState
 
 
 def engagement_current_score_expression(*, now: datetime | None = None, prefix: str = ""):
@@ -71,3 +72,35 @@ def audience_best_hour(*, customer_ids: QuerySet | list[int]) -> int | None:
 def customer_timeline(*, customer_id: int, limit: int = 100) -> QuerySet[EngagementEvent]:
     """A customer's latest events (served by the (customer, occurred_at) index)."""
     return EngagementEvent.objects.filter(customer_id=customer_id).order_by("-occurred_at")[:limit]
+
+
+def account_daily_counts(*, since: date, until: date, account_id: int | None = None, metrics: list[str] | None = None) -> dict[str, dict[date, int]]:
+    """{metric: {local day: count}} from the daily counters, for one account or all of them.
+
+    Uses index: the unique (account, day, metric) — a bounded range of ~30 days × metrics per account."""
+    rows = AccountDailyCount.objects.filter(day__gte=since, day__lte=until)
+    if account_id is not None:
+        rows = rows.filter(account_id=account_id)
+    if metrics is not None:
+        rows = rows.filter(metric__in=metrics)
+    result: dict[str, dict[date, int]] = {}
+    for metric, day, n in rows.values_list("metric", "day").annotate(n=Sum("count")).order_by():
+        result.setdefault(metric, {})[day] = n
+    return result
+
+
+def followers_count(*, account_id: int | None = None) -> int:
+    """Identities following the account (every account when None). Uses index: (account, follow_state)."""
+    identities = ChannelIdentity.objects.filter(follow_state=FollowState.FOLLOWING)
+    if account_id is not None:
+        identities = identities.filter(account_id=account_id)
+    return identities.count()
+
+
+def active_customers_count(*, since: datetime, account_id: int | None = None) -> int:
+    """Customers who did something (customers.services.ENGAGEMENT_EVENT_PREFIXES) since `since`, among
+    the account's identities when given. Uses index: customers' last_engaged_at."""
+    customers = Customer.objects.filter(last_engaged_at__gte=since)
+    if account_id is not None:
+        customers = customers.filter(Exists(ChannelIdentity.objects.filter(customer_id=OuterRef("pk"), account_id=account_id)))
+    return customers.count()

@@ -12,6 +12,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from psycopg import sql
 
+from customers.engagement.daily import BULK_COUNT_CTE, bulk_count_params, daily_count_event
 from customers.engagement.services import engagement_schedule
 from customers.errors import CustomerError
 from customers.models import Customer, EngagementEvent
@@ -22,7 +23,8 @@ from scrm.sqltools import render, table
 ENGAGEMENT_EVENT_PREFIXES = ("wechat.message", "wechat.click", "wechat.view", "wechat.scan", "wechat.subscribe", "link.", "mp.", "inbox.read", "conversion")
 
 # Inserts a batch (skipping stored dedupe keys) and moves last_engaged_at for the engaging ones.
-# Params: created_at, the eight column arrays, one LIKE pattern per ENGAGEMENT_EVENT_PREFIXES entry.
+# Params: created_at, the eight column arrays, one LIKE pattern per ENGAGEMENT_EVENT_PREFIXES entry,
+# then the daily counters' parameters (customers.engagement.daily.BULK_COUNT_CTE).
 _EVENTS_INSERT = sql.SQL(
     """
     WITH ins AS (
@@ -32,7 +34,7 @@ _EVENTS_INSERT = sql.SQL(
         FROM unnest(%s::bigint[], %s::varchar[], %s::timestamptz[], %s::text[], %s::bigint[], %s::bigint[],
                     %s::bigint[], %s::varchar[]) AS u(c, t, o, p, a, cp, d, k)
         ON CONFLICT (dedupe_key) DO NOTHING
-        RETURNING id, customer_id, event_type, occurred_at
+        RETURNING id, customer_id, event_type, occurred_at, account_id, delivery_id
     ), engaged AS (
         UPDATE {customer} cu SET last_engaged_at = m.at
         FROM (
@@ -41,10 +43,11 @@ _EVENTS_INSERT = sql.SQL(
             GROUP BY customer_id
         ) m
         WHERE cu.id = m.customer_id AND (cu.last_engaged_at IS NULL OR cu.last_engaged_at < m.at)
-    )
+    ), {daily}
     SELECT id FROM ins
     """
 ).format(
+    daily=BULK_COUNT_CTE,
     event=table(EngagementEvent),
     customer=table(Customer),
     engaging=sql.SQL(" OR ").join([sql.SQL("event_type LIKE %s")] * len(ENGAGEMENT_EVENT_PREFIXES)),
@@ -74,14 +77,16 @@ def event_record(
         delivery_id=delivery_id,
         dedupe_key=dedupe_key,
     )
-    if dedupe_key:
-        try:
-            with transaction.atomic():
-                event.save()
-        except IntegrityError:
-            return None
-    else:
-        event.save()
+    with transaction.atomic():  # the event and its daily count together
+        if dedupe_key:
+            try:
+                with transaction.atomic():
+                    event.save()
+            except IntegrityError:
+                return None
+        else:
+            event.save()
+        daily_count_event(event)
     if event_type.startswith(ENGAGEMENT_EVENT_PREFIXES):
         Customer.objects.filter(pk=customer_id).exclude(last_engaged_at__gte=occurred_at).update(last_engaged_at=occurred_at)
     _engagement_schedule([event.pk])
@@ -125,7 +130,7 @@ def events_record_bulk(events: Iterable[dict[str, Any]], *, batch_size: int = 50
         with connection.cursor() as cursor:
             cursor.execute(
                 render(_EVENTS_INSERT),
-                [now, *columns, *[prefix + "%" for prefix in ENGAGEMENT_EVENT_PREFIXES]],
+                [now, *columns, *[prefix + "%" for prefix in ENGAGEMENT_EVENT_PREFIXES], *bulk_count_params()],
             )
             new_ids.extend(row[0] for row in cursor.fetchall())
         batch.clear()

@@ -11,6 +11,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from customers.engagement.daily import daily_count_refusals
 from customers.errors import CustomerError
 from customers.models import ChannelIdentity, Customer, CustomerUnionId, FollowState
 from customers.services.merge import customer_merge
@@ -145,7 +146,16 @@ def identity_record_refusal(*, identity_ids: Iterable[int], refusal: Refusal, at
             follow_state=FollowState.UNFOLLOWED, unfollowed_at=at, updated_at=now
         )
     if refusal == Refusal.TEMPLATE_BLOCKED:
-        return identities.filter(refuses_template=False).update(refuses_template=True, updated_at=now)
+        return _mute(identities.filter(refuses_template=False), refusal, at, refuses_template=True, updated_at=now)
     if refusal == Refusal.DO_NOT_DISTURB:
-        return identities.filter(do_not_disturb=False).update(do_not_disturb=True, updated_at=now)
+        return _mute(identities.filter(do_not_disturb=False), refusal, at, do_not_disturb=True, updated_at=now)
     raise ValueError(refusal)
+
+
+@transaction.atomic
+def _mute(identities, refusal: Refusal, at: datetime, **values) -> int:
+    # The dashboard's daily "mutes" count the identities that changed, by account.
+    account_ids = list(identities.select_for_update().values_list("account_id", flat=True))
+    changed = identities.update(**values)
+    daily_count_refusals(account_ids=account_ids, refusal=str(refusal), at=at)
+    return changed

@@ -57,6 +57,8 @@ class InboundMessage(models.Model):
                 condition=Q(state__in=["received", "processing"]),
                 name="inbound_unfinished_idx",
             ),
+            # The console's callback backlog counts recent failures without reading the whole outbox.
+            models.Index(fields=["received_at"], condition=Q(state="failed"), name="inbound_failed_idx"),
         ]
 
     def __str__(self) -> str:

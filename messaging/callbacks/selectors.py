@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Count, Min
 
 from accounts.models import AccountKind, ChannelAccount
-from messaging.callbacks.models import AutoReplyMatch, AutoReplyRule
+from messaging.callbacks.models import AutoReplyMatch, AutoReplyRule, InboundMessage, InboundState
 
 
 @dataclass(frozen=True)
@@ -89,3 +91,12 @@ def auto_reply_text(*, account: CallbackAccount, fields: dict[str, Any]) -> str 
         if (match == AutoReplyMatch.EXACT and text == keyword) or (match == AutoReplyMatch.CONTAINS and keyword in text):
             return reply
     return None
+
+
+def inbound_backlog(*, failed_since: datetime) -> dict[str, Any]:
+    """The callback outbox's backlog: rows not yet processed (and the oldest one's enqueue time), and
+    rows that failed since `failed_since`. Uses index: inbound_unfinished_idx, inbound_failed_idx."""
+    unfinished = InboundMessage.objects.filter(state__in=[InboundState.RECEIVED, InboundState.PROCESSING])
+    figures = unfinished.aggregate(pending=Count("pk"), oldest=Min("last_enqueued_at"))
+    failed = InboundMessage.objects.filter(state=InboundState.FAILED, received_at__gte=failed_since).count()
+    return {"pending": figures["pending"], "oldest_pending_at": figures["oldest"], "failed": failed}
