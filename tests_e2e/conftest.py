@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from playwright.sync_api import Page, Route, sync_playwright
+from playwright.sync_api import ConsoleMessage, Page, Route, sync_playwright
 
 from tests_e2e.stack import ROOT, Stack
 
@@ -54,6 +54,15 @@ class Recorder:
             return
         route.continue_()
 
+    def console(self, page: Page, message: ConsoleMessage) -> None:
+        if message.type != "error":
+            return
+        source = (message.location or {}).get("url", "")
+        # Chromium asks for /favicon.ico on its own, not the page; its 404 is not the page's error.
+        if urlsplit(source).path == "/favicon.ico":
+            return
+        self.console_errors.append(f"{page.url}: {message.text} ({source})")
+
     def counts(self) -> tuple[int, int, int, int]:
         return len(self.blocked), len(self.page_errors), len(self.console_errors), len(self.server_errors)
 
@@ -70,7 +79,10 @@ class Recorder:
 
 
 class Journey(dict):
-    """State handed from step to step (segment name, campaign id, …)."""
+    """State handed from step to step (segment name, campaign id, …). `run` tells this run's names
+    apart from an earlier run's (E2E_REUSE_STACK keeps the database)."""
+
+    run = time.strftime("%m%d-%H%M%S")
 
     def need(self, key: str, step: str):
         if key not in self:
@@ -99,6 +111,11 @@ def stack():
         demo_customers=int(_env("E2E_DEMO_CUSTOMERS", "200")),
         log_path=SHOTS / "stack.log",
     )
+    if os.environ.get("E2E_REUSE_STACK"):
+        # Writing a step: attach to a stack already running on these ports (e.g. `make run` with
+        # PORT=$E2E_PORT SANDBOX_PORT=$E2E_SANDBOX_PORT); nothing is reset, started or stopped.
+        yield stack
+        return
     started = time.monotonic()
     stack.reset_state()
     stack.start()
@@ -130,10 +147,7 @@ def page(stack, recorder):
 
         def watch(page: Page) -> None:
             page.on("pageerror", lambda error: recorder.page_errors.append(f"{page.url}: {error}"))
-            page.on(
-                "console",
-                lambda message: recorder.console_errors.append(f"{page.url}: {message.text}") if message.type == "error" else None,
-            )
+            page.on("console", lambda message: recorder.console(page, message))
             page.on(
                 "response",
                 lambda response: recorder.server_errors.append(f"{response.status} {response.url}") if response.status >= 500 else None,
@@ -178,12 +192,13 @@ def sandbox(stack):
 
 @pytest.fixture
 def shoot(request, page):
-    """`shoot("what")` writes var/e2e/<NN>-<step>-<what>.png (full page)."""
+    """`shoot("what")` writes var/e2e/<NN>-<step>-<what>.png (the full page, or the window as the
+    operator sees it with full_page=False)."""
     number, name = STEP_NAME.match(request.node.name).groups()
 
-    def take(what: str) -> Path:
+    def take(what: str, *, full_page: bool = True) -> Path:
         path = SHOTS / f"{number}-{name}-{what}.png"
-        page.screenshot(path=path, full_page=True)
+        page.screenshot(path=path, full_page=full_page)
         return path
 
     return take

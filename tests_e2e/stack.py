@@ -9,7 +9,9 @@ group); `stop()` signals the group as Ctrl-C would and kills what is left after 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -78,8 +80,8 @@ class Stack:
         }
         env.pop("SCRM_TESTING", None)
         log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            ["bash", "scripts/run_stack.sh"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        self.process = subprocess.Popen(  # noqa: S603 - our own script with fixed arguments
+            [shutil.which("bash") or "/bin/bash", "scripts/run_stack.sh"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
@@ -116,14 +118,10 @@ class Stack:
             self.process.poll()  # reap the script itself, or its zombie keeps the group "alive"
             time.sleep(0.3)
         if _group_alive(group):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(group, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
 
     def log_tail(self, lines: int = 60) -> str:
         try:
