@@ -13,6 +13,7 @@ import contextlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -66,6 +67,10 @@ class Stack:
         redis.Redis.from_url(self.redis_url).flushdb()
 
     def start(self) -> None:
+        for port in (self.port, self.sandbox_port):
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    raise StackError(f"port {port} is in use: stop what listens there or set E2E_PORT / E2E_SANDBOX_PORT")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {
             **os.environ,

@@ -206,7 +206,7 @@ def test_08_progress_to_completed(page: Page, journey, sandbox, api):
     got = {(m["touser"], str(m["msgid"])) for m in received}
     missing = {(d["external_id"], str(d["msgid"])) for d in deliveries} - got
     assert not missing, f"deliveries the sandbox never received: {sorted(missing)[:5]}"
-    journey.update(sent_total=total, delivered_customer=deliveries[0]["customer"])
+    journey.update(sent_total=total, delivered_customer=deliveries[0]["customer"], delivered_openid=deliveries[0]["external_id"])
 
 
 def test_09_report(page: Page, journey):
@@ -223,14 +223,20 @@ def test_09_report(page: Page, journey):
 
 
 def test_10_customer_360(page: Page, journey):
-    """A customer who received the push sees it in the timeline of their 360 page."""
+    """A customer who received the push, found by their openid in the customers list: their 360
+    page shows the push in the timeline, with the campaign."""
     customer_id = journey.need("delivered_customer", "step 08 (progress)")
-    path = f"/admin/customers/customer/{customer_id}/change/"
-    _require(page, path, 'data-testid="customer-timeline"', "the customer 360 page")
-    page.goto(path)
-    timeline = page.get_by_test_id("customer-timeline")
-    expect(timeline).to_be_visible()
-    expect(timeline).to_contain_text(journey["campaign_name"])
+    _require(page, f"/admin/customers/customer/{customer_id}/360/", 'data-testid="customer-360"', "the customer 360 page")
+    page.goto(f"/admin/customers/customer/?q={journey['delivered_openid']}")
+    page.locator(f"#result_list a[href$='/customer/{customer_id}/360/']").first.click()
+    expect(page.get_by_test_id("customer-360")).to_have_attribute("data-customer-id", str(customer_id))
+    timeline = page.get_by_test_id("c360-timeline")
+    push = timeline.locator("[data-testid=timeline-entry][data-kind=push]", has_text=journey["campaign_name"])
+    expect(push).to_have_count(1)
+    expect(push.get_by_test_id("timeline-campaign")).to_have_text(journey["campaign_name"])
+    # Only the pushes: the filter keeps it.
+    timeline.get_by_test_id("c360-timeline-filter").locator("[data-kind=pushes]").click()
+    expect(page.get_by_test_id("c360-timeline").locator("[data-testid=timeline-entry][data-kind=push]", has_text=journey["campaign_name"])).to_have_count(1)
 
 
 def test_11_dashboard_after_the_campaign(page: Page, journey):
