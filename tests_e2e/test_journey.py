@@ -7,6 +7,7 @@ skip after it.
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -109,16 +110,19 @@ def test_05_segment_builder(page: Page, journey, shoot):
 
 OA_NAME = "Demo 咖啡 服务号"  # seed_demo's service account
 OA_APP_ID = "wxdemo0000000001"
+# The template the journey sends (seed_demo's library has it) and plausible values for its keys.
+PREFERRED_TEMPLATE = "活动报名成功通知"
+KEY_VALUES = {"活动名称": "上海新品品鉴会", "活动时间": "2026-12-20 14:00", "活动地点": "上海静安门店"}
 
 
 def test_06_campaign_wizard(page: Page, journey, shoot):
     """A template-message campaign built in the wizard: account by name, a template from the
-    library with one field per key, a variable from the list, the segment by name with its live
-    count, and the preview rendered for a sample customer."""
+    library with one field per key, the customer's name from the variable list, the segment by name
+    with its live count, the preview rendered for a sample customer, the reach predicted."""
     segment_name = journey.need("segment_name", "step 05 (segment builder)")
     _require(page, "/admin/campaigns/campaign/add/", 'id="wizard-preview"', "the campaign wizard")
     page.goto("/admin/campaigns/campaign/add/")
-    name = f"E2E 上海 新品上市提醒 {journey.run}"
+    name = f"E2E 上海新品品鉴会报名通知 {journey.run}"
     page.fill("#id_name", name)
     page.locator("#id_account").select_option(page.locator("#id_account option", has_text=OA_NAME).get_attribute("value"))
     page.locator("input[name=message_type][value=template]").check()
@@ -126,19 +130,24 @@ def test_06_campaign_wizard(page: Page, journey, shoot):
     templates = page.locator("#id_message_template option:not([value='']):not([hidden])")
     if templates.count() == 0:
         pytest.skip(f"{OA_NAME} has no template in its library (template library sync not in this build)")
-    template_value = templates.first.get_attribute("value")
-    page.locator("#id_message_template").select_option(template_value)
-    keys = page.locator("#wizard-template-key-inputs input[data-key]")
-    expect(keys.first).to_be_visible()
-    for index in range(keys.count()):
-        keys.nth(index).fill(f"E2E 内容 {index + 1}")
-    # A variable from the list goes where the cursor is: the first key greets the customer by name.
-    first_key = keys.first
-    first_key.fill("你好，")
-    first_key.press("End")
-    variable = page.get_by_test_id("wizard-variable-customerdisplay_name")
-    variable.click()
-    expect(first_key).to_have_value(re.compile(r"你好，\{\{ ?customer\.display_name ?\}\}"))
+    preferred = templates.filter(has_text=PREFERRED_TEMPLATE)
+    template = preferred.first if preferred.count() else templates.first
+    page.locator("#id_message_template").select_option(template.get_attribute("value"))
+    keys = json.loads(template.get_attribute("data-keys") or "[]")
+    assert keys, "the template names no keys"
+    inputs = page.locator("#wizard-template-key-inputs input[data-key]")
+    expect(inputs).to_have_count(len(keys))
+    # One field per key; the customer's name comes from the variable list, in the name key.
+    name_key = next((k["key"] for k in keys if k.get("rule") == "name"), keys[0]["key"])
+    for key in keys:
+        field = page.locator(f"#wizard-template-key-inputs input[data-key='{key['key']}']")
+        if key["key"] == name_key:
+            field.fill("")
+            field.click()
+            page.get_by_test_id("wizard-variable-customerdisplay_name").click()
+            expect(field).to_have_value(re.compile(r"^\{\{ ?customer\.display_name ?\}\}$"))
+        else:
+            field.fill(KEY_VALUES.get(key.get("label", ""), f"E2E {key.get('label') or key['key']}"))
 
     # The audience: the segment picked by name (Select2), its live count.
     page.locator(".field-segment .select2-selection").click()
@@ -153,7 +162,8 @@ def test_06_campaign_wizard(page: Page, journey, shoot):
     sample_name = sample_option.inner_text().split(" · ")[0]
     sample.select_option(sample_option.get_attribute("value"))
     body = page.get_by_test_id("wizard-preview-body")
-    expect(body).to_contain_text(f"你好，{sample_name}")
+    expect(body).to_contain_text(sample_name)
+    expect(body).not_to_contain_text("{{")
     expect(page.get_by_test_id("wizard-preview-errors")).to_be_hidden()
     expect(page.get_by_test_id("wizard-title-preview")).not_to_be_empty()
 
@@ -168,7 +178,7 @@ def test_06_campaign_wizard(page: Page, journey, shoot):
     page.click("button[name=_continue], input[name=_continue]")
     expect(page).to_have_url(re.compile(r"/admin/campaigns/campaign/\d+/change/"))
     expect(page.get_by_test_id("campaign-state")).to_have_attribute("data-state", "draft")
-    journey.update(campaign_id=int(re.search(r"/campaign/(\d+)/change/", page.url).group(1)), campaign_name=name)
+    journey.update(campaign_id=int(re.search(r"/campaign/(\d+)/change/", page.url).group(1)), campaign_name=name, name_key=name_key)
 
 
 def test_07_schedule(page: Page, journey):
@@ -206,6 +216,11 @@ def test_08_progress_to_completed(page: Page, journey, sandbox, api):
     got = {(m["touser"], str(m["msgid"])) for m in received}
     missing = {(d["external_id"], str(d["msgid"])) for d in deliveries} - got
     assert not missing, f"deliveries the sandbox never received: {sorted(missing)[:5]}"
+    # The variable was filled per customer at send time: the first recipient's own name.
+    first = deliveries[0]
+    message = next(m for m in received if m["touser"] == first["external_id"] and str(m["msgid"]) == str(first["msgid"]))
+    customer = api.get(f"{api.base}/api/v1/customers/{first['customer']}/").json()
+    assert message["payload"]["data"][journey["name_key"]]["value"] == customer["display_name"]
     journey.update(sent_total=total, delivered_customer=deliveries[0]["customer"], delivered_openid=deliveries[0]["external_id"])
 
 
@@ -228,7 +243,7 @@ def test_10_customer_360(page: Page, journey):
     customer_id = journey.need("delivered_customer", "step 08 (progress)")
     _require(page, f"/admin/customers/customer/{customer_id}/360/", 'data-testid="customer-360"', "the customer 360 page")
     page.goto(f"/admin/customers/customer/?q={journey['delivered_openid']}")
-    page.locator(f"#result_list a[href$='/customer/{customer_id}/360/']").first.click()
+    page.locator(f"#result_list a[href*='/customer/{customer_id}/360/']").first.click()
     expect(page.get_by_test_id("customer-360")).to_have_attribute("data-customer-id", str(customer_id))
     timeline = page.get_by_test_id("c360-timeline")
     push = timeline.locator("[data-testid=timeline-entry][data-kind=push]", has_text=journey["campaign_name"])
