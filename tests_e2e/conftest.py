@@ -80,10 +80,10 @@ class Recorder:
 
 
 class Journey(dict):
-    """State handed from step to step (segment name, campaign id, …). `run` tells this run's names
-    apart from an earlier run's (E2E_REUSE_STACK keeps the database)."""
+    """State handed from step to step (segment name, campaign id, …). `suffix` tells this run's
+    names apart from an earlier run's when E2E_REUSE_STACK keeps the database (else it is empty)."""
 
-    run = time.strftime("%m%d-%H%M%S")
+    suffix = time.strftime(" %m%d-%H%M%S") if os.environ.get("E2E_REUSE_STACK") else ""
 
     def need(self, key: str, step: str):
         if key not in self:
@@ -191,6 +191,12 @@ def sandbox(stack):
     return call
 
 
+def settle_charts(page: Page) -> None:
+    """Chart.js grows its bars and lines for about a second: a screenshot waits for them."""
+    if page.evaluate("() => !!(window.Chart && Object.keys(Chart.instances || {}).length)"):
+        page.wait_for_timeout(1200)
+
+
 @pytest.fixture
 def shoot(request, page):
     """`shoot("what")` writes var/e2e/<NN>-<step>-<what>.png (the full page, or the window as the
@@ -199,6 +205,7 @@ def shoot(request, page):
 
     def take(what: str, *, full_page: bool = True) -> Path:
         path = SHOTS / f"{number}-{name}-{what}.png"
+        settle_charts(page)
         page.screenshot(path=path, full_page=full_page)
         return path
 
@@ -226,6 +233,7 @@ def step(request, page, recorder):
         return
     if "page" in inspect.signature(request.function).parameters:  # not for a step that only checks records
         page.wait_for_load_state("load")
+        settle_charts(page)
         suffix = "-FAILED" if call.failed else ""
         page.screenshot(path=SHOTS / f"{number}-{name}{suffix}.png", full_page=True)
     problems = recorder.since(mark)

@@ -85,7 +85,7 @@ def test_05_segment_builder(page: Page, journey, shoot):
     """A rule-based segment built with the menus: customers in 上海, with the live count."""
     _require(page, "/admin/customers/segment/add/", 'data-testid="segment-builder"', "the segment builder (Add works, in Chinese)")
     page.goto("/admin/customers/segment/add/")
-    name = f"E2E 上海的客户 {journey.run}"
+    name = f"E2E 上海的客户{journey.suffix}"
     page.fill("#id_name", name)
     builder = page.get_by_test_id("segment-builder")
     builder.locator("select[data-testid=builder-add-condition]").select_option("field")
@@ -122,7 +122,7 @@ def test_06_campaign_wizard(page: Page, journey, shoot):
     segment_name = journey.need("segment_name", "step 05 (segment builder)")
     _require(page, "/admin/campaigns/campaign/add/", 'id="wizard-preview"', "the campaign wizard")
     page.goto("/admin/campaigns/campaign/add/")
-    name = f"E2E 上海新品品鉴会报名通知 {journey.run}"
+    name = f"E2E 上海新品品鉴会报名通知{journey.suffix}"
     page.fill("#id_name", name)
     page.locator("#id_account").select_option(page.locator("#id_account option", has_text=OA_NAME).get_attribute("value"))
     page.locator("input[name=message_type][value=template]").check()
@@ -262,6 +262,12 @@ def test_11_dashboard_after_the_campaign(page: Page, journey):
     funnels = page.locator("#dash-chart-funnels")
     expect(funnels.locator("canvas")).to_be_visible()
     expect(page.locator("#console-dashboard")).to_contain_text(journey["campaign_name"])
+    # The newest campaign is the rightmost group of bars: planned and sent are what was sent.
+    bars = page.evaluate(
+        """() => Chart.getChart(document.querySelector('#dash-chart-funnels canvas')).data.datasets
+                 .map(d => d.data[d.data.length - 1])"""
+    )
+    assert bars[:2] == [journey["sent_total"]] * 2, f"funnel bars (planned, sent, …) {bars}, sent {journey['sent_total']}"
 
 
 def test_12_no_request_left_the_server(recorder):
