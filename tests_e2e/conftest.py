@@ -30,6 +30,7 @@ from tests_e2e.stack import ROOT, Stack
 SHOTS = ROOT / "var" / "e2e"
 DEMO_LOGIN = ("demo", "demo-scrm-2024")  # printed by seed_demo; local sandbox use only
 STEP_NAME = re.compile(r"test_(\d+)_(\w+)")
+TIMINGS: dict[str, float] = {}
 
 
 def _env(name: str, default: str) -> str:
@@ -66,6 +67,11 @@ class Recorder:
 
     def counts(self) -> tuple[int, int, int, int]:
         return len(self.blocked), len(self.page_errors), len(self.console_errors), len(self.server_errors)
+
+    def forget(self, mark: tuple[int, int, int, int]) -> None:
+        """Drop what was recorded after `mark` (the guard check's own provocations)."""
+        for items, start in zip((self.blocked, self.page_errors, self.console_errors, self.server_errors), mark, strict=True):
+            del items[start:]
 
     def since(self, mark: tuple[int, int, int, int]) -> list[str]:
         problems = []
@@ -122,10 +128,12 @@ def stack():
     stack.start()
     try:
         stack.wait_ready()
-        print(f"\ne2e stack ready in {time.monotonic() - started:.0f} s at {stack.base_url} (log: {stack.log_path})")
+        TIMINGS["stack ready"] = time.monotonic() - started
         yield stack
     finally:
+        stopping = time.monotonic()
         stack.stop()
+        TIMINGS["stack stopped"] = time.monotonic() - stopping
 
 
 @pytest.fixture(scope="session")
@@ -241,9 +249,10 @@ def step(request, page, recorder):
         pytest.fail(f"step {number} {name}: " + "; ".join(problems), pytrace=False)
 
 
-def pytest_sessionfinish(session, exitstatus):
-    """Say where the screenshots are."""
-    if SHOTS.exists():
-        shots = sorted(p.name for p in SHOTS.glob("*.png"))
-        if shots:
-            print(f"\nscreenshots in {SHOTS}: {', '.join(shots)}")
+def pytest_terminal_summary(terminalreporter):
+    """How long the stack took, and where the screenshots are."""
+    if TIMINGS:
+        terminalreporter.write_line("e2e stack: " + ", ".join(f"{k} in {v:.0f} s" for k, v in TIMINGS.items()))
+    shots = sorted(p.name for p in SHOTS.glob("*.png")) if SHOTS.exists() else []
+    if shots:
+        terminalreporter.write_line(f"screenshots in {SHOTS}: {', '.join(shots)}")

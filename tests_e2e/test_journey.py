@@ -27,6 +27,19 @@ def _require(page: Page, path: str, marker: str, feature: str) -> None:
         pytest.skip(f"{feature} is not in this build yet ({path} has no {marker})")
 
 
+def test_00_the_guards_work(page: Page, recorder):
+    """The journey's guards are live: a request to another host is aborted and recorded, and a
+    JavaScript error is caught (then forgotten, so this step itself passes)."""
+    mark = recorder.counts()
+    page.goto("/healthz")
+    page.evaluate("() => fetch('https://cdn.jsdelivr.net/npm/e2e-guard.js').catch(() => null)")
+    page.evaluate("() => setTimeout(() => { throw new Error('e2e guard check') }, 0)")
+    page.wait_for_timeout(300)  # the error is thrown after the evaluate returns
+    assert recorder.blocked[mark[0]:] == ["https://cdn.jsdelivr.net/npm/e2e-guard.js"]
+    assert any("e2e guard check" in e for e in recorder.page_errors[mark[1]:])
+    recorder.forget(mark)
+
+
 def test_01_login(page: Page):
     page.goto("/admin/")
     expect(page).to_have_url(re.compile(r"/admin/login/"))
@@ -268,8 +281,21 @@ def test_11_dashboard_after_the_campaign(page: Page, journey):
                  .map(d => d.data[d.data.length - 1])"""
     )
     assert bars[:2] == [journey["sent_total"]] * 2, f"funnel bars (planned, sent, …) {bars}, sent {journey['sent_total']}"
+    # The pushes of the last 28 days count them too.
+    expect(page.locator("#dash-kpi-pushes")).to_contain_text(re.compile(rf"(?<!\d){journey['sent_total']}(?!\d)"))
 
 
 def test_12_no_request_left_the_server(recorder):
     """Across the whole journey the browser asked no other host for anything."""
     assert recorder.blocked == [], f"requests to other hosts: {recorder.blocked}"
+
+
+def test_13_the_stack_logged_no_error(stack):
+    """No process of the stack (web, worker, beat, sandbox) logged an error or a traceback during the
+    journey: a failure the browser cannot see (a task that crashed after the page looked fine)."""
+    if not stack.log_path.exists():
+        pytest.skip("attached to a running stack (E2E_REUSE_STACK): its log is not here")
+    lines = stack.log_path.read_text(errors="replace").splitlines()
+    bad = [i for i, line in enumerate(lines) if "Traceback (most recent call last)" in line or re.search(r"\bERROR\b|\bCRITICAL\b", line)]
+    excerpt = "\n".join(lines[i][:300] for i in bad[:10])
+    assert not bad, f"{len(bad)} error line(s) in {stack.log_path}:\n{excerpt}"
