@@ -31,6 +31,7 @@ SHOTS = ROOT / "var" / "e2e"
 DEMO_LOGIN = ("demo", "demo-scrm-2024")  # printed by seed_demo; local sandbox use only
 STEP_NAME = re.compile(r"test_(\d+)_(\w+)")
 TIMINGS: dict[str, float] = {}
+LEFT_RUNNING: list[str] = []
 
 
 def _env(name: str, default: str) -> str:
@@ -134,6 +135,7 @@ def stack():
         stopping = time.monotonic()
         stack.stop()
         TIMINGS["stack stopped"] = time.monotonic() - stopping
+        LEFT_RUNNING.extend(stack.left_running)
 
 
 @pytest.fixture(scope="session")
@@ -253,6 +255,8 @@ def pytest_terminal_summary(terminalreporter):
     """How long the stack took, and where the screenshots are."""
     if TIMINGS:
         terminalreporter.write_line("e2e stack: " + ", ".join(f"{k} in {v:.0f} s" for k, v in TIMINGS.items()))
+    if LEFT_RUNNING:
+        terminalreporter.write_line("e2e stack: still running after the grace period, killed: " + "; ".join(LEFT_RUNNING))
     shots = sorted(p.name for p in SHOTS.glob("*.png")) if SHOTS.exists() else []
     if shots:
         terminalreporter.write_line(f"screenshots in {SHOTS}: {', '.join(shots)}")

@@ -41,6 +41,8 @@ class Stack:
     log_path: Path
     demo_customers: int = 200
     process: subprocess.Popen | None = field(default=None, init=False)
+    # What still ran after the grace period (then killed): reported by the e2e summary.
+    left_running: list[str] = field(default_factory=list, init=False)
 
     @property
     def base_url(self) -> str:
@@ -123,6 +125,7 @@ class Stack:
             self.process.poll()  # reap the script itself, or its zombie keeps the group "alive"
             time.sleep(0.3)
         if _group_alive(group):
+            self.left_running = _group_members(group)
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(group, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -143,3 +146,17 @@ def _group_alive(group: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _group_members(group: int) -> list[str]:
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            if int(stat.rsplit(")", 1)[1].split()[2]) == group:
+                members.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip())
+        except (OSError, ValueError, IndexError):
+            continue
+    return members
