@@ -132,8 +132,8 @@ def test_06_campaign_wizard(page: Page, journey, shoot):
     """A template-message campaign built in the wizard: account by name, a template from the
     library with one field per key, the customer's name from the variable list, the segment by name
     with its live count, the preview rendered for a sample customer, the reach predicted."""
-    segment_name = journey.need("segment_name", "step 05 (segment builder)")
     _require(page, "/admin/campaigns/campaign/add/", 'id="wizard-preview"', "the campaign wizard")
+    segment_name = journey.need("segment_name", "step 05 (segment builder)")
     page.goto("/admin/campaigns/campaign/add/")
     name = f"E2E 上海新品品鉴会报名通知{journey.suffix}"
     page.fill("#id_name", name)
