@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from playwright.sync_api import ConsoleMessage, Page, Route, sync_playwright
+from playwright.sync_api import ConsoleMessage, Page, Route, expect, sync_playwright
 
 from tests_e2e.stack import ROOT, Stack
 
@@ -31,6 +31,8 @@ SHOTS = ROOT / "var" / "e2e"
 DEMO_LOGIN = ("demo", "demo-scrm-2024")  # printed by seed_demo; local sandbox use only
 STEP_NAME = re.compile(r"test_(\d+)_(\w+)")
 TIMINGS: dict[str, float] = {}
+# A loaded 2-core CI machine: assertions wait as long as actions do (Playwright's default is 5 s).
+expect.set_options(timeout=15_000)
 LEFT_RUNNING: list[str] = []
 
 
