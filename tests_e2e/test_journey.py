@@ -157,7 +157,7 @@ def test_06_campaign_wizard(page: Page, journey, shoot):
         if key["key"] == name_key:
             field.fill("")
             field.click()
-            page.get_by_test_id("wizard-variable-customerdisplay_name").click()
+            page.locator("#wizard-variables [data-code*='customer.display_name']").click()
             expect(field).to_have_value(re.compile(r"^\{\{ ?customer\.display_name ?\}\}$"))
         else:
             field.fill(KEY_VALUES.get(key.get("label", ""), f"E2E {key.get('label') or key['key']}"))
