@@ -9,8 +9,14 @@ SANDBOX_PORT ?= 8900
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/scrm
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 SCHEMA_FUZZ := tests/messaging/test_miniprogram_schema.py tests/test_operator_api_schema.py
+# The e2e stack's own database (dropped and created again on every run: its name must contain "e2e")
+# and Redis db (flushed on every run), and its ports.
+E2E_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/scrm_e2e
+E2E_REDIS_URL ?= redis://127.0.0.1:6379/5
+E2E_PORT ?= 8780
+E2E_SANDBOX_PORT ?= 8790
 
-.PHONY: run test lint bench venv migrate demo clean
+.PHONY: run test e2e lint bench venv migrate demo clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11"; exit 1; }
@@ -32,6 +38,12 @@ test: venv
 	# would run one of the mini-program API's operations instead of all of them.
 	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" REDIS_URL="$${REDIS_URL:-$(TEST_REDIS_URL)}" \
 		SCRM_TESTING=1 $(PY) -m pytest -p no:xdist -q $(SCHEMA_FUZZ)
+
+e2e: venv
+	@test -x "$${E2E_CHROMIUM:-/usr/bin/chromium}" || { echo "Chromium not found: apt-get install -y chromium fonts-noto-cjk (or set E2E_CHROMIUM)"; exit 1; }
+	bash scripts/ensure_services.sh "$(E2E_DATABASE_URL)" "$(E2E_REDIS_URL)"
+	E2E_DATABASE_URL="$(E2E_DATABASE_URL)" E2E_REDIS_URL="$(E2E_REDIS_URL)" E2E_PORT=$(E2E_PORT) E2E_SANDBOX_PORT=$(E2E_SANDBOX_PORT) \
+		$(PY) -m pytest -c tests_e2e/pytest.ini tests_e2e $(E2E_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make run`: migrate, load demo data, start the WeChat sandbox, web, Celery worker and beat.
-# Ctrl-C stops all of them.
+# Ctrl-C stops all of them. DEMO_CUSTOMERS sets the demo population (default 3000; `make e2e` seeds fewer).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBUG=${DEBUG:-true}
@@ -29,7 +29,7 @@ $PY manage.py collectstatic --noinput -v 0
 $PY manage.py wechat_sandbox --host 127.0.0.1 --port "$SANDBOX_PORT" & pids+=($!)
 for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$SANDBOX_PORT") 2>/dev/null && break; sleep 0.2; done
 
-$PY manage.py seed_demo
+$PY manage.py seed_demo ${DEMO_CUSTOMERS:+--customers "$DEMO_CUSTOMERS"}
 $PY manage.py sandbox_register
 
 $PY -m gunicorn scrm.wsgi:application --bind "0.0.0.0:$PORT" --workers 2 --threads 4 --graceful-timeout 10 --access-logfile - & pids+=($!)

@@ -232,7 +232,11 @@ def inbound_process(*, inbound_id: int) -> bool:
         return False
     try:
         with transaction.atomic():
-            row = InboundMessage.objects.select_for_update().select_related("account").get(pk=inbound_id)
+            # Lock the message only: a bare select_for_update() would lock the joined account row FOR
+            # UPDATE too, which blocks every deferred foreign-key check on that account (KEY SHARE) —
+            # a deadlock with dispatch recording delivery reports while this upserts the same
+            # per-account counters (found by make e2e).
+            row = InboundMessage.objects.select_for_update(of=("self",)).select_related("account").get(pk=inbound_id)
             if row.state != InboundState.PROCESSING:
                 return False
             process_fields(account=row.account, fields=row.parsed, inbound=row)
