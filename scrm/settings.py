@@ -286,6 +286,10 @@ WECHAT_API_BASE_URL = env.str("WECHAT_API_BASE_URL", default="https://api.weixin
 WECOM_API_BASE_URL = env.str("WECOM_API_BASE_URL", default="https://qyapi.weixin.qq.com/")
 # Where `make run` starts the sandbox; demo accounts point here.
 SANDBOX_BASE_URL = env.str("SANDBOX_BASE_URL", default="http://127.0.0.1:8900/")
+# Sandboxes an account's API base URL may point at (comma separated base URLs). Only these receive
+# sandbox registrations (app secret, token, EncodingAESKey) and API calls besides WeChat's own
+# hosts (messaging/channels/hosts.py). Development: the local sandbox; production: none unless set.
+WECHAT_SANDBOX_URLS = env.list("WECHAT_SANDBOX_URLS", default=[SANDBOX_BASE_URL] if DEBUG or TESTING else [])
 WECHAT_HTTP_TIMEOUT = env.float("WECHAT_HTTP_TIMEOUT", default=5.0)
 # Callback replay window in seconds; 0 disables the check (tests with WeChat's old sample vectors).
 CALLBACK_REPLAY_WINDOW_SECONDS = env.int("CALLBACK_REPLAY_WINDOW_SECONDS", default=300)
