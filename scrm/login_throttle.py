@@ -78,7 +78,8 @@ class ThrottledObtainAuthToken(ObtainAuthToken):
     """POST /api/v1/auth/token/: 429 `throttled` for a username that failed too often."""
 
     def post(self, request, *args, **kwargs):
-        if login_blocked(request, str(request.data.get("username") or "")):
+        data = request.data if hasattr(request.data, "get") else {}  # a JSON array is the serializer's 400
+        if login_blocked(request, str(data.get("username") or "")):
             raise Throttled(wait=settings.LOGIN_THROTTLE_WINDOW_SECONDS, detail=str(TOO_MANY))
         return super().post(request, *args, **kwargs)
 
