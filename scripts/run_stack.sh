@@ -17,7 +17,10 @@ STOP_GRACE=${STOP_GRACE:-6}
 pids=()
 worker_pid=
 stop() {
-  trap - INT TERM HUP EXIT
+  # Ignore the signals that follow the first (make passes SIGTERM on to this script when it is
+  # itself terminated; a second Ctrl-C): dying here would orphan the worker mid-shutdown.
+  trap '' INT TERM HUP
+  trap - EXIT
   echo; echo "stopping…"
   # The Celery worker gets SIGQUIT, a cold shutdown (what Ctrl-C asks for): running tasks have
   # worker_soft_shutdown_timeout to finish, then go back to their queue (acks_late; every task is

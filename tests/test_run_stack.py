@@ -2,7 +2,7 @@
 as it does on Ctrl-C, even while the Celery worker is in the middle of a long task (issue 14,
 defect 5: the worker used to stay up for its running task, ~100 s, until SIGKILL).
 
-Starts the real script (RUN_STACK_SETUP=0: the test database is already migrated) with the sandbox,
+Starts `make run` or the script itself (RUN_STACK_SETUP=0: the test database is already migrated) with the sandbox,
 gunicorn, the worker and beat on free ports, keeps the worker busy with a follower sync against a
 slow sandbox, and times the stop.
 """
@@ -64,8 +64,8 @@ def _healthy(port: int) -> bool:
         return False
 
 
-@pytest.fixture
-def stack(transactional_db, tmp_path):
+@pytest.fixture(params=["make-run-group", "script"])
+def stack(request, transactional_db, tmp_path):
     db = connection.settings_dict
     env = {k: v for k, v in os.environ.items() if k not in {"PYTEST_XDIST_WORKER", "SCRM_TESTING"}}
     web_port, sandbox_port = _free_port(), _free_port()
@@ -79,21 +79,21 @@ def stack(transactional_db, tmp_path):
     log = tmp_path / "run.log"
     with log.open("wb") as out:
         # A session of its own: its process group is the one `make run` would have in a terminal.
-        proc = subprocess.Popen(["bash", "scripts/run_stack.sh"], cwd=ROOT, env=env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        command = ["make", "-s", "run"] if request.param == "make-run-group" else ["bash", "scripts/run_stack.sh"]
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        yield proc, log, web_port, f"http://127.0.0.1:{sandbox_port}/"
+        yield request.param, proc, log, web_port, f"http://127.0.0.1:{sandbox_port}/"
     finally:
         if _group_members(proc.pid):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
 
 
-@pytest.mark.parametrize("target", ["group", "script"])
-def test_sigterm_stops_the_stack_within_10_s_while_a_task_runs(stack, target):
-    """`group`: what a terminal's job control or CI sends (every process gets it); `script`: what
-    a supervisor sends to the process it started (only run_stack.sh gets it, and passes it on)."""
-    proc, log, web_port, sandbox_url = stack
+def test_sigterm_stops_the_stack_within_10_s_while_a_task_runs(stack):
+    """`make-run-group`: `make run` and SIGTERM to its process group, as CI and a terminal's job
+    control send it (every process gets it, and make passes it on to the script once more);
+    `script`: SIGTERM to run_stack.sh alone, as a supervisor sends it to the process it started."""
+    target, proc, log, web_port, sandbox_url = stack
     _wait_for(lambda: _healthy(web_port) and "ready." in log.read_text(), 60, "stack up", log)
 
     # A follower sync whose task runs for ~30 s: 5 s per sandbox call.
@@ -107,7 +107,7 @@ def test_sigterm_stops_the_stack_within_10_s_while_a_task_runs(stack, target):
     time.sleep(1)  # inside the task now, waiting on the slow sandbox
 
     started = time.monotonic()
-    if target == "group":
+    if target == "make-run-group":
         os.killpg(proc.pid, signal.SIGTERM)
     else:
         proc.send_signal(signal.SIGTERM)
