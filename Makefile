@@ -52,7 +52,7 @@ bench: venv
 	bash scripts/ensure_services.sh "$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/scrm_bench}" "$${REDIS_URL:-redis://127.0.0.1:6379/9}"
 	DATABASE_URL="$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/scrm_bench}" $(PY) scripts/ensure_database.py
 	DATABASE_URL="$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/scrm_bench}" REDIS_URL="$${REDIS_URL:-redis://127.0.0.1:6379/9}" \
-		ALLOWED_HOSTS=$${ALLOWED_HOSTS:-127.0.0.1,localhost} SECRET_KEY=$${SECRET_KEY:-bench-only-not-secret} FIELD_ENCRYPTION_KEY=$${FIELD_ENCRYPTION_KEY:-YmVuY2gtb25seS1rZXktMzItYnl0ZXMtbG9uZyEhISE=} \
+		ALLOWED_HOSTS=$${ALLOWED_HOSTS:-127.0.0.1,localhost} SECRET_KEY=$${SECRET_KEY:-bench-only-not-secret-0123456789-abcdefghijklmnopqrstuvwxyz} SECURE_SSL_REDIRECT=$${SECURE_SSL_REDIRECT:-false} FIELD_ENCRYPTION_KEY=$${FIELD_ENCRYPTION_KEY:-YmVuY2gtb25seS1rZXktMzItYnl0ZXMtbG9uZyEhISE=} \
 		$(PY) manage.py bench
 
 clean:

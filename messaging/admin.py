@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import ChannelAccount
 from audit.admin import ModelAdmin
+from messaging.channels.hosts import api_base_url_problem
 from messaging.serializers import ChannelAccountSerializer
 from messaging.services import account_register_with_sandbox
 
@@ -24,7 +25,7 @@ class ChannelAccountForm(forms.ModelForm):
     # Declared so the scheme is explicit: a generated URL field warns that Django 6 changes its default.
     api_base_url = forms.URLField(
         label=_("API base URL"), max_length=255, required=False, assume_scheme="https", widget=AdminURLFieldWidget,
-        help_text=_("Empty means WeChat's real servers."),
+        help_text=_("Empty means WeChat's real servers. Otherwise one of WeChat's API hosts, or a sandbox listed in WECHAT_SANDBOX_URLS."),
     )
 
     class Meta:
@@ -56,6 +57,13 @@ class ChannelAccountForm(forms.ModelForm):
                 validator(value)
             except DRFValidationError as exc:
                 raise forms.ValidationError([str(d) for d in exc.detail]) from exc
+        return value
+
+    def clean_api_base_url(self):
+        value = self.cleaned_data.get("api_base_url", "")
+        problem = api_base_url_problem(value)
+        if problem:
+            raise forms.ValidationError(problem)
         return value
 
     def clean_app_secret(self):

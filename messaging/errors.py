@@ -42,6 +42,7 @@ class SendErrorCode(RecordedErrorCatalogue):
     CONNECTION_ERROR = "connection_error", _("Could not connect to WeChat.")
     HTTP_ERROR = "http_error", _("The HTTP request to WeChat failed.")
     HTTP_429 = "http_429", _("WeChat answered: too many requests.")
+    API_HOST_REFUSED = "api_host_refused", _("The account's API base URL is neither WeChat's nor a listed sandbox; nothing was sent.")
     BAD_RESPONSE = "bad_response", _("WeChat's answer could not be read.")
     REDIS_ERROR = "redis_error", _("The token store or rate limiter was unreachable; nothing was sent.")
     RATE_LIMITED = "rate_limited", _("The account's send rate limit put the send off.")

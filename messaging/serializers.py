@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from accounts.models import AccountKind, ChannelAccount
+from messaging.channels.hosts import api_base_url_problem
 
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9]{3,32}$")
 
@@ -81,6 +82,13 @@ class ChannelAccountSerializer(serializers.ModelSerializer):
             ok = False
         if not ok:
             raise serializers.ValidationError(_("The EncodingAESKey is 43 characters of base64 (a 32-byte key)."))
+        return value
+
+    def validate_api_base_url(self, value: str) -> str:
+        # The account's secret goes wherever this points (token fetches, sandbox registration).
+        problem = api_base_url_problem(value)
+        if problem:
+            raise serializers.ValidationError(problem)
         return value
 
     def validate_timezone(self, value: str) -> str:

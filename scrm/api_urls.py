@@ -1,10 +1,11 @@
 """Operator API v1: each app contributes its routes."""
 
 from django.urls import include, path
-from rest_framework.authtoken.views import obtain_auth_token
+
+from scrm.login_throttle import ThrottledObtainAuthToken
 
 urlpatterns = [
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", ThrottledObtainAuthToken.as_view(), name="api-token"),
     path("", include("customers.urls")),
     path("", include("messaging.urls")),
     path("", include("campaigns.urls")),

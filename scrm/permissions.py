@@ -1,4 +1,5 @@
-from rest_framework.permissions import DjangoModelPermissions
+from django.conf import settings
+from rest_framework.permissions import BasePermission, DjangoModelPermissions
 
 
 class OperatorModelPermissions(DjangoModelPermissions):
@@ -23,3 +24,10 @@ class OperatorModelPermissions(DjangoModelPermissions):
         if getattr(view, "queryset", None) is None and not hasattr(view, "get_queryset"):
             return bool(request.user.is_staff)
         return super().has_permission(request, view)
+
+
+class ApiDocsPermission(BasePermission):
+    """/api/schema/ and /api/docs/: open when settings.API_DOCS_PUBLIC (development), else a login."""
+
+    def has_permission(self, request, view):
+        return bool(settings.API_DOCS_PUBLIC or (request.user and request.user.is_authenticated))

@@ -41,6 +41,15 @@ def _required(name: str, dev_default: str) -> str:
 
 
 SECRET_KEY = _required("SECRET_KEY", _DEV_SECRET)
+if not DEBUG and not TESTING and (
+    len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure-") or SECRET_KEY == _DEV_SECRET
+):
+    # Signs sessions, password resets and tracked links: a guessable key forges them.
+    raise ImproperlyConfigured(
+        "SECRET_KEY is too weak for production: use at least 50 characters, at least 5 of them different, "
+        "not Django's 'django-insecure-' kind. Generate one: "
+        "python -c \"import secrets; print(secrets.token_urlsafe(50))\""
+    )
 # Fernet keys, comma separated; the first encrypts, all decrypt (key rotation).
 _dev_fernet = base64.urlsafe_b64encode(hashlib.sha256(SECRET_KEY.encode()).digest()).decode()
 FIELD_ENCRYPTION_KEYS = [
@@ -183,6 +192,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 600
+# A cold shutdown (Ctrl-C, SIGQUIT, or SIGTERM with REMAP_SIGTERM=SIGQUIT as `make run` starts the
+# worker) gives running tasks this long, then hands them back to their queue (acks_late).
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = env.float("CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT", default=3.0)
 CELERY_TASK_SOFT_TIME_LIMIT = 540
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -252,6 +264,8 @@ SPECTACULAR_SETTINGS = {
         "SyncJobKindEnum": "messaging.channels.models.SyncJobKind",
         "SegmentKindEnum": "customers.segments.models.SegmentKind",
     },
+    # Open in development, a login in production (settings.API_DOCS_PUBLIC, read per request).
+    "SERVE_PERMISSIONS": ["scrm.permissions.ApiDocsPermission"],
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
@@ -286,6 +300,10 @@ WECHAT_API_BASE_URL = env.str("WECHAT_API_BASE_URL", default="https://api.weixin
 WECOM_API_BASE_URL = env.str("WECOM_API_BASE_URL", default="https://qyapi.weixin.qq.com/")
 # Where `make run` starts the sandbox; demo accounts point here.
 SANDBOX_BASE_URL = env.str("SANDBOX_BASE_URL", default="http://127.0.0.1:8900/")
+# Sandboxes an account's API base URL may point at (comma separated base URLs). Only these receive
+# sandbox registrations (app secret, token, EncodingAESKey) and API calls besides WeChat's own
+# hosts (messaging/channels/hosts.py). Development: the local sandbox; production: none unless set.
+WECHAT_SANDBOX_URLS = env.list("WECHAT_SANDBOX_URLS", default=[SANDBOX_BASE_URL] if DEBUG or TESTING else [])
 WECHAT_HTTP_TIMEOUT = env.float("WECHAT_HTTP_TIMEOUT", default=5.0)
 # Callback replay window in seconds; 0 disables the check (tests with WeChat's old sample vectors).
 CALLBACK_REPLAY_WINDOW_SECONDS = env.int("CALLBACK_REPLAY_WINDOW_SECONDS", default=300)
@@ -309,9 +327,32 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
-if not DEBUG and not TESTING:
-    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
-    CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
+# --- Security in production (README "Security settings for production") ----------------------
+_PRODUCTION = not DEBUG and not TESTING
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=_PRODUCTION)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=_PRODUCTION)
+# Behind a TLS-terminating proxy: the header (as Django names it in META) and the value meaning
+# HTTPS, e.g. "HTTP_X_FORWARDED_PROTO,https". Set it only when the proxy overwrites that header.
+_proxy_header = env.list("SECURE_PROXY_SSL_HEADER", default=[])
+if _proxy_header:
+    if len(_proxy_header) != 2:
+        raise ImproperlyConfigured('SECURE_PROXY_SSL_HEADER is "<META name>,<value>", e.g. "HTTP_X_FORWARDED_PROTO,https".')
+    SECURE_PROXY_SSL_HEADER = (_proxy_header[0], _proxy_header[1])
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if _PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=_PRODUCTION)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=_PRODUCTION)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=_PRODUCTION)
+# Never redirected to HTTPS: load balancers probe /healthz over plain HTTP. (The callback URLs skip
+# the middleware altogether, messaging/callbacks/wsgi.py: WeChat calls the URL exactly as it is
+# configured in its console and does not follow a redirect.)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^callbacks/"]
+# /api/schema/ and /api/docs/ are open in development, need a login in production.
+API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=DEBUG or TESTING)
+# Failed logins (admin and /api/v1/auth/token/) allowed per window for one username from one
+# address (and 4x that for one username from anywhere) before logins are refused (scrm/login_throttle.py).
+LOGIN_THROTTLE_FAILURES = env.int("LOGIN_THROTTLE_FAILURES", default=5)
+LOGIN_THROTTLE_WINDOW_SECONDS = env.int("LOGIN_THROTTLE_WINDOW_SECONDS", default=900)
+AUTHENTICATION_BACKENDS = ["scrm.login_throttle.LoginThrottleBackend"]
 
 
 # --- Campaign dispatch ------------------------------------------------------------------------

@@ -93,6 +93,7 @@ CONTRACT_CODES = {
     "connection_error",
     "http_error",
     "http_429",
+    "api_host_refused",
     "bad_response",
     "redis_error",
     "rate_limited",

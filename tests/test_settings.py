@@ -45,7 +45,7 @@ def test_production_without_secret_key_fails_at_start_naming_it():
 
 
 def test_production_without_field_encryption_key_fails_at_start_naming_it():
-    result = _boot({"DEBUG": "false", "SECRET_KEY": "x" * 50})
+    result = _boot({"DEBUG": "false", "SECRET_KEY": "k7Hq2-vN9xR4tZp8LmW3sYb6JcF1dGe5aUi0oPnQrSt-XwVyBzCk"})
     assert result.returncode != 0
     assert "FIELD_ENCRYPTION_KEY must be set" in result.stderr
 

@@ -24,6 +24,7 @@ from customers.services.bulk import CustomerUpsert, IdentityUpsert, customers_up
 from devtools.benchmarks.common import free_port, say
 from devtools.population import population_generate
 from messaging.channels.clients import wechat_client
+from messaging.channels.hosts import sandbox_started
 
 DISPATCH_MESSAGES = int(os.environ.get("BENCH_DISPATCH_MESSAGES", "2000"))
 
@@ -47,6 +48,7 @@ def _start_sandbox() -> tuple[subprocess.Popen, str]:
     while time.monotonic() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                sandbox_started(base)  # our own sandbox process: its accounts may be sent to it
                 return proc, base
         except OSError:
             time.sleep(0.2)

@@ -31,6 +31,7 @@ from customers.services.tags import tag_ensure
 from devtools.simulator.clock import SimClock, install_db_clock, restore_search_path
 from devtools.simulator.params import SIM_TZ, ArmResult, Person, SimParams, SimResult
 from devtools.simulator.people import build_audience, click_probability, next_session, notice_probability
+from messaging.channels.hosts import sandbox_started
 from messaging.sandbox.control import SandboxControl
 from messaging.sandbox.server import SandboxServer
 
@@ -323,6 +324,7 @@ def _outer_transaction(*, keep: bool):
 def simulate(params: SimParams, *, sandbox_url: str | None = None, keep: bool = False, stdout=None) -> SimResult:
     """Run the simulation against a sandbox (started here unless `sandbox_url` is given)."""
     if sandbox_url:
+        sandbox_started(sandbox_url)  # the sandbox the simulator was told to use
         return Simulation(params, sandbox_url=sandbox_url, stdout=stdout).run(keep=keep)
     server = SandboxServer(host="127.0.0.1", port=0).start()
     try:

@@ -89,16 +89,33 @@ def _verify_url(request: HttpRequest, account: CallbackAccount) -> HttpResponse:
 
 
 def _read_body(request: HttpRequest, limit: int) -> bytes:
+    """The body, read up to `limit` + 1 bytes and no further: a larger one is a 413, however sent."""
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         raise CallbackRejected(400, "bad Content-Length") from None
     if declared > limit:
         raise CallbackRejected(413, "body too large")
-    body = request.read(limit + 1)
+    if not declared and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+        # Without a Content-Length Django's request stream reads nothing; gunicorn's wsgi.input
+        # de-chunks, so read it directly, stopping one byte past the limit.
+        body = _read_at_most(request.META["wsgi.input"], limit + 1)
+    else:
+        body = request.read(limit + 1)
     if len(body) > limit:
         raise CallbackRejected(413, "body too large")
     return body
+
+
+def _read_at_most(stream, size: int) -> bytes:
+    parts, left = [], size
+    while left > 0:
+        data = stream.read(min(left, 65536))
+        if not data:
+            break
+        parts.append(data)
+        left -= len(data)
+    return b"".join(parts)
 
 
 def _receive(request: HttpRequest, account: CallbackAccount) -> HttpResponse:

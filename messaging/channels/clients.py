@@ -25,6 +25,7 @@ from wechatpy.exceptions import WeChatClientException
 
 from accounts.models import AccountKind
 from messaging.channels.errors import TOKEN_ERRORS
+from messaging.channels.hosts import api_url_check
 from messaging.channels.tokens import TokenStore
 
 logger = logging.getLogger(__name__)
@@ -41,11 +42,15 @@ TOKEN_MEMO_SECONDS = 5.0
 
 class RewritingSession(requests.Session):
     """Sends requests for WeChat's hosts to the account's API base (the sandbox, a proxy, or
-    WeChat itself) and applies the default timeout to calls that wechatpy makes without one."""
+    WeChat itself) and applies the default timeout to calls that wechatpy makes without one.
+
+    Every request, redirects included, goes only to WeChat's API hosts or a listed sandbox
+    (messaging/channels/hosts.py): the query carries the app secret or an access token."""
 
     def __init__(self, base_url: str, timeout: float):
         super().__init__()
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
+        api_url_check(self.base_url)
         self.default_timeout = timeout
         # The environment's proxies and CA bundle are read once, here: with trust_env on, requests
         # looks up ~/.netrc and every *_proxy variable again on each call, a measurable part of a send.
@@ -62,6 +67,11 @@ class RewritingSession(requests.Session):
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.default_timeout
         return super().request(method, url, *args, **kwargs)
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        # Here rather than in request(): redirects are sent through send() as well.
+        api_url_check(request.url or "")
+        return super().send(request, **kwargs)
 
 
 class SharedTokenMixin:

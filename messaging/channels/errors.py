@@ -12,6 +12,7 @@ import requests
 from wechatpy.exceptions import WeChatClientException
 
 from messaging.channels.base import SendOutcome
+from messaging.channels.hosts import ApiHostRefused
 from messaging.errors import SendErrorCode
 
 # Token invalid / expired: the client refreshes once and retries once (see clients.py).
@@ -51,6 +52,9 @@ def outcome_for_errcode(errcode: int | None, errmsg: str = "") -> SendOutcome:
 
 def classify_exception(exc: BaseException) -> SendOutcome:
     """Map an exception raised while calling WeChat to a retryable or permanent outcome."""
+    if isinstance(exc, ApiHostRefused):
+        # The account points at a host that may not receive its secret: retrying cannot help.
+        return SendOutcome(status="permanent", error_code=SendErrorCode.API_HOST_REFUSED, error_message=str(exc)[:255])
     if isinstance(exc, requests.Timeout):
         return SendOutcome(
             status="retryable", error_code=SendErrorCode.TIMEOUT, error_message=str(exc)[:255], retry_after=NETWORK_RETRY_AFTER

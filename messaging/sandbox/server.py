@@ -15,6 +15,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
+from messaging.channels.hosts import sandbox_started
 from messaging.sandbox import control_api
 from messaging.sandbox.eventpost import CallbackPoster
 from messaging.sandbox.handlers import Ctx, build_routes
@@ -112,6 +113,8 @@ class SandboxServer:
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.2},
                                        name="wechat-sandbox", daemon=True)
         self.thread.start()
+        # Accounts of this process may point at the sandbox it started (tests, benchmarks).
+        sandbox_started(self.base_url)
         return self
 
     def stop(self) -> None:

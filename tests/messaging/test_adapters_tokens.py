@@ -153,6 +153,7 @@ def test_system_busy_and_timeouts_and_refused_connections_are_retryable(sandbox,
     assert (slow.status, slow.error_code) == ("retryable", "timeout")
 
     with socket_closed_port() as port:
+        settings.WECHAT_SANDBOX_URLS = [f"http://127.0.0.1:{port}/"]  # a listed sandbox that is down
         nowhere = ChannelAccountFactory(api_base_url=f"http://127.0.0.1:{port}/")
         refused = get_adapter(nowhere).send(Recipient("d3", "o-1"), _template("k3"))
     assert (refused.status, refused.error_code) == ("retryable", "connection_error")
