@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Min, QuerySet
 from django.utils import timezone
 
-from campaigns.models import Campaign, CampaignBatchReport, Delivery, DeliveryState, MessageType, SuppressionReason
+from campaigns.models import (
+    Campaign,
+    CampaignBatchReport,
+    CampaignState,
+    Delivery,
+    DeliveryState,
+    MessageType,
+    SuppressionReason,
+)
 
 RATE_WINDOW_SECONDS = 60
+MIN_RATE_SECONDS = 1.0
 
 
 def funnel_order() -> list[str]:
@@ -26,25 +35,52 @@ def campaign_list(*, filters: dict[str, Any] | None = None) -> QuerySet[Campaign
     return qs
 
 
-def campaign_progress(*, campaign: Campaign) -> dict[str, Any]:
-    """Counts by delivery state, sends per second over the last minute, and the ETA of the rest."""
+def campaign_progress(*, campaign: Campaign, now: datetime | None = None) -> dict[str, Any]:
+    """Counts by delivery state, the current send rate and the ETA of the rest.
+
+    The rate is the sends of the last minute divided by the time they actually took: over a fixed
+    60 s window, a campaign 3 s into sending showed a twentieth of its rate and an ETA twenty times
+    too long (309 s with 13 s to go). The window is read through the account's sent_at index, so a
+    poll costs the last minute's sends, not the campaign's size.
+    """
+    now = now or timezone.now()
     counts = dict.fromkeys(DeliveryState.values, 0)
     for row in Delivery.objects.filter(campaign_id=campaign.pk).values("state").annotate(n=Count("id")).order_by():
         counts[row["state"]] = row["n"]
-    since = timezone.now() - timedelta(seconds=RATE_WINDOW_SECONDS)
-    recent = Delivery.objects.filter(campaign_id=campaign.pk, sent_at__gte=since).count()
-    rate = recent / RATE_WINDOW_SECONDS
+    since = now - timedelta(seconds=RATE_WINDOW_SECONDS)
+    recent = Delivery.objects.filter(account_id=campaign.account_id, sent_at__gte=since, sent_at__isnull=False, campaign_id=campaign.pk).aggregate(
+        n=Count("id"), first=Min("sent_at")
+    )
+    rate = 0.0
+    if recent["n"]:
+        # At least one second: a burst of a few sends in the first instant is not a rate yet.
+        elapsed = max((now - recent["first"]).total_seconds(), MIN_RATE_SECONDS)
+        rate = recent["n"] / elapsed
     remaining = counts[DeliveryState.PLANNED] + counts[DeliveryState.SENDING]
     total = sum(counts.values())
     done = total - remaining
+    sending = campaign.state == CampaignState.SENDING
+    if not remaining:
+        eta = 0
+    elif sending and rate > 0:
+        eta = round(remaining / rate)
+    else:
+        eta = None
     return {
         "state": campaign.state,
         "counts": counts,
         "total": total,
         "done": done,
+        # Pushes that left (sent, and those WeChat has since confirmed or refused after sending).
+        "sent": counts[DeliveryState.SENT] + counts[DeliveryState.DELIVERED],
+        "remaining": remaining,
         "percent": round(100.0 * done / total, 1) if total else 0.0,
         "rate_per_second": round(rate, 2),
-        "eta_seconds": round(remaining / rate) if rate > 0 and remaining else (0 if not remaining else None),
+        "eta_seconds": eta,
+        "audience": campaign.audience_count,
+        "suppressed": campaign.suppressed_count,
+        "planned_at": campaign.planned_at,
+        "as_of": now,
     }
 
 

@@ -363,6 +363,9 @@ CAMPAIGN_DISPATCH_CONCURRENCY = env.int("CAMPAIGN_DISPATCH_CONCURRENCY", default
 CAMPAIGN_DISPATCH_THREADS = env.int("CAMPAIGN_DISPATCH_THREADS", default=8)
 # A delivery claimed ("sending") for longer than this is handed back by the sweeper.
 CAMPAIGN_SENDING_STALE_SECONDS = env.int("CAMPAIGN_SENDING_STALE_SECONDS", default=300)
+# The console wizard's link check: hosts (and their subdomains) campaign links may point to; empty
+# accepts any https host.
+CAMPAIGN_LINK_DOMAINS = env.list("CAMPAIGN_LINK_DOMAINS", default=[])
 
 # --- Engagement ---------------------------------------------------------------------------------
 # Raw engagement events older than this are rolled up into daily aggregates and deleted.

@@ -1,0 +1,145 @@
+"""CampaignAdmin: the campaign wizard on the admin's add/change pages, the campaign's buttons, and
+the progress page (/admin/campaigns/campaign/<id>/progress/)."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import Count
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from audit.admin import ModelAdmin
+from campaigns import selectors, services
+from campaigns.models import Campaign, CampaignState, SuppressionReason
+from campaigns.rendering import ALLOWED_VARIABLES
+from campaigns.wizard import views
+from campaigns.wizard.actions import ACTIONS, action_allowed
+from campaigns.wizard.forms import EDITABLE_STATES, CampaignWizardForm
+
+TEMPLATE_TYPES = "['template', 'oa_subscribe', 'mp_subscribe']"
+TEXT_TYPES = "['mass', 'customer_service', 'wecom_group']"
+
+
+class CampaignAdmin(ModelAdmin):
+    form = CampaignWizardForm
+    change_form_template = "campaigns/wizard/change_form.html"
+    list_display = ("name", "account", "message_type", "state", "progress_bar", "scheduled_at", "created_at")
+    list_filter = ("state", "message_type", "priority_class", "account")
+    search_fields = ("name",)
+    list_select_related = ("account",)
+    fieldsets = (
+        (_("Basics"), {"fields": ("name", "account", "message_type", "priority_class")}),
+        (_("Content"), {"fields": (
+            "message_template", "text", "inbox_title", "inbox_body", "url", "page", "mp_appid", "mp_pagepath", "mp_page", "key_words",
+        )}),
+        (_("Audience"), {"fields": ("segment", "topics")}),
+        (_("Schedule and targeting"), {"fields": (
+            "scheduled_at", ("send_window_start", "send_window_end"), "send_time_optimization", "holdout_percent",
+            ("min_predicted_engagement", "top_percent"), "recurrence",
+        )}),
+    )
+    # The editor shows what the chosen message type uses (unfold's Alpine-bound conditional rows).
+    conditional_fields = {
+        "priority_class": "message_type != 'template'",
+        "message_template": f"{TEMPLATE_TYPES}.includes(message_type)",
+        "text": f"{TEXT_TYPES}.includes(message_type)",
+        "inbox_title": "message_type == 'inbox'",
+        "inbox_body": "message_type == 'inbox'",
+        "url": "['template', 'inbox'].includes(message_type)",
+        "page": "['oa_subscribe', 'mp_subscribe'].includes(message_type)",
+        "mp_appid": "['template', 'oa_subscribe'].includes(message_type)",
+        "mp_pagepath": "['template', 'oa_subscribe'].includes(message_type)",
+        "mp_page": "message_type == 'inbox'",
+    }
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("wizard/preview/", wrap(lambda r: views.preview_view(self, r)), name="campaigns_campaign_wizard_preview"),
+            path("wizard/audience/", wrap(lambda r: views.audience_view(self, r)), name="campaigns_campaign_wizard_audience"),
+            path("wizard/policy-preview/", wrap(lambda r: views.policy_preview_view(self, r)), name="campaigns_campaign_wizard_policy"),
+            path("<int:object_id>/progress/", wrap(lambda r, object_id: views.progress_view(self, r, object_id)), name="campaigns_campaign_progress"),
+            path("<int:object_id>/progress.json", wrap(lambda r, object_id: views.progress_json_view(self, r, object_id)),
+                 name="campaigns_campaign_progress_json"),
+            path("<int:object_id>/do/<str:action_name>/", wrap(lambda r, object_id, action_name: views.action_view(self, r, object_id, action_name)),
+                 name="campaigns_campaign_action"),
+        ] + super().get_urls()
+
+    def has_approve_permission(self, request):
+        return request.user.has_perm("campaigns.approve_campaign")
+
+    def campaign_buttons(self, request, campaign: Campaign) -> list[dict]:
+        can_change = self.has_change_permission(request, campaign)
+        return [
+            {"name": a.name, "label": a.label, "icon": a.icon, "variant": a.variant,
+             "url": reverse("admin:campaigns_campaign_action", args=[campaign.pk, a.name])}
+            for a in ACTIONS.values()
+            if action_allowed(a, campaign=campaign, user=request.user, can_change=can_change)
+        ]
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        form = context["adminform"].form
+        context.update(
+            {
+                "wizard_form": form,
+                "type_rules": form.type_rules(),
+                "editor_state": form.editor_state(),
+                "variables": wizard_variables(),
+                "buttons": self.campaign_buttons(request, obj) if obj else [],
+                "editable": obj is None or obj.state in EDITABLE_STATES,
+                "progress_url": reverse("admin:campaigns_campaign_progress", args=[obj.pk]) if obj else "",
+                "report_url": reverse("admin-campaign-reports") + f"?campaign={obj.pk}" if obj else "",
+            }
+        )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+            obj.save()
+            return
+        # An edit goes through the service: it refuses campaigns past approval and withdraws an approval.
+        data = {field: getattr(obj, field) for field in services.CAMPAIGN_FIELDS}
+        services.campaign_update(campaign=obj, data=data)
+        obj.refresh_from_db()
+
+    @admin.display(description=_("progress"))
+    def progress_bar(self, obj):
+        if obj.state in (CampaignState.DRAFT, CampaignState.PENDING_APPROVAL, CampaignState.SCHEDULED) and not obj.planned_at:
+            return "—"
+        url = reverse("admin:campaigns_campaign_progress", args=[obj.pk])
+        if obj.planned_at and not obj.planned_count:
+            return format_html('<a href="{}" class="text-red-600 font-medium">{}</a>', url, nobody_reached_text(obj))
+        p = selectors.campaign_progress(campaign=obj)
+        return format_html(
+            '<a href="{}">{}</a>', url,
+            gettext("%(percent)s%% · %(sent)d of %(total)d sent") % {"percent": p["percent"], "sent": p["sent"], "total": p["total"]},
+        )
+
+
+def nobody_reached_text(campaign: Campaign) -> str:
+    """The list's line for a campaign the contact policy left without recipients."""
+    top = (
+        campaign.suppressions.values("reason").annotate(n=Count("id")).order_by("-n").values_list("reason", "n").first()
+    )
+    if not campaign.audience_count:
+        return gettext("Nobody reached: the audience was empty")
+    label = dict(SuppressionReason.choices).get(top[0], top[0]) if top else ""
+    return gettext("Nobody reached: all %(n)d left out (mostly “%(reason)s”)") % {"n": campaign.audience_count, "reason": label}
+
+
+def wizard_variables() -> list[dict[str, str]]:
+    """What an operator can insert into texts (campaigns.rendering.ALLOWED_VARIABLES), labelled."""
+    labels = {
+        "customer.display_name": _("Customer name"),
+        "customer.first_name": _("First name"),
+        "customer.city": _("City"),
+        "customer.province": _("Province"),
+        "customer.country": _("Country"),
+        "customer.gender": _("Form of address (先生/女士)"),
+        "campaign.name": _("Campaign name"),
+    }
+    return [{"name": name, "label": str(labels.get(name, name)), "code": "{{ " + name + " }}"} for name in sorted(ALLOWED_VARIABLES)]
+
