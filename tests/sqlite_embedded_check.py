@@ -56,9 +56,11 @@ for method, path in (("post", "schedule"), ("get", "preview")):
 
 web = Client()
 web.force_login(admin)
-response = web.post(
-    "/admin/campaigns/campaign/", {"action": "schedule", "_selected_action": [campaign.pk]}, follow=True
-)
+# The wizard's schedule button: its confirmation page says why it cannot be scheduled here...
+page = web.get(f"/admin/campaigns/campaign/{campaign.pk}/do/schedule/").content.decode()
+assert "营销活动规划需要 PostgreSQL" in page and "DATABASE_URL" in page, page[:2000]
+# ...and confirming anyway is refused with the same message.
+response = web.post(f"/admin/campaigns/campaign/{campaign.pk}/do/schedule/", follow=True)
 assert response.status_code == 200, response.status_code
 page = response.content.decode()
 # The message follows the admin's language (Chinese by default): it names PostgreSQL and DATABASE_URL in both.

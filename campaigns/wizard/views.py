@@ -30,7 +30,12 @@ AUDIENCE_SAMPLE = 10
 
 
 def _form_errors(form) -> dict[str, list[str]]:
-    return {field or "__all__": [str(e) for e in errors] for field, errors in form.errors.items()}
+    """Errors by field, each message prefixed with the field's label (the preview lists them together)."""
+    out = {}
+    for field, errors in form.errors.items():
+        label = form.fields[field].label if field in form.fields else ""
+        out[field or "__all__"] = [f"{label}：{e}" if label else str(e) for e in errors]
+    return out
 
 
 def _campaign(model_admin, request: HttpRequest, object_id) -> Campaign:
@@ -171,7 +176,8 @@ def _schedule_preview(campaign: Campaign) -> dict[str, Any]:
 
 
 def _act(model_admin, request: HttpRequest, campaign: Campaign, action, change_url: str) -> HttpResponse:
-    before = campaign.get_state_display()
+    # The log keeps state codes: it is read in every language.
+    before = campaign.state
     identity = request.POST.get("identity", "")
     try:
         result = action_run(action.name, campaign=campaign, user=request.user, identity_id=int(identity) if identity.isdigit() else None)
@@ -188,7 +194,7 @@ def _act(model_admin, request: HttpRequest, campaign: Campaign, action, change_u
         codes = ", ".join(sorted({str(r.get("error_code")) for r in result if r.get("status") != "sent" and r.get("error_code")}))
         messages.add_message(request, level, gettext("Test send: %(sent)d of %(n)d identities received it.") % {"sent": sent, "n": len(result)} + (f" ({codes})" if codes else ""))
         return redirect(change_url)
-    model_admin.log_change(request, campaign, f"{LOG_MESSAGES[action.name]}: {before} → {campaign.get_state_display()}")
+    model_admin.log_change(request, campaign, f"{LOG_MESSAGES[action.name]}: {before} → {campaign.state}")
     if campaign.state == CampaignState.PENDING_APPROVAL:
         messages.warning(request, gettext("The audience is over the approval threshold: a publisher must approve the campaign before it is sent."))
     else:

@@ -164,7 +164,8 @@ def test_admin_campaign_pages_render_with_progress(client, admin_user, plan_acco
     campaign = CampaignFactory(account=plan_account, state="sending")
     assert client.get("/admin/campaigns/campaign/").status_code == 200
     assert client.get(f"/admin/campaigns/campaign/{campaign.pk}/change/").status_code == 200
-    response = client.post("/admin/campaigns/campaign/", {"action": "pause", "_selected_action": [campaign.pk]})
+    assert client.get(f"/admin/campaigns/campaign/{campaign.pk}/progress/").status_code == 200
+    response = client.post(f"/admin/campaigns/campaign/{campaign.pk}/do/pause/")
     assert response.status_code == 302
     campaign.refresh_from_db()
     assert campaign.state == "paused"

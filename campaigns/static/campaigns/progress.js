@@ -5,7 +5,7 @@
   if (!config) return;
   const t = config.dataset;
   const set = (id, value) => { const el = document.getElementById(id); if (el) el.textContent = value; };
-  const fmt = (template, values) => template.replace(/%\((\w+)\)s/g, (_, k) => values[k]);
+  const fmt = (template, values) => template.replace(/\{(\w+)\}/g, (_, k) => values[k]);
 
   function eta(p) {
     if (p.state === "completed" || p.state === "cancelled" || (p.total && !p.remaining)) return t.tDone;

@@ -10,7 +10,7 @@
   const rules = JSON.parse(document.getElementById("wizard-type-rules-data").textContent);
   const state = JSON.parse(document.getElementById("wizard-editor-state").textContent);
   const $ = (id) => document.getElementById(id);
-  const fmt = (template, values) => template.replace(/%\((\w+)\)s/g, (_, k) => values[k]);
+  const fmt = (template, values) => template.replace(/\{(\w+)\}/g, (_, k) => values[k]);
   const esc = (s) => String(s === undefined || s === null ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
   const row = (name) => document.querySelector(".field-" + name);
   const limits = { thing: 20, number: 32, character_string: 32, letter: 32, symbol: 5, phrase: 5, name: 10 };
