@@ -60,6 +60,15 @@ def campaign_progress(*, campaign: Campaign, now: datetime | None = None) -> dic
     total = sum(counts.values())
     done = total - remaining
     sending = campaign.state == CampaignState.SENDING
+    # Rows waiting for quiet hours, a send window or a retry: the page says when sending resumes.
+    next_send_at = None
+    if remaining:
+        next_send_at = (
+            Delivery.objects.filter(campaign_id=campaign.pk, state=DeliveryState.PLANNED).order_by("send_after")
+            .values_list("send_after", flat=True).first()
+        )
+        if next_send_at is not None and next_send_at <= now:
+            next_send_at = None
     if not remaining:
         eta = 0
     elif sending and rate > 0:
@@ -77,6 +86,7 @@ def campaign_progress(*, campaign: Campaign, now: datetime | None = None) -> dic
         "percent": round(100.0 * done / total, 1) if total else 0.0,
         "rate_per_second": round(rate, 2),
         "eta_seconds": eta,
+        "next_send_at": next_send_at,
         "audience": campaign.audience_count,
         "suppressed": campaign.suppressed_count,
         "planned_at": campaign.planned_at,

@@ -6,6 +6,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.db.models import Count
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -22,11 +24,33 @@ TEMPLATE_TYPES = "['template', 'oa_subscribe', 'mp_subscribe']"
 TEXT_TYPES = "['mass', 'customer_service', 'wecom_group']"
 
 
+class _Titled:
+    """A list filter titled in the operator's words (the model field has no translated verbose name)."""
+
+    label = ""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.title = self.label
+
+
+class StateFilter(_Titled, admin.ChoicesFieldListFilter):
+    label = _("State")
+
+
+class PriorityFilter(_Titled, admin.ChoicesFieldListFilter):
+    label = _("Priority class")
+
+
+class AccountFilter(_Titled, admin.RelatedFieldListFilter):
+    label = _("Account")
+
+
 class CampaignAdmin(ModelAdmin):
     form = CampaignWizardForm
     change_form_template = "campaigns/wizard/change_form.html"
-    list_display = ("name", "account", "message_type", "state", "progress_bar", "scheduled_at", "created_at")
-    list_filter = ("state", "message_type", "priority_class", "account")
+    list_display = ("name", "account_name", "message_type", "state_label", "progress_bar", "scheduled", "created")
+    list_filter = (("state", StateFilter), "message_type", ("priority_class", PriorityFilter), ("account", AccountFilter))
     search_fields = ("name",)
     list_select_related = ("account",)
     fieldsets = (
@@ -104,6 +128,22 @@ class CampaignAdmin(ModelAdmin):
         data = {field: getattr(obj, field) for field in services.CAMPAIGN_FIELDS}
         services.campaign_update(campaign=obj, data=data)
         obj.refresh_from_db()
+
+    @admin.display(description=_("Account"), ordering="account__name")
+    def account_name(self, obj):
+        return obj.account.name
+
+    @admin.display(description=_("State"), ordering="state")
+    def state_label(self, obj):
+        return obj.get_state_display()
+
+    @admin.display(description=_("Send at"), ordering="scheduled_at")
+    def scheduled(self, obj):
+        return date_format(timezone.localtime(obj.scheduled_at), "SHORT_DATETIME_FORMAT") if obj.scheduled_at else "—"
+
+    @admin.display(description=_("Created"), ordering="created_at")
+    def created(self, obj):
+        return date_format(timezone.localtime(obj.created_at), "SHORT_DATETIME_FORMAT")
 
     @admin.display(description=_("progress"))
     def progress_bar(self, obj):

@@ -10,7 +10,6 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-
 from unfold.widgets import (
     UnfoldAdminRadioSelectWidget,
     UnfoldAdminSelect2MultipleWidget,

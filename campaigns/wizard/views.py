@@ -10,6 +10,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -205,8 +206,11 @@ def _act(model_admin, request: HttpRequest, campaign: Campaign, action, change_u
 
 
 def progress_payload(campaign: Campaign) -> dict[str, Any]:
+    """What the progress page shows, re-read every second by its script."""
     p = selectors.campaign_progress(campaign=campaign)
     state_labels = dict(CampaignState.choices)
+    by_reason = dict(campaign.suppressions.values("reason").annotate(n=Count("id")).order_by().values_list("reason", "n"))
+    next_at = timezone.localtime(p["next_send_at"]) if p["next_send_at"] else None
     return {
         "id": campaign.pk,
         "state": p["state"],
@@ -222,6 +226,13 @@ def progress_payload(campaign: Campaign) -> dict[str, Any]:
         "audience": p["audience"],
         "suppressed": p["suppressed"],
         "nobody_reached": campaign.planned_at is not None and p["total"] == 0,
+        "next_send_at": next_at.isoformat() if next_at else None,
+        "waiting_note": gettext("Waiting for quiet hours or the send window to end: sending resumes at %(at)s.") % {"at": f"{next_at:%H:%M}"}
+        if next_at and not p["rate_per_second"] else "",
+        "funnel": [
+            {"reason": r, "label": _reason_label(r), "count": by_reason[r]} for r in selectors.funnel_order() if by_reason.get(r) and r != "holdout"
+        ],
+        "held_out": by_reason.get("holdout", 0),
         "as_of": timezone.localtime(p["as_of"]).isoformat(),
         "report_url": reverse("admin-campaign-reports") + f"?campaign={campaign.pk}",
     }
@@ -231,14 +242,14 @@ def progress_json_view(model_admin, request: HttpRequest, object_id) -> JsonResp
     campaign = _campaign(model_admin, request, object_id)
     if not model_admin.has_view_or_change_permission(request, campaign):
         raise PermissionDenied
-    return JsonResponse(progress_payload(campaign))
+    buttons = [{**b, "label": str(b["label"])} for b in model_admin.campaign_buttons(request, campaign)]
+    return JsonResponse({**progress_payload(campaign), "buttons": buttons})
 
 
 def progress_view(model_admin, request: HttpRequest, object_id) -> HttpResponse:
     campaign = _campaign(model_admin, request, object_id)
     if not model_admin.has_view_or_change_permission(request, campaign):
         raise PermissionDenied
-    stats = selectors.campaign_stats(campaign=campaign)
     context = {
         **model_admin.admin_site.each_context(request),
         "opts": model_admin.model._meta,
@@ -246,8 +257,6 @@ def progress_view(model_admin, request: HttpRequest, object_id) -> HttpResponse:
         "original": campaign,
         "title": gettext("Progress: %(name)s") % {"name": campaign.name},
         "progress": progress_payload(campaign),
-        "suppressed": [{"label": _reason_label(r["reason"]), "count": r["count"]} for r in stats["suppressed"]],
-        "held_out": stats["held_out"],
         "json_url": reverse("admin:campaigns_campaign_progress_json", args=[campaign.pk]),
         "change_url": reverse("admin:campaigns_campaign_change", args=[campaign.pk]),
         "buttons": model_admin.campaign_buttons(request, campaign),

@@ -53,6 +53,7 @@ ZH_HANS = {
     "Country": "国家",
     "Form of address (先生/女士)": "称呼（先生/女士）",
     "Campaign name": "活动名称",
+    "Created": "创建时间",
     # form
     "Account": "账号",
     "Choose an account…": "选择账号…",
@@ -128,6 +129,7 @@ ZH_HANS = {
     "The audience is over the approval threshold: a publisher must approve the campaign before it is sent.": "人群超过审批阈值：需要发布者审批通过后才会发送。",
     "%(action)s: the campaign is now “%(state)s”.": "%(action)s：活动现在为“%(state)s”。",
     "Progress: %(name)s": "发送进度：%(name)s",
+    "Waiting for quiet hours or the send window to end: sending resumes at %(at)s.": "正在等待免打扰时段或发送时段结束：将于 %(at)s 继续发送。",
     # link check
     "Variables are not filled in inside links.": "链接中的变量不会被填充。",
     "Not a web address: it needs https:// and a host name.": "不是网址：需要 https:// 和域名。",
