@@ -83,3 +83,25 @@ def test_progress_counts_and_eta_stay_within_two_seconds_of_the_truth(sandbox, s
             assert abs((t + eta) - finished) <= BOUND_SECONDS + 0.5, (t - started, eta, finished - t)
             checked += 1
     assert checked >= 3
+
+
+def test_eta_counts_failed_sends_and_ignores_the_wait_before_sending(plan_account, make_audience, static_segment, db):
+    """Failed sends have no sent_at: the rate comes from how fast deliveries finish, measured from
+    when the count started moving (not from a quiet-hours wait before it)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from campaigns.selectors import campaign_progress
+    from tests.factories import CampaignFactory, DeliveryFactory
+
+    campaign = CampaignFactory(account=plan_account, state="sending")
+    rows = [DeliveryFactory(campaign=campaign) for _ in range(100)]
+    t0 = timezone.now()
+    # Ten seconds of waiting (nothing finishes), then 20 failures in two seconds.
+    for second in range(0, 11, 2):
+        assert campaign_progress(campaign=campaign, now=t0 + timedelta(seconds=second))["eta_seconds"] is None
+    Delivery.objects.filter(pk__in=[r.pk for r in rows[:20]]).update(state="failed", error_code="40003")
+    progress = campaign_progress(campaign=campaign, now=t0 + timedelta(seconds=12))
+    assert progress["sent"] == 0 and progress["done"] == 20
+    assert progress["rate_per_second"] == 10.0 and progress["eta_seconds"] == 8
