@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from campaigns import selectors
+from campaigns.errors import CampaignError
 from campaigns.models import Campaign, CampaignState, OperatorIdentity, SuppressionReason
 from campaigns.wizard.actions import ACTIONS, LOG_MESSAGES, action_allowed, action_run
 from campaigns.wizard.forms import validation_messages
@@ -171,9 +172,14 @@ def _schedule_preview(campaign: Campaign) -> dict[str, Any]:
     try:
         return policy_preview(save=lambda: campaign)
     except ApplicationError as exc:
-        detail = exc.detail if isinstance(exc.detail, dict) else {}
-        problems = [message for _field, message in validation_messages(detail, str(exc.message))] if detail else []
-        return {"error": {**preview_error(exc), "problems": problems}}
+        return {"error": {**preview_error(exc), "problems": _problems(exc)}}
+
+
+def _problems(exc: ApplicationError) -> list[str]:
+    """What is wrong with a campaign that failed validation, in the operator's language."""
+    if exc.code != CampaignError.INVALID_CAMPAIGN or not isinstance(exc.detail, dict):
+        return []
+    return [message for _field, message in validation_messages(exc.detail, str(exc.message))]
 
 
 def _act(model_admin, request: HttpRequest, campaign: Campaign, action, change_url: str) -> HttpResponse:
@@ -183,8 +189,7 @@ def _act(model_admin, request: HttpRequest, campaign: Campaign, action, change_u
     try:
         result = action_run(action.name, campaign=campaign, user=request.user, identity_id=int(identity) if identity.isdigit() else None)
     except ApplicationError as exc:
-        detail = exc.detail if isinstance(exc.detail, dict) else {}
-        problems = [message for _field, message in validation_messages(detail, str(exc.message))] if detail else [str(exc.message)]
+        problems = _problems(exc) or [str(exc.message)]
         messages.error(request, gettext("%(action)s failed: %(problems)s") % {"action": action.label, "problems": " ".join(problems)})
         return redirect(change_url)
     campaign.refresh_from_db()
