@@ -119,6 +119,19 @@ class CampaignAdmin(ModelAdmin):
         )
         return super().render_change_form(request, context, add, change, form_url, obj)
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, object_id)
+        if obj is not None and obj.state not in EDITABLE_STATES:
+            # Past approval the content is what was (or is being) sent: shown, not offered for editing.
+            extra_context = {**(extra_context or {}), "show_save": False, "show_save_and_continue": False, "show_save_and_add_another": False}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def has_delete_permission(self, request, obj=None):
+        # Only what never sent can be deleted (services.campaign_delete); the rest is cancelled.
+        if obj is not None and obj.state not in EDITABLE_STATES and not (obj.state == CampaignState.CANCELLED and not obj.planned_at):
+            return False
+        return super().has_delete_permission(request, obj)
+
     def save_model(self, request, obj, form, change):
         if not change:
             obj.created_by = request.user

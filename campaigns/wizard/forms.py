@@ -164,6 +164,9 @@ class CampaignWizardForm(forms.ModelForm):
                     MessageTemplate.objects.filter(account_id=instance.account_id, template_id=content["template_id"])
                     .values_list("pk", flat=True).first()
                 )
+        if instance.pk and instance.state not in EDITABLE_STATES:
+            for field in self.fields.values():
+                field.disabled = True
         self.key_values = {k: v for k, v in (self.data if self.is_bound else self.initial).items() if str(k).startswith(KEY_PREFIX)}
         source = self.data if self.is_bound else None
         self.attachments = attachments_from_post(source) if source is not None else (instance.content or {}).get("attachments", [])

@@ -54,6 +54,8 @@ ZH_HANS = {
     "Form of address (先生/女士)": "称呼（先生/女士）",
     "Campaign name": "活动名称",
     "Created": "创建时间",
+    "This campaign is “%(state)s”: its content and audience are shown as they are sent and can no longer be changed. Cancel it and create a new one to change them.":
+        "该活动为“%(state)s”：内容和人群按发送时的样子展示，已无法修改。如需修改，请取消后新建活动。",
     # form
     "Account": "账号",
     "Choose an account…": "选择账号…",
