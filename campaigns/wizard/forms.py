@@ -254,10 +254,13 @@ class CampaignWizardForm(forms.ModelForm):
             top_percent=cleaned.get("top_percent"), recurrence=cleaned.get("recurrence") or "",
             policy_overrides=self.instance.policy_overrides or {},
         )
+        # Which input a rejected template string came from, so its error shows beside it.
+        sources = {str(cleaned.get(name) or ""): name for name in ("text", "inbox_title", "inbox_body")}
+        sources.update({str(value): "message_template" for value in (self.built_content.get("fields") or {}).values()})
         try:
             campaign_validate(campaign=campaign)
         except ApplicationError as exc:
-            for field, message in validation_messages(exc.detail if isinstance(exc.detail, dict) else {}, exc.message):
+            for field, message in validation_messages(exc.detail if isinstance(exc.detail, dict) else {}, exc.message, sources=sources):
                 self.add_error(field if field in self.fields else None, message)
 
     def save(self, commit: bool = True) -> Campaign:
@@ -284,7 +287,7 @@ def _template_data(template: MessageTemplate | None) -> dict[str, str]:
     }
 
 
-def validation_messages(detail: dict[str, Any], fallback: str) -> list[tuple[str | None, str]]:
+def validation_messages(detail: dict[str, Any], fallback: str, *, sources: dict[str, str] | None = None) -> list[tuple[str | None, str]]:
     """campaigns.validation's problems (English, for the API's detail) as translated form errors."""
     fields = {
         "segment": ("segment", gettext("Choose the audience segment.")),
@@ -308,7 +311,8 @@ def validation_messages(detail: dict[str, Any], fallback: str) -> list[tuple[str
         elif key == "templates":
             for item in problem or []:
                 reasons = "; ".join(template_problem(p) for p in item.get("problems") or [item.get("error", "")])
-                out.append((None, gettext("“%(text)s” cannot be used: %(reasons)s") % {"text": item.get("template", ""), "reasons": reasons}))
+                field = (sources or {}).get(item.get("template", ""))
+                out.append((field, gettext("“%(text)s” cannot be used: %(reasons)s") % {"text": item.get("template", ""), "reasons": reasons}))
         else:
             out.append((None, f"{key}: {problem}"))
     return out or [(None, fallback)]

@@ -53,7 +53,8 @@
     $("wizard-template-keys").hidden = !libraryKind;
     $("wizard-attachments").hidden = type !== "wecom_group";
     // Mass sends and WeCom tasks are one list call: one text for everyone, no variables.
-    $("wizard-variables").hidden = !type || type === "mass" || type === "wecom_group";
+    $("wizard-variables").hidden = !t.editable || !type || type === "mass" || type === "wecom_group";
+    $("wizard-attachment-add").hidden = !t.editable;
     if (templateSelect) {
       Array.from(templateSelect.options).forEach((option) => {
         if (!option.value) return;
@@ -87,6 +88,7 @@
         ' <span class="text-xs text-font-subtle-light">' + esc(key.key) + (limit && messageType() !== "template" ? " · " + esc(fmt(t.tKeyLimit, { n: limit })) : "") + "</span></label>" +
         '<input type="text" class="border border-base-200 bg-white rounded-default px-3 py-2 w-full text-sm dark:bg-base-900 dark:border-base-700" ' +
         'name="key__' + esc(key.key) + '" id="id_key__' + esc(key.key) + '" data-testid="wizard-key-' + esc(key.key) + '" data-key="' + esc(key.key) + '" value="' + esc(value) + '">';
+      if (!t.editable) wrap.querySelector("input").disabled = true;
       holder.appendChild(wrap);
     });
   }
@@ -108,6 +110,7 @@
       '<button type="button" class="wizard-link-button text-sm">' + esc(t.tRemove) + "</button>";
     div.querySelector("select").value = item.kind || "link";
     div.querySelector("button").addEventListener("click", () => { div.querySelectorAll("input").forEach((el) => { el.value = ""; }); div.hidden = true; schedulePreview(); });
+    if (!t.editable) div.querySelectorAll("input, select, button").forEach((el) => { el.disabled = true; });
     $("wizard-attachment-rows").appendChild(div);
   }
   (state.attachments || []).forEach(addAttachment);
@@ -255,5 +258,5 @@
   }
   updateType();
   updateAudience();
-  schedulePreview();
+  if (t.editable) schedulePreview();
 })();
