@@ -82,6 +82,10 @@ def content_preview(*, campaign: Campaign, customer: Any, template=None) -> dict
         payload = renderer.batch_payload(staff="")
         text = payload["text"]["content"]
         parts.append({"label": gettext("Text"), "key": "text", "value": text})
+        for item in payload.get("attachments") or []:
+            body = item.get(item.get("msgtype"), {}) if isinstance(item, dict) else {}
+            value = " ".join(str(v) for v in (body.get("title"), body.get("url") or body.get("pic_url")) if v)
+            parts.append({"label": gettext("Attachment"), "key": "attachment", "value": value})
         first_line = text.split("\n", 1)[0]
     elif mtype == MessageType.CUSTOMER_SERVICE:
         payload = renderer.payload(row)

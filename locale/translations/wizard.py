@@ -153,6 +153,8 @@ ZH_HANS = {
     "Send to": "发送给",
     "All my identities on this account": "我在该账号下的所有身份",
     "You have no WeChat identity on this account yet: add one under Operator identities, then test again.": "你在该账号下还没有微信身份：请先在“运营人员身份”中添加，再测试。",
+    "Add my identity": "添加我的身份",
+    "Attachment": "附件",
     "I understand that nobody would receive it, and schedule it anyway.": "我知道没有人会收到，仍然排期。",
     "Yes": "是",
     "No, go back": "否，返回",

@@ -296,3 +296,27 @@ def test_progress_json_and_page(plan_account, audience):
     page = viewer.get(f"/admin/campaigns/campaign/{campaign.pk}/progress/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert 'data-testid="progress-report-link"' in page and "campaigns/progress.js" in page
     assert operator().get(f"/admin/campaigns/campaign/{campaign.pk}/progress.json").status_code == 403
+
+
+def test_test_send_button_sends_to_my_own_identity_only(sandbox, sandbox_oa, sandbox_followers, static_segment, contact_policy):
+    from collections import Counter
+
+    from campaigns.models import OperatorIdentity
+
+    people = sandbox_followers(sandbox_oa, 3)
+    client = operator(*EDITOR)
+    campaign = CampaignFactory(
+        account=sandbox_oa, segment=static_segment([c for c, _ in people]), message_type="template", priority_class="transactional",
+        content={"template_id": "T1", "template_keys": ["first"], "fields": {"first": "Hi {{ customer.display_name }}"}},
+    )
+    url = f"/admin/campaigns/campaign/{campaign.pk}/do/test_send/"
+    page = client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert 'data-testid="action-no-identity"' in page
+    mine = people[0][1]
+    OperatorIdentity.objects.create(user=client.user, identity=mine)
+    assert 'data-testid="action-identity"' in client.get(url).content.decode()
+    response = client.post(url, {"identity": str(mine.pk)}, follow=True, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert "测试发送：1 个身份中有 1 个已收到" in response.content.decode()
+    sent = sandbox.control.sent_messages(app_id=sandbox_oa.app_id, api="template")
+    assert Counter(m["touser"] for m in sent) == Counter({mine.external_id: 1})
+    assert LogEntry.objects.filter(object_id=str(campaign.pk), change_message="Test send: 1/1 sent").exists()
