@@ -21,6 +21,8 @@ from scrm.redis import get_redis
 
 RATE_WINDOW_SECONDS = 60
 MIN_RATE_SECONDS = 1.0
+# Sent with one adapter call each, so the account's rate limit bounds their pace.
+PER_DELIVERY_TYPES = {MessageType.TEMPLATE, MessageType.CUSTOMER_SERVICE, MessageType.OA_SUBSCRIBE, MessageType.MP_SUBSCRIBE}
 
 
 def funnel_order() -> list[str]:
@@ -92,6 +94,10 @@ def campaign_progress(*, campaign: Campaign, now: datetime | None = None) -> dic
     done = total - remaining
     if campaign.state == CampaignState.SENDING:
         rate = max(rate, _throughput(campaign.pk, done, now))
+    if campaign.message_type in PER_DELIVERY_TYPES and campaign.account.rate_limit_per_second:
+        # One call per delivery under the account's limit: a faster-looking start (outcomes are
+        # stamped when written back, after the sends) cannot be the pace of the rest.
+        rate = min(rate, float(campaign.account.rate_limit_per_second))
     sending = campaign.state == CampaignState.SENDING
     # Rows waiting for quiet hours, a send window or a retry: the page says when sending resumes.
     next_send_at = None
