@@ -70,7 +70,8 @@ def preview_view(model_admin, request: HttpRequest) -> JsonResponse:
     errors = _form_errors(form)
     cleaned = getattr(form, "cleaned_data", {})
     if not form.built_content or not cleaned.get("account") or not cleaned.get("message_type"):
-        return JsonResponse({"ok": False, "errors": errors, "preview": None})
+        # Nothing to show yet: a list of "required" before the operator has typed anything is noise.
+        return JsonResponse({"ok": False, "errors": {}, "preview": None})
     raw_customer = request.POST.get("sample_customer", "")
     customer = sample_customer(segment=cleaned.get("segment"), customer_id=int(raw_customer) if raw_customer.isdigit() else None)
     campaign = Campaign(name=cleaned.get("name") or "", account=cleaned["account"], message_type=cleaned["message_type"], content=form.built_content)
