@@ -209,4 +209,17 @@ ZH_HANS = {
     "Check reach": "检查触达",
     "Plans the campaign now without sending anything: who is in the audience, who the contact policy leaves out and why, and how many would receive it.":
         "现在模拟规划这个活动，不会发送任何内容：人群有多少人，触达策略排除了谁、为什么，以及最终有多少人会收到。",
+    # messaging.template_library's model (the wizard's template picker), untranslated on main when
+    # this branch was cut; its own translation file may take these over.
+    "Subscribe message": "订阅消息",
+    "template ID": "模板 ID",
+    "title": "标题",
+    "example": "示例",
+    "keys": "关键词",
+    "primary industry": "主营行业",
+    "deputy industry": "副营行业",
+    "synced at": "同步时间",
+    "removed on WeChat at": "在微信删除的时间",
+    "message template": "消息模板",
+    "message templates": "消息模板",
 }
