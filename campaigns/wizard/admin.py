@@ -194,5 +194,8 @@ def wizard_variables() -> list[dict[str, str]]:
         "customer.gender": _("Form of address (先生/女士)"),
         "campaign.name": _("Campaign name"),
     }
-    return [{"name": name, "label": str(labels.get(name, name)), "code": "{{ " + name + " }}"} for name in sorted(ALLOWED_VARIABLES)]
+    return [
+        {"name": name, "slug": name.replace(".", "-"), "label": str(labels.get(name, name)), "code": "{{ " + name + " }}"}
+        for name in sorted(ALLOWED_VARIABLES)
+    ]
 
