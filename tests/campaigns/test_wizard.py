@@ -281,7 +281,7 @@ def test_editing_a_sending_campaign_is_a_form_error(plan_account, audience):
     campaign = CampaignFactory(account=plan_account, segment=segment, state="sending", content={"text": "hi"})
     response = operator(*EDITOR).post(f"/admin/campaigns/campaign/{campaign.pk}/change/", form(plan_account, segment, text="changed"),
                                       HTTP_ACCEPT_LANGUAGE="zh-hans")
-    assert response.status_code == 200 and "无法编辑" in response.content.decode()
+    assert response.status_code == 200 and "不能编辑" in response.content.decode()
     campaign.refresh_from_db()
     assert campaign.content == {"text": "hi"}
 

@@ -147,7 +147,7 @@
       const response = await fetch(t.audienceUrl + "?segment=" + encodeURIComponent(id), { credentials: "same-origin" });
       const data = await response.json();
       if (!response.ok) { $("wizard-audience-count").textContent = data.message || "—"; return; }
-      $("wizard-audience-count").textContent = data.count.toLocaleString() + " " + t.tCustomers;
+      $("wizard-audience-count").textContent = fmt(t.tCustomers, { n: data.count.toLocaleString() });
       const sample = $("wizard-sample-customer");
       const keep = sample.value;
       sample.querySelectorAll("option[value]:not([value=''])").forEach((o) => o.remove());
