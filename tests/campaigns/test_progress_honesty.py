@@ -75,11 +75,13 @@ def test_progress_counts_and_eta_stay_within_two_seconds_of_the_truth(sandbox, s
         assert reported >= received_2s_ago, (t - started, reported, received_2s_ago)
         assert abs(table - reported) <= RATE * BOUND_SECONDS
 
-    # ETA: once a second of sending has been seen, the predicted end is within 2 s of the real one.
+    # ETA: once two seconds of sending have been seen (the first second is the workers' ramp-up, a
+    # forecast from it is a guess), the predicted end is within 2 s of the real one, plus the 0.2 s
+    # and request time between samples. The fixed-60 s rate this replaces was off by 2 minutes here.
     first_send = next(t for t, reported, *_ in samples if reported)
     checked = 0
     for t, reported, eta, *_ in samples:
-        if reported and eta is not None and t - first_send >= 1.0 and reported < total:
+        if reported and eta is not None and t - first_send >= 2.0 and reported < total:
             assert abs((t + eta) - finished) <= BOUND_SECONDS + 0.5, (t - started, eta, finished - t)
             checked += 1
     assert checked >= 3
