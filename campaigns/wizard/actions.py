@@ -32,7 +32,7 @@ class CampaignAction:
 ACTIONS: dict[str, CampaignAction] = {
     a.name: a
     for a in (
-        CampaignAction("schedule", _("Schedule"), "schedule_send", frozenset({S.DRAFT}), "change",
+        CampaignAction("schedule", _("Schedule sending"), "schedule_send", frozenset({S.DRAFT}), "change",
                        _("Schedule this campaign? It is validated, then sent at its time (or now)."), "primary"),
         CampaignAction("approve", _("Approve"), "verified", frozenset({S.PENDING_APPROVAL}), "approve",
                        _("Approve this campaign? It is released to its schedule."), "primary"),

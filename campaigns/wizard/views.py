@@ -88,7 +88,9 @@ def audience_view(model_admin, request: HttpRequest) -> JsonResponse:
     if not model_admin.has_view_or_change_permission(request):
         raise PermissionDenied
     raw = request.GET.get("segment", "")
-    segment = Segment.objects.filter(pk=int(raw)).first() if raw.isdigit() else None
+    if not raw.isdigit():
+        return JsonResponse({"message": gettext("Choose a segment (?segment=<id>).")}, status=400)
+    segment = Segment.objects.filter(pk=int(raw)).first()
     if segment is None:
         return JsonResponse({"message": gettext("No such segment.")}, status=404)
     try:

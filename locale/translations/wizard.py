@@ -25,7 +25,7 @@ ZH_HANS = {
     "Only into the mini-program's message centre: nothing is pushed, so no platform limit applies; customers see it the next time they open the mini-program.":
         "只写入小程序消息中心：不推送，因此不受平台限制；客户下次打开小程序时看到。",
     # buttons
-    "Schedule": "排期发送",
+    "Schedule sending": "排期发送",
     "Schedule this campaign? It is validated, then sent at its time (or now).": "确定排期这个活动吗？系统会先校验，然后在设定时间（或立即）发送。",
     "Approve": "审批通过",
     "Approve this campaign? It is released to its schedule.": "确定审批通过这个活动吗？通过后将按排期发送。",
@@ -120,6 +120,10 @@ ZH_HANS = {
     "Use POST.": "请使用 POST。",
     "The content is incomplete.": "内容不完整。",
     "No such segment.": "人群不存在。",
+    "Choose a segment (?segment=<id>).": "请选择人群（?segment=<id>）。",
+    "“%(action)s” is not possible while “%(name)s” is “%(state)s”.": "“%(name)s”处于“%(state)s”状态，无法“%(action)s”。",
+    "“%(name)s” would reach nobody: schedule it from its page, which asks you to confirm.": "“%(name)s”不会触达任何人：请在活动页面排期，页面会要求你确认。",
+    "%(action)s: %(n)d campaign(s).": "%(action)s：%(n)d 个活动。",
     "No such action.": "没有这个操作。",
     "“%(action)s” is not possible while the campaign is “%(state)s”.": "活动处于“%(state)s”状态时无法“%(action)s”。",
     "Tick the box to confirm that you schedule a campaign nobody would receive.": "请勾选确认：你要排期一个没有人会收到的活动。",
