@@ -14,6 +14,7 @@ from audit.admin import ModelAdmin
 from messaging.channels.hosts import api_base_url_problem
 from messaging.serializers import ChannelAccountSerializer
 from messaging.services import account_register_with_sandbox
+from messaging.template_library.admin import SYNC_PERMISSION, syncable_accounts, templates_sync_for_operator
 
 _SECRETS = ("app_secret", "token", "encoding_aes_key", "previous_encoding_aes_key")
 
@@ -104,9 +105,18 @@ class ChannelAccountAdmin(ModelAdmin):
         labels = {"app_secret": _("secret"), "token": _("token"), "encoding_aes_key": _("AES key")}
         return ", ".join(f"{labels[n]} {'✓' if getattr(obj, n) else '✗'}" for n in labels)
 
+    actions = ["sync_message_templates"]
+
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         transaction.on_commit(lambda: account_register_with_sandbox(account_id=obj.pk))
+
+    def has_sync_templates_permission(self, request):
+        return request.user.has_perm(SYNC_PERMISSION)
+
+    @admin.action(description=_("Sync message templates from WeChat"), permissions=["sync_templates"])
+    def sync_message_templates(self, request, queryset):
+        templates_sync_for_operator(request, syncable_accounts().filter(pk__in=queryset.values("pk")))
 
 
 # Each feature registers its models in its own admin module.

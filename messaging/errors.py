@@ -23,6 +23,11 @@ class MessagingError(ErrorCatalogue):
     # Sync jobs
     SYNC_BAD_KIND = "sync_bad_kind", _("Unknown sync job kind.")
     SYNC_BAD_ACCOUNT = "sync_bad_account", _("This sync job does not apply to this account.")
+    # The template library (template messages and subscribe templates mirrored from WeChat)
+    TEMPLATE_SYNC_UNSUPPORTED = "template_sync_unsupported", _("Only service accounts and mini-programs have a template library.")
+    TEMPLATE_SYNC_FAILED = "template_sync_failed", _("WeChat did not give the template library."), status.HTTP_502_BAD_GATEWAY, status.HTTP_503_SERVICE_UNAVAILABLE
+    TEMPLATE_NOT_FOUND = "message_template_not_found", _("The account has no such template; sync its template library from WeChat."), status.HTTP_404_NOT_FOUND
+    TEMPLATE_REMOVED = "message_template_removed", _("The template was deleted on WeChat; choose another one."), status.HTTP_409_CONFLICT
     # Mini-program API
     UNKNOWN_APPID = "unknown_appid", _("No active mini-program with this appid.")
     MP_LOGIN_FAILED = "mp_login_failed", _("WeChat login failed."), status.HTTP_400_BAD_REQUEST, status.HTTP_503_SERVICE_UNAVAILABLE

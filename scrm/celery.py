@@ -22,4 +22,5 @@ app.conf.beat_schedule = {
     "worker-heartbeat": {"task": "scrm.tasks.worker_heartbeat_task", "schedule": 30.0, "options": {"expires": 25}},
     # The dashboard's slow figures (followers, active customers, recent funnels) kept warm in the cache.
     "dashboard-refresh": {"task": "console.tasks.dashboard_refresh_task", "schedule": 240.0, "options": {"expires": 200}},
+    "message-templates-sync": {"task": "messaging.template_library.tasks.message_templates_sync_all_task", "schedule": 6 * 3600.0},
 }

@@ -109,6 +109,7 @@ UNFOLD = {
                 "collapsible": True,
                 "items": [
                     _item(_("Channel accounts"), "forum", "accounts.channelaccount"),
+                    _item(_("Message templates"), "article", "messaging.messagetemplate"),
                     _item(_("Auto-reply rules"), "quickreply", "messaging.autoreplyrule"),
                 ],
             },

@@ -215,6 +215,7 @@ CELERY_TASK_ROUTES = {
     "messaging.callbacks.tasks.*": {"queue": "callbacks"},
     "messaging.channels.tasks.sync_*": {"queue": "planning"},
     "messaging.channels.tasks.*": {"queue": "dispatch"},
+    "messaging.template_library.tasks.*": {"queue": "planning"},
     "campaigns.tasks.dispatch_*": {"queue": "dispatch"},
     "campaigns.tasks.*": {"queue": "planning"},
     "customers.segments.tasks.*": {"queue": "planning"},

@@ -9,6 +9,7 @@ from typing import Any
 
 import redis
 import requests
+from django.utils.translation import gettext_lazy as _
 from wechatpy.exceptions import WeChatClientException
 
 from messaging.channels.base import SendOutcome
@@ -33,6 +34,31 @@ BLACKLISTED = 43019
 USER_REFUSED = 43101
 # Mass send: a message with this clientmsgid was already sent (the response names its msg_id).
 CLIENTMSGID_EXISTS = 45065
+
+# What WeChat's codes mean, for operators (global return codes: 全局返回码,
+# https://developers.weixin.qq.com/doc/offiaccount/Getting_Started/Global_Return_Code.html).
+ERRCODE_MEANINGS: dict[int, Any] = {
+    -1: _("WeChat is busy; try again in a moment"),
+    40001: _("the access token is invalid (the app secret may have changed)"),
+    40013: _("the app ID is not valid"),
+    40014: _("the access token is invalid"),
+    40037: _("the template ID is not valid"),
+    40125: _("the app secret is wrong"),
+    40164: _("this server's IP address is not on the account's IP whitelist (set it in WeChat's console)"),
+    41001: _("the access token is missing"),
+    42001: _("the access token expired"),
+    45009: _("the account's daily API quota is used up; it resets tomorrow"),
+    45026: _("the account already has 25 templates, WeChat's limit"),
+    48001: _("the account is not authorized for this API (not verified, or the feature is not enabled)"),
+    50002: _("the account is restricted (blocked or under review)"),
+}
+
+
+def errcode_meaning(errcode: int | None) -> str:
+    """An operator's sentence for a WeChat errcode ("" when we have none)."""
+    meaning = ERRCODE_MEANINGS.get(errcode) if errcode is not None else None
+    return str(meaning) if meaning is not None else ""
+
 
 NETWORK_RETRY_AFTER = 2.0
 # A token still refused after one refresh: usually several refreshes raced; try again shortly.

@@ -92,6 +92,26 @@ class SandboxControl:
     def user(self, app_id: str, openid: str) -> dict:
         return self.call("user", app_id=app_id, openid=openid)
 
+    # --- the template library ---------------------------------------------------------------
+    def add_template(
+        self, app_id: str, title: str, content: str, *, kind: str = "template", example: str = "",
+        template_id: str | None = None, primary_industry: str | None = None, deputy_industry: str | None = None,
+        type: int = 2,  # WeChat's field name
+    ) -> dict:
+        """Add a template ("template": a service account's private template, at most 25, else 45026;
+        "subscribe": a subscribe template, `type` 2 one-time / 3 long-term). A known id is replaced.
+        Returns the template as WeChat lists it (template_id / priTmplId)."""
+        return self.call("add_template", app_id=app_id, kind=kind, title=title, content=content, example=example,
+                         template_id=template_id, primary_industry=primary_industry,
+                         deputy_industry=deputy_industry, type=type)
+
+    def remove_template(self, app_id: str, template_id: str, *, kind: str = "template") -> None:
+        self.call("remove_template", app_id=app_id, template_id=template_id, kind=kind)
+
+    def templates(self, app_id: str) -> dict:
+        """{"template": [...], "subscribe": [...]}: the app's library."""
+        return self.call("templates", app_id=app_id)
+
     # --- WeCom -----------------------------------------------------------------------------
     def add_wecom_staff(self, corp_id: str, userid: str, name: str | None = None) -> None:
         self.call("add_wecom_staff", corp_id=corp_id, userid=userid, name=name)

@@ -17,7 +17,8 @@ from messaging.sandbox.handlers.wecom import confirm_task
 from messaging.sandbox.state import App, User
 
 APP_SETTINGS = ("callback_url", "token", "encoding_aes_key", "original_id", "agent_id", "auto_report",
-                "callback_encrypted", "auto_followers", "callback_retries", "callback_timeout", "template_quota")
+                "callback_encrypted", "auto_followers", "auto_templates", "callback_retries", "callback_timeout",
+                "template_quota")
 OUTCOMES = ("success", "user block", "system failed")
 
 
@@ -219,6 +220,30 @@ def confirm_group_task(server, params: dict) -> dict:
     return {"msgid": params.get("msgid"), "results": task["results"]}
 
 
+def add_template(server, params: dict) -> dict:
+    """Seed the app's template library (what the account's owner does in WeChat's console)."""
+    app = _app(server, params)
+    if not params.get("title"):
+        raise ValueError("title is required")
+    return server.state.template_add(
+        app, kind=params.get("kind") or "template", title=params["title"], content=params.get("content") or "",
+        example=params.get("example") or "", template_id=params.get("template_id") or None,
+        primary_industry=params.get("primary_industry"), deputy_industry=params.get("deputy_industry"),
+        type_=int(params.get("type") or 2),
+    )
+
+
+def remove_template(server, params: dict) -> dict:
+    app = _app(server, params)
+    server.state.template_delete(app, kind=params.get("kind") or "template", template_id=params.get("template_id"))
+    return {"removed": params.get("template_id")}
+
+
+def templates(server, params: dict) -> dict:
+    app = _app(server, params)
+    return {"template": list(app.private_templates.values()), "subscribe": list(app.subscribe_templates.values())}
+
+
 def set_faults(server, params: dict) -> dict:
     return server.state.set_faults(**params).public()
 
@@ -323,6 +348,7 @@ ROUTES: dict[str, Any] = {
     "grant_consent": grant_consent, "consent": consent, "create_login_code": create_login_code,
     "set_outcome": set_outcome, "add_wecom_staff": add_wecom_staff, "add_external_contact": add_external_contact,
     "add_external_contacts": add_external_contacts, "confirm_group_task": confirm_group_task,
+    "add_template": add_template, "remove_template": remove_template, "templates": templates,
     "set_faults": set_faults, "set_daily_quota": set_daily_quota, "reset_faults": reset_faults, "advance_clock": advance_clock,
     "requests": requests_, "sent_messages": sent_messages, "token_fetch_count": token_fetch_count,
     "post_event": post_event, "flush_callbacks": flush_callbacks, "callbacks": callbacks, "user": user,

@@ -30,8 +30,8 @@ ALL_API_PATHS = set(PUBLIC) | set(WECHAT) | set(WECOM)
 
 
 def api_path(path: str) -> str:
-    """Strip anything before /cgi-bin/ or /sns/, so a base URL with a prefix still works."""
-    for marker in ("/cgi-bin/", "/sns/"):
+    """Strip anything before /cgi-bin/, /sns/ or /wxaapi/, so a base URL with a prefix still works."""
+    for marker in ("/cgi-bin/", "/sns/", "/wxaapi/"):
         at = path.find(marker)
         if at > 0:
             return path[at:]

@@ -21,6 +21,12 @@ MASS_PER_USER_PER_MONTH = 4
 WELCOME_CODE_SECONDS = 20
 DEFAULT_TOKEN_TTL = 7200
 REQUEST_LOG_LIMIT = 200_000  # the oldest requests are dropped beyond this
+# A service account holds at most 25 private templates (模板消息接口, "api_add_template":
+# https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Template_Message_Interface.html);
+# one more answers 45026.
+MAX_PRIVATE_TEMPLATES = 25
+# The industries a service account's templates belong to (set once in the console; api_set_industry).
+DEFAULT_INDUSTRY = ("IT科技", "互联网|电子商务")
 
 
 class ApiError(Exception):
@@ -70,6 +76,12 @@ class App:
     auto_followers: bool = False  # unknown openids become followers on first use (open mode)
     # Template messages a day: WeChat's default, raised for big accounts on request.
     template_quota: int = TEMPLATE_SENDS_PER_DAY
+    # Whether an unknown template id named in a template send joins the library on first use:
+    # True always (open mode); False never — 40037, as WeChat answers (the product registers its
+    # accounts so); None (apps registered without saying) until the library is first seeded, so
+    # callers that do not care about templates can send any id, and a seeded library is strict.
+    auto_templates: bool | None = None
+    library_seeded: bool = False
     callback_retries: int = 2
     callback_timeout: float = 5.0
     # Users: openid -> User; `order` keeps insertion order for user/get paging.
@@ -83,6 +95,10 @@ class App:
     mass_dedupe: dict[str, tuple[int, float]] = field(default_factory=dict)  # clientmsgid -> (msg_id, at)
     mass_month: dict[tuple[str, str], int] = field(default_factory=dict)
     qrcodes: dict[str, dict] = field(default_factory=dict)
+    # The template library: template messages (get_all_private_template) by template_id, and
+    # subscribe templates (wxaapi/newtmpl/gettemplate) by priTmplId, in the order they were added.
+    private_templates: dict[str, dict] = field(default_factory=dict)
+    subscribe_templates: dict[str, dict] = field(default_factory=dict)
     login_codes: dict[str, dict] = field(default_factory=dict)
     # WeCom: staff userid -> {"name"}, external_userid -> User, follow relations, tasks, tags.
     staff: dict[str, dict] = field(default_factory=dict)
@@ -115,6 +131,8 @@ class App:
             "following": sum(1 for u in self.users.values() if u.subscribe),
             "token_fetches": self.token_fetches,
             "template_quota": self.template_quota,
+            "private_templates": len(self.private_templates),
+            "subscribe_templates": len(self.subscribe_templates),
         }
 
     @property
@@ -190,9 +208,10 @@ class SandboxState:
             self.apps[app_id] = app
         app.kind, app.secret = kind, secret
         for key, value in settings.items():
-            if value is None:
+            if value is None and key != "auto_templates":
                 continue
-            if not hasattr(app, key) or key in ("users", "order", "consent", "staff", "follows"):
+            if not hasattr(app, key) or key in ("users", "order", "consent", "staff", "follows",
+                                                  "private_templates", "subscribe_templates"):
                 raise ValueError(f"unknown app setting {key!r}")
             setattr(app, key, value)
         return app
@@ -201,7 +220,7 @@ class SandboxState:
         """Check an app id and secret like the token endpoints do (open mode registers on the fly)."""
         app = self.apps.get(app_id or "")
         if app is None and self.open_mode and app_id:
-            app = self.register_app(kind=kind, app_id=app_id, secret=secret, auto_followers=True)
+            app = self.register_app(kind=kind, app_id=app_id, secret=secret, auto_followers=True, auto_templates=True)
         if app is None:
             raise ApiError(40013, f"invalid appid rid: {secrets.token_hex(4)}")
         if not self.open_mode and not secrets.compare_digest(app.secret.encode(), (secret or "").encode()):
@@ -325,3 +344,43 @@ class SandboxState:
     def reset_faults(self) -> None:
         self.faults = Faults()
         self.rng = random.Random()
+
+    # --- the template library --------------------------------------------------------------
+    def template_add(self, app: App, *, kind: str, title: str, content: str, example: str = "",
+                     template_id: str | None = None, primary_industry: str | None = None,
+                     deputy_industry: str | None = None, type_: int = 2, limit: bool = True) -> dict:
+        """Add (or, for a known id, replace) a template of `kind` ("template" | "subscribe");
+        `limit=False` is a template learnt from a send (auto_templates), which does not seed."""
+        if limit:
+            app.library_seeded = True
+        if kind == "template":
+            if app.kind != "oa":
+                raise ApiError(48001, "api unauthorized")
+            library = app.private_templates
+            if template_id not in library and limit and len(library) >= MAX_PRIVATE_TEMPLATES:
+                raise ApiError(45026, "template num exceeds limit")
+            template_id = template_id or secrets.token_urlsafe(32)[:43]
+            library[template_id] = {
+                "template_id": template_id, "title": title,
+                "primary_industry": primary_industry if primary_industry is not None else DEFAULT_INDUSTRY[0],
+                "deputy_industry": deputy_industry if deputy_industry is not None else DEFAULT_INDUSTRY[1],
+                "content": content, "example": example,
+            }
+            return library[template_id]
+        if kind == "subscribe":
+            if app.kind not in ("oa", "miniprogram"):
+                raise ApiError(48001, "api unauthorized")
+            template_id = template_id or secrets.token_urlsafe(32)[:43]
+            if type_ not in (2, 3):
+                raise ValueError("type is 2 (one-time) or 3 (long-term)")
+            app.subscribe_templates[template_id] = {
+                "priTmplId": template_id, "title": title, "content": content, "example": example, "type": type_,
+            }
+            return app.subscribe_templates[template_id]
+        raise ValueError(f"unknown template kind {kind!r}; use template or subscribe")
+
+    def template_delete(self, app: App, *, kind: str, template_id: str) -> None:
+        library = app.private_templates if kind == "template" else app.subscribe_templates
+        if not isinstance(template_id, str) or template_id not in library:
+            raise ApiError(40037, "invalid template_id")
+        del library[template_id]

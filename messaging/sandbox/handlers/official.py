@@ -5,6 +5,7 @@ from __future__ import annotations
 from messaging.sandbox.eventpost import Callback
 from messaging.sandbox.events import mass_report_xml, template_report_xml
 from messaging.sandbox.handlers import Ctx
+from messaging.sandbox.handlers.templates import template_in_library
 from messaging.sandbox.limits import (
     CUSTOM_WINDOWS,
     MASS_CALLS_PER_DAY,
@@ -46,8 +47,10 @@ def template_send(ctx: Ctx) -> dict:
         seen = app.template_dedupe.get((openid, client_msg_id))
         if seen and now - seen[1] < TEMPLATE_DEDUPE_SECONDS:
             return {"errcode": 0, "errmsg": "ok", "msgid": seen[0]}
-    if not body.get("template_id"):
-        raise ApiError(40037, "invalid template_id")
+    if app.kind != "oa":
+        raise ApiError(48001, "api unauthorized")
+    # Only a template of the account's library may be sent (40037 otherwise), as on WeChat.
+    template_in_library(ctx, body.get("template_id"))
     if not isinstance(body.get("data", {}), dict):
         raise ApiError(47003, "argument invalid! data.data invalid")
     state.user(app, openid, following=True)
