@@ -88,6 +88,10 @@ CONTRACT_CODES = {
     "body_too_large",
     "unknown_query_parameter",
     "unknown_topic",
+    "template_sync_unsupported",
+    "template_sync_failed",
+    "message_template_not_found",
+    "message_template_removed",
     # messaging.errors.SendErrorCode (recorded on deliveries)
     "timeout",
     "connection_error",
