@@ -4,7 +4,13 @@ selectors the campaign wizard reads, the tasks, and the admin's "sync now"."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
+from django.core.management import call_command
+from wechatpy.exceptions import WeChatClientException
+
+from accounts.models import ChannelAccount
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.test import Client
@@ -167,8 +173,6 @@ def test_a_service_account_without_subscribe_messages_still_syncs_its_templates(
     from messaging.template_library import services
 
     def unauthorized(account):
-        from wechatpy.exceptions import WeChatClientException
-
         raise WeChatClientException(48001, "api unauthorized")
 
     sandbox.control.add_template(oa_account.app_id, "订单发货通知", SHIPPED, template_id="tpl-shipped")
@@ -285,3 +289,29 @@ def test_channel_account_admin_action_syncs_the_selected_accounts(sandbox, oa_ac
     )
     assert answer.status_code == 200
     assert MessageTemplate.objects.filter(account=oa_account).count() == 3
+
+
+# --- the demo --------------------------------------------------------------------------------------
+
+
+def test_seed_demo_fills_the_demo_libraries_and_syncs_them_idempotently(sandbox, settings, db):
+    settings.SANDBOX_BASE_URL = sandbox.base_url
+    out = io.StringIO()
+    call_command("seed_demo", customers=20, stdout=out)
+    oa = ChannelAccount.objects.get(kind="oa")
+    mp = ChannelAccount.objects.get(kind="miniprogram")
+    titles = [t.title for t in templates_for_account(account_id=oa.pk, kind="template")]
+    assert titles == sorted(["订单发货通知", "会员积分变动提醒", "活动报名成功通知"])
+    assert templates_for_account(account_id=oa.pk, kind="subscribe").count() == 1
+    assert templates_for_account(account_id=mp.pk, kind="subscribe").count() == 3
+    assert "templates of" in out.getvalue()
+    call_command("seed_demo", customers=20, stdout=io.StringIO())
+    assert MessageTemplate.objects.count() == 7
+    # The demo's library is strict: a made-up template id is refused as WeChat would.
+    openid = sandbox.control.add_followers(oa.app_id, 1)[0]
+    client = sandbox.wechat_client(oa.app_id, oa.app_secret)
+    shipped = templates_for_account(account_id=oa.pk, kind="template").get(title="订单发货通知")
+    assert client.post("message/template/send", data={"touser": openid, "template_id": shipped.template_id, "data": {}})["msgid"]
+    with pytest.raises(WeChatClientException) as refused:
+        client.post("message/template/send", data={"touser": openid, "template_id": "made-up", "data": {}})
+    assert refused.value.errcode == 40037

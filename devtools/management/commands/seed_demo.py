@@ -8,6 +8,7 @@ app registry and its services lazily; customers' domain code itself stays free o
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import random
 from collections import defaultdict
@@ -31,6 +32,8 @@ from customers.services.bulk import CustomerUpsert, IdentityUpsert, customers_up
 from customers.services.tags import tag_ensure, tag_links_add_bulk
 from messaging.sandbox.control import SandboxControl
 from messaging.services import account_register_with_sandbox
+from messaging.template_library.services import message_templates_sync
+from scrm.errors import ApplicationError
 from scrm.fields import lookup_hash
 
 DEMO_USERNAME = "demo"
@@ -68,9 +71,44 @@ TAG_GROUPS = {
     "消费偏好": ["高客单", "价格敏感", "会员日活跃", "新品尝鲜"],
     "生命周期": ["新客", "活跃", "沉睡", "流失预警"],
 }
+# The demo accounts' template libraries, seeded into the sandbox (as the account's owner would pick
+# them in WeChat's console) and then synced into the product like any account's.
+DEMO_TEMPLATES = {
+    "oa": [
+        ("template", "订单发货通知",
+         "订单编号：{{character_string1.DATA}}\n商品名称：{{thing2.DATA}}\n快递公司：{{thing3.DATA}}\n快递单号：{{character_string4.DATA}}\n发货时间：{{time5.DATA}}",
+         "订单编号：20261206001\n商品名称：冷萃咖啡礼盒\n快递公司：顺丰速运\n快递单号：SF1234567890\n发货时间：2026-12-06 10:30"),
+        ("template", "会员积分变动提醒",
+         "会员卡号：{{character_string1.DATA}}\n变动积分：{{number2.DATA}}\n当前积分：{{number3.DATA}}\n变动原因：{{thing4.DATA}}\n变动时间：{{time5.DATA}}",
+         "会员卡号：VIP0008812\n变动积分：20\n当前积分：1520\n变动原因：门店消费\n变动时间：2026-12-06 10:30"),
+        ("template", "活动报名成功通知",
+         "活动名称：{{thing1.DATA}}\n活动时间：{{time2.DATA}}\n活动地点：{{thing3.DATA}}\n报名人：{{name4.DATA}}",
+         "活动名称：周末手冲咖啡课\n活动时间：2026-12-12 14:00\n活动地点：静安店二楼\n报名人：王芳"),
+        ("subscribe", "新品上架提醒",
+         "商品名称：{{thing1.DATA}}\n上架时间：{{time2.DATA}}\n温馨提示：{{thing3.DATA}}",
+         "商品名称：圣诞限定拿铁\n上架时间：2026-12-20 09:00\n温馨提示：门店与小程序同步发售"),
+    ],
+    "miniprogram": [
+        ("subscribe", "订单发货通知",
+         "订单号：{{character_string1.DATA}}\n商品名称：{{thing2.DATA}}\n发货时间：{{date3.DATA}}",
+         "订单号：20261206001\n商品名称：冷萃咖啡礼盒\n发货时间：2026年12月6日"),
+        ("subscribe", "优惠券到账提醒",
+         "优惠券名称：{{thing1.DATA}}\n优惠金额：{{amount2.DATA}}\n有效期至：{{date3.DATA}}",
+         "优惠券名称：会员日满减券\n优惠金额：¥20.00\n有效期至：2026年12月31日"),
+        ("subscribe", "活动报名成功通知",
+         "活动名称：{{thing1.DATA}}\n活动时间：{{time2.DATA}}\n报名人：{{name3.DATA}}",
+         "活动名称：周末手冲咖啡课\n活动时间：2026-12-12 14:00\n报名人：王芳"),
+    ],
+}
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 _GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉萍红"
 _CITIES = [("上海", "上海"), ("北京", "北京"), ("广州", "广东"), ("深圳", "广东"), ("杭州", "浙江"), ("成都", "四川"), ("南京", "江苏"), ("武汉", "湖北")]
+
+
+def _template_id(app_id: str, kind: str, title: str) -> str:
+    # 43 URL-safe characters, like WeChat's template ids.
+    digest = hashlib.sha256(f"{app_id}/{kind}/{title}".encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode()[:43]
 
 
 def _fake_openid(prefix: str, n: int) -> str:
@@ -210,7 +248,27 @@ class Command(BaseCommand):
                 self.stdout.write(f"sandbox: adding followers of {account.app_id} failed ({exc.__class__.__name__})")
                 return False
         self.stdout.write(f"sandbox: demo accounts and their followers registered at {settings.SANDBOX_BASE_URL}")
+        self._templates(control, accounts)
         return True
+
+    def _templates(self, control: SandboxControl, accounts: list) -> None:
+        """Seed the demo accounts' template libraries in the sandbox and sync them in (the picker)."""
+        for account in accounts:
+            specs = DEMO_TEMPLATES.get(account.kind)
+            if not specs:
+                continue
+            for kind, title, content, example in specs:
+                # A stable id per account and title, so seeding again replaces rather than adds.
+                template_id = _template_id(account.app_id, kind, title)
+                control.add_template(account.app_id, title, content, kind=kind, example=example, template_id=template_id)
+            try:
+                result = message_templates_sync(account)
+            except ApplicationError as exc:
+                self.stdout.write(f"templates of {account.app_id}: sync failed: {exc.message}")
+                continue
+            self.stdout.write(
+                f"templates of {account.app_id}: {result.added} added, {result.updated} updated, {result.unchanged} unchanged"
+            )
 
     def _report(self, *, accounts: list, created: int, registered: bool) -> None:
         oa = accounts[0]
