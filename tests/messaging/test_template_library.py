@@ -7,14 +7,13 @@ from __future__ import annotations
 import io
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.core.management import call_command
+from django.test import Client
 from wechatpy.exceptions import WeChatClientException
 
 from accounts.models import ChannelAccount
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
-from django.test import Client
-
 from messaging.template_library.models import MessageTemplate
 from messaging.template_library.parsing import key_rule, template_keys_parse
 from messaging.template_library.selectors import template_get, templates_for_account
