@@ -4,7 +4,7 @@ Run it with `manage.py wechat_sandbox --host 127.0.0.1 --port 8900 [--open] [--t
 tests with `SandboxServer(host="127.0.0.1", port=0, open_mode=False).start()` (`.base_url`, `.stop()`)
 or the `sandbox` pytest fixture (`.base_url`, `.control`). Point a wechatpy client at it by setting
 `API_BASE_URL = base_url + "cgi-bin/"` and fetching the token from `base_url + "cgi-bin/token"` (or
-`gettoken` for WeCom). Paths are matched from `/cgi-bin/` or `/sns/` on, so a prefixed base URL works.
+`gettoken` for WeCom). Paths are matched from `/cgi-bin/`, `/sns/` or `/wxaapi/` on, so a prefixed base URL works.
 
 APIs (shapes and error codes as WeChat; errors are HTTP 200 with a JSON errcode):
 - tokens: GET cgi-bin/token, POST cgi-bin/stable_token, GET cgi-bin/gettoken (WeCom). Unknown app id
@@ -22,6 +22,11 @@ APIs (shapes and error codes as WeChat; errors are HTTP 200 with a JSON errcode)
   user/info/batchget (≤100), user/get (pages of 10000, next_openid), user/tag/get, tags/create|get|
   update|delete, tags/members/batchtagging|batchuntagging (≤50), tags/getidlist, qrcode/create.
   43004 when the user does not follow, 40003 for an unknown openid.
+- template library (handlers/templates.py): cgi-bin/template/get_all_private_template (service accounts
+  only, else 48001), template/api_add_template (≤25 private templates, else 45026), template/
+  del_private_template (unknown id 40037), wxaapi/newtmpl/gettemplate (service accounts and
+  mini-programs). message/template/send refuses a template id not in the library with 40037 (the
+  `auto_templates` app setting: see docs/channels.md "Template library").
 - mini-program: sns/jscode2session (codes from `create_login_code`, each works once: used 40163, unknown 40029; in
   open mode any fresh code logs in a user whose openid derives from the code),
   message/subscribe/send (consent credit, 43101).
@@ -44,7 +49,7 @@ msg_signature, timestamp, nonce, corp id as receive id). Posting runs on backgro
 
 Control API: POST (or GET) /_sandbox/<call> with JSON parameters; `SandboxControl(base_url)` wraps it:
 - reset(); state(); apps(); register_app(kind, app_id, secret, callback_url=, token=,
-  encoding_aes_key=, original_id=, agent_id=, auto_report=, callback_encrypted=, auto_followers=,
+  encoding_aes_key=, original_id=, agent_id=, auto_report=, callback_encrypted=, auto_followers=, auto_templates=,
   callback_retries=2, callback_timeout=5.0) — kind is oa | miniprogram | wecom; registering again updates; app_settings(app_id, **same).
 - add_followers(app_id, n | [openid or {openid, unionid, subscribe, tags, last_interaction}],
   unionid_prefix=, openid_prefix=, subscribe=True, interaction_at=, staff_userid=) -> openids (for a
@@ -53,6 +58,9 @@ Control API: POST (or GET) /_sandbox/<call> with JSON parameters; `SandboxContro
   grant_consent(app_id, openid, template_id, count=1) -> credits; consent(app_id, openid, template_id);
   create_login_code(app_id, openid, unionid=None) -> code; set_outcome(app_id, openid, outcome);
   user(app_id, openid) -> the sandbox's record of the user.
+- add_template(app_id, title, content, kind="template"|"subscribe", example=, template_id=,
+  primary_industry=, deputy_industry=, type=2) -> the template as WeChat lists it;
+  remove_template(app_id, template_id, kind=); templates(app_id) -> {"template": [...], "subscribe": [...]}.
 - add_wecom_staff(corp_id, userid, name=None); add_external_contact(corp_id, staff_userid,
   external_userid, unionid=None, name=None, state=None) -> welcome code; add_external_contacts(corp_id,
   staff_userid, count, unionid_prefix=) -> ids; confirm_group_task(corp_id, msgid) -> results.
