@@ -6,6 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.defaultfilters import linebreaksbr
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
@@ -16,6 +17,7 @@ from unfold.forms import BaseDialogForm
 from accounts.models import AccountKind, ChannelAccount
 from audit.admin import ModelAdmin
 from messaging.template_library.models import MessageTemplate
+from messaging.template_library.parsing import RULES
 from messaging.template_library.services import TemplateSyncResult, message_templates_sync
 from scrm.errors import ApplicationError
 
@@ -61,20 +63,48 @@ class SyncDialogForm(BaseDialogForm):
         self.fields["account"].queryset = syncable_accounts()
 
 
+class AccountFilter(admin.RelatedFieldListFilter):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The model field has no verbose name of its own (no migration just for a label).
+        self.title = _("account")
+
+
+def _rule_text(rule: str) -> str:
+    spec = RULES.get(rule)
+    if spec is None:
+        return gettext("any text")
+    if spec["max_length"]:
+        return gettext("%(hint)s, at most %(count)d characters") % {"hint": spec["hint"], "count": spec["max_length"]}
+    return str(spec["hint"])
+
+
 @admin.register(MessageTemplate)
 class MessageTemplateAdmin(ModelAdmin):
-    list_display = ["title", "account", "kind", "template_id", "keys_display", "status_display", "synced_at"]
-    list_filter = ["account", "kind", ("removed_at", admin.EmptyFieldListFilter)]
+    list_display = ["title", "account_display", "kind", "template_id", "keys_display", "status_display", "synced_at"]
+    list_filter = [("account", AccountFilter), "kind", ("removed_at", admin.EmptyFieldListFilter)]
     search_fields = ["title", "=template_id"]
     list_select_related = ["account"]
     ordering = ["account", "kind", "title"]
     readonly_fields = [
-        "account", "kind", "template_id", "title", "content", "example", "keys_table", "primary_industry",
-        "deputy_industry", "synced_at", "removed_at",
+        "account_display", "kind", "template_id", "title", "content_display", "example_display", "keys_table",
+        "primary_industry", "deputy_industry", "synced_at", "removed_at",
     ]
     fields = readonly_fields
     actions = ["sync_selected"]
     actions_list = ["sync_from_wechat"]
+
+    @admin.display(description=_("account"), ordering="account__name")
+    def account_display(self, obj: MessageTemplate) -> str:
+        return str(obj.account)
+
+    @admin.display(description=_("content"))
+    def content_display(self, obj: MessageTemplate) -> str:
+        return linebreaksbr(obj.content) or "—"
+
+    @admin.display(description=_("example"))
+    def example_display(self, obj: MessageTemplate) -> str:
+        return linebreaksbr(obj.example) or "—"
 
     @admin.display(description=_("keys"))
     def keys_display(self, obj: MessageTemplate) -> str:
@@ -86,11 +116,11 @@ class MessageTemplateAdmin(ModelAdmin):
             return "—"
         rows = format_html_join(
             "", "<tr><td class='pr-4'>{}</td><td class='pr-4'><code>{}</code></td><td>{}</td></tr>",
-            ((k.get("label") or "—", k.get("key", ""), k.get("rule") or "—") for k in obj.keys),
+            ((k.get("label") or "—", k.get("key", ""), _rule_text(k.get("rule", ""))) for k in obj.keys),
         )
         header = format_html(
             "<tr><th class='pr-4 text-left'>{}</th><th class='pr-4 text-left'>{}</th><th class='text-left'>{}</th></tr>",
-            gettext("label"), gettext("key"), gettext("value type"),
+            gettext("label"), gettext("key"), gettext("value"),
         )
         return format_html("<table>{}{}</table>", header, rows)
 

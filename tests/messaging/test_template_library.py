@@ -259,7 +259,8 @@ def test_admin_sync_failure_shows_the_errcode_meaning_not_a_500(sandbox, oa_acco
     answer = admin_client.post(SYNC, {"_form_submitted": "on", "account": oa_account.pk}, follow=True)
     assert answer.status_code == 200
     page = answer.content.decode()
-    assert "40125" in page and "AppSecret" not in page
+    assert "40125" in page and ("AppSecret 错误" in page or "app secret is wrong" in page)
+    assert oa_account.app_secret not in page
     assert MessageTemplate.objects.count() == 0
 
 
