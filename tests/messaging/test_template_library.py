@@ -14,6 +14,7 @@ from django.test import Client
 from wechatpy.exceptions import WeChatClientException
 
 from accounts.models import ChannelAccount
+from messaging.channels.errors import errcode_meaning
 from messaging.template_library.models import MessageTemplate
 from messaging.template_library.parsing import key_rule, template_keys_parse
 from messaging.template_library.selectors import template_get, templates_for_account
@@ -150,7 +151,8 @@ def test_a_refused_sync_says_what_the_errcode_means_and_changes_nothing(sandbox,
         message_templates_sync(oa_account)
     error = refused.value
     assert error.code == "template_sync_failed" and error.status_code == 502
-    assert error.detail["errcode"] == 40125 and "app secret is wrong" in str(error.message) and oa_account.name in str(error.message)
+    assert error.detail["errcode"] == 40125 and errcode_meaning(40125) in str(error.message) and oa_account.name in str(error.message)
+    assert "40125" in str(error.message)
     assert all(t.removed_at is None for t in _library(oa_account).values())
 
 
@@ -165,7 +167,9 @@ def test_an_unreachable_wechat_is_a_clear_failure(db):
     account = ChannelAccountFactory(kind="oa", api_base_url="http://127.0.0.1:9/")
     with pytest.raises(ApplicationError) as unreachable:
         message_templates_sync(account)
-    assert unreachable.value.code == "template_sync_failed" and "could not be reached" in str(unreachable.value.message)
+    error = unreachable.value
+    assert error.code == "template_sync_failed" and error.status_code == 503 and error.detail["retryable"] is True
+    assert "connection_error" in str(error.message) and account.name in str(error.message)
 
 
 def test_a_service_account_without_subscribe_messages_still_syncs_its_templates(sandbox, oa_account, monkeypatch):
@@ -208,7 +212,7 @@ def test_sync_task_runs_twice_without_changes_and_skips_inactive_or_wecom_accoun
     assert message_templates_sync_task.delay(oa_account.pk).get()["added"] == 3
     assert message_templates_sync_task.delay(oa_account.pk).get()["unchanged"] == 3
     assert message_templates_sync_task.delay(wecom_account.pk).get() == {"skipped": True}
-    assert message_templates_sync_all_task.delay().get() == 1
+    assert message_templates_sync_all_task.delay().get() == {"accounts": 1, "synced": 1, "failed": 0}
 
 
 def test_sync_task_records_a_refusal_without_raising(sandbox, oa_account, celery_eager):
