@@ -35,6 +35,8 @@ ZH_HANS = {
         "%(account)s：新增 %(added)d 个，更新 %(updated)d 个，删除 %(removed)d 个，未变 %(unchanged)d 个。",
     "Subscribe messages are not enabled for this account (errcode 48001); they were left as they were.":
         "该账号未开通订阅消息（错误码 48001），订阅消息模板保持不变。",
+    "Template messages are not enabled for this account (errcode 48001); they were left as they were.":
+        "该账号未开通模板消息（错误码 48001），模板消息模板保持不变。",
     "There is no active service account or mini-program to sync.": "没有可同步的已启用服务号或小程序。",
     # Sync errors
     "WeChat refused to give the template library of %(account)s: %(meaning)s (errcode %(errcode)s).":

@@ -49,6 +49,8 @@ def sync_summary(account: ChannelAccount, result: TemplateSyncResult) -> str:
     }
     if "subscribe" in result.skipped:
         text += " " + gettext("Subscribe messages are not enabled for this account (errcode 48001); they were left as they were.")
+    if "template" in result.skipped:
+        text += " " + gettext("Template messages are not enabled for this account (errcode 48001); they were left as they were.")
     return text
 
 

@@ -15,6 +15,7 @@ from wechatpy.exceptions import WeChatClientException
 
 from accounts.models import ChannelAccount
 from messaging.channels.errors import errcode_meaning
+from messaging.template_library.admin import sync_summary
 from messaging.template_library.models import MessageTemplate
 from messaging.template_library.parsing import key_rule, template_keys_parse
 from messaging.template_library.selectors import template_get, templates_for_account
@@ -182,6 +183,7 @@ def test_a_service_account_without_subscribe_messages_still_syncs_its_templates(
     monkeypatch.setattr(services, "subscribe_templates_get", unauthorized)
     result = message_templates_sync(oa_account)
     assert result.added == 1 and result.skipped == ["subscribe"]
+    assert "48001" in sync_summary(oa_account, result)
 
 
 # --- selectors -------------------------------------------------------------------------------------
