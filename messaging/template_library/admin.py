@@ -122,7 +122,7 @@ class MessageTemplateAdmin(ModelAdmin):
         )
         header = format_html(
             "<tr><th class='pr-4 text-left'>{}</th><th class='pr-4 text-left'>{}</th><th class='text-left'>{}</th></tr>",
-            gettext("label"), gettext("key"), gettext("value"),
+            gettext("label"), gettext("key"), gettext("accepted values"),
         )
         return format_html("<table>{}{}</table>", header, rows)
 
