@@ -7,14 +7,11 @@ ZH_HANS = {
     "title": "标题",
     "example": "示例",
     "keys": "字段",
-    "primary industry": "一级行业",
-    "deputy industry": "二级行业",
     "synced at": "同步时间",
     "Message templates": "消息模板",
     "label": "名称",
     "key": "字段键",
     "accepted values": "取值要求",
-    "account": "账号",
     "any text": "任意文字",
     "%(hint)s, at most %(count)d characters": "%(hint)s，最多 %(count)d 个字符",
     "status": "状态",
@@ -42,6 +39,8 @@ ZH_HANS = {
         "微信拒绝返回 %(account)s 的模板库：%(errmsg)s（错误码 %(errcode)s）。",
     "WeChat could not be reached for the template library of %(account)s; try again later (%(error)s).":
         "无法连接微信获取 %(account)s 的模板库，请稍后重试（%(error)s）。",
+    "The template library of %(account)s could not be read from WeChat (%(error)s).":
+        "无法从微信读取 %(account)s 的模板库（%(error)s）。",
     "Only service accounts and mini-programs have a template library.": "只有服务号和小程序有模板库。",
     "WeChat did not give the template library.": "微信未返回模板库。",
     "The account has no such template; sync its template library from WeChat.": "该账号没有这个模板，请先从微信同步模板库。",

@@ -61,8 +61,13 @@ def _failure(account: ChannelAccount, exc: Exception) -> ApplicationError:
         message = gettext("WeChat refused to give the template library of %(account)s: %(errmsg)s (errcode %(errcode)s).") % {
             "account": account.name, "errmsg": exc.errmsg or "", "errcode": errcode,
         }
-    else:
+    elif outcome.status == "retryable":
         message = gettext("WeChat could not be reached for the template library of %(account)s; try again later (%(error)s).") % {
+            "account": account.name, "error": outcome.error_code,
+        }
+    else:
+        # e.g. api_host_refused: the account's API base URL is not WeChat's nor a listed sandbox.
+        message = gettext("The template library of %(account)s could not be read from WeChat (%(error)s).") % {
             "account": account.name, "error": outcome.error_code,
         }
     return ApplicationError(

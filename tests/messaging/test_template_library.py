@@ -164,13 +164,22 @@ def test_a_busy_wechat_is_a_retryable_failure(sandbox, oa_account):
     assert busy.value.status_code == 503 and busy.value.detail["retryable"] is True and busy.value.detail["errcode"] == -1
 
 
-def test_an_unreachable_wechat_is_a_clear_failure(db):
+def test_an_unreachable_wechat_is_a_clear_failure(db, settings):
+    settings.WECHAT_SANDBOX_URLS = ["http://127.0.0.1:9/"]  # a listed sandbox that is down
     account = ChannelAccountFactory(kind="oa", api_base_url="http://127.0.0.1:9/")
     with pytest.raises(ApplicationError) as unreachable:
         message_templates_sync(account)
     error = unreachable.value
     assert error.code == "template_sync_failed" and error.status_code == 503 and error.detail["retryable"] is True
     assert "connection_error" in str(error.message) and account.name in str(error.message)
+
+
+def test_an_api_base_url_that_is_not_wechat_is_refused_clearly(db):
+    account = ChannelAccountFactory(kind="oa", api_base_url="http://127.0.0.1:9/")
+    with pytest.raises(ApplicationError) as refused:
+        message_templates_sync(account)
+    assert refused.value.status_code == 502 and refused.value.detail["retryable"] is False
+    assert "api_host_refused" in str(refused.value.message)
 
 
 def test_a_service_account_without_subscribe_messages_still_syncs_its_templates(sandbox, oa_account, monkeypatch):
