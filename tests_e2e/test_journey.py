@@ -1,8 +1,7 @@
 """A marketer's day in the console, in one browser against a live stack (see conftest.py).
 
-The steps run in order and hand state on through `journey`; a step whose console page is not built
-yet skips with the reason (a feature probe: the page answers 404), and the steps needing its result
-skip after it.
+The steps run in order and hand state on through `journey`; a step whose console page is missing
+fails with what is missing (a feature probe), and the steps needing its result skip after it.
 """
 
 from __future__ import annotations
@@ -17,14 +16,14 @@ from tests_e2e.conftest import DEMO_LOGIN
 
 
 def _lacks(page: Page, path: str, marker: str) -> bool:
-    """Feature probe: the page is not in this build (404), or it is the old page without `marker`."""
+    """Feature probe: the page is missing (404), or it is an old page without `marker`."""
     response = page.request.get(path)
     return response.status == 404 or marker not in response.text()
 
 
 def _require(page: Page, path: str, marker: str, feature: str) -> None:
     if _lacks(page, path, marker):
-        pytest.skip(f"{feature} is not in this build yet ({path} has no {marker})")
+        pytest.fail(f"{feature} is missing ({path} has no {marker})")
 
 
 def test_00_the_guards_work(page: Page, recorder):
@@ -142,7 +141,7 @@ def test_06_campaign_wizard(page: Page, journey, shoot):
     expect(page.get_by_test_id("wizard-type-rules")).to_be_visible()
     templates = page.locator("#id_message_template option:not([value='']):not([hidden])")
     if templates.count() == 0:
-        pytest.skip(f"{OA_NAME} has no template in its library (template library sync not in this build)")
+        pytest.fail(f"{OA_NAME} has no template in its library: seed_demo's template sync did not fill it")
     preferred = templates.filter(has_text=PREFERRED_TEMPLATE)
     template = preferred.first if preferred.count() else templates.first
     page.locator("#id_message_template").select_option(template.get_attribute("value"))
