@@ -28,10 +28,11 @@ from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Exists, Min, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 from psycopg import sql
 
+from campaigns.counters import campaign_counters_get
 from campaigns.models import Campaign, Delivery, Suppression, SuppressionReason
 from campaigns.reports.stats import two_proportion_lift
 from customers.engagement.models import EngagementDailyRollup
@@ -76,9 +77,9 @@ def _actions_q(prefix: str = "") -> Q:
     return Q(**{f"{prefix}event_type__in": ACTION_TYPES_EXACT}) | Q(**{f"{prefix}event_type__startswith": ACTION_PREFIX})
 
 
-def campaign_start(campaign: Campaign) -> datetime:
-    first_sent = Delivery.objects.filter(campaign=campaign).aggregate(m=Min("sent_at"))["m"]
-    return first_sent or campaign.scheduled_at or campaign.created_at
+def campaign_start(campaign: Campaign, counters: dict | None = None) -> datetime:
+    counters = counters if counters is not None else campaign_counters_get(campaign=campaign)
+    return counters["first_sent_at"] or campaign.scheduled_at or campaign.created_at
 
 
 @dataclass
@@ -116,25 +117,26 @@ def _converted_exists(window_start: datetime, window_end: datetime, customer_ref
     )
 
 
-def campaign_funnel(campaign: Campaign) -> Funnel:
-    """Counts of each stage of the campaign funnel."""
-    start = campaign_start(campaign)
+def _converted_count(campaign: Campaign, start: datetime, end: datetime) -> int:
+    """Sent deliveries of the campaign whose customer converted in the window: from the window's
+    conversions (index (event_type, occurred_at, customer)) to the campaign's deliveries by the
+    unique (campaign, customer) index — bounded by the conversions, not a probe per delivery."""
+    converters = EngagementEvent.objects.filter(event_type="conversion", occurred_at__gte=start, occurred_at__lt=end).values("customer_id")
+    return Delivery.objects.filter(campaign=campaign, sent_at__isnull=False, customer_id__in=converters).count()
+
+
+def campaign_funnel(campaign: Campaign, counters: dict | None = None) -> Funnel:
+    """Counts of each stage of the campaign funnel (kept counters; planned from the (campaign, state) index)."""
+    counters = counters if counters is not None else campaign_counters_get(campaign=campaign)
+    start = campaign_start(campaign, counters)
     end = start + timedelta(days=ATTRIBUTION_DAYS)
     order = {reason: i for i, reason in enumerate(SuppressionReason.values)}
-    by_reason = dict(
-        Suppression.objects.filter(campaign=campaign).values_list("reason").annotate(n=Count("pk")).values_list("reason", "n")
-    )
+    by_reason = dict(counters["suppressed_by_reason"])
     held_out = by_reason.pop(SuppressionReason.HOLDOUT, 0)
     suppressed = {reason: by_reason[reason] for reason in sorted(by_reason, key=lambda r: order.get(r, 999))}
     deliveries = Delivery.objects.filter(campaign=campaign)
-    counts = deliveries.aggregate(
-        planned=Count("pk"),
-        sent=Count("pk", filter=Q(sent_at__isnull=False)),
-        delivered=Count("pk", filter=Q(delivered_at__isnull=False)),
-        failed=Count("pk", filter=Q(state="failed")),
-        clicked=Count("pk", filter=Q(clicked_at__isnull=False)),
-    )
-    converted = deliveries.filter(sent_at__isnull=False).filter(_converted_exists(start, end)).count()
+    counts = {**{key: counters[key] for key in ("sent", "delivered", "failed", "clicked")}, "planned": deliveries.count()}
+    converted = _converted_count(campaign, start, end)
     return Funnel(
         audience=counts["planned"] + sum(suppressed.values()) + held_out,
         suppressed=suppressed,
