@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, F, Min, Q
+from django.db.models import Count, F, Max, Min, Q
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignCounters, Delivery, DeliveryState, Suppression
@@ -29,6 +29,7 @@ from messaging.channels.errors import USER_REFUSED
 from messaging.errors import SendErrorCode
 
 COUNTER_FIELDS = ("sent", "delivered", "failed", "clicked", "mutes")
+SEND_TIMES = ("first_sent_at", "last_sent_at")
 MUTE_ERROR_CODES = (SendErrorCode.USER_BLOCK.value, str(USER_REFUSED))
 
 
@@ -76,11 +77,12 @@ def _counts_from_rows(campaign_ids: list[int]) -> dict[int, dict[str, Any]]:
             clicked=Count("pk", filter=Q(clicked_at__isnull=False)),
             mutes=Count("pk", filter=Q(error_code__in=MUTE_ERROR_CODES)),
             first_sent_at=Min("sent_at"),
+            last_sent_at=Max("sent_at"),
         )
         .order_by()
     )
     for row in rows:
-        counts[row["campaign_id"]].update({field: row[field] for field in (*COUNTER_FIELDS, "first_sent_at")})
+        counts[row["campaign_id"]].update({field: row[field] for field in (*COUNTER_FIELDS, *SEND_TIMES)})
     for campaign_id, reason, n in (
         Suppression.objects.filter(campaign_id__in=campaign_ids).values_list("campaign_id", "reason").annotate(n=Count("pk")).order_by()
     ):
@@ -110,9 +112,9 @@ def campaign_counters_get(*, campaign: Campaign) -> dict[str, Any]:
     """The campaign's counters: the kept row on PostgreSQL, a count of the rows on SQLite (or zeros)."""
     if not counters_maintained():
         return _counts_from_rows([campaign.pk])[campaign.pk]
-    row = CampaignCounters.objects.filter(pk=campaign.pk).values(*COUNTER_FIELDS, "first_sent_at", "suppressed_by_reason").first()
+    row = CampaignCounters.objects.filter(pk=campaign.pk).values(*COUNTER_FIELDS, *SEND_TIMES, "suppressed_by_reason").first()
     return row or _empty()
 
 
 def _empty() -> dict[str, Any]:
-    return {**dict.fromkeys(COUNTER_FIELDS, 0), "first_sent_at": None, "suppressed_by_reason": {}}
+    return {**dict.fromkeys(COUNTER_FIELDS, 0), **dict.fromkeys(SEND_TIMES), "suppressed_by_reason": {}}

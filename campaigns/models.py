@@ -111,8 +111,9 @@ class CampaignCounters(models.Model):
     clicked = models.BigIntegerField(default=0)
     # Blocked by the user (template "user block", subscribe-message refusal 43101).
     mutes = models.BigIntegerField(default=0)
-    # The first send: the start of the report's attribution window.
+    # The first and last sends: the report's attribution window and its unfollow window.
     first_sent_at = models.DateTimeField(null=True, blank=True)
+    last_sent_at = models.DateTimeField(null=True, blank=True)
     # Planning's left-out customers per reason (holdout included), written once when planning commits.
     suppressed_by_reason = models.JSONField(default=dict, blank=True)
     refreshed_at = models.DateTimeField(null=True, blank=True)

@@ -140,15 +140,18 @@ def record(*, rows: int, count_attempt: bool) -> sql.Composable:
                    count(*) FILTER (WHERE state = 'sent') AS sent,
                    count(*) FILTER (WHERE state = 'failed') AS failed,
                    count(*) FILTER (WHERE state = 'failed' AND error_code IN ({mutes})) AS mutes,
-                   min(sent_at) FILTER (WHERE state = 'sent') AS first_sent_at
+                   min(sent_at) FILTER (WHERE state = 'sent') AS first_sent_at,
+                   max(sent_at) FILTER (WHERE state = 'sent') AS last_sent_at
             FROM changed GROUP BY campaign_id
         )
-        INSERT INTO {counters} AS k (campaign_id, sent, delivered, failed, clicked, mutes, first_sent_at, suppressed_by_reason, updated_at)
-        SELECT campaign_id, sent, 0, failed, 0, mutes, first_sent_at, '{{}}'::jsonb, clock_timestamp() FROM counted
+        INSERT INTO {counters} AS k (campaign_id, sent, delivered, failed, clicked, mutes, first_sent_at, last_sent_at,
+                                     suppressed_by_reason, updated_at)
+        SELECT campaign_id, sent, 0, failed, 0, mutes, first_sent_at, last_sent_at, '{{}}'::jsonb, clock_timestamp() FROM counted
         WHERE sent + failed > 0
         ON CONFLICT (campaign_id) DO UPDATE SET
             sent = k.sent + EXCLUDED.sent, failed = k.failed + EXCLUDED.failed, mutes = k.mutes + EXCLUDED.mutes,
-            first_sent_at = LEAST(k.first_sent_at, EXCLUDED.first_sent_at), updated_at = EXCLUDED.updated_at
+            first_sent_at = LEAST(k.first_sent_at, EXCLUDED.first_sent_at),
+            last_sent_at = GREATEST(k.last_sent_at, EXCLUDED.last_sent_at), updated_at = EXCLUDED.updated_at
         """
     ).format(
         delivery=table(Delivery),

@@ -3,7 +3,7 @@ from the deliveries and suppressions already stored (one grouped pass over each 
 
 import django.db.models.deletion
 from django.db import migrations, models
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Max, Min, Q
 
 MUTE_ERROR_CODES = ("user_block", "43101")
 
@@ -25,11 +25,12 @@ def backfill(apps, schema_editor):
             clicked=Count("pk", filter=Q(clicked_at__isnull=False)),
             mutes=Count("pk", filter=Q(error_code__in=MUTE_ERROR_CODES)),
             first_sent_at=Min("sent_at"),
+            last_sent_at=Max("sent_at"),
         )
         .order_by()
     ):
         counters = rows[row["campaign_id"]]
-        for field in ("sent", "delivered", "failed", "clicked", "mutes", "first_sent_at"):
+        for field in ("sent", "delivered", "failed", "clicked", "mutes", "first_sent_at", "last_sent_at"):
             setattr(counters, field, row[field])
     for campaign_id, reason, n in Suppression.objects.values_list("campaign_id", "reason").annotate(n=Count("pk")).order_by():
         rows[campaign_id].suppressed_by_reason[reason] = n
@@ -50,6 +51,7 @@ class Migration(migrations.Migration):
                 ("clicked", models.BigIntegerField(default=0)),
                 ("mutes", models.BigIntegerField(default=0)),
                 ("first_sent_at", models.DateTimeField(blank=True, null=True)),
+                ("last_sent_at", models.DateTimeField(blank=True, null=True)),
                 ("suppressed_by_reason", models.JSONField(blank=True, default=dict)),
                 ("refreshed_at", models.DateTimeField(blank=True, null=True)),
                 ("updated_at", models.DateTimeField(auto_now=True)),
