@@ -2,8 +2,7 @@
 first, so an exact identifier is one index probe and only a name pays for a substring match.
 
 - Digits only (a customer id, a phone number, a numeric WeCom id) and identifier shapes (an openid,
-  unionid or external_userid: one ASCII token of letters, digits, `-` and `_` with at least one digit,
-  or at least 16 characters long) are looked up exactly: `ChannelIdentity.external_id` / `unionid`
+  unionid or external_userid: one ASCII token of 6+ letters, digits, `-` and `_`) are looked up exactly: `ChannelIdentity.external_id` / `unionid`
   (their b-tree indexes), `Customer.phone_hash` (the keyed hash of the normalised phone; the phone
   column itself is ciphertext) and the primary key. Uses index: identity external_id, identity
   unionid, customer phone_hash, customer pkey.
@@ -41,7 +40,7 @@ def search_classify(text: str) -> SearchInput:
     text = text.strip()
     if text.isdigit() or _PHONE.match(text):
         return SearchInput(text, "identifier")
-    if _IDENTIFIER.match(text) and (len(text) >= 16 or any(ch.isdigit() for ch in text)):
+    if _IDENTIFIER.match(text):
         return SearchInput(text, "identifier")
     return SearchInput(text, "name")
 
