@@ -264,6 +264,7 @@ class OccurredFilter(admin.SimpleListFilter):
 class EngagementEventAdmin(ModelAdmin):
     list_display = ["occurred_at", "event_type", "customer", "account", "campaign_id"]
     list_filter = [EventTypeFilter, OccurredFilter, "account"]
+    list_select_related = ["customer", "account"]
     search_fields = ["=customer__id", "=event_type"]
     raw_id_fields = ["customer"]
     show_full_result_count = False
