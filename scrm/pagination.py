@@ -39,7 +39,9 @@ class BoundedCountPaginator(Paginator):
     """A paginator whose count stops at COUNT_LIMIT (filtered lists) or is the table estimate (unfiltered).
 
     `count_kind` says which: "exact", "bounded" (at least `count`) or "estimated" (about `count`).
-    """
+    A filtered list is read once: the ids of its first COUNT_LIMIT + 1 rows in the list's order give
+    both the count and the page, whose rows are then fetched by primary key — a search is not run twice
+    (once to count, once for the page)."""
 
     template_name = "scrm/bounded_pagination.html"
     count_limit = COUNT_LIMIT
@@ -47,6 +49,7 @@ class BoundedCountPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         self.count_kind = "exact"
+        self._ids = None
         items = self.object_list
         if not isinstance(items, QuerySet):
             return super().count
@@ -55,11 +58,22 @@ class BoundedCountPaginator(Paginator):
             if estimate > self.count_limit:
                 self.count_kind = "estimated"
                 return estimate
-        n = items.order_by()[: self.count_limit + 1].count()
-        if n > self.count_limit:
+        self._ids = list(items.values_list("pk", flat=True)[: self.count_limit + 1])
+        if len(self._ids) > self.count_limit:
             self.count_kind = "bounded"
             return self.count_limit
-        return n
+        return len(self._ids)
+
+    def page(self, number):
+        number = self.validate_number(number)
+        if self._ids is None:
+            return super().page(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if top + self.orphans >= self.count:
+            top = self.count
+        # The page's rows by primary key, in the list's own order (and with its prefetches).
+        return self._get_page(self.object_list.filter(pk__in=self._ids[bottom:top]), number, self)
 
     @property
     def count_exact(self) -> bool:
