@@ -182,6 +182,7 @@ class ChannelIdentityAdmin(ModelAdmin):
     list_select_related = ["account", "customer"]
     show_full_result_count = False
     paginator = BoundedCountPaginator
+    list_per_page = 50
     readonly_fields = ["created_at", "updated_at"]
 
 
@@ -269,6 +270,7 @@ class EngagementEventAdmin(ModelAdmin):
     raw_id_fields = ["customer"]
     show_full_result_count = False
     paginator = BoundedCountPaginator
+    list_per_page = 50
 
     def has_change_permission(self, request, obj=None):
         return False
