@@ -27,7 +27,7 @@ from customers.search import customer_search_q
 from customers.selectors import event_type_list
 from customers.serializers import PERSONAL_DATA_PERMISSION, mask_phone
 from customers.services import customer_set_phone
-from scrm.pagination import BoundedCountPaginator
+from scrm.pagination import BoundedCountAdminMixin
 
 
 class FollowStateFilter(admin.SimpleListFilter):
@@ -109,7 +109,7 @@ class CustomerAdminForm(forms.ModelForm):
 
 
 @admin.register(Customer)
-class CustomerAdmin(ModelAdmin):
+class CustomerAdmin(BoundedCountAdminMixin, ModelAdmin):
     form = CustomerAdminForm
     list_display = ["id", "display_name", "phone_display", "city", "first_seen_at", "last_engaged_at"]
     list_filter = [FollowStateFilter, AccountFilter, TagFilter, "gender"]
@@ -117,9 +117,6 @@ class CustomerAdmin(ModelAdmin):
     search_help_text = _("Name, openid / external_userid, unionid, exact phone or customer id")
     inlines = [ChannelIdentityInline, CustomerTagInline]
     readonly_fields = ["phone_display", "first_seen_at", "last_engaged_at", "created_at", "updated_at", "erased_at"]
-    # COUNT(*) over a big table on every page is wasted work: bounded / estimated counts instead.
-    show_full_result_count = False
-    paginator = BoundedCountPaginator
     list_per_page = 50
 
     def _may_view_personal_data(self, request) -> bool:
@@ -174,14 +171,12 @@ class CustomerAdmin(ModelAdmin):
 
 
 @admin.register(ChannelIdentity)
-class ChannelIdentityAdmin(ModelAdmin):
+class ChannelIdentityAdmin(BoundedCountAdminMixin, ModelAdmin):
     list_display = ["external_id", "kind", "account", "customer", "unionid", "follow_state", "followed_at", "last_interaction_at"]
     list_filter = ["kind", "follow_state", "account", "do_not_disturb"]
     search_fields = ["=external_id", "=unionid"]
     raw_id_fields = ["customer"]
     list_select_related = ["account", "customer"]
-    show_full_result_count = False
-    paginator = BoundedCountPaginator
     list_per_page = 50
     readonly_fields = ["created_at", "updated_at"]
 
@@ -262,14 +257,12 @@ class OccurredFilter(admin.SimpleListFilter):
 
 
 @admin.register(EngagementEvent)
-class EngagementEventAdmin(ModelAdmin):
+class EngagementEventAdmin(BoundedCountAdminMixin, ModelAdmin):
     list_display = ["occurred_at", "event_type", "customer", "account", "campaign_id"]
     list_filter = [EventTypeFilter, OccurredFilter, "account"]
     list_select_related = ["customer", "account"]
     search_fields = ["=customer__id", "=event_type"]
     raw_id_fields = ["customer"]
-    show_full_result_count = False
-    paginator = BoundedCountPaginator
     list_per_page = 50
 
     def has_change_permission(self, request, obj=None):

@@ -132,3 +132,23 @@ def paginated(serializer_class: type[serializers.Serializer], name: str = "") ->
     serializer_class: the page object (count, next, previous, results) and its query parameters."""
     base = name or serializer_class.__name__.removesuffix("Serializer").removesuffix("Output")
     return {"responses": _page_serializer(serializer_class, base), "parameters": PAGE_PARAMETERS}
+
+
+class BoundedCountAdminMixin:
+    """For a ModelAdmin over a big table: bounded / estimated counts, and a short filtered list shown
+    from the ids its count already read (the admin would otherwise run the search again for it)."""
+
+    paginator = BoundedCountPaginator
+    show_full_result_count = False
+
+    def get_changelist(self, request, **kwargs):
+        base = super().get_changelist(request, **kwargs)
+
+        class BoundedChangeList(base):
+            def get_results(self, request):
+                super().get_results(request)
+                ids = getattr(self.paginator, "_ids", None)
+                if ids is not None and not self.multi_page:
+                    self.result_list = self.queryset.filter(pk__in=ids)
+
+        return BoundedChangeList

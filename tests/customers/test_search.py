@@ -136,3 +136,12 @@ def test_big_changelists_render_with_bounded_paginators(admin_client_, url):
     response = admin_client_.get(url)
     assert response.status_code == 200
     assert isinstance(response.context["cl"].paginator, BoundedCountPaginator)
+
+
+def test_a_name_search_runs_its_substring_match_once(api_client, admin_client_, people):
+    for get in (lambda: admin_client_.get(ADMIN, {"q": "小明"}), lambda: api_client.get(API, {"search": "小明"})):
+        with CaptureQueriesContext(connection) as queries:
+            assert get().status_code == 200
+        # Once over the table; the rows shown are then fetched by the ids it found.
+        likes = [q["sql"] for q in queries.captured_queries if " LIKE " in q["sql"].upper() and '"id" IN (' not in q["sql"]]
+        assert len(likes) == 1, likes
