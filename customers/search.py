@@ -8,7 +8,7 @@ first, so an exact identifier is one index probe and only a name pays for a subs
   unionid, customer phone_hash, customer pkey.
 - Anything else — or an identifier-shaped input that matched nothing exactly ("Tom2024" may be a
   name) — is a name substring: `UPPER(display_name) LIKE UPPER('%…%')`, served on PostgreSQL by the
-  pg_trgm GIN index `customer_name_trgm` (customers migration 0009) when the text has a trigram
+  pg_trgm GIN index `customer_name_trgm` (customers migration 0010) when the text has a trigram
   (3+ characters); shorter text walks the id index and stops at the first page of matches.
 """
 

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0002_channelaccount_table_and_content_type'),
-        ('customers', '0009_customer_name_trigram'),
+        ('customers', '0010_customer_name_trigram'),
     ]
 
     operations = [

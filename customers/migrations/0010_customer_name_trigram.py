@@ -25,5 +25,5 @@ def _run(statements):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("customers", "0008_segment_erased_index")]
+    dependencies = [("customers", "0009_account_daily_count")]
     operations = [migrations.RunPython(_run(_CREATE), _run(_DROP), elidable=False)]
