@@ -141,14 +141,9 @@ class BoundedCountAdminMixin:
     paginator = BoundedCountPaginator
     show_full_result_count = False
 
-    def get_changelist(self, request, **kwargs):
-        base = super().get_changelist(request, **kwargs)
-
-        class BoundedChangeList(base):
-            def get_results(self, request):
-                super().get_results(request)
-                ids = getattr(self.paginator, "_ids", None)
-                if ids is not None and not self.multi_page:
-                    self.result_list = self.queryset.filter(pk__in=ids)
-
-        return BoundedChangeList
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        ids = getattr(changelist.paginator, "_ids", None)
+        if ids is not None and not changelist.multi_page:
+            changelist.result_list = changelist.queryset.filter(pk__in=ids)
+        return changelist
