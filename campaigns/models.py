@@ -98,6 +98,28 @@ class Campaign(models.Model):
         return self.name
 
 
+class CampaignCounters(models.Model):
+    """A campaign's funnel counts, kept as the facts are recorded (campaigns.counters), so reports read
+    one row instead of counting deliveries. Each is changed in the transaction of the conditional state
+    change it counts (a row still 'sending', a report for a row still 'sent', a first click), so a
+    retried report or a duplicate click counts nothing. `refreshed_at`: last recount from the rows."""
+
+    campaign = models.OneToOneField(Campaign, on_delete=models.CASCADE, primary_key=True, related_name="counters")
+    sent = models.BigIntegerField(default=0)
+    delivered = models.BigIntegerField(default=0)
+    failed = models.BigIntegerField(default=0)
+    clicked = models.BigIntegerField(default=0)
+    # Blocked by the user (template "user block", subscribe-message refusal 43101).
+    mutes = models.BigIntegerField(default=0)
+    # The first and last sends: the report's attribution window and its unfollow window.
+    first_sent_at = models.DateTimeField(null=True, blank=True)
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+    # Planning's left-out customers per reason (holdout included), written once when planning commits.
+    suppressed_by_reason = models.JSONField(default=dict, blank=True)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+
 class DeliveryState(models.TextChoices):
     PLANNED = "planned", _("Planned")
     SENDING = "sending", _("Sending")

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from campaigns import planning_sql
+from campaigns.counters import campaign_counters_add_suppressed
 from campaigns.errors import CampaignError
 from campaigns.models import Campaign, MessageType, SuppressionReason
 from campaigns.policy import Policy, counts_as_marketing_push, effective_policy
@@ -174,4 +175,6 @@ def campaign_plan_audience(*, campaign: Campaign, snapshot_id: int, start_at=Non
             else:
                 counts[SuppressionReason(reason)] = count
         cursor.execute(render(planning_sql.DROP_TEMP_TABLES))
+    # The reasons of the rows written just now, in the same transaction (the funnel reads these).
+    campaign_counters_add_suppressed(campaign_id=campaign.pk, suppressed={str(k): v for k, v in counts.items()})
     return PlanResult(audience=audience, suppressed={k: v for k, v in counts.items() if v}, planned=planned)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from django.db import connection, transaction
 
+from campaigns.counters import MUTE_ERROR_CODES, campaign_counters_add
 from campaigns.models import CampaignBatchReport, Delivery, DeliveryState, PendingDeliveryReport
 from customers.services.events import event_record
 from customers.services.identity import Refusal, identity_record_refusal
@@ -61,6 +64,13 @@ def delivery_report_apply(report: DeliveryReport) -> int:
         Delivery.objects.filter(pk__in=ids).update(state=DeliveryState.DELIVERED, delivered_at=report.occurred_at)
     else:
         Delivery.objects.filter(pk__in=ids).update(state=DeliveryState.FAILED, error_code=report.status, error_message=report.raw_status[:255])
+    # Counted with the state change, under the msgid lock: a repeated report finds no row still sent.
+    per_campaign = Counter(d["campaign_id"] for d in deliveries)
+    for campaign_id, n in per_campaign.items():
+        if report.status == "delivered":
+            campaign_counters_add(campaign_id=campaign_id, delivered=n)
+        else:
+            campaign_counters_add(campaign_id=campaign_id, failed=n, mutes=n if report.status in MUTE_ERROR_CODES else 0)
     if report.status == "user_block":
         identity_record_refusal(
             identity_ids=[d["identity_id"] for d in deliveries if d["identity_id"]], refusal=Refusal.TEMPLATE_BLOCKED, at=report.occurred_at

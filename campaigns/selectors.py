@@ -8,6 +8,7 @@ from typing import Any
 from django.db.models import Count, Min, QuerySet
 from django.utils import timezone
 
+from campaigns.counters import campaign_counters_get
 from campaigns.models import (
     Campaign,
     CampaignBatchReport,
@@ -136,7 +137,9 @@ def campaign_progress(*, campaign: Campaign, now: datetime | None = None) -> dic
 def campaign_stats(*, campaign: Campaign) -> dict[str, Any]:
     """The funnel: audience → suppressed by reason → held out → planned → sent → delivered/failed → clicked."""
     progress = campaign_progress(campaign=campaign)
-    by_reason = dict(campaign.suppressions.values("reason").annotate(n=Count("id")).order_by().values_list("reason", "n"))
+    # Kept counts (campaigns.counters): no pass over the campaign's suppressions or deliveries.
+    counters = campaign_counters_get(campaign=campaign)
+    by_reason = counters["suppressed_by_reason"]
     counts = progress["counts"]
     sent = counts[DeliveryState.SENT] + counts[DeliveryState.DELIVERED]
     send_time_suppressed = dict(
@@ -158,7 +161,7 @@ def campaign_stats(*, campaign: Campaign) -> dict[str, Any]:
         "failed": counts[DeliveryState.FAILED],
         "failed_by_reason": failed_by_reason,
         "batch_reports": campaign_batch_reports(campaign=campaign),
-        "clicked": Delivery.objects.filter(campaign_id=campaign.pk, clicked_at__isnull=False).count(),
+        "clicked": counters["clicked"],
         "progress": progress,
     }
 

@@ -3,9 +3,12 @@ operator has `customers.view_personal_data`; search also finds ids and exact pho
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.widgets import AdminURLFieldWidget
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from audit.admin import ModelAdmin, TabularInline
@@ -20,9 +23,11 @@ from customers.models import (
     Tag,
     TagGroup,
 )
-from customers.selectors import customer_search_q
+from customers.search import customer_search_q
+from customers.selectors import event_type_list
 from customers.serializers import PERSONAL_DATA_PERMISSION, mask_phone
 from customers.services import customer_set_phone
+from scrm.pagination import BoundedCountAdminMixin
 
 
 class FollowStateFilter(admin.SimpleListFilter):
@@ -104,7 +109,7 @@ class CustomerAdminForm(forms.ModelForm):
 
 
 @admin.register(Customer)
-class CustomerAdmin(ModelAdmin):
+class CustomerAdmin(BoundedCountAdminMixin, ModelAdmin):
     form = CustomerAdminForm
     list_display = ["id", "display_name", "phone_display", "city", "first_seen_at", "last_engaged_at"]
     list_filter = [FollowStateFilter, AccountFilter, TagFilter, "gender"]
@@ -112,7 +117,6 @@ class CustomerAdmin(ModelAdmin):
     search_help_text = _("Name, openid / external_userid, unionid, exact phone or customer id")
     inlines = [ChannelIdentityInline, CustomerTagInline]
     readonly_fields = ["phone_display", "first_seen_at", "last_engaged_at", "created_at", "updated_at", "erased_at"]
-    show_full_result_count = False  # COUNT(*) over a big table on every page is wasted work
     list_per_page = 50
 
     def _may_view_personal_data(self, request) -> bool:
@@ -157,7 +161,7 @@ class CustomerAdmin(ModelAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        # The phone column is ciphertext: match it through its keyed hash, never with LIKE.
+        # An exact identifier is an index probe; only a name is matched by substring (customers.search).
         return queryset.filter(customer_search_q(term)), False
 
     def save_model(self, request, obj, form, change):
@@ -167,13 +171,13 @@ class CustomerAdmin(ModelAdmin):
 
 
 @admin.register(ChannelIdentity)
-class ChannelIdentityAdmin(ModelAdmin):
+class ChannelIdentityAdmin(BoundedCountAdminMixin, ModelAdmin):
     list_display = ["external_id", "kind", "account", "customer", "unionid", "follow_state", "followed_at", "last_interaction_at"]
     list_filter = ["kind", "follow_state", "account", "do_not_disturb"]
     search_fields = ["=external_id", "=unionid"]
     raw_id_fields = ["customer"]
     list_select_related = ["account", "customer"]
-    show_full_result_count = False
+    list_per_page = 50
     readonly_fields = ["created_at", "updated_at"]
 
 
@@ -226,14 +230,40 @@ class ConsentCreditAdmin(ModelAdmin):
     raw_id_fields = ["customer"]
 
 
+class EventTypeFilter(admin.SimpleListFilter):
+    # Not a field filter: that one lists the types with a DISTINCT over every stored event.
+    title = _("event type")
+    parameter_name = "event_type"
+
+    def lookups(self, request, model_admin):
+        return [(t, t) for t in event_type_list()]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(event_type=self.value()) if self.value() else queryset
+
+
+class OccurredFilter(admin.SimpleListFilter):
+    # Instead of a date hierarchy, whose year list is a DISTINCT over every stored event.
+    title = _("occurred")
+    parameter_name = "occurred_within"
+    DAYS = {"1": 1, "7": 7, "30": 30}
+
+    def lookups(self, request, model_admin):
+        return [("1", _("Last 24 hours")), ("7", _("Last 7 days")), ("30", _("Last 30 days"))]
+
+    def queryset(self, request, queryset):
+        days = self.DAYS.get(self.value() or "")
+        return queryset.filter(occurred_at__gte=timezone.now() - timedelta(days=days)) if days else queryset
+
+
 @admin.register(EngagementEvent)
-class EngagementEventAdmin(ModelAdmin):
+class EngagementEventAdmin(BoundedCountAdminMixin, ModelAdmin):
     list_display = ["occurred_at", "event_type", "customer", "account", "campaign_id"]
-    list_filter = ["event_type", "account"]
+    list_filter = [EventTypeFilter, OccurredFilter, "account"]
+    list_select_related = ["customer", "account"]
     search_fields = ["=customer__id", "=event_type"]
     raw_id_fields = ["customer"]
-    show_full_result_count = False
-    date_hierarchy = "occurred_at"
+    list_per_page = 50
 
     def has_change_permission(self, request, obj=None):
         return False

@@ -23,6 +23,7 @@ from customers.imports import customers_export_csv, customers_import_csv
 from customers.models import Customer, Tag, TagGroup
 from customers.services import customer_update, tags_assign_bulk, tags_unassign_bulk
 from scrm.errors import ApplicationError, CommonError, Conflict
+from scrm.pagination import BoundedCountPagination
 
 
 def perms_required(*perms: str) -> type[BasePermission]:
@@ -65,6 +66,8 @@ CUSTOMER_FILTER_PARAMETERS = [
 class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = Customer.objects.none()  # the model for permissions; rows come from selectors
     serializer_class = serializers.CustomerSerializer
+    # `count` is exact up to 10,000 matches, then a bound (`count_exact` false): no COUNT(*) of a million rows.
+    pagination_class = BoundedCountPagination
     http_method_names = ["get", "patch", "post", "head", "options"]
 
     def get_queryset(self):

@@ -241,7 +241,9 @@ class EngagementEvent(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["customer", "occurred_at"]),
+            # With the type: "did this customer act in the window" (report lift, engagement) is an
+            # index-only probe instead of a heap read per event (every push.sent lies in the window).
+            models.Index(fields=["customer", "occurred_at", "event_type"], name="event_customer_time_type_idx"),
             models.Index(fields=["event_type", "occurred_at", "customer"]),
             models.Index(fields=["campaign_id", "event_type"], condition=Q(campaign_id__isnull=False), name="event_campaign_idx"),
         ]

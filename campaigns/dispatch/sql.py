@@ -6,7 +6,8 @@ from __future__ import annotations
 from psycopg import sql
 
 from accounts.models import ChannelAccount
-from campaigns.models import Campaign, Delivery
+from campaigns.counters import MUTE_ERROR_CODES
+from campaigns.models import Campaign, CampaignCounters, Delivery
 from campaigns.policy import Policy
 from campaigns.policy_sql import Facts, Window, history_columns, history_scope, reason_case
 from customers.models import ChannelIdentity, Customer, CustomerPreference, EngagementProfile
@@ -113,27 +114,50 @@ def recheck(*, campaign: Campaign, policy: Policy) -> sql.Composable:
 
 
 def record(*, rows: int, count_attempt: bool) -> sql.Composable:
-    """Write `rows` outcomes (id, state, msgid, code, message, send_after) to the rows still in 'sending'.
+    """Write `rows` outcomes (id, state, msgid, code, message, send_after) to the rows still in 'sending',
+    and add the rows that became sent / failed to their campaign's counters (campaigns.counters).
 
     'deferred' rows (quiet hours, rate limit) go back to planned without spending an attempt; so do
-    outcomes recorded with count_attempt=False (suppressed or deferred before the send)."""
+    outcomes recorded with count_attempt=False (suppressed or deferred before the send). Only rows
+    this statement moved out of 'sending' are counted: a late duplicate outcome counts nothing."""
     row = sql.SQL("(%s::bigint, %s::varchar, %s::varchar, %s::varchar, %s::varchar, %s::timestamptz)")
     attempts = sql.SQL("d.attempts + 1") if count_attempt else sql.SQL("d.attempts")
     return sql.SQL(
         """
-        UPDATE {delivery} d SET
-            state = v.state, msgid = CASE WHEN v.msgid <> '' THEN v.msgid ELSE d.msgid END,
-            error_code = v.code, error_message = left(v.msg, 255), send_after = COALESCE(v.send_after, d.send_after),
-            attempts = CASE WHEN v.state IN ('sent', 'failed', 'planned') AND v.code <> {deferred} THEN {attempts} ELSE d.attempts END,
-            sent_at = CASE WHEN v.state = 'sent' THEN clock_timestamp() ELSE d.sent_at END,
-            claimed_at = CASE WHEN v.state = 'planned' THEN NULL ELSE d.claimed_at END,
-            updated_at = clock_timestamp()
-        FROM (VALUES {values}) AS v(id, state, msgid, code, msg, send_after)
-        WHERE d.id = v.id AND d.state = 'sending'
+        WITH changed AS (
+            UPDATE {delivery} d SET
+                state = v.state, msgid = CASE WHEN v.msgid <> '' THEN v.msgid ELSE d.msgid END,
+                error_code = v.code, error_message = left(v.msg, 255), send_after = COALESCE(v.send_after, d.send_after),
+                attempts = CASE WHEN v.state IN ('sent', 'failed', 'planned') AND v.code <> {deferred} THEN {attempts} ELSE d.attempts END,
+                sent_at = CASE WHEN v.state = 'sent' THEN clock_timestamp() ELSE d.sent_at END,
+                claimed_at = CASE WHEN v.state = 'planned' THEN NULL ELSE d.claimed_at END,
+                updated_at = clock_timestamp()
+            FROM (VALUES {values}) AS v(id, state, msgid, code, msg, send_after)
+            WHERE d.id = v.id AND d.state = 'sending'
+            RETURNING d.campaign_id, d.state, d.error_code, d.sent_at
+        ), counted AS (
+            SELECT campaign_id,
+                   count(*) FILTER (WHERE state = 'sent') AS sent,
+                   count(*) FILTER (WHERE state = 'failed') AS failed,
+                   count(*) FILTER (WHERE state = 'failed' AND error_code IN ({mutes})) AS mutes,
+                   min(sent_at) FILTER (WHERE state = 'sent') AS first_sent_at,
+                   max(sent_at) FILTER (WHERE state = 'sent') AS last_sent_at
+            FROM changed GROUP BY campaign_id
+        )
+        INSERT INTO {counters} AS k (campaign_id, sent, delivered, failed, clicked, mutes, first_sent_at, last_sent_at,
+                                     suppressed_by_reason, updated_at)
+        SELECT campaign_id, sent, 0, failed, 0, mutes, first_sent_at, last_sent_at, '{{}}'::jsonb, clock_timestamp() FROM counted
+        WHERE sent + failed > 0
+        ON CONFLICT (campaign_id) DO UPDATE SET
+            sent = k.sent + EXCLUDED.sent, failed = k.failed + EXCLUDED.failed, mutes = k.mutes + EXCLUDED.mutes,
+            first_sent_at = LEAST(k.first_sent_at, EXCLUDED.first_sent_at),
+            last_sent_at = GREATEST(k.last_sent_at, EXCLUDED.last_sent_at), updated_at = EXCLUDED.updated_at
         """
     ).format(
         delivery=table(Delivery),
+        counters=table(CampaignCounters),
         attempts=attempts,
         deferred=sql.Literal(SendErrorCode.DEFERRED.value),
+        mutes=sql.SQL(", ").join(sql.Literal(code) for code in MUTE_ERROR_CODES),
         values=sql.SQL(", ").join([row] * rows),
     )

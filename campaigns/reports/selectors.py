@@ -28,16 +28,15 @@ from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Exists, Min, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 from psycopg import sql
 
+from campaigns.counters import campaign_counters_get
 from campaigns.models import Campaign, Delivery, Suppression, SuppressionReason
 from campaigns.reports.stats import two_proportion_lift
 from customers.engagement.models import EngagementDailyRollup
 from customers.models import ChannelIdentity, EngagementEvent, FollowState
-from messaging.channels.errors import USER_REFUSED
-from messaging.errors import SendErrorCode
 from scrm.sqltools import render, table
 
 # Customers a segment's campaigns reached or held back (the base of its push rate).
@@ -67,7 +66,6 @@ def _as_date(value: date | str) -> date:
 ATTRIBUTION_DAYS = 7
 UNFOLLOW_WINDOW = timedelta(hours=24)
 UNFOLLOW_TYPES = ("wechat.unsubscribe", "wecom.del_contact")
-MUTE_ERROR_CODES = (SendErrorCode.USER_BLOCK, str(USER_REFUSED))
 ACTION_TYPES_EXACT = ("link.click", "inbox.read", "conversion", "wechat.message", "wechat.click", "wechat.view", "wechat.scan")
 ACTION_PREFIX = "mp."
 
@@ -76,9 +74,9 @@ def _actions_q(prefix: str = "") -> Q:
     return Q(**{f"{prefix}event_type__in": ACTION_TYPES_EXACT}) | Q(**{f"{prefix}event_type__startswith": ACTION_PREFIX})
 
 
-def campaign_start(campaign: Campaign) -> datetime:
-    first_sent = Delivery.objects.filter(campaign=campaign).aggregate(m=Min("sent_at"))["m"]
-    return first_sent or campaign.scheduled_at or campaign.created_at
+def campaign_start(campaign: Campaign, counters: dict | None = None) -> datetime:
+    counters = counters if counters is not None else campaign_counters_get(campaign=campaign)
+    return counters["first_sent_at"] or campaign.scheduled_at or campaign.created_at
 
 
 @dataclass
@@ -108,33 +106,26 @@ class Funnel:
         return rows
 
 
-def _converted_exists(window_start: datetime, window_end: datetime, customer_ref: str = "customer_id"):
-    return Exists(
-        EngagementEvent.objects.filter(
-            customer_id=OuterRef(customer_ref), event_type="conversion", occurred_at__gte=window_start, occurred_at__lt=window_end
-        )
-    )
+def _converted_count(campaign: Campaign, start: datetime, end: datetime) -> int:
+    """Sent deliveries of the campaign whose customer converted in the window: from the window's
+    conversions (index (event_type, occurred_at, customer)) to the campaign's deliveries by the
+    unique (campaign, customer) index — bounded by the conversions, not a probe per delivery."""
+    converters = EngagementEvent.objects.filter(event_type="conversion", occurred_at__gte=start, occurred_at__lt=end).values("customer_id")
+    return Delivery.objects.filter(campaign=campaign, sent_at__isnull=False, customer_id__in=converters).count()
 
 
-def campaign_funnel(campaign: Campaign) -> Funnel:
-    """Counts of each stage of the campaign funnel."""
-    start = campaign_start(campaign)
+def campaign_funnel(campaign: Campaign, counters: dict | None = None) -> Funnel:
+    """Counts of each stage of the campaign funnel (kept counters; planned from the (campaign, state) index)."""
+    counters = counters if counters is not None else campaign_counters_get(campaign=campaign)
+    start = campaign_start(campaign, counters)
     end = start + timedelta(days=ATTRIBUTION_DAYS)
     order = {reason: i for i, reason in enumerate(SuppressionReason.values)}
-    by_reason = dict(
-        Suppression.objects.filter(campaign=campaign).values_list("reason").annotate(n=Count("pk")).values_list("reason", "n")
-    )
+    by_reason = dict(counters["suppressed_by_reason"])
     held_out = by_reason.pop(SuppressionReason.HOLDOUT, 0)
     suppressed = {reason: by_reason[reason] for reason in sorted(by_reason, key=lambda r: order.get(r, 999))}
     deliveries = Delivery.objects.filter(campaign=campaign)
-    counts = deliveries.aggregate(
-        planned=Count("pk"),
-        sent=Count("pk", filter=Q(sent_at__isnull=False)),
-        delivered=Count("pk", filter=Q(delivered_at__isnull=False)),
-        failed=Count("pk", filter=Q(state="failed")),
-        clicked=Count("pk", filter=Q(clicked_at__isnull=False)),
-    )
-    converted = deliveries.filter(sent_at__isnull=False).filter(_converted_exists(start, end)).count()
+    counts = {**{key: counters[key] for key in ("sent", "delivered", "failed", "clicked")}, "planned": deliveries.count()}
+    converted = _converted_count(campaign, start, end)
     return Funnel(
         audience=counts["planned"] + sum(suppressed.values()) + held_out,
         suppressed=suppressed,
@@ -148,40 +139,55 @@ def campaign_funnel(campaign: Campaign) -> Funnel:
     )
 
 
-def campaign_lift(campaign: Campaign) -> dict[str, dict]:
-    """Conversion and engagement lift of the treated group over the holdout, with 95 % intervals."""
-    start = campaign_start(campaign)
+def campaign_lift(campaign: Campaign, counters: dict | None = None) -> dict[str, dict]:
+    """Conversion and engagement lift of the treated group over the holdout, with 95 % intervals.
+
+    Each group's converted / engaged members are found from the window's events (index (event_type,
+    occurred_at, customer)) joined to the group's rows by their (campaign, customer) unique index,
+    not by one events probe per delivery; the group sizes come from the counters and that index."""
+    counters = counters if counters is not None else campaign_counters_get(campaign=campaign)
+    start = campaign_start(campaign, counters)
     end = start + timedelta(days=ATTRIBUTION_DAYS)
     treated = Delivery.objects.filter(campaign=campaign)
     control = Suppression.objects.filter(campaign=campaign, reason=SuppressionReason.HOLDOUT)
-    engaged = Exists(
-        EngagementEvent.objects.filter(customer_id=OuterRef("customer_id"), occurred_at__gte=start, occurred_at__lt=end).filter(_actions_q())
-    )
+    in_window = EngagementEvent.objects.filter(occurred_at__gte=start, occurred_at__lt=end)
+    t = treated.count()
+    c = counters["suppressed_by_reason"].get(SuppressionReason.HOLDOUT, 0)
     result = {}
-    for metric, condition in (("conversion", _converted_exists(start, end)), ("engagement", engaged)):
-        t = treated.aggregate(n=Count("pk"))["n"]
-        c = control.aggregate(n=Count("pk"))["n"]
-        tx = treated.filter(condition).count()
-        cx = control.filter(condition).count()
+    for metric, events in (("conversion", in_window.filter(event_type="conversion")), ("engagement", in_window.filter(_actions_q()))):
+        who = events.values("customer_id")
+        tx = treated.filter(customer_id__in=who).count() if t else 0
+        cx = control.filter(customer_id__in=who).count() if c else 0
         result[metric] = two_proportion_lift(treated_n=t, treated_x=tx, control_n=c, control_x=cx).as_dict()
     result["window"] = {"start": start.isoformat(), "end": end.isoformat()}
     return result
 
 
-def campaign_unfollows(campaign: Campaign) -> dict[str, int]:
-    """Unfollows within 24 h of this campaign's pushes, and mutes (blocked template / refused consent)."""
-    unfollowed = Exists(
-        EngagementEvent.objects.filter(
-            customer_id=OuterRef("customer_id"),
+def campaign_unfollows(campaign: Campaign, counters: dict | None = None) -> dict[str, int]:
+    """Unfollows within 24 h of this campaign's pushes, and mutes (blocked template / refused consent).
+
+    Sent and mutes are kept counters; the unfollows start from the unfollow events between the first
+    send and 24 h after the last one, so only their customers' deliveries are checked."""
+    counters = counters if counters is not None else campaign_counters_get(campaign=campaign)
+    n, mutes = counters["sent"], counters["mutes"]
+    unfollows = 0
+    if n and counters["first_sent_at"]:
+        unfollowed = Exists(
+            EngagementEvent.objects.filter(
+                customer_id=OuterRef("customer_id"),
+                event_type__in=UNFOLLOW_TYPES,
+                occurred_at__gt=OuterRef("sent_at"),
+                occurred_at__lte=OuterRef("sent_at") + UNFOLLOW_WINDOW,
+            ).filter(Q(account_id=OuterRef("account_id")) | Q(account_id__isnull=True))
+        )
+        unfollowers = EngagementEvent.objects.filter(
             event_type__in=UNFOLLOW_TYPES,
-            occurred_at__gt=OuterRef("sent_at"),
-            occurred_at__lte=OuterRef("sent_at") + UNFOLLOW_WINDOW,
-        ).filter(Q(account_id=OuterRef("account_id")) | Q(account_id__isnull=True))
-    )
-    sent = Delivery.objects.filter(campaign=campaign, sent_at__isnull=False)
-    unfollows = sent.filter(unfollowed).count()
-    mutes = Delivery.objects.filter(campaign=campaign, error_code__in=MUTE_ERROR_CODES).count()
-    n = sent.count()
+            occurred_at__gt=counters["first_sent_at"],
+            occurred_at__lte=(counters["last_sent_at"] or counters["first_sent_at"]) + UNFOLLOW_WINDOW,
+        ).values("customer_id")
+        unfollows = (
+            Delivery.objects.filter(campaign=campaign, sent_at__isnull=False, customer_id__in=unfollowers).filter(unfollowed).count()
+        )
     return {
         "sent": n,
         "unfollows_24h": unfollows,
@@ -192,7 +198,8 @@ def campaign_unfollows(campaign: Campaign) -> dict[str, int]:
 
 
 def campaign_report(campaign: Campaign) -> dict:
-    funnel = campaign_funnel(campaign)
+    counters = campaign_counters_get(campaign=campaign)
+    funnel = campaign_funnel(campaign, counters)
     return {
         "campaign": {"id": campaign.pk, "name": campaign.name, "account_id": campaign.account_id, "state": campaign.state},
         "funnel": {**funnel.__dict__, "stages": funnel.as_rows()},
@@ -201,8 +208,8 @@ def campaign_report(campaign: Campaign) -> dict:
             "delivery_rate": funnel.delivered / funnel.sent if funnel.sent else None,
             "conversion_per_sent": funnel.converted / funnel.sent if funnel.sent else None,
         },
-        "lift": campaign_lift(campaign),
-        "unfollows": campaign_unfollows(campaign),
+        "lift": campaign_lift(campaign, counters),
+        "unfollows": campaign_unfollows(campaign, counters),
     }
 
 

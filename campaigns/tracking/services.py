@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+from campaigns.counters import campaign_counters_add
 from campaigns.models import Campaign, Delivery
 from campaigns.tracking.bots import is_bot_request
 from campaigns.tracking.models import TrackedLink
@@ -195,6 +196,7 @@ def link_click_record(
             delivery_id=delivery_id,
             dedupe_key=f"link.click:{link['pk']}:{parsed.delivery_id or 0}:{customer_id}:{window}",
         )
-        if delivery:
-            Delivery.objects.filter(pk=delivery["pk"], clicked_at__isnull=True).update(clicked_at=at)
+        if delivery and Delivery.objects.filter(pk=delivery["pk"], clicked_at__isnull=True).update(clicked_at=at):
+            # The delivery's first click (a conditional update): counted once however often it is clicked.
+            campaign_counters_add(campaign_id=delivery["campaign_id"], clicked=1)
     return ClickResult(url=link["url"], counted=True)

@@ -14,6 +14,7 @@ from devtools.benchmarks import (
     callbacks,
     campaign_dispatch,
     campaign_planning,
+    console_reads,
     engagement,
     follower_sync,
     segments,
@@ -29,6 +30,7 @@ BENCHMARKS = {
     "messaging.follower_sync": follower_sync,
     "campaigns.planning": campaign_planning,
     "campaigns.dispatch": campaign_dispatch,
+    "console.reads": console_reads,
 }
 
 

@@ -1,0 +1,12 @@
+"""Simplified Chinese for fast reads at scale: bounded counts, big changelists' filters, search help."""
+
+ZH_HANS = {
+    "more than %(count)s": "超过 %(count)s",
+    "about %(count)s": "约 %(count)s",
+    "event type": "事件类型",
+    "occurred": "发生时间",
+    "Last 24 hours": "最近 24 小时",
+    "Last 7 days": "最近 7 天",
+    "Last 30 days": "最近 30 天",
+    "error code": "错误码",
+}
