@@ -1,52 +1,69 @@
-"""Tiny server-side charts (inline SVG): no JavaScript, no CDN, nothing fetched from outside."""
+"""Chart data for the report page: unfold's chart components draw it with their bundled Chart.js
+(no CDN, nothing fetched from outside)."""
 
 from __future__ import annotations
 
-from django.utils.html import escape, format_html
-from django.utils.safestring import SafeString, mark_safe
+import json
+from typing import Any
 
-PALETTE = ["#417690", "#e07b39", "#5b9e4d", "#b04a6f", "#8c6bb1"]
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
 
+from campaigns.models import SuppressionReason
 
-def bar_chart(rows: list[tuple[str, int | float]], *, width: int = 640, bar_height: int = 22) -> SafeString:
-    """Horizontal bars, one per (label, value), scaled to the largest value."""
-    label_w = 220
-    top = max((v for _, v in rows), default=0) or 1
-    height = bar_height * len(rows) + 4
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" class="scrm-chart">']
-    for i, (label, value) in enumerate(rows):
-        y = i * bar_height + 2
-        w = (width - label_w - 70) * (value / top)
-        parts.append(
-            f'<text x="{label_w - 6}" y="{y + bar_height * 0.7:.1f}" text-anchor="end" font-size="12">{escape(label)}</text>'
-            f'<rect x="{label_w}" y="{y + 2}" width="{w:.1f}" height="{bar_height - 6}" fill="{PALETTE[0]}"><title>{escape(label)}: {value}</title></rect>'
-            f'<text x="{label_w + w + 4:.1f}" y="{y + bar_height * 0.7:.1f}" font-size="12">{value}</text>'
-        )
-    parts.append("</svg>")
-    return mark_safe("".join(parts))  # noqa: S308 - every interpolated label is escaped above
+GREEN, RED, BLUE, AMBER, GREY = "#10b981", "#ef4444", "#3b82f6", "#f59e0b", "#94a3b8"
+_STAGES = {
+    "audience": lambda: _("Audience"),
+    "held_out": lambda: _("Held out"),
+    "planned": lambda: _("Planned"),
+    "sent": lambda: _("Sent"),
+    "delivered": lambda: _("Delivered"),
+    "clicked": lambda: _("Clicked"),
+    "converted": lambda: _("Converted"),
+}
 
 
-def line_chart(labels: list[str], series: dict[str, list[float]], *, width: int = 720, height: int = 220) -> SafeString:
-    """One polyline per series over shared x labels, with a legend."""
-    pad_l, pad_b, pad_t = 40, 24, 10
-    n = max(len(labels), 2)
-    top = max((max(values, default=0) for values in series.values()), default=0) or 1
-    plot_w, plot_h = width - pad_l - 10, height - pad_b - pad_t
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 20}" role="img" class="scrm-chart">']
-    parts.append(f'<line x1="{pad_l}" y1="{pad_t + plot_h}" x2="{pad_l + plot_w}" y2="{pad_t + plot_h}" stroke="#999"/>')
-    parts.append(f'<text x="{pad_l - 4}" y="{pad_t + 10}" text-anchor="end" font-size="11">{top:g}</text>')
-    for i, label in enumerate(labels):
-        if i % max(1, len(labels) // 7) == 0:
-            x = pad_l + plot_w * i / (n - 1)
-            parts.append(f'<text x="{x:.1f}" y="{height - 6}" text-anchor="middle" font-size="10">{escape(label)}</text>')
-    for k, (name, values) in enumerate(series.items()):
-        color = PALETTE[k % len(PALETTE)]
-        points = " ".join(f"{pad_l + plot_w * i / (n - 1):.1f},{pad_t + plot_h * (1 - v / top):.1f}" for i, v in enumerate(values))
-        parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{points}"/>')
-        parts.append(f'<rect x="{pad_l + k * 110}" y="{height + 6}" width="10" height="10" fill="{color}"/>')
-        parts.append(f'<text x="{pad_l + k * 110 + 14}" y="{height + 15}" font-size="11">{escape(name)}</text>')
-    parts.append("</svg>")
-    return mark_safe("".join(parts))  # noqa: S308 - labels escaped, numbers formatted
+def stage_label(stage: str) -> str:
+    """The operator's name of a funnel stage ("suppressed:<reason>" names the reason)."""
+    if stage.startswith("suppressed:"):
+        reason = stage.split(":", 1)[1]
+        label = SuppressionReason(reason).label if reason in SuppressionReason.values else reason
+        return "− " + str(label)
+    return _STAGES[stage]() if stage in _STAGES else stage
+
+
+def _options(*, horizontal: bool = False, legend: bool = True) -> str:
+    value_axis = {"beginAtZero": True, "ticks": {"precision": 0, "color": "#9ca3af"}, "grid": {"color": "rgba(148,163,184,0.15)"}}
+    label_axis = {"grid": {"display": False}, "ticks": {"color": "#6b7280", "autoSkip": False} if horizontal else {"color": "#9ca3af", "maxTicksLimit": 10}}
+    return json.dumps({
+        "indexAxis": "y" if horizontal else "x",
+        "maintainAspectRatio": False,
+        "interaction": {"mode": "index", "intersect": False},
+        "plugins": {"legend": {"display": legend, "align": "end", "labels": {"boxWidth": 8, "boxHeight": 8, "usePointStyle": True}}},
+        "scales": {"x": value_axis if horizontal else label_axis, "y": label_axis if horizontal else value_axis},
+    })
+
+
+def funnel_chart(stages: list[tuple[str, int]]) -> dict[str, str]:
+    """One horizontal bar per stage, suppressions in red."""
+    colors = [RED if stage.startswith("suppressed:") else GREY if stage == "held_out" else GREEN for stage, _n in stages]
+    data = {"labels": [stage_label(stage) for stage, _n in stages],
+            "datasets": [{"label": _("Customers"), "data": [n for _s, n in stages], "backgroundColor": colors, "borderRadius": 3}]}
+    return {"data": json.dumps(data, ensure_ascii=False), "options": _options(horizontal=True, legend=False)}
+
+
+def trends_chart(series: dict[str, Any]) -> dict[str, str]:
+    """Pushes, clicks, unfollows and conversions per local day."""
+    datasets = [
+        {"label": _("Pushes sent"), "data": series["pushes"], "backgroundColor": GREEN, "borderRadius": 3},
+        {"label": _("Clicked pushes"), "data": series["clicked_pushes"], "backgroundColor": AMBER, "borderRadius": 3},
+        {"type": "line", "label": _("Unfollows"), "data": series["unfollows"], "borderColor": RED, "backgroundColor": RED,
+         "borderWidth": 2, "pointRadius": 0, "tension": 0.3},
+        {"type": "line", "label": _("Conversions"), "data": series["conversions"], "borderColor": BLUE, "backgroundColor": BLUE,
+         "borderWidth": 2, "pointRadius": 0, "tension": 0.3},
+    ]
+    data = {"labels": [d[5:] for d in series["days"]], "datasets": datasets}
+    return {"data": json.dumps(data, ensure_ascii=False), "options": _options()}
 
 
 def percent(value: float | None) -> str:

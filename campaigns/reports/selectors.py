@@ -35,8 +35,11 @@ from psycopg import sql
 from campaigns.counters import campaign_counters_get
 from campaigns.models import Campaign, Delivery, Suppression, SuppressionReason
 from campaigns.reports.stats import two_proportion_lift
+from customers.engagement.daily import FIRST_CLICK, PUSH_TYPE, REFUSAL_PREFIX, UNFOLLOW_AFTER_PUSH
 from customers.engagement.models import EngagementDailyRollup
+from customers.engagement.selectors import account_daily_counts
 from customers.models import ChannelIdentity, EngagementEvent, FollowState
+from customers.services.identity import Refusal
 from scrm.sqltools import render, table
 
 # Customers a segment's campaigns reached or held back (the base of its push rate).
@@ -333,3 +336,32 @@ def trends_daily(*, account_id: int | None = None, campaign_id: int | None = Non
         if day in series:
             series[day]["conversions" if event_type == "conversion" else "unfollows"] += n
     return [{"day": day.isoformat(), **values} for day, values in sorted(series.items())]
+
+
+# --- the report page's account trends: customers' daily counters, not the deliveries ---------
+
+MUTE_METRICS = tuple(REFUSAL_PREFIX + r for r in (Refusal.TEMPLATE_BLOCKED, Refusal.DO_NOT_DISTURB))
+_TREND_METRICS = {
+    "pushes": (PUSH_TYPE,),
+    "clicked_pushes": (FIRST_CLICK,),
+    "unfollows": UNFOLLOW_TYPES,
+    "unfollows_after_push": (UNFOLLOW_AFTER_PUSH,),
+    "conversions": ("conversion",),
+    "mutes": MUTE_METRICS,
+}
+
+
+def account_trends(*, account_id: int | None, days: int = 28, until: date | None = None) -> dict:
+    """{"days": [iso…], series: [per local day…], "totals": {…}} over `days` days, read from the
+    per-account daily counters (a few hundred rows whatever the number of deliveries)."""
+    until = until or timezone.localdate()
+    since = until - timedelta(days=days - 1)
+    counts = account_daily_counts(
+        since=since, until=until, account_id=account_id, metrics=[m for ms in _TREND_METRICS.values() for m in ms]
+    )
+    day_list = [since + timedelta(days=i) for i in range(days)]
+    result: dict = {"days": [d.isoformat() for d in day_list]}
+    for name, metrics in _TREND_METRICS.items():
+        result[name] = [sum(counts.get(m, {}).get(d, 0) for m in metrics) for d in day_list]
+    result["totals"] = {name: sum(result[name]) for name in _TREND_METRICS}
+    return result

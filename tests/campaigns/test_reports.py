@@ -158,8 +158,16 @@ def test_admin_report_page_draws_charts_without_external_assets(report_fixture, 
     response = client.get(f"/admin/campaign-reports/?campaign={campaign.pk}")
     assert response.status_code == 200
     html = response.content.decode()
-    assert "<svg" in html and "suppressed:unfollowed" in html
+    assert 'id="report-chart-funnel"' in html and 'id="report-chart-trends"' in html
+    # The funnel names each suppression reason in the operator's language, not by its code.
+    assert "未关注" in html and "suppressed:unfollowed" not in html
     assert "cdn" not in html.lower() and "<script src=\"http" not in html
+
+
+def test_admin_report_page_for_an_unknown_campaign_says_so(admin_user, client):
+    client.force_login(admin_user)
+    response = client.get("/admin/campaign-reports/?campaign=999999")
+    assert response.status_code == 200 and 'data-testid="report-unknown"' in response.content.decode()
 
 
 def test_admin_report_page_needs_staff(client):
