@@ -70,3 +70,20 @@ def test_seed_demo_registers_accounts_and_followers_with_a_running_sandbox(setti
     assert apps[oa.app_id]["following"] >= following > 0
     one = ChannelIdentity.objects.filter(account=oa, follow_state="following").exclude(unionid="").first()
     assert sandbox.control.user(oa.app_id, one.external_id)["unionid"] == one.unionid
+
+
+def test_seed_demo_gives_the_dashboard_a_month_of_follow_history():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from console.dashboard.activity import activity_series
+
+    _seed(1000)
+    oa = ChannelAccount.objects.get(kind="oa")
+    month_ago = timezone.now() - timedelta(days=30)
+    recent_follows = ChannelIdentity.objects.filter(account=oa, followed_at__gte=month_ago).count()
+    series = activity_series(account_id=oa.pk, today=timezone.localdate())
+    assert recent_follows > 0 and sum(series["follows"]) == recent_follows
+    _seed(1000)  # seeding again records no second history
+    assert sum(activity_series(account_id=oa.pk, today=timezone.localdate())["follows"]) == recent_follows

@@ -29,6 +29,7 @@ from customers.models import (
     TagSource,
 )
 from customers.services.bulk import CustomerUpsert, IdentityUpsert, customers_upsert_bulk
+from customers.services.events import event_record
 from customers.services.tags import tag_ensure, tag_links_add_bulk
 from messaging.sandbox.control import SandboxControl
 from messaging.services import account_register_with_sandbox
@@ -103,6 +104,9 @@ DEMO_TEMPLATES = {
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 _GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉萍红"
 _CITIES = [("上海", "上海"), ("北京", "北京"), ("广州", "广东"), ("深圳", "广东"), ("杭州", "浙江"), ("成都", "四川"), ("南京", "江苏"), ("武汉", "湖北")]
+
+
+HISTORY_DAYS = 30
 
 
 def _template_id(app_id: str, kind: str, title: str) -> str:
@@ -195,7 +199,7 @@ class Command(BaseCommand):
             for channel in channels:
                 account = account_by_channel[channel]
                 following = rng.random() < (0.85 if channel == "oa" else 0.95)
-                followed_at = first_seen_at + timedelta(hours=rng.randint(0, 48))
+                followed_at = min(first_seen_at + timedelta(hours=rng.randint(0, 48)), now)
                 identities.append(
                     IdentityUpsert(
                         account_id=account.pk,
@@ -204,7 +208,7 @@ class Command(BaseCommand):
                         unionid=unionid,
                         follow_state=FollowState.FOLLOWING if following else FollowState.UNFOLLOWED,
                         followed_at=followed_at,
-                        unfollowed_at=None if following else followed_at + timedelta(days=rng.randint(1, 200)),
+                        unfollowed_at=None if following else min(followed_at + timedelta(days=rng.randint(1, 200)), now),
                         subscribe_scene=rng.choice(["ADD_SCENE_QR_CODE", "ADD_SCENE_SEARCH", "ADD_SCENE_PROFILE_CARD"]) if channel == "oa" else "",
                         owner_staff_id="demo.staff" if channel == "wecom" else "",
                     )
@@ -223,7 +227,25 @@ class Command(BaseCommand):
                 links_by_source[source].add((customer_id, tag.pk))
         for source, links in links_by_source.items():
             tag_links_add_bulk(links=links, source=source)
+        self._follow_history(rows, result.customer_ids, accounts=(oa, wecom), since=now - timedelta(days=HISTORY_DAYS))
         return n
+
+    def _follow_history(self, rows: list[CustomerUpsert], customer_ids: list[int], *, accounts, since) -> None:
+        """The follows and unfollows of the last HISTORY_DAYS days as engagement events, recorded by
+        customers' service like a callback would: the dashboard's charts start from real history."""
+        kinds = {
+            accounts[0].pk: ("wechat.subscribe", "wechat.unsubscribe"),
+            accounts[1].pk: ("wecom.add_contact", "wecom.del_contact"),
+        }
+        for row, customer_id in zip(rows, customer_ids, strict=True):
+            for identity in row.identities:
+                if identity.account_id not in kinds:
+                    continue  # a mini-program has no follow
+                follow, unfollow = kinds[identity.account_id]
+                for event_type, at in ((follow, identity.followed_at), (unfollow, identity.unfollowed_at)):
+                    if at and at >= since:
+                        event_record(customer_id=customer_id, event_type=event_type, occurred_at=at,
+                                     account_id=identity.account_id)
 
     def _sandbox(self, accounts: list) -> bool:
         """Register the demo accounts and their followers with the sandbox, when it runs."""
