@@ -243,8 +243,11 @@ def test_09_report(page: Page, journey):
     page.goto(f"/admin/campaigns/campaign/{campaign_id}/progress/")
     page.get_by_test_id("progress-report-link").click()
     expect(page).to_have_url(re.compile(rf"/admin/campaign-reports/\?campaign={campaign_id}"))
-    expect(page.locator("#content-main")).to_contain_text(journey["campaign_name"])
-    expect(page.locator("#content-main svg, #content-main canvas").first).to_be_visible()
+    report = page.locator("#campaign-report")
+    expect(report).to_contain_text(journey["campaign_name"])
+    expect(page.get_by_test_id("report-sent")).to_have_text(str(journey["sent_total"]))
+    expect(page.locator("#report-chart-funnel canvas")).to_be_visible()
+    expect(page.locator("#report-chart-trends canvas")).to_be_visible()
     csv = page.request.get(f"/api/v1/campaigns/{campaign_id}/report/csv/")
     assert csv.ok, f"the report's CSV answered {csv.status}"
 
