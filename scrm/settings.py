@@ -180,6 +180,10 @@ if not REDIS_URL:
         "control_folder": str(VAR_DIR / "broker-control"),
         "store_processed": False,
     }
+    # Whichever process publishes first (seed_demo's history, a web request) finds the folders:
+    # kombu's filesystem transport does not create them.
+    for _folder in ("broker", "broker-processed", "broker-control"):
+        (VAR_DIR / _folder).mkdir(parents=True, exist_ok=True)
 else:
     # visibility_timeout: a task unacknowledged this long (worker died) is redelivered.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
