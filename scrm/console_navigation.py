@@ -35,6 +35,8 @@ UNFOLD = {
     "SHOW_LANGUAGES": True,
     "DASHBOARD_CALLBACK": "console.dashboard.dashboard_callback",
     "STYLES": [lambda request: static("console/console.css")],
+    # A page that names its icon spares the browser its own request for /favicon.ico (a 404 here).
+    "SITE_FAVICONS": [{"rel": "icon", "type": "image/svg+xml", "href": lambda request: static("console/favicon.svg")}],
     "COLORS": {
         "primary": {
             "50": "oklch(97.9% .021 166.113)",
