@@ -208,7 +208,7 @@ class Command(BaseCommand):
                         unionid=unionid,
                         follow_state=FollowState.FOLLOWING if following else FollowState.UNFOLLOWED,
                         followed_at=followed_at,
-                        unfollowed_at=None if following else min(followed_at + timedelta(days=rng.randint(1, 200)), now),
+                        unfollowed_at=None if following else followed_at + (now - followed_at) * rng.random(),
                         subscribe_scene=rng.choice(["ADD_SCENE_QR_CODE", "ADD_SCENE_SEARCH", "ADD_SCENE_PROFILE_CARD"]) if channel == "oa" else "",
                         owner_staff_id="demo.staff" if channel == "wecom" else "",
                     )
