@@ -35,11 +35,10 @@ from psycopg import sql
 from campaigns.counters import campaign_counters_get
 from campaigns.models import Campaign, Delivery, Suppression, SuppressionReason
 from campaigns.reports.stats import two_proportion_lift
-from customers.engagement.daily import FIRST_CLICK, PUSH_TYPE, REFUSAL_PREFIX, UNFOLLOW_AFTER_PUSH
+from customers.engagement.daily import FIRST_CLICK, PUSH_TYPE, UNFOLLOW_AFTER_PUSH, UNFOLLOW_TYPES
 from customers.engagement.models import EngagementDailyRollup
-from customers.engagement.selectors import account_daily_counts
+from customers.engagement.selectors import MUTE_METRICS, account_daily_series
 from customers.models import ChannelIdentity, EngagementEvent, FollowState
-from customers.services.identity import Refusal
 from scrm.sqltools import render, table
 
 # Customers a segment's campaigns reached or held back (the base of its push rate).
@@ -68,7 +67,6 @@ def _as_date(value: date | str) -> date:
 
 ATTRIBUTION_DAYS = 7
 UNFOLLOW_WINDOW = timedelta(hours=24)
-UNFOLLOW_TYPES = ("wechat.unsubscribe", "wecom.del_contact")
 ACTION_TYPES_EXACT = ("link.click", "inbox.read", "conversion", "wechat.message", "wechat.click", "wechat.view", "wechat.scan")
 ACTION_PREFIX = "mp."
 
@@ -340,7 +338,6 @@ def trends_daily(*, account_id: int | None = None, campaign_id: int | None = Non
 
 # --- the report page's account trends: customers' daily counters, not the deliveries ---------
 
-MUTE_METRICS = tuple(REFUSAL_PREFIX + r for r in (Refusal.TEMPLATE_BLOCKED, Refusal.DO_NOT_DISTURB))
 _TREND_METRICS = {
     "pushes": (PUSH_TYPE,),
     "clicked_pushes": (FIRST_CLICK,),
@@ -354,14 +351,8 @@ _TREND_METRICS = {
 def account_trends(*, account_id: int | None, days: int = 28, until: date | None = None) -> dict:
     """{"days": [iso…], series: [per local day…], "totals": {…}} over `days` days, read from the
     per-account daily counters (a few hundred rows whatever the number of deliveries)."""
-    until = until or timezone.localdate()
-    since = until - timedelta(days=days - 1)
-    counts = account_daily_counts(
-        since=since, until=until, account_id=account_id, metrics=[m for ms in _TREND_METRICS.values() for m in ms]
+    result = account_daily_series(
+        account_id=account_id, until=until or timezone.localdate(), days=days, series=_TREND_METRICS
     )
-    day_list = [since + timedelta(days=i) for i in range(days)]
-    result: dict = {"days": [d.isoformat() for d in day_list]}
-    for name, metrics in _TREND_METRICS.items():
-        result[name] = [sum(counts.get(m, {}).get(d, 0) for m in metrics) for d in day_list]
     result["totals"] = {name: sum(result[name]) for name in _TREND_METRICS}
     return result

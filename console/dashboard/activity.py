@@ -4,7 +4,7 @@ push, mutes)."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from customers.engagement.daily import (
@@ -12,17 +12,14 @@ from customers.engagement.daily import (
     FIRST_CLICK,
     FOLLOW_TYPES,
     PUSH_TYPE,
-    REFUSAL_PREFIX,
     UNFOLLOW_AFTER_PUSH,
     UNFOLLOW_TYPES,
 )
-from customers.engagement.selectors import account_daily_counts
-from customers.services.identity import Refusal
+from customers.engagement.selectors import MUTE_METRICS, account_daily_series
 
 DAYS = 30
 # The disturbance period of campaigns.reports.selectors.disturbance_by_account: four weeks.
 DISTURBANCE_DAYS = 28
-MUTE_METRICS = tuple(REFUSAL_PREFIX + r for r in (Refusal.TEMPLATE_BLOCKED, Refusal.DO_NOT_DISTURB))
 SERIES = {
     "follows": FOLLOW_TYPES,
     "unfollows": UNFOLLOW_TYPES,
@@ -36,14 +33,7 @@ SERIES = {
 
 def activity_series(*, account_id: int | None, today: date, days: int = DAYS) -> dict[str, Any]:
     """{"days": [iso…], series name: [count per day…]} for the `days` local days ending `today`."""
-    since = today - timedelta(days=days - 1)
-    counts = account_daily_counts(
-        since=since, until=today, account_id=account_id, metrics=[m for metrics in SERIES.values() for m in metrics]
-    )
-    day_list = [since + timedelta(days=i) for i in range(days)]
-    result: dict[str, Any] = {"days": [d.isoformat() for d in day_list]}
-    for name, metrics in SERIES.items():
-        result[name] = [sum(counts.get(m, {}).get(d, 0) for m in metrics) for d in day_list]
+    result = account_daily_series(account_id=account_id, until=today, days=days, series=SERIES)
     result["net"] = [f - u for f, u in zip(result["follows"], result["unfollows"], strict=True)]
     return result
 

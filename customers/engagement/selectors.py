@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import math
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from django.db.models import Exists, ExpressionWrapper, F, FloatField, OuterRef, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, Extract, Power
 from django.utils import timezone
 
+from customers.engagement.daily import REFUSAL_PREFIX
 from customers.engagement.learning import HALF_LIFE_DAYS, decay_factor
 from customers.engagement.models import AccountDailyCount
 from customers.models import ChannelIdentity, Customer, EngagementEvent, EngagementProfile, FollowState
+from customers.services.identity import Refusal
 
 
 def engagement_current_score_expression(*, now: datetime | None = None, prefix: str = ""):
@@ -86,6 +88,24 @@ def account_daily_counts(*, since: date, until: date, account_id: int | None = N
     result: dict[str, dict[date, int]] = {}
     for metric, day, n in rows.values_list("metric", "day").annotate(n=Sum("count")).order_by():
         result.setdefault(metric, {})[day] = n
+    return result
+
+
+# Mutes: identities that started refusing template messages or blacklisted the account.
+MUTE_METRICS = tuple(REFUSAL_PREFIX + r for r in (Refusal.TEMPLATE_BLOCKED, Refusal.DO_NOT_DISTURB))
+
+
+def account_daily_series(*, account_id: int | None, until: date, days: int, series: dict[str, tuple[str, ...]]) -> dict:
+    """{"days": [iso…], name: [count per local day…]} for the `days` days ending `until`, each named
+    series summing its metrics from the daily counters."""
+    since = until - timedelta(days=days - 1)
+    counts = account_daily_counts(
+        since=since, until=until, account_id=account_id, metrics=[m for metrics in series.values() for m in metrics]
+    )
+    day_list = [since + timedelta(days=i) for i in range(days)]
+    result: dict = {"days": [d.isoformat() for d in day_list]}
+    for name, metrics in series.items():
+        result[name] = [sum(counts.get(m, {}).get(d, 0) for m in metrics) for d in day_list]
     return result
 
 

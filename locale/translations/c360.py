@@ -2,7 +2,6 @@
 
 ZH_HANS = {
     # --- segment builder: condition types ---
-    "Tags": "标签",
     "Profile field or attribute": "资料字段或自定义属性",
     "Channels and follow state": "渠道与关注状态",
     "Engagement": "互动",
@@ -38,19 +37,14 @@ ZH_HANS = {
     "engagement score between": "互动分介于",
     # fields
     "Display name": "昵称",
-    "City": "城市",
-    "Province": "省份",
-    "Country": "国家",
     "Language": "语言",
     "Source channel": "来源渠道",
     "Time zone": "时区",
     "Gender": "性别",
     "First seen": "首次出现",
     "Last engaged": "最近互动",
-    "Created": "创建时间",
     # event types
     "Clicked a tracked link": "点击了跟踪链接",
-    "Conversion": "转化",
     "Mini-program purchase": "小程序购买",
     "Mini-program page view": "小程序页面浏览",
     "Sent a message to the service account": "向服务号发送消息",
@@ -108,7 +102,6 @@ ZH_HANS = {
     "Staff userid (optional)": "员工 userid（可选）",
     "Template id": "模板 ID",
     "Any account": "任意账号",
-    "Counting…": "正在计算…",
     "%(count)s customers match": "匹配 %(count)s 位客户",
     "(%(ms)s ms)": "（用时 %(ms)s 毫秒）",
     "The rule is not complete yet:": "规则尚未填写完整：",
@@ -138,7 +131,6 @@ ZH_HANS.update({
     "Times in the operator's time zone (%(zone)s) unless marked as the customer's.": "除标注为客户时间外，时间均为运营时区（%(zone)s）。",
     "Customer's time zone: %(zone)s (now %(now)s there).": "客户时区：%(zone)s（当地现在 %(now)s）。",
     "Identities per channel": "各渠道身份",
-    "Channel account": "渠道账号",
     "Identity": "身份",
     "Follow state": "关注状态",
     "Last interaction": "最近交互",
@@ -175,7 +167,6 @@ ZH_HANS.update({
     "Messages in": "收到的消息",
     "Pushes out": "发出的推送",
     "Clicks": "点击",
-    "Conversions": "转化",
     "Follow changes": "关注变化",
     "Push sent": "推送已发送",
     "Push (not sent)": "推送（未发送）",
@@ -183,9 +174,6 @@ ZH_HANS.update({
     "Message received": "收到消息",
     "(%(type)s message)": "（%(type)s 消息）",
     "Clicked a link": "点击了链接",
-    "Sent": "发送",
-    "Delivered": "送达",
-    "Clicked": "点击",
     "Raw message": "原始消息",
     "Nothing on the timeline yet.": "时间线上还没有记录。",
     "Nothing in this stretch of time; older entries follow.": "这段时间没有记录，更早的记录见下一页。",
@@ -198,15 +186,4 @@ ZH_HANS.update({
 # Strings of messaging/template_library/models.py that main's catalogue does not translate yet (the
 # Customer 360 page shows template titles); their owner's dict may replace these.
 ZH_HANS.update({
-    "Subscribe message": "订阅消息",
-    "template ID": "模板 ID",
-    "title": "标题",
-    "example": "示例",
-    "keys": "字段",
-    "primary industry": "一级行业",
-    "deputy industry": "二级行业",
-    "synced at": "同步时间",
-    "removed on WeChat at": "在微信端删除时间",
-    "message template": "消息模板",
-    "message templates": "消息模板",
 })

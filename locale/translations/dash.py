@@ -5,7 +5,6 @@ ZH_HANS = {
     "daily account counts": "账号每日计数",
     "All channel accounts": "全部渠道账号",
     "Last %(days)s days, in local days.": "近 %(days)s 天（按本地日期）。",
-    "Updated": "更新于",
     "Channel account": "渠道账号",
     "All accounts": "全部账号",
     "Show": "显示",
@@ -15,7 +14,6 @@ ZH_HANS = {
     "clicked, messaged, read or bought": "点击、留言、阅读或购买过",
     "Pushes per customer per week": "每客户每周推送数",
     "%(n)s pushes in %(days)s days": "近 %(days)s 天共推送 %(n)s 次",
-    "Clicks per push": "推送点击率",
     "pushes clicked at least once": "至少被点击一次的推送占比",
     "Follows and unfollows per day": "每日关注与取关",
     "Disturbance": "打扰度",
@@ -62,14 +60,8 @@ ZH_HANS = {
     # The template library's model fields are on main without their Chinese yet, and the catalogue
     # this branch regenerates must be complete. Same words as the template library's own dict
     # (locale/translations/tmpl.py sorts after this file, so it wins when it lands).
-    "Subscribe message": "订阅消息",
-    "template ID": "模板 ID",
-    "title": "标题",
-    "example": "示例",
-    "keys": "字段",
     "primary industry": "一级行业",
     "deputy industry": "二级行业",
-    "synced at": "同步时间",
     "removed on WeChat at": "微信端删除时间",
     "message template": "消息模板",
     "message templates": "消息模板",

@@ -10,7 +10,6 @@ ZH_HANS = {
     "Clicks per push": "推送点击率",
     "Funnel": "漏斗",
     "Customers": "客户",
-    "Audience": "人群",
     "Held out": "对照组",
     "Converted": "已转化",
     "Conversion": "转化",
