@@ -27,6 +27,16 @@ class EncryptMode(models.TextChoices):
     SAFE = "safe", _("Safe mode (AES)")
 
 
+# Encrypted at rest; decrypted only when an adapter talks to WeChat with them.
+SECRET_FIELDS = ("app_secret", "token", "encoding_aes_key", "previous_encoding_aes_key")
+
+
+class ChannelAccountQuerySet(models.QuerySet):
+    def for_choosing(self):
+        """Accounts to list in a filter or a form: the secrets are neither loaded nor decrypted."""
+        return self.defer(*SECRET_FIELDS).order_by("name", "pk")
+
+
 class ChannelAccount(models.Model):
     kind = models.CharField(_("kind"), max_length=12, choices=AccountKind.choices)
     name = models.CharField(_("name"), max_length=128)
@@ -47,6 +57,8 @@ class ChannelAccount(models.Model):
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ChannelAccountQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("channel account")

@@ -49,7 +49,7 @@ class AccountFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         account_model = ChannelIdentity._meta.get_field("account").related_model
-        return [(str(a.pk), str(a)) for a in account_model.objects.order_by("name")]
+        return [(str(a.pk), str(a)) for a in account_model.objects.for_choosing()]
 
     def queryset(self, request, queryset):
         if self.value():

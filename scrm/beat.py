@@ -10,7 +10,7 @@ from django.db import connection
 from django_celery_beat.models import PeriodicTask
 from django_celery_beat.schedulers import DatabaseScheduler
 
-from scrm.heartbeat import BEAT_HEARTBEAT_SECONDS, heartbeat_record
+from scrm.heartbeat import BEAT_HEARTBEAT_SECONDS, heartbeat_record_safely
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +44,5 @@ class Scheduler(DatabaseScheduler):
         now = time.monotonic()
         if now - self._last_heartbeat >= BEAT_HEARTBEAT_SECONDS:
             self._last_heartbeat = now
-            try:
-                heartbeat_record("beat")
-            except Exception:  # a dead cache must not stop the schedule
-                logger.warning("beat heartbeat not recorded", exc_info=True)
+            heartbeat_record_safely("beat")  # a dead cache must not stop the schedule
         return interval

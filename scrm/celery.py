@@ -1,12 +1,35 @@
 import os
 
-from celery import Celery
+from celery import Celery, bootsteps
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scrm.settings")
 
 app = Celery("scrm")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+class WorkerHeartbeat(bootsteps.StartStopStep):
+    """The worker's main process records its heartbeat on start and then on a timer, so a worker whose
+    pool is busy with long tasks (or whose queues are backlogged) still shows as alive."""
+
+    requires = {"celery.worker.components:Timer"}
+
+    def __init__(self, worker, **kwargs):
+        self.timer_entry = None
+
+    def start(self, worker):
+        from scrm.heartbeat import WORKER_HEARTBEAT_SECONDS, heartbeat_record_safely
+
+        heartbeat_record_safely("worker")
+        self.timer_entry = worker.timer.call_repeatedly(WORKER_HEARTBEAT_SECONDS, heartbeat_record_safely, ("worker",))
+
+    def stop(self, worker):
+        if self.timer_entry is not None:
+            self.timer_entry.cancel()
+
+
+app.steps["worker"].add(WorkerHeartbeat)
 
 # Every periodic task of the product, in one place (the DB scheduler of django-celery-beat adds
 # operator-made schedules such as recurring campaigns).
@@ -18,7 +41,7 @@ app.conf.beat_schedule = {
     "miniprogram-sessions-purge": {"task": "messaging.miniprogram.tasks.mp_sessions_purge_task", "schedule": 24 * 3600},
     "segments-count-refresh": {"task": "customers.segments.tasks.segments_count_refresh_all_task", "schedule": 3600.0},
     "sync-jobs-sweep": {"task": "messaging.channels.tasks.sync_jobs_sweep_task", "schedule": 300.0},
-    # Liveness for the console's health card (scrm/heartbeat.py); expires so a backlog never piles up.
+    # A worker took a task from the broker (scrm/heartbeat.py); expires so a backlog never piles up.
     "worker-heartbeat": {"task": "scrm.tasks.worker_heartbeat_task", "schedule": 30.0, "options": {"expires": 25}},
     # The dashboard's slow figures (followers, active customers, recent funnels) kept warm in the cache.
     "dashboard-refresh": {"task": "console.tasks.dashboard_refresh_task", "schedule": 240.0, "options": {"expires": 200}},

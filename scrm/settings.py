@@ -66,11 +66,12 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    # The console's theme: its templates override the admin's, so it comes before it.
-    "unfold",
+    # The console's theme: its templates override the admin's, so it comes before it. Its site is the
+    # console's (audit/sites.py), installed by audit.sites.ConsoleAdminConfig in the admin's place.
+    "unfold.apps.BasicAppConfig",
     "unfold.contrib.filters",
     "unfold.contrib.forms",
-    "django.contrib.admin",
+    "audit.sites.ConsoleAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -76,7 +76,7 @@ class CampaignWizardForm(forms.ModelForm):
     """Add/change a campaign as an operator: every field labelled, content per message type."""
 
     account = AccountChoiceField(
-        queryset=ChannelAccount.objects.order_by("name"), label=_("Account"), empty_label=_("Choose an account…"),
+        queryset=ChannelAccount.objects.for_choosing(), label=_("Account"), empty_label=_("Choose an account…"),
         help_text=_("The service account, WeCom corp or mini-program the message goes out from."),
     )
     message_type = forms.ChoiceField(

@@ -228,7 +228,7 @@ def builder_config(*, preview_url: str, segment_id: int | None, classes: dict[st
         "options": {
             "tags": [{"id": t.pk, "label": str(t)} for t in Tag.objects.select_related("group")[:2000]],
             "groups": [{"id": g.pk, "label": g.name} for g in TagGroup.objects.all()[:500]],
-            "accounts": [{"id": a.pk, "label": str(a)} for a in ChannelAccount.objects.order_by("name")[:200]],
+            "accounts": [{"id": a.pk, "label": str(a)} for a in ChannelAccount.objects.for_choosing()[:200]],
             "segments": [
                 {"id": s.pk, "label": s.name} for s in Segment.objects.exclude(pk=segment_id or 0).only("pk", "name")[:500]
             ],
