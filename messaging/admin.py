@@ -33,7 +33,7 @@ class ChannelAccountForm(forms.ModelForm):
         model = ChannelAccount
         fields = [
             "kind", "name", "app_id", "agent_id", "is_active", "app_secret", "token", "encoding_aes_key",
-            "encrypt_mode", "api_base_url", "timezone", "rate_limit_per_second", "daily_quota",
+            "encrypt_mode", "api_base_url", "timezone", "rate_limit_per_second", "daily_quota", "template_daily_quota",
         ]
 
     def __init__(self, *args, **kwargs):
@@ -92,7 +92,7 @@ class ChannelAccountAdmin(ModelAdmin):
         (None, {"fields": ["kind", "name", "app_id", "agent_id", "is_active"]}),
         (_("Secrets (write-only)"), {"fields": ["app_secret", "token", "encoding_aes_key", "encrypt_mode", "secret_status"]}),
         (_("Callbacks and API"), {"fields": ["callback_url_display", "api_base_url"]}),
-        (_("Limits and time zone"), {"fields": ["timezone", "rate_limit_per_second", "daily_quota"]}),
+        (_("Limits and time zone"), {"fields": ["timezone", "rate_limit_per_second", "daily_quota", "template_daily_quota"]}),
         (None, {"fields": ["created_at", "updated_at"]}),
     ]
 

@@ -52,6 +52,12 @@ class SendErrorCode(RecordedErrorCatalogue):
     REDIS_ERROR = "redis_error", _("The token store or rate limiter was unreachable; nothing was sent.")
     RATE_LIMITED = "rate_limited", _("The account's send rate limit put the send off.")
     DEFERRED = "deferred", _("Put off (quiet hours or the account's rate limit); it will be sent later.")
+    # WeChat's quotas: the send waits for the quota to turn (messaging/channels/quota.py)
+    QUOTA_DEFERRED = "quota_deferred", _("Put off by WeChat's quota for this kind of message; it is sent when the quota turns, not failed.")
+    TEMPLATE_DAILY_QUOTA = "template_daily_quota", _("The account's daily quota of template messages is used up; the rest wait for the next quota day (midnight Beijing time).")
+    MASS_DAILY_LIMIT = "mass_daily_limit", _("WeChat allows 100 mass sends a day; the rest wait for the next quota day (midnight Beijing time).")
+    MASS_MINUTE_LIMIT = "mass_minute_limit", _("WeChat allows 60 mass sends a minute; the rest wait for the next minute.")
+    API_QUOTA_USED = "api_quota_used", _("WeChat refused this kind of message for the rest of the quota day; the rest wait for midnight Beijing time.")
     # The message or the recipient
     RENDER_FAILED = "render_failed", _("The message could not be rendered for this customer.")
     MISSING_SENDER = "missing_sender", _("A WeCom group message needs a sender (staff userid).")

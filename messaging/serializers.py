@@ -49,6 +49,7 @@ class ChannelAccountSerializer(serializers.ModelSerializer):
             "timezone",
             "rate_limit_per_second",
             "daily_quota",
+            "template_daily_quota",
             "is_active",
             "created_at",
             "updated_at",

@@ -310,6 +310,9 @@ SANDBOX_BASE_URL = env.str("SANDBOX_BASE_URL", default="http://127.0.0.1:8900/")
 # sandbox registrations (app secret, token, EncodingAESKey) and API calls besides WeChat's own
 # hosts (messaging/channels/hosts.py). Development: the local sandbox; production: none unless set.
 WECHAT_SANDBOX_URLS = env.list("WECHAT_SANDBOX_URLS", default=[SANDBOX_BASE_URL] if DEBUG or TESTING else [])
+# WeChat's daily API quotas (接口调用频次限制说明, "每日限额") count per day of the platform's own clock,
+# Beijing time: a quota day ends at midnight Asia/Shanghai whatever the account's time zone.
+WECHAT_QUOTA_TIMEZONE = "Asia/Shanghai"
 WECHAT_HTTP_TIMEOUT = env.float("WECHAT_HTTP_TIMEOUT", default=5.0)
 # Callback replay window in seconds; 0 disables the check (tests with WeChat's old sample vectors).
 CALLBACK_REPLAY_WINDOW_SECONDS = env.int("CALLBACK_REPLAY_WINDOW_SECONDS", default=300)

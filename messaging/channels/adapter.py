@@ -1,6 +1,7 @@
 """What every channel adapter does around the WeChat call itself: the sent memo (a send that
-already succeeded is not repeated), the account's rate limit, error classification and the
-effects of permanent failures on the customer."""
+already succeeded is not repeated), the account's rate limit, its API quotas (a send beyond a known
+quota is put off before the call; a quota error marks the API used up for the day), error
+classification and the effects of permanent failures on the customer."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from django.core.cache import cache
 
 from messaging.channels.base import OutboundMessage, Recipient, SendOutcome
 from messaging.channels.errors import classify_exception
+from messaging.channels.quota import DAILY_QUOTA_ERRCODES, QuotaRefusal, api_quota_take, api_quota_used_up, quota_now
 from messaging.channels.ratelimit import rate_limit_wait
 from messaging.channels.services import send_outcomes_apply
 from messaging.errors import SendErrorCode
@@ -158,7 +160,11 @@ class ChannelAdapter:
                 )
                 results = [limited] * len(pending)
             else:
-                results = list(map_calls(lambda index: self._call_one(*items[index]), pending))
+                granted, refusal = api_quota_take(self.account, items[pending[0]][1].message_type, len(pending))
+                results = list(map_calls(lambda index: self._call_one(*items[index]), pending[:granted]))
+                if refusal is not None:
+                    results += [_deferred(refusal)] * (len(pending) - granted)
+                self._note_used_up(items[pending[0]][1], results)
             for index, outcome in zip(pending, results, strict=True):
                 outcomes[index] = outcome
             sent = [(items[i][1], items[i][0].external_id, outcomes[i].msgid) for i in pending if outcomes[i].status == "sent"]
@@ -189,6 +195,9 @@ class ChannelAdapter:
                 status="retryable", error_code=SendErrorCode.RATE_LIMITED, error_message="account send rate limit", retry_after=wait
             )
             return {r.key: limited for r in recipients}
+        _granted, refusal = api_quota_take(self.account, message.message_type, 1)
+        if refusal is not None:
+            return {r.key: _deferred(refusal) for r in recipients}
         try:
             if batch:
                 outcomes = self._send_many(recipients, message)
@@ -197,8 +206,16 @@ class ChannelAdapter:
         except Exception as exc:  # classify_exception re-raises what it does not know
             outcome = classify_exception(exc)
             outcomes = {r.key: outcome for r in recipients}
+        self._note_used_up(message, list(outcomes.values()))
         self._after(recipients, message, outcomes)
         return outcomes
+
+    def _note_used_up(self, message: OutboundMessage, outcomes: list[SendOutcome]) -> None:
+        """WeChat answered a daily quota error: the API is used up for the account until the day turns."""
+        for outcome in outcomes:
+            if outcome.error_code.isdigit() and int(outcome.error_code) in DAILY_QUOTA_ERRCODES:
+                api_quota_used_up(self.account, message.message_type, detail=f"{outcome.error_code} {outcome.error_message}".strip())
+                return
 
     def _after(self, recipients: list[Recipient], message: OutboundMessage, outcomes: dict[str, SendOutcome]) -> None:
 
@@ -215,6 +232,11 @@ class ChannelAdapter:
 
     def _send_many(self, recipients: list[Recipient], message: OutboundMessage) -> dict[str, SendOutcome]:
         raise NotImplementedError
+
+
+def _deferred(refusal: QuotaRefusal) -> SendOutcome:
+    wait = max(1.0, (refusal.until - quota_now()).total_seconds())
+    return SendOutcome(status="retryable", error_code=refusal.reason, error_message=refusal.detail, retry_after=wait, defer_until=refusal.until)
 
 
 def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:

@@ -4,6 +4,7 @@ account's adapter; the adapter talks to WeChat through wechatpy and answers with
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 OutcomeStatus = Literal["sent", "retryable", "permanent"]
@@ -18,6 +19,9 @@ class SendOutcome:
     error_message: str = ""
     # Seconds to wait before retrying, when WeChat or the rate limiter said so.
     retry_after: float | None = None
+    # A quota (WeChat's answer, or the account's known limit before the call) puts the send off until
+    # then: not a failure and not an attempt; the caller waits (messaging/channels/quota.py).
+    defer_until: datetime | None = None
 
     @property
     def ok(self) -> bool:

@@ -14,6 +14,7 @@ from wechatpy.exceptions import WeChatClientException
 
 from messaging.channels.base import SendOutcome
 from messaging.channels.hosts import ApiHostRefused
+from messaging.channels.quota import DAILY_QUOTA_ERRCODES, MINUTE_QUOTA_ERRCODES, next_minute, next_quota_day, quota_now
 from messaging.errors import SendErrorCode
 
 # Token invalid / expired: the client refreshes once and retries once (see clients.py).
@@ -22,11 +23,12 @@ TOKEN_ERRORS = frozenset({40001, 40014, 42001})
 # Temporary conditions, with how long to wait before trying again (seconds).
 RETRYABLE_ERRORS: dict[int, float] = {
     -1: 2.0,  # system busy
-    45009: 60.0,  # frequency limit / daily quota reached
-    45011: 60.0,  # per-minute quota (mini-program per-user, API per-minute)
     45033: 1.0,  # WeCom concurrency limit
     45066: 60.0,  # same clientmsgid retried too fast
 }
+# Quota errors are not transient (WECHAT.md §11): 45009 waits for the next quota day, 45011 for the
+# next minute; retrying in minutes only spends attempts (messaging/channels/quota.py).
+QUOTA_ERRCODES = DAILY_QUOTA_ERRCODES | MINUTE_QUOTA_ERRCODES
 
 # Codes whose permanent failure changes what we know about the customer (see services.py).
 NOT_FOLLOWING = 43004
@@ -47,7 +49,10 @@ ERRCODE_MEANINGS: dict[int, Any] = {
     40164: _("this server's IP address is not on the account's IP whitelist (set it in WeChat's console)"),
     41001: _("the access token is missing"),
     42001: _("the access token expired"),
-    45009: _("the account's daily API quota is used up; it resets tomorrow"),
+    45009: _("the account's daily API quota is used up; it resets at midnight Beijing time"),
+    45011: _("the API's per-minute quota is used up; it resets next minute"),
+    45015: _("the customer has not interacted within the customer-service window"),
+    45047: _("the customer-service messages allowed in the customer's window are used up"),
     45026: _("the account already has 25 templates, WeChat's limit"),
     48001: _("the account is not authorized for this API (not verified, or the feature is not enabled)"),
     50002: _("the account is restricted (blocked or under review)"),
@@ -67,6 +72,13 @@ TOKEN_RETRY_AFTER = 5.0
 
 def outcome_for_errcode(errcode: int | None, errmsg: str = "") -> SendOutcome:
     """The outcome of a WeChat error code (None = the HTTP layer failed without one)."""
+    if errcode in QUOTA_ERRCODES:
+        now = quota_now()
+        until = next_quota_day(now) if errcode in DAILY_QUOTA_ERRCODES else next_minute(now)
+        return SendOutcome(
+            status="retryable", error_code=str(errcode), error_message=errmsg,
+            retry_after=max(1.0, (until - now).total_seconds()), defer_until=until,
+        )
     if errcode in RETRYABLE_ERRORS:
         return SendOutcome(
             status="retryable", error_code=str(errcode), error_message=errmsg, retry_after=RETRYABLE_ERRORS[errcode]
@@ -113,7 +125,7 @@ def classify_exception(exc: BaseException) -> SendOutcome:
                 status="permanent", error_code=f"http_{status}", error_message="WeChat answered an HTTP error"
             )
         errcode, errmsg = int(exc.errcode), str(exc.errmsg or "")
-        if getattr(exc, "token_fetch", False) and errcode not in RETRYABLE_ERRORS:
+        if getattr(exc, "token_fetch", False) and errcode not in RETRYABLE_ERRORS and errcode not in QUOTA_ERRCODES:
             # The token endpoint itself refused (bad app id or secret, IP not whitelisted).
             return SendOutcome(
                 status="permanent", error_code=str(errcode), error_message=f"access token refused: {errmsg}"

@@ -80,7 +80,7 @@ def test_secrets_are_never_stored_only_that_they_changed(admin_client):
         "kind": "oa", "name": account.name, "app_id": account.app_id, "agent_id": "", "is_active": "on",
         "app_secret": "b" * 32, "token": "", "encoding_aes_key": "", "encrypt_mode": account.encrypt_mode,
         "api_base_url": "", "timezone": account.timezone, "rate_limit_per_second": account.rate_limit_per_second,
-        "daily_quota": account.daily_quota or "",
+        "daily_quota": account.daily_quota or "", "template_daily_quota": account.template_daily_quota,
     }
     response = admin_client.post(f"/admin/accounts/channelaccount/{account.pk}/change/", data)
     assert response.status_code == 302, response.content.decode()[:3000]

@@ -109,6 +109,7 @@ def test_account_admin_never_renders_secrets_and_keeps_them_when_left_empty(admi
             "timezone": "Asia/Shanghai",
             "rate_limit_per_second": 50,
             "daily_quota": 1000,
+            "template_daily_quota": 100000,
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]

@@ -75,7 +75,7 @@ def test_admin_form_refuses_an_unlisted_host(admin_client, attacker):
     response = admin_client.post(f"/admin/accounts/channelaccount/{account.pk}/change/", {
         "kind": "oa", "name": "n", "app_id": account.app_id, "agent_id": "", "is_active": "on", "app_secret": "",
         "token": "", "encoding_aes_key": "", "encrypt_mode": "safe", "api_base_url": attacker.base_url,
-        "timezone": "Asia/Shanghai", "rate_limit_per_second": 50, "daily_quota": 1000,
+        "timezone": "Asia/Shanghai", "rate_limit_per_second": 50, "daily_quota": 1000, "template_daily_quota": 100000,
     })
     assert response.status_code == 200  # the form again, with the error
     assert "WECHAT_SANDBOX_URLS" in response.content.decode()
