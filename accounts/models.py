@@ -59,6 +59,7 @@ class ChannelAccount(models.Model):
     template_daily_quota = models.PositiveIntegerField(
         _("template messages per day (WeChat's quota)"),
         default=100_000,
+        db_default=100_000,
         help_text=_("WeChat's daily quota of template messages for this account (100,000 unless WeChat raised it). Sends beyond it wait for the next quota day (midnight Beijing time)."),
     )
     is_active = models.BooleanField(_("active"), default=True)

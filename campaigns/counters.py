@@ -8,7 +8,9 @@ duplicated report or a second click changes no row and counts nothing):
 - delivery reports (campaigns.receivers.delivery_report_apply): rows still sent/sending that became
   delivered / failed → delivered, failed, mutes (under the per-msgid advisory lock);
 - tracked clicks (campaigns.tracking.services): the first click of a delivery (clicked_at was NULL);
-- planning (campaigns.services.campaign_plan): suppressions per reason, from the rows it inserted.
+- planning (campaigns.services.campaign_plan): suppressions per reason, from the rows it inserted;
+- dispatch (campaigns.dispatch.quota): the last quota deferral (until, reason, detail, rows waiting),
+  a state rather than a count: the latest deferral replaces the one before.
 
 `campaign_counters_refresh` recounts from the rows (migration backfill, `manage.py
 campaign_counters_refresh`, and a repair after hand edits); it locks the counters row first, so an
@@ -30,6 +32,7 @@ from messaging.errors import SendErrorCode
 
 COUNTER_FIELDS = ("sent", "delivered", "failed", "clicked", "mutes")
 SEND_TIMES = ("first_sent_at", "last_sent_at")
+DEFERRAL_FIELDS = ("deferred_until", "deferred_reason", "deferred_detail", "deferred_count")
 MUTE_ERROR_CODES = (SendErrorCode.USER_BLOCK.value, str(USER_REFUSED))
 
 
@@ -63,6 +66,14 @@ def campaign_counters_add_suppressed(*, campaign_id: int, suppressed: dict[str, 
             merged[reason] = merged.get(reason, 0) + n
     row.suppressed_by_reason = merged
     row.save(update_fields=["suppressed_by_reason", "updated_at"])
+
+
+def campaign_counters_set_deferred(*, campaign_id: int, until, reason: str, detail: str, count: int) -> None:
+    """Record that a quota put the campaign's sends off until `until` (the latest deferral wins)."""
+    CampaignCounters.objects.get_or_create(campaign_id=campaign_id)
+    CampaignCounters.objects.filter(pk=campaign_id).update(
+        deferred_until=until, deferred_reason=str(reason)[:32], deferred_detail=detail[:255], deferred_count=count, updated_at=timezone.now()
+    )
 
 
 def _counts_from_rows(campaign_ids: list[int]) -> dict[int, dict[str, Any]]:
@@ -114,6 +125,14 @@ def campaign_counters_get(*, campaign: Campaign) -> dict[str, Any]:
         return _counts_from_rows([campaign.pk])[campaign.pk]
     row = CampaignCounters.objects.filter(pk=campaign.pk).values(*COUNTER_FIELDS, *SEND_TIMES, "suppressed_by_reason").first()
     return row or _empty()
+
+
+def campaign_deferral_get(*, campaign: Campaign) -> dict[str, Any] | None:
+    """The campaign's last quota deferral ({until, reason, detail, count}), or None."""
+    row = CampaignCounters.objects.filter(pk=campaign.pk).exclude(deferred_until=None).values(*DEFERRAL_FIELDS).first()
+    if row is None:
+        return None
+    return {"until": row["deferred_until"], "reason": row["deferred_reason"], "detail": row["deferred_detail"], "count": row["deferred_count"]}
 
 
 def _empty() -> dict[str, Any]:

@@ -116,6 +116,12 @@ class CampaignCounters(models.Model):
     last_sent_at = models.DateTimeField(null=True, blank=True)
     # Planning's left-out customers per reason (holdout included), written once when planning commits.
     suppressed_by_reason = models.JSONField(default=dict, blank=True)
+    # The last time a WeChat quota put the campaign's sends off (campaigns/dispatch/quota.py): until when,
+    # why (a SendErrorCode or WeChat's errcode), WeChat's words, and how many deliveries waited.
+    deferred_until = models.DateTimeField(null=True, blank=True)
+    deferred_reason = models.CharField(max_length=32, blank=True, default="", db_default="")
+    deferred_detail = models.CharField(max_length=255, blank=True, default="", db_default="")
+    deferred_count = models.BigIntegerField(default=0, db_default=0)
     refreshed_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -180,6 +186,7 @@ class SuppressionReason(models.TextChoices):
     FATIGUE = "fatigue", _("Ignored recent pushes (cooling down)")
     NO_CONSENT = "no_consent", _("No subscribe-message consent")
     OUTSIDE_CS_WINDOW = "outside_cs_window", _("Outside the 48-hour window")
+    CS_QUOTA_USED = "cs_quota_used", _("Customer-service messages of the window used up")
     MASS_MONTHLY_LIMIT = "mass_monthly_limit", _("4 mass messages this month")
     ACCOUNT_QUOTA = "account_quota", _("Account daily quota")
     REFUSES_TEMPLATE = "refuses_template", _("Blocked template messages")

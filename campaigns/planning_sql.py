@@ -43,7 +43,7 @@ AUDIENCE = sql.SQL(
     CREATE TEMP TABLE plan_audience ON COMMIT DROP AS
     WITH base AS (
         SELECT pm.customer_id, i.id AS identity_id, i.follow_state, i.do_not_disturb, i.refuses_template,
-               i.owner_staff_id, i.last_interaction_at,
+               i.owner_staff_id, i.last_interaction_at, i.cs_window_kind, i.cs_window_sends,
                NULLIF(c.timezone, '') AS tz_name,
                CASE WHEN %(sto)s THEN p.best_hour END AS best_hour,
                pref.frequency,
@@ -60,7 +60,7 @@ AUDIENCE = sql.SQL(
         -- One identity on the account per customer: the following one, else the newest.
         LEFT JOIN (
             SELECT DISTINCT ON (ci.customer_id) ci.customer_id, ci.id, ci.follow_state, ci.do_not_disturb,
-                   ci.refuses_template, ci.owner_staff_id, ci.last_interaction_at
+                   ci.refuses_template, ci.owner_staff_id, ci.last_interaction_at, ci.cs_window_kind, ci.cs_window_sends
             FROM plan_members x
             JOIN {identity} ci ON ci.customer_id = x.customer_id AND ci.account_id = %(account)s AND ci.kind = %(kind)s
             ORDER BY ci.customer_id, (ci.follow_state = 'following') DESC, ci.id DESC

@@ -22,7 +22,6 @@ from scrm.errors import ApplicationError
 
 # WeChat's own rule for service-account mass sends (not configurable).
 MASS_SENDS_PER_MONTH = 4
-CS_WINDOW_HOURS = 48
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,9 @@ from typing import Any
 from psycopg import sql
 
 from campaigns.models import Campaign, Delivery, MessageType, SuppressionReason
-from campaigns.policy import CS_WINDOW_HOURS, MASS_SENDS_PER_MONTH, Policy, counts_as_marketing_push
+from campaigns.policy import MASS_SENDS_PER_MONTH, Policy, counts_as_marketing_push
 from customers.models import ConsentCredit, TopicSubscription
+from customers.services.cs_window import window_open, window_used
 from scrm.sqltools import render, table
 
 # Deliveries that count as pushes (under way or done) for the caps and the history.
@@ -29,7 +30,8 @@ class Facts:
     """Where a statement keeps the facts the reasons read, and the moment the push would go out.
 
     `recipient` has customer_id, identity_id (and at planning predicted); `identity` follow_state,
-    do_not_disturb, refuses_template, owner_staff_id, last_interaction_at; `preference` frequency;
+    do_not_disturb, refuses_template, owner_staff_id, last_interaction_at, cs_window_kind, cs_window_sends;
+    `preference` frequency;
     `profile` ignored_push_streak, last_push_at; `history` the columns of `history_columns`."""
 
     recipient: sql.Identifier
@@ -112,13 +114,10 @@ REASONS: tuple[Reason, ...] = (
     ),
     # Dispatch spends a credit per send instead (no credit left: suppressed then, as no_consent too).
     Reason(SuppressionReason.NO_CONSENT, _for(MessageType.OA_SUBSCRIBE, MessageType.MP_SUBSCRIBE), _no_consent, at_send=False),
-    Reason(
-        SuppressionReason.OUTSIDE_CS_WINDOW,
-        _for(MessageType.CUSTOMER_SERVICE),
-        lambda f: sql.SQL("{last} IS NULL OR {last} <= {at} - make_interval(hours => %(cs_window_hours)s)").format(
-            last=_col(f.identity, "last_interaction_at"), at=f.at
-        ),
-    ),
+    # The customer-service window (customers/services/cs_window.py): its kind sets how long it stays open
+    # and how many messages it allows; dispatch takes each send from it just before the call.
+    Reason(SuppressionReason.OUTSIDE_CS_WINDOW, _for(MessageType.CUSTOMER_SERVICE), lambda f: sql.SQL("NOT {}").format(window_open(f.identity, f.at))),
+    Reason(SuppressionReason.CS_QUOTA_USED, _for(MessageType.CUSTOMER_SERVICE), lambda f: window_used(f.identity)),
     Reason(SuppressionReason.MASS_MONTHLY_LIMIT, _for(MessageType.MASS), _history_at_least("mass_month_count", sql.SQL("%(mass_per_month)s"))),
     Reason(SuppressionReason.WECOM_GROUP_LIMIT, _for(MessageType.WECOM_GROUP), _history_at_least("group_day_count", sql.SQL("%(group_per_day)s"))),
     Reason(
@@ -157,7 +156,6 @@ def reason_params(campaign: Campaign, policy: Policy) -> dict[str, Any]:
         "campaign": campaign.pk,
         "account": campaign.account_id,
         "template_id": str((campaign.content or {}).get("template_id", "")),
-        "cs_window_hours": CS_WINDOW_HOURS,
         "mass_per_month": MASS_SENDS_PER_MONTH,
         "group_per_day": policy.wecom_group_per_day,
         "daily_cap": policy.daily_cap,

@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import Count, Min, QuerySet
 from django.utils import timezone
 
-from campaigns.counters import campaign_counters_get
+from campaigns.counters import campaign_counters_get, campaign_deferral_get
 from campaigns.models import (
     Campaign,
     CampaignBatchReport,
@@ -18,6 +18,8 @@ from campaigns.models import (
     MessageType,
     SuppressionReason,
 )
+from messaging.channels.errors import errcode_meaning
+from messaging.errors import SendErrorCode
 from scrm.redis import get_redis
 
 RATE_WINDOW_SECONDS = 60
@@ -130,8 +132,33 @@ def campaign_progress(*, campaign: Campaign, now: datetime | None = None) -> dic
         "audience": campaign.audience_count,
         "suppressed": campaign.suppressed_count,
         "planned_at": campaign.planned_at,
+        # A WeChat quota holding the rest back (until when and why), while it does.
+        "deferred": quota_deferral(campaign=campaign, now=now, active_only=True) if remaining else None,
         "as_of": now,
     }
+
+
+def quota_deferral(*, campaign: Campaign, now: datetime | None = None, active_only: bool = False) -> dict[str, Any] | None:
+    """The last time a WeChat quota put the campaign's sends off: until, reason (code and operator's
+    words), WeChat's detail, deliveries waiting, and whether it still holds. None when never (or, with
+    `active_only`, when it no longer holds)."""
+    deferral = campaign_deferral_get(campaign=campaign)
+    if deferral is None:
+        return None
+    active = deferral["until"] > (now or timezone.now())
+    if active_only and not active:
+        return None
+    return {**deferral, "reason_label": deferral_reason_label(deferral["reason"]), "active": active}
+
+
+def deferral_reason_label(reason: str) -> str:
+    """What a deferral's reason means, for operators: a SendErrorCode's label or WeChat's errcode's."""
+    if reason.lstrip("-").isdigit():
+        return errcode_meaning(int(reason))
+    try:
+        return str(SendErrorCode(reason).label)
+    except ValueError:
+        return ""
 
 
 def campaign_stats(*, campaign: Campaign) -> dict[str, Any]:
@@ -161,6 +188,7 @@ def campaign_stats(*, campaign: Campaign) -> dict[str, Any]:
         "failed": counts[DeliveryState.FAILED],
         "failed_by_reason": failed_by_reason,
         "batch_reports": campaign_batch_reports(campaign=campaign),
+        "deferred": quota_deferral(campaign=campaign),
         "clicked": counters["clicked"],
         "progress": progress,
     }

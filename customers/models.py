@@ -80,8 +80,12 @@ class ChannelIdentity(models.Model):
     followed_at = models.DateTimeField(null=True, blank=True)
     unfollowed_at = models.DateTimeField(null=True, blank=True)
     subscribe_scene = models.CharField(max_length=64, blank=True)
-    # Last message / menu click from the user: opens the 48-hour customer-service window.
+    # The user's last interaction, which opens the customer-service window (customers/services/cs_window.py):
+    # its kind ("message": 48 h and 5 sends; "event", a follow, scan or menu click: 1 minute and 3 sends)
+    # and the customer-service messages sent in it so far.
     last_interaction_at = models.DateTimeField(null=True, blank=True)
+    cs_window_kind = models.CharField(max_length=8, blank=True, default="", db_default="")
+    cs_window_sends = models.PositiveSmallIntegerField(default=0, db_default=0)
     do_not_disturb = models.BooleanField(_("do not disturb"), default=False)
     # Set when WeChat reports "failed:user block" for a template message.
     refuses_template = models.BooleanField(default=False)

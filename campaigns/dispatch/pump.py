@@ -15,7 +15,8 @@ from django.utils import timezone
 from campaigns.dispatch import send
 from campaigns.dispatch.claim import Claimed, campaign_state, deliveries_claim, load_recipients
 from campaigns.dispatch.consent import consent_refund_unsent, consent_spend
-from campaigns.dispatch.quota import deliveries_within_account_quota
+from campaigns.dispatch.cs_window import cs_window_refund_unsent, cs_window_spend
+from campaigns.dispatch.quota import campaign_defer_for_quota, deliveries_within_account_quota
 from campaigns.dispatch.recheck import deliveries_recheck
 from campaigns.dispatch.record import Outcome, outcomes_record, push_events_record
 from campaigns.models import Campaign, CampaignState, Delivery, DeliveryState, MessageType
@@ -29,6 +30,9 @@ from messaging.errors import SendErrorCode
 
 STATE_CHECK_SECONDS = 0.5
 SUBSCRIBE_TYPES = (MessageType.OA_SUBSCRIBE, MessageType.MP_SUBSCRIBE)
+# WeChat refused a customer-service message as outside the customer's window / over its messages: the
+# window was closed or used up after our check (a reply by another system): held, not failed.
+CS_WINDOW_ERRCODES = {"45015": "outside_cs_window", "45047": "cs_quota_used"}
 
 
 @dataclass
@@ -55,9 +59,12 @@ class Pump:
         self.result = DispatchResult()
         self._checked_at = 0.0
         self._state = campaign.state
-        # Outcomes of subscribe sends, whose spent credits go back when WeChat did not take the send.
-        self.subscribe_outcomes: list[Outcome] = []
-        self.spends_consent = campaign.message_type in SUBSCRIBE_TYPES
+        # Outcomes of sends that spent a credit (a subscribe consent, a message of the customer-service
+        # window), given back when WeChat did not take the send.
+        self.credit_outcomes: list[Outcome] = []
+        self.spends_credit = campaign.message_type in (*SUBSCRIBE_TYPES, MessageType.CUSTOMER_SERVICE)
+        # The latest quota that put a send off in this batch (campaigns/dispatch/quota.py).
+        self.quota_refusal: SendOutcome | None = None
         self.threads = max(1, int(settings.CAMPAIGN_DISPATCH_THREADS))
         # Subscribe sends stay sequential: their consent bookkeeping is per send.
         per_thread_ok = campaign.message_type in (MessageType.TEMPLATE, MessageType.CUSTOMER_SERVICE)
@@ -86,6 +93,21 @@ class Pump:
             # Our own limiter said wait: not an attempt, and the pump comes back after the wait.
             self.result.requeue_in = max(self.result.requeue_in or 0, sent.retry_after or 1.0)
             return Outcome(row.id, DeliveryState.PLANNED, error_code=SendErrorCode.DEFERRED, send_after=timezone.now() + timedelta(seconds=sent.retry_after or 1.0))
+        if sent.defer_until is not None:
+            # A quota (known limit or WeChat's 45009/45011): the send waits for it to turn, no attempt spent;
+            # the slice ends and the batch puts the campaign's other sends off too.
+            self.result.deferred += 1
+            if self.quota_refusal is None or sent.defer_until >= self.quota_refusal.defer_until:
+                self.quota_refusal = sent
+            wait = (sent.defer_until - timezone.now()).total_seconds()
+            self.result.requeue_in = max(self.result.requeue_in or 0, min(max(wait, 1.0), 60.0))
+            return Outcome(
+                row.id, DeliveryState.PLANNED, error_code=SendErrorCode.QUOTA_DEFERRED,
+                error_message=f"{sent.error_code}: {sent.error_message}", send_after=sent.defer_until,
+            )
+        if self.campaign.message_type == MessageType.CUSTOMER_SERVICE and sent.error_code in CS_WINDOW_ERRCODES:
+            self.result.suppressed += 1
+            return Outcome(row.id, DeliveryState.SUPPRESSED, error_code=CS_WINDOW_ERRCODES[sent.error_code], error_message=f"{sent.error_code}: {sent.error_message}")
         attempt = row.attempts + 1
         if sent.status == "retryable" and attempt < self.policy.max_attempts:
             self.result.retry += 1
@@ -118,7 +140,15 @@ class Pump:
         self.result.suppressed += len(rows)
 
     def run_batch(self, rows: list[Claimed]) -> bool:
-        """Send one claimed batch; False when the pump must stop (paused, cancelled, rate-limited)."""
+        """Send one claimed batch; False when the pump must stop (paused, cancelled, rate-limited, a quota)."""
+        try:
+            return self._send_batch(rows)
+        finally:
+            refusal, self.quota_refusal = self.quota_refusal, None
+            if refusal is not None:
+                campaign_defer_for_quota(campaign=self.campaign, until=refusal.defer_until, reason=refusal.error_code, detail=refusal.error_message)
+
+    def _send_batch(self, rows: list[Claimed]) -> bool:
         load_recipients(rows)
         drop, defer = deliveries_recheck(campaign=self.campaign, policy=self.policy, ids=[r.id for r in rows])
         if drop or defer:
@@ -137,17 +167,24 @@ class Pump:
         if mtype in SUBSCRIBE_TYPES and rows:
             rows, without = consent_spend(campaign=self.campaign, rows=rows)
             self.suppress(without, code="no_consent", message="no consent credit left at send time")
+        if mtype == MessageType.CUSTOMER_SERVICE and rows:
+            rows, held = cs_window_spend(rows=rows)
+            for reason, held_rows in held.items():
+                self.suppress(held_rows, code=reason, message="customer-service window checked at send time")
         if mtype == MessageType.INBOX:
             send.send_inbox(self, rows)
             return True
         if mtype in (MessageType.MASS, MessageType.WECOM_GROUP):
             return send.send_lists(self, rows)
-        if mtype in SUBSCRIBE_TYPES:
+        if self.spends_credit:
             try:
                 return send.send_each(self, rows)
             finally:
-                consent_refund_unsent(campaign=self.campaign, outcomes=self.subscribe_outcomes)
-                self.subscribe_outcomes.clear()
+                if mtype in SUBSCRIBE_TYPES:
+                    consent_refund_unsent(campaign=self.campaign, outcomes=self.credit_outcomes)
+                else:
+                    cs_window_refund_unsent(outcomes=self.credit_outcomes)
+                self.credit_outcomes.clear()
         return send.send_each(self, rows)
 
 

@@ -66,8 +66,8 @@ def send_each(pump: Pump, rows: list[Claimed]) -> bool:
             pump.flush(outcomes, sent_rows)
             unsent = rows[start:]
             deliveries_release([r.id for r in unsent], pump.campaign.pk)
-            if pump.spends_consent:
-                pump.subscribe_outcomes += [Outcome(r.id, DeliveryState.PLANNED) for r in unsent]
+            if pump.spends_credit:
+                pump.credit_outcomes += [Outcome(r.id, DeliveryState.PLANNED) for r in unsent]
             pump.stop()
             return False
         chunk = rows[start : start + step]
@@ -83,8 +83,8 @@ def send_each(pump: Pump, rows: list[Claimed]) -> bool:
         for row, result in zip(chunk, results, strict=True):
             outcome = pump.outcome(row, result)
             outcomes.append(outcome)
-            if pump.spends_consent:
-                pump.subscribe_outcomes.append(outcome)
+            if pump.spends_credit:
+                pump.credit_outcomes.append(outcome)
             if result.status == "sent":
                 sent_rows.append(row)
         if len(outcomes) >= FLUSH_EVERY or (outcomes and time.monotonic() - flushed_at >= FLUSH_SECONDS):

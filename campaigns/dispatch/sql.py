@@ -117,7 +117,8 @@ def record(*, rows: int, count_attempt: bool) -> sql.Composable:
     """Write `rows` outcomes (id, state, msgid, code, message, send_after) to the rows still in 'sending',
     and add the rows that became sent / failed to their campaign's counters (campaigns.counters).
 
-    'deferred' rows (quiet hours, rate limit) go back to planned without spending an attempt; so do
+    'deferred' and 'quota_deferred' rows (quiet hours, rate limit, a WeChat quota) go back to planned
+    without spending an attempt; so do
     outcomes recorded with count_attempt=False (suppressed or deferred before the send). Only rows
     this statement moved out of 'sending' are counted: a late duplicate outcome counts nothing."""
     row = sql.SQL("(%s::bigint, %s::varchar, %s::varchar, %s::varchar, %s::varchar, %s::timestamptz)")
@@ -128,7 +129,7 @@ def record(*, rows: int, count_attempt: bool) -> sql.Composable:
             UPDATE {delivery} d SET
                 state = v.state, msgid = CASE WHEN v.msgid <> '' THEN v.msgid ELSE d.msgid END,
                 error_code = v.code, error_message = left(v.msg, 255), send_after = COALESCE(v.send_after, d.send_after),
-                attempts = CASE WHEN v.state IN ('sent', 'failed', 'planned') AND v.code <> {deferred} THEN {attempts} ELSE d.attempts END,
+                attempts = CASE WHEN v.state IN ('sent', 'failed', 'planned') AND v.code NOT IN ({deferred}) THEN {attempts} ELSE d.attempts END,
                 sent_at = CASE WHEN v.state = 'sent' THEN clock_timestamp() ELSE d.sent_at END,
                 claimed_at = CASE WHEN v.state = 'planned' THEN NULL ELSE d.claimed_at END,
                 updated_at = clock_timestamp()
@@ -157,7 +158,7 @@ def record(*, rows: int, count_attempt: bool) -> sql.Composable:
         delivery=table(Delivery),
         counters=table(CampaignCounters),
         attempts=attempts,
-        deferred=sql.Literal(SendErrorCode.DEFERRED.value),
+        deferred=sql.SQL(", ").join(sql.Literal(code.value) for code in (SendErrorCode.DEFERRED, SendErrorCode.QUOTA_DEFERRED)),
         mutes=sql.SQL(", ").join(sql.Literal(code) for code in MUTE_ERROR_CODES),
         values=sql.SQL(", ").join([row] * rows),
     )

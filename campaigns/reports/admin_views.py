@@ -18,6 +18,8 @@ from django.utils.translation import gettext as _
 from campaigns.models import Campaign
 from campaigns.reports import selectors
 from campaigns.reports.charts import funnel_chart, percent, stage_label, trends_chart
+from campaigns.selectors import quota_deferral
+from campaigns.wizard.views import deferral_note
 
 RECENT_CAMPAIGNS = 200
 
@@ -71,6 +73,7 @@ def campaign_reports_view(request: HttpRequest) -> HttpResponse:
             change_url=reverse("admin:campaigns_campaign_change", args=[campaign.pk]),
             lift_rows=_lift_rows(report),
             unfollows=report["unfollows"],
+            deferred_note=deferral_note(quota_deferral(campaign=campaign)),
         )
     trends = selectors.account_trends(account_id=campaign.account_id if campaign else None)
     context.update(trends=trends, trends_chart=trends_chart(trends))

@@ -236,7 +236,8 @@ def progress_payload(campaign: Campaign) -> dict[str, Any]:
         "nobody_reached": campaign.planned_at is not None and p["total"] == 0,
         "next_send_at": next_at.isoformat() if next_at else None,
         "waiting_note": gettext("Waiting for quiet hours or the send window to end: sending resumes at %(at)s.") % {"at": f"{next_at:%H:%M}"}
-        if next_at and not p["rate_per_second"] else "",
+        if next_at and not p["rate_per_second"] and not p["deferred"] else "",
+        "deferred_note": deferral_note(p["deferred"]),
         "funnel": [
             {"reason": r, "label": _reason_label(r), "count": by_reason[r]} for r in selectors.funnel_order() if by_reason.get(r) and r != "holdout"
         ],
@@ -244,6 +245,22 @@ def progress_payload(campaign: Campaign) -> dict[str, Any]:
         "as_of": timezone.localtime(p["as_of"]).isoformat(),
         "report_url": reverse("admin-campaign-reports") + f"?campaign={campaign.pk}",
     }
+
+
+def deferral_note(deferred: dict[str, Any] | None) -> str:
+    """The operator's sentence for a quota deferral: until when (local time), why, how many wait."""
+    if not deferred:
+        return ""
+    values = {
+        "until": f"{timezone.localtime(deferred['until']):%Y-%m-%d %H:%M}",
+        "reason": (deferred["reason_label"] or deferred["reason"]).rstrip("。.；;"),
+        "count": deferred["count"],
+    }
+    if deferred["active"]:
+        return gettext(
+            "Deferred until %(until)s by WeChat's quota (%(reason)s): %(count)d deliveries wait and go out by themselves then; none failed."
+        ) % values
+    return gettext("Was deferred until %(until)s by WeChat's quota (%(reason)s): %(count)d deliveries waited and went out after it turned.") % values
 
 
 def progress_json_view(model_admin, request: HttpRequest, object_id) -> JsonResponse:

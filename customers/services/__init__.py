@@ -12,6 +12,7 @@ from customers.services.consent import (
     consent_credits_revoke,
     consent_credits_spend,
 )
+from customers.services.cs_window import cs_window_refund, cs_window_take
 from customers.services.events import ENGAGEMENT_EVENT_PREFIXES, event_record, events_record_bulk
 from customers.services.identity import (
     Refusal,
@@ -48,6 +49,8 @@ __all__ = [
     "customer_set_phone",
     "customer_set_source_if_empty",
     "customer_update",
+    "cs_window_refund",
+    "cs_window_take",
     "event_record",
     "events_record_bulk",
     "identity_link_unionid",

@@ -109,9 +109,12 @@ def _newer_follow_change_unknown(identities, at: datetime):
     return identities.exclude(followed_at__gte=at).exclude(unfollowed_at__gte=at)
 
 
-def identity_touch_interaction(*, identity: ChannelIdentity, at: datetime) -> None:
-    """Record a user-initiated interaction (opens the 48-hour customer-service window)."""
-    ChannelIdentity.objects.filter(pk=identity.pk).exclude(last_interaction_at__gte=at).update(last_interaction_at=at)
+def identity_touch_interaction(*, identity: ChannelIdentity, at: datetime, kind: str = "message") -> None:
+    """Record a user-initiated interaction: it opens a new customer-service window of its kind ("message",
+    or "event" for a follow, scan or menu click; customers/services/cs_window.py) with no message sent yet."""
+    ChannelIdentity.objects.filter(pk=identity.pk).exclude(last_interaction_at__gte=at).update(
+        last_interaction_at=at, cs_window_kind=kind, cs_window_sends=0
+    )
 
 
 def identity_set_owner_staff(*, identity_id: int, staff_userid: str) -> None:

@@ -131,6 +131,7 @@ def _subscribe(ctx: Context) -> None:
     scene = event_key[len("qrscene_"):] if event_key.startswith("qrscene_") else ""
     identity = ctx.identity()
     _set_follow(ctx, identity, following=True, scene=scene)
+    _opens_event_window(ctx, identity)
     code = _apply_channel_code(ctx, identity, scene)
     ctx.event(identity, "wechat.subscribe", {"scene": scene, "channel_code_id": code.pk if code else None})
 
@@ -144,12 +145,21 @@ def _unsubscribe(ctx: Context) -> None:
 def _scan(ctx: Context) -> None:
     scene = ctx.text("EventKey")
     identity = ctx.identity()
+    _opens_event_window(ctx, identity)
     code = _apply_channel_code(ctx, identity, scene)
     ctx.event(identity, "wechat.scan", {"scene": scene, "channel_code_id": code.pk if code else None})
 
 
+def _opens_event_window(ctx: Context, identity: ChannelIdentity) -> None:
+    # A follow, a scan or a click-menu event allows 3 customer-service messages within a minute
+    # (客服消息下发规则, customers/services/cs_window.py); a VIEW opens nothing.
+    if ctx.account.kind == AccountKind.OA:
+        customer_services.identity_touch_interaction(identity=identity, at=ctx.at, kind="event")
+
+
 def _click(ctx: Context) -> None:
     identity = ctx.identity()
+    _opens_event_window(ctx, identity)
     ctx.event(identity, "wechat.click", {"key": ctx.text("EventKey")})
 
 

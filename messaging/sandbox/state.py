@@ -12,9 +12,13 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from messaging.sandbox.limits import TEMPLATE_SENDS_PER_DAY, TOKEN_FETCHES_PER_DAY, TOKEN_OVERLAP_SECONDS, CallCounter
+
+BEIJING = ZoneInfo("Asia/Shanghai")
 
 TEMPLATE_DEDUPE_SECONDS = 600
 MASS_PER_USER_PER_MONTH = 4
@@ -188,10 +192,12 @@ class SandboxState:
         return time.time() + self.clock_offset
 
     def today(self) -> str:
-        return time.strftime("%Y-%m-%d", time.localtime(self.now()))
+        """The quota day: WeChat counts its daily quotas on Beijing time (API_Call_Limits.html, "每日限额"),
+        whatever the host's time zone."""
+        return datetime.fromtimestamp(self.now(), BEIJING).strftime("%Y-%m-%d")
 
     def month(self) -> str:
-        return time.strftime("%Y-%m", time.localtime(self.now()))
+        return datetime.fromtimestamp(self.now(), BEIJING).strftime("%Y-%m")
 
     def next_msgid(self) -> int:
         self.msgid_seq += 1

@@ -33,6 +33,8 @@
     if (nobody) nobody.hidden = !p.nobody_reached;
     const waiting = document.getElementById("progress-waiting");
     if (waiting) { waiting.hidden = !p.waiting_note; waiting.textContent = p.waiting_note; }
+    const deferred = document.getElementById("progress-deferred");
+    if (deferred) { deferred.hidden = !p.deferred_note; deferred.textContent = p.deferred_note; }
     renderFunnel(p);
     renderBar(p);
   }
