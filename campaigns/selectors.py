@@ -19,6 +19,7 @@ from campaigns.models import (
     SuppressionReason,
 )
 from messaging.channels.errors import errcode_meaning
+from messaging.channels.quota import quota_now
 from messaging.errors import SendErrorCode
 from scrm.redis import get_redis
 
@@ -133,7 +134,7 @@ def campaign_progress(*, campaign: Campaign, now: datetime | None = None) -> dic
         "suppressed": campaign.suppressed_count,
         "planned_at": campaign.planned_at,
         # A WeChat quota holding the rest back (until when and why), while it does.
-        "deferred": quota_deferral(campaign=campaign, now=now, active_only=True) if remaining else None,
+        "deferred": quota_deferral(campaign=campaign, active_only=True) if remaining else None,
         "as_of": now,
     }
 
@@ -145,7 +146,8 @@ def quota_deferral(*, campaign: Campaign, now: datetime | None = None, active_on
     deferral = campaign_deferral_get(campaign=campaign)
     if deferral is None:
         return None
-    active = deferral["until"] > (now or timezone.now())
+    # Judged on the quota clock (messaging/channels/quota.py), the one that decided the deferral.
+    active = deferral["until"] > (now or quota_now())
     if active_only and not active:
         return None
     return {**deferral, "reason_label": deferral_reason_label(deferral["reason"]), "active": active}

@@ -99,8 +99,7 @@ class Pump:
             self.result.deferred += 1
             if self.quota_refusal is None or sent.defer_until >= self.quota_refusal.defer_until:
                 self.quota_refusal = sent
-            wait = (sent.defer_until - timezone.now()).total_seconds()
-            self.result.requeue_in = max(self.result.requeue_in or 0, min(max(wait, 1.0), 60.0))
+            self.result.requeue_in = max(self.result.requeue_in or 0, min(max(sent.retry_after or 1.0, 1.0), 60.0))
             return Outcome(
                 row.id, DeliveryState.PLANNED, error_code=SendErrorCode.QUOTA_DEFERRED,
                 error_message=f"{sent.error_code}: {sent.error_message}", send_after=sent.defer_until,

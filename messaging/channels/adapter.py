@@ -14,7 +14,13 @@ from django.core.cache import cache
 
 from messaging.channels.base import OutboundMessage, Recipient, SendOutcome
 from messaging.channels.errors import classify_exception
-from messaging.channels.quota import DAILY_QUOTA_ERRCODES, QuotaRefusal, api_quota_take, api_quota_used_up, quota_now
+from messaging.channels.quota import (
+    DAILY_QUOTA_ERRCODES,
+    QuotaRefusal,
+    api_quota_take,
+    api_quota_used_up,
+    seconds_until,
+)
 from messaging.channels.ratelimit import rate_limit_wait
 from messaging.channels.services import send_outcomes_apply
 from messaging.errors import SendErrorCode
@@ -235,8 +241,9 @@ class ChannelAdapter:
 
 
 def _deferred(refusal: QuotaRefusal) -> SendOutcome:
-    wait = max(1.0, (refusal.until - quota_now()).total_seconds())
-    return SendOutcome(status="retryable", error_code=refusal.reason, error_message=refusal.detail, retry_after=wait, defer_until=refusal.until)
+    return SendOutcome(
+        status="retryable", error_code=refusal.reason, error_message=refusal.detail, retry_after=seconds_until(refusal.until), defer_until=refusal.until
+    )
 
 
 def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:

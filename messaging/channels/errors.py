@@ -14,7 +14,7 @@ from wechatpy.exceptions import WeChatClientException
 
 from messaging.channels.base import SendOutcome
 from messaging.channels.hosts import ApiHostRefused
-from messaging.channels.quota import DAILY_QUOTA_ERRCODES, MINUTE_QUOTA_ERRCODES, next_minute, next_quota_day, quota_now
+from messaging.channels.quota import DAILY_QUOTA_ERRCODES, MINUTE_QUOTA_ERRCODES, quota_turns
 from messaging.errors import SendErrorCode
 
 # Token invalid / expired: the client refreshes once and retries once (see clients.py).
@@ -73,12 +73,8 @@ TOKEN_RETRY_AFTER = 5.0
 def outcome_for_errcode(errcode: int | None, errmsg: str = "") -> SendOutcome:
     """The outcome of a WeChat error code (None = the HTTP layer failed without one)."""
     if errcode in QUOTA_ERRCODES:
-        now = quota_now()
-        until = next_quota_day(now) if errcode in DAILY_QUOTA_ERRCODES else next_minute(now)
-        return SendOutcome(
-            status="retryable", error_code=str(errcode), error_message=errmsg,
-            retry_after=max(1.0, (until - now).total_seconds()), defer_until=until,
-        )
+        until, wait = quota_turns(daily=errcode in DAILY_QUOTA_ERRCODES)
+        return SendOutcome(status="retryable", error_code=str(errcode), error_message=errmsg, retry_after=wait, defer_until=until)
     if errcode in RETRYABLE_ERRORS:
         return SendOutcome(
             status="retryable", error_code=str(errcode), error_message=errmsg, retry_after=RETRYABLE_ERRORS[errcode]

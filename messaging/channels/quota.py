@@ -74,6 +74,18 @@ def next_minute(at: datetime | None = None) -> datetime:
     return at.replace(second=0, microsecond=0) + timedelta(minutes=1)
 
 
+def quota_turns(*, daily: bool) -> tuple[datetime, float]:
+    """When a quota hit now turns (the next quota day, or the next minute), and the seconds until then."""
+    now = quota_now()
+    until = next_quota_day(now) if daily else next_minute(now)
+    return until, seconds_until(until)
+
+
+def seconds_until(at: datetime) -> float:
+    """Seconds from the quota clock's now until `at`, at least one."""
+    return max(1.0, (at - quota_now()).total_seconds())
+
+
 @dataclass(frozen=True)
 class QuotaRefusal:
     """Calls of an API the account may not make now: not before `until`, and why."""

@@ -3,10 +3,10 @@ backoff, the rate limit: all against the sandbox over HTTP."""
 
 from __future__ import annotations
 
-import random
 import socket
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -15,6 +15,7 @@ from messaging.channels import get_adapter
 from messaging.channels.base import OutboundMessage, Recipient
 from messaging.channels.clients import build_client, wechat_client
 from messaging.channels.errors import backoff_delay
+from messaging.channels.quota import api_quota_take, next_quota_day, quota_day
 from messaging.channels.ratelimit import rate_limit_acquire
 from messaging.sandbox.limits import TOKEN_OVERLAP_SECONDS
 from scrm.redis import get_redis
@@ -101,32 +102,39 @@ def test_an_expired_token_is_replaced(sandbox, oa_account):
     assert [r["errcode"] for r in sandbox.control.requests("user/info")] == [0, 42001, 0]
 
 
-def _seed_failing_first_then_passing(rate: float) -> int:
-    for seed in range(1000):
-        rng = random.Random(seed)
-        if rng.random() < rate <= rng.random():
-            return seed
-    raise AssertionError("no seed")
-
-
-def test_45009_is_retryable_and_a_retry_with_backoff_succeeds(sandbox, oa_account):
-    sandbox.control.add_followers(oa_account.app_id, ["o-1"])
+def test_45009_puts_the_api_off_until_the_quota_day_turns_and_nobody_calls_it_again_today(sandbox, oa_account):
+    # WECHAT.md §11: quota errors are not transient; a retry in minutes only meets 45009 again.
+    sandbox.control.add_followers(oa_account.app_id, ["o-1", "o-2"])
     wechat_client(oa_account).user.get("o-1")  # token and first request outside the fault
-    sandbox.control.set_faults(rate_45009=0.5, paths=["message/template/send"], seed=_seed_failing_first_then_passing(0.5))
+    sandbox.control.set_faults(rate_45009=1.0, paths=["message/template/send"])
     adapter = get_adapter(oa_account)
-    outcomes, delays = [], []
-    for attempt in range(5):
-        outcome = adapter.send(Recipient("d1", "o-1"), _template("k-retry"))
-        outcomes.append(outcome)
-        if outcome.status != "retryable":
-            break
-        # The dispatcher would wait backoff_delay(attempt, retry_after=outcome.retry_after); a test waits less.
-        delays.append(backoff_delay(attempt, base=0.05, cap=1.0))
-        time.sleep(delays[-1])
-    assert [(o.status, o.error_code) for o in outcomes] == [("retryable", "45009"), ("sent", "")]
-    assert outcomes[0].retry_after and outcomes[0].retry_after >= 1
-    assert [r["errcode"] for r in sandbox.control.requests("message/template/send")] == [45009, 0]
-    assert len(sandbox.control.sent_messages(oa_account.app_id, api="template")) == 1
+    first = adapter.send(Recipient("d1", "o-1"), _template("k-1"))
+    assert (first.status, first.error_code, first.defer_until) == ("retryable", "45009", next_quota_day())
+    assert first.retry_after and first.retry_after >= 1
+    sandbox.control.reset_faults()
+    second = adapter.send(Recipient("d2", "o-2"), _template("k-2"))
+    assert (second.error_code, second.defer_until) == ("api_quota_used", next_quota_day())
+    assert "45009" in second.error_message
+    # One call reached WeChat: the second was put off before the call.
+    assert [r["errcode"] for r in sandbox.control.requests("message/template/send")] == [45009]
+    # Another API of the account is not held by the template quota.
+    assert api_quota_take(oa_account, "mass")[1] is None
+
+
+def test_the_quota_day_ends_at_midnight_beijing_time():
+    # 2026-12-07 15:59:59 UTC is 23:59:59 in Beijing: the quota day ends a second later.
+    at = datetime(2026, 12, 7, 15, 59, 59, tzinfo=UTC)
+    assert next_quota_day(at) == datetime(2026, 12, 7, 16, 0, tzinfo=UTC)
+    assert next_quota_day(at + timedelta(seconds=1)) == datetime(2026, 12, 8, 16, 0, tzinfo=UTC)
+    assert quota_day(at) == "2026-12-07" and quota_day(at + timedelta(seconds=1)) == "2026-12-08"
+
+
+def test_template_quota_is_taken_atomically_across_threads(oa_account):
+    oa_account.template_daily_quota = 50
+    granted = _run_threads(8, lambda _i: sum(api_quota_take(oa_account, "template", 1)[0] for _ in range(10)))
+    assert sum(granted) == 50
+    taken, refusal = api_quota_take(oa_account, "template", 3)
+    assert taken == 0 and refusal.reason == "template_daily_quota" and refusal.until == next_quota_day()
 
 
 def test_backoff_grows_exponentially_with_jitter_and_honours_the_hint():
