@@ -19,7 +19,7 @@ from campaigns.models import (
     SuppressionReason,
 )
 from messaging.channels.errors import errcode_meaning
-from messaging.channels.quota import quota_now
+from messaging.channels import quota as wechat_quota
 from messaging.errors import SendErrorCode
 from scrm.redis import get_redis
 
@@ -147,7 +147,7 @@ def quota_deferral(*, campaign: Campaign, now: datetime | None = None, active_on
     if deferral is None:
         return None
     # Judged on the quota clock (messaging/channels/quota.py), the one that decided the deferral.
-    active = deferral["until"] > (now or quota_now())
+    active = deferral["until"] > (now or wechat_quota.quota_now())
     if active_only and not active:
         return None
     return {**deferral, "reason_label": deferral_reason_label(deferral["reason"]), "active": active}

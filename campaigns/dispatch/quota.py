@@ -33,14 +33,17 @@ def deliveries_within_account_quota(*, campaign: Campaign, rows: list[Claimed]) 
     return rows[:left], rows[left:]
 
 
-# Params: campaign, until, detail. The campaign's planned rows due before the quota turns wait for it;
-# returns how many rows now wait for it (those deferred by this batch's outcomes included).
+# Params: campaign, until, detail. The campaign's planned rows due now or before the quota turns wait for
+# it (rows put off further, e.g. by quiet hours, keep their time); returns how many rows now wait for it
+# (those deferred by this batch's outcomes included).
 DEFER_PLANNED = sql.SQL(
     """
     WITH moved AS (
         UPDATE {delivery} SET send_after = %(until)s, error_code = {code}, error_message = left(%(detail)s, 255),
                               updated_at = clock_timestamp()
-        WHERE campaign_id = %(campaign)s AND state = 'planned' AND (send_after IS NULL OR send_after < %(until)s)
+        WHERE campaign_id = %(campaign)s AND state = 'planned'
+          AND (send_after IS NULL OR send_after < %(until)s OR send_after <= clock_timestamp())
+          AND send_after IS DISTINCT FROM %(until)s
         RETURNING id)
     SELECT (SELECT count(*) FROM moved)
          + (SELECT count(*) FROM {delivery} WHERE campaign_id = %(campaign)s AND state = 'planned' AND send_after = %(until)s)

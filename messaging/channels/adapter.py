@@ -167,7 +167,7 @@ class ChannelAdapter:
                 results = [limited] * len(pending)
             else:
                 granted, refusal = api_quota_take(self.account, items[pending[0]][1].message_type, len(pending))
-                results = list(map_calls(lambda index: self._call_one(*items[index]), pending[:granted]))
+                results = list(map_calls(self._calls_until_daily_quota(items), pending[:granted]))
                 if refusal is not None:
                     results += [_deferred(refusal)] * (len(pending) - granted)
                 self._note_used_up(items[pending[0]][1], results)
@@ -216,10 +216,26 @@ class ChannelAdapter:
         self._after(recipients, message, outcomes)
         return outcomes
 
+    def _calls_until_daily_quota(self, items: list[tuple[Recipient, OutboundMessage]]):
+        """item index → its call, until one call meets a daily quota error: the items not yet called then
+        are put off without a call (only those already in flight on other threads still reach WeChat)."""
+        met: list[SendOutcome] = []
+
+        def call(index: int) -> SendOutcome:
+            if met:
+                first = met[0]
+                return _deferred(QuotaRefusal(until=first.defer_until, reason=SendErrorCode.API_QUOTA_USED, detail=f"{first.error_code} {first.error_message}"))
+            outcome = self._call_one(*items[index])
+            if _is_daily_quota_error(outcome):
+                met.append(outcome)
+            return outcome
+
+        return call
+
     def _note_used_up(self, message: OutboundMessage, outcomes: list[SendOutcome]) -> None:
         """WeChat answered a daily quota error: the API is used up for the account until the day turns."""
         for outcome in outcomes:
-            if outcome.error_code.isdigit() and int(outcome.error_code) in DAILY_QUOTA_ERRCODES:
+            if _is_daily_quota_error(outcome):
                 api_quota_used_up(self.account, message.message_type, detail=f"{outcome.error_code} {outcome.error_message}".strip())
                 return
 
@@ -238,6 +254,10 @@ class ChannelAdapter:
 
     def _send_many(self, recipients: list[Recipient], message: OutboundMessage) -> dict[str, SendOutcome]:
         raise NotImplementedError
+
+
+def _is_daily_quota_error(outcome: SendOutcome) -> bool:
+    return outcome.error_code.isdigit() and int(outcome.error_code) in DAILY_QUOTA_ERRCODES
 
 
 def _deferred(refusal: QuotaRefusal) -> SendOutcome:
