@@ -18,8 +18,8 @@ from campaigns.models import (
     MessageType,
     SuppressionReason,
 )
-from messaging.channels.errors import errcode_meaning
 from messaging.channels import quota as wechat_quota
+from messaging.channels.errors import errcode_meaning
 from messaging.errors import SendErrorCode
 from scrm.redis import get_redis
 
