@@ -84,8 +84,8 @@ class ChannelIdentity(models.Model):
     # its kind ("message": 48 h and 5 sends; "event", a follow, scan or menu click: 1 minute and 3 sends)
     # and the customer-service messages sent in it so far.
     last_interaction_at = models.DateTimeField(null=True, blank=True)
-    cs_window_kind = models.CharField(max_length=8, blank=True, default="", db_default="")
-    cs_window_sends = models.PositiveSmallIntegerField(default=0, db_default=0)
+    cs_window_kind = models.CharField(_("customer-service window kind"), max_length=8, blank=True, default="", db_default="")
+    cs_window_sends = models.PositiveSmallIntegerField(_("customer-service messages sent in the window"), default=0, db_default=0)
     do_not_disturb = models.BooleanField(_("do not disturb"), default=False)
     # Set when WeChat reports "failed:user block" for a template message.
     refuses_template = models.BooleanField(default=False)

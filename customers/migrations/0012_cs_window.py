@@ -13,11 +13,11 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='channelidentity',
             name='cs_window_kind',
-            field=models.CharField(blank=True, db_default='', default='', max_length=8),
+            field=models.CharField(blank=True, db_default='', default='', max_length=8, verbose_name='customer-service window kind'),
         ),
         migrations.AddField(
             model_name='channelidentity',
             name='cs_window_sends',
-            field=models.PositiveSmallIntegerField(db_default=0, default=0),
+            field=models.PositiveSmallIntegerField(db_default=0, default=0, verbose_name='customer-service messages sent in the window'),
         ),
     ]

@@ -21,6 +21,9 @@ ZH_HANS = {
     "WeChat allows 60 mass sends a minute; the rest wait for the next minute.": "微信每分钟只允许 60 次群发；其余的等到下一分钟再发。",
     "WeChat refused this kind of message for the rest of the quota day; the rest wait for midnight Beijing time.":
         "微信在本配额日内拒绝了该类消息；其余的等到北京时间零点再发。",
+    # The customer-service window on an identity
+    "customer-service window kind": "客服消息窗口类型",
+    "customer-service messages sent in the window": "窗口内已发客服消息数",
     # Suppression reason
     "Customer-service messages of the window used up": "客服消息窗口内的条数已用完",
     # Progress page and report
