@@ -76,6 +76,11 @@ class Campaign(models.Model):
     planned_at = models.DateTimeField(null=True, blank=True)
     sending_started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # Dispatch liveness (campaigns/dispatch/liveness.py): a sending campaign whose pumps showed no life
+    # by `pump_alive_until` is re-pumped by the watchdog, which bumps the generation so that a pump of
+    # an older generation steps aside once a newer one is alive.
+    pump_generation = models.PositiveIntegerField(default=0)
+    pump_alive_until = models.DateTimeField(null=True, blank=True)
     approved_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -150,6 +155,9 @@ class Delivery(models.Model):
     # Groups a list-API call (mass send, WeCom task): the call's idempotency key, kept across retries.
     batch_key = models.CharField(max_length=64, blank=True, default="")
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # A claim is a lease: the live pump renews it every few seconds; once it has lapsed (the worker
+    # died) the watchdog hands the row back to 'planned'.
+    lease_until = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     msgid = models.CharField(max_length=64, blank=True, default="")
     error_code = models.CharField(max_length=32, blank=True, default="")

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -245,10 +246,15 @@ def campaign_plan(*, campaign_id: int) -> PlanResult | None:
 
 
 def _enqueue_pumps(campaign_id: int) -> None:
+    """Start a new generation of pumps, alive for a grace while they wait in the queue (a pump of an
+    older generation still queued steps aside once these run: campaigns/dispatch/liveness.py)."""
     from django.conf import settings
 
+    alive_until = timezone.now() + timedelta(seconds=settings.CAMPAIGN_PUMP_STALL_SECONDS)
+    Campaign.objects.filter(pk=campaign_id).update(pump_generation=F("pump_generation") + 1, pump_alive_until=alive_until)
+    generation = Campaign.objects.filter(pk=campaign_id).values_list("pump_generation", flat=True).get()
     for _ in range(settings.CAMPAIGN_DISPATCH_CONCURRENCY):
-        _enqueue("dispatch_campaign_task", [campaign_id])
+        _enqueue("dispatch_campaign_task", [campaign_id, generation])
 
 
 @transaction.atomic

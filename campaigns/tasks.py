@@ -27,18 +27,23 @@ def campaign_due_plan_task() -> None:
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
-def dispatch_campaign_task(self, campaign_id: int) -> None:
+def dispatch_campaign_task(self, campaign_id: int, generation: int | None = None) -> None:
     # A pump: sends for a time slice, then re-enqueues itself so pause/cancel and other campaigns get a turn.
-    result = dispatch.campaign_dispatch(campaign_id=campaign_id)
+    result = dispatch.campaign_dispatch(campaign_id=campaign_id, generation=generation)
     if result.requeue_in is not None:
-        dispatch_campaign_task.apply_async(args=[campaign_id], countdown=result.requeue_in)
+        dispatch_campaign_task.apply_async(args=[campaign_id, result.generation], countdown=result.requeue_in)
+
+
+@shared_task(ignore_result=True)
+def campaign_pumps_watchdog_task() -> None:
+    # On the default queue (CELERY_TASK_ROUTES), not behind the pumps it watches.
+    for campaign_id, generation in dispatch.pumps_watchdog():
+        for _ in range(settings.CAMPAIGN_DISPATCH_CONCURRENCY):
+            dispatch_campaign_task.apply_async(args=[campaign_id, generation])
 
 
 @shared_task(ignore_result=True)
 def dispatch_sweep_task() -> None:
-    stale = float(settings.CAMPAIGN_SENDING_STALE_SECONDS)
-    for campaign_id in dispatch.deliveries_sweep_stale(older_than_seconds=stale):
-        dispatch_campaign_task.apply_async(args=[campaign_id])
     pending_reports_sweep()
 
 

@@ -15,8 +15,8 @@ from scrm.heartbeat import BEAT_HEARTBEAT_SECONDS, heartbeat_record_safely
 logger = logging.getLogger(__name__)
 
 # Dispatch is PostgreSQL SQL. On the embedded SQLite of `make run` planning is refused, so no
-# delivery is ever sending and there is nothing for the sweep to do.
-POSTGRESQL_ONLY_TASKS = frozenset({"campaigns.tasks.dispatch_sweep_task"})
+# delivery is ever sending and there is nothing for the sweep or the pump watchdog to do.
+POSTGRESQL_ONLY_TASKS = frozenset({"campaigns.tasks.dispatch_sweep_task", "campaigns.tasks.campaign_pumps_watchdog_task"})
 
 
 def beat_schedule_for_database(schedule: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:

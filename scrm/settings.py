@@ -186,7 +186,10 @@ if not REDIS_URL:
     for _folder in ("broker", "broker-processed", "broker-control"):
         (VAR_DIR / _folder).mkdir(parents=True, exist_ok=True)
 else:
-    # visibility_timeout: a task unacknowledged this long (worker died) is redelivered.
+    # visibility_timeout: a task unacknowledged this long (worker died) is redelivered. It stays long
+    # so that a legitimately long task (a large plan, a follower sync) is never run twice; campaign
+    # dispatch does not wait for it: leases and the pump watchdog recover a dead worker's campaign in
+    # seconds (campaigns/dispatch/liveness.py).
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
@@ -217,6 +220,8 @@ CELERY_TASK_QUEUES = [
 ]
 # Routing by module keeps the queue of a task next to its concern; see README "Scaling out".
 CELERY_TASK_ROUTES = {
+    # The dispatch watchdog must not wait behind the pumps it watches.
+    "campaigns.tasks.campaign_pumps_watchdog_task": {"queue": "default"},
     "messaging.callbacks.tasks.*": {"queue": "callbacks"},
     "messaging.channels.tasks.sync_*": {"queue": "planning"},
     "messaging.channels.tasks.*": {"queue": "dispatch"},
@@ -370,8 +375,13 @@ CAMPAIGN_DISPATCH_SLICE_SECONDS = env.float("CAMPAIGN_DISPATCH_SLICE_SECONDS", d
 # Dispatch tasks started per campaign, and sending threads inside each.
 CAMPAIGN_DISPATCH_CONCURRENCY = env.int("CAMPAIGN_DISPATCH_CONCURRENCY", default=2)
 CAMPAIGN_DISPATCH_THREADS = env.int("CAMPAIGN_DISPATCH_THREADS", default=8)
-# A delivery claimed ("sending") for longer than this is handed back by the sweeper.
-CAMPAIGN_SENDING_STALE_SECONDS = env.int("CAMPAIGN_SENDING_STALE_SECONDS", default=300)
+# A claimed delivery is a lease of this long, renewed by its live pump every quarter of it; once it
+# has lapsed (the worker died) the watchdog hands the row back (campaigns/dispatch/liveness.py).
+CAMPAIGN_CLAIM_LEASE_SECONDS = env.float("CAMPAIGN_CLAIM_LEASE_SECONDS", default=20.0)
+# A sending campaign whose pumps showed no life for this long (past their next slice's due time) is
+# re-pumped by the watchdog (beat, every 10 s, scrm/celery.py): with the lease, a campaign resumes
+# within about lease + watchdog period (30 s) of its worker's death.
+CAMPAIGN_PUMP_STALL_SECONDS = env.float("CAMPAIGN_PUMP_STALL_SECONDS", default=20.0)
 # The console wizard's link check: hosts (and their subdomains) campaign links may point to; empty
 # accepts any https host.
 CAMPAIGN_LINK_DOMAINS = env.list("CAMPAIGN_LINK_DOMAINS", default=[])

@@ -5,16 +5,19 @@ Exactly-once in practice: a row is claimed by a conditional update over `FOR UPD
 rows (`claim`); the delivery id or a stored batch key travels to WeChat as its idempotency key
 (`send`); outcomes are written back only onto rows still in 'sending' (`record`). `recheck` and
 `quota` apply the contact policy again just before the send, `consent` spends subscribe credits,
-`pump` drives it all for a time slice, `sql` holds the statements.
+`pump` drives it all for a time slice, `liveness` (leases, pump generations, the watchdog) recovers
+from a dead worker in seconds, `sql` holds the statements.
 """
 
 from campaigns.dispatch.claim import (
     Claimed,
     deliveries_claim,
+    deliveries_leases_renew,
     deliveries_release,
-    deliveries_sweep_stale,
+    deliveries_sweep_expired,
     load_recipients,
 )
+from campaigns.dispatch.liveness import LeaseKeeper, pump_alive, pump_enter, pumps_watchdog
 from campaigns.dispatch.pump import DispatchResult, Pump, campaign_complete_if_done, campaign_dispatch
 from campaigns.dispatch.quota import deliveries_within_account_quota
 from campaigns.dispatch.recheck import deliveries_recheck
@@ -24,6 +27,7 @@ from campaigns.policy_sql import account_quota_left
 __all__ = [
     "Claimed",
     "DispatchResult",
+    "LeaseKeeper",
     "Outcome",
     "Pump",
     "account_quota_left",
@@ -32,8 +36,12 @@ __all__ = [
     "deliveries_claim",
     "deliveries_recheck",
     "deliveries_release",
-    "deliveries_sweep_stale",
+    "deliveries_leases_renew",
+    "deliveries_sweep_expired",
     "deliveries_within_account_quota",
     "load_recipients",
     "outcomes_record",
+    "pump_alive",
+    "pump_enter",
+    "pumps_watchdog",
 ]

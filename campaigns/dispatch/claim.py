@@ -1,8 +1,10 @@
 """Claiming deliveries for a send, and giving back what was not sent.
 
 A row is claimed by a conditional `UPDATE … WHERE state = 'planned'` over `FOR UPDATE SKIP LOCKED`
-rows, so two workers never claim the same delivery; a worker that dies leaves its rows in 'sending'
-until the sweeper returns them (their idempotency key makes the re-send safe).
+rows, so two workers never claim the same delivery. A claim is a lease of CAMPAIGN_CLAIM_LEASE_SECONDS
+that the live pump renews (campaigns/dispatch/liveness.py); a worker that dies stops renewing, and
+the watchdog returns its rows to 'planned' seconds later (their idempotency key makes the re-send
+safe).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 
 from campaigns.dispatch import sql as dispatch_sql
@@ -32,6 +35,10 @@ class Claimed:
     customer: Any = None
 
 
+def lease_seconds() -> float:
+    return float(settings.CAMPAIGN_CLAIM_LEASE_SECONDS)
+
+
 def campaign_state(campaign_id: int) -> str:
     return Campaign.objects.filter(pk=campaign_id).values_list("state", flat=True).first() or CampaignState.CANCELLED
 
@@ -39,7 +46,7 @@ def campaign_state(campaign_id: int) -> str:
 def deliveries_claim(*, campaign: Campaign, limit: int) -> list[Claimed]:
     """Move up to `limit` due planned deliveries to sending; concurrent claimers skip each other's rows."""
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(render(dispatch_sql.CLAIM), {"campaign": campaign.pk, "limit": limit})
+        cursor.execute(render(dispatch_sql.CLAIM), {"campaign": campaign.pk, "limit": limit, "lease": lease_seconds()})
         rows = [Claimed(*row) for row in cursor.fetchall()]
     rows.sort(key=lambda r: r.id)
     return rows
@@ -68,8 +75,18 @@ def deliveries_release(ids: list[int], campaign_id: int) -> None:
         Delivery.objects.filter(pk__in=ids, state=DeliveryState.PLANNED).update(state=DeliveryState.CANCELLED)
 
 
-def deliveries_sweep_stale(*, older_than_seconds: float) -> list[int]:
-    """Return 'sending' rows whose worker died to 'planned'; their idempotency key makes the re-send safe."""
+def deliveries_leases_renew(ids: list[int]) -> int:
+    """Extend the lease of the rows this pump still holds in 'sending'; the number renewed."""
+    if not ids:
+        return 0
     with connection.cursor() as cursor:
-        cursor.execute(render(dispatch_sql.SWEEP_STALE), {"older_than": older_than_seconds})
+        cursor.execute(render(dispatch_sql.LEASES_RENEW), {"ids": ids, "lease": lease_seconds()})
+        return cursor.rowcount
+
+
+def deliveries_sweep_expired() -> list[int]:
+    """Return 'sending' rows whose lease lapsed (their worker died) to 'planned'; the campaigns touched.
+    Their idempotency key makes the re-send safe."""
+    with connection.cursor() as cursor:
+        cursor.execute(render(dispatch_sql.SWEEP_EXPIRED), {"lease": lease_seconds()})
         return sorted({row[0] for row in cursor.fetchall()})

@@ -1,5 +1,6 @@
 """The pump: claim due deliveries batch by batch, re-check them, send, record; for a time slice, then
-hand back to the task (which re-enqueues itself) so pause/cancel and other campaigns get a turn."""
+hand back to the task (which re-enqueues itself) so pause/cancel and other campaigns get a turn.
+While it works, its LeaseKeeper keeps its claims and the campaign's sign of life fresh (liveness.py)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from campaigns.dispatch import send
-from campaigns.dispatch.claim import Claimed, campaign_state, deliveries_claim, load_recipients
+from campaigns.dispatch.claim import Claimed, campaign_state, deliveries_claim, lease_seconds, load_recipients
 from campaigns.dispatch.consent import consent_refund_unsent, consent_spend
 from campaigns.dispatch.cs_window import cs_window_refund_unsent, cs_window_spend
+from campaigns.dispatch.liveness import LeaseKeeper, pump_alive, pump_enter, stall_seconds
 from campaigns.dispatch.quota import campaign_defer_for_quota, deliveries_within_account_quota
 from campaigns.dispatch.recheck import deliveries_recheck
 from campaigns.dispatch.record import Outcome, outcomes_record, push_events_record
@@ -45,13 +47,16 @@ class DispatchResult:
     # None: nothing more to do now; otherwise seconds after which the pump should run again.
     requeue_in: float | None = None
     stopped: str = ""
+    # The pump generation the next slice carries (campaigns/dispatch/liveness.py).
+    generation: int | None = None
 
 
 class Pump:
     """One time slice of one campaign's sending; `run_batch` sends one claimed batch."""
 
-    def __init__(self, campaign: Campaign, *, budget_seconds: float):
+    def __init__(self, campaign: Campaign, *, budget_seconds: float, keeper: LeaseKeeper | None = None):
         self.campaign = campaign
+        self.keeper = keeper
         self.policy = effective_policy(campaign)
         self.adapter = get_adapter(campaign.account)
         self.renderer = MessageRenderer(campaign)
@@ -197,17 +202,30 @@ def campaign_complete_if_done(*, campaign_id: int) -> bool:
     )
 
 
-def campaign_dispatch(*, campaign_id: int, budget_seconds: float | None = None) -> DispatchResult:
-    """Send due deliveries of a sending campaign for up to `budget_seconds`, batch by batch."""
+def campaign_dispatch(*, campaign_id: int, budget_seconds: float | None = None, generation: int | None = None) -> DispatchResult:
+    """Send due deliveries of a sending campaign for up to `budget_seconds`, batch by batch. A pump of
+    an older `generation` than the campaign's steps aside while a current one is alive."""
     campaign = Campaign.objects.select_related("account").filter(pk=campaign_id).first()
     if campaign is None or campaign.state != CampaignState.SENDING:
         return DispatchResult(stopped=campaign.state if campaign else "missing")
+    current = pump_enter(campaign_id=campaign_id, generation=generation)
+    if current is None:
+        return DispatchResult(stopped="superseded")
     budget = budget_seconds if budget_seconds is not None else settings.CAMPAIGN_DISPATCH_SLICE_SECONDS
-    pump = Pump(campaign, budget_seconds=budget)
+    keeper = LeaseKeeper(campaign_id).start()
+    pump = Pump(campaign, budget_seconds=budget, keeper=keeper)
     try:
-        return _pump_run(pump, campaign)
+        result = _pump_run(pump, campaign)
     finally:
+        keeper.stop()
         pump.close()
+    # A stranger (older generation, let in because nobody was alive) keeps its own: it steps aside at
+    # its next slice if a current pump is alive by then.
+    result.generation = generation if generation is not None else current
+    if result.requeue_in is not None:
+        # Alive until the next slice is due, and a grace for the queue: past that, the watchdog re-pumps.
+        pump_alive(campaign_id=campaign_id, for_seconds=result.requeue_in + stall_seconds())
+    return result
 
 
 def _pump_run(pump: Pump, campaign: Campaign) -> DispatchResult:
@@ -224,6 +242,8 @@ def _pump_run(pump: Pump, campaign: Campaign) -> DispatchResult:
         rows = deliveries_claim(campaign=campaign, limit=limit)
         if not rows:
             break
+        if pump.keeper is not None:
+            pump.keeper.hold([r.id for r in rows])
         if not pump.run_batch(rows):
             return pump.result
     planned = Delivery.objects.filter(campaign_id=campaign.pk, state=DeliveryState.PLANNED)
@@ -233,6 +253,7 @@ def _pump_run(pump: Pump, campaign: Campaign) -> DispatchResult:
         pump.result.requeue_in = min(max(wait, 1.0), 60.0)
         return pump.result
     if not campaign_complete_if_done(campaign_id=campaign.pk):
-        # Rows still in flight (another worker, or a crashed one the sweeper will return).
-        pump.result.requeue_in = 30.0
+        # Rows still in flight (another pump's, or a dead worker's that the watchdog returns once
+        # their lease lapses): look again after a lease.
+        pump.result.requeue_in = lease_seconds()
     return pump.result

@@ -14,7 +14,7 @@ from customers.models import ChannelIdentity, Customer, CustomerPreference, Enga
 from messaging.errors import SendErrorCode
 from scrm.sqltools import table
 
-# Params: campaign, limit.
+# Params: campaign, limit, lease (seconds).
 CLAIM = sql.SQL(
     """
     WITH picked AS (
@@ -25,20 +25,68 @@ CLAIM = sql.SQL(
     -- The ids as an init-plan array, so the rows are fetched by primary key: joined to the CTE,
     -- a freshly planned campaign (no statistics yet) got a nested loop comparing every due row
     -- with every picked id.
-    UPDATE {delivery} d SET state = 'sending', claimed_at = clock_timestamp(), updated_at = clock_timestamp()
+    UPDATE {delivery} d SET state = 'sending', claimed_at = clock_timestamp(), updated_at = clock_timestamp(),
+        lease_until = clock_timestamp() + make_interval(secs => %(lease)s)
     WHERE d.id = ANY(ARRAY(SELECT id FROM picked)) AND d.state = 'planned'
     RETURNING d.id, d.customer_id, d.identity_id, d.batch_key, d.attempts
     """
 ).format(delivery=table(Delivery))
 
-# Params: older_than (seconds).
-SWEEP_STALE = sql.SQL(
+# Params: ids, lease (seconds). Only rows still in 'sending': an outcome already recorded is final.
+LEASES_RENEW = sql.SQL(
     """
-    UPDATE {delivery} SET state = 'planned', claimed_at = NULL, send_after = clock_timestamp(), updated_at = clock_timestamp()
-    WHERE state = 'sending' AND claimed_at < clock_timestamp() - make_interval(secs => %(older_than)s)
+    UPDATE {delivery} SET lease_until = clock_timestamp() + make_interval(secs => %(lease)s)
+    WHERE id = ANY(%(ids)s) AND state = 'sending'
+    """
+).format(delivery=table(Delivery))
+
+# Params: lease (seconds). A row claimed before leases existed (lease_until empty) expires a lease
+# after its claim. Uses index: delivery_sending_idx (the few rows in flight).
+SWEEP_EXPIRED = sql.SQL(
+    """
+    UPDATE {delivery} SET state = 'planned', claimed_at = NULL, lease_until = NULL, send_after = clock_timestamp(),
+        updated_at = clock_timestamp()
+    WHERE state = 'sending'
+      AND COALESCE(lease_until, claimed_at + make_interval(secs => %(lease)s)) < clock_timestamp()
     RETURNING campaign_id
     """
 ).format(delivery=table(Delivery))
+
+# Params: campaign, generation (NULL: a pump that predates generations), seconds. A pump may run a
+# slice when it belongs to the campaign's current generation, or when no pump has shown life lately
+# (then it is the only one working; it keeps its old generation, so it steps aside at its next slice
+# once a current one is alive). Returns the current generation, or no row: the pump stops.
+PUMP_ENTER = sql.SQL(
+    """
+    UPDATE {campaign} SET pump_alive_until = GREATEST(pump_alive_until, clock_timestamp() + make_interval(secs => %(seconds)s))
+    WHERE id = %(campaign)s AND state = 'sending'
+      AND (%(generation)s::integer IS NULL OR pump_generation = %(generation)s::integer
+           OR pump_alive_until IS NULL OR pump_alive_until < clock_timestamp())
+    RETURNING pump_generation
+    """
+).format(campaign=table(Campaign))
+
+# Params: campaign, seconds. A pump is alive (while it works, or until its next slice is due).
+PUMP_ALIVE = sql.SQL(
+    """
+    UPDATE {campaign} SET pump_alive_until = GREATEST(pump_alive_until, clock_timestamp() + make_interval(secs => %(seconds)s))
+    WHERE id = %(campaign)s AND state = 'sending'
+    """
+).format(campaign=table(Campaign))
+
+# Params: campaigns (ids whose claims just lapsed), seconds. Sending campaigns with no sign of a live
+# pump (or whose pump died holding claims) get a new generation, reserved for `seconds` so that the
+# next watchdog run does not start another while the new pumps wait in the queue.
+# Uses index: the campaign state index (few campaigns are sending).
+PUMPS_RESTART = sql.SQL(
+    """
+    UPDATE {campaign} SET pump_generation = pump_generation + 1,
+        pump_alive_until = clock_timestamp() + make_interval(secs => %(seconds)s)
+    WHERE state = 'sending'
+      AND (id = ANY(%(campaigns)s) OR pump_alive_until IS NULL OR pump_alive_until < clock_timestamp())
+    RETURNING id, pump_generation
+    """
+).format(campaign=table(Campaign))
 
 # The batch row is `d`, its identity `i`, preference `pref`, profile `p`, history `h`; the push is now.
 _D, _H, _PUSH, _PUSH_CAMPAIGN = sql.Identifier("d"), sql.Identifier("h"), sql.Identifier("o"), sql.Identifier("oc")

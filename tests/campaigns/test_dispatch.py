@@ -3,6 +3,7 @@
 import threading
 import time
 from collections import Counter
+from datetime import timedelta
 
 from django.db import connection
 from django.test import TestCase
@@ -103,7 +104,7 @@ def test_running_dispatch_twice_sends_nothing_twice(sandbox, sandbox_oa, static_
     assert all(d.msgid for d in Delivery.objects.filter(campaign=campaign))
 
 
-def test_worker_killed_mid_batch_is_resent_without_duplicates_or_losses(sandbox, sandbox_oa, static_segment, sandbox_followers, contact_policy):
+def test_worker_killed_mid_batch_is_resent_without_duplicates_or_losses(sandbox, sandbox_oa, static_segment, sandbox_followers, contact_policy, settings):
     people = sandbox_followers(sandbox_oa, 8)
     campaign = scheduled_campaign(sandbox_oa, static_segment([c for c, _ in people]))
     plan_without_pumps(campaign)
@@ -120,11 +121,12 @@ def test_worker_killed_mid_batch_is_resent_without_duplicates_or_losses(sandbox,
     assert Delivery.objects.filter(campaign=campaign, state="sending").count() == 6
     # Another worker meanwhile sends the unclaimed rows only, and comes back later for the rows in flight.
     result = dispatch.campaign_dispatch(campaign_id=campaign.pk, budget_seconds=30)
-    assert result.sent == 2 and result.requeue_in == 30.0
+    assert result.sent == 2 and result.requeue_in == settings.CAMPAIGN_CLAIM_LEASE_SECONDS
     campaign.refresh_from_db()
     assert campaign.state == "sending"
-    # The sweeper returns the stale claimed rows; the redelivered task sends them, de-duplicated by key.
-    assert dispatch.deliveries_sweep_stale(older_than_seconds=0) == [campaign.pk]
+    # The dead worker's leases lapse; the watchdog returns the rows and re-pumps, de-duplicated by key.
+    Delivery.objects.filter(campaign=campaign, state="sending").update(lease_until=timezone.now() - timedelta(seconds=1))
+    assert dispatch.deliveries_sweep_expired() == [campaign.pk]
     drain(campaign.pk)
     assert sent_to(sandbox, sandbox_oa) == Counter({i.external_id: 1 for _, i in people})
     assert Delivery.objects.filter(campaign=campaign, state="sent").count() == 8
