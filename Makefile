@@ -16,7 +16,14 @@ E2E_REDIS_URL ?= redis://127.0.0.1:6379/5
 E2E_PORT ?= 8780
 E2E_SANDBOX_PORT ?= 8790
 
-.PHONY: run test e2e lint bench venv migrate demo clean
+# `make chaos`: its own database (created when missing), its own redis-server (started and stopped by
+# the drills) and ports.
+CHAOS_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/scrm_chaos
+CHAOS_REDIS_PORT ?= 6391
+CHAOS_PORT ?= 8810
+CHAOS_SANDBOX_PORT ?= 8811
+
+.PHONY: run test e2e lint bench chaos venv migrate demo clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11"; exit 1; }
@@ -54,6 +61,14 @@ bench: venv
 	DATABASE_URL="$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/scrm_bench}" REDIS_URL="$${REDIS_URL:-redis://127.0.0.1:6379/9}" \
 		ALLOWED_HOSTS=$${ALLOWED_HOSTS:-127.0.0.1,localhost} SECRET_KEY=$${SECRET_KEY:-bench-only-not-secret-0123456789-abcdefghijklmnopqrstuvwxyz} SECURE_SSL_REDIRECT=$${SECURE_SSL_REDIRECT:-false} FIELD_ENCRYPTION_KEY=$${FIELD_ENCRYPTION_KEY:-YmVuY2gtb25seS1rZXktMzItYnl0ZXMtbG9uZyEhISE=} \
 		$(PY) manage.py bench
+
+# Drills against a real stack: Redis stopped, the dispatch worker killed, PostgreSQL backends
+# terminated, a quota hit (docs/reliability.md). Not part of `make test`; about 10 minutes.
+chaos: venv
+	DATABASE_URL="$(CHAOS_DATABASE_URL)" $(PY) scripts/ensure_database.py
+	DATABASE_URL="$(CHAOS_DATABASE_URL)" $(PY) manage.py migrate --noinput -v 0
+	DATABASE_URL="$(CHAOS_DATABASE_URL)" REDIS_URL="redis://127.0.0.1:$(CHAOS_REDIS_PORT)/0" DEBUG=true \
+		$(PY) manage.py chaos --port $(CHAOS_PORT) --sandbox-port $(CHAOS_SANDBOX_PORT) --redis-port $(CHAOS_REDIS_PORT) $(CHAOS_ARGS)
 
 clean:
 	rm -rf var
