@@ -64,10 +64,11 @@ bench: venv
 
 # Drills against a real stack: Redis stopped, the dispatch worker killed, PostgreSQL backends
 # terminated, a quota hit (docs/reliability.md). Not part of `make test`; about 10 minutes.
+chaos: export DEBUG=true
 chaos: venv
 	DATABASE_URL="$(CHAOS_DATABASE_URL)" $(PY) scripts/ensure_database.py
 	DATABASE_URL="$(CHAOS_DATABASE_URL)" $(PY) manage.py migrate --noinput -v 0
-	DATABASE_URL="$(CHAOS_DATABASE_URL)" REDIS_URL="redis://127.0.0.1:$(CHAOS_REDIS_PORT)/0" DEBUG=true \
+	DATABASE_URL="$(CHAOS_DATABASE_URL)" REDIS_URL="redis://127.0.0.1:$(CHAOS_REDIS_PORT)/0" \
 		$(PY) manage.py chaos --port $(CHAOS_PORT) --sandbox-port $(CHAOS_SANDBOX_PORT) --redis-port $(CHAOS_REDIS_PORT) $(CHAOS_ARGS)
 
 clean:

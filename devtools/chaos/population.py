@@ -26,7 +26,9 @@ def sandbox_account(*, sandbox_url: str, label: str, rate_per_second: int) -> Ch
     )
 
 
-def sending_campaign(*, account: ChannelAccount, recipients: int, label: str) -> Campaign:
+def sending_campaign(*, account: ChannelAccount, recipients: int, label: str, later: int = 0, later_at=None) -> Campaign:
+    """`later` of the recipients (the last ones) are due at `later_at`, the rest now (a send window
+    opening later, as send-time optimisation plans it): in between, every pump waits between slices."""
     tag = secrets.token_hex(3)
     customers_upsert_bulk(
         [
@@ -45,10 +47,15 @@ def sending_campaign(*, account: ChannelAccount, recipients: int, label: str) ->
         content={"template_id": "TPL-chaos", "template_keys": ["first"], "fields": {"first": "Hi {{ customer.display_name }}"}},
     )
     due = timezone.now() - timedelta(seconds=1)
+    identities = list(ChannelIdentity.objects.filter(account=account).only("id", "customer_id").order_by("id"))
+    first = len(identities) - later
     Delivery.objects.bulk_create(
         [
-            Delivery(campaign=campaign, customer_id=i.customer_id, identity=i, account=account, state="planned", send_after=due, is_marketing=False)
-            for i in ChannelIdentity.objects.filter(account=account).only("id", "customer_id")
+            Delivery(
+                campaign=campaign, customer_id=i.customer_id, identity=i, account=account, state="planned",
+                send_after=due if index < first else later_at, is_marketing=False,
+            )
+            for index, i in enumerate(identities)
         ],
         batch_size=5000,
     )

@@ -1,13 +1,20 @@
 """Drill 2: `kill -9` of the dispatch worker (its whole process group) at 3 random moments of a campaign
-of a few thousand recipients, one of them between pump slices (no row claimed); a supervisor starts a
-new worker at once. Every recipient must get the message exactly once (the sandbox's received messages
-against the deliveries), and sending must resume within 60 s of each death."""
+of a few thousand recipients; a supervisor starts a new worker at once. Every recipient must get the
+message exactly once (the sandbox's received messages against the deliveries), and sending must resume
+within 60 s of each death.
+
+Kills 1 and 2 come at random moments while rows are claimed. Kill 3 comes between pump slices with
+no row claimed: the campaign's last recipients are due later (a send window opening), so once the
+first ones are sent every pump waits for its countdown, its next task held by the worker — the case
+that used to wait for Redis's one-hour visibility timeout. Its recovery counts from when those rows
+fall due (nothing could be sent before), or from the kill if that is later."""
 
 from __future__ import annotations
 
 import random
 import time
 from collections import Counter
+from datetime import timedelta
 
 from campaigns.models import Campaign, CampaignState, Delivery, DeliveryState
 from devtools.chaos.population import pumps_start, sandbox_account, sending_campaign
@@ -16,11 +23,12 @@ from devtools.chaos.stack import Stack
 from messaging.sandbox.control import SandboxControl
 
 RECIPIENTS = 2500
+LATER = 800
+LATER_AFTER_SECONDS = 150.0
 RATE_PER_SECOND = 25
 GOAL_RESUME_SECONDS = 60.0
 WAIT_RESUME_SECONDS = 120.0
 WAIT_DONE_SECONDS = 240.0
-BETWEEN_SLICES_SEARCH_SECONDS = 40.0
 
 
 def _sent_since(campaign: Campaign, at: float) -> bool:
@@ -38,15 +46,17 @@ def _wait(predicate, timeout: float, every: float = 0.2) -> bool:
     return False
 
 
-def _between_slices(campaign: Campaign) -> bool:
-    """A moment when no row of the campaign is claimed though some are still to send: every pump is
-    between slices (its next task queued, or held by the worker for its countdown)."""
-    deadline = time.monotonic() + BETWEEN_SLICES_SEARCH_SECONDS
+def _between_slices(campaign: Campaign, later_at) -> bool:
+    """Until no row of the campaign is claimed and none is due (the first recipients all sent): every
+    pump is between slices, waiting for its countdown to `later_at`."""
+    from django.utils import timezone
+
     rows = Delivery.objects.filter(campaign=campaign)
-    while time.monotonic() < deadline:
-        if not rows.filter(state=DeliveryState.SENDING).exists() and rows.filter(state=DeliveryState.PLANNED).exists():
+    while timezone.now() < later_at - timedelta(seconds=10):
+        due = rows.filter(state=DeliveryState.PLANNED, send_after__lte=timezone.now()).exists()
+        if not due and not rows.filter(state=DeliveryState.SENDING).exists():
             return True
-        time.sleep(0.005)
+        time.sleep(0.5)
     return False
 
 
@@ -54,7 +64,10 @@ def run(stack: Stack, *, log) -> DrillResult:
     rng = random.Random()
     control = SandboxControl(stack.sandbox_url)
     account = sandbox_account(sandbox_url=stack.sandbox_url, label="worker kill", rate_per_second=RATE_PER_SECOND)
-    campaign = sending_campaign(account=account, recipients=RECIPIENTS, label="worker kill")
+    from django.utils import timezone
+
+    later_at = timezone.now() + timedelta(seconds=LATER_AFTER_SECONDS)
+    campaign = sending_campaign(account=account, recipients=RECIPIENTS, label="worker kill", later=LATER, later_at=later_at)
     pumps_start(campaign)
     started = time.time()
     notes: list[str] = []
@@ -64,9 +77,10 @@ def run(stack: Stack, *, log) -> DrillResult:
     moments = ["mid-slice", "mid-slice", "between slices"]
     for index, moment in enumerate(moments, 1):
         if moment == "between slices":
-            found = _between_slices(campaign)
-            if not found:
-                notes.append(f"kill {index}: no moment with nothing claimed in {BETWEEN_SLICES_SEARCH_SECONDS:.0f} s; killed anyway")
+            if _between_slices(campaign, later_at):
+                time.sleep(rng.uniform(0.0, 3.0))
+            else:
+                notes.append(f"kill {index}: the first {RECIPIENTS - LATER} were not all sent 10 s before the rest fell due; killed anyway")
         else:
             time.sleep(rng.uniform(3.0, 10.0))
         claimed = Delivery.objects.filter(campaign=campaign, state=DeliveryState.SENDING).count()
@@ -75,7 +89,8 @@ def run(stack: Stack, *, log) -> DrillResult:
         kills.append(killed_at)
         stack.worker_start("dispatch", wait=False)
         log(f"  kill {index} ({moment}) at {killed_at - started:.1f} s with {claimed} rows claimed; worker restarted")
-        if not _wait(lambda at=killed_at: _sent_since(campaign, at + 0.5), WAIT_RESUME_SECONDS, every=0.5):
+        since = max(killed_at, later_at.timestamp()) if moment == "between slices" else killed_at
+        if not _wait(lambda at=since: _sent_since(campaign, at + 0.5), WAIT_RESUME_SECONDS, every=0.5):
             notes.append(f"kill {index}: nothing sent within {WAIT_RESUME_SECONDS:.0f} s")
             break
     _wait(lambda: Campaign.objects.filter(pk=campaign.pk, state=CampaignState.COMPLETED).exists(), WAIT_DONE_SECONDS, every=1.0)
@@ -90,13 +105,16 @@ def run(stack: Stack, *, log) -> DrillResult:
     requests = len(control.requests("message/template/send", app_id=account.app_id))
     resumes = []
     times = sorted(float(m["at"]) for m in received)
-    for killed_at in kills:
-        after = [t for t in times if t > killed_at + 0.5]
+    for index, killed_at in enumerate(kills):
+        # Kill 3: nothing could be sent before the rest fell due.
+        since = max(killed_at, later_at.timestamp()) if moments[index] == "between slices" else killed_at
+        after = [t for t in times if t > since + 0.5]
         if after:
-            resumes.append(after[0] - killed_at)
+            resumes.append(after[0] - since)
     result = DrillResult(
         name=f"2. kill -9 of the dispatch worker at 3 moments of a {RECIPIENTS:,}-recipient campaign",
-        tried=f"{RECIPIENTS:,} template messages at {RATE_PER_SECOND}/s, kills: {', '.join(moments)}; campaign {campaign.state}, "
+        tried=f"{RECIPIENTS:,} template messages at {RATE_PER_SECOND}/s ({LATER} due {LATER_AFTER_SECONDS:.0f} s after the start), "
+        f"kills: {', '.join(moments)}; campaign {campaign.state}, "
         f"deliveries {dict(states)}",
         lost=lost,
         duplicated=duplicated,
@@ -107,7 +125,10 @@ def run(stack: Stack, *, log) -> DrillResult:
         f"the sandbox received {len(received):,} messages from {requests:,} send requests "
         f"({requests - len(received):,} re-sends de-duplicated by the delivery id)"
     )
-    notes.append("recovery = kill → first message the sandbox received from the new worker (worker start-up included)")
+    notes.append(
+        "recovery = kill (kill 3: the later rows falling due) → first message the sandbox received from the new worker "
+        "(worker start-up included)"
+    )
     result.notes = notes
     result.passed = (
         lost == 0 and duplicated == 0 and len(resumes) == len(moments) and all(r <= GOAL_RESUME_SECONDS for r in resumes)
