@@ -15,7 +15,7 @@ from devtools.chaos.stack import Stack
 from devtools.chaos.storm import Storm, callback_account, storm_outcome, wait_processed
 
 STORM_SECONDS = 20.0
-SETTLE_TIMEOUT = 150.0
+SETTLE_TIMEOUT = 180.0
 
 
 def _terminator(stop: threading.Event, counts: list[int]) -> None:
@@ -48,7 +48,7 @@ def run(stack: Stack, *, log) -> DrillResult:
     server_errors = sum(n for status, n in statuses.items() if status.startswith("5"))
     result = DrillResult(
         name="3. PostgreSQL backends of the drill database terminated every second during a callback storm",
-        tried=f"{len(storm.answers)} callbacks in {STORM_SECONDS:.0f} s, {sum(counts)} backends terminated in {len(counts)} rounds, "
+        tried=f"{len(storm.answers)} callbacks in {STORM_SECONDS:.0f} s ({storm.rate:.0f}/s), {sum(counts)} backends terminated in {len(counts)} rounds, "
         f"answers {dict(statuses)}",
         lost=outcome.lost,
         duplicated=outcome.duplicated,

@@ -50,20 +50,29 @@ def _request(account: ChannelAccount, msg_id: int) -> tuple[str, bytes]:
 
 @dataclass
 class Storm:
-    """Posts callbacks for `seconds` from `threads` threads; `answers` maps MsgId → HTTP status (0: no answer)."""
+    """Posts `rate` callbacks a second for `seconds` from `threads` threads; `answers` maps MsgId → HTTP
+    status (0: no answer). The rate is what the drill stack's workers can process on a shared 2-core
+    machine in a few minutes: the drills measure recovery, not throughput (`make bench` does)."""
 
     account: ChannelAccount
     port: int
     seconds: float
+    rate: float = 20.0
     threads: int = 4
     answers: dict[int, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _next: int = 0
+    _started: float = 0.0
 
     def _msg_id(self) -> int:
+        """The next MsgId, once its turn at `rate` per second has come."""
         with self._lock:
             self._next += 1
-            return self.account.pk * 10_000_000 + self._next
+            number = self._next
+        wait = self._started + number / self.rate - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        return self.account.pk * 10_000_000 + number
 
     def _post(self, msg_id: int) -> int:
         target, body = _request(self.account, msg_id)
@@ -86,7 +95,8 @@ class Storm:
                 self.answers[msg_id] = status
 
     def run(self) -> None:
-        deadline = time.monotonic() + self.seconds
+        self._started = time.monotonic()
+        deadline = self._started + self.seconds
         workers = [threading.Thread(target=self._run, args=(deadline,)) for _ in range(self.threads)]
         for worker in workers:
             worker.start()

@@ -164,3 +164,12 @@ def test_a_claim_lapsed_under_a_slow_live_pump_is_sent_and_counted_once_when_two
     assert Delivery.objects.filter(campaign=campaign, state="sent").count() == 2
     campaign.refresh_from_db()
     assert campaign.counters.sent == 2
+
+
+def test_the_watchdog_runs_every_few_seconds_on_a_queue_the_pumps_do_not_fill():
+    from scrm.celery import app
+
+    entry = next(e for e in app.conf.beat_schedule.values() if e["task"] == "campaigns.tasks.campaign_pumps_watchdog_task")
+    assert entry["schedule"] <= 10
+    assert app.amqp.router.route({}, "campaigns.tasks.campaign_pumps_watchdog_task")["queue"].name == "default"
+    assert app.amqp.router.route({}, "campaigns.tasks.dispatch_campaign_task")["queue"].name == "dispatch"
