@@ -55,6 +55,11 @@ def run(stack: Stack, *, log) -> DrillResult:
         recovery_seconds=[time.monotonic() - ended] if settled is not None else [],
         goal="0 answered 5xx, 0 accepted callbacks lost",
     )
-    result.passed = server_errors == 0 and outcome.lost == 0 and outcome.duplicated == 0 and settled is not None
-    result.notes.append(f"{server_errors} answered 5xx; recovery = storm end → every accepted callback processed")
+    result.passed = server_errors == 0 and outcome.lost == 0 and outcome.duplicated == 0 and outcome.unfinished == 0 and settled is not None
+    result.notes.append(
+        f"{server_errors} answered 5xx; {outcome.processed}/{outcome.accepted} processed; "
+        "recovery = storm end → every accepted callback processed"
+    )
+    if settled is None:
+        result.notes.append(f"not all processed within {SETTLE_TIMEOUT:.0f} s of the storm's end ({outcome.unfinished} unfinished)")
     return result

@@ -39,7 +39,7 @@ def run(stack: Stack, *, log) -> DrillResult:
         recovery_seconds=[recovery] if recovery is not None else [],
         goal="every accepted callback processed exactly once after Redis returns",
     )
-    result.passed = outcome.lost == 0 and outcome.duplicated == 0 and settled is not None
+    result.passed = outcome.lost == 0 and outcome.duplicated == 0 and outcome.unfinished == 0 and settled is not None
     result.notes.append(f"recovery = Redis back → every accepted callback processed; {outcome.processed}/{outcome.accepted} processed")
     if settled is None:
         result.notes.append(f"not all processed within {SETTLE_TIMEOUT:.0f} s of Redis returning ({outcome.unfinished} unfinished)")

@@ -130,7 +130,6 @@ def storm_outcome(storm: Storm) -> Outcome:
     keys = {f"msg:{msg_id}": msg_id for msg_id in storm.accepted}
     rows = dict(InboundMessage.objects.filter(account=storm.account).values_list("dedupe_key", "state"))
     processed = {key for key, state in rows.items() if state == InboundState.PROCESSED}
-    unfinished = sum(1 for state in rows.values() if state != InboundState.PROCESSED)
     events = Counter(
         str(msg_id)
         for msg_id in EngagementEvent.objects.filter(account_id=storm.account.pk, event_type="wechat.message").values_list(
@@ -138,8 +137,10 @@ def storm_outcome(storm: Storm) -> Outcome:
         )
     )
     duplicated = sum(n - 1 for n in events.values() if n > 1)
-    # Lost: accepted but never processed, or processed without its effect (the customer's event).
-    lost = sum(1 for key, msg_id in keys.items() if key not in processed or events[str(msg_id)] == 0)
+    # Lost: accepted but not stored, or processed without its effect (the customer's event). Stored
+    # and not processed yet is unfinished (the sweeper still hands it over), not lost.
+    lost = sum(1 for key, msg_id in keys.items() if key not in rows or (key in processed and events[str(msg_id)] == 0))
+    unfinished = sum(1 for key in keys if key in rows and key not in processed)
     return Outcome(accepted=len(keys), processed=len(processed & set(keys)), lost=lost, duplicated=duplicated, unfinished=unfinished)
 
 
