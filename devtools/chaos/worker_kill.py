@@ -122,8 +122,9 @@ def run(stack: Stack, *, log) -> DrillResult:
         goal=f"0 lost, 0 duplicated, sending resumes ≤ {GOAL_RESUME_SECONDS:.0f} s after each kill",
     )
     notes.append(
-        f"the sandbox received {len(received):,} messages from {requests:,} send requests "
-        f"({requests - len(received):,} re-sends de-duplicated by the delivery id)"
+        f"the sandbox received {len(received):,} messages from {requests:,} send requests: {requests - len(received):,} "
+        "re-sends de-duplicated by the delivery id (rows the dead worker had sent are mostly answered from the adapter's sent memo "
+        "without a request)"
     )
     notes.append(
         "recovery = kill (kill 3: the later rows falling due) → first message the sandbox received from the new worker "
