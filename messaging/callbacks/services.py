@@ -105,28 +105,36 @@ def _group_commit_applies(db: BaseDatabaseWrapper) -> bool:
     return db.autocommit if db.connection is not None else db.settings_dict["AUTOCOMMIT"]
 
 
+# Attempts of the callback INSERT on a fresh connection each, when the server drops the connection
+# under it (a failover, an administrator or a pooler ending backends): WeChat gets `success` rather
+# than a 500 as long as one attempt gets through.
+INSERT_ATTEMPTS = 3
+
+
 def _insert_once(execute: Callable[[], _T], db: BaseDatabaseWrapper | None = None) -> _T:
-    """Run the INSERT in one round trip, also on a persistent connection the server has dropped.
+    """Run the INSERT in one round trip, also on a connection the server has dropped.
 
     With CONN_HEALTH_CHECKS, Django spends a `SELECT 1` round trip on a reused connection before the
     first query of every request; under load that doubles the database round trips of a callback.
-    Instead the INSERT runs at once and, if the reused connection turns out to be dead, runs again
-    on a fresh one. That is safe because the INSERT is idempotent (ON CONFLICT DO NOTHING): had the
-    first attempt committed before the connection broke, the retry stores nothing and returns None
-    (not enqueued now; the row stays `received` and the sweeper hands it over).
+    Instead the INSERT runs at once and, if the connection turns out to be dead (a reused one gone
+    stale, or one ended mid-statement), runs again on a fresh one, up to INSERT_ATTEMPTS times. That
+    is safe because the INSERT is idempotent (ON CONFLICT DO NOTHING): had an attempt committed before
+    the connection broke, the retry stores nothing and returns None (not enqueued now; the row stays
+    `received` and the sweeper hands it over). Inside a transaction there is nothing to retry on.
     """
     db = db or connections[DEFAULT_DB_ALIAS]
-    reused = db.connection is not None and not db.in_atomic_block
-    if reused:
-        db.health_check_done = True
-    try:
-        return execute()
-    except (InterfaceError, OperationalError):
-        if not reused:
-            raise
-        logger.info("persistent database connection was closed; storing the callback on a new one")
-        db.close()
-    return execute()
+    for attempt in range(1, INSERT_ATTEMPTS + 1):
+        reused = db.connection is not None and not db.in_atomic_block
+        if reused:
+            db.health_check_done = True
+        try:
+            return execute()
+        except (InterfaceError, OperationalError):
+            if db.in_atomic_block or attempt == INSERT_ATTEMPTS:
+                raise
+            logger.info("database connection was closed (attempt %s); storing the callback on a new one", attempt)
+            db.close()
+    raise AssertionError("unreachable")
 
 
 def _execute_insert(params: list[Any]) -> int | None:
