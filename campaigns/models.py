@@ -79,8 +79,8 @@ class Campaign(models.Model):
     # Dispatch liveness (campaigns/dispatch/liveness.py): a sending campaign whose pumps showed no life
     # by `pump_alive_until` is re-pumped by the watchdog, which bumps the generation so that a pump of
     # an older generation steps aside once a newer one is alive.
-    pump_generation = models.PositiveIntegerField(default=0)
-    pump_alive_until = models.DateTimeField(null=True, blank=True)
+    pump_generation = models.PositiveIntegerField(_("pump generation"), default=0)
+    pump_alive_until = models.DateTimeField(_("pump alive until"), null=True, blank=True)
     approved_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -157,7 +157,7 @@ class Delivery(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     # A claim is a lease: the live pump renews it every few seconds; once it has lapsed (the worker
     # died) the watchdog hands the row back to 'planned'.
-    lease_until = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(_("lease until"), null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     msgid = models.CharField(max_length=64, blank=True, default="")
     error_code = models.CharField(max_length=32, blank=True, default="")
