@@ -40,8 +40,10 @@ def sending_campaign(*, account: ChannelAccount, recipients: int, label: str, la
         ],
         link_unionids=False,
     )
+    # Planning until its deliveries exist, as planning does: a sending campaign without deliveries is
+    # complete, and the watchdog would re-pump and complete it.
     campaign = Campaign.objects.create(
-        name=f"chaos {label}", account=account, message_type="template", priority_class="transactional", state=CampaignState.SENDING,
+        name=f"chaos {label}", account=account, message_type="template", priority_class="transactional", state=CampaignState.PLANNING,
         policy_overrides={"quiet_start": None, "quiet_end": None}, planned_count=recipients, planned_at=timezone.now(),
         sending_started_at=timezone.now(),
         content={"template_id": "TPL-chaos", "template_keys": ["first"], "fields": {"first": "Hi {{ customer.display_name }}"}},
@@ -63,9 +65,12 @@ def sending_campaign(*, account: ChannelAccount, recipients: int, label: str, la
 
 
 def pumps_start(campaign: Campaign) -> None:
-    """As planning does (campaigns.services._enqueue_pumps): a generation, alive while queued, pumps enqueued."""
+    """As planning ends (campaigns.services._enqueue_pumps): sending, a generation alive while its pumps
+    wait in the queue, the pumps enqueued."""
     Campaign.objects.filter(pk=campaign.pk).update(
-        pump_generation=1, pump_alive_until=timezone.now() + timedelta(seconds=settings.CAMPAIGN_PUMP_STALL_SECONDS)
+        state=CampaignState.SENDING, pump_generation=1,
+        pump_alive_until=timezone.now() + timedelta(seconds=settings.CAMPAIGN_PUMP_STALL_SECONDS),
     )
+    campaign.state = CampaignState.SENDING
     for _ in range(settings.CAMPAIGN_DISPATCH_CONCURRENCY):
         dispatch_campaign_task.apply_async(args=[campaign.pk, 1])
