@@ -213,12 +213,15 @@ def campaign_dispatch(*, campaign_id: int, budget_seconds: float | None = None, 
         return DispatchResult(stopped="superseded")
     budget = budget_seconds if budget_seconds is not None else settings.CAMPAIGN_DISPATCH_SLICE_SECONDS
     keeper = LeaseKeeper(campaign_id).start()
-    pump = Pump(campaign, budget_seconds=budget, keeper=keeper)
     try:
-        result = _pump_run(pump, campaign)
+        pump = Pump(campaign, budget_seconds=budget, keeper=keeper)
+        try:
+            result = _pump_run(pump, campaign)
+        finally:
+            pump.close()
     finally:
+        # Never left renewing: a pump that failed must look dead to the watchdog.
         keeper.stop()
-        pump.close()
     # A stranger (older generation, let in because nobody was alive) keeps its own: it steps aside at
     # its next slice if a current pump is alive by then.
     result.generation = generation if generation is not None else current
