@@ -1,7 +1,10 @@
 """The stack the drills break: a private redis-server, the WeChat sandbox, gunicorn, one Celery worker
 per concern (callbacks, dispatch, the rest) and beat — what scripts/run_stack.sh starts, split so that
 one process can be killed and restarted alone. Each process runs in its own session (process group),
-so `kill -9` reaches a worker's pool children too, as a machine or container death would.
+so `kill -9` reaches a worker's pool children too, as a machine or container death would. A
+supervisor thread restarts a web, worker or beat process that exits on its own, as systemd or a
+container runtime would in production; each restart is reported (a Celery worker can die of a lost
+broker connection: `restarts`).
 
 It runs on the drill's own database (DATABASE_URL of the `chaos` command), its own redis-server on
 its own port (stopped and started by drill 1) and its own ports; nothing is shared with `make run`.
@@ -16,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +53,11 @@ class Stack:
     redis_port: int
     log_dir: Path
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    # (time, name, exit code) of each process the supervisor restarted.
+    restarts: list[tuple[float, str, int]] = field(default_factory=list)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+    _argv: dict[str, list[str]] = field(default_factory=dict)
+    _stopping: threading.Event = field(default_factory=threading.Event)
 
     @property
     def base_url(self) -> str:
@@ -81,6 +90,7 @@ class Stack:
     # --- processes ---------------------------------------------------------------------------
 
     def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen:
+        self._argv[name] = argv
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = (self.log_dir / f"{name}.log").open("ab")
         log.write(f"\n=== {time.strftime('%H:%M:%S')} start {' '.join(argv)}\n".encode())
@@ -126,7 +136,8 @@ class Stack:
 
     def redis_stop(self) -> None:
         """Stop the drill's own redis-server (SIGKILL: an outage, not a clean shutdown)."""
-        self.kill("redis")
+        with self._lock:
+            self.kill("redis")
 
     def worker_start(self, name: str, *, wait: bool = True) -> None:
         queues, concurrency = WORKERS[name]
@@ -150,6 +161,7 @@ class Stack:
             [sys.executable, "-m", "gunicorn", "scrm.wsgi:application", "--bind", f"127.0.0.1:{self.port}", "--workers", "2",
              "--threads", "4", "--graceful-timeout", "5", "--log-level", "warning"],
         )
+        since = {name: self._log_size(f"worker-{name}") for name in WORKERS}
         for name in WORKERS:
             self.worker_start(name, wait=False)
         beat_since = self._log_size("beat")
@@ -157,8 +169,24 @@ class Stack:
         self._wait_port(self.sandbox_port, "sandbox")
         self._wait_port(self.port, "web", timeout=120)
         for name in WORKERS:
-            self._wait_log(f"worker-{name}", " ready.", 0)
+            self._wait_log(f"worker-{name}", " ready.", since[name])
         self._wait_log("beat", "beat: Starting", beat_since)
+        threading.Thread(target=self._supervise, name="chaos-supervisor", daemon=True).start()
+
+    def _supervise(self) -> None:
+        while not self._stopping.wait(1.0):
+            with self._lock:
+                for name, process in list(self.processes.items()):
+                    if name in ("redis", "sandbox") or process.poll() is None:
+                        continue
+                    self.restarts.append((time.time(), name, process.returncode))
+                    self._spawn(name, self._argv[name])
+
+    def kill_and_restart(self, name: str) -> None:
+        """`kill -9` of the process group, and a new process at once (the supervisor does not race it)."""
+        with self._lock:
+            self.kill(name)
+            self._spawn(name, self._argv[name])
 
     def kill(self, name: str) -> None:
         """SIGKILL the process and everything in its group (a worker's pool children included)."""
@@ -171,6 +199,11 @@ class Stack:
             process.wait(timeout=10)
 
     def stop(self) -> None:
+        self._stopping.set()
+        with self._lock:
+            self._stop_all()
+
+    def _stop_all(self) -> None:
         for process in reversed(list(self.processes.values())):
             if process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):

@@ -84,10 +84,9 @@ def run(stack: Stack, *, log) -> DrillResult:
         else:
             time.sleep(rng.uniform(3.0, 10.0))
         claimed = Delivery.objects.filter(campaign=campaign, state=DeliveryState.SENDING).count()
-        stack.kill("worker-dispatch")
         killed_at = time.time()
+        stack.kill_and_restart("worker-dispatch")
         kills.append(killed_at)
-        stack.worker_start("dispatch", wait=False)
         log(f"  kill {index} ({moment}) at {killed_at - started:.1f} s with {claimed} rows claimed; worker restarted")
         since = max(killed_at, later_at.timestamp()) if moment == "between slices" else killed_at
         if not _wait(lambda at=since: _sent_since(campaign, at + 0.5), WAIT_RESUME_SECONDS, every=0.5):

@@ -47,9 +47,15 @@ class Command(BaseCommand):
             for drill in chosen:
                 module = DRILLS[drill]
                 log(f"\ndrill {drill}: {module.__doc__.splitlines()[0]}")
-                drill_started = time.monotonic()
+                drill_started, drill_started_at = time.monotonic(), time.time()
                 result = module.run(stack, log=log)
                 results.append(result)
+                restarts = [r for r in stack.restarts if r[0] >= drill_started_at]
+                if restarts:
+                    result.notes.append(
+                        "the supervisor restarted " + ", ".join(f"{name} (exit {code})" for _at, name, code in restarts)
+                        + " (see var/chaos/*.log)"
+                    )
                 for line in result.lines():
                     log(line)
                 log(f"    took:       {time.monotonic() - drill_started:.0f} s")
