@@ -74,3 +74,15 @@ def pumps_start(campaign: Campaign) -> None:
     campaign.state = CampaignState.SENDING
     for _ in range(settings.CAMPAIGN_DISPATCH_CONCURRENCY):
         dispatch_campaign_task.apply_async(args=[campaign.pk, 1])
+
+
+def earlier_runs_forget() -> int:
+    """Drill data of earlier runs out of the way (their unprocessed callbacks would queue before this
+    run's, their campaigns would be re-pumped): the chaos accounts' inbound rows deleted, their
+    campaigns cancelled. The number of accounts."""
+    from messaging.callbacks.models import InboundMessage
+
+    accounts = list(ChannelAccount.objects.filter(name__startswith="chaos ").values_list("pk", flat=True))
+    InboundMessage.objects.filter(account_id__in=accounts).delete()
+    Campaign.objects.filter(account_id__in=accounts).exclude(state=CampaignState.COMPLETED).update(state=CampaignState.CANCELLED)
+    return len(accounts)

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from devtools.chaos import postgres_terminate, quota, redis_outage, worker_kill
+from devtools.chaos.population import earlier_runs_forget
 from devtools.chaos.stack import Stack, StackError
 
 DRILLS = {"1": redis_outage, "2": worker_kill, "3": postgres_terminate, "4": quota}
@@ -37,6 +38,9 @@ class Command(BaseCommand):
         log(f"chaos drills {','.join(chosen)} on database {settings.DATABASES['default']['NAME']}, redis :{redis_port}, "
             f"web :{port}, sandbox :{sandbox_port}")
         log("uptime: " + subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())  # noqa: S607
+        forgotten = earlier_runs_forget()
+        if forgotten:
+            log(f"drill data of {forgotten} accounts of earlier runs put out of the way")
         stack = Stack(port=port, sandbox_port=sandbox_port, redis_port=redis_port, log_dir=Path(settings.BASE_DIR) / "var" / "chaos")
         results = []
         started = time.monotonic()
