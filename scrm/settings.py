@@ -211,6 +211,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = [
     Queue("default"),
     Queue("callbacks"),
+    Queue("welcome"),
     Queue("dispatch"),
     Queue("planning"),
     Queue("analytics"),
@@ -219,6 +220,8 @@ CELERY_TASK_QUEUES = [
 CELERY_TASK_ROUTES = {
     "messaging.callbacks.tasks.*": {"queue": "callbacks"},
     "messaging.channels.tasks.sync_*": {"queue": "planning"},
+    # WeCom welcome codes work for 20 s: never behind a callbacks backlog (messaging/channels/welcome.py).
+    "messaging.channels.tasks.welcome_*": {"queue": "welcome"},
     "messaging.channels.tasks.*": {"queue": "dispatch"},
     "messaging.template_library.tasks.*": {"queue": "planning"},
     "campaigns.tasks.dispatch_*": {"queue": "dispatch"},
