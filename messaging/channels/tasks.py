@@ -11,8 +11,8 @@ from accounts.models import ChannelAccount
 from messaging.channels.errors import backoff_delay
 from messaging.channels.models import SyncJob, SyncJobState
 from messaging.channels.sync import sync_job_run, sync_jobs_stalled
-from messaging.channels.welcome import WELCOME_WINDOW, welcome_send
 from messaging.channels.wecom import group_message_reports_dispatch
+from messaging.channels.welcome import WELCOME_WINDOW, welcome_send
 
 __all__ = ["sync_job_run_task", "sync_jobs_sweep_task", "wecom_group_reports_fetch_task", "welcome_send_task"]
 
