@@ -182,7 +182,7 @@ def test_welcome_with_every_kind_of_attachment(deliver, sandbox):
     assert attachments[1]["link"]["picurl"].startswith("https://")
     assert attachments[0]["image"]["media_id"] == attachments[2]["miniprogram"]["pic_media_id"]
     assert sent[1]["payload"]["attachments"] == attachments, "the second welcome reuses the media_ids"
-    assert len(sandbox.control.requests("media/upload")) == 3, "one upload per file"
+    assert len(_uploads(sandbox)) == 3, "one upload per file"
     assert set(WelcomeMessage.objects.values_list("state", flat=True)) == {"sent"}
 
 
