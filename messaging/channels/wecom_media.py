@@ -204,7 +204,8 @@ def attachments_validate(specs: Any) -> list[dict]:
 def attachments_render(account, specs: list[dict], *, now: datetime | None = None) -> list[dict]:
     """WeCom's `attachments` for validated specs: files uploaded (or their cached media_id reused),
     link pictures as lasting URLs."""
-    files = {f.pk: f for f in MediaFile.objects.filter(pk__in=[s["media_file"] for s in specs if s.get("media_file")])}
+    # Without their bytes: a file's content is read only when it has to be uploaded.
+    files = {f.pk: f for f in MediaFile.objects.defer("content").filter(pk__in=[s["media_file"] for s in specs if s.get("media_file")])}
     rendered: list[dict] = []
     for spec in specs:
         msgtype = spec["msgtype"]

@@ -28,6 +28,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from messaging.callbacks.models import InboundMessage
@@ -50,13 +51,18 @@ SENDING_STALE = timedelta(seconds=5)
 TEXT_MAX_BYTES = 4000  # text.content, page 92599
 
 
+def _present(fields: dict[str, Any], name: str) -> bool:
+    return isinstance(fields.get(name), str) and bool(fields[name].strip())
+
+
 def is_welcome_event(fields: dict[str, Any]) -> bool:
-    """An add_external_contact (or half) event carrying a welcome code."""
+    """An add_external_contact (or half) event carrying a welcome code and a contact-way `state`: a
+    welcome is configured per channel code, so an add without a state has none to send."""
     return (
         fields.get("Event") == "change_external_contact"
         and fields.get("ChangeType") in ("add_external_contact", "add_half_external_contact")
-        and isinstance(fields.get("WelcomeCode"), str)
-        and bool(fields["WelcomeCode"].strip())
+        and _present(fields, "WelcomeCode")
+        and _present(fields, "State")
     )
 
 
@@ -101,14 +107,14 @@ def _claim(inbound: InboundMessage, code: ChannelCode | None, fields: dict[str, 
                 staff_userid=str(fields.get("UserID") or "")[:64],
                 external_userid=str(fields.get("ExternalUserID") or "")[:128],
                 state=WelcomeState.SENDING,
-                attempts=0,
+                attempts=1,
                 event_received_at=inbound.received_at,
             )
     except IntegrityError:
         pass
     taken = WelcomeMessage.objects.filter(
         account_id=inbound.account_id, welcome_code=welcome_code, state=WelcomeState.SENDING, updated_at__lt=now - SENDING_STALE
-    ).update(updated_at=now)
+    ).update(updated_at=now, attempts=F("attempts") + 1)
     if not taken:
         return None
     return WelcomeMessage.objects.get(account_id=inbound.account_id, welcome_code=welcome_code)
@@ -116,11 +122,14 @@ def _claim(inbound: InboundMessage, code: ChannelCode | None, fields: dict[str, 
 
 def _send_within(message: WelcomeMessage, account, welcome_code: str, text: str, specs: list[dict], deadline) -> str:
     reuploaded = False
+    first = True
     while True:
         if timezone.now() >= deadline:
             return _finish(message, WelcomeState.EXPIRED, SendErrorCode.WELCOME_WINDOW_PASSED, "20 s passed")
-        message.attempts += 1
-        WelcomeMessage.objects.filter(pk=message.pk).update(attempts=message.attempts, updated_at=timezone.now())
+        if not first:  # the claim counted the first attempt
+            message.attempts += 1
+            WelcomeMessage.objects.filter(pk=message.pk).update(attempts=message.attempts, updated_at=timezone.now())
+        first = False
         attachments: list[dict] = []
         try:
             attachments = wecom_media.attachments_render(account, specs)
