@@ -271,6 +271,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ChannelCodeKindEnum": "messaging.channels.models.ChannelCodeKind",
         "SyncJobKindEnum": "messaging.channels.models.SyncJobKind",
+        "MediaKindEnum": "messaging.channels.models.MediaKind",
         "SegmentKindEnum": "customers.segments.models.SegmentKind",
     },
     # Open in development, a login in production (settings.API_DOCS_PUBLIC, read per request).

@@ -17,6 +17,10 @@ ZH_HANS = {
     "Sent": "已发送",
     "Expired or used": "已过期或已使用",
     "welcome messages": "欢迎语",
+    "Welcome messages": "欢迎语记录",
+    "staff member": "员工",
+    "external contact": "外部联系人",
+    "event received at": "事件接收时间",
     # Errors
     "The media file or attachment does not meet WeCom's rules.": "素材文件或附件不符合企业微信的要求。",
     "WeCom's 20 seconds for the welcome message had passed; nothing was sent.": "已超过企业微信发送欢迎语的 20 秒时限，未发送。",

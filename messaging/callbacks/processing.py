@@ -311,7 +311,7 @@ def _wecom_add(ctx: Context) -> None:
         customer_services.identity_set_owner_staff(identity_id=identity.pk, staff_userid=staff)
     code = _apply_channel_code(ctx, identity, ctx.text("State"))
     ctx.event(identity, "wecom.add_contact", {"staff": staff, "state": ctx.text("State"), "channel_code_id": code.pk if code else None})
-    if ctx.inbound is not None and ctx.text("WelcomeCode"):
+    if ctx.inbound is not None and welcome.is_welcome_event(ctx.fields):
         inbound_id = ctx.inbound.pk
         # The welcome went to the `welcome` queue when the callback was stored; should that publish
         # have failed, it is sent from here (or recorded as expired when the 20 s have passed).

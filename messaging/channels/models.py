@@ -198,21 +198,25 @@ class WelcomeMessage(models.Model):
     """The welcome message answering one add_external_contact event: one row per welcome code, made
     before WeCom is called (the code works once), holding the outcome."""
 
-    account = models.ForeignKey("accounts.ChannelAccount", on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey("accounts.ChannelAccount", on_delete=models.CASCADE, related_name="+", verbose_name=_("account"))
     welcome_code = models.CharField(max_length=256)
-    inbound = models.ForeignKey("messaging.InboundMessage", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    channel_code = models.ForeignKey(ChannelCode, null=True, blank=True, on_delete=models.SET_NULL, related_name="welcomes")
-    staff_userid = models.CharField(max_length=64, blank=True)
-    external_userid = models.CharField(max_length=128, blank=True)
+    inbound = models.ForeignKey(
+        "messaging.InboundMessage", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("inbound message")
+    )
+    channel_code = models.ForeignKey(
+        ChannelCode, null=True, blank=True, on_delete=models.SET_NULL, related_name="welcomes", verbose_name=_("channel code")
+    )
+    staff_userid = models.CharField(_("staff member"), max_length=64, blank=True)
+    external_userid = models.CharField(_("external contact"), max_length=128, blank=True)
     state = models.CharField(_("state"), max_length=8, choices=WelcomeState.choices, default=WelcomeState.SENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    error_code = models.CharField(max_length=32, blank=True)
-    error_message = models.CharField(max_length=255, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    error_code = models.CharField(_("error code"), max_length=32, blank=True)
+    error_message = models.CharField(_("error message"), max_length=255, blank=True)
     # When the callback arrived: WeCom's 20 seconds count from the event.
-    event_received_at = models.DateTimeField()
-    sent_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    event_received_at = models.DateTimeField(_("event received at"))
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("welcome message")

@@ -191,3 +191,24 @@ def welcome_enqueue(*, inbound_id: int) -> bool:
         logger.warning("welcome of inbound %s not enqueued (%s); the callbacks worker will send it", inbound_id, type(exc).__name__)
         return False
     return True
+
+
+# Hourly (scrm/celery.py), the welcome attachments' media_ids that would be too old within this
+# lookahead are uploaded again ahead of time, so that a welcome rarely uploads inside its 20 s.
+MEDIA_REFRESH_AHEAD = timedelta(hours=2)
+
+
+def welcome_media_refresh() -> int:
+    """Upload again the media of active contact-me ways' welcome attachments that is about to age out;
+    returns how many channel codes were refreshed (failures are logged: the send path uploads anyway)."""
+    refreshed = 0
+    ahead = timezone.now() + MEDIA_REFRESH_AHEAD
+    codes = ChannelCode.objects.select_related("account").filter(is_active=True, account__is_active=True).exclude(welcome_attachments=[])
+    for code in codes:
+        try:
+            wecom_media.attachments_render(code.account, code.welcome_attachments, now=ahead)
+        except Exception as exc:  # classify_exception re-raises what it does not know
+            logger.warning("welcome media of channel code %s not refreshed: %s", code.pk, classify_exception(exc).error_code)
+            continue
+        refreshed += 1
+    return refreshed

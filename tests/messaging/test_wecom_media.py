@@ -240,3 +240,22 @@ def test_media_file_upload_api(api_client):
     bad = api_client.post("/api/v1/media-files/", {"file": SimpleUploadedFile("a.png", b"abc", content_type="image/png")}, format="multipart")
     assert bad.status_code == 400 and bad.json()["code"] == "media_invalid"
     assert api_client.get("/api/v1/media-files/").json()["count"] == 1
+
+
+def test_the_hourly_refresh_uploads_welcome_media_before_it_ages_out(sandbox):
+    from messaging.channels.welcome import MEDIA_REFRESH_AHEAD, welcome_media_refresh
+
+    account = _corp(sandbox)
+    image = wecom_media.media_file_create(name="a.png", content=PNG)
+    ChannelCode.objects.create(account=account, kind="contact_way", name="S", scene="store_r", welcome_text="hi",
+                               welcome_attachments=[{"msgtype": "image", "media_file": image.pk}])
+    ChannelCode.objects.create(account=account, kind="contact_way", name="T", scene="store_t", welcome_text="no attachments")
+    assert welcome_media_refresh() == 1
+    first = WeComMedia.objects.get(account=account, media_file=image).media_id
+    assert welcome_media_refresh() == 1 and len(_uploads(sandbox)) == 1, "young media is left alone"
+    WeComMedia.objects.filter(media_id=first).update(
+        uploaded_at=WeComMedia.objects.get(media_id=first).uploaded_at - wecom_media.MEDIA_ID_REUSE + MEDIA_REFRESH_AHEAD / 2
+    )
+    welcome_media_refresh()
+    assert WeComMedia.objects.get(account=account, media_file=image).media_id != first
+    assert len(_uploads(sandbox)) == 2
