@@ -59,7 +59,13 @@ ATTACHMENT_TYPES = ("image", "link", "miniprogram", "video", "file")
 LINK_TITLE_BYTES, LINK_DESC_BYTES, LINK_URL_BYTES = 128, 512, 2048
 MINIPROGRAM_TITLE_BYTES = 64
 # The media kind each attachment's file must be.
-_ATTACHMENT_MEDIA_KIND = {"image": MediaKind.IMAGE, "video": MediaKind.VIDEO, "file": None, "miniprogram": MediaKind.IMAGE, "link": MediaKind.IMAGE}
+_ATTACHMENT_MEDIA_KIND = {
+    "image": MediaKind.IMAGE,
+    "video": MediaKind.VIDEO,
+    "file": None,  # any kind of file
+    "miniprogram": MediaKind.IMAGE,  # the cover
+    "link": MediaKind.IMAGE,  # the picture
+}
 
 
 def media_kind_of(content: bytes) -> str:

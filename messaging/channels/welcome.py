@@ -31,6 +31,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from accounts.models import AccountKind
 from messaging.callbacks.models import InboundMessage
 from messaging.channels import wecom_media
 from messaging.channels.clients import wecom_client
@@ -77,7 +78,7 @@ def welcome_send(*, inbound_id: int) -> str:
     """Send the welcome message of a stored add_external_contact callback, once; returns the outcome
     (sent, expired, failed, or why nothing was done: no_welcome, already, not_wecom)."""
     inbound = InboundMessage.objects.select_related("account").filter(pk=inbound_id).first()
-    if inbound is None or inbound.account.kind != "wecom" or not is_welcome_event(inbound.parsed or {}):
+    if inbound is None or inbound.account.kind != AccountKind.WECOM or not is_welcome_event(inbound.parsed or {}):
         return "not_wecom"
     fields = inbound.parsed
     account = inbound.account
