@@ -20,6 +20,8 @@ class MessagingError(ErrorCatalogue):
     CHANNEL_CODE_UNKNOWN_TAGS = "channel_code_unknown_tags", _("Unknown tags.")
     CHANNEL_CODE_SCENE_TAKEN = "channel_code_scene_taken", _("This account already has a channel code with that scene."), status.HTTP_409_CONFLICT
     CHANNEL_CODE_REMOTE_FAILED = "channel_code_remote_failed", _("WeChat did not create the code."), status.HTTP_502_BAD_GATEWAY
+    # WeCom media and attachments (welcome messages, group messages, moments)
+    MEDIA_INVALID = "media_invalid", _("The media file or attachment does not meet WeCom's rules.")
     # Sync jobs
     SYNC_BAD_KIND = "sync_bad_kind", _("Unknown sync job kind.")
     SYNC_BAD_ACCOUNT = "sync_bad_account", _("This sync job does not apply to this account.")
@@ -64,6 +66,7 @@ class SendErrorCode(RecordedErrorCatalogue):
     NOT_CONTACT = "not_contact", _("Not an external contact of the sender.")
     LIMIT_REACHED = "limit_reached", _("WeCom's limit of group messages to this customer was reached.")
     INBOX_HAS_NO_PUSH = "inbox_has_no_push", _("An inbox message has no push to test.")
+    WELCOME_WINDOW_PASSED = "welcome_window_passed", _("WeCom's 20 seconds for the welcome message had passed; nothing was sent.")
     # Our own dispatch
     EXCEPTION = "exception", _("An unexpected error occurred while sending.")
     MISSING_OUTCOME = "missing_outcome", _("The channel returned no outcome for this recipient.")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make run`: migrate, load demo data, start the WeChat sandbox, web, Celery worker and beat.
+# `make run`: migrate, load demo data, start the WeChat sandbox, web, Celery workers and beat.
 # Ctrl-C, or SIGTERM to the script or to its process group, stops all of them within STOP_GRACE
 # seconds (default 6): what is still running then is killed.
 # RUN_STACK_SETUP=0 skips migrate, collectstatic and the demo data (a database already prepared).
@@ -16,7 +16,7 @@ mkdir -p var
 
 STOP_GRACE=${STOP_GRACE:-6}
 pids=()
-worker_pid=
+worker_pids=" "
 stop() {
   # Ignore the signals that follow the first (make passes SIGTERM on to this script when it is
   # itself terminated; a second Ctrl-C): dying here would orphan the worker mid-shutdown.
@@ -29,7 +29,7 @@ stop() {
   # follower sync or a dispatch slice — and a group SIGTERM reaching its pool processes directly
   # is ignored by them (REMAP_SIGTERM below) for the same reason.
   for pid in "${pids[@]}"; do
-    if [ "$pid" = "$worker_pid" ]; then kill -QUIT "$pid" 2>/dev/null || true
+    if [[ "$worker_pids" == *" $pid "* ]]; then kill -QUIT "$pid" 2>/dev/null || true
     else kill -TERM "$pid" 2>/dev/null || true; fi
   done
   local deadline=$((SECONDS + STOP_GRACE)) left
@@ -66,7 +66,11 @@ fi
 
 $PY -m gunicorn scrm.wsgi:application --bind "0.0.0.0:$PORT" --workers 2 --threads 4 --graceful-timeout 5 --access-logfile - & pids+=($!)
 REMAP_SIGTERM=SIGQUIT $PY -m celery -A scrm worker -Q callbacks,dispatch,planning,analytics,default --concurrency 2 -l INFO & pids+=($!)
-worker_pid=$!
+worker_pids+="$! "
+# WeCom welcome messages have 20 s (messaging/channels/welcome.py): a worker of their own, never
+# busy with a sync or a dispatch slice when a new contact arrives.
+REMAP_SIGTERM=SIGQUIT $PY -m celery -A scrm worker -Q welcome --concurrency 2 -n welcome@%h -l INFO & pids+=($!)
+worker_pids+="$! "
 $PY -m celery -A scrm beat -l INFO & pids+=($!)
 
 echo "web on http://127.0.0.1:$PORT/  (admin: http://127.0.0.1:$PORT/admin/, API docs: http://127.0.0.1:$PORT/api/docs/)"

@@ -45,6 +45,8 @@ app.conf.beat_schedule = {
     "miniprogram-sessions-purge": {"task": "messaging.miniprogram.tasks.mp_sessions_purge_task", "schedule": 24 * 3600},
     "segments-count-refresh": {"task": "customers.segments.tasks.segments_count_refresh_all_task", "schedule": 3600.0},
     "sync-jobs-sweep": {"task": "messaging.channels.tasks.sync_jobs_sweep_task", "schedule": 300.0},
+    # WeCom media_ids live 3 days: welcome attachments are uploaded again before they age out.
+    "welcome-media-refresh": {"task": "messaging.channels.tasks.media_refresh_for_welcomes_task", "schedule": 3600.0},
     # A worker took a task from the broker (scrm/heartbeat.py); expires so a backlog never piles up.
     "worker-heartbeat": {"task": "scrm.tasks.worker_heartbeat_task", "schedule": 30.0, "options": {"expires": 25}},
     # The dashboard's slow figures (followers, active customers, recent funnels) kept warm in the cache.

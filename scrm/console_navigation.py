@@ -113,6 +113,7 @@ UNFOLD = {
                     _item(_("Channel accounts"), "forum", "accounts.channelaccount"),
                     _item(_("Message templates"), "article", "messaging.messagetemplate"),
                     _item(_("Auto-reply rules"), "quickreply", "messaging.autoreplyrule"),
+                    _item(_("Welcome messages"), "waving_hand", "messaging.welcomemessage"),
                 ],
             },
             {

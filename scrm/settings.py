@@ -214,6 +214,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = [
     Queue("default"),
     Queue("callbacks"),
+    Queue("welcome"),
     Queue("dispatch"),
     Queue("planning"),
     Queue("analytics"),
@@ -224,6 +225,8 @@ CELERY_TASK_ROUTES = {
     "campaigns.tasks.campaign_pumps_watchdog_task": {"queue": "default"},
     "messaging.callbacks.tasks.*": {"queue": "callbacks"},
     "messaging.channels.tasks.sync_*": {"queue": "planning"},
+    # WeCom welcome codes work for 20 s: never behind a callbacks backlog (messaging/channels/welcome.py).
+    "messaging.channels.tasks.welcome_*": {"queue": "welcome"},
     "messaging.channels.tasks.*": {"queue": "dispatch"},
     "messaging.template_library.tasks.*": {"queue": "planning"},
     "campaigns.tasks.dispatch_*": {"queue": "dispatch"},
@@ -273,6 +276,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ChannelCodeKindEnum": "messaging.channels.models.ChannelCodeKind",
         "SyncJobKindEnum": "messaging.channels.models.SyncJobKind",
+        "MediaKindEnum": "messaging.channels.models.MediaKind",
         "SegmentKindEnum": "customers.segments.models.SegmentKind",
     },
     # Open in development, a login in production (settings.API_DOCS_PUBLIC, read per request).

@@ -92,6 +92,7 @@ CONTRACT_CODES = {
     "template_sync_failed",
     "message_template_not_found",
     "message_template_removed",
+    "media_invalid",
     # messaging.errors.SendErrorCode (recorded on deliveries)
     "timeout",
     "connection_error",
@@ -116,6 +117,7 @@ CONTRACT_CODES = {
     "missing_outcome",
     "user_block",
     "system_failed",
+    "welcome_window_passed",
     # messaging.errors.TagSyncErrorCode (recorded in tag-sync reports)
     "tag_mirror_unsupported",
     "wechat_tag_limit",

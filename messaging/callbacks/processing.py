@@ -22,7 +22,7 @@ from customers.selectors import identities_of_external_ids
 from customers.services.identity import Refusal
 from messaging.callbacks.models import InboundMessage
 from messaging.callbacks.parsing import as_list, create_time
-from messaging.channels import wecom
+from messaging.channels import wecom, welcome
 from messaging.channels.services import channel_code_for_scene
 from messaging.reports import AggregateReport, DeliveryReport, aggregate_report_dispatch, delivery_report_dispatch
 
@@ -311,19 +311,19 @@ def _wecom_add(ctx: Context) -> None:
         customer_services.identity_set_owner_staff(identity_id=identity.pk, staff_userid=staff)
     code = _apply_channel_code(ctx, identity, ctx.text("State"))
     ctx.event(identity, "wecom.add_contact", {"staff": staff, "state": ctx.text("State"), "channel_code_id": code.pk if code else None})
-    welcome_code = ctx.text("WelcomeCode")
-    welcome_text = getattr(code, "welcome_text", "") if code else ""
-    if welcome_code and welcome_text:
-        account = ctx.account
-        # After commit: the welcome code is valid for 20 s and usable once; a rollback must not send.
-        transaction.on_commit(lambda: _send_welcome(account, welcome_code, welcome_text))
+    if ctx.inbound is not None and welcome.is_welcome_event(ctx.fields):
+        inbound_id = ctx.inbound.pk
+        # The welcome went to the `welcome` queue when the callback was stored; should that publish
+        # have failed, it is sent from here (or recorded as expired when the 20 s have passed).
+        # Nothing is sent twice: the welcome code has one WelcomeMessage row.
+        transaction.on_commit(lambda: _welcome_fallback(inbound_id))
 
 
-def _send_welcome(account: ChannelAccount, welcome_code: str, text: str) -> None:
+def _welcome_fallback(inbound_id: int) -> None:
     try:
-        wecom.welcome_message_send(account, welcome_code=welcome_code, text=text)
+        welcome.welcome_send(inbound_id=inbound_id)
     except Exception as exc:  # a missed welcome is logged; the contact is recorded already
-        logger.warning("welcome message for account %s not sent: %s", account.pk, type(exc).__name__)
+        logger.warning("welcome message of inbound %s not sent: %s", inbound_id, type(exc).__name__)
 
 
 def _wecom_edit(ctx: Context) -> None:

@@ -31,6 +31,7 @@ from messaging.callbacks.groupcommit import GroupCommit
 from messaging.callbacks.models import InboundMessage, InboundState
 from messaging.callbacks.parsing import create_time, dedupe_key
 from messaging.callbacks.processing import process_fields
+from messaging.channels.welcome import is_welcome_event, welcome_enqueue
 from scrm.sqltools import render, table
 
 logger = logging.getLogger(__name__)
@@ -89,10 +90,16 @@ def inbound_store(*, account_id: int, fields: dict[str, Any], raw: str) -> int |
     if _group_commit_applies(connections[DEFAULT_DB_ALIAS]):
         # Committed (with the other requests' rows of its batch) when this returns; the batch's
         # leader hands the new ids to the publisher.
-        return _group_commit.submit(key=(account_id, key), row=params)
+        inbound_id = _group_commit.submit(key=(account_id, key), row=params)
+        if inbound_id is not None and is_welcome_event(fields):
+            welcome_enqueue(inbound_id=inbound_id)
+        return inbound_id
     inbound_id = _insert_once(lambda: _execute_insert(params))
     if inbound_id is not None:
         transaction.on_commit(lambda: _enqueue_many_soon([inbound_id]))
+        if is_welcome_event(fields):
+            # The welcome code works for 20 s: its own queue, not behind the callbacks backlog.
+            transaction.on_commit(lambda: welcome_enqueue(inbound_id=inbound_id))
     return inbound_id
 
 
@@ -227,7 +234,7 @@ def inbound_process(*, inbound_id: int) -> bool:
 
     Claimed with a conditional UPDATE (received → processing), then every effect and the final
     `processed` state commit in one transaction: a second run, or a run after a crash, changes
-    nothing twice. Effects outside the database (WeCom welcome message) run after that commit.
+    nothing twice. The WeCom welcome message has its own lane (messaging/channels/welcome.py).
     """
     now = timezone.now()
     stale = now - timedelta(seconds=PROCESSING_STALE_SECONDS)

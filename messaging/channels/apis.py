@@ -5,13 +5,16 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import get_object_or_404
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import ChannelAccount
-from messaging.channels import selectors, services
-from messaging.channels.models import ChannelCode, SyncJob, SyncJobKind
+from messaging.channels import selectors, services, wecom_media
+from messaging.channels.models import ChannelCode, MediaFile, MediaKind, SyncJob, SyncJobKind
+from messaging.errors import MessagingError
 from scrm.api_fields import IdField
+from scrm.errors import ApplicationError
 from scrm.pagination import DefaultPagination, paginated
 
 
@@ -28,6 +31,7 @@ class ChannelCodeOutput(serializers.ModelSerializer):
             "scene",
             "tag_ids",
             "welcome_text",
+            "welcome_attachments",
             "ticket",
             "url",
             "config_id",
@@ -46,6 +50,8 @@ class ChannelCodeInput(serializers.Serializer):
     scene = serializers.CharField(max_length=64)
     tag_ids = serializers.ListField(child=IdField(), required=False, default=list)
     welcome_text = serializers.CharField(required=False, allow_blank=True, default="")
+    # Checked by the service against WeCom's rules (wecom_media.attachments_validate).
+    welcome_attachments = serializers.ListField(child=serializers.DictField(), required=False, default=list, max_length=20)
     staff_userids = serializers.ListField(child=serializers.CharField(max_length=64), required=False, default=list)
 
 
@@ -146,3 +152,39 @@ class SyncJobDetailApi(APIView):
     @extend_schema(responses=SyncJobOutput)
     def get(self, request, pk: int):
         return Response(SyncJobOutput(get_object_or_404(selectors.sync_job_list(), pk=pk)).data)
+
+
+class MediaFileOutput(serializers.ModelSerializer):
+    class Meta:
+        model = MediaFile
+        fields = ["id", "name", "kind", "content_type", "size", "sha256", "created_at"]
+
+
+class MediaFileInput(serializers.Serializer):
+    file = serializers.FileField()
+    kind = serializers.ChoiceField(choices=MediaKind.choices, required=False, default="")
+
+
+class MediaFileListApi(APIView):
+    """Files to send as WeCom attachments (welcome messages, group messages, moments)."""
+
+    queryset = MediaFile.objects.all()
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(operation_id="v1_media_files_list", **paginated(MediaFileOutput, "MediaFile"))
+    def get(self, request):
+        paginator = DefaultPagination()
+        page = paginator.paginate_queryset(selectors.media_file_list(), request, view=self)
+        return paginator.get_paginated_response(MediaFileOutput(page, many=True).data)
+
+    @extend_schema(request={"multipart/form-data": MediaFileInput}, responses={201: MediaFileOutput})
+    def post(self, request):
+        data = MediaFileInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = data.validated_data["file"]
+        if upload.size > wecom_media.MAX_BYTES[MediaKind.FILE]:
+            raise ApplicationError(code=MessagingError.MEDIA_INVALID, detail={"size": upload.size})
+        media = wecom_media.media_file_create(
+            name=upload.name, content=upload.read(), content_type=upload.content_type or "", kind=data.validated_data["kind"]
+        )
+        return Response(MediaFileOutput(media).data, status=status.HTTP_201_CREATED)

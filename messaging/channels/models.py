@@ -3,6 +3,9 @@
 ChannelCode: a parametric QR code or a WeCom "contact me" way, bound to product tags.
 TagMirror: which WeChat tag / WeCom corp tag stands for which product tag on an account.
 SyncJob: a resumable import (followers, external contacts) or tag push, with its cursor and progress.
+MediaFile / WeComMedia: a file sent as a WeCom attachment, and what each corp's WeCom gave for it
+(a temporary media_id with its upload time, or a lasting image URL) — see wecom_media.py.
+WelcomeMessage: one WeCom welcome message per welcome code, with its outcome (see welcome.py).
 """
 
 from __future__ import annotations
@@ -12,7 +15,20 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-__all__ = ["ChannelCode", "ChannelCodeKind", "SyncJob", "SyncJobKind", "SyncJobState", "TagMirror"]
+__all__ = [
+    "ChannelCode",
+    "ChannelCodeKind",
+    "MediaFile",
+    "MediaKind",
+    "MediaPurpose",
+    "SyncJob",
+    "SyncJobKind",
+    "SyncJobState",
+    "TagMirror",
+    "WeComMedia",
+    "WelcomeMessage",
+    "WelcomeState",
+]
 
 
 class ChannelCodeKind(models.TextChoices):
@@ -28,6 +44,9 @@ class ChannelCode(models.Model):
     scene = models.CharField(_("scene / state"), max_length=64)
     tags = models.ManyToManyField("customers.Tag", blank=True, related_name="+")
     welcome_text = models.TextField(_("welcome message"), blank=True)
+    # WeCom: up to 9 attachments sent with the welcome message, as wecom_media.attachments_validate
+    # accepts them ({"msgtype": "image", "media_file": id}, {"msgtype": "link", "title", "url", …}).
+    welcome_attachments = models.JSONField(_("welcome attachments"), default=list, blank=True)
     # What WeChat answered: QR ticket and URL; contact way config id and QR image URL.
     ticket = models.CharField(max_length=255, blank=True)
     url = models.CharField(max_length=512, blank=True)
@@ -114,3 +133,92 @@ class SyncJob(models.Model):
                 name="sync_job_one_open_per_kind",
             )
         ]
+
+
+class MediaKind(models.TextChoices):
+    # WeCom's temporary media types (上传临时素材, https://developer.work.weixin.qq.com/document/path/90253).
+    IMAGE = "image", _("Image")
+    VOICE = "voice", _("Voice")
+    VIDEO = "video", _("Video")
+    FILE = "file", _("File")
+
+
+class MediaFile(models.Model):
+    """A file sent as a WeCom attachment. Its bytes are kept in the database so that any worker on any
+    host can upload it again when WeCom's copy has expired."""
+
+    name = models.CharField(_("file name"), max_length=128)
+    kind = models.CharField(_("kind"), max_length=8, choices=MediaKind.choices)
+    content_type = models.CharField(max_length=100, blank=True)
+    size = models.PositiveIntegerField(_("size (bytes)"))
+    sha256 = models.CharField(max_length=64)
+    content = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("media file")
+        verbose_name_plural = _("media files")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MediaPurpose(models.TextChoices):
+    TEMPORARY = "temporary", _("Temporary media (media_id, 3 days)")
+    IMAGE_URL = "image_url", _("Image URL (lasting)")
+
+
+class WeComMedia(models.Model):
+    """What one corp's WeCom gave for a media file: a media_id and when WeCom created it (valid 3 days),
+    or a lasting image URL from media/uploadimg."""
+
+    account = models.ForeignKey("accounts.ChannelAccount", on_delete=models.CASCADE, related_name="+")
+    media_file = models.ForeignKey(MediaFile, on_delete=models.CASCADE, related_name="uploads")
+    purpose = models.CharField(max_length=12, choices=MediaPurpose.choices)
+    media_id = models.CharField(max_length=256, blank=True)
+    url = models.CharField(max_length=1024, blank=True)
+    # WeCom's `created_at` of the upload: the 3-day life counts from it.
+    uploaded_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "media_file", "purpose"], name="wecom_media_unique_upload")
+        ]
+
+
+class WelcomeState(models.TextChoices):
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    # The welcome code was used or had expired (WeCom 41051), or the 20 s had passed: never retried.
+    EXPIRED = "expired", _("Expired or used")
+    FAILED = "failed", _("Failed")
+
+
+class WelcomeMessage(models.Model):
+    """The welcome message answering one add_external_contact event: one row per welcome code, made
+    before WeCom is called (the code works once), holding the outcome."""
+
+    account = models.ForeignKey("accounts.ChannelAccount", on_delete=models.CASCADE, related_name="+", verbose_name=_("account"))
+    welcome_code = models.CharField(max_length=256)
+    inbound = models.ForeignKey(
+        "messaging.InboundMessage", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("inbound message")
+    )
+    channel_code = models.ForeignKey(
+        ChannelCode, null=True, blank=True, on_delete=models.SET_NULL, related_name="welcomes", verbose_name=_("channel code")
+    )
+    staff_userid = models.CharField(_("staff member"), max_length=64, blank=True)
+    external_userid = models.CharField(_("external contact"), max_length=128, blank=True)
+    state = models.CharField(_("state"), max_length=8, choices=WelcomeState.choices, default=WelcomeState.SENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    error_code = models.CharField(_("error code"), max_length=32, blank=True)
+    error_message = models.CharField(_("error message"), max_length=255, blank=True)
+    # When the callback arrived: WeCom's 20 seconds count from the event.
+    event_received_at = models.DateTimeField(_("event received at"))
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("welcome message")
+        verbose_name_plural = _("welcome messages")
+        constraints = [models.UniqueConstraint(fields=["account", "welcome_code"], name="welcome_message_unique_code")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from messaging.channels.models import ChannelCode, SyncJob
+from messaging.channels.models import ChannelCode, MediaFile, SyncJob
 
 
 def channel_code_list(*, account_id: int | None = None) -> QuerySet[ChannelCode]:
@@ -19,3 +19,8 @@ def sync_job_list(*, account_id: int | None = None) -> QuerySet[SyncJob]:
     if account_id:
         qs = qs.filter(account_id=account_id)
     return qs
+
+
+def media_file_list() -> QuerySet[MediaFile]:
+    """Media files without their bytes, newest first."""
+    return MediaFile.objects.defer("content").order_by("-created_at")

@@ -14,6 +14,7 @@ from customers.models import Tag
 from customers.selectors import identities_of_external_ids
 from customers.services.consent import consent_credits_revoke
 from customers.services.identity import Refusal, identity_record_refusal
+from messaging.channels import wecom_media
 from messaging.channels.base import OutboundMessage, SendOutcome
 from messaging.channels.clients import wechat_client, wecom_client
 from messaging.channels.errors import BLACKLISTED, NOT_FOLLOWING, USER_REFUSED, classify_exception
@@ -77,9 +78,11 @@ def channel_code_create(
     scene: str,
     tag_ids: Iterable[int] = (),
     welcome_text: str = "",
+    welcome_attachments: list | None = None,
     staff_userids: Iterable[str] = (),
 ) -> ChannelCode:
-    """Create a parametric QR code (service account) or a contact-me way (WeCom) bound to tags."""
+    """Create a parametric QR code (service account) or a contact-me way (WeCom) bound to tags;
+    a contact-me way may welcome its new contacts with a text and attachments (welcome.py)."""
 
     staff = [s for s in staff_userids if s]
     if account.kind == AccountKind.OA:
@@ -96,6 +99,9 @@ def channel_code_create(
             code=MessagingError.CHANNEL_CODE_BAD_SCENE,
             detail={"max_length": limit},
         )
+    attachments = wecom_media.attachments_validate(welcome_attachments)
+    if attachments and kind != ChannelCodeKind.CONTACT_WAY:
+        raise ApplicationError(gettext("Only WeCom contact-me ways send welcome attachments."), code=MessagingError.MEDIA_INVALID)
     tag_ids = list(dict.fromkeys(int(t) for t in tag_ids))
     tags = list(Tag.objects.filter(pk__in=tag_ids))
     if len(tags) != len(tag_ids):
@@ -104,7 +110,13 @@ def channel_code_create(
     try:
         with transaction.atomic():
             code = ChannelCode.objects.create(
-                account=account, kind=kind, name=name, scene=scene, welcome_text=welcome_text, staff_userids=staff
+                account=account,
+                kind=kind,
+                name=name,
+                scene=scene,
+                welcome_text=welcome_text,
+                welcome_attachments=attachments,
+                staff_userids=staff,
             )
     except IntegrityError:
         raise Conflict(code=MessagingError.CHANNEL_CODE_SCENE_TAKEN) from None

@@ -1,6 +1,7 @@
 """Celery tasks of this feature (thin: load by id, call a service).
 
-`sync_*` tasks route to the planning queue, the others to dispatch (scrm/settings.py)."""
+`sync_*` tasks route to the planning queue, `welcome_*` to the welcome queue (WeCom's 20 seconds: a
+lane of its own), the others to dispatch (scrm/settings.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from messaging.channels.errors import backoff_delay
 from messaging.channels.models import SyncJob, SyncJobState
 from messaging.channels.sync import sync_job_run, sync_jobs_stalled
 from messaging.channels.wecom import group_message_reports_dispatch
+from messaging.channels.welcome import WELCOME_WINDOW, welcome_media_refresh, welcome_send
 
-__all__ = ["sync_job_run_task", "sync_jobs_sweep_task", "wecom_group_reports_fetch_task"]
+__all__ = ["sync_job_run_task", "sync_jobs_sweep_task", "wecom_group_reports_fetch_task", "welcome_send_task", "media_refresh_for_welcomes_task"]
 
 
 @shared_task
@@ -46,3 +48,15 @@ def sync_jobs_sweep_task() -> int:
     for job_id in job_ids:
         sync_job_run_task.delay(job_id)
     return len(job_ids)
+
+
+# No Celery retries: welcome_send retries inside WeCom's 20 seconds itself, and after them nothing can be sent.
+@shared_task(soft_time_limit=WELCOME_WINDOW.total_seconds() + 10, time_limit=WELCOME_WINDOW.total_seconds() + 20)
+def welcome_send_task(inbound_id: int) -> str:
+    return welcome_send(inbound_id=inbound_id)
+
+
+# On `dispatch` (not `welcome`): an upload of a big file must never hold up a welcome.
+@shared_task
+def media_refresh_for_welcomes_task() -> int:
+    return welcome_media_refresh()

@@ -1,5 +1,6 @@
 """WeCom adapter: group-message tasks to external contacts through a staff member, their
-per-customer results, welcome messages and external-contact lookups."""
+per-customer results and external-contact lookups (welcome messages: welcome.py; media:
+wecom_media.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from wechatpy.exceptions import WeChatClientException
 from messaging.channels.adapter import ChannelAdapter
 from messaging.channels.base import OutboundMessage, Recipient, SendOutcome
 from messaging.channels.clients import wecom_client
-from messaging.channels.errors import classify_exception
 from messaging.errors import SendErrorCode
 from messaging.reports import DeliveryReport, delivery_report_dispatch
 
@@ -68,16 +68,6 @@ class WeComAdapter(ChannelAdapter):
 def external_contact_get(account, external_userid: str) -> dict[str, Any]:
     """WeChat's JSON for one external contact ({"external_contact": {...}, "follow_user": [...]})."""
     return wecom_client(account).external_contact.get(external_userid)
-
-
-def welcome_message_send(account, *, welcome_code: str, text: str) -> SendOutcome:
-    """Answer an add_external_contact event with a welcome message (once, within 20 s)."""
-    body = {"welcome_code": welcome_code, "text": {"content": text}}
-    try:
-        wecom_client(account).external_contact.send_welcome_msg(body)
-    except Exception as exc:  # classify_exception re-raises what it does not know
-        return classify_exception(exc)
-    return SendOutcome(status="sent")
 
 
 def group_message_results_fetch(account, *, msgid: str) -> list[dict[str, Any]]:

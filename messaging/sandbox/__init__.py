@@ -34,7 +34,10 @@ APIs (shapes and error codes as WeChat; errors are HTTP 200 with a JSON errcode)
   `state`), get_contact_way, del_contact_way, add_msg_template (msgid, fail_list = not a contact of the
   sender, or a customer whose last chat was with another staff member — set_last_chat), get_groupmsg_task, get_groupmsg_send_result (status 0 until `confirm_group_task`, then 1
   sent, 2 not a contact, 3 already got a group message that day), get_corp_tag_list, add_corp_tag,
-  edit_corp_tag, del_corp_tag, mark_tag, send_welcome_msg (code once, within 20 s; else 41051).
+  edit_corp_tag, del_corp_tag, mark_tag, send_welcome_msg (code once, within 20 s, else 41051; text ≤4000
+  bytes; ≤9 attachments in the documented shapes, media_ids checked).
+- WeCom media (handlers/media.py): media/upload (multipart; types and sizes as documented; media_id
+  valid 3 days, then 40007), media/uploadimg (JPG/PNG ≤2 MB, 100 a day).
 - Every send API call counts against an optional daily quota per app (45009 beyond it) and is recorded
   in `sent_messages` with api = template | mass | mass_all | custom | bizsend | subscribe | wecom_group |
   welcome.

@@ -19,6 +19,7 @@ from messaging.channels.hosts import sandbox_started
 from messaging.sandbox import control_api
 from messaging.sandbox.eventpost import CallbackPoster
 from messaging.sandbox.handlers import Ctx, build_routes
+from messaging.sandbox.handlers.media import MULTIPART_PATHS
 from messaging.sandbox.state import ApiError, SandboxState
 
 logger = logging.getLogger(__name__)
@@ -75,7 +76,8 @@ class _Handler(BaseHTTPRequestHandler):
             if url.path.startswith("/_sandbox/"):
                 status, answer = self.sandbox.control(url.path[len("/_sandbox/"):].strip("/"), query, raw)
             else:
-                status, answer = self.sandbox.api(self.command, api_path(url.path), query, raw)
+                status, answer = self.sandbox.api(self.command, api_path(url.path), query, raw,
+                                                  content_type=self.headers.get("Content-Type") or "")
         except Exception as exc:  # a sandbox bug: answer 500 so it shows, keep serving
             logger.exception("sandbox: error handling %s", url.path)
             status, answer = 500, {"errcode": -1, "errmsg": f"sandbox internal error: {exc!r}"}
@@ -127,7 +129,7 @@ class SandboxServer:
             self.poster = None
 
     # --- the WeChat APIs -------------------------------------------------------------------
-    def api(self, method: str, path: str, query: dict[str, str], raw: bytes) -> tuple[int, dict]:
+    def api(self, method: str, path: str, query: dict[str, str], raw: bytes, content_type: str = "") -> tuple[int, dict]:
         state = self.state
         body: dict = {}
         answer: dict
@@ -139,7 +141,9 @@ class SandboxServer:
         if state.faults.latency_ms:
             time.sleep(state.faults.latency_ms / 1000)
         parse_error = None
-        if raw:
+        # Media uploads are multipart (handlers/media.py reads the raw body); everything else is JSON.
+        multipart = path in MULTIPART_PATHS
+        if raw and not multipart:
             try:
                 body = json.loads(raw)
             except ValueError:
@@ -148,6 +152,8 @@ class SandboxServer:
                 body, parse_error = {}, ApiError(47001, "data format error")
         with state.lock:
             ctx = Ctx(state=state, path=path, query=query, body=body, poster=self.poster)
+            if multipart:
+                ctx.extra.update(raw=raw, content_type=content_type)
             try:
                 if parse_error is not None:
                     raise parse_error

@@ -113,6 +113,9 @@ class App:
     group_received: dict[tuple[str, str], int] = field(default_factory=dict)  # (external, day) -> n
     corp_tag_groups: dict[str, dict] = field(default_factory=dict)
     welcome_codes: dict[str, dict] = field(default_factory=dict)
+    # WeCom media (handlers/media.py): media_id -> {type, created_at, size, …}; uploadimg calls per day.
+    media: dict[str, dict] = field(default_factory=dict)
+    uploadimg_per_day: dict[str, int] = field(default_factory=dict)
     # Tokens and quotas.
     current_token: str = ""
     previous_token: str = ""  # still valid until its overlap ends (service accounts, mini-programs)

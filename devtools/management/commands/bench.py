@@ -18,6 +18,7 @@ from devtools.benchmarks import (
     engagement,
     follower_sync,
     segments,
+    welcome,
 )
 from devtools.population import population_generate, vacuum_analyze
 
@@ -27,6 +28,7 @@ BENCHMARKS = {
     "customers.engagement": engagement,
     "customers.segments": segments,
     "messaging.callbacks": callbacks,
+    "messaging.welcome": welcome,
     "messaging.follower_sync": follower_sync,
     "campaigns.planning": campaign_planning,
     "campaigns.dispatch": campaign_dispatch,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 
 from messaging.sandbox.handlers import Ctx
+from messaging.sandbox.handlers.media import media_id_check
 from messaging.sandbox.state import WELCOME_CODE_SECONDS, ApiError, App
 
 PAGE = 1000
@@ -287,14 +288,69 @@ def mark_tag(ctx: Ctx) -> dict:
     return {}
 
 
+# 发送新客户欢迎语 (https://developer.work.weixin.qq.com/document/path/92599): the welcome_code of an
+# add_external_contact event works once, within 20 s; used again, WeCom answers 41051 ("externaluser has
+# started chatting"). The page names no code for an expired welcome_code: the sandbox answers 41051
+# too. text.content is at most 4000 bytes; at most 9 attachments (image, link, miniprogram, video,
+# file) in the documented shapes. Codes for malformed fields from the global list (page 90313):
+# 40008 bad msgtype, 41006 missing media_id, 40007 bad media_id, 45002 content too long, 40058 bad
+# parameter.
+WELCOME_TEXT_MAX_BYTES = 4000
+WELCOME_MAX_ATTACHMENTS = 9
+
+
+def _bytes_field(body: dict, name: str, limit: int, *, required: bool) -> None:
+    value = body.get(name)
+    if value is None or value == "":
+        if required:
+            raise ApiError(40058, f"{name} is required")
+        return
+    if not isinstance(value, str) or len(value.encode()) > limit:
+        raise ApiError(40058, f"invalid {name}")
+
+
+def _welcome_attachment(ctx: Ctx, item) -> None:
+    msgtype = item.get("msgtype") if isinstance(item, dict) else None
+    body = item.get(msgtype) if msgtype else None
+    if msgtype not in ("image", "link", "miniprogram", "video", "file") or not isinstance(body, dict):
+        raise ApiError(40008, "invalid msgtype")
+    if msgtype == "image":
+        if body.get("media_id"):
+            media_id_check(ctx, body["media_id"], media_type="image")
+        elif not body.get("pic_url"):
+            raise ApiError(41006, "media_id missing")
+    elif msgtype == "link":
+        _bytes_field(body, "title", 128, required=True)
+        _bytes_field(body, "url", 2048, required=True)
+        _bytes_field(body, "desc", 512, required=False)
+    elif msgtype == "miniprogram":
+        _bytes_field(body, "title", 64, required=True)
+        _bytes_field(body, "appid", 64, required=True)
+        _bytes_field(body, "page", 1024, required=True)
+        if not body.get("pic_media_id"):
+            raise ApiError(41006, "media_id missing")
+        media_id_check(ctx, body["pic_media_id"], media_type="image")
+    else:
+        if not body.get("media_id"):
+            raise ApiError(41006, "media_id missing")
+        media_id_check(ctx, body["media_id"], media_type=msgtype)
+
+
 def send_welcome_msg(ctx: Ctx) -> dict:
     state, app = ctx.state, ctx.app
     entry = app.welcome_codes.get(ctx.body.get("welcome_code") or "")
-    # WeCom's code for a bad welcome code is not documented here; 41051 is the sandbox's choice.
     if entry is None or entry["used"] or state.now() - entry["issued_at"] > WELCOME_CODE_SECONDS:
-        raise ApiError(41051, "invalid welcome_code")
-    if not (ctx.body.get("text") or {}).get("content") and not ctx.body.get("attachments"):
+        raise ApiError(41051, "externaluser has started chatting")
+    content = (ctx.body.get("text") or {}).get("content")
+    attachments = ctx.body.get("attachments") or []
+    if not content and not attachments:
         raise ApiError(41048, "text and attachments are both empty")
+    if content and len(str(content).encode()) > WELCOME_TEXT_MAX_BYTES:
+        raise ApiError(45002, "content size out of limit")
+    if not isinstance(attachments, list) or len(attachments) > WELCOME_MAX_ATTACHMENTS:
+        raise ApiError(40058, "at most 9 attachments")
+    for item in attachments:
+        _welcome_attachment(ctx, item)
     entry["used"] = True
     state.record_send(app, "welcome", touser=entry["external"], sender=entry["staff"], payload=ctx.body)
     return {}

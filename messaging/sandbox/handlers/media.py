@@ -1,0 +1,109 @@
+"""WeCom media: temporary media (`media/upload`) and lasting image URLs (`media/uploadimg`).
+
+- 上传临时素材 (https://developer.work.weixin.qq.com/document/path/90253): multipart/form-data, the
+  file in the part named "media"; `type` image | voice | video | file (else 40005); every file more
+  than 5 bytes; image ≤10 MB JPG/PNG, voice ≤2 MB AMR, video ≤10 MB MP4, file ≤20 MB. Answers
+  `{"type", "media_id", "created_at"}` (created_at a string of seconds); the media_id is valid 3 days,
+  after which WeCom answers 40007 (不合法的media_id参数) wherever it is used.
+- 上传图片 (https://developer.work.weixin.qq.com/document/path/90256): JPG/PNG of 5 B to 2 MB; the URL
+  is lasting; at most 100 images a day per corp.
+Error codes from the global list (全局错误码, https://developer.work.weixin.qq.com/document/path/90313):
+40004 bad media file type, 40005 bad type, 40006 bad file size, 40009 bad image size, 40011 bad video
+size, 44001 empty media, 45009 over the daily limit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from email.parser import BytesParser
+from email.policy import HTTP
+
+from messaging.sandbox.handlers import Ctx
+from messaging.sandbox.state import ApiError
+
+MEDIA_ID_SECONDS = 3 * 24 * 3600
+MIN_BYTES = 5
+LIMITS = {
+    # type: (max bytes, errcode for a bad size)
+    "image": (10 * 1024 * 1024, 40009),
+    "voice": (2 * 1024 * 1024, 40006),
+    "video": (10 * 1024 * 1024, 40011),
+    "file": (20 * 1024 * 1024, 40006),
+}
+UPLOADIMG_MAX_BYTES = 2 * 1024 * 1024
+UPLOADIMG_PER_DAY = 100
+MULTIPART_PATHS = frozenset({"/cgi-bin/media/upload", "/cgi-bin/media/uploadimg"})
+
+
+def _format_ok(media_type: str, content: bytes) -> bool:
+    if media_type == "image":
+        return content.startswith(b"\xff\xd8\xff") or content.startswith(b"\x89PNG\r\n\x1a\n")
+    if media_type == "voice":
+        return content.startswith(b"#!AMR")
+    if media_type == "video":
+        return content[4:8] == b"ftyp"
+    return True
+
+
+def _media_part(ctx: Ctx) -> tuple[str, bytes]:
+    """(filename, bytes) of the multipart part named "media"; 44001 when there is none."""
+    content_type = ctx.extra.get("content_type", "")
+    raw = ctx.extra.get("raw", b"")
+    if "multipart/form-data" not in content_type or not raw:
+        raise ApiError(44001, "empty media data")
+    message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + raw)
+    for part in message.iter_parts():
+        if part.get_param("name", header="content-disposition") == "media":
+            return part.get_filename() or "", part.get_payload(decode=True) or b""
+    raise ApiError(44001, "empty media data")
+
+
+def media_id_check(ctx: Ctx, media_id, *, media_type: str | None = None) -> dict:
+    """The uploaded media of this corp, valid now (3 days from upload); 40007 otherwise."""
+    entry = ctx.app.media.get(media_id) if isinstance(media_id, str) else None
+    if entry is None or ctx.state.now() - entry["created_at"] > MEDIA_ID_SECONDS:
+        raise ApiError(40007, "invalid media_id")
+    if media_type is not None and entry["type"] != media_type:
+        raise ApiError(40007, f"media_id is not of type {media_type}")
+    return entry
+
+
+def upload(ctx: Ctx) -> dict:
+    media_type = ctx.query.get("type", "")
+    if media_type not in LIMITS:
+        raise ApiError(40005, "invalid media type")
+    filename, content = _media_part(ctx)
+    limit, size_errcode = LIMITS[media_type]
+    if not MIN_BYTES < len(content) <= limit:
+        raise ApiError(size_errcode, "invalid media size")
+    if not _format_ok(media_type, content):
+        raise ApiError(40004, "invalid media file type")
+    created_at = int(ctx.state.now())
+    media_id = "3" + secrets.token_urlsafe(40)
+    ctx.app.media[media_id] = {
+        "type": media_type, "created_at": created_at, "size": len(content), "filename": filename,
+        "sha256": hashlib.sha256(content).hexdigest(),
+    }
+    return {"errmsg": "", "type": media_type, "media_id": media_id, "created_at": str(created_at)}
+
+
+def uploadimg(ctx: Ctx) -> dict:
+    filename, content = _media_part(ctx)
+    if not MIN_BYTES <= len(content) <= UPLOADIMG_MAX_BYTES:
+        raise ApiError(40009, "invalid image size")
+    if not _format_ok("image", content):
+        raise ApiError(40004, "invalid media file type")
+    day = ctx.state.today()
+    used = ctx.app.uploadimg_per_day.get(day, 0)
+    if used >= UPLOADIMG_PER_DAY:
+        raise ApiError(45009, "reach max api daily quota limit")
+    ctx.app.uploadimg_per_day[day] = used + 1
+    digest = hashlib.sha256(content).hexdigest()
+    return {"url": f"https://wework.qpic.cn/wwpic/sandbox/{digest[:32]}/0"}
+
+
+ROUTES = {
+    "/cgi-bin/media/upload": upload,
+    "/cgi-bin/media/uploadimg": uploadimg,
+}
