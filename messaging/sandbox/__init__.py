@@ -73,7 +73,9 @@ Control API: POST (or GET) /_sandbox/<call> with JSON parameters; `SandboxContro
   advance_clock(seconds) moves the sandbox's clock (token expiry, 48 h window, month, welcome codes).
 - requests(path_contains=None, app_id=None, errcode=None, limit=None) -> [{method, path, app_id, query (secrets and
   tokens masked), body, at, errcode}] (the last 200,000 requests are kept); sent_messages(app_id=None, api=None, touser=None);
-  token_fetch_count(app_id) (plain token fetches).
+  token_fetch_count(app_id) (plain token fetches); request_rates(app_id=None, path_contains=, since=, until=)
+  -> requests per calendar second, the busiest second, the busiest sliding one-second window and the
+  count per client address (rates.py: drills check a shared rate limit with it).
 - post_event(app_id, xml=None, encrypted=None, event=None, wait=False, repeat=1, **fields): posts raw `xml`, or
   performs a user action and posts its event: subscribe (openid, unionid, scene), unsubscribe, SCAN
   (scene), CLICK (key), VIEW (url), text (content), subscribe_msg_popup_event / _change_event

@@ -163,6 +163,14 @@ class SandboxControl:
         """api (alias kind): template, mass, mass_all, custom, bizsend, subscribe (mini-program), wecom_group, welcome."""
         return self.call("sent_messages", app_id=app_id, api=api or kind, touser=touser)["messages"]
 
+    def request_rates(
+        self, app_id: str | None = None, *, path_contains: str | None = None, since: float | None = None,
+        until: float | None = None,
+    ) -> dict:
+        """API requests received per second (messaging/sandbox/rates.py): {per_second: [[epoch second,
+        n]], max_per_second, max_in_any_second (sliding by 100 ms), by_client: {address: n}, total}."""
+        return self.call("request_rates", app_id=app_id, path_contains=path_contains, since=since, until=until)
+
     def token_fetch_count(self, app_id: str) -> int:
         return self.call("token_fetch_count", app_id=app_id)["count"]
 

@@ -2,7 +2,8 @@
 
 Each function takes the server and the merged query/JSON parameters and returns a JSON-able dict; a
 ValueError becomes HTTP 400 and an unknown app HTTP 404. They run with the state lock held, except
-`flush_callbacks` (which waits for the posting threads).
+`flush_callbacks` (which waits for the posting threads) and `request_rates` (its own lock: a drill
+reading it does not stall the APIs).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from messaging.sandbox.eventpost import Callback
 from messaging.sandbox.events import apply_user_event, wecom_add_contact
 from messaging.sandbox.handlers.wecom import confirm_task
+from messaging.sandbox.rates import request_rates
 from messaging.sandbox.state import App, User
 
 APP_SETTINGS = ("callback_url", "token", "encoding_aes_key", "original_id", "agent_id", "auto_report",
@@ -352,6 +354,6 @@ ROUTES: dict[str, Any] = {
     "set_faults": set_faults, "set_daily_quota": set_daily_quota, "reset_faults": reset_faults, "advance_clock": advance_clock,
     "requests": requests_, "sent_messages": sent_messages, "token_fetch_count": token_fetch_count,
     "post_event": post_event, "flush_callbacks": flush_callbacks, "callbacks": callbacks, "user": user,
-    "state": state,
+    "state": state, "request_rates": request_rates,
 }
-UNLOCKED = {"flush_callbacks"}
+UNLOCKED = {"flush_callbacks", "request_rates"}  # request_rates has its own lock

@@ -77,7 +77,8 @@ class _Handler(BaseHTTPRequestHandler):
                 status, answer = self.sandbox.control(url.path[len("/_sandbox/"):].strip("/"), query, raw)
             else:
                 status, answer = self.sandbox.api(self.command, api_path(url.path), query, raw,
-                                                  content_type=self.headers.get("Content-Type") or "")
+                                                  content_type=self.headers.get("Content-Type") or "",
+                                                  client=self.client_address[0])
         except Exception as exc:  # a sandbox bug: answer 500 so it shows, keep serving
             logger.exception("sandbox: error handling %s", url.path)
             status, answer = 500, {"errcode": -1, "errmsg": f"sandbox internal error: {exc!r}"}
@@ -129,14 +130,15 @@ class SandboxServer:
             self.poster = None
 
     # --- the WeChat APIs -------------------------------------------------------------------
-    def api(self, method: str, path: str, query: dict[str, str], raw: bytes, content_type: str = "") -> tuple[int, dict]:
+    def api(self, method: str, path: str, query: dict[str, str], raw: bytes, content_type: str = "", *,
+            client: str = "") -> tuple[int, dict]:
         state = self.state
         body: dict = {}
         answer: dict
         app_id = ""
         if path not in ALL_API_PATHS:
             answer = {"errcode": 404, "errmsg": f"sandbox does not implement {path}"}
-            self._record(method, path, query, None, answer, app_id)
+            self._record(method, path, query, None, answer, app_id, client)
             return 404, answer
         if state.faults.latency_ms:
             time.sleep(state.faults.latency_ms / 1000)
@@ -176,10 +178,11 @@ class SandboxServer:
                 logger.info("sandbox: malformed %s request: %r", path, exc)
                 answer = {"errcode": 47001, "errmsg": f"data format error: {type(exc).__name__}"}
             app_id = ctx.app.app_id if ctx.app is not None else query.get("appid") or query.get("corpid") or ""
-            self._record(method, path, query, body, answer, app_id)
+            self._record(method, path, query, body, answer, app_id, client)
         return 200, answer
 
-    def _record(self, method: str, path: str, query: dict, body: dict | None, answer: dict, app_id: str) -> None:
+    def _record(self, method: str, path: str, query: dict, body: dict | None, answer: dict, app_id: str, client: str = "") -> None:
+        self.state.rates.record(app_id=app_id, path=path, client=client)
         self.state.requests.append({
             "method": method, "path": path, "app_id": app_id,
             "query": {k: ("***" if k in MASKED_PARAMS else v) for k, v in query.items()},

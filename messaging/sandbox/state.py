@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from messaging.sandbox.limits import TEMPLATE_SENDS_PER_DAY, TOKEN_FETCHES_PER_DAY, TOKEN_OVERLAP_SECONDS, CallCounter
+from messaging.sandbox.rates import RequestRates
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 
@@ -185,6 +186,7 @@ class SandboxState:
             self.rng = random.Random()
             self.clock_offset = 0.0
             self.requests: collections.deque[dict] = collections.deque(maxlen=REQUEST_LOG_LIMIT)
+            self.rates = RequestRates()
             self.sent: list[dict] = []
             self.callbacks: list[dict] = []
             self.msgid_seq = 2_000_000_000_000
