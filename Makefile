@@ -23,7 +23,7 @@ CHAOS_REDIS_PORT ?= 6391
 CHAOS_PORT ?= 8810
 CHAOS_SANDBOX_PORT ?= 8811
 
-.PHONY: run test e2e lint bench chaos venv migrate demo clean
+.PHONY: run test e2e lint bench chaos drill-2hosts venv migrate demo clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11"; exit 1; }
@@ -70,6 +70,11 @@ chaos: venv
 	DATABASE_URL="$(CHAOS_DATABASE_URL)" $(PY) manage.py migrate --noinput -v 0
 	DATABASE_URL="$(CHAOS_DATABASE_URL)" REDIS_URL="redis://127.0.0.1:$(CHAOS_REDIS_PORT)/0" \
 		$(PY) manage.py chaos --port $(CHAOS_PORT) --sandbox-port $(CHAOS_SANDBOX_PORT) --redis-port $(CHAOS_REDIS_PORT) $(CHAOS_ARGS)
+
+# The two-host drill (root: network namespaces). Its own database and Redis db (flushed):
+# DRILL_DATABASE_URL, DRILL_REDIS_URL; DRILL_ARGS go to manage.py drill_2hosts.
+drill-2hosts: venv
+	bash scripts/drill_2hosts.sh $(DRILL_ARGS)
 
 clean:
 	rm -rf var
