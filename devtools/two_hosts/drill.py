@@ -32,7 +32,7 @@ from devtools.two_hosts.forward import forward_start
 from devtools.two_hosts.hosts import Host
 from devtools.two_hosts.network import HOSTS, ROOT_ADDRESS, network_down, network_up
 from devtools.two_hosts.report import Accounting, Window, accounting, window_measure
-from devtools.two_hosts.seed import drill_seed, previous_runs_delete
+from devtools.two_hosts.seed import drill_seed
 from messaging.sandbox.control import SandboxControl
 
 # Environment a host must not inherit from whoever started the drill (a test run's, a shell's).
@@ -42,7 +42,7 @@ HOST_ENV_DROP = ("SCRM_TESTING", "PYTEST_XDIST_WORKER", "DJANGO_SETTINGS_MODULE"
 @dataclass
 class DrillConfig:
     recipients: int = 50_000
-    rate_limit: int = 400
+    rate_limit: int = 300
     window_seconds: float = 20.0
     warmup_seconds: float = 5.0
     finish_timeout: float = 600.0
@@ -170,9 +170,6 @@ class Drill:
                 time.sleep(0.3)
         # The drill's own Redis database: tasks and rate-limit schedules of an earlier run must not leak in.
         redis.Redis.from_url(settings.REDIS_URL).flushdb()
-        removed = previous_runs_delete()
-        if removed:
-            self.log(f"removed {removed} earlier drill campaign(s)")
         cpus = os.cpu_count() or 1
         for index, net in enumerate(HOSTS):
             self.hosts.append(Host(
@@ -270,7 +267,8 @@ class Drill:
             if recovery.resumed_after is None:
                 after = self._sends(app_id, since=killed_at)
                 if after["by_client"].get(host_b.net.address):
-                    recovery.resumed_after = after["per_second"][0][0] + 0.5 - killed_at
+                    # 0: B was sending through the kill (its first send after it falls in the same second).
+                    recovery.resumed_after = max(0.0, after["per_second"][0][0] - killed_at)
             if recovery.stranded_sent_after is None and not deliveries.filter(pk__in=stranded, state=DeliveryState.SENDING).exists():
                 recovery.stranded_sent_after = now - killed_at
             if Campaign.objects.filter(pk=campaign_id, state=CampaignState.COMPLETED).exists():

@@ -22,15 +22,15 @@ CHUNK = 64 * 1024
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Copy until end of stream, then pass the half-close on (the other direction may still be busy)."""
     try:
         while data := await reader.read(CHUNK):
             writer.write(data)
             await writer.drain()
+        if writer.can_write_eof():
+            writer.write_eof()
     except (ConnectionError, OSError):
         pass
-    finally:
-        with contextlib.suppress(ConnectionError, OSError):
-            writer.close()
 
 
 async def serve(listen: tuple[str, int], target: tuple[str, int], *, ready: asyncio.Event | None = None) -> None:
@@ -47,6 +47,9 @@ async def serve(listen: tuple[str, int], target: tuple[str, int], *, ready: asyn
             if sock is not None:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         await asyncio.gather(_pipe(client_reader, upstream_writer), _pipe(upstream_reader, client_writer))
+        for writer in (client_writer, upstream_writer):
+            with contextlib.suppress(ConnectionError, OSError):
+                writer.close()
 
     server = await asyncio.start_server(handle, *listen, reuse_address=True)
     if ready is not None:

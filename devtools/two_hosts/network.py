@@ -27,18 +27,19 @@ PREFIX_LENGTH = 24
 class HostNet:
     name: str  # "a" or "b"
     address: str
+    prefix: str = PREFIX  # of the namespace's and the veth pair's names (interface names: 15 characters at most)
 
     @property
     def namespace(self) -> str:
-        return f"{PREFIX}-{self.name}"
+        return f"{self.prefix}-{self.name}"
 
     @property
     def veth_root(self) -> str:
-        return f"{PREFIX}-{self.name}0"
+        return f"{self.prefix}-{self.name}0"
 
     @property
     def veth_host(self) -> str:
-        return f"{PREFIX}-{self.name}1"
+        return f"{self.prefix}-{self.name}1"
 
     def exec_argv(self, argv: list[str], *, cpus: str | None = None) -> list[str]:
         """`argv` run inside this host's namespace, on the given CPUs (taskset) when set."""
@@ -58,17 +59,17 @@ def namespaces() -> set[str]:
     return {line.split()[0] for line in listed if line.strip()}
 
 
-def network_up(hosts: tuple[HostNet, ...] = HOSTS) -> None:
+def network_up(hosts: tuple[HostNet, ...] = HOSTS, *, bridge: str = BRIDGE, root_address: str = ROOT_ADDRESS) -> None:
     """Create the bridge, the namespaces and their veth pairs (after removing any leftovers)."""
-    network_down(hosts)
-    _ip("link", "add", BRIDGE, "type", "bridge")
-    _ip("addr", "add", f"{ROOT_ADDRESS}/{PREFIX_LENGTH}", "dev", BRIDGE)
-    _ip("link", "set", BRIDGE, "up")
+    network_down(hosts, bridge=bridge, root_address=root_address)
+    _ip("link", "add", bridge, "type", "bridge")
+    _ip("addr", "add", f"{root_address}/{PREFIX_LENGTH}", "dev", bridge)
+    _ip("link", "set", bridge, "up")
     for host in hosts:
         _ip("netns", "add", host.namespace)
         _ip("link", "add", host.veth_root, "type", "veth", "peer", "name", host.veth_host)
         _ip("link", "set", host.veth_host, "netns", host.namespace)
-        _ip("link", "set", host.veth_root, "master", BRIDGE)
+        _ip("link", "set", host.veth_root, "master", bridge)
         _ip("link", "set", host.veth_root, "up")
         _ip("-n", host.namespace, "addr", "add", f"{host.address}/{PREFIX_LENGTH}", "dev", host.veth_host)
         _ip("-n", host.namespace, "link", "set", host.veth_host, "up")
@@ -92,15 +93,43 @@ def kill_namespace(host: HostNet, sig: int = signal.SIGKILL) -> list[int]:
     return pids
 
 
-def network_down(hosts: tuple[HostNet, ...] = HOSTS) -> None:
-    """Kill what runs in the namespaces, delete them (their veth ends go with them) and the bridge."""
+def root_side_pids(root_address: str = ROOT_ADDRESS) -> list[int]:
+    """The drill's processes in the root namespace: the forwarders and the sandbox, found by the bridge
+    address they were told to listen on (nothing else on the machine is given that address).
+
+    A forwarder's children (socat forks one per connection) outlive their parent and, once the
+    namespace on the other end is gone, would wait forever, holding a PostgreSQL connection each."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                args = f.read().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        is_forwarder = (args[0].endswith("socat") and any(f"bind={root_address}" in a for a in args)) or (
+            "devtools.two_hosts.forward" in args and any(a.startswith(f"{root_address}:") for a in args)
+        )
+        is_sandbox = "wechat_sandbox" in args and root_address in args
+        if is_forwarder or is_sandbox:
+            found.append(int(entry))
+    return found
+
+
+def network_down(hosts: tuple[HostNet, ...] = HOSTS, *, bridge: str = BRIDGE, root_address: str = ROOT_ADDRESS) -> None:
+    """Kill what runs in the namespaces and the drill's root-side processes, delete the namespaces
+    (their veth ends go with them) and the bridge."""
+    for pid in root_side_pids(root_address):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     present = namespaces()
     for host in hosts:
         if host.namespace in present:
             kill_namespace(host)
             _ip("netns", "del", host.namespace, check=False)
         _ip("link", "del", host.veth_root, check=False)
-    _ip("link", "del", BRIDGE, check=False)
+    _ip("link", "del", bridge, check=False)
 
 
 def main() -> None:

@@ -1,5 +1,9 @@
 """The drill's data: a synthetic population (devtools/population.py), a service account on the
-drill's sandbox whose followers are that population, and a template campaign to all of them."""
+drill's sandbox whose followers are that population, and a template campaign to all of them.
+
+Each run adds a fresh account (its own rate-limit schedule, daily quota and sandbox app) with its
+identities, campaign and deliveries; earlier runs' rows are kept (drop the drill's database to start
+afresh): removing customers' rows is customers' services' business, and none removes them wholesale."""
 
 from __future__ import annotations
 
@@ -9,9 +13,8 @@ from dataclasses import dataclass
 
 from accounts.models import ChannelAccount
 from campaigns import services as campaign_services
-from campaigns.models import Campaign, Delivery
-from customers.models import ChannelIdentity, Customer, EngagementEvent
-from customers.segments.models import Segment, SegmentSnapshot
+from campaigns.models import Campaign
+from customers.models import Customer
 from customers.segments.services import segment_create
 from customers.services.bulk import CustomerUpsert, IdentityUpsert, customers_upsert_bulk
 from devtools.population import SOURCE, population_generate
@@ -31,26 +34,11 @@ class DrillData:
     openids: list[str]
 
 
-def previous_runs_delete() -> int:
-    """Remove the accounts, campaigns, deliveries and push events of earlier drills (not the population)."""
-    accounts = list(ChannelAccount.objects.filter(app_id__startswith=APP_ID_PREFIX).values_list("pk", flat=True))
-    campaigns = list(Campaign.objects.filter(account_id__in=accounts).values_list("pk", flat=True))
-    EngagementEvent.objects.filter(campaign_id__in=campaigns).delete()
-    Delivery.objects.filter(campaign_id__in=campaigns).delete()
-    Campaign.objects.filter(pk__in=campaigns).delete()
-    segments = Segment.objects.filter(name__startswith=SEGMENT_PREFIX)
-    SegmentSnapshot.objects.filter(segment__in=segments).delete()  # their members go with them
-    segments.delete()
-    ChannelIdentity.objects.filter(account_id__in=accounts).delete()
-    ChannelAccount.objects.filter(pk__in=accounts).delete()
-    return len(campaigns)
-
-
 def drill_seed(*, recipients: int, rate_limit: int, sandbox_url: str, log: Callable[[str], None]) -> DrillData:
     """Population of `recipients` customers, each a follower of a fresh drill account (in the database
     and in the sandbox), and a draft template campaign to all of them."""
     population_generate(customers=recipients, log=log)
-    stamp = time.strftime("%H%M%S")
+    stamp = time.strftime("%y%m%d%H%M%S", time.gmtime())
     account = ChannelAccount.objects.create(
         kind="oa", name=f"two-host drill {stamp}", app_id=f"{APP_ID_PREFIX}{stamp}", app_secret=SECRET,
         api_base_url=sandbox_url, rate_limit_per_second=rate_limit, daily_quota=10 * recipients,

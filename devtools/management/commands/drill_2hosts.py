@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -78,6 +79,11 @@ class Command(BaseCommand):
             self.stdout.write(text)
             self.stdout.flush()
 
+        def interrupted(signum, frame):
+            # SIGTERM (make or the shell stopping us) unwinds like Ctrl-C: the drill tears its hosts down.
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, interrupted)
         result = drill_run(config, log=log)
         for line in report_lines(result):
             log(line)
