@@ -18,6 +18,10 @@ export SECRET_KEY="${DRILL_SECRET_KEY:-drill-only-not-secret-0123456789-abcdefgh
 export FIELD_ENCRYPTION_KEY="${DRILL_FIELD_ENCRYPTION_KEY:-ZHJpbGwtb25seS1rZXktMzItYnl0ZXMtbG9uZyEhISE=}"
 unset SCRM_TESTING
 
+# One drill at a time on a machine: the namespaces, the bridge and the ports are the machine's.
+exec 9>"${TMPDIR:-/tmp}/scrm-drill-2hosts.lock"
+flock -n 9 || { echo "another two-host drill is running on this machine"; exit 1; }
+
 cleanup() { $PY -m devtools.two_hosts.network down || true; }
 trap cleanup EXIT INT TERM HUP
 
