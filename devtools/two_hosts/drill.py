@@ -42,7 +42,7 @@ HOST_ENV_DROP = ("SCRM_TESTING", "PYTEST_XDIST_WORKER", "DJANGO_SETTINGS_MODULE"
 @dataclass
 class DrillConfig:
     recipients: int = 50_000
-    rate_limit: int = 300
+    rate_limit: int = 1000
     window_seconds: float = 20.0
     warmup_seconds: float = 5.0
     finish_timeout: float = 600.0
