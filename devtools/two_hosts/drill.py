@@ -78,6 +78,7 @@ class DrillResult:
     recovery: Recovery = field(default_factory=Recovery)
     max_per_second: int = 0
     max_in_any_second: int = 0
+    busiest_during: str = ""  # which phase the busiest calendar second fell in
     per_host: dict[str, int] = field(default_factory=dict)
     accounting: Accounting | None = None
     failure: str = ""
@@ -125,6 +126,7 @@ class Drill:
         self.pg_port, self.redis_port, self.sandbox_port, self.web_port = base, base + 1, base + 2, base + 3
         self.sandbox_url = f"http://{ROOT_ADDRESS}:{self.sandbox_port}/"
         self.control = SandboxControl(self.sandbox_url, timeout=300)
+        self.b_started_at = self.killed_at = float("inf")
         self.run_dir = config.log_dir / time.strftime("%Y%m%d-%H%M%S", time.gmtime())
 
     # --- setting up ---------------------------------------------------------------------------
@@ -229,6 +231,7 @@ class Drill:
         self.log(f"planned {result.planned:,} deliveries; sending started")
         result.one_host = self._window(app_id, "one host")
 
+        self.b_started_at = time.time()
         host_b.start(beat=True)
         self.log(f"host B ({host_b.net.address}) ready in {host_b.wait_ready():.1f} s")
         self._wait_for("host B's first send", lambda: host_b.net.address in self._sends(app_id)["by_client"], timeout=120)
@@ -238,6 +241,12 @@ class Drill:
 
         whole = self._sends(app_id)
         result.max_per_second, result.max_in_any_second = whole["max_per_second"], whole["max_in_any_second"]
+        busiest = max(whole["per_second"], key=lambda pair: pair[1], default=None)
+        if busiest is not None:
+            second = busiest[0]
+            result.busiest_during = (
+                "host A alone" if second < self.b_started_at else "both hosts" if second < self.killed_at else "host B alone"
+            )
         result.per_host = self._by_host(whole["by_client"])
         result.accounting = accounting(self.control, app_id, campaign_id=campaign_id, openids=data.openids)
         result.load_after = _load()
@@ -250,6 +259,7 @@ class Drill:
         if recovery.left_to_send == 0:
             raise RuntimeError("the campaign finished before the kill: raise --recipients or lower --window")
         killed_at, killed_at_db = time.time(), timezone.now()
+        self.killed_at = killed_at
         recovery.killed_processes = host_a.kill()
         self.log(f"killed host A: {recovery.killed_processes} processes (kill -9), {recovery.left_to_send:,} deliveries left to send")
         close_old_connections()

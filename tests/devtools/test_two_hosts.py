@@ -124,7 +124,7 @@ def test_accounting_finds_duplicates_repeats_and_losses(sandbox):
 def test_the_report_says_failed_when_anything_was_duplicated_lost_or_over_the_limit():
     config = DrillConfig(rate_limit=300)
     clean = Accounting(recipients=10, delivered=10, duplicates=0, repeated_requests=2, lost=0, states={"sent": 10}, sent_without_message=0)
-    result = DrillResult(config=config, accounting=clean, max_per_second=300,
+    result = DrillResult(config=config, accounting=clean, max_per_second=300, busiest_during="both hosts",
                          one_host=Window("one", 0, 10, sends=2000, by_client={"a": 2000}),
                          two_hosts=Window("two", 20, 30, sends=3000, by_client={"a": 1500, "b": 1500}))
     result.recovery.completed_after = 40.0
@@ -132,6 +132,7 @@ def test_the_report_says_failed_when_anything_was_duplicated_lost_or_over_the_li
     lines = "\n".join(report_lines(result))
     assert "throughput, one host: 200/s" in lines and "two hosts: 300/s (1.50x one host)" in lines
     assert "host A 1,500 (50%)" in lines and "outcome: PASSED" in lines
+    assert "busiest second: 300 sends (calendar seconds), 0 in any sliding second — limit 300; it fell while both hosts sent" in lines
     result.max_per_second = 301
     assert not result.passed and "outcome: FAILED" in "\n".join(report_lines(result))
     result.max_per_second, result.accounting.lost = 300, 1

@@ -27,7 +27,7 @@ def report_lines(result: DrillResult) -> list[str]:
         f"  throughput, two hosts: {_fmt_rate(two)}{gain}"
         + (f"; host A {two.by_client_share('a')}, host B {two.by_client_share('b')}" if two else ""),
         f"  busiest second: {result.max_per_second} sends (calendar seconds), {result.max_in_any_second} in any "
-        f"sliding second — limit {c.rate_limit}",
+        f"sliding second — limit {c.rate_limit}" + (f"; it fell while {result.busiest_during} sent" if result.busiest_during else ""),
         f"  sends per host over the whole campaign: {result.per_host}",
         f"  kill -9 of host A: {rec.killed_processes} processes, {rec.left_to_send:,} deliveries left to send, "
         f"{rec.stranded} stranded (claimed by A, never recorded)",
