@@ -57,7 +57,7 @@ class Host:
         if beat:
             self._start("beat", [py, "-m", "celery", "-A", "scrm", "beat", "-l", "INFO"])
 
-    def wait_ready(self, timeout: float = 120.0) -> float:
+    def wait_ready(self, timeout: float = 300.0) -> float:
         """Wait until the web answers /healthz (database and broker reachable from the namespace) and
         the worker says it is ready; returns the seconds waited."""
         started = time.monotonic()
