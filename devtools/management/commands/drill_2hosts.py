@@ -34,7 +34,7 @@ def report_lines(result: DrillResult) -> list[str]:
         "  host B sent again "
         + (f"{rec.resumed_after:.1f} s after the kill" if rec.resumed_after is not None else "— never"),
         f"  throughput, host B alone after the kill: {_fmt_rate(rec.survivor)}",
-        "  stranded deliveries sent "
+        "  stranded deliveries no longer claimed (sent, or handed back to be sent) "
         + (f"{rec.stranded_sent_after:.0f} s after the kill" if rec.stranded_sent_after is not None else "— not within the timeout"),
         "  campaign completed "
         + (f"{rec.completed_after:.0f} s after the kill" if rec.completed_after is not None else f"— not within {c.finish_timeout:.0f} s"),
