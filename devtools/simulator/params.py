@@ -22,9 +22,10 @@ class SimParams:
     # The marketing channel of every arm's campaigns (caps, fatigue and consent apply).
     channel: str = "oa_subscribe"
     arms: str = ",".join(ARMS)
-    # "tags": steered campaigns target the behavioural interest tag's segment; "predicted": the
-    # whole segment with the campaign's precision targeting (top_percent by predicted engagement).
-    steering: str = "tags"
+    # "value": steered campaigns go to the whole segment steered by expected value (predicted click
+    # with exploration, attention budget); "tags": the behavioural interest tag's segment;
+    # "predicted": the whole segment with precision targeting (top_percent by predicted engagement).
+    steering: str = "value"
     top_percent: int = 25
     start: datetime = field(default_factory=lambda: datetime(2030, 3, 4, 0, 0, tzinfo=ZoneInfo(SIM_TZ)))  # a Monday
 

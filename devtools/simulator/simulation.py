@@ -67,8 +67,8 @@ class Arm:
 
 class Simulation:
     def __init__(self, params: SimParams, audience: Audience, *, sandbox_url: str, stdout=None):
-        if params.steering not in ("tags", "predicted"):
-            raise ValueError("steering must be 'tags' or 'predicted'")
+        if params.steering not in ("value", "tags", "predicted"):
+            raise ValueError("steering must be 'value', 'tags' or 'predicted'")
         unknown = set(params.arm_names) - set(ARMS)
         if unknown:
             raise ValueError(f"unknown arms: {', '.join(sorted(unknown))} (known: {', '.join(ARMS)})")
@@ -221,6 +221,8 @@ class Simulation:
         }
         if arm.name == "steered" and p.steering == "predicted":
             data["top_percent"] = p.top_percent
+        if arm.name == "steered" and p.steering == "value":
+            data["steer_by_expected_value"] = True
         campaign = campaign_services.campaign_create(data=data)
         campaign_services.campaign_schedule(campaign=campaign, at=at)
         arm.campaign_ids.append(campaign.pk)

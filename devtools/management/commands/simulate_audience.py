@@ -28,7 +28,7 @@ HELP = {
     "seed": "random seed (same seed, same people and same draws)",
     "channel": "marketing message type every arm sends (oa_subscribe: subscribe messages with consent)",
     "arms": "comma-separated arms among blast, steered, oracle",
-    "steering": "'tags' (interest-tag segments) or 'predicted' (whole segment, top_percent by predicted engagement)",
+    "steering": "'value' (expected value with exploration and attention budget), 'tags' (interest-tag segments) or 'predicted' (top_percent)",
     "top_percent": "with --steering predicted: the share of the segment each steered campaign keeps",
 }
 
