@@ -36,7 +36,7 @@ PRIOR_CLICKS = 0.5
 PRIOR_PUSHES = 10.0
 K_CLASS = 10.0
 K_PROPENSITY = 0.5
-K_CUSTOMER = 2.0
+K_CUSTOMER = 4.0
 ORGANIC_THRESHOLD = 0.4
 # Before the audience's own pushes say otherwise, customers who visit a topic on their own are
 # taken to click it this many times more often than the population (and the others this many times less).

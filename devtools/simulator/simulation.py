@@ -46,6 +46,7 @@ BLAST_HOURS = range(9, 21)
 LAUNCH_HOUR = 8
 ORGANIC_EVENT = {"page_view": "mp.page_view", "menu_click": "wechat.click", "conversion": "conversion"}
 HISTORY_DAYS = 60
+FINISHED = {CampaignState.COMPLETED, CampaignState.CANCELLED}
 
 
 @dataclass
@@ -60,6 +61,8 @@ class Arm:
     history: list[deque] = field(default_factory=list)  # per person: PushOutcome, oldest first
     tally: ArmTally = field(default_factory=lambda: ArmTally(name=""))
     campaign_ids: list[int] = field(default_factory=list)
+    open_ids: set[int] = field(default_factory=set)  # campaigns not yet completed or cancelled
+    checked_at: datetime = datetime.min.replace(tzinfo=ZoneInfo("UTC"))
     seen_deliveries: set[int] = field(default_factory=set)
     by_customer: dict[int, int] = field(default_factory=dict)
     topic_of: dict[int, int] = field(default_factory=dict)  # campaign id → topic index
@@ -226,6 +229,7 @@ class Simulation:
         campaign = campaign_services.campaign_create(data=data)
         campaign_services.campaign_schedule(campaign=campaign, at=at)
         arm.campaign_ids.append(campaign.pk)
+        arm.open_ids.add(campaign.pk)
         arm.topic_of[campaign.pk] = topic
 
     def _launch(self, topic: int, day_start: datetime, number: int) -> None:
@@ -252,20 +256,29 @@ class Simulation:
             self._campaign(arm, topic=topic, number=number, segment_id=segment.pk, at=at, sto=False, label=f" h{hour}")
 
     def _dispatch(self) -> None:
+        """What beat and the dispatch workers do for this arm's open campaigns, then who got a push."""
         now = self.clock.now()
         for arm in self.arms:
-            # What beat's campaign_due_plan does, for this arm's campaigns only.
-            due = Campaign.objects.filter(pk__in=arm.campaign_ids, state=CampaignState.SCHEDULED, scheduled_at__lte=now).values_list("pk", flat=True)
+            if not arm.open_ids:
+                continue
+            states = dict(Campaign.objects.filter(pk__in=arm.open_ids).values_list("pk", "state"))
+            due = Campaign.objects.filter(pk__in=arm.open_ids, state=CampaignState.SCHEDULED, scheduled_at__lte=now).values_list("pk", flat=True)
             for campaign_id in list(due):
                 campaign_services.campaign_plan(campaign_id=campaign_id)
-            sending = Campaign.objects.filter(pk__in=arm.campaign_ids, state=CampaignState.SENDING).values_list("pk", flat=True)
-            for campaign_id in sending:
+                states[campaign_id] = CampaignState.SENDING
+            for campaign_id, state in states.items():
+                if state != CampaignState.SENDING:
+                    continue
                 for _ in range(50):
                     result = dispatch.campaign_dispatch(campaign_id=campaign_id, budget_seconds=120)
                     if result.requeue_in != 0:
                         break
-            fresh = Delivery.objects.filter(campaign_id__in=arm.campaign_ids, sent_at__isnull=False).exclude(pk__in=arm.seen_deliveries)
+            # Sent since the last look (the clock only moves forward); `seen` guards the boundary.
+            fresh = Delivery.objects.filter(campaign_id__in=arm.open_ids, sent_at__gte=arm.checked_at).order_by("pk")
+            arm.checked_at = now
             for delivery_id, customer_id, campaign_id, sent_at in fresh.values_list("pk", "customer_id", "campaign_id", "sent_at"):
+                if delivery_id in arm.seen_deliveries:
+                    continue
                 arm.seen_deliveries.add(delivery_id)
                 arm.tally.pushes += 1
                 person = arm.by_customer[customer_id]
@@ -277,6 +290,8 @@ class Simulation:
                     self._schedule(sent_at + timedelta(hours=24), "unread", **data)
                 else:
                     self._schedule(max(read_at, sent_at), "read", **data)
+            done = {pk for pk, state in Campaign.objects.filter(pk__in=arm.open_ids).values_list("pk", "state") if state in FINISHED}
+            arm.open_ids -= done
 
     # actions -----------------------------------------------------------------------------------
     def _arm(self, name: str) -> Arm:
@@ -349,9 +364,11 @@ class Simulation:
     def run(self, *, keep: bool = False) -> SimResult:
         p = self.params
         with ExitStack() as stack:
-            stack.enter_context(_outer_transaction(keep=keep))
+            # Installed (and committed) before the run's transaction: CREATE FUNCTION locks the
+            # function until commit, and several simulations may run side by side on one database.
             previous_path = install_db_clock()
             stack.callback(restore_search_path, previous_path)
+            stack.enter_context(_outer_transaction(keep=keep))
             stack.enter_context(mock.patch("django.utils.timezone.now", self.clock.now))
             # The simulation drives planning and dispatch itself, tick by tick.
             stack.enter_context(mock.patch.object(campaign_services, "_enqueue", lambda *a, **k: None))
