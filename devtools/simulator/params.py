@@ -34,12 +34,48 @@ class SimParams:
         return [name.strip() for name in self.arms.split(",") if name.strip()]
 
 
+# Reliability bins of the predicted click probability.
+BINS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.4, 1.0001)
+
+
+@dataclass
+class Calibration:
+    """Brier score and reliability table of predicted clicks against clicks (held-out pushes)."""
+
+    pushes: int
+    brier: float
+    base_rate: float
+    bins: list[tuple[float, float, int, float, float]]  # low, high, pushes, mean predicted, observed click rate
+
+    @classmethod
+    def of(cls, pairs: list[tuple[float, bool]]) -> Calibration:
+        bins = []
+        for low, high in zip(BINS, BINS[1:], strict=False):
+            inside = [(p, y) for p, y in pairs if low <= p < high]
+            if inside:
+                bins.append((low, min(high, 1.0), len(inside), sum(p for p, _ in inside) / len(inside), sum(y for _, y in inside) / len(inside)))
+        return cls(
+            pushes=len(pairs),
+            brier=sum((p - y) ** 2 for p, y in pairs) / len(pairs),
+            base_rate=sum(y for _, y in pairs) / len(pairs),
+            bins=bins,
+        )
+
+    def text(self) -> str:
+        # The Brier score of always predicting the base rate, for comparison.
+        reference = self.base_rate * (1 - self.base_rate)
+        lines = [f"calibration on the held-out week's {self.pushes} blast pushes: Brier {self.brier:.4f} (base rate alone {reference:.4f})"]
+        lines += [f"  predicted {low:.2f}–{high:.2f}: {n} pushes, mean predicted {p:.3f}, clicked {o:.3f}" for low, high, n, p, o in self.bins]
+        return "\n".join(lines)
+
+
 @dataclass
 class SimResult:
     audience: str
     seed: int
     blast_hour: int
     arms: dict[str, ArmTally]
+    calibration: Calibration | None = None
 
     def arm(self, name: str) -> ArmTally | None:
         return self.arms.get(name)
@@ -95,6 +131,8 @@ class SimResult:
             lines.append(f"goal (steered ≥ 90% of blast's clicks, ≤ ½ pushes, ≤ ½ unfollows): {'met' if self.goal_met else 'NOT met'}")
         if self.vs_oracle is not None:
             lines.append(f"steered clicks/push = {self.vs_oracle:.2f} × the oracle's")
+        if self.calibration is not None:
+            lines.append(self.calibration.text())
         return "\n".join(lines)
 
 

@@ -14,7 +14,7 @@ from unittest import mock
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.test import RequestFactory
 
 import campaigns.services as campaign_services
@@ -23,6 +23,7 @@ from campaigns import dispatch
 from campaigns.models import Campaign, CampaignState, Delivery, DeliveryState, Suppression
 from campaigns.tracking.services import tracked_url
 from campaigns.tracking.views import tracked_redirect
+from customers.engagement.prediction import click_estimates
 from customers.engagement.services import engagement_events_apply
 from customers.models import EngagementEvent
 from customers.segments.services import segment_create, segment_static_add
@@ -33,7 +34,7 @@ from customers.services.identity import Refusal, identity_record_refusal
 from customers.services.tags import tag_ensure
 from devtools.simulator.audience import SIM_TZ, ArmTally, Audience, Push, PushOutcome
 from devtools.simulator.clock import SimClock, install_db_clock, restore_search_path
-from devtools.simulator.params import ARMS, SimParams, SimResult
+from devtools.simulator.params import ARMS, Calibration, SimParams, SimResult
 from messaging.channels.hosts import sandbox_started
 from messaging.sandbox.control import SandboxControl
 from messaging.sandbox.server import SandboxServer
@@ -87,6 +88,7 @@ class Simulation:
         self.last_event_id = 0
         self.factory = RequestFactory()
         self.blast_hour = self._blast_hour()
+        self.predictions: dict[int, dict[int, float]] = {}  # blast campaign id → customer id → predicted click
 
     def log(self, message: str) -> None:
         if self.stdout is not None:
@@ -237,6 +239,10 @@ class Simulation:
         for arm in self.arms:
             if arm.name == "blast":
                 self._campaign(arm, topic=topic, number=number, segment_id=arm.segments[topic], at=day_start + timedelta(hours=self.blast_hour), sto=False)
+                # The blast arm pushes everyone: its outcomes check the click estimates made before each push.
+                following = [cid for i, cid in enumerate(arm.customer_ids) if arm.following[i]]
+                estimates = click_estimates(customer_ids=following, topic_ids=[self.topic_tags[topic]], now=self.clock.now())
+                self.predictions[arm.campaign_ids[-1]] = {cid: mean for cid, (mean, _, _) in estimates.items()}
             elif arm.name == "steered":
                 self._campaign(arm, topic=topic, number=number, segment_id=arm.segments[topic], at=launch, sto=True)
             else:
@@ -266,8 +272,16 @@ class Simulation:
             for campaign_id in list(due):
                 campaign_services.campaign_plan(campaign_id=campaign_id)
                 states[campaign_id] = CampaignState.SENDING
-            for campaign_id, state in states.items():
-                if state != CampaignState.SENDING:
+            sending = [pk for pk, state in states.items() if state == CampaignState.SENDING]
+            planned = dict(
+                Delivery.objects.filter(campaign_id__in=sending, state=DeliveryState.PLANNED)
+                .values("campaign_id")
+                .annotate(due=Count("pk", filter=Q(send_after__lte=now)))
+                .values_list("campaign_id", "due")
+            )
+            for campaign_id in sending:
+                # A worker would find nothing due; one with nothing left planned completes the campaign.
+                if planned.get(campaign_id, 1) == 0:
                     continue
                 for _ in range(50):
                     result = dispatch.campaign_dispatch(campaign_id=campaign_id, budget_seconds=120)
@@ -399,7 +413,17 @@ class Simulation:
                 if hour % (24 * 7) == 0:
                     self.log(f"  day {day}: " + ", ".join(f"{a.name} {a.tally.pushes} pushes {a.tally.clicks} clicks {a.tally.unfollows} unfollows" for a in self.arms))
             self._count_suppressions()
-        return SimResult(audience=self.audience.name, seed=p.seed, blast_hour=self.blast_hour, arms={a.name: a.tally for a in self.arms})
+            calibration = self._calibration()
+        return SimResult(
+            audience=self.audience.name, seed=p.seed, blast_hour=self.blast_hour, arms={a.name: a.tally for a in self.arms}, calibration=calibration
+        )
+
+    def _calibration(self) -> Calibration | None:
+        """Predicted click (made before each push) against the click, on the last week's blast pushes (held out)."""
+        last_week = self.params.start + timedelta(days=self.params.warmup_days + 7 * (self.params.weeks - 1))
+        rows = Delivery.objects.filter(campaign_id__in=list(self.predictions), sent_at__gte=last_week).values_list("campaign_id", "customer_id", "clicked_at")
+        pairs = [(self.predictions[c].get(cust, 0.0), clicked is not None) for c, cust, clicked in rows]
+        return Calibration.of(pairs) if pairs else None
 
 
 class _Rollback(Exception):
