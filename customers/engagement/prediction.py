@@ -6,10 +6,10 @@ planning audience, or a selector's list), from the profile's decayed ``topic_pus
 visits, menu clicks, conversions):
 
 1. population, per topic t: m0 = (Σ clicks + PRIOR_CLICKS) / (Σ pushes + PRIOR_PUSHES);
-2. similar customers: those whose organic signal for t (affinity not from clicks) reaches
-   ORGANIC_THRESHOLD form one class, the others another; m_class = (Σ clicks + K_CLASS·m0·lift) /
-   (Σ pushes + K_CLASS) within the class, lift = ORGANIC_LIFT for the first class and its inverse
-   for the second (a prior the class's own pushes soon outweigh);
+2. similar customers: three classes by the organic signal for t (affinity not from clicks: strong
+   from ORGANIC_STRONG, weak from ORGANIC_WEAK, none); m_class = (Σ clicks + K_CLASS·m0·lift) /
+   (Σ pushes + K_CLASS) within the class, lift = ORGANIC_LIFT for strong, 1 for weak, its inverse
+   for none (a prior the class's own pushes soon outweigh);
 3. the customer's propensity to click at all, across topics: r = (clicks + K_PROPENSITY) /
    (pushes · m_all + K_PROPENSITY), m_all the population's rate over every topic;
 4. the customer: mean = (clicks_t + K_CUSTOMER · m_class · r) / (pushes_t + K_CUSTOMER).
@@ -37,9 +37,12 @@ PRIOR_PUSHES = 10.0
 K_CLASS = 10.0
 K_PROPENSITY = 0.5
 K_CUSTOMER = 4.0
-ORGANIC_THRESHOLD = 0.4
-# Before the audience's own pushes say otherwise, customers who visit a topic on their own are
-# taken to click it this many times more often than the population (and the others this many times less).
+# Organic signal for a topic (affinity not from clicks: a page view weighs 0.5, a conversion 2):
+# strong from about two visits, weak from one recent-ish visit, else none.
+ORGANIC_STRONG = 0.9
+ORGANIC_WEAK = 0.25
+# Before the audience's own pushes say otherwise, customers with a strong organic signal are taken to
+# click this many times more often than the population, those with none this many times less.
 ORGANIC_LIFT = 3.0
 
 
@@ -58,8 +61,11 @@ def click_estimates_sql(source: sql.Composable) -> sql.Composable:
             SELECT src.customer_id, t.topic,
                    src.f * COALESCE((src.topic_pushes ->> t.topic)::float, 0) AS n,
                    src.f * COALESCE((src.topic_clicks ->> t.topic)::float, 0) AS c,
-                   src.f * (COALESCE((src.topic_affinity ->> t.topic)::float, 0) - COALESCE((src.topic_clicks ->> t.topic)::float, 0))
-                       >= {organic} AS similar
+                   CASE WHEN src.f * (COALESCE((src.topic_affinity ->> t.topic)::float, 0) - COALESCE((src.topic_clicks ->> t.topic)::float, 0))
+                             >= {strong} THEN 2
+                        WHEN src.f * (COALESCE((src.topic_affinity ->> t.topic)::float, 0) - COALESCE((src.topic_clicks ->> t.topic)::float, 0))
+                             >= {weak} THEN 1
+                        ELSE 0 END AS similar
             FROM src CROSS JOIN unnest(%(topics)s::text[]) AS t(topic)
         ), totals AS (
             SELECT src.customer_id,
@@ -72,7 +78,7 @@ def click_estimates_sql(source: sql.Composable) -> sql.Composable:
             SELECT topic, (sum(c) + {prior_c}) / (sum(n) + {prior_n}) AS m0 FROM per GROUP BY topic
         ), class_rate AS (
             SELECT per.topic, per.similar,
-                   (sum(per.c) + {k_class} * LEAST(0.9, tr.m0 * CASE WHEN per.similar THEN {lift} ELSE {unlift} END))
+                   (sum(per.c) + {k_class} * LEAST(0.9, tr.m0 * CASE per.similar WHEN 2 THEN {lift} WHEN 1 THEN 1 ELSE {unlift} END))
                        / (sum(per.n) + {k_class}) AS m
             FROM per JOIN topic_rate tr ON tr.topic = per.topic GROUP BY per.topic, per.similar, tr.m0
         ), estimate AS (
@@ -99,7 +105,8 @@ def click_estimates_sql(source: sql.Composable) -> sql.Composable:
         source=source,
         profile=table(EngagementProfile),
         half_life=sql.Literal(HALF_LIFE_DAYS * 86400.0),
-        organic=sql.Literal(ORGANIC_THRESHOLD),
+        strong=sql.Literal(ORGANIC_STRONG),
+        weak=sql.Literal(ORGANIC_WEAK),
         prior_c=sql.Literal(PRIOR_CLICKS),
         prior_n=sql.Literal(PRIOR_PUSHES),
         k_class=sql.Literal(K_CLASS),

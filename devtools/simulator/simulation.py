@@ -6,7 +6,6 @@ import heapq
 import random
 from collections import Counter, defaultdict, deque
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import count
 from typing import Any
@@ -20,18 +19,17 @@ from django.test import RequestFactory
 import campaigns.services as campaign_services
 from accounts.models import ChannelAccount
 from campaigns import dispatch
-from campaigns.models import Campaign, CampaignState, Delivery, DeliveryState, Suppression
+from campaigns.models import Campaign, CampaignState, Delivery, DeliveryState
 from campaigns.tracking.services import tracked_url
 from campaigns.tracking.views import tracked_redirect
 from customers.engagement.prediction import click_estimates
 from customers.engagement.services import engagement_events_apply
 from customers.models import EngagementEvent
 from customers.segments.services import segment_create, segment_static_add
-from customers.services import events_record_bulk, identity_set_follow_state
-from customers.services.bulk import CustomerUpsert, IdentityUpsert, customers_upsert_bulk
-from customers.services.consent import consent_credit_add, consent_credits_revoke
-from customers.services.identity import Refusal, identity_record_refusal
+from customers.services import events_record_bulk
+from customers.services.consent import consent_credit_add
 from customers.services.tags import tag_ensure
+from devtools.simulator.arms import SUBSCRIBE_TEMPLATE, Arm, arm_disturb, arm_suppressions, followers_create
 from devtools.simulator.audience import SIM_TZ, ArmTally, Audience, Push, PushOutcome
 from devtools.simulator.clock import SimClock, install_db_clock, restore_search_path
 from devtools.simulator.params import ARMS, Calibration, SimParams, SimResult
@@ -40,7 +38,6 @@ from messaging.sandbox.control import SandboxControl
 from messaging.sandbox.server import SandboxServer
 
 WECHAT_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.42"
-SUBSCRIBE_TEMPLATE = "SIM-SUB"
 # The product's default quiet hours end 08:30 and start 21:00: the hours a single blast may use.
 BLAST_HOURS = range(9, 21)
 # Campaign days start here (local): the steered and oracle arms plan their own hours after it.
@@ -48,25 +45,6 @@ LAUNCH_HOUR = 8
 ORGANIC_EVENT = {"page_view": "mp.page_view", "menu_click": "wechat.click", "conversion": "conversion"}
 HISTORY_DAYS = 60
 FINISHED = {CampaignState.COMPLETED, CampaignState.CANCELLED}
-
-
-@dataclass
-class Arm:
-    name: str
-    account: Any
-    customer_ids: list[int]
-    identity_ids: list[int]
-    rng: random.Random
-    segments: dict[int, int] = field(default_factory=dict)  # topic index → segment id
-    following: list[bool] = field(default_factory=list)
-    history: list[deque] = field(default_factory=list)  # per person: PushOutcome, oldest first
-    tally: ArmTally = field(default_factory=lambda: ArmTally(name=""))
-    campaign_ids: list[int] = field(default_factory=list)
-    open_ids: set[int] = field(default_factory=set)  # campaigns not yet completed or cancelled
-    checked_at: datetime = datetime.min.replace(tzinfo=ZoneInfo("UTC"))
-    seen_deliveries: set[int] = field(default_factory=set)
-    by_customer: dict[int, int] = field(default_factory=dict)
-    topic_of: dict[int, int] = field(default_factory=dict)  # campaign id → topic index
 
 
 class Simulation:
@@ -124,7 +102,7 @@ class Simulation:
             )
             control.register_app(kind="oa", app_id=account.app_id, secret=account.app_secret, auto_report=False)
             openids = control.add_followers(account.app_id, len(self.people))
-            customer_ids, identity_ids = self._followers_create(account_id=account.pk, openids=openids, name=name)
+            customer_ids, identity_ids = followers_create(self.people, account_id=account.pk, openids=openids, name=name)
             for person, openid, customer_id in zip(self.people, openids, customer_ids, strict=True):
                 if person.consent_credits > 0:
                     control.grant_consent(account.app_id, openid, SUBSCRIBE_TEMPLATE, count=person.consent_credits)
@@ -154,21 +132,6 @@ class Simulation:
             arm.by_customer = {cid: i for i, cid in enumerate(arm.customer_ids)}
             self.arms.append(arm)
         self.last_event_id = EngagementEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-
-    def _followers_create(self, *, account_id: int, openids: list[str], name: str) -> tuple[list[int], list[int]]:
-        """One customer per follower, through customers' bulk upsert: customer ids and identity ids in order."""
-        rows = [
-            CustomerUpsert(
-                values={"display_name": f"sim {name} {person.display_name}"[:64], "timezone": person.timezone},
-                identities=[IdentityUpsert(account_id=account_id, kind="oa_openid", external_id=openid, follow_state="following")],
-            )
-            for person, openid in zip(self.people, openids, strict=True)
-        ]
-        customer_ids = customers_upsert_bulk(rows, link_unionids=False).customer_ids
-        from customers.models import ChannelIdentity
-
-        by_openid = dict(ChannelIdentity.objects.filter(account_id=account_id).values_list("external_id", "pk"))
-        return customer_ids, [by_openid[openid] for openid in openids]
 
     # events ------------------------------------------------------------------------------------
     def _schedule(self, at: datetime, kind: str, **data: Any) -> None:
@@ -330,7 +293,7 @@ class Simulation:
         outcome = self.audience.disturbance(person, push, clicked, tuple(history), now, arm.rng)
         history.append(PushOutcome(push=push, read_at=now if kind == "read" else None, clicked=clicked))
         if outcome:
-            self._disturb(arm, person, outcome)
+            arm_disturb(arm, person, outcome, now=now)
 
     def _click(self, arm: Arm, person: int, data: dict) -> None:
         topic = arm.topic_of[data["campaign"]]
@@ -341,38 +304,6 @@ class Simulation:
         response = tracked_redirect(self.factory.get(f"/r/{token}", HTTP_USER_AGENT=WECHAT_UA), token)
         if response.status_code == 302:
             arm.tally.clicks += 1
-
-    def _disturb(self, arm: Arm, person: int, outcome: str) -> None:
-        now = self.clock.now()
-        customer_id, identity_id = arm.customer_ids[person], arm.identity_ids[person]
-        if outcome == "unfollow":
-            from customers.models import ChannelIdentity
-
-            arm.following[person] = False
-            arm.tally.unfollows += 1
-            identity_set_follow_state(identity=ChannelIdentity.objects.get(pk=identity_id), following=False, at=now)
-            events_record_bulk([{"customer_id": customer_id, "event_type": "wechat.unsubscribe", "occurred_at": now, "account_id": arm.account.pk}])
-        elif outcome == "mute":
-            if identity_record_refusal(identity_ids=[identity_id], refusal=Refusal.DO_NOT_DISTURB, at=now):
-                arm.tally.mutes += 1
-        elif outcome == "refuse_consent":
-            if consent_credits_revoke(account_id=arm.account.pk, template_id=SUBSCRIBE_TEMPLATE, customer_ids=[customer_id]):
-                arm.tally.consent_refusals += 1
-        else:
-            raise ValueError(f"the audience answered an unknown disturbance {outcome!r}")
-
-    def _count_suppressions(self) -> None:
-        for arm in self.arms:
-            planned = Suppression.objects.filter(campaign_id__in=arm.campaign_ids).values("reason").annotate(n=Count("pk"))
-            at_send = (
-                Delivery.objects.filter(campaign_id__in=arm.campaign_ids, state=DeliveryState.SUPPRESSED)
-                .values("error_code")
-                .annotate(n=Count("pk"))
-            )
-            counts: Counter = Counter({row["reason"]: row["n"] for row in planned})
-            for row in at_send:
-                counts[row["error_code"] or "at_send"] += row["n"]
-            arm.tally.suppressed = dict(sorted(counts.items()))
 
     # main loop ---------------------------------------------------------------------------------
     def run(self, *, keep: bool = False) -> SimResult:
@@ -412,7 +343,8 @@ class Simulation:
                 self._dispatch()
                 if hour % (24 * 7) == 0:
                     self.log(f"  day {day}: " + ", ".join(f"{a.name} {a.tally.pushes} pushes {a.tally.clicks} clicks {a.tally.unfollows} unfollows" for a in self.arms))
-            self._count_suppressions()
+            for arm in self.arms:
+                arm.tally.suppressed = arm_suppressions(arm)
             calibration = self._calibration()
         return SimResult(
             audience=self.audience.name, seed=p.seed, blast_hour=self.blast_hour, arms={a.name: a.tally for a in self.arms}, calibration=calibration

@@ -75,6 +75,8 @@ def test_a_custom_audience_plugs_in_and_every_arm_runs_through_the_product(sandb
     assert "blast hour 10:00" in text
     assert "no_consent 3" in _row(text, "suppressed (blast):")
     assert "do_not_disturb 1" in _row(text, "suppressed (blast):")
+    # The click estimates made before each blast push are scored on the held-out (last) week.
+    assert "calibration on the held-out week's 14 blast pushes: Brier" in text
     steered_pushes = int(_row(text, "steered").split()[1])
     # The pushes really went through the sandbox, as subscribe messages.
     assert len(sandbox.control.sent_messages(api="bizsend")) == 14 + steered_pushes + 8
