@@ -13,8 +13,8 @@ ARMS = ("blast", "steered", "oracle")
 
 @dataclass
 class SimParams:
-    customers: int = 300
-    weeks: int = 4
+    customers: int = 40
+    weeks: int = 2
     warmup_days: int = 14
     topics: int = 6
     campaigns_per_week: int = 3
