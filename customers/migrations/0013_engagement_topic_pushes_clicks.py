@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('customers', '0011_event_index_with_type'),
+        ('customers', '0012_cs_window'),
     ]
 
     operations = [
