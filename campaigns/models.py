@@ -64,6 +64,10 @@ class Campaign(models.Model):
     # Precision targeting: keep customers whose predicted engagement is at least this, or the top N%.
     min_predicted_engagement = models.FloatField(null=True, blank=True)
     top_percent = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Steering by expected value: each customer gets the push when predicted click × click_value
+    # outweighs the predicted disturbance, within their weekly attention budget (campaigns.budget).
+    steer_by_expected_value = models.BooleanField(_("steer by expected value"), default=False)
+    click_value = models.FloatField(_("value of a click"), default=1.0)
     # Recurring: a crontab "m h dom mon dow" in the account's time zone; runs are child campaigns.
     recurrence = models.CharField(_("recurrence (crontab)"), max_length=64, blank=True)
     periodic_task = models.OneToOneField(
@@ -203,6 +207,9 @@ class SuppressionReason(models.TextChoices):
     WECOM_NO_OWNER = "wecom_no_owner", _("No owning staff member")
     WECOM_GROUP_LIMIT = "wecom_group_limit", _("WeCom per-customer group-message limit")
     HOLDOUT = "holdout", _("Held out")
+    ATTENTION_BUDGET = "attention_budget", _("Weekly attention budget used")
+    BUDGET_RESERVED = "budget_reserved", _("Budget kept for a campaign worth more")
+    LOW_EXPECTED_VALUE = "low_expected_value", _("Expected value below the disturbance cost")
 
 
 class Suppression(models.Model):

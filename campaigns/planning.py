@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from campaigns import planning_sql
+from campaigns.budget import budget_prepare
 from campaigns.counters import campaign_counters_add_suppressed
 from campaigns.errors import CampaignError
 from campaigns.models import Campaign, MessageType, SuppressionReason
@@ -104,6 +105,8 @@ def _create_audience(cursor, *, campaign: Campaign, snapshot_id: int, policy: Po
         },
     )
     cursor.execute("ANALYZE plan_slots")
+    if campaign.steer_by_expected_value and counts_as_marketing_push(campaign):
+        budget_prepare(cursor, campaign=campaign, policy=policy, start_at=start_at, now=timezone.now())
     cursor.execute(render(planning_sql.HISTORY), {"campaign": campaign.pk})
     cursor.execute("CREATE INDEX ON plan_history (customer_id)")
 

@@ -65,6 +65,10 @@ def _marketing(campaign: Campaign, policy: Policy) -> bool:
     return counts_as_marketing_push(campaign)
 
 
+def _steered(campaign: Campaign, policy: Policy) -> bool:
+    return campaign.steer_by_expected_value and counts_as_marketing_push(campaign)
+
+
 def _col(alias: sql.Identifier, column: str) -> sql.Composable:
     return sql.SQL("{}.{}").format(alias, sql.Identifier(column))
 
@@ -140,6 +144,22 @@ REASONS: tuple[Reason, ...] = (
         lambda f: sql.SQL("COALESCE({streak}, 0) >= %(k)s AND {last} > {at} - make_interval(days => %(cool)s)").format(
             streak=_col(f.profile, "ignored_push_streak"), last=_col(f.profile, "last_push_at"), at=f.at
         ),
+    ),
+    # The attention budget and expected value (campaigns.budget: columns planning adds to the audience).
+    Reason(
+        SuppressionReason.ATTENTION_BUDGET,
+        _steered,
+        lambda f: sql.SQL("COALESCE({week}, 0) >= {budget}").format(week=_col(f.history, "week_count"), budget=_col(f.recipient, "budget")),
+        at_send=False,
+    ),
+    Reason(SuppressionReason.LOW_EXPECTED_VALUE, _steered, lambda f: sql.SQL("{} <= 0").format(_col(f.recipient, "ev_sample")), at_send=False),
+    Reason(
+        SuppressionReason.BUDGET_RESERVED,
+        _steered,
+        lambda f: sql.SQL("{better} > 0 AND {better} >= {budget} - COALESCE({week}, 0)").format(
+            better=_col(f.recipient, "better_pending"), budget=_col(f.recipient, "budget"), week=_col(f.history, "week_count")
+        ),
+        at_send=False,
     ),
     Reason(
         SuppressionReason.LOW_PREDICTED_ENGAGEMENT,

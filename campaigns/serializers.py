@@ -27,6 +27,8 @@ class CampaignInputSerializer(serializers.Serializer):
     send_time_optimization = serializers.BooleanField(required=False)
     min_predicted_engagement = serializers.FloatField(required=False, allow_null=True, min_value=0)
     top_percent = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=100)
+    steer_by_expected_value = serializers.BooleanField(required=False)
+    click_value = serializers.FloatField(required=False, min_value=0)
     recurrence = serializers.CharField(required=False, allow_blank=True, max_length=64)
 
     def validate_content(self, value):
@@ -48,8 +50,8 @@ class CampaignSerializer(serializers.ModelSerializer):
         fields = [
             "id", "name", "account", "message_type", "priority_class", "content", "segment_id", "topics", "state",
             "scheduled_at", "holdout_percent", "policy_overrides", "send_window_start", "send_window_end",
-            "send_time_optimization", "min_predicted_engagement", "top_percent", "recurrence", "parent",
-            "audience_count", "suppressed_count", "planned_count", "planned_at", "sending_started_at", "completed_at",
+            "send_time_optimization", "min_predicted_engagement", "top_percent", "steer_by_expected_value", "click_value",
+            "recurrence", "parent", "audience_count", "suppressed_count", "planned_count", "planned_at", "sending_started_at", "completed_at",
             "created_by", "approved_by", "approved_at", "created_at", "updated_at",
         ]
         read_only_fields = fields

@@ -50,7 +50,7 @@ def _enqueue(task_path: str, args: list[Any], **options: Any) -> None:
 CAMPAIGN_FIELDS = {
     "name", "account", "message_type", "priority_class", "content", "segment_id", "scheduled_at", "holdout_percent",
     "policy_overrides", "send_window_start", "send_window_end", "send_time_optimization", "min_predicted_engagement",
-    "top_percent", "recurrence",
+    "top_percent", "recurrence", "steer_by_expected_value", "click_value",
 }
 
 

@@ -266,6 +266,10 @@ class EngagementProfile(models.Model):
     last_push_at = models.DateTimeField(null=True, blank=True)
     last_click_at = models.DateTimeField(null=True, blank=True)
     topic_affinity = models.JSONField(default=dict, blank=True)
+    # Decayed pushes and clicks per topic tag id (as of score_updated_at): a push not clicked is
+    # evidence against the topic, so the click rate per topic can be estimated (engagement.prediction).
+    topic_pushes = models.JSONField(default=dict, blank=True)
+    topic_clicks = models.JSONField(default=dict, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
 

@@ -43,6 +43,8 @@ def outcomes_record(outcomes: list[Outcome], *, count_attempt: bool = True) -> N
 
 def push_events_record(campaign: Campaign, sent: Iterable[Claimed], at: datetime) -> None:
     """One `push.sent` engagement event per sent delivery (de-duplicated by delivery)."""
+    # The campaign's topics: a push not clicked is evidence against them (customers.engagement.learning).
+    topics = [str(pk) for pk in campaign.topics.values_list("pk", flat=True)]
     events_record_bulk(
         {
             "customer_id": row.customer_id,
@@ -51,7 +53,7 @@ def push_events_record(campaign: Campaign, sent: Iterable[Claimed], at: datetime
             "occurred_at": at,
             "campaign_id": campaign.pk,
             "delivery_id": row.id,
-            "properties": {"message_type": campaign.message_type},
+            "properties": {"message_type": campaign.message_type, **({"topics": topics} if topics else {})},
             "dedupe_key": f"push.sent:{row.id}",
         }
         for row in sent

@@ -32,6 +32,11 @@ campaign's topics; mini-program page views and menu views may carry them) add th
 ``AFFINITY_WEIGHTS`` to each topic. A topic whose affinity (as of ``ref``) reaches
 ``BEHAVIOUR_TAG_THRESHOLD`` becomes a behavioural interest tag (CustomerTag source "behaviour");
 below it, a behaviour-sourced tag is removed (tags assigned by operators are never touched).
+
+Topic pushes and clicks: each ``push.sent`` whose ``properties["topics"]`` lists topic tag ids adds
+its decay factor to ``topic_pushes`` of each topic, each ``link.click`` (``CLICK_TYPE``) with topics
+to ``topic_clicks``: with the same decay, their ratio is the customer's recent click rate per topic,
+and pushes without a click are the negative evidence (see ``customers.engagement.prediction``).
 """
 
 from __future__ import annotations
@@ -74,6 +79,7 @@ AFFINITY_WEIGHTS: dict[str, float] = {
 }
 RESPONSE_TYPES = ("link.click", "inbox.read")
 PUSH_TYPE = "push.sent"
+CLICK_TYPE = "link.click"
 
 
 def score_weight(event_type: str) -> float:
@@ -132,6 +138,8 @@ class DecayedState:
     affinity: dict[str, float] = field(default_factory=dict)
     last_push_at: datetime | None = None
     last_response_at: datetime | None = None
+    pushes: dict[str, float] = field(default_factory=dict)
+    clicks: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_stored(
@@ -143,6 +151,8 @@ class DecayedState:
         affinity: dict[str, float] | None,
         last_push_at: datetime | None,
         last_response_at: datetime | None,
+        pushes: dict[str, float] | None = None,
+        clicks: dict[str, float] | None = None,
     ) -> DecayedState:
         stored_hours = list(hours or [])
         return cls(
@@ -152,6 +162,8 @@ class DecayedState:
             affinity={str(k): float(v) for k, v in (affinity or {}).items()},
             last_push_at=last_push_at,
             last_response_at=last_response_at,
+            pushes={str(k): float(v) for k, v in (pushes or {}).items()},
+            clicks={str(k): float(v) for k, v in (clicks or {}).items()},
         )
 
     def apply(self, event: LearnedEvent) -> None:
@@ -163,7 +175,8 @@ class DecayedState:
             self.last_response_at = at
         weight = score_weight(event.event_type)
         affinity_weight = AFFINITY_WEIGHTS.get(event.event_type, 0.0)
-        topics = event_topics({"topics": event.topics}) if affinity_weight else []
+        counted = event.event_type in (PUSH_TYPE, CLICK_TYPE)
+        topics = event_topics({"topics": event.topics}) if affinity_weight or counted else []
         if weight <= 0 and not topics:
             return
         if self.ref is None:
@@ -174,20 +187,28 @@ class DecayedState:
         if weight > 0:
             self.score += weight * factor
             self.hours[hour_of_week_bucket(at, event.tz_name)] += factor
+        tally = self.pushes if event.event_type == PUSH_TYPE else self.clicks if event.event_type == CLICK_TYPE else None
         for topic in topics:
             key = str(topic)
-            self.affinity[key] = self.affinity.get(key, 0.0) + affinity_weight * factor
+            if affinity_weight:
+                self.affinity[key] = self.affinity.get(key, 0.0) + affinity_weight * factor
+            if tally is not None:
+                tally[key] = tally.get(key, 0.0) + factor
 
     def _advance(self, to: datetime) -> None:
         factor = decay_factor((to - self.ref).total_seconds())
         self.score *= factor
         self.hours = [h * factor for h in self.hours]
         self.affinity = {k: v * factor for k, v in self.affinity.items()}
+        self.pushes = {k: v * factor for k, v in self.pushes.items()}
+        self.clicks = {k: v * factor for k, v in self.clicks.items()}
         self.ref = to
 
     def pruned(self) -> DecayedState:
         self.hours = [h if h >= PRUNE_BELOW else 0.0 for h in self.hours]
-        self.affinity = {k: v for k, v in sorted(self.affinity.items(), key=lambda kv: int(kv[0])) if v >= PRUNE_BELOW}
+        self.affinity = _pruned(self.affinity)
+        self.pushes = _pruned(self.pushes)
+        self.clicks = _pruned(self.clicks)
         return self
 
     def best_hour(self) -> int | None:
@@ -199,6 +220,10 @@ class DecayedState:
 
     def behaviour_topics(self) -> set[int]:
         return {int(k) for k, v in self.affinity.items() if v >= BEHAVIOUR_TAG_THRESHOLD}
+
+
+def _pruned(values: dict[str, float]) -> dict[str, float]:
+    return {k: v for k, v in sorted(values.items(), key=lambda kv: int(kv[0])) if v >= PRUNE_BELOW}
 
 
 def ignored_streak(pushes_after_last_response: int) -> int:

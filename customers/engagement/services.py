@@ -43,11 +43,12 @@ _pending = threading.local()
 # The arrays _profiles_write unnests, in its parameters' order after `now`: (column alias, element type).
 _PROFILE_ARRAYS = (
     ("cid", "bigint"), ("score", "float8"), ("ref", "timestamptz"), ("hours", "text"),
-    ("best", "int"), ("aff", "text"), ("lp", "timestamptz"), ("lc", "timestamptz"),
+    ("best", "int"), ("aff", "text"), ("lp", "timestamptz"), ("lc", "timestamptz"), ("tp", "text"), ("tc", "text"),
 )
 _PROFILE_SETS = (
     "score = v.score, score_updated_at = v.ref, hour_of_week = v.hours::jsonb, best_hour = v.best, "
-    "topic_affinity = v.aff::jsonb, last_push_at = v.lp, last_click_at = v.lc, updated_at = %s"
+    "topic_affinity = v.aff::jsonb, last_push_at = v.lp, last_click_at = v.lc, "
+    "topic_pushes = v.tp::jsonb, topic_clicks = v.tc::jsonb, updated_at = %s"
 )
 
 
@@ -181,6 +182,8 @@ def _store(profile: EngagementProfile, state: DecayedState) -> None:
     profile.topic_affinity = state.affinity
     profile.last_push_at = state.last_push_at
     profile.last_click_at = state.last_response_at
+    profile.topic_pushes = state.pushes
+    profile.topic_clicks = state.clicks
 
 
 def _profiles_write(profiles: list[EngagementProfile], *, now: datetime, with_streak: bool = False) -> None:
@@ -196,6 +199,8 @@ def _profiles_write(profiles: list[EngagementProfile], *, now: datetime, with_st
         [json.dumps(p.topic_affinity) for p in profiles],
         [p.last_push_at for p in profiles],
         [p.last_click_at for p in profiles],
+        [json.dumps(p.topic_pushes) for p in profiles],
+        [json.dumps(p.topic_clicks) for p in profiles],
     ]
     if with_streak:
         columns.append([p.ignored_push_streak for p in profiles])
@@ -228,6 +233,8 @@ def engagement_events_apply(*, event_ids: list[int]) -> int:
             affinity=profile.topic_affinity,
             last_push_at=profile.last_push_at,
             last_response_at=profile.last_click_at,
+            pushes=profile.topic_pushes,
+            clicks=profile.topic_clicks,
         )
         before = dict(state.affinity)
         for event in by_customer[customer_id]:

@@ -1,12 +1,11 @@
-"""The simulation loop: two arms of the same people run hour by hour through the real product."""
+"""The simulation loop: the same audience mirrored onto one account per arm, run hour by hour through the real product."""
 
 from __future__ import annotations
 
 import heapq
 import random
-from collections import deque
+from collections import Counter, defaultdict, deque
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import count
 from typing import Any
@@ -14,73 +13,81 @@ from unittest import mock
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
+from django.db.models import Count, Q
 from django.test import RequestFactory
 
 import campaigns.services as campaign_services
 from accounts.models import ChannelAccount
 from campaigns import dispatch
-from campaigns.models import Campaign, CampaignState, Delivery
+from campaigns.models import Campaign, CampaignState, Delivery, DeliveryState
 from campaigns.tracking.services import tracked_url
 from campaigns.tracking.views import tracked_redirect
+from customers.engagement.prediction import click_estimates
 from customers.engagement.services import engagement_events_apply
-from customers.models import ChannelIdentity, EngagementEvent
-from customers.segments.services import segment_create
-from customers.services import event_record, events_record_bulk, identity_set_follow_state
-from customers.services.bulk import CustomerUpsert, IdentityUpsert, customers_upsert_bulk
+from customers.models import EngagementEvent
+from customers.segments.services import segment_create, segment_static_add
+from customers.services import events_record_bulk
+from customers.services.consent import consent_credit_add
 from customers.services.tags import tag_ensure
+from devtools.simulator.arms import SUBSCRIBE_TEMPLATE, Arm, arm_disturb, arm_suppressions, followers_create
+from devtools.simulator.audience import SIM_TZ, ArmTally, Audience, Push, PushOutcome
 from devtools.simulator.clock import SimClock, install_db_clock, restore_search_path
-from devtools.simulator.params import SIM_TZ, ArmResult, Person, SimParams, SimResult
-from devtools.simulator.people import build_audience, click_probability, next_session, notice_probability
+from devtools.simulator.params import ARMS, Calibration, SimParams, SimResult
 from messaging.channels.hosts import sandbox_started
 from messaging.sandbox.control import SandboxControl
 from messaging.sandbox.server import SandboxServer
 
 WECHAT_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.42"
-
-
-@dataclass
-class Arm:
-    name: str
-    steered: bool
-    account: Any
-    customer_ids: list[int]
-    identity_ids: list[int]
-    segments: dict[int, int]  # topic index → segment id (blast: the same whole-audience segment)
-    following: list[bool]
-    unwanted: list[deque] = field(default_factory=list)
-    result: ArmResult = field(default_factory=lambda: ArmResult(name=""))
-    campaign_ids: list[int] = field(default_factory=list)
-    seen_deliveries: set[int] = field(default_factory=set)
-    by_customer: dict[int, int] = field(default_factory=dict)
-    topic_of: dict[int, int] = field(default_factory=dict)  # campaign id → topic index
+# The product's default quiet hours end 08:30 and start 21:00: the hours a single blast may use.
+BLAST_HOURS = range(9, 21)
+# Campaign days start here (local): the steered and oracle arms plan their own hours after it.
+LAUNCH_HOUR = 8
+ORGANIC_EVENT = {"page_view": "mp.page_view", "menu_click": "wechat.click", "conversion": "conversion"}
+HISTORY_DAYS = 60
+FINISHED = {CampaignState.COMPLETED, CampaignState.CANCELLED}
 
 
 class Simulation:
-    def __init__(self, params: SimParams, *, sandbox_url: str, stdout=None):
-        if params.steering not in ("tags", "predicted"):
-            raise ValueError("steering must be 'tags' or 'predicted'")
+    def __init__(self, params: SimParams, audience: Audience, *, sandbox_url: str, stdout=None):
+        if params.steering not in ("value", "tags", "predicted"):
+            raise ValueError("steering must be 'value', 'tags' or 'predicted'")
+        unknown = set(params.arm_names) - set(ARMS)
+        if unknown:
+            raise ValueError(f"unknown arms: {', '.join(sorted(unknown))} (known: {', '.join(ARMS)})")
         self.params = params
+        self.audience = audience
+        self.people = list(audience.people())
         self.sandbox_url = sandbox_url
         self.stdout = stdout
-        self.people = build_audience(params)
-        self.rng = random.Random(params.seed + 1)
+        self.organic_rng = random.Random(f"organic:{params.seed}")
         self.clock = SimClock(params.start)
         self.heap: list[tuple[datetime, int, str, dict]] = []
         self.seq = count()
         self.last_event_id = 0
         self.factory = RequestFactory()
+        self.blast_hour = self._blast_hour()
+        self.predictions: dict[int, dict[int, float]] = {}  # blast campaign id → customer id → predicted click
 
     def log(self, message: str) -> None:
         if self.stdout is not None:
             self.stdout.write(message)
 
+    def _blast_hour(self) -> int:
+        """The single hour best for the audience as a whole: most people read within a few hours of it."""
+        hours = Counter(self.audience.traits(p.index, self.params.start).best_hour for p in self.people)
+
+        def reach(h: int) -> float:
+            return sum(n * 0.5 ** (((r - h) % 24) / 3) for r, n in hours.items())
+
+        return max(BLAST_HOURS, key=lambda h: (reach(h), -h))
+
     # setup -------------------------------------------------------------------------------------
     def _setup(self) -> None:
         control = SandboxControl(self.sandbox_url)
-        suffix = f"{self.params.seed}-{self.rng.randrange(10**9)}"
+        suffix = f"{self.params.seed}-{random.Random().randrange(10**9)}"
         self.topic_tags = [tag_ensure(group_name=f"sim topics {suffix}", name=f"topic-{k}").pk for k in range(self.params.topics)]
         self.arms: list[Arm] = []
-        for name, steered in (("blast", False), ("steered", True)):
+        for number, name in enumerate(self.params.arm_names):
             account = ChannelAccount.objects.create(
                 kind="oa",
                 name=f"sim {name} {suffix}",
@@ -94,53 +101,68 @@ class Simulation:
                 daily_quota=10_000_000,
             )
             control.register_app(kind="oa", app_id=account.app_id, secret=account.app_secret, auto_report=False)
-            openids = control.add_followers(account.app_id, self.params.customers)
-            customer_ids, identity_ids = _followers_create(account_id=account.pk, openids=openids, name=name)
+            openids = control.add_followers(account.app_id, len(self.people))
+            customer_ids, identity_ids = followers_create(self.people, account_id=account.pk, openids=openids, name=name)
+            for person, openid, customer_id in zip(self.people, openids, customer_ids, strict=True):
+                if person.consent_credits > 0:
+                    control.grant_consent(account.app_id, openid, SUBSCRIBE_TEMPLATE, count=person.consent_credits)
+                    consent_credit_add(customer_id=customer_id, account_id=account.pk, template_id=SUBSCRIBE_TEMPLATE, count=person.consent_credits)
             follows = {"type": "channel", "op": "follows", "account": account.pk}
-            if steered and self.params.steering == "tags":
+            if name == "steered" and self.params.steering == "tags":
                 segments = {
-                    k: segment_create(
-                        name=f"sim {name} {suffix} topic {k}", rule={"all": [follows, {"type": "tag", "op": "has", "tag": tag}]}
-                    ).pk
+                    k: segment_create(name=f"sim {name} {suffix} topic {k}", rule={"all": [follows, {"type": "tag", "op": "has", "tag": tag}]}).pk
                     for k, tag in enumerate(self.topic_tags)
                 }
+            elif name == "oracle":
+                segments = {}  # a static segment per campaign and hour, chosen from the hidden traits
             else:
                 whole = segment_create(name=f"sim {name} {suffix} all", rule={"all": [follows]}).pk
                 segments = dict.fromkeys(range(self.params.topics), whole)
             arm = Arm(
                 name=name,
-                steered=steered,
                 account=account,
                 customer_ids=customer_ids,
                 identity_ids=identity_ids,
+                rng=random.Random(f"{name}:{self.params.seed}:{number}"),
                 segments=segments,
-                following=[True] * self.params.customers,
-                unwanted=[deque() for _ in range(self.params.customers)],
-                result=ArmResult(name=name),
+                following=[True] * len(self.people),
+                history=[deque() for _ in self.people],
+                tally=ArmTally(name=name),
             )
             arm.by_customer = {cid: i for i, cid in enumerate(arm.customer_ids)}
             self.arms.append(arm)
         self.last_event_id = EngagementEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
 
     # events ------------------------------------------------------------------------------------
-    def _push(self, at: datetime, kind: str, **data: Any) -> None:
+    def _schedule(self, at: datetime, kind: str, **data: Any) -> None:
         heapq.heappush(self.heap, (at, next(self.seq), kind, data))
 
-    def _plan_organic_day(self, day_start_local: datetime) -> None:
-        p = self.params
+    def _organic_hour(self, hour: datetime) -> None:
+        rows = []
         for person in self.people:
-            if self.rng.random() >= p.visit_rate:
-                continue
-            if self.rng.random() < p.off_interest_visit_share:
-                topic = self.rng.randrange(p.topics)
-            else:
-                topic = self.rng.choice(sorted(person.interests))
-            at = day_start_local + timedelta(hours=person.reading_hour, minutes=self.rng.randrange(0, 60))
-            self._push(at.astimezone(ZoneInfo("UTC")), "visit", person=person.index, topic=topic)
+            for act in self.audience.organic(person.index, hour, self.organic_rng):
+                at = hour + timedelta(minutes=act.minute)
+                properties: dict[str, Any] = {}
+                if act.topic is not None:
+                    properties["topics"] = [self.topic_tags[act.topic]]
+                    if act.kind == "page_view":
+                        properties["page"] = f"pages/topic?id={act.topic}"
+                rows.extend(
+                    {
+                        "customer_id": arm.customer_ids[person.index],
+                        "account_id": arm.account.pk,
+                        "event_type": ORGANIC_EVENT[act.kind],
+                        "occurred_at": at,
+                        "properties": properties,
+                    }
+                    for arm in self.arms
+                )
+        if rows:
+            self.clock.set(hour)
+            events_record_bulk(rows)
 
     def _learn(self) -> None:
         """The analytics worker: fold every new event into the profiles (incremental)."""
-
         ids = list(EngagementEvent.objects.filter(pk__gt=self.last_event_id).order_by("pk").values_list("pk", flat=True))
         if ids:
             for start in range(0, len(ids), 500):
@@ -148,118 +170,150 @@ class Simulation:
             self.last_event_id = ids[-1]
 
     # campaigns ---------------------------------------------------------------------------------
-    def _launch(self, topic: int, at: datetime, number: int) -> None:
+    def _campaign(self, arm: Arm, *, topic: int, number: int, segment_id: int, at: datetime, sto: bool, label: str = "") -> None:
+        p = self.params
+        data = {
+            "name": f"sim {arm.name} #{number} topic {topic}{label}",
+            "account": arm.account,
+            "message_type": p.channel,
+            "priority_class": "marketing",
+            "content": {
+                "template_id": SUBSCRIBE_TEMPLATE,
+                "template_keys": ["thing1"],
+                "fields": {"thing1": f"News about topic {topic}"},
+                "page": f"pages/topic?id={topic}",
+            },
+            "segment_id": segment_id,
+            "topics": [self.topic_tags[topic]],
+            "send_time_optimization": sto,
+        }
+        if arm.name == "steered" and p.steering == "predicted":
+            data["top_percent"] = p.top_percent
+        if arm.name == "steered" and p.steering == "value":
+            data["steer_by_expected_value"] = True
+        campaign = campaign_services.campaign_create(data=data)
+        campaign_services.campaign_schedule(campaign=campaign, at=at)
+        arm.campaign_ids.append(campaign.pk)
+        arm.open_ids.add(campaign.pk)
+        arm.topic_of[campaign.pk] = topic
 
+    def _launch(self, topic: int, day_start: datetime, number: int) -> None:
+        launch = day_start + timedelta(hours=LAUNCH_HOUR)
         for arm in self.arms:
-            campaign = campaign_services.campaign_create(
-                data={
-                    "name": f"sim {arm.name} #{number} topic {topic}",
-                    "account": arm.account,
-                    "message_type": "template",
-                    # Template messages carry a tracked URL; WeChat allows them only as transactional,
-                    # so the marketing caps do not apply and do not mask the blast/steered difference.
-                    "priority_class": "transactional",
-                    "content": {
-                        "template_id": "SIM-TPL",
-                        "template_keys": ["first"],
-                        "fields": {"first": f"News about topic {topic}"},
-                        "url": f"https://shop.example.com/topic/{topic}",
-                    },
-                    "segment_id": arm.segments[topic],
-                    "topics": [self.topic_tags[topic]],
-                    "send_time_optimization": arm.steered,
-                    **({"top_percent": self.params.top_percent} if arm.steered and self.params.steering == "predicted" else {}),
-                }
-            )
-            campaign_services.campaign_schedule(campaign=campaign, at=at)
-            campaign_services.campaign_plan(campaign_id=campaign.pk)
-            arm.campaign_ids.append(campaign.pk)
-            arm.topic_of[campaign.pk] = topic
+            if arm.name == "blast":
+                self._campaign(arm, topic=topic, number=number, segment_id=arm.segments[topic], at=day_start + timedelta(hours=self.blast_hour), sto=False)
+                # The blast arm pushes everyone: its outcomes check the click estimates made before each push.
+                following = [cid for i, cid in enumerate(arm.customer_ids) if arm.following[i]]
+                estimates = click_estimates(customer_ids=following, topic_ids=[self.topic_tags[topic]], now=self.clock.now())
+                self.predictions[arm.campaign_ids[-1]] = {cid: mean for cid, (mean, _, _) in estimates.items()}
+            elif arm.name == "steered":
+                self._campaign(arm, topic=topic, number=number, segment_id=arm.segments[topic], at=launch, sto=True)
+            else:
+                self._launch_oracle(arm, topic=topic, day_start=day_start, number=number)
+
+    def _launch_oracle(self, arm: Arm, *, topic: int, day_start: datetime, number: int) -> None:
+        """Those who would click this topic now, each group at its reading hour (same policy as the others)."""
+        by_hour: dict[int, list[int]] = defaultdict(list)
+        for person in self.people:
+            traits = self.audience.traits(person.index, day_start + timedelta(hours=12))
+            if traits.clicks and topic in traits.interests and arm.following[person.index]:
+                by_hour[traits.best_hour].append(arm.customer_ids[person.index])
+        for hour, customer_ids in sorted(by_hour.items()):
+            at = day_start + timedelta(hours=hour if hour >= LAUNCH_HOUR else hour + 24)
+            segment = segment_create(name=f"sim oracle #{number} h{hour} {self.topic_tags[topic]}", kind="static")
+            segment_static_add(segment=segment, customers=customer_ids)
+            self._campaign(arm, topic=topic, number=number, segment_id=segment.pk, at=at, sto=False, label=f" h{hour}")
 
     def _dispatch(self) -> None:
-
+        """What beat and the dispatch workers do for this arm's open campaigns, then who got a push."""
+        now = self.clock.now()
         for arm in self.arms:
-            sending = Campaign.objects.filter(pk__in=arm.campaign_ids, state=CampaignState.SENDING).values_list("pk", flat=True)
+            if not arm.open_ids:
+                continue
+            states = dict(Campaign.objects.filter(pk__in=arm.open_ids).values_list("pk", "state"))
+            due = Campaign.objects.filter(pk__in=arm.open_ids, state=CampaignState.SCHEDULED, scheduled_at__lte=now).values_list("pk", flat=True)
+            for campaign_id in list(due):
+                campaign_services.campaign_plan(campaign_id=campaign_id)
+                states[campaign_id] = CampaignState.SENDING
+            sending = [pk for pk, state in states.items() if state == CampaignState.SENDING]
+            planned = dict(
+                Delivery.objects.filter(campaign_id__in=sending, state=DeliveryState.PLANNED)
+                .values("campaign_id")
+                .annotate(due=Count("pk", filter=Q(send_after__lte=now)))
+                .values_list("campaign_id", "due")
+            )
             for campaign_id in sending:
+                # A worker would find nothing due; one with nothing left planned completes the campaign.
+                if planned.get(campaign_id, 1) == 0:
+                    continue
                 for _ in range(50):
                     result = dispatch.campaign_dispatch(campaign_id=campaign_id, budget_seconds=120)
                     if result.requeue_in != 0:
                         break
-            fresh = Delivery.objects.filter(campaign_id__in=arm.campaign_ids, sent_at__isnull=False).exclude(pk__in=arm.seen_deliveries)
+            # Sent since the last look (the clock only moves forward); `seen` guards the boundary.
+            fresh = Delivery.objects.filter(campaign_id__in=arm.open_ids, sent_at__gte=arm.checked_at).order_by("pk")
+            arm.checked_at = now
             for delivery_id, customer_id, campaign_id, sent_at in fresh.values_list("pk", "customer_id", "campaign_id", "sent_at"):
-                arm.seen_deliveries.add(delivery_id)
-                arm.result.pushes += 1
-                person = self.people[arm.by_customer[customer_id]]
-                session = next_session(person, sent_at, self.rng, self.params)
-                if session is None:
+                if delivery_id in arm.seen_deliveries:
                     continue
-                self._push(session, "read", arm=arm.name, person=person.index, delivery=delivery_id, campaign=campaign_id, sent_at=sent_at)
+                arm.seen_deliveries.add(delivery_id)
+                arm.tally.pushes += 1
+                person = arm.by_customer[customer_id]
+                push = Push(channel=self.params.channel, topics=frozenset({arm.topic_of[campaign_id]}), sent_at=sent_at, arm=arm.name)
+                read_at = self.audience.read(person, push, arm.rng)
+                data = {"arm": arm.name, "person": person, "delivery": delivery_id, "campaign": campaign_id, "push": push}
+                if read_at is None:
+                    # Never read: the push still counts against their patience, a day later.
+                    self._schedule(sent_at + timedelta(hours=24), "unread", **data)
+                else:
+                    self._schedule(max(read_at, sent_at), "read", **data)
+            done = {pk for pk, state in Campaign.objects.filter(pk__in=arm.open_ids).values_list("pk", "state") if state in FINISHED}
+            arm.open_ids -= done
 
     # actions -----------------------------------------------------------------------------------
     def _arm(self, name: str) -> Arm:
         return next(a for a in self.arms if a.name == name)
 
-    def _do(self, kind: str, data: dict) -> None:
-
-        if kind == "visit":
-            tag = self.topic_tags[data["topic"]]
-            events_record_bulk(
-                [
-                    {
-                        "customer_id": arm.customer_ids[data["person"]],
-                        "event_type": "mp.page_view",
-                        "occurred_at": self.clock.now(),
-                        "properties": {"page": f"pages/topic?id={data['topic']}", "topics": [tag]},
-                    }
-                    for arm in self.arms
-                ]
-            )
-            return
+    def _react(self, kind: str, data: dict) -> None:
         arm = self._arm(data["arm"])
-        person = self.people[data["person"]]
-        if not arm.following[person.index]:
+        person = data["person"]
+        if not arm.following[person]:
             return
         now = self.clock.now()
-        delay = (now - data["sent_at"]).total_seconds() / 3600
+        push: Push = data["push"]
+        clicked = False
+        if kind == "read":
+            arm.tally.reads += 1
+            clicked = self.audience.click(person, push, now, arm.rng)
+            if clicked:
+                self._click(arm, person, data)
+        history = arm.history[person]
+        while history and history[0].push.sent_at < now - timedelta(days=HISTORY_DAYS):
+            history.popleft()
+        outcome = self.audience.disturbance(person, push, clicked, tuple(history), now, arm.rng)
+        history.append(PushOutcome(push=push, read_at=now if kind == "read" else None, clicked=clicked))
+        if outcome:
+            arm_disturb(arm, person, outcome, now=now)
+
+    def _click(self, arm: Arm, person: int, data: dict) -> None:
         topic = arm.topic_of[data["campaign"]]
-        clicked = self.rng.random() < notice_probability(delay, self.params) and self.rng.random() < click_probability(person, topic, self.params)
-        if clicked:
-            self._click(arm, person, data)
-            return
-        window = arm.unwanted[person.index]
-        window.append(now)
-        while window and window[0] < now - timedelta(days=self.params.patience_days):
-            window.popleft()
-        if len(window) >= person.patience:
-            self._unfollow(arm, person)
-
-    def _click(self, arm: Arm, person: Person, data: dict) -> None:
-
-        url = Campaign.objects.values_list("content", flat=True).get(pk=data["campaign"])["url"]
-        short = tracked_url(delivery_id=data["delivery"], campaign_id=data["campaign"], customer_id=arm.customer_ids[person.index], url=url)
+        short = tracked_url(
+            delivery_id=data["delivery"], campaign_id=data["campaign"], customer_id=arm.customer_ids[person], url=f"https://shop.example.com/topic/{topic}"
+        )
         token = short.rsplit("/", 1)[1]
-        request = self.factory.get(f"/r/{token}", HTTP_USER_AGENT=WECHAT_UA)
-        response = tracked_redirect(request, token)
+        response = tracked_redirect(self.factory.get(f"/r/{token}", HTTP_USER_AGENT=WECHAT_UA), token)
         if response.status_code == 302:
-            arm.result.clicks += 1
-
-    def _unfollow(self, arm: Arm, person: Person) -> None:
-
-        now = self.clock.now()
-        arm.following[person.index] = False
-        arm.result.unfollows += 1
-        identity = ChannelIdentity.objects.get(pk=arm.identity_ids[person.index])
-        identity_set_follow_state(identity=identity, following=False, at=now)
-        event_record(customer_id=arm.customer_ids[person.index], event_type="wechat.unsubscribe", occurred_at=now, account_id=arm.account.pk)
+            arm.tally.clicks += 1
 
     # main loop ---------------------------------------------------------------------------------
     def run(self, *, keep: bool = False) -> SimResult:
-
         p = self.params
         with ExitStack() as stack:
-            stack.enter_context(_outer_transaction(keep=keep))
+            # Installed (and committed) before the run's transaction: CREATE FUNCTION locks the
+            # function until commit, and several simulations may run side by side on one database.
             previous_path = install_db_clock()
             stack.callback(restore_search_path, previous_path)
+            stack.enter_context(_outer_transaction(keep=keep))
             stack.enter_context(mock.patch("django.utils.timezone.now", self.clock.now))
             # The simulation drives planning and dispatch itself, tick by tick.
             stack.enter_context(mock.patch.object(campaign_services, "_enqueue", lambda *a, **k: None))
@@ -270,40 +324,38 @@ class Simulation:
             total_days = p.warmup_days + 7 * p.weeks
             weekdays = [0, 2, 4, 1, 3, 5, 6][: max(1, min(7, p.campaigns_per_week))]
             number = 0
-            for hour in range(total_days * 24 + 24):
+            for hour in range(total_days * 24 + 48):
                 tick = start_local + timedelta(hours=hour)
                 day = hour // 24
-                if tick.hour == 0 and day < total_days:
-                    self._plan_organic_day(tick)
-                # Actions of the past hour, in time order.
+                # Reactions of the past hour, in time order.
                 while self.heap and self.heap[0][0] < tick:
                     at, _, kind, data = heapq.heappop(self.heap)
                     self.clock.set(at)
-                    self._do(kind, data)
+                    self._react(kind, data)
+                if day < total_days:
+                    self._organic_hour(tick - timedelta(hours=1))
                 self.clock.set(tick)
                 self._learn()
                 campaign_day = day - p.warmup_days
-                if 0 <= campaign_day < 7 * p.weeks and tick.weekday() in weekdays and tick.hour == p.send_hour:
+                if 0 <= campaign_day < 7 * p.weeks and tick.weekday() in weekdays and tick.hour == 0:
                     self._launch(number % p.topics, tick, number)
                     number += 1
                 self._dispatch()
                 if hour % (24 * 7) == 0:
-                    self.log(f"  day {day}: " + ", ".join(f"{a.name} {a.result.pushes} pushes {a.result.clicks} clicks {a.result.unfollows} unfollows" for a in self.arms))
-        return SimResult(blast=self.arms[0].result, steered=self.arms[1].result)
-
-
-def _followers_create(*, account_id: int, openids: list[str], name: str) -> tuple[list[int], list[int]]:
-    """One customer per follower, through customers' bulk upsert: customer ids and identity ids in order."""
-    rows = [
-        CustomerUpsert(
-            values={"display_name": f"sim {name} {i}", "timezone": SIM_TZ},
-            identities=[IdentityUpsert(account_id=account_id, kind="oa_openid", external_id=openid, follow_state="following")],
+                    self.log(f"  day {day}: " + ", ".join(f"{a.name} {a.tally.pushes} pushes {a.tally.clicks} clicks {a.tally.unfollows} unfollows" for a in self.arms))
+            for arm in self.arms:
+                arm.tally.suppressed = arm_suppressions(arm)
+            calibration = self._calibration()
+        return SimResult(
+            audience=self.audience.name, seed=p.seed, blast_hour=self.blast_hour, arms={a.name: a.tally for a in self.arms}, calibration=calibration
         )
-        for i, openid in enumerate(openids)
-    ]
-    customer_ids = customers_upsert_bulk(rows, link_unionids=False).customer_ids
-    by_openid = dict(ChannelIdentity.objects.filter(account_id=account_id).values_list("external_id", "pk"))
-    return customer_ids, [by_openid[openid] for openid in openids]
+
+    def _calibration(self) -> Calibration | None:
+        """Predicted click (made before each push) against the click, on the last week's blast pushes (held out)."""
+        last_week = self.params.start + timedelta(days=self.params.warmup_days + 7 * (self.params.weeks - 1))
+        rows = Delivery.objects.filter(campaign_id__in=list(self.predictions), sent_at__gte=last_week).values_list("campaign_id", "customer_id", "clicked_at")
+        pairs = [(self.predictions[c].get(cust, 0.0), clicked is not None) for c, cust, clicked in rows]
+        return Calibration.of(pairs) if pairs else None
 
 
 class _Rollback(Exception):
@@ -321,13 +373,13 @@ def _outer_transaction(*, keep: bool):
         pass
 
 
-def simulate(params: SimParams, *, sandbox_url: str | None = None, keep: bool = False, stdout=None) -> SimResult:
+def simulate(params: SimParams, audience: Audience, *, sandbox_url: str | None = None, keep: bool = False, stdout=None) -> SimResult:
     """Run the simulation against a sandbox (started here unless `sandbox_url` is given)."""
     if sandbox_url:
         sandbox_started(sandbox_url)  # the sandbox the simulator was told to use
-        return Simulation(params, sandbox_url=sandbox_url, stdout=stdout).run(keep=keep)
+        return Simulation(params, audience, sandbox_url=sandbox_url, stdout=stdout).run(keep=keep)
     server = SandboxServer(host="127.0.0.1", port=0).start()
     try:
-        return Simulation(params, sandbox_url=server.base_url, stdout=stdout).run(keep=keep)
+        return Simulation(params, audience, sandbox_url=server.base_url, stdout=stdout).run(keep=keep)
     finally:
         server.stop()

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db
 DOCUMENTED_FUNNEL = [
     "no_identity", "unfollowed", "do_not_disturb", "topic_opt_out", "refuses_template", "wecom_no_owner", "no_consent",
     "outside_cs_window", "cs_quota_used", "mass_monthly_limit", "wecom_group_limit", "preference_frequency", "frequency_day",
-    "frequency_week", "min_gap", "fatigue", "low_predicted_engagement",
+    "frequency_week", "min_gap", "fatigue", "attention_budget", "low_expected_value", "budget_reserved", "low_predicted_engagement",
 ]
 
 

@@ -44,9 +44,11 @@ def _assert_same(a, b):
     assert a.best_hour == b.best_hour
     assert a.ignored_push_streak == b.ignored_push_streak
     assert (a.last_push_at, a.last_click_at) == (b.last_push_at, b.last_click_at)
-    assert set(a.topic_affinity) == set(b.topic_affinity)
-    for key, value in a.topic_affinity.items():
-        assert value == pytest.approx(b.topic_affinity[key], rel=1e-9, abs=1e-5)
+    for field in ("topic_affinity", "topic_pushes", "topic_clicks"):
+        mine, theirs = getattr(a, field), getattr(b, field)
+        assert set(mine) == set(theirs), field
+        for key, value in mine.items():
+            assert value == pytest.approx(theirs[key], rel=1e-9, abs=1e-5), field
 
 
 EVENT_TYPES = ["push.sent", "push.sent", "link.click", "inbox.read", "mp.page_view", "wechat.message", "push.delivered", "conversion"]

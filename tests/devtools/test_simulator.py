@@ -1,46 +1,132 @@
-import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from io import StringIO
-from zoneinfo import ZoneInfo
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 
 from campaigns.models import Campaign
 from customers.models import Customer, EngagementEvent
 from devtools.simulator import (
-    Person,
+    PRESETS,
+    Audience,
+    Organic,
+    PersonSpec,
+    Push,
+    PushOutcome,
     SimClock,
-    SimParams,
-    build_audience,
-    click_probability,
+    Traits,
+    audience_load,
     install_db_clock,
-    next_session,
-    notice_probability,
     restore_search_path,
 )
+from devtools.simulator.presets import ClassicAudience
+
+T = datetime(2030, 3, 4, 2, 0, tzinfo=UTC)
 
 
-def test_audience_is_deterministic_for_a_seed_and_follows_the_parameters():
-    params = SimParams(customers=200, topics=5, seed=3, reading_hours="9:1,20:3")
-    a, b = build_audience(params), build_audience(params)
-    assert a == b
-    assert all(1 <= len(p.interests) <= 2 and p.interests <= set(range(5)) for p in a)
-    assert {p.reading_hour for p in a} == {9, 20}
-    assert sum(p.reading_hour == 20 for p in a) > sum(p.reading_hour == 9 for p in a)
-    assert all(params.patience_min <= p.patience <= params.patience_max for p in a)
+class TinyAudience(Audience):
+    """Six people: person i likes topic i % 2, reads every push half an hour after it arrives and
+    clicks it when it is on their topic; person 5 refuses consent; person 4 mutes the account the
+    first time a push is not for them. Everybody visits their topic's page at 10:00 local."""
+
+    name = "tiny"
+
+    def people(self):
+        return [PersonSpec(index=i, display_name=f"tiny {i}", consent_credits=0 if i == 5 else 10) for i in range(self.size)]
+
+    def organic(self, person, hour, rng):
+        return [Organic(kind="page_view", minute=5, topic=person % 2)] if (hour.hour + 8) % 24 == 10 else []
+
+    def read(self, person, push, rng):
+        return push.sent_at + timedelta(minutes=30)
+
+    def click(self, person, push, read_at, rng):
+        return person % 2 in push.topics
+
+    def disturbance(self, person, push, clicked, recent, at, rng):
+        return "mute" if person == 4 and not clicked else None
+
+    def traits(self, person, at):
+        return Traits(interests=frozenset({person % 2}), best_hour=10)
 
 
-def test_a_push_is_seen_at_the_next_reading_session_and_buried_pushes_fade():
-    params = SimParams(session_rate=1.0)
-    person = Person(index=0, interests=frozenset({1}), reading_hour=20, reading_minute=30, patience=5)
-    sent = datetime(2030, 3, 4, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
-    session = next_session(person, sent, random.Random(1), params).astimezone(ZoneInfo("Asia/Shanghai"))
-    assert session.date() == sent.date() and 20 <= session.hour <= 21
-    assert notice_probability(0, params) == 1.0
-    assert notice_probability(10, params) < notice_probability(2, params)
-    assert click_probability(person, 1, params) > click_probability(person, 2, params)
+def _row(text, name):
+    return next(line for line in text.splitlines() if line.startswith(name + " "))
+
+
+@pytest.mark.django_db
+def test_a_custom_audience_plugs_in_and_every_arm_runs_through_the_product(sandbox):
+    out = StringIO()
+    before = (Customer.objects.count(), Campaign.objects.count(), EngagementEvent.objects.count())
+
+    call_command(
+        "simulate_audience", audience="tests.devtools.test_simulator:TinyAudience", customers=6, topics=2, weeks=1, warmup_days=3,
+        sandbox_url=sandbox.base_url, stdout=out,
+    )
+
+    text = out.getvalue()
+    # pushes, reads, clicks, clicks/push, unfollows, mutes per arm. Campaigns: topic 0, 1, 0.
+    # Blast: 5 consenting people × 3, less person 4's third push (muted after the topic-1 push);
+    # clicks 3 + 2 + 2.
+    assert _row(text, "blast").split()[1:] == ["14", "14", "7", "0.500", "0", "1"]
+    # The oracle sends each topic only to those who like it, and nobody is disturbed.
+    assert _row(text, "oracle").split()[1:] == ["8", "8", "8", "1.000", "0", "0"]
+    assert "blast hour 10:00" in text
+    assert "no_consent 3" in _row(text, "suppressed (blast):")
+    assert "do_not_disturb 1" in _row(text, "suppressed (blast):")
+    # The click estimates made before each blast push are scored on the held-out (last) week.
+    assert "calibration on the held-out week's 14 blast pushes: Brier" in text
+    steered_pushes = int(_row(text, "steered").split()[1])
+    # The pushes really went through the sandbox, as subscribe messages.
+    assert len(sandbox.control.sent_messages(api="bizsend")) == 14 + steered_pushes + 8
+    # Everything ran in one rolled-back transaction.
+    assert (Customer.objects.count(), Campaign.objects.count(), EngagementEvent.objects.count()) == before
+
+
+def test_audience_names_resolve_to_presets_or_classes_and_bad_ones_are_refused():
+    assert audience_load("sparse") is PRESETS["sparse"]
+    assert audience_load("tests.devtools.test_simulator:TinyAudience") is TinyAudience
+    for bad in ("nonsense", "tests.devtools.test_simulator:Nope", "datetime:datetime"):
+        with pytest.raises(ValueError):
+            audience_load(bad)
+    with pytest.raises(CommandError):
+        call_command("simulate_audience", audience="nonsense")
+    with pytest.raises(ValueError, match="unknown audience options"):
+        ClassicAudience(size=3, topics=2, seed=1, wrong="1")
+
+
+def test_presets_are_deterministic_and_stress_what_they_say():
+    size, topics = 400, 6
+    for cls in PRESETS.values():
+        a, b = cls(size=size, topics=topics, seed=3), cls(size=size, topics=topics, seed=3)
+        assert [a.traits(i, T) for i in range(size)] == [b.traits(i, T) for i in range(size)]
+    sparse, classic = PRESETS["sparse"](size=size, topics=topics, seed=3), PRESETS["classic"](size=size, topics=topics, seed=3)
+    assert 0.3 < sum(not h.visits for h in sparse.hidden) / size < 0.5
+    assert all(h.visits for h in classic.hidden)
+    never = PRESETS["never_click"](size=size, topics=topics, seed=3)
+    assert 0.35 < sum(not never.traits(i, T).clicks for i in range(size)) / size < 0.55
+    drifting = PRESETS["drifting"](size=size, topics=topics, seed=3)
+    changed = sum(drifting.traits(i, T).interests != drifting.traits(i, T + timedelta(days=30)).interests for i in range(size))
+    assert changed > size / 2
+    assert all(classic.traits(i, T) == classic.traits(i, T + timedelta(days=30)) for i in range(size))
+    night = PRESETS["night"](size=size, topics=topics, seed=3)
+    assert all(night.traits(i, T).best_hour in (7, 20, 22, 23) for i in range(size))
+
+
+def test_fragile_patience_shrinks_with_recent_pushes():
+    import random
+
+    fragile = PRESETS["fragile"](size=10, topics=3, seed=1)
+    push = Push(channel="oa_subscribe", topics=frozenset({0}), sent_at=T, arm="blast")
+
+    def disturbed(recent_pushes):
+        recent = tuple(PushOutcome(push=push, read_at=None, clicked=False) for _ in range(recent_pushes))
+        rng = random.Random(5)
+        return sum(fragile.disturbance(0, push, False, recent, T, rng) is not None for _ in range(2000))
+
+    assert disturbed(0) < disturbed(2) < disturbed(5)
+    assert fragile.disturbance(0, push, True, (), T, random.Random(1)) is None
 
 
 @pytest.mark.django_db
@@ -56,25 +142,3 @@ def test_simulated_clock_drives_database_now():
     with connection.cursor() as cursor:
         cursor.execute("SELECT clock_timestamp() < '2031-01-01'")
         assert cursor.fetchone()[0]
-
-
-@pytest.mark.django_db
-def test_simulate_audience_runs_both_arms_through_dispatch_and_leaves_no_trace(sandbox):
-    out = StringIO()
-    before = (Customer.objects.count(), Campaign.objects.count(), EngagementEvent.objects.count())
-
-    call_command("simulate_audience", customers=40, weeks=1, warmup_days=10, seed=5, patience_min=4, sandbox_url=sandbox.base_url, stdout=out)
-
-    text = out.getvalue()
-    blast = next(line for line in text.splitlines() if line.startswith("blast "))
-    steered = next(line for line in text.splitlines() if line.startswith("steered "))
-    blast_pushes, blast_clicks = (int(x) for x in blast.split()[1:3])
-    steered_pushes = int(steered.split()[1])
-    assert blast_pushes == 40 * 3  # every campaign to the whole segment (before any unfollow)
-    assert 0 < steered_pushes < blast_pushes
-    assert blast_clicks > 0
-    assert "goal" in text
-    # The pushes really went through the sandbox.
-    assert len(sandbox.control.sent_messages(api="template")) == blast_pushes + steered_pushes
-    # Everything ran in one rolled-back transaction.
-    assert (Customer.objects.count(), Campaign.objects.count(), EngagementEvent.objects.count()) == before

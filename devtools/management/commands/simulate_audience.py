@@ -1,41 +1,34 @@
-"""`python manage.py simulate_audience`: blast versus steered on a synthetic audience.
+"""`python manage.py simulate_audience`: blast versus steered versus an oracle, on any audience model.
 
-Builds an audience with hidden interests, reading hours and patience, mirrors it onto two service
-accounts in the WeChat sandbox, runs several simulated weeks of campaigns through the real
-planning, contact policy, dispatch, tracked links and incremental learning (fast-forwarded clock),
-and prints pushes sent, clicks, clicks per push and unfollows for "blast to the whole segment"
-versus "steered" (behavioural interest segments + send-time optimisation). The database is left as
-it was (everything runs in one rolled-back transaction) unless --keep is given. See
-devtools/simulator/ for the model of the people; every parameter below is one of its knobs.
+Mirrors an audience (a preset, or your own subclass of devtools.simulator.audience.Audience named
+as `package.module:Class`) onto one sandbox service account per arm, runs simulated weeks of
+campaigns through the real planning, contact policy, dispatch, tracked links and incremental
+learning (fast-forwarded clock), and prints per arm pushes, reads, clicks, clicks per push,
+unfollows, mutes and the suppression reasons. With several audiences or seeds it also prints the
+summary table of docs/engagement.md (`--markdown`). The database is left as it was (everything
+runs in one rolled-back transaction per run) unless --keep is given.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import fields
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-from devtools.simulator import SimParams, simulate
+from devtools.simulator import PRESETS, SimParams, audience_load, simulate
+from devtools.simulator.report import markdown as markdown_report
 
 HELP = {
-    "customers": "people in the audience (each is a customer in both arms)",
+    "customers": "people in the audience (each is a customer in every arm)",
     "weeks": "simulated weeks of campaigns",
     "warmup_days": "days of organic activity before the first campaign",
     "topics": "number of content topics (interest tags)",
     "campaigns_per_week": "campaigns per week (Mon, Wed, Fri, Tue, …), topics in rotation",
-    "send_hour": "local hour at which campaigns are scheduled",
     "seed": "random seed (same seed, same people and same draws)",
-    "reading_hours": "local reading hours with weights, 'hour:weight,…'",
-    "session_rate": "probability a person opens WeChat on a given day",
-    "bury_hours": "a push noticed after d hours is seen with probability exp(-d / bury_hours)",
-    "click_if_interested": "click probability of a noticed push on one of the person's interests",
-    "click_if_not": "click probability of a noticed push on another topic",
-    "patience_min": "fewest unclicked pushes (within patience_days) that make a person unfollow",
-    "patience_max": "most unclicked pushes (within patience_days) a person tolerates before unfollowing",
-    "patience_days": "window over which unclicked pushes are counted",
-    "visit_rate": "probability of an organic mini-program page view per person per day",
-    "off_interest_visit_share": "share of organic views on a random topic instead of an interest",
-    "steering": "'tags' (interest-tag segments) or 'predicted' (whole segment, top_percent by predicted engagement)",
+    "channel": "marketing message type every arm sends (oa_subscribe: subscribe messages with consent)",
+    "arms": "comma-separated arms among blast, steered, oracle",
+    "steering": "'value' (expected value with exploration and attention budget), 'tags' (interest-tag segments) or 'predicted' (top_percent)",
     "top_percent": "with --steering predicted: the share of the segment each steered campaign keeps",
 }
 
@@ -50,20 +43,44 @@ class Command(BaseCommand):
                 continue
             default = getattr(defaults, f.name)
             parser.add_argument(
-                f"--{f.name.replace('_', '-')}",
-                dest=f.name,
-                type=type(default),
-                default=default,
-                help=f"{HELP.get(f.name, f.name)} (default {default})",
+                f"--{f.name.replace('_', '-')}", dest=f.name, type=type(default), default=default, help=f"{HELP.get(f.name, f.name)} (default {default})"
             )
+        parser.add_argument(
+            "--audience",
+            default="classic",
+            help=f"a preset ({', '.join(PRESETS)}), 'all', a comma-separated list, or package.module:Class (default classic)",
+        )
+        parser.add_argument("--audience-option", action="append", default=[], metavar="KEY=VALUE", help="an option passed to the audience's constructor")
+        parser.add_argument("--seeds", default="", help="comma-separated seeds to run each audience with (default: --seed)")
+        parser.add_argument("--markdown", action="store_true", help="print the summary table (means and spreads over the seeds) in Markdown")
         parser.add_argument("--sandbox-url", default=None, help="use a running sandbox instead of starting one")
         parser.add_argument("--keep", action="store_true", help="commit the simulated accounts, campaigns and events")
 
-    def handle(self, *args, sandbox_url=None, keep=False, **options):
+    def handle(self, *args, audience="classic", audience_option=(), seeds="", markdown=False, sandbox_url=None, keep=False, **options):
         params = SimParams(**{f.name: options[f.name] for f in fields(SimParams) if f.name in options})
-        self.stdout.write(
-            f"Simulating {params.customers} people, {params.warmup_days} warm-up days + {params.weeks} weeks "
-            f"× {params.campaigns_per_week} campaigns (seed {params.seed})…"
-        )
-        result = simulate(params, sandbox_url=sandbox_url, keep=keep, stdout=self.stdout)
-        self.stdout.write(result.table())
+        names = list(PRESETS) if audience == "all" else [a.strip() for a in audience.split(",") if a.strip()]
+        try:
+            classes = [audience_load(name) for name in names]
+            seed_list = [int(s) for s in seeds.split(",") if s.strip()] or [params.seed]
+            audience_options = dict(option.split("=", 1) for option in audience_option)
+        except (ValueError, ImportError) as exc:
+            raise CommandError(str(exc)) from exc
+        results = {}
+        started = time.monotonic()
+        for cls in classes:
+            for seed in seed_list:
+                run = SimParams(**{**{f.name: getattr(params, f.name) for f in fields(SimParams)}, "seed": seed})
+                try:
+                    model = cls(size=run.customers, topics=run.topics, seed=seed, **audience_options)
+                except (TypeError, ValueError) as exc:
+                    raise CommandError(f"{cls.__name__}: {exc}") from exc
+                self.stdout.write(
+                    f"Simulating {model.name}: {run.customers} people, {run.warmup_days} warm-up days + {run.weeks} weeks "
+                    f"× {run.campaigns_per_week} campaigns (seed {seed})…"
+                )
+                result = simulate(run, model, sandbox_url=sandbox_url, keep=keep, stdout=self.stdout)
+                results.setdefault(model.name, []).append(result)
+                self.stdout.write(result.table())
+        self.stdout.write(f"{sum(len(r) for r in results.values())} runs in {time.monotonic() - started:.0f} s")
+        if markdown or len(results) > 1 or len(seed_list) > 1:
+            self.stdout.write(markdown_report(results))

@@ -1,0 +1,106 @@
+"""One attention budget per customer, and the choice between campaigns by expected value.
+
+For a campaign with ``steer_by_expected_value`` planning adds to each audience row (before the
+decision, `campaigns.planning`):
+
+- ``budget``: the customer's pushes per 7 days, learned from their tolerance and bounded by the
+  policy: the weekly cap less the pushes they ignored in a row, at least 1 (the weekly cap stays a
+  hard limit on its own);
+- ``ev_sample`` / ``ev_mean``: expected value of this push = predicted click (a Thompson draw / the
+  mean, customers.engagement.prediction) × ``click_value`` − predicted disturbance × DISTURBANCE_COST,
+  where the predicted disturbance is the account's recent unfollow-and-mute rate per push times
+  (1 + ignored pushes in a row);
+- ``better_pending``: how many other campaigns steered by expected value, scheduled within the next
+  7 days, are worth more to this customer (by their mean expected value).
+
+The reasons (campaigns.policy_sql, in funnel order after the hard caps and fatigue):
+``attention_budget`` (the budget is used), ``low_expected_value`` (the draw does not outweigh the
+disturbance), ``budget_reserved`` (what is left of the budget goes to the better campaigns).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from psycopg import sql
+
+from campaigns.models import Campaign, CampaignState
+from campaigns.policy import Policy
+from customers.engagement.prediction import click_estimates_sql, disturbance_rate
+from scrm.sqltools import render
+
+# The cost of one disturbance in clicks: an unfollow ends every future click of the customer.
+DISTURBANCE_COST = 20.0
+BUDGET_HORIZON = timedelta(days=7)
+
+_ADD_COLUMNS = sql.SQL(
+    "ALTER TABLE plan_audience ADD COLUMN budget int, ADD COLUMN disturb float8, ADD COLUMN ev_sample float8,"
+    " ADD COLUMN ev_mean float8, ADD COLUMN better_pending int NOT NULL DEFAULT 0"
+)
+
+# Params: weekly_cap, rate (disturbances per push), cost, value, topics, now, seed.
+_FILL = sql.SQL(
+    """
+    UPDATE plan_audience pa
+    SET budget = GREATEST(1, %(weekly_cap)s - pa.ignored_push_streak),
+        disturb = %(rate)s * (1 + pa.ignored_push_streak),
+        ev_sample = e.sample * %(value)s - %(rate)s * (1 + pa.ignored_push_streak) * %(cost)s,
+        ev_mean = e.mean * %(value)s - %(rate)s * (1 + pa.ignored_push_streak) * %(cost)s
+    FROM ({estimates}) e
+    WHERE e.customer_id = pa.customer_id
+    """
+).format(estimates=click_estimates_sql(sql.SQL("plan_audience")))
+
+# One competing campaign. Params: topics, now, seed, value (the competitor's), rate, cost.
+_COUNT_BETTER = sql.SQL(
+    """
+    UPDATE plan_audience pa SET better_pending = pa.better_pending + 1
+    FROM ({estimates}) e
+    WHERE e.customer_id = pa.customer_id
+      AND e.mean * %(value)s - %(rate)s * (1 + pa.ignored_push_streak) * %(cost)s > pa.ev_mean
+      AND e.mean * %(value)s - %(rate)s * (1 + pa.ignored_push_streak) * %(cost)s > 0
+    """
+).format(estimates=click_estimates_sql(sql.SQL("plan_audience")))
+
+
+def _topics(campaign: Campaign) -> list[str]:
+    return [str(pk) for pk in campaign.topics.values_list("pk", flat=True)]
+
+
+def competing_campaigns(*, campaign: Campaign, start_at: datetime) -> list[Campaign]:
+    """Other campaigns steered by expected value that will be planned within the budget's horizon."""
+    return list(
+        Campaign.objects.filter(
+            steer_by_expected_value=True,
+            state=CampaignState.SCHEDULED,
+            priority_class="marketing",
+            scheduled_at__gte=start_at,
+            scheduled_at__lt=start_at + BUDGET_HORIZON,
+        )
+        .exclude(pk=campaign.pk)
+        .exclude(message_type="inbox")
+        .prefetch_related("topics")
+    )
+
+
+def budget_prepare(cursor, *, campaign: Campaign, policy: Policy, start_at: datetime, now: datetime) -> None:
+    """Add budget, expected values and better competitors to plan_audience (see the module docstring)."""
+    rate = disturbance_rate(account_id=campaign.account_id, now=now)
+    cursor.execute(render(_ADD_COLUMNS))
+    cursor.execute(
+        render(_FILL),
+        {
+            "weekly_cap": policy.weekly_cap,
+            "rate": rate,
+            "cost": DISTURBANCE_COST,
+            "value": campaign.click_value,
+            "topics": _topics(campaign),
+            "now": now,
+            "seed": f"campaign:{campaign.pk}",
+        },
+    )
+    for other in competing_campaigns(campaign=campaign, start_at=start_at):
+        cursor.execute(
+            render(_COUNT_BETTER),
+            {"topics": _topics(other), "now": now, "seed": "", "value": other.click_value, "rate": rate, "cost": DISTURBANCE_COST},
+        )

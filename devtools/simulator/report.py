@@ -1,0 +1,71 @@
+"""Many runs (presets × seeds) summarised: per arm the means, and the steered/blast ratios with their spread."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from collections.abc import Sequence
+
+from devtools.simulator.params import SimResult
+
+
+def _mean_sd(values: Sequence[float]) -> str:
+    if not values:
+        return "–"
+    mean = statistics.fmean(values)
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{mean:.2f} ± {sd:.2f}"
+
+
+def _ratios(results: Sequence[SimResult], attr: str, a: str = "steered", b: str = "blast") -> list[float]:
+    out = []
+    for r in results:
+        x, y = r.arm(a), r.arm(b)
+        if x is not None and y is not None and getattr(y, attr):
+            out.append(getattr(x, attr) / getattr(y, attr))
+    return out
+
+
+def verdict(result: SimResult) -> str:
+    """'met', 'oracle-bound' (the oracle cannot meet it either and steered ≥ 0.8 of its clicks/push) or 'NOT met'."""
+    if result.goal_met:
+        return "met"
+    if result.oracle_goal_met is False and (result.vs_oracle or 0) >= 0.8:
+        return "oracle-bound"
+    return "NOT met"
+
+
+def markdown(results_by_audience: dict[str, list[SimResult]]) -> str:
+    """The table of docs/engagement.md: one block per audience, means over its seeds."""
+    lines = [
+        "| audience | arm | pushes | clicks | clicks/push | unfollows | mutes | suppressed (all campaigns) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for audience, results in results_by_audience.items():
+        names = list(results[0].arms)
+        for name in names:
+            tallies = [r.arms[name] for r in results]
+            reasons: Counter = Counter()
+            for t in tallies:
+                reasons.update(t.suppressed)
+            n = len(tallies)
+            reason_text = ", ".join(f"{k} {v / n:.0f}" for k, v in reasons.most_common()) or "–"
+            lines.append(
+                f"| {audience} | {name} | {statistics.fmean(t.pushes for t in tallies):.0f} | {statistics.fmean(t.clicks for t in tallies):.1f} "
+                f"| {statistics.fmean(t.clicks_per_push for t in tallies):.3f} | {statistics.fmean(t.unfollows for t in tallies):.1f} "
+                f"| {statistics.fmean(t.mutes for t in tallies):.1f} | {reason_text} |"
+            )
+    lines += [
+        "",
+        "| audience | seeds | steered/blast pushes | clicks | unfollows | clicks/push | oracle/blast clicks | steered/oracle clicks/push | verdict per seed |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for audience, results in results_by_audience.items():
+        verdicts = Counter(verdict(r) for r in results)
+        lines.append(
+            f"| {audience} | {', '.join(str(r.seed) for r in results)} | {_mean_sd(_ratios(results, 'pushes'))} | {_mean_sd(_ratios(results, 'clicks'))} "
+            f"| {_mean_sd(_ratios(results, 'unfollows'))} | {_mean_sd(_ratios(results, 'clicks_per_push'))} "
+            f"| {_mean_sd(_ratios(results, 'clicks', 'oracle', 'blast'))} | {_mean_sd([r.vs_oracle for r in results if r.vs_oracle is not None])} "
+            f"| {', '.join(f'{k} {v}' for k, v in sorted(verdicts.items()))} |"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,115 @@
+"""The attention budget and the choice by expected value (campaigns.budget) at planning."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from campaigns.models import CampaignState, Delivery, Suppression
+from campaigns.planning import campaign_plan_audience
+from customers.models import EngagementProfile
+from customers.segments.models import Segment
+from customers.segments.services import segment_snapshot_create
+from tests.factories import CampaignFactory, DeliveryFactory, TagFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def plan(campaign, start_at=None):
+    snapshot = segment_snapshot_create(segment=Segment.objects.get(pk=campaign.segment_id))
+    with transaction.atomic():
+        return campaign_plan_audience(campaign=campaign, snapshot_id=snapshot.pk, start_at=start_at)
+
+
+def reasons(campaign):
+    return dict(Suppression.objects.filter(campaign=campaign).values_list("customer_id", "reason"))
+
+
+def clicker(customer, topics, *, now, pushes=20.0, clicks=10.0):
+    """A customer who clicked half of many recent pushes on these topics."""
+    EngagementProfile.objects.update_or_create(
+        customer=customer,
+        defaults={
+            "score_updated_at": now,
+            "topic_pushes": {str(t.pk): pushes for t in topics},
+            "topic_clicks": {str(t.pk): clicks for t in topics},
+            "last_click_at": now,
+        },
+    )
+
+
+def steered(account, segment, topic, **fields):
+    return CampaignFactory(
+        account=account, segment=segment, message_type="mass", content={"text": "New arrivals"}, topics=[topic],
+        steer_by_expected_value=True, **fields,
+    )
+
+
+def test_the_budget_goes_to_the_campaign_worth_more_and_the_other_records_why(plan_account, make_audience, static_segment, contact_policy):
+    now = timezone.now()
+    shoes, bags = TagFactory(), TagFactory()
+    (customer, _), = make_audience(plan_account, 1)
+    clicker(customer, [shoes, bags], now=now)
+    # Two pushes in the last 7 days: one left of the weekly budget (3, nothing ignored in a row).
+    for days in (1, 2):
+        DeliveryFactory(campaign=CampaignFactory(account=plan_account), customer=customer, state="sent", sent_at=now - timedelta(days=days), is_marketing=True)
+    segment = static_segment([customer])
+    cheap = steered(plan_account, segment, shoes, click_value=1.0)
+    dear = steered(plan_account, segment, bags, click_value=50.0, state=CampaignState.SCHEDULED, scheduled_at=now + timedelta(days=2))
+
+    plan(cheap, start_at=now)
+    assert reasons(cheap) == {customer.pk: "budget_reserved"}
+    assert not Delivery.objects.filter(campaign=cheap).exists()
+
+    plan(dear, start_at=now + timedelta(days=2))
+    assert Delivery.objects.filter(campaign=dear, customer=customer).exists()
+
+
+def test_without_a_better_campaign_the_push_goes_out(plan_account, make_audience, static_segment, contact_policy):
+    now = timezone.now()
+    shoes = TagFactory()
+    (customer, _), = make_audience(plan_account, 1)
+    clicker(customer, [shoes], now=now)
+    campaign = steered(plan_account, static_segment([customer]), shoes)
+    plan(campaign, start_at=now)
+    assert reasons(campaign) == {}
+    assert Delivery.objects.filter(campaign=campaign, customer=customer).exists()
+
+
+def test_a_customer_who_ignores_pushes_has_a_smaller_budget(plan_account, make_audience, static_segment, contact_policy):
+    now = timezone.now()
+    shoes = TagFactory()
+    (tolerant, _), (tired, _) = make_audience(plan_account, 2)
+    for customer in (tolerant, tired):
+        clicker(customer, [shoes], now=now)
+        DeliveryFactory(campaign=CampaignFactory(account=plan_account), customer=customer, state="sent", sent_at=now - timedelta(days=2), is_marketing=True)
+    # Two ignored in a row (below the fatigue rule's 3): a budget of 3 − 2 = 1, already used.
+    EngagementProfile.objects.filter(customer=tired).update(ignored_push_streak=2)
+    campaign = steered(plan_account, static_segment([tolerant, tired]), shoes)
+    plan(campaign, start_at=now)
+    assert reasons(campaign) == {tired.pk: "attention_budget"}
+    # The weekly cap stays a hard limit ahead of the budget.
+    assert Delivery.objects.filter(campaign=campaign).values_list("customer_id", flat=True).get() == tolerant.pk
+
+
+def test_exploration_reaches_customers_without_any_history(plan_account, make_audience, static_segment, contact_policy):
+    now = timezone.now()
+    shoes = TagFactory()
+    people = [c for c, _ in make_audience(plan_account, 300)]
+    # A third visited the topic on their own (no push, no click yet).
+    visitors = set()
+    for customer in people[:100]:
+        EngagementProfile.objects.create(customer=customer, score_updated_at=now, topic_affinity={str(shoes.pk): 1.0}, score=2.0)
+        visitors.add(customer.pk)
+    campaign = steered(plan_account, static_segment(people), shoes)
+    plan(campaign, start_at=now)
+
+    sent = set(Delivery.objects.filter(campaign=campaign).values_list("customer_id", flat=True))
+    left_out = reasons(campaign)
+    assert set(left_out.values()) == {"low_expected_value"}
+    assert len(sent) + len(left_out) == 300
+    strangers = {c.pk for c in people} - visitors
+    # Never-seen customers are tried (a Thompson draw), less often than those whose visits point to the topic.
+    assert 0 < len(sent & strangers) < len(strangers) / 2
+    assert len(sent & visitors) / len(visitors) > 2 * len(sent & strangers) / len(strangers)
