@@ -19,6 +19,7 @@ from messaging.channels.hosts import sandbox_started
 from messaging.sandbox import control_api
 from messaging.sandbox.eventpost import CallbackPoster
 from messaging.sandbox.handlers import Ctx, build_routes
+from messaging.sandbox.multipart import is_multipart, multipart_parse
 from messaging.sandbox.state import ApiError, SandboxState
 
 logger = logging.getLogger(__name__)
@@ -75,7 +76,8 @@ class _Handler(BaseHTTPRequestHandler):
             if url.path.startswith("/_sandbox/"):
                 status, answer = self.sandbox.control(url.path[len("/_sandbox/"):].strip("/"), query, raw)
             else:
-                status, answer = self.sandbox.api(self.command, api_path(url.path), query, raw)
+                status, answer = self.sandbox.api(self.command, api_path(url.path), query, raw,
+                                                  content_type=self.headers.get("Content-Type"))
         except Exception as exc:  # a sandbox bug: answer 500 so it shows, keep serving
             logger.exception("sandbox: error handling %s", url.path)
             status, answer = 500, {"errcode": -1, "errmsg": f"sandbox internal error: {exc!r}"}
@@ -127,9 +129,10 @@ class SandboxServer:
             self.poster = None
 
     # --- the WeChat APIs -------------------------------------------------------------------
-    def api(self, method: str, path: str, query: dict[str, str], raw: bytes) -> tuple[int, dict]:
+    def api(self, method: str, path: str, query: dict[str, str], raw: bytes, content_type: str | None = None) -> tuple[int, dict]:
         state = self.state
         body: dict = {}
+        extra: dict = {}
         answer: dict
         app_id = ""
         if path not in ALL_API_PATHS:
@@ -139,7 +142,14 @@ class SandboxServer:
         if state.faults.latency_ms:
             time.sleep(state.faults.latency_ms / 1000)
         parse_error = None
-        if raw:
+        if raw and is_multipart(content_type):
+            # Uploads (materials, media): the request log keeps each file's summary, not its bytes.
+            try:
+                extra["fields"], extra["files"] = multipart_parse(content_type or "", raw)
+                body = {**extra["fields"], **{name: f.summary() for name, f in extra["files"].items()}}
+            except ValueError:
+                parse_error = ApiError(41005, "media data missing")
+        elif raw:
             try:
                 body = json.loads(raw)
             except ValueError:
@@ -147,7 +157,7 @@ class SandboxServer:
             if not isinstance(body, dict):
                 body, parse_error = {}, ApiError(47001, "data format error")
         with state.lock:
-            ctx = Ctx(state=state, path=path, query=query, body=body, poster=self.poster)
+            ctx = Ctx(state=state, path=path, query=query, body=body, poster=self.poster, extra=extra)
             try:
                 if parse_error is not None:
                     raise parse_error
