@@ -26,8 +26,12 @@ ACCOUNT_KINDS = {
     MessageType.MP_SUBSCRIBE: "miniprogram",
     MessageType.INBOX: "miniprogram",
 }
+# Mass sends by msgtype (群发: https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Batch_Sends_and_Originality_Checks.html):
+# what the content names for each. mpnews: a draft's media_id; image: 1+ image material media_ids;
+# voice / mpvideo: a voice / video material's media_id; wxcard: a card_id.
+MASS_MSGTYPES = {"text": "text", "mpnews": "media_id", "image": "media_ids", "voice": "media_id", "mpvideo": "media_id", "wxcard": "card_id"}
 REQUIRED = {
-    MessageType.MASS: ["text"],
+    MessageType.MASS: [],
     MessageType.TEMPLATE: ["template_id", "template_keys", "fields"],
     MessageType.CUSTOMER_SERVICE: ["text"],
     MessageType.OA_SUBSCRIBE: ["template_id", "template_keys", "fields"],
@@ -66,6 +70,14 @@ def campaign_validate(*, campaign: Campaign) -> dict[str, Any]:
     if not isinstance(content, dict):
         raise ApplicationError(gettext("Content must be an object."), code=CampaignError.INVALID_CAMPAIGN, detail={"content": "not an object"})
     missing = [key for key in REQUIRED.get(mtype, []) if not content.get(key)]
+    if mtype == MessageType.MASS:
+        msgtype = content.get("msgtype") or "text"
+        if msgtype not in MASS_MSGTYPES:
+            errors["msgtype"] = f"one of {', '.join(MASS_MSGTYPES)}"
+        elif not content.get(MASS_MSGTYPES[msgtype]):
+            missing.append(MASS_MSGTYPES[msgtype])
+        elif msgtype == "image" and not (isinstance(content["media_ids"], list) and all(isinstance(m, str) and m for m in content["media_ids"])):
+            errors["media_ids"] = "a list of image media_ids"
     if missing:
         errors["content"] = {"missing": missing}
     if mtype == MessageType.TEMPLATE and campaign.priority_class != PriorityClass.TRANSACTIONAL:

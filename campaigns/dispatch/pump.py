@@ -21,6 +21,7 @@ from campaigns.dispatch.liveness import LeaseKeeper, pump_alive, pump_enter, sta
 from campaigns.dispatch.quota import campaign_defer_for_quota, deliveries_within_account_quota
 from campaigns.dispatch.recheck import deliveries_recheck
 from campaigns.dispatch.record import Outcome, outcomes_record, push_events_record
+from campaigns.mass_audience import mass_audience_tag
 from campaigns.models import Campaign, CampaignState, Delivery, DeliveryState, MessageType
 from campaigns.policy import effective_policy
 from campaigns.receivers import msgid_locks, pending_reports_apply
@@ -70,10 +71,17 @@ class Pump:
         self.spends_credit = campaign.message_type in (*SUBSCRIBE_TYPES, MessageType.CUSTOMER_SERVICE)
         # The latest quota that put a send off in this batch (campaigns/dispatch/quota.py).
         self.quota_refusal: SendOutcome | None = None
+        self._mass_tag: tuple[int | None] | None = None
         self.threads = max(1, int(settings.CAMPAIGN_DISPATCH_THREADS))
         # Subscribe sends stay sequential: their consent bookkeeping is per send.
         per_thread_ok = campaign.message_type in (MessageType.TEMPLATE, MessageType.CUSTOMER_SERVICE)
         self.pool = ThreadPoolExecutor(max_workers=self.threads) if self.threads > 1 and per_thread_ok else None
+
+    def mass_tag_id(self) -> int | None:
+        """The WeChat tag a mass send goes to by sendall (decided once per time slice), or None."""
+        if self._mass_tag is None:
+            self._mass_tag = (mass_audience_tag(self.campaign),)
+        return self._mass_tag[0]
 
     def close(self) -> None:
         if self.pool is not None:
