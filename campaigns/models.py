@@ -154,6 +154,10 @@ class Delivery(models.Model):
     is_marketing = models.BooleanField(default=True)
     # Groups a list-API call (mass send, WeCom task): the call's idempotency key, kept across retries.
     batch_key = models.CharField(max_length=64, blank=True, default="")
+    # A variant test's version for this customer (0 = A); variant_test_cell: in the test itself
+    # rather than the rest that receives the winner (campaigns.variants).
+    variant = models.PositiveSmallIntegerField(null=True, blank=True)
+    variant_test_cell = models.BooleanField(default=False, db_default=False)
     claimed_at = models.DateTimeField(null=True, blank=True)
     # A claim is a lease: the live pump renews it every few seconds; once it has lapsed (the worker
     # died) the watchdog hands the row back to 'planned'.
@@ -296,3 +300,4 @@ class OperatorIdentity(models.Model):
 
 # Feature modules that define models of this app.
 from campaigns.tracking.models import *  # noqa: E402,F403
+from campaigns.variants.models import *  # noqa: E402,F403

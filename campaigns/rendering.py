@@ -159,13 +159,27 @@ class RenderTarget(Protocol):
     customer: Any
 
 
-class MessageRenderer:
-    """A campaign's content rendered for one recipient (per-customer text, tracked links) as the
-    adapter's payload, or once for a list call (mass sends and WeCom tasks carry one body)."""
+VARIANT_KEYS = ("variants", "variant_test")
 
-    def __init__(self, campaign: Campaign):
+
+def variant_content(content: dict[str, Any], variant: int | None) -> dict[str, Any]:
+    """The content one variant sends: the campaign's, with the variant's own keys over it."""
+    base = {k: v for k, v in content.items() if k not in VARIANT_KEYS}
+    variants = content.get("variants") or []
+    if variant is None or not variants or variant >= len(variants):
+        return base
+    return {**base, **variants[variant]}
+
+
+class MessageRenderer:
+    """A campaign's content (or one variant's) rendered for one recipient (per-customer text,
+    tracked links) as the adapter's payload, or once for a list call (mass sends and WeCom tasks
+    carry one body)."""
+
+    def __init__(self, campaign: Campaign, variant: int | None = None):
         self.campaign = campaign
-        self.content = campaign.content or {}
+        self.variant = variant
+        self.content = variant_content(campaign.content or {}, variant)
 
     def text(self, source: str, row: RenderTarget, *, links: bool = True) -> str:
         text = render(source, customer_context(row.customer, self.campaign.name)) if row.customer is not None else source

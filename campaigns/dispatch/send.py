@@ -48,7 +48,7 @@ def _render_failed(exc: Exception) -> SendOutcome:
 
 def _message(pump: Pump, row: Claimed) -> OutboundMessage | Exception:
     try:
-        return OutboundMessage(message_type=pump.campaign.message_type, payload=pump.renderer.payload(row), idempotency_key=str(row.id))
+        return OutboundMessage(message_type=pump.campaign.message_type, payload=pump.renderer_for(row).payload(row), idempotency_key=str(row.id))
     except Exception as exc:
         logger.exception("render failed for delivery %s", row.id)
         return exc
@@ -151,23 +151,23 @@ def _send_one(pump: Pump, row: Claimed, message) -> SendOutcome:
             connections.close_all()
 
 
+def _inbox_item(pump: Pump, r: Claimed) -> InboxItem:
+    renderer = pump.renderer_for(r)
+    content = renderer.content
+    return InboxItem(
+        customer_id=r.customer_id,
+        title=renderer.text(content.get("title", ""), r, links=False),
+        body=renderer.text(content.get("body", ""), r),
+        link_url=renderer.link(content["url"], r) if content.get("url") else "",
+        mp_page=content.get("mp_page", ""),
+        campaign_id=pump.campaign.pk,
+        delivery_id=r.id,
+    )
+
+
 def send_inbox(pump: Pump, rows: list[Claimed]) -> None:
     """Inbox only: the item goes into the customer's message centre; nothing is pushed."""
-    content, renderer = pump.renderer.content, pump.renderer
-    inbox_messages_create(
-        items=(
-            InboxItem(
-                customer_id=r.customer_id,
-                title=renderer.text(content.get("title", ""), r, links=False),
-                body=renderer.text(content.get("body", ""), r),
-                link_url=renderer.link(content["url"], r) if content.get("url") else "",
-                mp_page=content.get("mp_page", ""),
-                campaign_id=pump.campaign.pk,
-                delivery_id=r.id,
-            )
-            for r in rows
-        )
-    )
+    inbox_messages_create(items=(_inbox_item(pump, r) for r in rows))
     pump.flush([Outcome(r.id, DeliveryState.SENT) for r in rows], list(rows))
     pump.result.sent += len(rows)
 
@@ -221,14 +221,19 @@ def send_lists(pump: Pump, rows: list[Claimed]) -> bool:
     """Mass sends and WeCom tasks: one list call per batch key (per staff member for WeCom)."""
     by_staff = pump.campaign.message_type == MessageType.WECOM_GROUP
     tag_key = _tag_key(pump, rows) if pump.campaign.message_type == MessageType.MASS else ""
-    ordered = _batch_keys(pump, rows, by_staff=by_staff)
+    # Each variant of a variant test goes as its own lists (its own body).
+    by_variant: dict[int | None, list[Claimed]] = defaultdict(list)
+    for row in rows:
+        by_variant[pump.variant_of(row)].append(row)
+    ordered = [item for part in by_variant.values() for item in _batch_keys(pump, part, by_staff=by_staff)]
     for index, ((staff, key), members) in enumerate(ordered):
         if pump.state() != CampaignState.SENDING or pump.result.requeue_in:
             deliveries_release([r.id for _k, ms in ordered[index:] for r in ms], pump.campaign.pk)
             pump.stop()
             return False
         tag_id = pump.mass_tag_id() if key == tag_key and tag_key else None
-        message = OutboundMessage(message_type=pump.campaign.message_type, payload=pump.renderer.batch_payload(staff=staff, tag_id=tag_id), idempotency_key=key)
+        renderer = pump.renderer_for(members[0])
+        message = OutboundMessage(message_type=pump.campaign.message_type, payload=renderer.batch_payload(staff=staff, tag_id=tag_id), idempotency_key=key)
         recipients = [Recipient(key=str(r.id), external_id=r.external_id) for r in members]
         earlier = _tag_send_msgid(pump, key) if tag_id is not None else ""
         if earlier:

@@ -20,6 +20,7 @@ from campaigns.reports import selectors
 from campaigns.reports.charts import funnel_chart, percent, stage_label, trends_chart
 from campaigns.selectors import quota_deferral
 from campaigns.wizard.views import deferral_note
+from campaigns.variants.selectors import variant_test_report
 
 RECENT_CAMPAIGNS = 200
 
@@ -74,6 +75,7 @@ def campaign_reports_view(request: HttpRequest) -> HttpResponse:
             lift_rows=_lift_rows(report),
             unfollows=report["unfollows"],
             deferred_note=deferral_note(quota_deferral(campaign=campaign)),
+            variant_test=variant_test_report(campaign),
         )
     trends = selectors.account_trends(account_id=campaign.account_id if campaign else None)
     context.update(trends=trends, trends_chart=trends_chart(trends))

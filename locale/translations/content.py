@@ -80,4 +80,27 @@ ZH_HANS = {
     "The article is not complete or breaks one of WeChat's limits.": "图文不完整，或超出了微信的某项限制。",
     "Only a draft can be changed or published.": "只有草稿可以修改或发表。",
     "WeChat refused the request.": "微信拒绝了请求。",
+    # Variant tests
+    "Variant test": "多版本测试",
+    "Variant": "版本",
+    "First 16 characters": "前 16 个字",
+    "Reached": "送达",
+    "Click rate": "点击率",
+    "95%% confidence interval": "95%% 置信区间",
+    "Probability to beat all": "胜过其他全部版本的概率",
+    "Split the whole audience": "全部受众按版本分配",
+    "Test cells first, then the winner to the rest": "先发测试组，再把胜出版本发给其余受众",
+    "Testing": "测试中",
+    "Decided": "已决出",
+    "mode": "方式",
+    "Split test: every variant goes to its share of the audience; there is no rest to send a winner to.": "分配测试：每个版本发给各自那部分受众，没有留给胜出版本的其余受众。",
+    "Testing: the decision comes %(when)s, after the wait.": "测试中：等待结束后于 %(when)s 决出。",
+    "Variant %(winner)s won: the probability that it beats all the others is %(p)s, at least %(threshold)s, and every variant reached %(min)d messages. It was sent to the rest.":
+        "版本 %(winner)s 胜出：它胜过其他全部版本的概率为 %(p)s，不低于 %(threshold)s，且每个版本都送达了至少 %(min)d 条。它已发给其余受众。",
+    "No winner: a variant reached fewer than %(min)d messages. The fallback, variant %(winner)s (the first), was sent to the rest.":
+        "没有胜出版本：有版本送达不足 %(min)d 条。已按预设把版本 %(winner)s（第一个版本）发给其余受众。",
+    "No winner: no variant beats all the others with a probability of at least %(threshold)s. The fallback, variant %(winner)s (the first), was sent to the rest.":
+        "没有胜出版本：没有哪个版本以不低于 %(threshold)s 的概率胜过其他全部版本。已按预设把版本 %(winner)s（第一个版本）发给其余受众。",
+    "Clicks per message reached; 95%% Wilson intervals; the winner needs a Bayesian probability to beat all the others (Beta(1+clicks, 1+non-clicks) posteriors) of at least %(threshold)s and at least %(min)d messages per variant.":
+        "按每条送达消息的点击计算；95%% Wilson 区间；胜出版本须以不低于 %(threshold)s 的贝叶斯概率胜过其他全部版本（后验为 Beta(1+点击, 1+未点击)），且每个版本至少送达 %(min)d 条。",
 }
