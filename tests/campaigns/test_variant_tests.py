@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from campaigns import dispatch, services
-from campaigns.models import Delivery, DeliveryState
+from campaigns.models import Delivery
 from campaigns.validation import variants_problem
 from campaigns.variants.assign import variant_of
 from campaigns.variants.decision import Reason
