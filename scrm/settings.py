@@ -226,6 +226,7 @@ CELERY_TASK_ROUTES = {
     "messaging.channels.tasks.sync_*": {"queue": "planning"},
     "messaging.channels.tasks.*": {"queue": "dispatch"},
     "messaging.template_library.tasks.*": {"queue": "planning"},
+    "messaging.content.tasks.*": {"queue": "analytics"},
     "campaigns.tasks.dispatch_*": {"queue": "dispatch"},
     "campaigns.tasks.*": {"queue": "planning"},
     "customers.segments.tasks.*": {"queue": "planning"},

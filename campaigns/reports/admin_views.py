@@ -15,6 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from campaigns.article_stats import campaign_article_stats
 from campaigns.models import Campaign
 from campaigns.reports import selectors
 from campaigns.reports.charts import funnel_chart, percent, stage_label, trends_chart
@@ -76,6 +77,7 @@ def campaign_reports_view(request: HttpRequest) -> HttpResponse:
             unfollows=report["unfollows"],
             deferred_note=deferral_note(quota_deferral(campaign=campaign)),
             variant_test=variant_test_report(campaign),
+            article_stats=campaign_article_stats(campaign),
         )
     trends = selectors.account_trends(account_id=campaign.account_id if campaign else None)
     context.update(trends=trends, trends_chart=trends_chart(trends))

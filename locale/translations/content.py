@@ -124,4 +124,12 @@ ZH_HANS = {
     "Write 2 to 8 versions, separated by a line of three dashes (---).": "请写 2 到 8 个版本，用一行三个短横线（---）分隔。",
     "The variant test's settings are invalid: 2 to 8 versions, test cells of 1–50% that leave a rest.": "多版本测试的设置无效：须有 2 到 8 个版本，测试组为 1–50% 且留有其余受众。",
     "Unknown mass message type.": "未知的群发消息类型。",
+    # Article statistics
+    "the article statistics": "获取图文统计数据",
+    "Article statistics (WeChat, daily)": "图文统计（微信，按天）",
+    "Readers": "阅读人数",
+    "Reads": "阅读次数",
+    "Sharers": "分享人数",
+    "Favourites": "收藏人数",
+    "No statistics yet: WeChat reports a day's numbers the next day.": "暂无统计：微信次日才提供前一天的数据。",
 }

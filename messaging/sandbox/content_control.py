@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from messaging.sandbox.handlers.content_store import content_store
+from messaging.sandbox.handlers.datacube import record_reads
 
 
 def set_publish_outcome(server, params: dict) -> dict:
@@ -31,4 +32,12 @@ def content(server, params: dict) -> dict:
     }
 
 
-ROUTES: dict[str, Any] = {"set_publish_outcome": set_publish_outcome, "content": content}
+def article_reads(server, params: dict) -> dict:
+    """What users did with a published article on a day: msgid "<msg_data_id>_<index>", day, and
+    counters (int_page_read_user, int_page_read_count, share_user, add_to_fav_user, target_user …)."""
+    app = server.state.apps[params["app_id"]]
+    counts = {k: v for k, v in params.items() if k not in ("app_id", "msgid", "day")}
+    return record_reads(content_store(app), msgid=str(params["msgid"]), day=str(params["day"]), **counts)
+
+
+ROUTES: dict[str, Any] = {"set_publish_outcome": set_publish_outcome, "content": content, "article_reads": article_reads}

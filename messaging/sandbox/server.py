@@ -32,7 +32,7 @@ ALL_API_PATHS = set(PUBLIC) | set(WECHAT) | set(WECOM)
 
 def api_path(path: str) -> str:
     """Strip anything before /cgi-bin/, /sns/ or /wxaapi/, so a base URL with a prefix still works."""
-    for marker in ("/cgi-bin/", "/sns/", "/wxaapi/"):
+    for marker in ("/cgi-bin/", "/sns/", "/wxaapi/", "/datacube/"):
         at = path.find(marker)
         if at > 0:
             return path[at:]

@@ -37,6 +37,7 @@ def build_routes() -> tuple[dict[str, Handler], dict[str, Handler], dict[str, Ha
     # The handler modules import Ctx from this package, so they are loaded when the routes are built.
     from messaging.sandbox.handlers import (
         articles,
+        datacube,
         mass_content,
         materials,
         miniprogram,
@@ -49,5 +50,6 @@ def build_routes() -> tuple[dict[str, Handler], dict[str, Handler], dict[str, Ha
 
     public = {**tokens.ROUTES, **miniprogram.PUBLIC_ROUTES}
     wechat = {**official.ROUTES, **users.ROUTES, **miniprogram.ROUTES, **templates.ROUTES, **materials.ROUTES,
-              **articles.ROUTES, **mass_content.ROUTES}
+              **articles.ROUTES, **mass_content.ROUTES,
+              **datacube.ROUTES}
     return public, wechat, dict(wecom.ROUTES)
