@@ -25,7 +25,20 @@ PREVIEWABLE = ("image/", "audio/", "video/")
 
 
 def service_accounts():
-    return ChannelAccount.objects.filter(is_active=True, kind=AccountKind.OA).order_by("name")
+    return ChannelAccount.objects.for_choosing().filter(is_active=True, kind=AccountKind.OA)
+
+
+class ServiceAccountFilter(admin.SimpleListFilter):
+    """The account filter without loading (or decrypting) the accounts' secrets."""
+
+    title = _("account")
+    parameter_name = "account"
+
+    def lookups(self, request, model_admin):
+        return [(str(a.pk), str(a)) for a in ChannelAccount.objects.for_choosing().filter(kind=AccountKind.OA)]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(account_id=self.value()) if self.value() else queryset
 
 
 class MaterialUploadForm(forms.ModelForm):
@@ -68,7 +81,7 @@ class SyncDialogForm(BaseDialogForm):
 @admin.register(Material)
 class MaterialAdmin(ModelAdmin):
     list_display = ["preview_small", "name", "account", "kind", "permanent", "media_id", "size", "uploaded_at", "status_display"]
-    list_filter = ["account", "kind", "permanent", ("removed_at", admin.EmptyFieldListFilter)]
+    list_filter = [ServiceAccountFilter, "kind", "permanent", ("removed_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "=media_id", "title"]
     list_select_related = ["account"]
     readonly_fields = ["preview_large", "account", "kind", "permanent", "name", "media_id", "url", "title", "introduction",

@@ -10,7 +10,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from audit.admin import ModelAdmin
-from messaging.content.admin import service_accounts
+from messaging.content.admin import ServiceAccountFilter, service_accounts
 from messaging.content.articles import FIELD_LIMITS, article_draft_create, article_publish, article_publish_refresh
 from messaging.content.models import Article, ArticleState, Material, MaterialKind
 from scrm.errors import ApplicationError
@@ -57,7 +57,7 @@ class ArticleDraftForm(forms.ModelForm):
 @admin.register(Article)
 class ArticleAdmin(ModelAdmin):
     list_display = ["title_display", "account", "state", "media_id", "published_at", "link_display"]
-    list_filter = ["account", "state"]
+    list_filter = [ServiceAccountFilter, "state"]
     search_fields = ["=media_id", "=article_id"]
     list_select_related = ["account"]
     readonly_fields = ["account", "state", "articles_display", "media_id", "publish_id", "publish_status", "article_id",
