@@ -156,8 +156,8 @@ class Delivery(models.Model):
     batch_key = models.CharField(max_length=64, blank=True, default="")
     # A variant test's version for this customer (0 = A); variant_test_cell: in the test itself
     # rather than the rest that receives the winner (campaigns.variants).
-    variant = models.PositiveSmallIntegerField(null=True, blank=True)
-    variant_test_cell = models.BooleanField(default=False, db_default=False)
+    variant = models.PositiveSmallIntegerField(_("variant"), null=True, blank=True)
+    variant_test_cell = models.BooleanField(_("in a test cell"), default=False, db_default=False)
     claimed_at = models.DateTimeField(null=True, blank=True)
     # A claim is a lease: the live pump renews it every few seconds; once it has lapsed (the worker
     # died) the watchdog hands the row back to 'planned'.

@@ -132,4 +132,6 @@ ZH_HANS = {
     "Sharers": "分享人数",
     "Favourites": "收藏人数",
     "No statistics yet: WeChat reports a day's numbers the next day.": "暂无统计：微信次日才提供前一天的数据。",
+    "variant": "版本",
+    "in a test cell": "在测试组中",
 }
