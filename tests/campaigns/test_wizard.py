@@ -351,3 +351,19 @@ def test_wizard_creates_an_mpnews_mass_send_from_an_article(plan_account, audien
     response = operator(*EDITOR).post(ADD, form(plan_account, segment, message_type="mass", mass_msgtype="mpnews", mass_article=article.pk))
     assert response.status_code == 302, response.content.decode()[:3000]
     assert Campaign.objects.get().content == {"msgtype": "mpnews", "media_id": "MEDIA-1", "title": "春季新品"}
+
+
+def test_preview_shows_every_variants_first_16_characters_and_an_mpnews_send(plan_account, audience):
+    from messaging.content.models import Article
+
+    segment, _ = audience
+    client = operator(*EDITOR)
+    body = client.post("/admin/campaigns/campaign/wizard/preview/", form(
+        plan_account, segment, message_type="mass", variant_mode="split",
+        variant_texts="春季新品 8 折 今天开抢 限量 200 件\n---\n短标题")).json()
+    assert body["preview"]["variants"] == [
+        {"label": "A", "preview": "春季新品 8 折 今天开抢 限量", "truncated": True}, {"label": "B", "preview": "短标题", "truncated": False}]
+    article = Article.objects.create(account=plan_account, items=[{"title": "春季新品上市", "content": "x", "thumb_media_id": "t"}], media_id="MEDIA-9")
+    body = client.post("/admin/campaigns/campaign/wizard/preview/", form(plan_account, segment, message_type="mass", mass_msgtype="mpnews", mass_article=article.pk)).json()
+    assert [p["value"] for p in body["preview"]["parts"]] == ["mpnews", "MEDIA-9"]
+    assert body["preview"]["title"]["preview"] == "春季新品上市"
