@@ -20,8 +20,8 @@ from campaigns.models import Campaign
 from campaigns.reports import selectors
 from campaigns.reports.charts import funnel_chart, percent, stage_label, trends_chart
 from campaigns.selectors import quota_deferral
-from campaigns.wizard.views import deferral_note
 from campaigns.variants.selectors import variant_test_report
+from campaigns.wizard.views import deferral_note
 
 RECENT_CAMPAIGNS = 200
 

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0010_campaign_counters'),
+        ('campaigns', '0012_dispatch_leases'),
     ]
 
     operations = [
