@@ -158,6 +158,10 @@ class Delivery(models.Model):
     is_marketing = models.BooleanField(default=True)
     # Groups a list-API call (mass send, WeCom task): the call's idempotency key, kept across retries.
     batch_key = models.CharField(max_length=64, blank=True, default="")
+    # A variant test's version for this customer (0 = A); variant_test_cell: in the test itself
+    # rather than the rest that receives the winner (campaigns.variants).
+    variant = models.PositiveSmallIntegerField(_("variant"), null=True, blank=True)
+    variant_test_cell = models.BooleanField(_("in a test cell"), default=False, db_default=False)
     claimed_at = models.DateTimeField(null=True, blank=True)
     # A claim is a lease: the live pump renews it every few seconds; once it has lapsed (the worker
     # died) the watchdog hands the row back to 'planned'.
@@ -303,3 +307,4 @@ class OperatorIdentity(models.Model):
 
 # Feature modules that define models of this app.
 from campaigns.tracking.models import *  # noqa: E402,F403
+from campaigns.variants.models import *  # noqa: E402,F403

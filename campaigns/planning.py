@@ -26,6 +26,7 @@ from campaigns.errors import CampaignError
 from campaigns.models import Campaign, MessageType, SuppressionReason
 from campaigns.policy import Policy, counts_as_marketing_push, effective_policy
 from campaigns.policy_sql import account_quota_left, reason_params
+from campaigns.variants.assign import variants_assign
 from scrm.errors import ApplicationError
 from scrm.sqltools import render
 
@@ -178,6 +179,7 @@ def campaign_plan_audience(*, campaign: Campaign, snapshot_id: int, start_at=Non
             else:
                 counts[SuppressionReason(reason)] = count
         cursor.execute(render(planning_sql.DROP_TEMP_TABLES))
+    variants_assign(campaign=campaign)
     # The reasons of the rows written just now, in the same transaction (the funnel reads these).
     campaign_counters_add_suppressed(campaign_id=campaign.pk, suppressed={str(k): v for k, v in counts.items()})
     return PlanResult(audience=audience, suppressed={k: v for k, v in counts.items() if v}, planned=planned)

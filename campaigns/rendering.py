@@ -133,6 +133,24 @@ def template_strings(content: dict[str, Any]) -> list[str]:
     return out
 
 
+def mass_body(content: dict[str, Any]) -> dict[str, Any]:
+    """A mass send's body per msgtype, as 群发 documents it (campaigns.validation.MASS_MSGTYPES)."""
+    msgtype = content.get("msgtype") or "text"
+    if msgtype == "text":
+        return {"msgtype": "text", "text": {"content": content["text"]}}
+    if msgtype == "mpnews":
+        # 1: the send goes ahead when WeChat judges the article a reprint (it is sent as a reprint).
+        return {"msgtype": "mpnews", "mpnews": {"media_id": content["media_id"]}, "send_ignore_reprint": 1}
+    if msgtype == "image":
+        return {"msgtype": "image", "images": {"media_ids": list(content["media_ids"]), "recommend": content.get("recommend", ""),
+                                               "need_open_comment": 0, "only_fans_can_comment": 0}}
+    if msgtype in ("voice", "mpvideo"):
+        return {"msgtype": msgtype, msgtype: {"media_id": content["media_id"]}}
+    if msgtype == "wxcard":
+        return {"msgtype": "wxcard", "wxcard": {"card_id": content["card_id"]}}
+    raise ValueError(msgtype)
+
+
 class RenderTarget(Protocol):
     """What rendering needs of a recipient: the delivery (for tracked links) and the customer."""
 
@@ -141,13 +159,27 @@ class RenderTarget(Protocol):
     customer: Any
 
 
-class MessageRenderer:
-    """A campaign's content rendered for one recipient (per-customer text, tracked links) as the
-    adapter's payload, or once for a list call (mass sends and WeCom tasks carry one body)."""
+VARIANT_KEYS = ("variants", "variant_test")
 
-    def __init__(self, campaign: Campaign):
+
+def variant_content(content: dict[str, Any], variant: int | None) -> dict[str, Any]:
+    """The content one variant sends: the campaign's, with the variant's own keys over it."""
+    base = {k: v for k, v in content.items() if k not in VARIANT_KEYS}
+    variants = content.get("variants") or []
+    if variant is None or not variants or variant >= len(variants):
+        return base
+    return {**base, **variants[variant]}
+
+
+class MessageRenderer:
+    """A campaign's content (or one variant's) rendered for one recipient (per-customer text,
+    tracked links) as the adapter's payload, or once for a list call (mass sends and WeCom tasks
+    carry one body)."""
+
+    def __init__(self, campaign: Campaign, variant: int | None = None):
         self.campaign = campaign
-        self.content = campaign.content or {}
+        self.variant = variant
+        self.content = variant_content(campaign.content or {}, variant)
 
     def text(self, source: str, row: RenderTarget, *, links: bool = True) -> str:
         text = render(source, customer_context(row.customer, self.campaign.name)) if row.customer is not None else source
@@ -187,8 +219,12 @@ class MessageRenderer:
             return payload
         raise ValueError(mtype)
 
-    def batch_payload(self, *, staff: str = "") -> dict[str, Any]:
+    def batch_payload(self, *, staff: str = "", tag_id: int | None = None) -> dict[str, Any]:
+        """The one body of a list call; for a mass send by tag (sendall), the tag's filter."""
         c = self.content
         if self.campaign.message_type == MessageType.MASS:
-            return {"msgtype": "text", "text": {"content": c["text"]}}
+            payload = mass_body(c)
+            if tag_id is not None:
+                payload["filter"] = {"is_to_all": False, "tag_id": tag_id}
+            return payload
         return {"sender": staff, "text": {"content": c["text"]}, "attachments": c.get("attachments") or []}

@@ -26,6 +26,7 @@ from customers.segments.selectors import segment_customer_queryset
 from customers.segments.services import segment_snapshot_create
 from messaging.channels import get_adapter
 from messaging.channels.base import OutboundMessage, Recipient
+from messaging.channels.oa import MASS_PREVIEW
 from messaging.errors import SendErrorCode
 from scrm.errors import ApplicationError, CommonError, Conflict
 
@@ -359,7 +360,11 @@ def campaign_test_send(*, campaign: Campaign, user, identity_id: int | None = No
         key = f"test-{campaign.pk}-{uuid.uuid4().hex[:12]}"
         row = Claimed(id=0, customer_id=identity.customer_id, identity_id=identity.pk, batch_key=key, attempts=0,
                       external_id=identity.external_id, owner_staff_id=identity.owner_staff_id, customer=identity.customer)
-        if campaign.message_type in ("mass", "wecom_group"):
+        if campaign.message_type == "mass":
+            # message/mass/preview: the operator sees the real message, outside the 4 a month.
+            message = OutboundMessage(message_type=MASS_PREVIEW, payload=renderer.batch_payload(), idempotency_key=key)
+            outcome = adapter.send(Recipient(key=key, external_id=identity.external_id), message)
+        elif campaign.message_type == "wecom_group":
             message = OutboundMessage(message_type=campaign.message_type, payload=renderer.batch_payload(staff=identity.owner_staff_id), idempotency_key=key)
             outcome = adapter.send_batch([Recipient(key=key, external_id=identity.external_id)], message).get(key)
         elif campaign.message_type == "inbox":

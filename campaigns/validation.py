@@ -26,8 +26,12 @@ ACCOUNT_KINDS = {
     MessageType.MP_SUBSCRIBE: "miniprogram",
     MessageType.INBOX: "miniprogram",
 }
+# Mass sends by msgtype (群发: https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Batch_Sends_and_Originality_Checks.html):
+# what the content names for each. mpnews: a draft's media_id; image: 1+ image material media_ids;
+# voice / mpvideo: a voice / video material's media_id; wxcard: a card_id.
+MASS_MSGTYPES = {"text": "text", "mpnews": "media_id", "image": "media_ids", "voice": "media_id", "mpvideo": "media_id", "wxcard": "card_id"}
 REQUIRED = {
-    MessageType.MASS: ["text"],
+    MessageType.MASS: [],
     MessageType.TEMPLATE: ["template_id", "template_keys", "fields"],
     MessageType.CUSTOMER_SERVICE: ["text"],
     MessageType.OA_SUBSCRIBE: ["template_id", "template_keys", "fields"],
@@ -43,6 +47,35 @@ def title_check(*, title: str, key_words: list[str] | None = None) -> dict[str, 
     hidden = [word for word in (key_words or []) if word and word not in preview]
     warnings = [f"'{word}' is not within the first {TITLE_PREVIEW_CHARS} characters" for word in hidden]
     return {"preview": preview, "truncated": len(title) > TITLE_PREVIEW_CHARS, "hidden_key_words": hidden, "warnings": warnings}
+
+
+MAX_VARIANTS = 8
+VARIANT_MODES = ("split", "cells")
+
+
+def variants_problem(content: dict[str, Any]) -> str:
+    """What is wrong with a campaign's variant test ("" when nothing): 2–8 variants, each an object of
+    content keys; mode split or cells; cells leave a rest; the wait, sample and threshold in range."""
+    variants = content.get("variants")
+    if not isinstance(variants, list) or not 2 <= len(variants) <= MAX_VARIANTS:
+        return "2 to 8 variants"
+    if not all(isinstance(v, dict) and v and not set(v) & {"variants", "variant_test"} for v in variants):
+        return "each variant is an object of the content keys it changes"
+    given = content.get("variant_test") or {}
+    if not isinstance(given, dict) or given.get("mode", "split") not in VARIANT_MODES:
+        return "mode is split or cells"
+    try:
+        cell = int(given.get("cell_percent", 10))
+        wait = int(given.get("wait_minutes", 24 * 60))
+        sample = int(given.get("min_sample", 100))
+        threshold = float(given.get("threshold", 0.95))
+    except (TypeError, ValueError):
+        return "cell_percent, wait_minutes and min_sample are numbers"
+    if given.get("mode") == "cells" and not (1 <= cell <= 50 and cell * len(variants) < 100):
+        return "each test cell is 1–50% and the cells leave a rest"
+    if wait < 1 or sample < 1 or not 0.5 < threshold < 1:
+        return "wait_minutes and min_sample at least 1, threshold between 0.5 and 1"
+    return ""
 
 
 def campaign_title(campaign: Campaign) -> str:
@@ -66,6 +99,14 @@ def campaign_validate(*, campaign: Campaign) -> dict[str, Any]:
     if not isinstance(content, dict):
         raise ApplicationError(gettext("Content must be an object."), code=CampaignError.INVALID_CAMPAIGN, detail={"content": "not an object"})
     missing = [key for key in REQUIRED.get(mtype, []) if not content.get(key)]
+    if mtype == MessageType.MASS:
+        msgtype = content.get("msgtype") or "text"
+        if msgtype not in MASS_MSGTYPES:
+            errors["msgtype"] = f"one of {', '.join(MASS_MSGTYPES)}"
+        elif not content.get(MASS_MSGTYPES[msgtype]):
+            missing.append(MASS_MSGTYPES[msgtype])
+        elif msgtype == "image" and not (isinstance(content["media_ids"], list) and all(isinstance(m, str) and m for m in content["media_ids"])):
+            errors["media_ids"] = "a list of image media_ids"
     if missing:
         errors["content"] = {"missing": missing}
     if mtype == MessageType.TEMPLATE and campaign.priority_class != PriorityClass.TRANSACTIONAL:
@@ -84,8 +125,16 @@ def campaign_validate(*, campaign: Campaign) -> dict[str, Any]:
     mini = content.get("miniprogram")
     if mini is not None and (not isinstance(mini, dict) or not mini.get("appid") or not mini.get("pagepath")):
         errors["miniprogram"] = "needs appid and pagepath"
+    variant_sources: list[str] = []
+    if "variants" in content or "variant_test" in content:
+        problem = variants_problem(content)
+        if problem:
+            errors["variants"] = problem
+        else:
+            for variant in content["variants"]:
+                variant_sources += template_strings(variant)
     template_errors = []
-    for source in template_strings(content):
+    for source in template_strings(content) + variant_sources:
         try:
             compile_template(source)
             if mtype in BATCH_TYPES and uses_variables(source):

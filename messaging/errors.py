@@ -30,6 +30,15 @@ class MessagingError(ErrorCatalogue):
     TEMPLATE_SYNC_FAILED = "template_sync_failed", _("WeChat did not give the template library."), status.HTTP_502_BAD_GATEWAY, status.HTTP_503_SERVICE_UNAVAILABLE
     TEMPLATE_NOT_FOUND = "message_template_not_found", _("The account has no such template; sync its template library from WeChat."), status.HTTP_404_NOT_FOUND
     TEMPLATE_REMOVED = "message_template_removed", _("The template was deleted on WeChat; choose another one."), status.HTTP_409_CONFLICT
+    # Content: materials, drafts, publishing
+    CONTENT_NEEDS_SERVICE_ACCOUNT = "content_needs_service_account", _("Materials and articles belong to a service account.")
+    MATERIAL_BAD_KIND = "material_bad_kind", _("Unknown material kind.")
+    MATERIAL_BAD_FILE = "material_bad_file", _("WeChat does not take this file type for this kind of material.")
+    MATERIAL_TOO_LARGE = "material_too_large", _("The file is larger than WeChat allows for this kind of material.")
+    MATERIAL_VIDEO_NEEDS_TITLE = "material_video_needs_title", _("A video material needs a title and an introduction.")
+    ARTICLE_INVALID = "article_invalid", _("The article is not complete or breaks one of WeChat's limits.")
+    ARTICLE_NOT_EDITABLE = "article_not_editable", _("Only a draft can be changed or published."), status.HTTP_409_CONFLICT
+    CONTENT_REMOTE_FAILED = "content_remote_failed", _("WeChat refused the request."), status.HTTP_502_BAD_GATEWAY, status.HTTP_503_SERVICE_UNAVAILABLE
     # Mini-program API
     UNKNOWN_APPID = "unknown_appid", _("No active mini-program with this appid.")
     MP_LOGIN_FAILED = "mp_login_failed", _("WeChat login failed."), status.HTTP_400_BAD_REQUEST, status.HTTP_503_SERVICE_UNAVAILABLE

@@ -52,4 +52,5 @@ app.conf.beat_schedule = {
     # The dashboard's slow figures (followers, active customers, recent funnels) kept warm in the cache.
     "dashboard-refresh": {"task": "console.tasks.dashboard_refresh_task", "schedule": 240.0, "options": {"expires": 200}},
     "message-templates-sync": {"task": "messaging.template_library.tasks.message_templates_sync_all_task", "schedule": 6 * 3600.0},
+    "article-stats-poll": {"task": "messaging.content.tasks.article_stats_poll_all_task", "schedule": 24 * 3600.0},
 }

@@ -112,6 +112,8 @@ UNFOLD = {
                 "items": [
                     _item(_("Channel accounts"), "forum", "accounts.channelaccount"),
                     _item(_("Message templates"), "article", "messaging.messagetemplate"),
+                    _item(_("Materials"), "perm_media", "messaging.material"),
+                    _item(_("Articles"), "newspaper", "messaging.article"),
                     _item(_("Auto-reply rules"), "quickreply", "messaging.autoreplyrule"),
                     _item(_("Welcome messages"), "waving_hand", "messaging.welcomemessage"),
                 ],

@@ -229,6 +229,7 @@ CELERY_TASK_ROUTES = {
     "messaging.channels.tasks.welcome_*": {"queue": "welcome"},
     "messaging.channels.tasks.*": {"queue": "dispatch"},
     "messaging.template_library.tasks.*": {"queue": "planning"},
+    "messaging.content.tasks.*": {"queue": "analytics"},
     "campaigns.tasks.dispatch_*": {"queue": "dispatch"},
     "campaigns.tasks.*": {"queue": "planning"},
     "customers.segments.tasks.*": {"queue": "planning"},

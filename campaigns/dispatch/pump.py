@@ -21,10 +21,12 @@ from campaigns.dispatch.liveness import LeaseKeeper, pump_alive, pump_enter, sta
 from campaigns.dispatch.quota import campaign_defer_for_quota, deliveries_within_account_quota
 from campaigns.dispatch.recheck import deliveries_recheck
 from campaigns.dispatch.record import Outcome, outcomes_record, push_events_record
+from campaigns.mass_audience import mass_audience_tag
 from campaigns.models import Campaign, CampaignState, Delivery, DeliveryState, MessageType
 from campaigns.policy import effective_policy
 from campaigns.receivers import msgid_locks, pending_reports_apply
 from campaigns.rendering import MessageRenderer
+from campaigns.variants.decision import variant_test_decide_if_due
 from messaging.channels import get_adapter
 from messaging.channels.base import SendOutcome
 from messaging.channels.errors import backoff_delay
@@ -70,10 +72,35 @@ class Pump:
         self.spends_credit = campaign.message_type in (*SUBSCRIBE_TYPES, MessageType.CUSTOMER_SERVICE)
         # The latest quota that put a send off in this batch (campaigns/dispatch/quota.py).
         self.quota_refusal: SendOutcome | None = None
+        self._mass_tag: tuple[int | None] | None = None
+        self._renderers: dict[int, MessageRenderer] = {}
+        self._variants: dict[int, int | None] = {}
         self.threads = max(1, int(settings.CAMPAIGN_DISPATCH_THREADS))
         # Subscribe sends stay sequential: their consent bookkeeping is per send.
         per_thread_ok = campaign.message_type in (MessageType.TEMPLATE, MessageType.CUSTOMER_SERVICE)
         self.pool = ThreadPoolExecutor(max_workers=self.threads) if self.threads > 1 and per_thread_ok else None
+
+    def renderer_for(self, row: Claimed) -> MessageRenderer:
+        """The renderer of the row's variant (the campaign's one renderer without a variant test)."""
+        variant = self._variants.get(row.id)
+        if variant is None:
+            return self.renderer
+        if variant not in self._renderers:
+            self._renderers[variant] = MessageRenderer(self.campaign, variant)
+        return self._renderers[variant]
+
+    def variants_load(self, rows: list[Claimed]) -> None:
+        if (self.campaign.content or {}).get("variants") and rows:
+            self._variants.update(Delivery.objects.filter(pk__in=[r.id for r in rows]).values_list("id", "variant"))
+
+    def variant_of(self, row: Claimed) -> int | None:
+        return self._variants.get(row.id)
+
+    def mass_tag_id(self) -> int | None:
+        """The WeChat tag a mass send goes to by sendall (decided once per time slice), or None."""
+        if self._mass_tag is None:
+            self._mass_tag = (mass_audience_tag(self.campaign),)
+        return self._mass_tag[0]
 
     def close(self) -> None:
         if self.pool is not None:
@@ -154,6 +181,7 @@ class Pump:
 
     def _send_batch(self, rows: list[Claimed]) -> bool:
         load_recipients(rows)
+        self.variants_load(rows)
         drop, defer = deliveries_recheck(campaign=self.campaign, policy=self.policy, ids=[r.id for r in rows])
         if drop or defer:
             outcomes_record(
@@ -232,6 +260,8 @@ def campaign_dispatch(*, campaign_id: int, budget_seconds: float | None = None, 
 
 
 def _pump_run(pump: Pump, campaign: Campaign) -> DispatchResult:
+    # A cells-mode variant test whose wait is over: decided here, its rest released to this run.
+    variant_test_decide_if_due(campaign_id=campaign.pk)
     limit = pump.policy.dispatch_batch_size
     if campaign.message_type in (MessageType.MASS, MessageType.WECOM_GROUP):
         limit = max(limit, send.LIST_CALL_LIMIT)

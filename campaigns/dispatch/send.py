@@ -48,7 +48,7 @@ def _render_failed(exc: Exception) -> SendOutcome:
 
 def _message(pump: Pump, row: Claimed) -> OutboundMessage | Exception:
     try:
-        return OutboundMessage(message_type=pump.campaign.message_type, payload=pump.renderer.payload(row), idempotency_key=str(row.id))
+        return OutboundMessage(message_type=pump.campaign.message_type, payload=pump.renderer_for(row).payload(row), idempotency_key=str(row.id))
     except Exception as exc:
         logger.exception("render failed for delivery %s", row.id)
         return exc
@@ -151,25 +151,40 @@ def _send_one(pump: Pump, row: Claimed, message) -> SendOutcome:
             connections.close_all()
 
 
+def _inbox_item(pump: Pump, r: Claimed) -> InboxItem:
+    renderer = pump.renderer_for(r)
+    content = renderer.content
+    return InboxItem(
+        customer_id=r.customer_id,
+        title=renderer.text(content.get("title", ""), r, links=False),
+        body=renderer.text(content.get("body", ""), r),
+        link_url=renderer.link(content["url"], r) if content.get("url") else "",
+        mp_page=content.get("mp_page", ""),
+        campaign_id=pump.campaign.pk,
+        delivery_id=r.id,
+    )
+
+
 def send_inbox(pump: Pump, rows: list[Claimed]) -> None:
     """Inbox only: the item goes into the customer's message centre; nothing is pushed."""
-    content, renderer = pump.renderer.content, pump.renderer
-    inbox_messages_create(
-        items=(
-            InboxItem(
-                customer_id=r.customer_id,
-                title=renderer.text(content.get("title", ""), r, links=False),
-                body=renderer.text(content.get("body", ""), r),
-                link_url=renderer.link(content["url"], r) if content.get("url") else "",
-                mp_page=content.get("mp_page", ""),
-                campaign_id=pump.campaign.pk,
-                delivery_id=r.id,
-            )
-            for r in rows
-        )
-    )
+    inbox_messages_create(items=(_inbox_item(pump, r) for r in rows))
     pump.flush([Outcome(r.id, DeliveryState.SENT) for r in rows], list(rows))
     pump.result.sent += len(rows)
+
+
+def _tag_key(pump: Pump, rows: list[Claimed]) -> str:
+    """A mass send whose audience is exactly one mirrored WeChat tag goes as one sendall call: every
+    row carries the same batch key (its clientmsgid)."""
+    tag_id = pump.mass_tag_id()
+    if tag_id is None:
+        return ""
+    key = f"c{pump.campaign.pk}-tag{tag_id}"
+    fresh = [r.id for r in rows if r.batch_key != key]
+    if fresh:
+        Delivery.objects.filter(pk__in=fresh).update(batch_key=key)
+    for r in rows:
+        r.batch_key = key
+    return key
 
 
 def _batch_keys(pump: Pump, rows: list[Claimed], *, by_staff: bool) -> list[tuple[tuple[str, str], list[Claimed]]]:
@@ -194,18 +209,38 @@ def _batch_keys(pump: Pump, rows: list[Claimed], *, by_staff: bool) -> list[tupl
     return list(groups.items())
 
 
+def _tag_send_msgid(pump: Pump, key: str) -> str:
+    return (
+        Delivery.objects.filter(campaign_id=pump.campaign.pk, batch_key=key, state__in=[DeliveryState.SENT, DeliveryState.DELIVERED])
+        .exclude(msgid="").values_list("msgid", flat=True).first()
+        or ""
+    )
+
+
 def send_lists(pump: Pump, rows: list[Claimed]) -> bool:
     """Mass sends and WeCom tasks: one list call per batch key (per staff member for WeCom)."""
     by_staff = pump.campaign.message_type == MessageType.WECOM_GROUP
-    ordered = _batch_keys(pump, rows, by_staff=by_staff)
+    tag_key = _tag_key(pump, rows) if pump.campaign.message_type == MessageType.MASS else ""
+    # Each variant of a variant test goes as its own lists (its own body).
+    by_variant: dict[int | None, list[Claimed]] = defaultdict(list)
+    for row in rows:
+        by_variant[pump.variant_of(row)].append(row)
+    ordered = [item for part in by_variant.values() for item in _batch_keys(pump, part, by_staff=by_staff)]
     for index, ((staff, key), members) in enumerate(ordered):
         if pump.state() != CampaignState.SENDING or pump.result.requeue_in:
             deliveries_release([r.id for _k, ms in ordered[index:] for r in ms], pump.campaign.pk)
             pump.stop()
             return False
-        message = OutboundMessage(message_type=pump.campaign.message_type, payload=pump.renderer.batch_payload(staff=staff), idempotency_key=key)
+        tag_id = pump.mass_tag_id() if key == tag_key and tag_key else None
+        renderer = pump.renderer_for(members[0])
+        message = OutboundMessage(message_type=pump.campaign.message_type, payload=renderer.batch_payload(staff=staff, tag_id=tag_id), idempotency_key=key)
         recipients = [Recipient(key=str(r.id), external_id=r.external_id) for r in members]
-        answers = pump.adapter.send_batch(recipients, message)
+        earlier = _tag_send_msgid(pump, key) if tag_id is not None else ""
+        if earlier:
+            # The tag's one sendall call is made already (an earlier batch): these rows share it.
+            answers = {r.key: SendOutcome(status="sent", msgid=earlier) for r in recipients}
+        else:
+            answers = pump.adapter.send_batch(recipients, message)
         outcomes, sent_rows = [], []
         for r in members:
             answer = answers.get(str(r.id)) or SendOutcome(status="retryable", error_code=SendErrorCode.MISSING_OUTCOME)

@@ -15,10 +15,12 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from campaigns.article_stats import campaign_article_stats
 from campaigns.models import Campaign
 from campaigns.reports import selectors
 from campaigns.reports.charts import funnel_chart, percent, stage_label, trends_chart
 from campaigns.selectors import quota_deferral
+from campaigns.variants.selectors import variant_test_report
 from campaigns.wizard.views import deferral_note
 
 RECENT_CAMPAIGNS = 200
@@ -74,6 +76,8 @@ def campaign_reports_view(request: HttpRequest) -> HttpResponse:
             lift_rows=_lift_rows(report),
             unfollows=report["unfollows"],
             deferred_note=deferral_note(quota_deferral(campaign=campaign)),
+            variant_test=variant_test_report(campaign),
+            article_stats=campaign_article_stats(campaign),
         )
     trends = selectors.account_trends(account_id=campaign.account_id if campaign else None)
     context.update(trends=trends, trends_chart=trends_chart(trends))

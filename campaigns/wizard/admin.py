@@ -91,7 +91,11 @@ class CampaignAdmin(ModelAdmin):
     fieldsets = (
         (_("Basics"), {"fields": ("name", "account", "message_type", "priority_class")}),
         (_("Content"), {"fields": (
-            "message_template", "text", "inbox_title", "inbox_body", "url", "page", "mp_appid", "mp_pagepath", "mp_page", "key_words",
+            "message_template", "mass_msgtype", "mass_article", "mass_material", "mass_card_id", "text", "inbox_title", "inbox_body",
+            "url", "page", "mp_appid", "mp_pagepath", "mp_page", "key_words",
+        )}),
+        (_("Variant test"), {"fields": (
+            "variant_mode", "variant_texts", ("variant_cell_percent", "variant_wait_hours", "variant_min_sample"),
         )}),
         (_("Audience"), {"fields": ("segment", "topics")}),
         (_("Schedule and targeting"), {"fields": (
@@ -111,6 +115,14 @@ class CampaignAdmin(ModelAdmin):
         "mp_appid": "['template', 'oa_subscribe'].includes(message_type)",
         "mp_pagepath": "['template', 'oa_subscribe'].includes(message_type)",
         "mp_page": "message_type == 'inbox'",
+        "mass_msgtype": "message_type == 'mass'",
+        "mass_article": "message_type == 'mass' && mass_msgtype == 'mpnews'",
+        "mass_material": "message_type == 'mass' && ['image', 'voice', 'mpvideo'].includes(mass_msgtype)",
+        "mass_card_id": "message_type == 'mass' && mass_msgtype == 'wxcard'",
+        "variant_texts": "variant_mode != ''",
+        "variant_cell_percent": "variant_mode == 'cells'",
+        "variant_wait_hours": "variant_mode == 'cells'",
+        "variant_min_sample": "variant_mode == 'cells'",
     }
 
     def get_urls(self):

@@ -69,6 +69,62 @@ def key_rule(key: dict[str, Any]) -> str:
     return name.rstrip("0123456789")
 
 
+# The variants editor: one block per variant, blocks separated by a line of three dashes.
+VARIANT_SEPARATOR = "---"
+VARIANT_TYPES = TEXT_TYPES | {MessageType.INBOX}
+MASS_MEDIA_TYPES = ("image", "voice", "mpvideo")
+
+
+def variant_blocks(text: str) -> list[str]:
+    blocks, current = [], []
+    for line in (text or "").replace("\r\n", "\n").split("\n"):
+        if line.strip() == VARIANT_SEPARATOR:
+            blocks.append("\n".join(current).strip())
+            current = []
+        else:
+            current.append(line)
+    blocks.append("\n".join(current).strip())
+    return [b for b in blocks if b]
+
+
+def variants_build(*, message_type: str, data: dict[str, Any]) -> dict[str, Any]:
+    """`variants` and `variant_test` of the editor's variant inputs ({} without a test)."""
+    mode = data.get("variant_mode") or ""
+    if not mode or message_type not in VARIANT_TYPES:
+        return {}
+    key = "title" if message_type == MessageType.INBOX else "text"
+    settings: dict[str, Any] = {"mode": mode}
+    if mode == "cells":
+        settings.update(
+            cell_percent=int(data.get("variant_cell_percent") or 10),
+            wait_minutes=int(round(float(data.get("variant_wait_hours") or 24) * 60)),
+            min_sample=int(data.get("variant_min_sample") or 100),
+        )
+    return {"variants": [{key: block} for block in variant_blocks(data.get("variant_texts") or "")], "variant_test": settings}
+
+
+def mass_build(data: dict[str, Any]) -> dict[str, Any]:
+    """A mass send's msgtype and what it names (text needs nothing more than the text)."""
+    msgtype = data.get("mass_msgtype") or "text"
+    if msgtype == "text":
+        return {}
+    content: dict[str, Any] = {"msgtype": msgtype}
+    if msgtype == "mpnews":
+        article = data.get("mass_article")
+        content["media_id"] = article.media_id if article else ""
+        if article:
+            content["title"] = article.title
+    elif msgtype == "image":
+        material = data.get("mass_material")
+        content["media_ids"] = [material.media_id] if material else []
+    elif msgtype in MASS_MEDIA_TYPES:
+        material = data.get("mass_material")
+        content["media_id"] = material.media_id if material else ""
+    elif msgtype == "wxcard":
+        content["card_id"] = data.get("mass_card_id") or ""
+    return content
+
+
 def content_build(*, message_type: str, data: dict[str, Any], template=None) -> dict[str, Any]:
     """The `content` JSON of the editor's inputs (`data`: cleaned fields plus template key values)."""
     content: dict[str, Any] = {}
@@ -96,6 +152,15 @@ def content_build(*, message_type: str, data: dict[str, Any], template=None) -> 
             content["url"] = data["url"]
         if data.get("mp_page"):
             content["mp_page"] = data["mp_page"]
+    if message_type == MessageType.MASS:
+        content.update(mass_build(data))
+        if content.get("msgtype") not in (None, "text"):
+            content.pop("text", None)
+    variants = variants_build(message_type=message_type, data=data)
+    if variants:
+        content.update(variants)
+        first = variants["variants"][0] if variants["variants"] else {}
+        content.update(first)  # variant A is also the campaign's own content (test sends, previews)
     if data.get("key_words"):
         content["key_words"] = [w.strip() for w in str(data["key_words"]).replace("，", ",").split(",") if w.strip()]
     return content
@@ -113,6 +178,17 @@ def content_initial(content: dict[str, Any]) -> dict[str, Any]:
         "mp_page": content.get("mp_page", ""),
         "key_words": ", ".join(content.get("key_words") or []),
     }
+    variants = content.get("variants") or []
+    if variants:
+        key = "title" if "title" in variants[0] else "text"
+        initial["variant_texts"] = f"\n{VARIANT_SEPARATOR}\n".join(str(v.get(key, "")) for v in variants)
+        settings = content.get("variant_test") or {}
+        initial["variant_mode"] = settings.get("mode", "split")
+        initial["variant_cell_percent"] = settings.get("cell_percent", 10)
+        initial["variant_wait_hours"] = round(settings.get("wait_minutes", 24 * 60) / 60, 2)
+        initial["variant_min_sample"] = settings.get("min_sample", 100)
+    initial["mass_msgtype"] = content.get("msgtype", "text")
+    initial["mass_card_id"] = content.get("card_id", "")
     mini = content.get("miniprogram") or {}
     if isinstance(mini, dict):
         initial["mp_appid"] = mini.get("appid", "")

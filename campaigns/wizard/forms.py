@@ -33,9 +33,11 @@ from campaigns.wizard.content import (
     attachments_from_post,
     content_build,
     content_initial,
+    variant_blocks,
 )
 from customers.models import Tag
 from customers.segments.models import Segment
+from messaging.content.models import Article, Material
 from messaging.template_library.models import MessageTemplate
 from scrm.errors import ApplicationError
 
@@ -108,6 +110,34 @@ class CampaignWizardForm(forms.ModelForm):
         required=False, label=_("Key words"), max_length=256, widget=UnfoldAdminTextInputWidget,
         help_text=_("Comma-separated words that must show within the first 16 characters of the title."),
     )
+    mass_msgtype = forms.ChoiceField(
+        required=False, label=_("Mass message type"), initial="text", widget=UnfoldAdminSelectWidget,
+        choices=[("text", _("Text")), ("mpnews", _("Article (mpnews)")), ("image", _("Image")), ("voice", _("Voice")),
+                 ("mpvideo", _("Video")), ("wxcard", _("Card"))],
+        help_text=_("Articles come from the account's drafts; images, voice and video from its material library."),
+    )
+    mass_article = forms.ModelChoiceField(
+        required=False, label=_("Article"), queryset=Article.objects.exclude(media_id="").order_by("-created_at"),
+        empty_label=_("Choose an article…"), widget=UnfoldAdminSelectWidget,
+    )
+    mass_material = forms.ModelChoiceField(
+        required=False, label=_("Material"), widget=UnfoldAdminSelectWidget, empty_label=_("Choose a material…"),
+        queryset=Material.objects.defer("data").filter(permanent=True, removed_at__isnull=True).exclude(media_id="").order_by("-uploaded_at"),
+    )
+    mass_card_id = forms.CharField(required=False, label=_("Card ID"), max_length=64, widget=UnfoldAdminTextInputWidget)
+    variant_mode = forms.ChoiceField(
+        required=False, label=_("Variant test"), widget=UnfoldAdminSelectWidget,
+        choices=[("", _("No variant test")), ("split", _("Split the whole audience")), ("cells", _("Test cells first, then the winner to the rest"))],
+        help_text=_("Test 2 to 8 versions of the text. Each customer gets one version, always the same one."),
+    )
+    variant_texts = forms.CharField(
+        required=False, label=_("Variants"), widget=UnfoldAdminTextareaWidget(attrs={"rows": 6}),
+        help_text=_("One version per block; separate the blocks with a line of three dashes (---). The first version is A."),
+    )
+    variant_cell_percent = forms.IntegerField(required=False, min_value=1, max_value=50, initial=10, label=_("Test cell size (% per variant)"))
+    variant_wait_hours = forms.FloatField(required=False, min_value=0.1, initial=24, label=_("Wait before choosing (hours)"))
+    variant_min_sample = forms.IntegerField(required=False, min_value=1, initial=100, label=_("Minimum messages per variant"),
+                                            help_text=_("Below this, or without a significant difference, variant A goes to the rest."))
     segment = SegmentChoiceField(
         queryset=Segment.objects.order_by("name"), label=_("Audience (segment)"), empty_label=_("Choose a segment…"),
         widget=UnfoldAdminSelect2Widget,
@@ -211,7 +241,11 @@ class CampaignWizardForm(forms.ModelForm):
             self._clean_template(mtype, account, template)
         attachments = self._attachments() if mtype == MessageType.WECOM_GROUP else []
         data = {**cleaned, **{k: str(v).strip() for k, v in self.key_values.items()}, "attachments": attachments}
-        if mtype in TEXT_TYPES and not (cleaned.get("text") or "").strip():
+        variant_texts = variant_blocks(cleaned.get("variant_texts") or "") if cleaned.get("variant_mode") else []
+        if cleaned.get("variant_mode") and not 2 <= len(variant_texts) <= 8:
+            self.add_error("variant_texts", gettext("Write 2 to 8 versions, separated by a line of three dashes (---)."))
+        media_mass = mtype == MessageType.MASS and (cleaned.get("mass_msgtype") or "text") != "text"
+        if mtype in TEXT_TYPES and not media_mass and not variant_texts and not (cleaned.get("text") or "").strip():
             self.add_error("text", gettext("Write the message text."))
         if mtype == MessageType.INBOX and not (cleaned.get("inbox_title") or "").strip():
             self.add_error("inbox_title", gettext("Give the message a title."))
@@ -300,6 +334,8 @@ def validation_messages(detail: dict[str, Any], fallback: str, *, sources: dict[
         "fields": ("message_template", gettext("The template's keys changed: choose the template again.")),
         "account": ("account", gettext("This message type cannot be sent from this account.")),
         "message_type": ("message_type", gettext("Unknown message type.")),
+        "variants": ("variant_texts", gettext("The variant test's settings are invalid: 2 to 8 versions, test cells of 1–50% that leave a rest.")),
+        "msgtype": ("mass_msgtype", gettext("Unknown mass message type.")),
         "policy_overrides": (None, gettext("The campaign's contact-policy overrides are invalid (edit them through the API).")),
     }
     out: list[tuple[str | None, str]] = []

@@ -14,8 +14,9 @@ from django.db import transaction
 from django.utils.translation import gettext
 
 from campaigns.models import Campaign, MessageType, SuppressionReason
-from campaigns.rendering import MessageRenderer
+from campaigns.rendering import MessageRenderer, variant_content
 from campaigns.services import campaign_preview
+from campaigns.variants.selectors import TITLE_PREVIEW_CHARS, variant_label, variant_title
 from campaigns.wizard.checks import links_check, title_preview
 from campaigns.wizard.content import TEMPLATE_TYPES, VALUE_LIMITS, key_rule
 from customers.models import Customer
@@ -78,6 +79,13 @@ def content_preview(*, campaign: Campaign, customer: Any, template=None) -> dict
             if mtype != MessageType.TEMPLATE and limit and len(value) > limit:
                 warnings.append(gettext("“%(key)s” has %(n)d characters; WeChat allows %(limit)d for this key.") % {"key": key, "n": len(value), "limit": limit})
         first_line = parts[0]["value"] if parts else ""
+    elif mtype == MessageType.MASS and (content.get("msgtype") or "text") != "text":
+        payload = renderer.batch_payload(staff="")
+        body = payload.get(payload["msgtype"]) or payload.get("images") or {}
+        named = body.get("media_id") or ", ".join(body.get("media_ids") or []) or body.get("card_id") or ""
+        parts.append({"label": gettext("Mass message type"), "key": "msgtype", "value": payload["msgtype"]})
+        parts.append({"label": gettext("media ID"), "key": "media_id", "value": named})
+        first_line = str(content.get("title") or "")
     elif mtype in (MessageType.MASS, MessageType.WECOM_GROUP):
         payload = renderer.batch_payload(staff="")
         text = payload["text"]["content"]
@@ -105,7 +113,17 @@ def content_preview(*, campaign: Campaign, customer: Any, template=None) -> dict
         "title": title_preview(message_type=mtype, content=content, rendered_first_line=first_line, template_title=template.title if template else ""),
         "links": links_check(content),
         "warnings": warnings,
+        "variants": variant_previews(content),
     }
+
+
+def variant_previews(content: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each variant's first 16 characters, as the chat list would show them."""
+    out = []
+    for index, _variant in enumerate(content.get("variants") or []):
+        title = variant_title(variant_content(content, index))
+        out.append({"label": variant_label(index), "preview": title[:TITLE_PREVIEW_CHARS], "truncated": len(title) > TITLE_PREVIEW_CHARS})
+    return out
 
 
 class _Rollback(Exception):

@@ -24,6 +24,7 @@ from messaging.callbacks.models import InboundMessage
 from messaging.callbacks.parsing import as_list, create_time
 from messaging.channels import wecom, welcome
 from messaging.channels.services import channel_code_for_scene
+from messaging.content.articles import article_publish_finished, publish_result_parse
 from messaging.reports import AggregateReport, DeliveryReport, aggregate_report_dispatch, delivery_report_dispatch
 
 logger = logging.getLogger(__name__)
@@ -219,6 +220,15 @@ def _mass_finished(ctx: Context) -> None:
     )
 
 
+def _publish_finished(ctx: Context) -> None:
+    # 发布能力 / 事件推送 (https://developers.weixin.qq.com/doc/offiaccount/Publish/Callback_on_finish.html):
+    # PublishEventInfo carries publish_id, publish_status, article_id, article_detail and fail_idx.
+    info = ctx.fields.get("PublishEventInfo")
+    if not isinstance(info, dict) or not info.get("publish_id"):
+        return
+    article_publish_finished(result=publish_result_parse(ctx.account.pk, info))
+
+
 def _subscribe_msg_choice(ctx: Context) -> None:
     """subscribe_msg_popup_event / subscribe_msg_change_event: one List per template."""
     wrapper = ctx.fields.get("SubscribeMsgPopupEvent") or ctx.fields.get("SubscribeMsgChangeEvent") or {}
@@ -361,6 +371,7 @@ _EVENT_HANDLERS: dict[str, Handler] = {
     "VIEW": _view,
     "TEMPLATESENDJOBFINISH": _template_finished,
     "MASSSENDJOBFINISH": _mass_finished,
+    "PUBLISHJOBFINISH": _publish_finished,
     "subscribe_msg_popup_event": _subscribe_msg_choice,
     "subscribe_msg_change_event": _subscribe_msg_choice,
     "subscribe_msg_sent_event": _subscribe_msg_sent,

@@ -13,6 +13,8 @@ from messaging.channels.clients import wechat_client
 from messaging.channels.errors import CLIENTMSGID_EXISTS, error_response_json
 
 MASS = "mass"
+# message/mass/preview to one openid (the operator's own WeChat): not counted in the 4 a month.
+MASS_PREVIEW = "mass_preview"
 TEMPLATE = "template"
 CUSTOMER_SERVICE = "customer_service"
 OA_SUBSCRIBE = "oa_subscribe"
@@ -33,7 +35,7 @@ def mass_clientmsgid(message: OutboundMessage, openids: list[str]) -> str:
 
 
 class OfficialAccountAdapter(ChannelAdapter):
-    message_types = frozenset({MASS, TEMPLATE, CUSTOMER_SERVICE, OA_SUBSCRIBE})
+    message_types = frozenset({MASS, MASS_PREVIEW, TEMPLATE, CUSTOMER_SERVICE, OA_SUBSCRIBE})
     batch_types = frozenset({MASS})
     batch_limit = 10_000
 
@@ -43,17 +45,18 @@ class OfficialAccountAdapter(ChannelAdapter):
 
     def _send_many(self, recipients: list[Recipient], message: OutboundMessage) -> dict[str, SendOutcome]:
         openids = list(dict.fromkeys(r.external_id for r in recipients))
-        # message/mass/send takes 2 to 10,000 openids; a single recipient is listed twice
-        # (WeChat counts the person once) [unverified: WeChat documents only the minimum].
-        touser = openids if len(openids) > 1 else openids * 2
-        body = {
-            **message.payload,
-            "touser": touser,
-            "send_ignore_reprint": 0,
-            "clientmsgid": mass_clientmsgid(message, openids),
-        }
+        if "filter" in message.payload:
+            # By tag (sendall): one call reaches the tag's members; the recipients only record it.
+            path = "message/mass/sendall"
+            body = {"send_ignore_reprint": 0, **message.payload, "clientmsgid": idempotency_id(message.idempotency_key)}
+        else:
+            # message/mass/send takes 2 to 10,000 openids; a single recipient is listed twice
+            # (WeChat counts the person once) [unverified: WeChat documents only the minimum].
+            path = "message/mass/send"
+            touser = openids if len(openids) > 1 else openids * 2
+            body = {"send_ignore_reprint": 0, **message.payload, "touser": touser, "clientmsgid": mass_clientmsgid(message, openids)}
         try:
-            result = self.client.post("message/mass/send", data=body)
+            result = self.client.post(path, data=body)
             outcome = SendOutcome(status="sent", msgid=_msgid(result, "msg_id", "msgid"))
         except WeChatClientException as exc:
             if exc.errcode != CLIENTMSGID_EXISTS:
@@ -65,6 +68,10 @@ class OfficialAccountAdapter(ChannelAdapter):
     def _send_one(self, recipient: Recipient, message: OutboundMessage) -> SendOutcome:
         if message.message_type == MASS:
             return self._send_many([recipient], message)[recipient.key]
+        if message.message_type == MASS_PREVIEW:
+            body = {key: value for key, value in message.payload.items() if key not in ("filter", "send_ignore_reprint")}
+            result = self.client.post("message/mass/preview", data={**body, "touser": recipient.external_id})
+            return SendOutcome(status="sent", msgid=_msgid(result, "msg_id", "msgid"))
         if message.message_type == TEMPLATE:
             body = {
                 **message.payload,

@@ -12,6 +12,7 @@ import secrets
 from dataclasses import asdict
 from typing import Any
 
+from messaging.sandbox import content_control
 from messaging.sandbox.eventpost import Callback
 from messaging.sandbox.events import apply_user_event, wecom_add_contact
 from messaging.sandbox.handlers.wecom import confirm_task
@@ -356,4 +357,5 @@ ROUTES: dict[str, Any] = {
     "post_event": post_event, "flush_callbacks": flush_callbacks, "callbacks": callbacks, "user": user,
     "state": state, "request_rates": request_rates,
 }
+ROUTES.update(content_control.ROUTES)
 UNLOCKED = {"flush_callbacks", "request_rates"}  # request_rates has its own lock

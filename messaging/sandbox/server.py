@@ -20,6 +20,7 @@ from messaging.sandbox import control_api
 from messaging.sandbox.eventpost import CallbackPoster
 from messaging.sandbox.handlers import Ctx, build_routes
 from messaging.sandbox.handlers.media import MULTIPART_PATHS
+from messaging.sandbox.multipart import is_multipart, multipart_parse
 from messaging.sandbox.state import ApiError, SandboxState
 
 logger = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ ALL_API_PATHS = set(PUBLIC) | set(WECHAT) | set(WECOM)
 
 def api_path(path: str) -> str:
     """Strip anything before /cgi-bin/, /sns/ or /wxaapi/, so a base URL with a prefix still works."""
-    for marker in ("/cgi-bin/", "/sns/", "/wxaapi/"):
+    for marker in ("/cgi-bin/", "/sns/", "/wxaapi/", "/datacube/"):
         at = path.find(marker)
         if at > 0:
             return path[at:]
@@ -134,6 +135,7 @@ class SandboxServer:
             client: str = "") -> tuple[int, dict]:
         state = self.state
         body: dict = {}
+        extra: dict = {}
         answer: dict
         app_id = ""
         if path not in ALL_API_PATHS:
@@ -143,9 +145,17 @@ class SandboxServer:
         if state.faults.latency_ms:
             time.sleep(state.faults.latency_ms / 1000)
         parse_error = None
-        # Media uploads are multipart (handlers/media.py reads the raw body); everything else is JSON.
+        # WeCom media uploads are read raw by handlers/media.py; other uploads (materials, service-account
+        # media) are parsed here; everything else is JSON.
         multipart = path in MULTIPART_PATHS
-        if raw and not multipart:
+        if raw and not multipart and is_multipart(content_type):
+            # The request log keeps each file's summary, not its bytes.
+            try:
+                extra["fields"], extra["files"] = multipart_parse(content_type or "", raw)
+                body = {**extra["fields"], **{name: f.summary() for name, f in extra["files"].items()}}
+            except ValueError:
+                parse_error = ApiError(41005, "media data missing")
+        elif raw and not multipart:
             try:
                 body = json.loads(raw)
             except ValueError:
@@ -153,7 +163,7 @@ class SandboxServer:
             if not isinstance(body, dict):
                 body, parse_error = {}, ApiError(47001, "data format error")
         with state.lock:
-            ctx = Ctx(state=state, path=path, query=query, body=body, poster=self.poster)
+            ctx = Ctx(state=state, path=path, query=query, body=body, poster=self.poster, extra=extra)
             if multipart:
                 ctx.extra.update(raw=raw, content_type=content_type)
             try:

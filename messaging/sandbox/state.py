@@ -125,6 +125,8 @@ class App:
     stable_token: str = ""
     stable_expires_at: float = 0.0
     daily_sends: dict[str, int] = field(default_factory=dict)
+    # Materials, drafts, publishing and article statistics (messaging.sandbox.handlers.content_store).
+    content: Any = None
 
     def public(self) -> dict:
         return {

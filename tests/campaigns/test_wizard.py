@@ -320,3 +320,50 @@ def test_test_send_button_sends_to_my_own_identity_only(sandbox, sandbox_oa, san
     sent = sandbox.control.sent_messages(app_id=sandbox_oa.app_id, api="template")
     assert Counter(m["touser"] for m in sent) == Counter({mine.external_id: 1})
     assert LogEntry.objects.filter(object_id=str(campaign.pk), change_message="Test send: 1/1 sent").exists()
+
+
+def test_wizard_creates_a_variant_test_in_cells_mode(plan_account, audience):
+    segment, _ = audience
+    response = operator(*EDITOR).post(ADD, form(
+        plan_account, segment, message_type="mass", text="",
+        variant_mode="cells", variant_texts="春季新品 8 折\n---\n你的衣橱少了这一件？\n---\n限量 200 件 今天开抢",
+        variant_cell_percent=10, variant_wait_hours=2, variant_min_sample=50,
+    ))
+    assert response.status_code == 302, response.content.decode()[:3000]
+    content = Campaign.objects.get().content
+    assert content["variants"] == [{"text": "春季新品 8 折"}, {"text": "你的衣橱少了这一件？"}, {"text": "限量 200 件 今天开抢"}]
+    assert content["variant_test"] == {"mode": "cells", "cell_percent": 10, "wait_minutes": 120, "min_sample": 50}
+    assert content["text"] == "春季新品 8 折"
+
+
+def test_wizard_refuses_a_variant_test_with_one_version_in_chinese(plan_account, audience):
+    segment, _ = audience
+    page = operator(*EDITOR).post(ADD, form(plan_account, segment, message_type="mass", text="x", variant_mode="split", variant_texts="只有一个"),
+                                  HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "请写 2 到 8 个版本" in page and Campaign.objects.count() == 0
+
+
+def test_wizard_creates_an_mpnews_mass_send_from_an_article(plan_account, audience):
+    from messaging.content.models import Article
+
+    segment, _ = audience
+    article = Article.objects.create(account=plan_account, items=[{"title": "春季新品", "content": "x", "thumb_media_id": "t"}], media_id="MEDIA-1")
+    response = operator(*EDITOR).post(ADD, form(plan_account, segment, message_type="mass", mass_msgtype="mpnews", mass_article=article.pk))
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert Campaign.objects.get().content == {"msgtype": "mpnews", "media_id": "MEDIA-1", "title": "春季新品"}
+
+
+def test_preview_shows_every_variants_first_16_characters_and_an_mpnews_send(plan_account, audience):
+    from messaging.content.models import Article
+
+    segment, _ = audience
+    client = operator(*EDITOR)
+    body = client.post("/admin/campaigns/campaign/wizard/preview/", form(
+        plan_account, segment, message_type="mass", variant_mode="split",
+        variant_texts="春季新品 8 折 今天开抢 限量 200 件\n---\n短标题")).json()
+    assert body["preview"]["variants"] == [
+        {"label": "A", "preview": "春季新品 8 折 今天开抢 限量", "truncated": True}, {"label": "B", "preview": "短标题", "truncated": False}]
+    article = Article.objects.create(account=plan_account, items=[{"title": "春季新品上市", "content": "x", "thumb_media_id": "t"}], media_id="MEDIA-9")
+    body = client.post("/admin/campaigns/campaign/wizard/preview/", form(plan_account, segment, message_type="mass", mass_msgtype="mpnews", mass_article=article.pk)).json()
+    assert [p["value"] for p in body["preview"]["parts"]] == ["mpnews", "MEDIA-9"]
+    assert body["preview"]["title"]["preview"] == "春季新品上市"

@@ -335,6 +335,16 @@ def console_sample_data() -> list[str]:
             account=account, kind="template", template_id="TPL-1", title="Order shipped", synced_at=timezone.now()))
     except ImportError:
         pass
+    try:
+        from messaging.content.models import Article, Material
+
+        first_or(Material, lambda: Material.objects.create(
+            account=account, kind="image", name="cover.png", media_id="M-1", content_type="image/png", size=8,
+            data=b"\x89PNG\r\n\x1a\n", uploaded_at=timezone.now()))
+        first_or(Article, lambda: Article.objects.create(
+            account=account, media_id="D-1", items=[{"title": "春季新品", "content": "<p>x</p>", "thumb_media_id": "M-1"}]))
+    except ImportError:
+        pass
     first_or(Group, lambda: Group.objects.create(name="walk"))
     interval = first_or(IntervalSchedule, lambda: IntervalSchedule.objects.create(every=10, period="seconds"))
     first_or(CrontabSchedule, lambda: CrontabSchedule.objects.create(minute="0", hour="9"))

@@ -199,6 +199,11 @@
     $("wizard-title-preview").innerHTML = esc(title.preview) + (title.truncated ? '<span class="wizard-cut">' + esc(title.full.slice(title.limit)) + "</span>" : "");
     $("wizard-title-note").textContent = title.chars + " / " + title.limit + " · " + (title.truncated ? t.tTitleCut : t.tTitleFits) + (title.warnings.length ? " · " + title.warnings.join(" ") : "");
     $("wizard-title-note").className = "text-xs mb-3 " + (title.warnings.length || title.truncated ? "text-orange-700" : "");
+    const variants = p.variants || [];
+    $("wizard-variant-previews").hidden = !variants.length;
+    $("wizard-variant-previews").innerHTML = variants.map((v) =>
+      '<div data-variant="' + esc(v.label) + '"><span class="font-semibold">' + esc(v.label) + "</span> " + esc(v.preview) + (v.truncated ? "…" : "") + "</div>"
+    ).join("");
     $("wizard-preview-body").innerHTML = p.parts.map((part) =>
       p.parts.length > 1 ? '<div><span class="font-semibold">' + esc(part.label) + "：</span>" + esc(part.value) + "</div>" : esc(part.value)
     ).join("");

@@ -5,6 +5,7 @@ from __future__ import annotations
 from messaging.sandbox.eventpost import Callback
 from messaging.sandbox.events import mass_report_xml, template_report_xml
 from messaging.sandbox.handlers import Ctx
+from messaging.sandbox.handlers.mass_content import mass_content_check
 from messaging.sandbox.handlers.templates import template_in_library
 from messaging.sandbox.limits import (
     CUSTOM_WINDOWS,
@@ -24,8 +25,6 @@ REPORT_STATUS = {
     "user block": "failed:user block",
     "system failed": "failed: system failed",
 }
-MASS_MSGTYPES = {"text": "content", "mpnews": "media_id", "image": "media_id", "voice": "media_id",
-                 "mpvideo": "media_id", "wxcard": "card_id"}
 
 
 def report_status(app: App, openid: str) -> str:
@@ -69,13 +68,9 @@ def template_send(ctx: Ctx) -> dict:
     return {"errcode": 0, "errmsg": "ok", "msgid": msgid}
 
 
-def _check_mass_content(body: dict) -> str:
-    msgtype = body.get("msgtype")
-    if msgtype not in MASS_MSGTYPES:
-        raise ApiError(40008, "invalid message type")
-    content = body.get(msgtype)
-    if not isinstance(content, dict) or not content.get(MASS_MSGTYPES[msgtype]):
-        raise ApiError(47003, f"argument invalid! {msgtype}.{MASS_MSGTYPES[msgtype]} missing")
+def _check_mass_content(ctx: Ctx) -> str:
+    body = ctx.body
+    mass_content_check(ctx, body)
     clientmsgid = body.get("clientmsgid") or ""
     if len(clientmsgid.encode()) > 64:
         raise ApiError(45067, "clientmsgid size out of limit")
@@ -124,14 +119,14 @@ def mass_send(ctx: Ctx) -> dict:
         raise ApiError(40130, "invalid openid list size, at least two openid")
     if not all(isinstance(o, str) and o for o in openids):
         raise ApiError(40003, "invalid openid")
-    clientmsgid = _check_mass_content(ctx.body)
+    clientmsgid = _check_mass_content(ctx)
     return _mass_deliver(ctx, "mass", list(dict.fromkeys(openids)), clientmsgid)
 
 
 def mass_sendall(ctx: Ctx) -> dict:
     app = ctx.app
     filt = ctx.body.get("filter") or {}
-    clientmsgid = _check_mass_content(ctx.body)
+    clientmsgid = _check_mass_content(ctx)
     if filt.get("is_to_all"):
         openids = [o for o in app.order if app.users[o].subscribe]
     else:

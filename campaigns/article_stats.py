@@ -1,0 +1,38 @@
+"""A campaign's article statistics: the reads, shares and favourites WeChat reports for the
+articles it sent (mpnews, including its variants), from the day of its first send on.
+
+datacube names an article by the send's "<msg_data_id>_<index>", which a mass send's answer does
+not tie to the campaign's deliveries; the account's articles are matched by title instead (a title
+is unique among an account's recent drafts in practice; two drafts with the same title add up)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Sum
+
+from campaigns.models import Campaign
+from messaging.content.models import Article, ArticleDailyStat
+
+FIELDS = ("read_users", "read_count", "share_users", "share_count", "favourite_users", "favourite_count")
+
+
+def campaign_media_ids(campaign: Campaign) -> list[str]:
+    content = campaign.content or {}
+    ids = [content.get("media_id")] + [v.get("media_id") for v in content.get("variants") or []]
+    return [i for i in dict.fromkeys(ids) if i]
+
+
+def campaign_article_stats(campaign: Campaign) -> dict[str, Any] | None:
+    """Totals per article title (and overall) since the first send; None for non-article campaigns."""
+    if (campaign.content or {}).get("msgtype") != "mpnews":
+        return None
+    titles = [item.get("title", "") for a in Article.objects.filter(account_id=campaign.account_id, media_id__in=campaign_media_ids(campaign))
+              for item in a.items]
+    rows = ArticleDailyStat.objects.filter(account_id=campaign.account_id, title__in=[t for t in titles if t])
+    counters = getattr(campaign, "counters", None)
+    if counters is not None and counters.first_sent_at:
+        rows = rows.filter(ref_date__gte=counters.first_sent_at.date())
+    per_title = list(rows.values("title").annotate(**{f: Sum(f) for f in FIELDS}).order_by("title"))
+    total = {f: sum(r[f] or 0 for r in per_title) for f in FIELDS}
+    return {"articles": per_title, "total": total, "days": rows.values("ref_date").distinct().count()}
