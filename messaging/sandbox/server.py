@@ -145,16 +145,16 @@ class SandboxServer:
         if state.faults.latency_ms:
             time.sleep(state.faults.latency_ms / 1000)
         parse_error = None
-        # WeCom media uploads are read raw by handlers/media.py; other uploads (materials, service-account
-        # media) are parsed here; everything else is JSON.
+        # Uploads are multipart: the request log keeps each file's summary, not its bytes. WeCom's media
+        # uploads (handlers/media.py) read the raw body and judge it themselves; everything else is JSON.
         multipart = path in MULTIPART_PATHS
-        if raw and not multipart and is_multipart(content_type):
-            # The request log keeps each file's summary, not its bytes.
+        if raw and is_multipart(content_type):
             try:
                 extra["fields"], extra["files"] = multipart_parse(content_type or "", raw)
                 body = {**extra["fields"], **{name: f.summary() for name, f in extra["files"].items()}}
             except ValueError:
-                parse_error = ApiError(41005, "media data missing")
+                if not multipart:
+                    parse_error = ApiError(41005, "media data missing")
         elif raw and not multipart:
             try:
                 body = json.loads(raw)
