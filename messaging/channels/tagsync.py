@@ -57,6 +57,24 @@ def _mirror_ensure(
     return True
 
 
+def tag_mirrors_for_remote(*, account: ChannelAccount, tags: list[dict[str, str]]) -> dict[str, int]:
+    """Product tag ids of WeCom corp tags ({"id", "name", "group"}, as a follow_user entry names
+    them), mirroring the ones not seen yet; the mapping covers every id given that is mirrored."""
+    for remote in tags:
+        if remote.get("id") and remote.get("name"):
+            _mirror_ensure(
+                account=account,
+                remote_id=remote["id"],
+                remote_name=remote["name"][:64],
+                group_name=f"WeCom · {remote.get('group', '')}"[:64],
+            )
+    return dict(
+        TagMirror.objects.filter(account=account, remote_id__in={t["id"] for t in tags if t.get("id")}).values_list(
+            "remote_id", "tag_id"
+        )
+    )
+
+
 def tags_pull(*, account: ChannelAccount) -> int:
     """Mirror every remote tag of `account` as a product tag; returns how many were new."""
 

@@ -135,7 +135,11 @@ def _wecom_event(state: SandboxState, app: App, event: str, params: dict[str, An
         "ToUserName": app.app_id, "FromUserName": "sys", "CreateTime": at, "MsgType": "event",
         "Event": "change_external_contact", "ChangeType": change, "UserID": staff, "ExternalUserID": external,
     }
-    if change == "add_external_contact":
+    # 客户联系变更事件 (https://developer.work.weixin.qq.com/document/path/92130 and 92277): every
+    # change concerns one (staff member, external contact) pair.
+    if change in ("add_external_contact", "add_half_external_contact"):
+        # add_half_external_contact: the customer added a staff member who skips verification; the
+        # pair exists (the customer sees the staff member) before the staff member adds them back.
         state_value = params.get("state", "")
         wecom_add_contact(
             state, app, staff_userid=staff, external_userid=external, unionid=params.get("unionid", ""),
@@ -146,14 +150,41 @@ def _wecom_event(state: SandboxState, app: App, event: str, params: dict[str, An
         code = secrets.token_urlsafe(24)
         app.welcome_codes[code] = {"issued_at": state.now(), "used": False, "staff": staff, "external": external}
         fields["WelcomeCode"] = code
+    elif change == "edit_external_contact":
+        _wecom_edit_in_client(app, staff, external, params)
     elif change in ("del_external_contact", "del_follow_user"):
         relations = app.follows.get(external, {})
         relations.pop(staff, None)
         if not relations and external in app.users:
             app.users[external].subscribe = False
-    elif change not in ("edit_external_contact", "add_half_external_contact", "transfer_fail"):
+        if change == "del_external_contact" and params.get("source"):
+            fields["Source"] = params["source"]  # DELETE_BY_TRANSFER: removed by a hand-over
+    elif change == "transfer_fail":
+        fields["FailReason"] = params.get("fail_reason") or "customer_refused"
+    else:
         raise ValueError(f"unknown change_type {change!r}")
     return render_xml(fields), external
+
+
+def _wecom_edit_in_client(app: App, staff: str, external: str, params: dict[str, Any]) -> None:
+    """What a staff member changes in the WeCom client: remark, description, mobiles, corp tags."""
+    info = app.follows.get(external, {}).get(staff)
+    if info is None:
+        raise ValueError("external_userid is not a contact of staff_userid")
+    for name in ("remark", "description", "remark_corp_name"):
+        if params.get(name) is not None:
+            info[name] = str(params[name])
+    if params.get("remark_mobiles") is not None:
+        info["remark_mobiles"] = [str(m) for m in params["remark_mobiles"]]
+    known = {t["id"]: (g, t) for g in app.corp_tag_groups.values() for t in g["tag"]}
+    for tag_id in params.get("add_tags") or []:
+        if tag_id not in known:
+            raise ValueError(f"unknown corp tag {tag_id!r}")
+        if all(t["tag_id"] != tag_id for t in info["tags"]):
+            group, tag = known[tag_id]
+            info["tags"].append({"group_name": group["group_name"], "tag_name": tag["name"], "type": 1, "tag_id": tag_id})
+    removed = set(params.get("remove_tags") or [])
+    info["tags"] = [t for t in info["tags"] if t["tag_id"] not in removed]
 
 
 def wecom_add_contact(
@@ -172,7 +203,8 @@ def wecom_add_contact(
         user.unionid = unionid
     app.follows.setdefault(external_userid, {})[staff_userid] = {
         "userid": staff_userid, "remark": "", "description": "", "createtime": int(at or state.now()),
-        "tags": [], "state": state_value, "add_way": 1 if state_value else 0,
+        "tags": [], "remark_corp_name": "", "remark_mobiles": [], "oper_userid": external_userid,
+        "state": state_value, "add_way": 1 if state_value else 0,
     }
     app.last_chat[external_userid] = staff_userid  # adding a contact starts a chat with them
     return user
