@@ -239,6 +239,28 @@ def customer_wecom_tags_sync(*, customer_id: int, tag_for_remote: Mapping[str, i
     return {"added": added, "removed": removed}
 
 
+@transaction.atomic
+def corp_tags_forget(*, account_id: int, remote_ids: set[str], tag_ids: set[int]) -> int:
+    """Corp tags deleted in WeCom (change_external_tag delete): they leave every relationship on
+    the corp and every customer's `wecom` links to their product tags; returns relationships changed."""
+    if not remote_ids:
+        return 0
+    relations = WeComRelation.objects.filter(identity__account_id=account_id).exclude(tags=[])
+    prefilter = Q()
+    for remote in remote_ids:
+        prefilter |= Q(tags__icontains=remote)
+    changed = 0
+    for relation in relations.filter(prefilter).select_for_update(of=("self",)).iterator(chunk_size=1000):
+        kept = [t for t in relation.tags if str(t.get("id")) not in remote_ids]
+        if len(kept) != len(relation.tags):
+            WeComRelation.objects.filter(pk=relation.pk).update(tags=kept, updated_at=timezone.now())
+            changed += 1
+    CustomerTag.objects.filter(
+        tag_id__in=tag_ids, source=TagSource.WECOM, customer__identities__account_id=account_id
+    ).delete()
+    return changed
+
+
 def relations_remote_tag_ids(*, customer_id: int) -> set[str]:
     """Corp tag ids carried by the customer's relationships (for resolving the tag mirror)."""
     return {

@@ -70,8 +70,12 @@ def process_fields(*, account: ChannelAccount, fields: dict[str, Any], inbound: 
     ctx = Context(account=account, fields=fields, inbound=inbound)
     msg_type = ctx.text("MsgType")
     if account.kind == AccountKind.WECOM and ctx.text("Event") != "change_external_contact":
-        # Other WeCom callbacks come from staff (app messages, contact changes of employees), not
-        # from customers: stored as the record, nothing to apply to customer data.
+        corp_handler = wecom_events.CORP_EVENTS.get(ctx.text("Event")) if msg_type == "event" else None
+        if corp_handler is not None:  # staff directory, corp tags, customer groups
+            corp_handler(ctx)
+            return
+        # Other WeCom callbacks come from staff (app messages), not from customers: stored as the
+        # record, nothing to apply to customer data.
         logger.info("WeCom callback %s/%s on account %s stored without processing", msg_type, ctx.text("Event"), account.pk)
         return
     if msg_type != "event":

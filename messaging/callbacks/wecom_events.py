@@ -27,8 +27,9 @@ from customers.wecom.services import (
     relation_record_removed,
     relations_remote_tag_ids,
 )
+from customers.wecom.staff import staff_record_change
 from messaging.channels import wecom
-from messaging.channels.tagsync import tag_mirrors_for_remote
+from messaging.channels.tagsync import corp_tag_event_apply, tag_mirrors_for_remote
 
 if TYPE_CHECKING:
     from messaging.callbacks.processing import Context
@@ -142,3 +143,41 @@ def transfer_failed(ctx: Context) -> None:
         return
     identity = contact_identity(ctx)
     ctx.event(identity, "wecom.transfer_fail", {"takeover": ctx.text("UserID"), "reason": ctx.text("FailReason")})
+
+
+# --- the corp: staff directory, corp tags ---------------------------------------------------------
+
+
+def staff_changed(ctx: Context) -> None:
+    """change_contact (成员变更通知, https://developer.work.weixin.qq.com/document/path/90970):
+    create_user / update_user (NewUserID when the userid changed) / delete_user (departed).
+    Department changes (create_party …) are not kept."""
+    change = ctx.text("ChangeType")
+    if change not in ("create_user", "update_user", "delete_user"):
+        return
+    status = ctx.text("Status")
+    departments = [int(d) for d in ctx.text("Department").split(",") if d.strip().isdigit()]
+    staff_record_change(
+        account_id=ctx.account.pk,
+        change=change,
+        userid=ctx.text("UserID"),
+        new_userid=ctx.text("NewUserID"),
+        name=ctx.text("Name"),
+        status=int(status) if status.isdigit() else None,
+        departments=departments or None,
+        at=ctx.at,
+    )
+
+
+def corp_tag_changed(ctx: Context) -> None:
+    """change_external_tag (企业客户标签事件, https://developer.work.weixin.qq.com/document/path/92277):
+    the tag mirror follows create / update / delete / shuffle of corp tags and tag groups."""
+    corp_tag_event_apply(
+        account=ctx.account, change=ctx.text("ChangeType"), remote_id=ctx.text("Id"), tag_type=ctx.text("TagType")
+    )
+
+
+CORP_EVENTS = {
+    "change_contact": staff_changed,
+    "change_external_tag": corp_tag_changed,
+}

@@ -127,6 +127,10 @@ def _ticket_for_scene(app: App, scene: str) -> str:
 
 def _wecom_event(state: SandboxState, app: App, event: str, params: dict[str, Any], at: int) -> tuple[str, str]:
     change = params.get("change_type") or event
+    if change in STAFF_CHANGES:
+        return _wecom_staff_event(app, change, params, at), params.get("userid") or ""
+    if event == "change_external_tag":
+        return _wecom_tag_event(state, app, change, params, at), ""
     staff = params.get("staff_userid") or params.get("userid")
     external = params.get("external_userid")
     if not staff or not external:
@@ -208,3 +212,93 @@ def wecom_add_contact(
     }
     app.last_chat[external_userid] = staff_userid  # adding a contact starts a chat with them
     return user
+
+
+# 成员变更通知 (https://developer.work.weixin.qq.com/document/path/90970).
+STAFF_CHANGES = ("create_user", "update_user", "delete_user")
+
+
+def _wecom_staff_event(app: App, change: str, params: dict[str, Any], at: int) -> str:
+    userid = params.get("userid") or params.get("staff_userid")
+    if not userid:
+        raise ValueError("userid is required")
+    fields: dict[str, Any] = {
+        "ToUserName": app.app_id, "FromUserName": "sys", "CreateTime": at, "MsgType": "event",
+        "Event": "change_contact", "ChangeType": change, "UserID": userid,
+    }
+    if change == "delete_user":
+        if app.staff.pop(userid, None) is None:
+            raise ValueError(f"unknown staff member {userid!r}")
+        return render_xml(fields)
+    info = app.staff.setdefault(userid, {"name": userid}) if change == "create_user" else app.staff.get(userid)
+    if info is None:
+        raise ValueError(f"unknown staff member {userid!r}")
+    if params.get("name"):
+        info["name"] = params["name"]
+    if params.get("department"):
+        info["department"] = [int(d) for d in params["department"]]
+    new_userid = params.get("new_userid")
+    if change == "update_user" and new_userid and new_userid != userid:
+        app.staff[new_userid] = app.staff.pop(userid)
+        for relations in app.follows.values():
+            if userid in relations:
+                relations[new_userid] = {**relations.pop(userid), "userid": new_userid}
+        fields["NewUserID"] = new_userid
+    # Apps created after 2022-06-20 receive no Name in these events (the name is not released to
+    # them); the sandbox sends it, the product tolerates its absence.
+    fields.update(Name=info.get("name", ""), Department=",".join(str(d) for d in info.get("department") or [1]),
+                  Status=int(info.get("status") or 1))
+    return render_xml(fields)
+
+
+def _wecom_tag_event(state: SandboxState, app: App, change: str, params: dict[str, Any], at: int) -> str:
+    """企业客户标签事件 (https://developer.work.weixin.qq.com/document/path/92277): an administrator
+    changed corp tags in the admin console. create / update / delete name a tag or a tag group by
+    `Id` and `TagType`; shuffle (reordering) names the group whose tags moved, or none."""
+    tag_type = params.get("tag_type") or "tag"
+    fields: dict[str, Any] = {
+        "ToUserName": app.app_id, "FromUserName": "sys", "CreateTime": at, "MsgType": "event",
+        "Event": "change_external_tag", "ChangeType": change,
+    }
+    groups = app.corp_tag_groups
+    if change == "create":
+        group = next((g for g in groups.values() if g["group_name"] == params.get("group_name")), None)
+        if group is None:
+            group = {"group_id": "et" + secrets.token_hex(10), "group_name": params.get("group_name") or "Group",
+                     "create_time": at, "order": 0, "deleted": False, "tag": []}
+            groups[group["group_id"]] = group
+        if tag_type == "tag_group":
+            ident = group["group_id"]
+        else:
+            tag = {"id": "et" + secrets.token_hex(10), "name": params.get("name") or "Tag", "create_time": at,
+                   "order": 0, "deleted": False}
+            group["tag"].append(tag)
+            ident = tag["id"]
+    elif change in ("update", "delete"):
+        ident = params.get("id") or ""
+        group = groups.get(ident)
+        tag_pair = next(((g, t) for g in groups.values() for t in g["tag"] if t["id"] == ident), None)
+        if group is None and tag_pair is None:
+            raise ValueError(f"unknown corp tag or group {ident!r}")
+        tag_type = "tag_group" if group is not None else "tag"
+        if change == "update" and params.get("name"):
+            if group is not None:
+                group["group_name"] = params["name"]
+            else:
+                tag_pair[1]["name"] = params["name"]
+        elif change == "delete":
+            removed = {t["id"] for t in group["tag"]} if group is not None else {ident}
+            if group is not None:
+                del groups[ident]
+            else:
+                tag_pair[0]["tag"] = [t for t in tag_pair[0]["tag"] if t["id"] != ident]
+            for relations in app.follows.values():
+                for info in relations.values():
+                    info["tags"] = [t for t in info["tags"] if t["tag_id"] not in removed]
+    elif change == "shuffle":
+        ident = params.get("id") or ""
+        tag_type = ""
+    else:
+        raise ValueError(f"unknown change_type {change!r}")
+    fields.update(Id=ident, TagType=tag_type)
+    return render_xml(fields)
