@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from customers.models import ChannelIdentity, CustomerTag, FollowState, TagSource
 from customers.services.tags import tag_links_add_bulk
-from customers.wecom.models import RelationState, WeComRelation
+from customers.wecom.models import RelationState, WeComRelation, WeComStaff
 
 REMOVED_STATES = (RelationState.DELETED_BY_STAFF, RelationState.DELETED_BY_CUSTOMER, RelationState.TRANSFERRED)
 
@@ -179,6 +179,19 @@ def relation_touch_interaction(*, identity_id: int, staff_userid: str, at: datet
     )
 
 
+def relations_touch_by_external_id(*, account_id: int, external_id: str, staff_userid: str, at: datetime) -> int:
+    """relation_touch_interaction for the pair named by WeCom's ids; the owner follows."""
+    identity_ids = list(
+        ChannelIdentity.objects.filter(account_id=account_id, external_id=external_id).values_list("pk", flat=True)
+    )
+    touched = 0
+    for identity_id in identity_ids:
+        touched += relation_touch_interaction(identity_id=identity_id, staff_userid=staff_userid, at=at)
+    if touched:
+        identities_reachability_refresh(identity_ids=identity_ids, at=at)
+    return touched
+
+
 # --- the identity's state, derived from its pairs ------------------------------------------------
 
 
@@ -189,7 +202,8 @@ def _active_pairs():
 def identities_reachability_refresh(*, identity_ids: Sequence[int], at: datetime | None = None) -> int:
     """Derive each identity's follow state (following while any pair is active) and its owner (the
     active pair with the most recent interaction, else the latest added) from its relationships.
-    Identities without any relationship row are left alone. Set-based; returns identities changed."""
+    A departed staff member leads only when no other active pair exists. Identities without any
+    relationship row are left alone. Set-based; returns identities changed."""
     ids = sorted({int(pk) for pk in identity_ids})
     if not ids:
         return 0
@@ -198,9 +212,16 @@ def identities_reachability_refresh(*, identity_ids: Sequence[int], at: datetime
     with_pairs = ChannelIdentity.objects.filter(pk__in=ids).filter(
         Exists(WeComRelation.objects.filter(identity_id=OuterRef("pk")))
     )
-    leader = _active_pairs().order_by(
-        F("last_interaction_at").desc(nulls_last=True), F("added_at").desc(nulls_last=True), "staff_userid"
-    ).values("staff_userid")[:1]
+    # A departed staff member can confirm no group message: they lead only when nobody else can.
+    departed = WeComStaff.objects.filter(
+        account_id=OuterRef(OuterRef("account_id")), userid=OuterRef("staff_userid"), departed_at__isnull=False
+    )
+    leader = (
+        _active_pairs()
+        .annotate(departed=Exists(departed))
+        .order_by("departed", F("last_interaction_at").desc(nulls_last=True), F("added_at").desc(nulls_last=True), "staff_userid")
+        .values("staff_userid")[:1]
+    )
     changed = with_pairs.filter(Exists(_active_pairs())).exclude(follow_state=FollowState.FOLLOWING).update(
         follow_state=FollowState.FOLLOWING, followed_at=at, updated_at=now
     )

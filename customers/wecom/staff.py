@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from customers.models import ChannelIdentity
 from customers.wecom.models import WeComRelation, WeComStaff
+from customers.wecom.services import identities_reachability_refresh
 
 # user/get `status`: 1 activated, 2 disabled, 4 not activated, 5 left the corp.
 STATUS_ACTIVE = 1
@@ -70,6 +71,7 @@ def staff_record_change(
             staff.departed_at = at
             staff.status = STATUS_LEFT
             staff.save(update_fields=["departed_at", "status", "updated_at"])
+            _owners_refresh(account_id=account_id, userid=staff.userid)
         return staff
     if change == "update_user" and new_userid and new_userid != userid:
         _userid_rename(account_id=account_id, old=userid[:64], new=new_userid[:64])
@@ -93,3 +95,11 @@ def _userid_rename(*, account_id: int, old: str, new: str) -> None:
     identities = ChannelIdentity.objects.filter(account_id=account_id)
     WeComRelation.objects.filter(identity__in=identities.values("pk"), staff_userid=old).update(staff_userid=new)
     identities.filter(owner_staff_id=old).update(owner_staff_id=new)
+
+
+def _owners_refresh(*, account_id: int, userid: str) -> None:
+    # Customers this staff member led move to another active staff member where they have one.
+    identity_ids = list(
+        WeComRelation.objects.filter(identity__account_id=account_id, staff_userid=userid).values_list("identity_id", flat=True)
+    )
+    identities_reachability_refresh(identity_ids=identity_ids)

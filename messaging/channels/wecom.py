@@ -9,7 +9,7 @@ from typing import Any
 
 from wechatpy.exceptions import WeChatClientException
 
-from customers.wecom.services import FollowInfo
+from customers.wecom.services import FollowInfo, relations_touch_by_external_id
 from messaging.channels.adapter import ChannelAdapter
 from messaging.channels.base import OutboundMessage, Recipient, SendOutcome
 from messaging.channels.clients import wecom_client
@@ -153,6 +153,14 @@ def group_message_reports_dispatch(account, *, msgid: str) -> dict[str, int]:
             continue
         counts[status] = counts.get(status, 0) + 1
         send_time = row.get("send_time")
+        if status == "delivered" and row.get("userid") and row.get("external_userid"):
+            # The pair just talked: WeCom routes the next group message through its latest chat.
+            relations_touch_by_external_id(
+                account_id=account.pk,
+                external_id=row["external_userid"],
+                staff_userid=row["userid"],
+                at=datetime.fromtimestamp(int(send_time), tz=UTC) if send_time else datetime.now(tz=UTC),
+            )
         delivery_report_dispatch(
             DeliveryReport(
                 account_id=account.pk,

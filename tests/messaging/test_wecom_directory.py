@@ -139,3 +139,14 @@ def test_two_tag_changes_in_one_second_are_two_events(corp, corp_event, sandbox,
     deliver(corp, first)
     deliver(corp, second)
     assert sorted(TagMirror.objects.filter(account=corp).values_list("remote_name", flat=True)) == ["A", "B"]
+
+
+def test_a_departed_staff_member_stops_leading_their_shared_customers(corp, corp_event):
+    staff_directory_sync(corp)
+    corp_event("change_external_contact", change_type="add_external_contact", staff_userid="alice", external_userid="wm-d")
+    corp_event("change_external_contact", change_type="add_external_contact", staff_userid="bob", external_userid="wm-d")
+    identity = ChannelIdentity.objects.get(account=corp, external_id="wm-d")
+    assert identity.owner_staff_id == "bob"
+    corp_event("delete_user", userid="bob")
+    identity.refresh_from_db()
+    assert (identity.owner_staff_id, identity.follow_state) == ("alice", "following")

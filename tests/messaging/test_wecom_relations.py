@@ -14,6 +14,7 @@ from django.db.migrations.state import ProjectState
 
 from customers.models import ChannelIdentity, CustomerTag, EngagementEvent
 from customers.wecom.models import WeComRelation
+from messaging.channels.wecom import group_message_reports_dispatch
 from messaging.sandbox.registration import sandbox_register_account
 from tests.factories import ChannelAccountFactory, ChannelIdentityFactory
 
@@ -178,3 +179,19 @@ def test_data_migration_turns_the_single_owner_into_a_relationship(db):
     assert dict(WeComRelation.objects.values_list("identity__external_id", "staff_userid")) == {"wm-f": "zhang", "wm-g": "li"}
     assert WeComRelation.objects.get(identity=following).state == "active"
     assert WeComRelation.objects.get(identity=gone).state == "deleted_by_staff"
+
+
+def test_a_delivered_group_message_makes_its_sender_the_latest_interaction(sandbox, corp, wecom_event):
+    wecom_event("add_external_contact", "alice", "wm-g")
+    wecom_event("add_external_contact", "bob", "wm-g")
+    identity = _identity(corp, "wm-g")
+    assert identity.owner_staff_id == "bob"
+    sandbox.control.set_last_chat(corp.app_id, "wm-g", "alice")
+    client = sandbox.wecom_client(corp.app_id, corp.app_secret)
+    task = client.external_contact.add_msg_template({"chat_type": "single", "sender": "alice", "external_userid": ["wm-g"],
+                                                      "text": {"content": "hi"}})
+    sandbox.control.advance_clock(5)
+    sandbox.control.confirm_group_task(corp.app_id, task["msgid"])
+    assert group_message_reports_dispatch(corp, msgid=task["msgid"]) == {"delivered": 1}
+    identity.refresh_from_db()
+    assert identity.owner_staff_id == "alice"
