@@ -113,6 +113,8 @@ UNFOLD = {
                     _item(_("Channel accounts"), "forum", "accounts.channelaccount"),
                     _item(_("Message templates"), "article", "messaging.messagetemplate"),
                     _item(_("Auto-reply rules"), "quickreply", "messaging.autoreplyrule"),
+                    _item(_("WeCom staff"), "badge", "customers.wecomstaff"),
+                    _item(_("WeCom hand-overs"), "swap_horiz", "messaging.wecomhandover"),
                 ],
             },
             {

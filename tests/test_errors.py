@@ -92,6 +92,7 @@ CONTRACT_CODES = {
     "template_sync_failed",
     "message_template_not_found",
     "message_template_removed",
+    "wecom_handover_invalid",
     # messaging.errors.SendErrorCode (recorded on deliveries)
     "timeout",
     "connection_error",

@@ -12,18 +12,18 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-__all__ = ["RelationState", "WeComRelation", "WeComStaff"]
+__all__ = ["RelationState", "WeComGroupChat", "WeComGroupMember", "WeComRelation", "WeComStaff"]
 
 
 class WeComStaff(models.Model):
-    account = models.ForeignKey("accounts.ChannelAccount", on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey("accounts.ChannelAccount", on_delete=models.CASCADE, related_name="+", verbose_name=_("account"))
     userid = models.CharField(_("staff userid"), max_length=64)
     name = models.CharField(_("name"), max_length=64, blank=True)
     # WeCom user/get `status`: 1 active, 2 disabled, 4 not yet activated, 5 left the corp.
     status = models.PositiveSmallIntegerField(_("WeCom status"), default=1)
-    departments = models.JSONField(default=list, blank=True)
+    departments = models.JSONField(_("departments"), default=list, blank=True)
     departed_at = models.DateTimeField(_("departed at"), null=True, blank=True)
-    synced_at = models.DateTimeField(null=True, blank=True)
+    synced_at = models.DateTimeField(_("synced at"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -85,3 +85,45 @@ class WeComRelation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.identity_id}:{self.staff_userid}"
+
+
+class WeComGroupChat(models.Model):
+    """A customer group (客户群) of the corp, as groupchat/get describes it."""
+
+    account = models.ForeignKey("accounts.ChannelAccount", on_delete=models.CASCADE, related_name="+", verbose_name=_("account"))
+    chat_id = models.CharField(_("chat id"), max_length=128)
+    name = models.CharField(_("name"), max_length=128, blank=True)
+    owner_userid = models.CharField(_("owner"), max_length=64, blank=True)
+    notice = models.TextField(_("notice"), blank=True)
+    # groupchat/list status: 0 normal, 1 owner departed, 2 being handed over, 3 handed over.
+    status = models.PositiveSmallIntegerField(_("WeCom status"), default=0)
+    created_at_wecom = models.DateTimeField(_("created at"), null=True, blank=True)
+    dismissed_at = models.DateTimeField(_("dismissed at"), null=True, blank=True)
+    member_count = models.PositiveIntegerField(_("members"), default=0)
+    synced_at = models.DateTimeField(_("synced at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("WeCom customer group")
+        verbose_name_plural = _("WeCom customer groups")
+        constraints = [models.UniqueConstraint(fields=["account", "chat_id"], name="wecom_group_unique_chat")]
+
+    def __str__(self) -> str:
+        return self.name or self.chat_id
+
+
+class WeComGroupMember(models.Model):
+    """A member of a customer group, past or present (`left_at`): staff (type 1) or an external
+    contact (type 2), linked to the customer by external_userid, else unionid."""
+
+    group = models.ForeignKey(WeComGroupChat, on_delete=models.CASCADE, related_name="members")
+    member_id = models.CharField(max_length=128)
+    member_type = models.PositiveSmallIntegerField(default=2)
+    unionid = models.CharField(max_length=64, blank=True)
+    customer = models.ForeignKey("customers.Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="wecom_groups")
+    join_time = models.DateTimeField(null=True, blank=True)
+    join_scene = models.PositiveSmallIntegerField(default=0)
+    left_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["group", "member_id"], name="wecom_group_member_unique")]
+        indexes = [models.Index(fields=["customer"], condition=Q(customer__isnull=False), name="wecom_member_customer_idx")]

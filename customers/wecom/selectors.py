@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from datetime import timedelta
 
-from customers.wecom.models import WeComRelation, WeComStaff
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from customers.wecom.models import WeComGroupMember, WeComRelation, WeComStaff
 
 
 def relations_of_customer(*, customer_id: int) -> QuerySet[WeComRelation]:
@@ -16,3 +20,16 @@ def relations_of_customer(*, customer_id: int) -> QuerySet[WeComRelation]:
         .annotate(staff_name=Subquery(staff.values("name")[:1]), staff_departed_at=Subquery(staff.values("departed_at")[:1]))
         .order_by("state", "-last_interaction_at", "staff_userid")
     )
+
+
+def group_daily_stats(*, group_id: int, days: int = 30) -> list[dict]:
+    """Members present now and joins and leaves per UTC day over the last `days` days."""
+    since = timezone.now() - timedelta(days=days)
+    members = WeComGroupMember.objects.filter(group_id=group_id)
+    joins = dict(
+        members.filter(join_time__gte=since).annotate(day=TruncDate("join_time")).values("day").annotate(n=Count("id")).values_list("day", "n")
+    )
+    leaves = dict(
+        members.filter(left_at__gte=since).annotate(day=TruncDate("left_at")).values("day").annotate(n=Count("id")).values_list("day", "n")
+    )
+    return [{"day": day, "joins": joins.get(day, 0), "leaves": leaves.get(day, 0)} for day in sorted(set(joins) | set(leaves))]

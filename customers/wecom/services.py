@@ -157,6 +157,29 @@ def relation_record_removed(
     return RelationChange(relation, applied, was_reachable, _reachable(identity.pk))
 
 
+@transaction.atomic
+def relation_record_transferred(
+    *, identity: ChannelIdentity, handover_userid: str, takeover_userid: str, at: datetime
+) -> RelationChange:
+    """A completed hand-over (transfer_result status 1): the handover pair ends as `transferred`
+    and the takeover pair becomes active with what the handover pair knew (remark, tags, state)."""
+    was_reachable = _reachable_before(identity)
+    old, _ = _locked_pair(identity, handover_userid)
+    new, created = _locked_pair(identity, takeover_userid)
+    if _is_newer(old, at):
+        old.state, old.removed_at, old.state_changed_at = RelationState.TRANSFERRED, at, at
+        old.save()
+    if _is_newer(new, at):
+        if created:
+            for name in ("remark", "description", "remark_mobiles", "remark_corp_name", "tags", "add_way", "channel_state"):
+                setattr(new, name, getattr(old, name))
+        new.state, new.half, new.removed_at, new.state_changed_at = RelationState.ACTIVE, False, None, at
+        new.added_at = new.added_at if not created else at
+        new.save()
+    identities_reachability_refresh(identity_ids=[identity.pk], at=at)
+    return RelationChange(new, True, was_reachable, _reachable(identity.pk))
+
+
 def _follow_apply(relation: WeComRelation, follow: FollowInfo) -> bool:
     values = follow.values()
     changed_tags = _tag_ids(relation.tags) != _tag_ids(values["tags"])

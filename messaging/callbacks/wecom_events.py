@@ -29,7 +29,9 @@ from customers.wecom.services import (
 )
 from customers.wecom.staff import staff_record_change
 from messaging.channels import wecom
+from messaging.channels.handover import handover_transfer_failed
 from messaging.channels.tagsync import corp_tag_event_apply, tag_mirrors_for_remote
+from messaging.channels.wecom_groups import group_event_apply
 
 if TYPE_CHECKING:
     from messaging.callbacks.processing import Context
@@ -142,6 +144,10 @@ def transfer_failed(ctx: Context) -> None:
     if not ctx.text("ExternalUserID"):
         return
     identity = contact_identity(ctx)
+    handover_transfer_failed(
+        account_id=ctx.account.pk, takeover_userid=ctx.text("UserID"), external_userid=ctx.text("ExternalUserID"),
+        reason=ctx.text("FailReason"), at=ctx.at,
+    )
     ctx.event(identity, "wecom.transfer_fail", {"takeover": ctx.text("UserID"), "reason": ctx.text("FailReason")})
 
 
@@ -177,7 +183,15 @@ def corp_tag_changed(ctx: Context) -> None:
     )
 
 
+def group_changed(ctx: Context) -> None:
+    """change_external_chat (客户群变更事件, https://developer.work.weixin.qq.com/document/path/92277):
+    create / update (members, owner, name, notice) re-read the group; dismiss ends it."""
+    if ctx.text("ChatId"):
+        group_event_apply(ctx.account, chat_id=ctx.text("ChatId"), change=ctx.text("ChangeType"), at=ctx.at)
+
+
 CORP_EVENTS = {
     "change_contact": staff_changed,
     "change_external_tag": corp_tag_changed,
+    "change_external_chat": group_changed,
 }

@@ -8,11 +8,14 @@ from celery import shared_task
 
 from accounts.models import ChannelAccount
 from messaging.channels.errors import backoff_delay
+from messaging.channels.handover import handover_poll, handover_submit
 from messaging.channels.models import SyncJob, SyncJobState
 from messaging.channels.sync import sync_job_run, sync_jobs_stalled
 from messaging.channels.wecom import group_message_reports_dispatch
 
-__all__ = ["sync_job_run_task", "sync_jobs_sweep_task", "wecom_group_reports_fetch_task"]
+__all__ = [
+    "handover_poll_task", "handover_submit_task", "sync_job_run_task", "sync_jobs_sweep_task", "wecom_group_reports_fetch_task",
+]
 
 
 @shared_task
@@ -46,3 +49,15 @@ def sync_jobs_sweep_task() -> int:
     for job_id in job_ids:
         sync_job_run_task.delay(job_id)
     return len(job_ids)
+
+
+@shared_task
+def handover_submit_task(handover_id: int) -> dict:
+    """Send a hand-over's pending customers to WeCom (items move with conditional updates)."""
+    return handover_submit(handover_id=handover_id)
+
+
+@shared_task
+def handover_poll_task(handover_id: int) -> dict:
+    """Read a hand-over's results from WeCom and apply the decided customers."""
+    return handover_poll(handover_id=handover_id)

@@ -131,6 +131,8 @@ def _wecom_event(state: SandboxState, app: App, event: str, params: dict[str, An
         return _wecom_staff_event(app, change, params, at), params.get("userid") or ""
     if event == "change_external_tag":
         return _wecom_tag_event(state, app, change, params, at), ""
+    if event == "change_external_chat":
+        return _wecom_chat_event(app, change, params, at), ""
     staff = params.get("staff_userid") or params.get("userid")
     external = params.get("external_userid")
     if not staff or not external:
@@ -164,7 +166,13 @@ def _wecom_event(state: SandboxState, app: App, event: str, params: dict[str, An
         if change == "del_external_contact" and params.get("source"):
             fields["Source"] = params["source"]  # DELETE_BY_TRANSFER: removed by a hand-over
     elif change == "transfer_fail":
-        fields["FailReason"] = params.get("fail_reason") or "customer_refused"
+        # The customer refused the hand-over, or the takeover staff member has too many customers:
+        # the waiting transfer to `staff` ends with status 3 / 4 (查询客户接替状态).
+        reason = params.get("fail_reason") or "customer_refused"
+        fields["FailReason"] = reason
+        for (_handover, takeover), customers in app.transfers.items():
+            if takeover == staff and customers.get(external, {}).get("status") == 2:
+                customers[external]["status"] = 3 if reason == "customer_refused" else 4
     else:
         raise ValueError(f"unknown change_type {change!r}")
     return render_xml(fields), external
@@ -227,8 +235,11 @@ def _wecom_staff_event(app: App, change: str, params: dict[str, Any], at: int) -
         "Event": "change_contact", "ChangeType": change, "UserID": userid,
     }
     if change == "delete_user":
-        if app.staff.pop(userid, None) is None:
+        info = app.staff.pop(userid, None)
+        if info is None:
             raise ValueError(f"unknown staff member {userid!r}")
+        # Their customers stay theirs, unassigned, until handed over (离职继承).
+        app.resigned_staff[userid] = {**info, "dimission_time": at}
         return render_xml(fields)
     info = app.staff.setdefault(userid, {"name": userid}) if change == "create_user" else app.staff.get(userid)
     if info is None:
@@ -301,4 +312,74 @@ def _wecom_tag_event(state: SandboxState, app: App, change: str, params: dict[st
     else:
         raise ValueError(f"unknown change_type {change!r}")
     fields.update(Id=ident, TagType=tag_type)
+    return render_xml(fields)
+
+
+def wecom_group_put(app: App, *, chat_id: str, name: str, owner: str, members: list[dict], at: int) -> dict:
+    """Create or replace a customer group; members are {"userid", "type" (1 staff, 2 external), "unionid"}."""
+    group = {"chat_id": chat_id, "name": name, "owner": owner, "create_time": at, "notice": "", "status": 0,
+             "admin_list": [], "member_list": [], "version": 1}
+    app.group_chats[chat_id] = group
+    _group_members_add(app, group, members, at)
+    return group
+
+
+def _group_members_add(app: App, group: dict, members: list[dict], at: int) -> list[str]:
+    present = {m["userid"] for m in group["member_list"]}
+    added = []
+    for member in members:
+        userid = member["userid"] if isinstance(member, dict) else member
+        if userid in present:
+            continue
+        kind = int(member.get("type", 2)) if isinstance(member, dict) else (1 if userid in app.staff else 2)
+        row = {"userid": userid, "type": kind, "join_time": at, "join_scene": 1, "invitor": {"userid": group["owner"]},
+               "group_nickname": "", "name": userid}
+        unionid = (member.get("unionid") if isinstance(member, dict) else "") or (app.users[userid].unionid if userid in app.users else "")
+        if kind == 2 and unionid:
+            row["unionid"] = unionid
+        group["member_list"].append(row)
+        added.append(userid)
+    return added
+
+
+def _wecom_chat_event(app: App, change: str, params: dict[str, Any], at: int) -> str:
+    """客户群变更事件 (https://developer.work.weixin.qq.com/document/path/92277): create, update
+    (UpdateDetail add_member / del_member / change_owner / change_name / change_notice) or dismiss of
+    one group, named by ChatId."""
+    chat_id = params.get("chat_id") or ("wr" + secrets.token_hex(12))
+    fields: dict[str, Any] = {
+        "ToUserName": app.app_id, "FromUserName": "sys", "CreateTime": at, "MsgType": "event",
+        "Event": "change_external_chat", "ChatId": chat_id, "ChangeType": change,
+    }
+    if change == "create":
+        owner = params.get("owner") or next(iter(app.staff), "")
+        wecom_group_put(app, chat_id=chat_id, name=params.get("name", ""), owner=owner,
+                        members=[{"userid": owner, "type": 1}, *(params.get("members") or [])], at=at)
+        return render_xml(fields)
+    group = app.group_chats.get(chat_id)
+    if group is None:
+        raise ValueError(f"unknown chat {chat_id!r}")
+    if change == "dismiss":
+        del app.group_chats[chat_id]
+        return render_xml(fields)
+    if change != "update":
+        raise ValueError(f"unknown change_type {change!r}")
+    detail = params.get("update_detail") or "add_member"
+    fields["UpdateDetail"] = detail
+    group["version"] = group.get("version", 1) + 1
+    if detail == "add_member":
+        changed = _group_members_add(app, group, params.get("members") or [], at)
+        fields.update(JoinScene=1, MemChangeCnt=len(changed))
+    elif detail == "del_member":
+        gone = set(params.get("members") or [])
+        group["member_list"] = [m for m in group["member_list"] if m["userid"] not in gone]
+        fields.update(QuitScene=0, MemChangeCnt=len(gone))
+    elif detail == "change_owner":
+        group["owner"] = params.get("owner") or group["owner"]
+    elif detail == "change_name":
+        group["name"] = params.get("name", group["name"])
+    elif detail == "change_notice":
+        group["notice"] = params.get("notice", "")
+    else:
+        raise ValueError(f"unknown update_detail {detail!r}")
     return render_xml(fields)

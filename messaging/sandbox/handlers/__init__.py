@@ -35,8 +35,18 @@ Handler = Callable[[Ctx], dict]
 def build_routes() -> tuple[dict[str, Handler], dict[str, Handler], dict[str, Handler]]:
     """(public routes without a token, WeChat routes for oa/miniprogram tokens, WeCom routes)."""
     # The handler modules import Ctx from this package, so they are loaded when the routes are built.
-    from messaging.sandbox.handlers import miniprogram, official, templates, tokens, users, wecom, wecom_directory
+    from messaging.sandbox.handlers import (
+        miniprogram,
+        official,
+        templates,
+        tokens,
+        users,
+        wecom,
+        wecom_directory,
+        wecom_groups,
+        wecom_handover,
+    )
 
     public = {**tokens.ROUTES, **miniprogram.PUBLIC_ROUTES}
     wechat = {**official.ROUTES, **users.ROUTES, **miniprogram.ROUTES, **templates.ROUTES}
-    return public, wechat, {**wecom.ROUTES, **wecom_directory.ROUTES}
+    return public, wechat, {**wecom.ROUTES, **wecom_directory.ROUTES, **wecom_groups.ROUTES, **wecom_handover.ROUTES}

@@ -1,0 +1,51 @@
+"""Console pages of WeCom hand-overs (read-only: hand-overs are made through the API, which audits
+them) and of the corp's staff directory (written by the sync and change_contact events)."""
+
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from audit.admin import ModelAdmin
+from customers.wecom.models import WeComStaff
+from messaging.channels.models import WeComHandover, WeComHandoverItem
+
+
+class ReadOnlyAdmin(ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class HandoverItemInline(admin.TabularInline):
+    model = WeComHandoverItem
+    fields = ["external_userid", "state", "errcode", "takeover_at", "updated_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name = _("customer")
+    verbose_name_plural = _("customers")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WeComHandover)
+class WeComHandoverAdmin(ReadOnlyAdmin):
+    list_display = ["id", "account", "kind", "handover_userid", "takeover_userid", "created_at", "finished_at"]
+    list_filter = ["kind", "account"]
+    search_fields = ["handover_userid", "takeover_userid", "items__external_userid"]
+    readonly_fields = ["account", "kind", "handover_userid", "takeover_userid", "transfer_message", "created_by",
+                       "created_at", "last_polled_at", "finished_at"]
+    inlines = [HandoverItemInline]
+
+
+@admin.register(WeComStaff)
+class WeComStaffAdmin(ReadOnlyAdmin):
+    list_display = ["userid", "name", "account", "status", "departed_at", "synced_at"]
+    list_filter = ["account", ("departed_at", admin.EmptyFieldListFilter)]
+    search_fields = ["userid", "name"]
+    readonly_fields = ["account", "userid", "name", "status", "departments", "departed_at", "synced_at"]
