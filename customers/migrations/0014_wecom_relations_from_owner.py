@@ -44,7 +44,7 @@ def relations_from_owner(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('customers', '0012_wecom_relations'),
+        ('customers', '0013_wecom_relations'),
     ]
 
     operations = [

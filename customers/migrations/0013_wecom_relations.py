@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0002_channelaccount_table_and_content_type'),
-        ('customers', '0011_event_index_with_type'),
+        ('customers', '0012_cs_window'),
     ]
 
     operations = [
