@@ -75,6 +75,11 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             return selectors.customer_list_for_display(filters=selectors.customer_filters_parse(self.request.query_params))
         return selectors.customer_list_for_display()
 
+    def get_serializer_class(self):
+        if self.action in ("retrieve", "partial_update"):
+            return serializers.CustomerDetailSerializer
+        return serializers.CustomerSerializer
+
     def get_permissions(self):
         if self.action in ("bulk_tag", "bulk_untag"):
             return [perms_required("customers.change_customer")()]
@@ -84,7 +89,7 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             return [perms_required("customers.view_customer")()]
         return super().get_permissions()
 
-    @extend_schema(request=serializers.CustomerUpdateSerializer, responses=serializers.CustomerSerializer)
+    @extend_schema(request=serializers.CustomerUpdateSerializer, responses=serializers.CustomerDetailSerializer)
     def partial_update(self, request, pk=None):
         customer = self.get_object()
         body = serializers.CustomerUpdateSerializer(data=request.data, partial=True)

@@ -146,6 +146,8 @@ class TagSource(models.TextChoices):
     IMPORT = "import", _("Import")
     WECHAT_SYNC = "wechat_sync", _("WeChat tag sync")
     WECOM_SYNC = "wecom_sync", _("WeCom corp tag sync")
+    # Corp tags a staff member set on the customer in the WeCom client (edit_external_contact, sync).
+    WECOM = "wecom", _("WeCom client")
     BEHAVIOUR = "behaviour", _("Behaviour")
     CHANNEL_CODE = "channel_code", _("Channel code")
     PREFERENCE = "preference", _("Preference centre")
@@ -299,3 +301,4 @@ class InboxMessage(models.Model):
 from customers.engagement.models import *  # noqa: E402,F403
 from customers.privacy_models import *  # noqa: E402,F403
 from customers.segments.models import *  # noqa: E402,F403
+from customers.wecom.models import *  # noqa: E402,F403

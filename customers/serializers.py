@@ -5,10 +5,13 @@ from __future__ import annotations
 import zoneinfo
 
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from customers.models import ChannelIdentity, Customer, CustomerTag, Gender, Tag, TagGroup, TagSource
 from customers.services import normalize_phone
+from customers.wecom.models import WeComRelation
+from customers.wecom.selectors import relations_of_customer
 
 PERSONAL_DATA_PERMISSION = "customers.view_personal_data"
 
@@ -100,6 +103,65 @@ class CustomerSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+
+class WeComRelationTagSerializer(serializers.Serializer):
+    id = serializers.CharField(read_only=True, help_text="WeCom corp tag id")
+    name = serializers.CharField(read_only=True)
+    group = serializers.CharField(read_only=True)
+
+
+class WeComRelationSerializer(serializers.ModelSerializer):
+    """One (external contact, staff member) pair on a WeCom corp."""
+
+    account_id = serializers.IntegerField(source="identity.account_id", read_only=True)
+    external_userid = serializers.CharField(source="identity.external_id", read_only=True)
+    staff_name = serializers.SerializerMethodField()
+    staff_departed = serializers.SerializerMethodField()
+    tags = WeComRelationTagSerializer(many=True, read_only=True)
+    remark_mobiles = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+    class Meta:
+        model = WeComRelation
+        fields = [
+            "account_id",
+            "external_userid",
+            "staff_userid",
+            "staff_name",
+            "staff_departed",
+            "state",
+            "half",
+            "remark",
+            "description",
+            "remark_mobiles",
+            "tags",
+            "add_way",
+            "channel_state",
+            "added_at",
+            "removed_at",
+            "last_interaction_at",
+        ]
+        read_only_fields = fields
+
+    def get_staff_name(self, relation) -> str:
+        return getattr(relation, "staff_name", None) or ""
+
+    def get_staff_departed(self, relation) -> bool:
+        return getattr(relation, "staff_departed_at", None) is not None
+
+
+class CustomerDetailSerializer(CustomerSerializer):
+    """One customer: the list's fields and the WeCom relationships (one per staff member)."""
+
+    wecom_relations = serializers.SerializerMethodField()
+
+    class Meta(CustomerSerializer.Meta):
+        fields = [*CustomerSerializer.Meta.fields, "wecom_relations"]
+        read_only_fields = fields
+
+    @extend_schema_field(WeComRelationSerializer(many=True))
+    def get_wecom_relations(self, customer) -> list[dict]:
+        return WeComRelationSerializer(relations_of_customer(customer_id=customer.pk), many=True).data
 
 
 class CustomerUpdateSerializer(serializers.Serializer):

@@ -116,6 +116,8 @@ UNFOLD = {
                     _item(_("Articles"), "newspaper", "messaging.article"),
                     _item(_("Auto-reply rules"), "quickreply", "messaging.autoreplyrule"),
                     _item(_("Welcome messages"), "waving_hand", "messaging.welcomemessage"),
+                    _item(_("WeCom staff"), "badge", "customers.wecomstaff"),
+                    _item(_("WeCom hand-overs"), "swap_horiz", "messaging.wecomhandover"),
                 ],
             },
             {

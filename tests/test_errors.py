@@ -101,6 +101,7 @@ CONTRACT_CODES = {
     "article_invalid",
     "article_not_editable",
     "content_remote_failed",
+    "wecom_handover_invalid",
     # messaging.errors.SendErrorCode (recorded on deliveries)
     "timeout",
     "connection_error",

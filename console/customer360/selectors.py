@@ -36,6 +36,7 @@ from customers.models import (
 )
 from customers.segments.builder import EVENT_TYPE_LABELS
 from customers.serializers import can_view_personal_data, mask_phone
+from customers.wecom.selectors import relations_of_customer
 from messaging.callbacks.models import InboundMessage
 from messaging.template_library.models import MessageTemplate
 
@@ -80,7 +81,18 @@ def customer_profile(*, customer: Customer, user) -> dict[str, Any]:
         "preference": preference,
         "topics": topics,
         "engagement": engagement_profile(customer_id=customer.pk, zone_name=zone_name),
+        "wecom_relations": wecom_relations(customer=customer, user=user),
     }
+
+
+def wecom_relations(*, customer: Customer, user) -> list:
+    """The customer's WeCom relationships (one per staff member), remark mobiles masked unless the
+    operator may view personal data."""
+    relations = list(relations_of_customer(customer_id=customer.pk))
+    unmasked = can_view_personal_data(user)
+    for relation in relations:
+        relation.mobiles_shown = [m if unmasked else mask_phone(m) for m in relation.remark_mobiles or []]
+    return relations
 
 
 def engagement_profile(*, customer_id: int, zone_name: str) -> dict[str, Any] | None:

@@ -102,6 +102,10 @@ EVENT_TYPE_LABELS = {
     "wechat.scan": gettext_lazy("Scanned a QR code"),
     "wecom.add_contact": gettext_lazy("Added a WeCom staff member"),
     "wecom.del_contact": gettext_lazy("Removed a WeCom staff member"),
+    "wecom.add_staff": gettext_lazy("Added another WeCom staff member"),
+    "wecom.del_staff": gettext_lazy("Removed one of several WeCom staff members"),
+    "wecom.edit_contact": gettext_lazy("Edited by a WeCom staff member (remark, tags)"),
+    "wecom.transfer_fail": gettext_lazy("WeCom hand-over failed"),
     "inbox.read": gettext_lazy("Read an inbox message"),
     "push.sent": gettext_lazy("Received a push"),
 }

@@ -59,6 +59,17 @@ def tag_ensure(*, group_name: str, name: str) -> Tag:
     return tag
 
 
+def tag_rename(*, tag_id: int, name: str) -> bool:
+    """Rename a tag (e.g. its mirrored WeCom corp tag was renamed); False when its group already
+    has a tag of that name (the tag keeps its name rather than merging two tags silently)."""
+    tag = Tag.objects.get(pk=tag_id)
+    name = name[:64]
+    if not name or tag.name == name or Tag.objects.filter(group_id=tag.group_id, name=name).exists():
+        return False
+    Tag.objects.filter(pk=tag_id).update(name=name)
+    return True
+
+
 def tag_links_add_bulk(*, links: Iterable[tuple[int, int]], source: str) -> None:
     """Assign (customer id, tag id) pairs set-based; pairs already assigned stay as they are."""
     rows = [CustomerTag(customer_id=customer_id, tag_id=tag_id, source=source) for customer_id, tag_id in set(links)]

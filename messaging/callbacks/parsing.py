@@ -129,8 +129,9 @@ def dedupe_key(fields: dict[str, Any]) -> str:
         # Two template reports for one user in the same second differ only by MsgID.
         parts.append(_text(fields.get("MsgID")))
     if _text(fields.get("ChangeType")):
-        # Two staff members adding the same contact in one second are two events.
-        parts += [_text(fields.get("UserID")), _text(fields.get("ExternalUserID"))]
+        # Two staff members adding the same contact in one second are two events; so are two corp
+        # tags (Id) or two customer groups (ChatId, UpdateDetail) changed in one second.
+        parts += [_text(fields.get(name)) for name in ("UserID", "ExternalUserID", "Id", "TagType", "ChatId", "UpdateDetail")]
     key = "evt:" + ":".join(p for p in parts if p)
     if len(key) > 180:
         key = "evth:" + hashlib.sha256(key.encode()).hexdigest()

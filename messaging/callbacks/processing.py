@@ -20,6 +20,7 @@ from customers import services as customer_services
 from customers.models import ChannelIdentity, TagSource
 from customers.selectors import identities_of_external_ids
 from customers.services.identity import Refusal
+from messaging.callbacks import wecom_events
 from messaging.callbacks.models import InboundMessage
 from messaging.callbacks.parsing import as_list, create_time
 from messaging.channels import wecom, welcome
@@ -70,8 +71,12 @@ def process_fields(*, account: ChannelAccount, fields: dict[str, Any], inbound: 
     ctx = Context(account=account, fields=fields, inbound=inbound)
     msg_type = ctx.text("MsgType")
     if account.kind == AccountKind.WECOM and ctx.text("Event") != "change_external_contact":
-        # Other WeCom callbacks come from staff (app messages, contact changes of employees), not
-        # from customers: stored as the record, nothing to apply to customer data.
+        corp_handler = wecom_events.CORP_EVENTS.get(ctx.text("Event")) if msg_type == "event" else None
+        if corp_handler is not None:  # staff directory, corp tags, customer groups
+            corp_handler(ctx)
+            return
+        # Other WeCom callbacks come from staff (app messages), not from customers: stored as the
+        # record, nothing to apply to customer data.
         logger.info("WeCom callback %s/%s on account %s stored without processing", msg_type, ctx.text("Event"), account.pk)
         return
     if msg_type != "event":
@@ -297,30 +302,22 @@ def _change_external_contact(ctx: Context) -> None:
     handler(ctx)
 
 
-def _wecom_identity(ctx: Context, *, detail: dict[str, Any] | None = None) -> ChannelIdentity:
-    contact = (detail or {}).get("external_contact") or {}
-    profile = {"display_name": contact.get("name", ""), "gender": contact.get("gender") or None}
-    return customer_services.identity_resolve(
-        account=ctx.account,
-        external_id=ctx.text("ExternalUserID"),
-        unionid=contact.get("unionid", "") or "",
-        profile={k: v for k, v in profile.items() if v},
-    )
-
-
 def _wecom_add(ctx: Context) -> None:
     external_userid = ctx.text("ExternalUserID")
-    if not external_userid:
+    if not external_userid or not ctx.text("UserID"):
         return
-    # The detail gives the unionid that links this contact to the customer we already know.
+    # The detail gives the unionid that links this contact to the customer we already know, and
+    # the pair's remark, corp tags, add way and state.
     detail = wecom.external_contact_get(ctx.account, external_userid)
-    identity = _wecom_identity(ctx, detail=detail)
+    identity = wecom_events.contact_identity(ctx, detail=detail)
     staff = ctx.text("UserID")
-    _set_follow(ctx, identity, following=True, scene=ctx.text("State"))
-    if staff:
-        customer_services.identity_set_owner_staff(identity_id=identity.pk, staff_userid=staff)
+    change = wecom_events.relation_added(ctx, identity=identity, detail=detail)
     code = _apply_channel_code(ctx, identity, ctx.text("State"))
-    ctx.event(identity, "wecom.add_contact", {"staff": staff, "state": ctx.text("State"), "channel_code_id": code.pk if code else None})
+    ctx.event(
+        identity,
+        wecom_events.added_event_type(change),
+        {"staff": staff, "state": ctx.text("State"), "channel_code_id": code.pk if code else None, "half": change.relation.half},
+    )
     if ctx.inbound is not None and welcome.is_welcome_event(ctx.fields):
         inbound_id = ctx.inbound.pk
         # The welcome went to the `welcome` queue when the callback was stored; should that publish
@@ -336,31 +333,13 @@ def _welcome_fallback(inbound_id: int) -> None:
         logger.warning("welcome message of inbound %s not sent: %s", inbound_id, type(exc).__name__)
 
 
-def _wecom_edit(ctx: Context) -> None:
-    if not ctx.text("ExternalUserID"):
-        return
-    identity = _wecom_identity(ctx)
-    if ctx.text("UserID"):
-        customer_services.identity_set_owner_staff(identity_id=identity.pk, staff_userid=ctx.text("UserID"))
-
-
-def _wecom_removed(by: str) -> Handler:
-    def handler(ctx: Context) -> None:
-        if not ctx.text("ExternalUserID"):
-            return
-        identity = _wecom_identity(ctx)
-        _set_follow(ctx, identity, following=False)
-        ctx.event(identity, "wecom.del_contact", {"staff": ctx.text("UserID"), "removed_by": by})
-
-    return handler
-
-
 _WECOM_CHANGES: dict[str, Handler] = {
     "add_external_contact": _wecom_add,
     "add_half_external_contact": _wecom_add,
-    "edit_external_contact": _wecom_edit,
-    "del_external_contact": _wecom_removed("staff"),
-    "del_follow_user": _wecom_removed("customer"),
+    "edit_external_contact": wecom_events.contact_edited,
+    "del_external_contact": wecom_events.contact_removed("staff"),
+    "del_follow_user": wecom_events.contact_removed("customer"),
+    "transfer_fail": wecom_events.transfer_failed,
 }
 
 _EVENT_HANDLERS: dict[str, Handler] = {

@@ -1,13 +1,59 @@
-"""Console pages of the channels feature: the WeCom welcome messages sent (read-only record)."""
+"""Console pages of the channels feature, all read-only records: WeCom hand-overs (made through the
+API, which audits them), the corp's staff directory (written by the sync and change_contact events)
+and the welcome messages sent."""
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from audit.admin import ModelAdmin
-from messaging.channels.models import WelcomeMessage
+from customers.wecom.models import WeComStaff
+from messaging.channels.models import WeComHandover, WeComHandoverItem, WelcomeMessage
+
+
+class ReadOnlyAdmin(ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class HandoverItemInline(admin.TabularInline):
+    model = WeComHandoverItem
+    fields = ["external_userid", "state", "errcode", "takeover_at", "updated_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name = _("customer")
+    verbose_name_plural = _("customers")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WeComHandover)
+class WeComHandoverAdmin(ReadOnlyAdmin):
+    list_display = ["id", "account", "kind", "handover_userid", "takeover_userid", "created_at", "finished_at"]
+    list_filter = ["kind", "account"]
+    search_fields = ["handover_userid", "takeover_userid", "items__external_userid"]
+    readonly_fields = ["account", "kind", "handover_userid", "takeover_userid", "transfer_message", "created_by",
+                       "created_at", "last_polled_at", "finished_at"]
+    inlines = [HandoverItemInline]
+
+
+@admin.register(WeComStaff)
+class WeComStaffAdmin(ReadOnlyAdmin):
+    list_display = ["userid", "name", "account", "status", "departed_at", "synced_at"]
+    list_filter = ["account", ("departed_at", admin.EmptyFieldListFilter)]
+    search_fields = ["userid", "name"]
+    readonly_fields = ["account", "userid", "name", "status", "departments", "departed_at", "synced_at"]
 
 
 @admin.register(WelcomeMessage)
-class WelcomeMessageAdmin(ModelAdmin):
+class WelcomeMessageAdmin(ReadOnlyAdmin):
     list_display = ["id", "account", "channel_code", "staff_userid", "external_userid", "state", "error_code", "attempts",
                     "event_received_at", "sent_at"]
     list_filter = ["state", "account"]
@@ -18,9 +64,3 @@ class WelcomeMessageAdmin(ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("account", "channel_code")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

@@ -18,6 +18,8 @@ from django.utils.translation import gettext_lazy as _
 __all__ = [
     "ChannelCode",
     "ChannelCodeKind",
+    "HandoverItemState",
+    "HandoverKind",
     "MediaFile",
     "MediaKind",
     "MediaPurpose",
@@ -25,6 +27,8 @@ __all__ = [
     "SyncJobKind",
     "SyncJobState",
     "TagMirror",
+    "WeComHandover",
+    "WeComHandoverItem",
     "WeComMedia",
     "WelcomeMessage",
     "WelcomeState",
@@ -222,3 +226,56 @@ class WelcomeMessage(models.Model):
         verbose_name = _("welcome message")
         verbose_name_plural = _("welcome messages")
         constraints = [models.UniqueConstraint(fields=["account", "welcome_code"], name="welcome_message_unique_code")]
+
+
+class HandoverKind(models.TextChoices):
+    ON_JOB = "on_job", _("Hand-over of a serving staff member (在职继承)")
+    RESIGNED = "resigned", _("Hand-over of a departed staff member (离职继承)")
+
+
+class WeComHandover(models.Model):
+    """An operator's hand-over of customers from one staff member to another: the outbox of the
+    transfer calls (one item per customer) and their results as WeCom reports them."""
+
+    account = models.ForeignKey("accounts.ChannelAccount", on_delete=models.CASCADE, related_name="+", verbose_name=_("account"))
+    kind = models.CharField(_("kind"), max_length=12, choices=HandoverKind.choices)
+    handover_userid = models.CharField(_("from staff member"), max_length=64)
+    takeover_userid = models.CharField(_("to staff member"), max_length=64)
+    transfer_message = models.CharField(_("message to the customer"), max_length=200, blank=True)
+    # open: items wait to be submitted or for WeCom's result; finished: every item is decided.
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    last_polled_at = models.DateTimeField(_("last polled at"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("created by")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("WeCom hand-over")
+        verbose_name_plural = _("WeCom hand-overs")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.handover_userid} → {self.takeover_userid}"
+
+
+class HandoverItemState(models.TextChoices):
+    PENDING = "pending", _("Not submitted yet")
+    WAITING = "waiting", _("Waiting for the customer (24 h)")
+    DONE = "done", _("Handed over")
+    REFUSED_BY_WECOM = "refused", _("Refused by WeCom")
+    CUSTOMER_REFUSED = "customer_refused", _("Refused by the customer")
+    LIMIT_EXCEEDED = "limit_exceeded", _("Takeover staff member at their customer limit")
+
+
+class WeComHandoverItem(models.Model):
+    handover = models.ForeignKey(WeComHandover, on_delete=models.CASCADE, related_name="items")
+    external_userid = models.CharField(_("external_userid"), max_length=128)
+    state = models.CharField(_("state"), max_length=20, choices=HandoverItemState.choices, default=HandoverItemState.PENDING)
+    errcode = models.IntegerField(_("WeCom errcode"), null=True, blank=True)
+    takeover_at = models.DateTimeField(_("handed over at"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["handover", "external_userid"], name="handover_item_unique")]
+        indexes = [models.Index(fields=["external_userid", "state"], name="handover_item_customer_idx")]

@@ -20,11 +20,14 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from customers.models import TagSource
+from customers.wecom.services import RelationRow, relations_import_bulk
+from messaging.channels import wecom
 from messaging.channels.audience import contact_row, follower_row, identities_import
 from messaging.channels.clients import wechat_client, wecom_client
 from messaging.channels.errors import classify_exception
 from messaging.channels.models import SyncJob, SyncJobKind, SyncJobState
 from messaging.channels.tagsync import tags_pull, tags_push_job_run
+from messaging.channels.wecom_directory import staff_directory_sync
 
 logger = logging.getLogger(__name__)
 
@@ -192,6 +195,7 @@ def _wecom_contacts_page(job: SyncJob) -> bool:
     cursor = dict(job.cursor)
     if "staff" not in cursor:
         tags_pull(account=account)
+        staff_directory_sync(account)
         cursor = {"staff": list(client.external_contact.get_follow_user_list().get("follow_user") or []), "index": 0}
         SyncJob.objects.filter(pk=job.pk).update(cursor=cursor)
         job.cursor = cursor
@@ -201,8 +205,17 @@ def _wecom_contacts_page(job: SyncJob) -> bool:
         return True
     userid = staff[index]
     external_ids = client.external_contact.list(userid).get("external_userid") or []
-    rows = [contact_row(client.external_contact.get(eid), userid) for eid in external_ids]
+    details = [client.external_contact.get(eid) for eid in external_ids]
+    rows = [contact_row(detail, userid) for detail in details]
     with transaction.atomic():
-        created = identities_import(account=account, rows=rows, tag_source=TagSource.WECOM_SYNC)
+        created = identities_import(account=account, rows=rows, tag_source=TagSource.WECOM)
+        relations_import_bulk(
+            account_id=account.pk,
+            kind=account.identity_kind,
+            rows=[
+                RelationRow(external_id=row.external_id, staff_userid=userid, follow=wecom.follow_info(detail, userid))
+                for row, detail in zip(rows, details, strict=True)
+            ],
+        )
         _page_commit(job, cursor={**cursor, "index": index + 1}, processed=len(rows), created=created)
     return index + 1 >= len(staff)

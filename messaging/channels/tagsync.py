@@ -18,7 +18,8 @@ from wechatpy.exceptions import WeChatClientException
 
 from accounts.models import AccountKind, ChannelAccount
 from customers.models import ChannelIdentity, FollowState, Tag
-from customers.services.tags import tag_ensure
+from customers.services.tags import tag_ensure, tag_rename
+from customers.wecom.services import corp_tags_forget
 from messaging.channels.clients import wechat_client, wecom_client
 from messaging.channels.models import SyncJob, TagMirror
 from messaging.errors import TagSyncErrorCode
@@ -55,6 +56,70 @@ def _mirror_ensure(
         synced_at=timezone.now(),
     )
     return True
+
+
+def tag_mirrors_for_remote(*, account: ChannelAccount, tags: list[dict[str, str]]) -> dict[str, int]:
+    """Product tag ids of WeCom corp tags ({"id", "name", "group"}, as a follow_user entry names
+    them), mirroring the ones not seen yet; the mapping covers every id given that is mirrored."""
+    for remote in tags:
+        if remote.get("id") and remote.get("name"):
+            _mirror_ensure(
+                account=account,
+                remote_id=remote["id"],
+                remote_name=remote["name"][:64],
+                group_name=f"WeCom · {remote.get('group', '')}"[:64],
+            )
+    return dict(
+        TagMirror.objects.filter(account=account, remote_id__in={t["id"] for t in tags if t.get("id")}).values_list(
+            "remote_id", "tag_id"
+        )
+    )
+
+
+def corp_tag_event_apply(*, account: ChannelAccount, change: str, remote_id: str, tag_type: str) -> dict[str, int]:
+    """change_external_tag: keep the account's corp-tag mirror current. create / update re-read the
+    named tag or group (get_corp_tag_list by id) and mirror or rename it; delete drops the mirrors of
+    every tag WeCom no longer lists (a deleted group takes its tags with it) together with the
+    relationships' and customers' `wecom` links to them; shuffle only reorders (no order is kept
+    here) and pulls anything not mirrored yet."""
+    client = wecom_client(account)
+    counts = {"mirrored": 0, "renamed": 0, "dropped": 0}
+    if change in ("create", "update") and remote_id:
+        body = {"group_id": [remote_id]} if tag_type == "tag_group" else {"tag_id": [remote_id]}
+        for group in client.post("externalcontact/get_corp_tag_list", data=body).get("tag_group") or []:
+            for remote in group.get("tag") or []:
+                outcome = _mirror_upsert(account=account, remote=remote, group=group)
+                counts[outcome] = counts.get(outcome, 0) + 1
+    elif change == "delete":
+        listed = {
+            str(remote["id"])
+            for group in client.post("externalcontact/get_corp_tag_list", data={}).get("tag_group") or []
+            for remote in group.get("tag") or []
+        }
+        vanished = TagMirror.objects.filter(account=account).exclude(remote_id__in=listed)
+        gone = dict(vanished.values_list("remote_id", "tag_id"))
+        if gone:
+            corp_tags_forget(account_id=account.pk, remote_ids=set(gone), tag_ids=set(gone.values()))
+            counts["dropped"] = vanished.delete()[0]
+    elif change == "shuffle":
+        counts["mirrored"] = tags_pull(account=account)
+    return counts
+
+
+def _mirror_upsert(*, account: ChannelAccount, remote: dict[str, Any], group: dict[str, Any]) -> str:
+    remote_id, name = str(remote["id"]), str(remote.get("name") or "")[:64]
+    mirror = TagMirror.objects.filter(account=account, remote_id=remote_id).first()
+    if mirror is None:
+        _mirror_ensure(account=account, remote_id=remote_id, remote_name=name,
+                       group_name=f"WeCom · {group.get('group_name', '')}"[:64], remote_group_id=str(group.get("group_id", "")))
+        return "mirrored"
+    renamed = mirror.remote_name != name
+    if renamed:
+        tag_rename(tag_id=mirror.tag_id, name=name)
+    TagMirror.objects.filter(pk=mirror.pk).update(
+        remote_name=name, remote_group_id=str(group.get("group_id", "")) or mirror.remote_group_id, synced_at=timezone.now()
+    )
+    return "renamed" if renamed else "mirrored"
 
 
 def tags_pull(*, account: ChannelAccount) -> int:

@@ -9,12 +9,16 @@ from celery import shared_task
 
 from accounts.models import ChannelAccount
 from messaging.channels.errors import backoff_delay
+from messaging.channels.handover import handover_poll, handover_submit
 from messaging.channels.models import SyncJob, SyncJobState
 from messaging.channels.sync import sync_job_run, sync_jobs_stalled
 from messaging.channels.wecom import group_message_reports_dispatch
 from messaging.channels.welcome import WELCOME_WINDOW, welcome_media_refresh, welcome_send
 
-__all__ = ["sync_job_run_task", "sync_jobs_sweep_task", "wecom_group_reports_fetch_task", "welcome_send_task", "media_refresh_for_welcomes_task"]
+__all__ = [
+    "handover_poll_task", "handover_submit_task", "media_refresh_for_welcomes_task", "sync_job_run_task",
+    "sync_jobs_sweep_task", "wecom_group_reports_fetch_task", "welcome_send_task",
+]
 
 
 @shared_task
@@ -60,3 +64,15 @@ def welcome_send_task(inbound_id: int) -> str:
 @shared_task
 def media_refresh_for_welcomes_task() -> int:
     return welcome_media_refresh()
+
+
+@shared_task
+def handover_submit_task(handover_id: int) -> dict:
+    """Send a hand-over's pending customers to WeCom (items move with conditional updates)."""
+    return handover_submit(handover_id=handover_id)
+
+
+@shared_task
+def handover_poll_task(handover_id: int) -> dict:
+    """Read a hand-over's results from WeCom and apply the decided customers."""
+    return handover_poll(handover_id=handover_id)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from messaging.channels import apis
+from messaging.channels import apis, handover_apis
 
 app_name = "channels"
 
@@ -10,4 +10,8 @@ urlpatterns = [
     path("media-files/", apis.MediaFileListApi.as_view(), name="media-file-list"),
     path("sync-jobs/", apis.SyncJobListApi.as_view(), name="sync-job-list"),
     path("sync-jobs/<int:pk>/", apis.SyncJobDetailApi.as_view(), name="sync-job-detail"),
+    path("wecom/handovers/", handover_apis.HandoverListApi.as_view(), name="wecom-handover-list"),
+    path("wecom/handovers/<int:pk>/", handover_apis.HandoverDetailApi.as_view(), name="wecom-handover-detail"),
+    path("wecom/handovers/<int:pk>/poll/", handover_apis.HandoverPollApi.as_view(), name="wecom-handover-poll"),
+    path("wecom/unassigned/", handover_apis.UnassignedListApi.as_view(), name="wecom-unassigned"),
 ]

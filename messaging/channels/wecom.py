@@ -10,6 +10,7 @@ from typing import Any
 
 from wechatpy.exceptions import WeChatClientException
 
+from customers.wecom.services import FollowInfo, relations_touch_by_external_id
 from messaging.channels.adapter import ChannelAdapter
 from messaging.channels.base import OutboundMessage, Recipient, SendOutcome
 from messaging.channels.clients import wecom_client
@@ -70,6 +71,33 @@ def external_contact_get(account, external_userid: str) -> dict[str, Any]:
     return wecom_client(account).external_contact.get(external_userid)
 
 
+def follow_info(detail: dict[str, Any] | None, staff_userid: str, *, fallback_state: str = "") -> FollowInfo:
+    """The pair (external contact, `staff_userid`) from an externalcontact/get answer's follow_user
+    (客户联系 › 获取客户详情, https://developer.work.weixin.qq.com/document/path/92114). Only corp
+    tags (type 1) are kept: personal tags (type 2) are the staff member's own, rule tags (type 3)
+    are WeCom's."""
+    follow = next((f for f in (detail or {}).get("follow_user") or [] if f.get("userid") == staff_userid), None) or {}
+    created = follow.get("createtime")
+    try:
+        added_at = datetime.fromtimestamp(int(created), tz=UTC) if created else None
+    except (TypeError, ValueError, OverflowError):
+        added_at = None
+    return FollowInfo(
+        remark=str(follow.get("remark") or ""),
+        description=str(follow.get("description") or ""),
+        remark_mobiles=tuple(str(m) for m in follow.get("remark_mobiles") or [] if m),
+        remark_corp_name=str(follow.get("remark_corp_name") or ""),
+        tags=tuple(
+            {"id": str(t["tag_id"]), "name": str(t.get("tag_name") or ""), "group": str(t.get("group_name") or "")}
+            for t in follow.get("tags") or []
+            if t.get("tag_id") and int(t.get("type") or 1) == 1
+        ),
+        add_way=int(follow.get("add_way") or 0),
+        channel_state=str(follow.get("state") or fallback_state or ""),
+        added_at=added_at,
+    )
+
+
 def group_message_results_fetch(account, *, msgid: str) -> list[dict[str, Any]]:
     """Every per-customer result of a group-message task: dicts with external_userid, userid,
     status (0 not sent, 1 sent, 2 not a contact, 3 over the customer's limit) and send_time."""
@@ -115,6 +143,14 @@ def group_message_reports_dispatch(account, *, msgid: str) -> dict[str, int]:
             continue
         counts[status] = counts.get(status, 0) + 1
         send_time = row.get("send_time")
+        if status == "delivered" and row.get("userid") and row.get("external_userid"):
+            # The pair just talked: WeCom routes the next group message through its latest chat.
+            relations_touch_by_external_id(
+                account_id=account.pk,
+                external_id=row["external_userid"],
+                staff_userid=row["userid"],
+                at=datetime.fromtimestamp(int(send_time), tz=UTC) if send_time else datetime.now(tz=UTC),
+            )
         delivery_report_dispatch(
             DeliveryReport(
                 account_id=account.pk,

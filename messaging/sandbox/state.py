@@ -117,6 +117,13 @@ class App:
     # WeCom media (handlers/media.py): media_id -> {type, created_at, size, …}; uploadimg calls per day.
     media: dict[str, dict] = field(default_factory=dict)
     uploadimg_per_day: dict[str, int] = field(default_factory=dict)
+    # Departed staff (userid -> {"name", "dimission_time"}) and customer hand-overs
+    # ((handover, takeover) -> external_userid -> {"status", "takeover_time"}, with each
+    # customer's transfer times for the 90-day rule).
+    resigned_staff: dict[str, dict] = field(default_factory=dict)
+    transfers: dict[tuple[str, str], dict[str, dict]] = field(default_factory=dict)
+    transfer_times: dict[str, list[float]] = field(default_factory=dict)
+    group_chats: dict[str, dict] = field(default_factory=dict)  # chat_id -> groupchat/get's group_chat
     # Tokens and quotas.
     current_token: str = ""
     previous_token: str = ""  # still valid until its overlap ends (service accounts, mini-programs)

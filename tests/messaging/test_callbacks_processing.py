@@ -222,12 +222,6 @@ def test_wecom_del_follow_user_unfollows_removed_by_customer(deliver, callback_w
     assert EngagementEvent.objects.get(customer=identity.customer).properties["removed_by"] == "customer"
 
 
-def test_wecom_edit_external_contact_records_the_owner(deliver, callback_wecom_account):
-    ChannelIdentityFactory(account=callback_wecom_account, external_id="wmEXT7", owner_staff_id="old")
-    deliver(callback_wecom_account, wechat_payload("wecom_edit_external_contact.xml", to=callback_wecom_account.app_id, staff="wangwu", external_userid="wmEXT7"))
-    assert _identity(callback_wecom_account, "wmEXT7").owner_staff_id == "wangwu"
-
-
 def test_wecom_app_message_from_staff_is_stored_but_creates_no_customer(deliver, callback_wecom_account):
     deliver(callback_wecom_account, wechat_payload("text.xml", to=callback_wecom_account.app_id, openid="zhangsan"))
     assert InboundMessage.objects.get(account=callback_wecom_account).state == "processed"

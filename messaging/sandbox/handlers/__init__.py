@@ -47,6 +47,9 @@ def build_routes() -> tuple[dict[str, Handler], dict[str, Handler], dict[str, Ha
         tokens,
         users,
         wecom,
+        wecom_directory,
+        wecom_groups,
+        wecom_handover,
     )
 
     public = {**tokens.ROUTES, **miniprogram.PUBLIC_ROUTES}
@@ -54,4 +57,5 @@ def build_routes() -> tuple[dict[str, Handler], dict[str, Handler], dict[str, Ha
         **official.ROUTES, **users.ROUTES, **miniprogram.ROUTES, **templates.ROUTES, **materials.ROUTES,
         **articles.ROUTES, **mass_content.ROUTES, **datacube.ROUTES,
     }
-    return public, wechat, {**wecom.ROUTES, **media.ROUTES}
+    wecom_routes = {**wecom.ROUTES, **media.ROUTES, **wecom_directory.ROUTES, **wecom_groups.ROUTES, **wecom_handover.ROUTES}
+    return public, wechat, wecom_routes

@@ -1,0 +1,35 @@
+"""Reads of WeCom relationships and staff."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from customers.wecom.models import WeComGroupMember, WeComRelation, WeComStaff
+
+
+def relations_of_customer(*, customer_id: int) -> QuerySet[WeComRelation]:
+    """The customer's relationships on every corp, active first, with the staff member's name."""
+    staff = WeComStaff.objects.filter(account_id=OuterRef("identity__account_id"), userid=OuterRef("staff_userid"))
+    return (
+        WeComRelation.objects.filter(identity__customer_id=customer_id)
+        .select_related("identity__account")
+        .annotate(staff_name=Subquery(staff.values("name")[:1]), staff_departed_at=Subquery(staff.values("departed_at")[:1]))
+        .order_by("state", "-last_interaction_at", "staff_userid")
+    )
+
+
+def group_daily_stats(*, group_id: int, days: int = 30) -> list[dict]:
+    """Members present now and joins and leaves per UTC day over the last `days` days."""
+    since = timezone.now() - timedelta(days=days)
+    members = WeComGroupMember.objects.filter(group_id=group_id)
+    joins = dict(
+        members.filter(join_time__gte=since).annotate(day=TruncDate("join_time")).values("day").annotate(n=Count("id")).values_list("day", "n")
+    )
+    leaves = dict(
+        members.filter(left_at__gte=since).annotate(day=TruncDate("left_at")).values("day").annotate(n=Count("id")).values_list("day", "n")
+    )
+    return [{"day": day, "joins": joins.get(day, 0), "leaves": leaves.get(day, 0)} for day in sorted(set(joins) | set(leaves))]
