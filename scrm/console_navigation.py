@@ -114,6 +114,7 @@ UNFOLD = {
                     _item(_("Message templates"), "article", "messaging.messagetemplate"),
                     _item(_("Auto-reply rules"), "quickreply", "messaging.autoreplyrule"),
                     _item(_("Welcome messages"), "waving_hand", "messaging.welcomemessage"),
+                    _item(_("Custom menus"), "menu", "menus.menu"),
                 ],
             },
             {

@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "customers",
     "messaging",
     "campaigns",
+    "menus",
     "console",
     # Project-wide management commands (scrm/management/commands: bench).
     "scrm",
@@ -234,6 +235,8 @@ CELERY_TASK_ROUTES = {
     "customers.segments.tasks.*": {"queue": "planning"},
     "customers.engagement.tasks.*": {"queue": "analytics"},
     "console.tasks.*": {"queue": "analytics"},
+    "menus.tasks.menu_reply_*": {"queue": "callbacks"},
+    "menus.tasks.*": {"queue": "planning"},
 }
 
 # --- Auth, API ------------------------------------------------------------------------------

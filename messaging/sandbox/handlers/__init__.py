@@ -35,8 +35,8 @@ Handler = Callable[[Ctx], dict]
 def build_routes() -> tuple[dict[str, Handler], dict[str, Handler], dict[str, Handler]]:
     """(public routes without a token, WeChat routes for oa/miniprogram tokens, WeCom routes)."""
     # The handler modules import Ctx from this package, so they are loaded when the routes are built.
-    from messaging.sandbox.handlers import media, miniprogram, official, templates, tokens, users, wecom
+    from messaging.sandbox.handlers import media, menus, miniprogram, official, templates, tokens, users, wecom
 
     public = {**tokens.ROUTES, **miniprogram.PUBLIC_ROUTES}
-    wechat = {**official.ROUTES, **users.ROUTES, **miniprogram.ROUTES, **templates.ROUTES}
+    wechat = {**official.ROUTES, **users.ROUTES, **miniprogram.ROUTES, **templates.ROUTES, **menus.ROUTES}
     return public, wechat, {**wecom.ROUTES, **media.ROUTES}
