@@ -129,7 +129,8 @@ def _run_action(interaction: MenuInteraction, menu: Menu, version: MenuVersion, 
             },
         )
         if created:
-            transaction.on_commit(lambda: menu_reply_send_task.delay(reply.pk))
+            # On `callbacks`, with the other latency-critical work: the click's window is one minute.
+            transaction.on_commit(lambda: menu_reply_send_task.apply_async((reply.pk,), queue="callbacks"))
     elif kind == "open_conversation":
         context = {key: value for key, value in properties.items() if key.startswith("menu_")}
         if action.get("greeting"):

@@ -1,5 +1,5 @@
-"""Celery tasks of menus (thin: ids in, one service). Replies go on `callbacks` (a click's window is a
-minute), the segment tag sync on `planning`."""
+"""Celery tasks of menus (thin: ids in, one service). Replies are sent on `callbacks` (a click's window
+is a minute: menus.routing names the queue), the periodic segment tag sync runs on `default`."""
 
 from celery import shared_task
 

@@ -235,8 +235,6 @@ CELERY_TASK_ROUTES = {
     "customers.segments.tasks.*": {"queue": "planning"},
     "customers.engagement.tasks.*": {"queue": "analytics"},
     "console.tasks.*": {"queue": "analytics"},
-    "menus.tasks.menu_reply_*": {"queue": "callbacks"},
-    "menus.tasks.*": {"queue": "planning"},
 }
 
 # --- Auth, API ------------------------------------------------------------------------------
