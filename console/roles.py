@@ -2,7 +2,7 @@
 
     查看者 viewer     reads every console page; writes nothing
     运营 operator     viewer + customers' tags, segments, campaign drafts and their lifecycle
-                     (schedule, pause, resume, cancel, test send) and auto-replies; no approval
+                     (schedule, pause, resume, cancel, test send), auto-replies and custom menus; no approval
     发布者 publisher  operator + campaigns.approve_campaign (releases campaigns over the threshold)
     管理员 admin      every permission: users and groups, channel accounts, the contact policy,
                      customers' personal data, the audit log, periodic tasks
@@ -25,7 +25,7 @@ ROLES = (VIEWER, OPERATOR, PUBLISHER, ADMIN)
 
 # The product's apps: a viewer sees them all (personal data stays masked: customers.view_personal_data
 # is the admin's).
-PRODUCT_APPS = ("accounts", "customers", "messaging", "campaigns")
+PRODUCT_APPS = ("accounts", "customers", "messaging", "campaigns", "menus")
 
 # What an operator writes, as "app_label.codename".
 OPERATOR_WRITES = (
@@ -42,6 +42,8 @@ OPERATOR_WRITES = (
     # Keyword auto-replies and the template library's sync.
     "messaging.add_autoreplyrule", "messaging.change_autoreplyrule", "messaging.delete_autoreplyrule",
     "messaging.change_messagetemplate",
+    # Custom menus: edit, save versions, publish and unpublish.
+    "menus.add_menu", "menus.change_menu", "menus.delete_menu",
 )
 PUBLISHER_EXTRA = ("campaigns.approve_campaign",)
 

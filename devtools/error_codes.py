@@ -9,6 +9,7 @@ from django.utils import translation
 
 from campaigns.errors import CampaignError
 from customers.errors import CustomerError
+from menus.errors import MenuError
 from messaging.errors import MessagingError, SendErrorCode, TagSyncErrorCode
 from scrm.errors import CommonError, ErrorCatalogue, RecordedErrorCatalogue
 
@@ -21,6 +22,7 @@ API_CATALOGUES: list[tuple[str, type[ErrorCatalogue]]] = [
         "Channel accounts, channel codes, sync jobs, mini-program API (`messaging.errors.MessagingError`)",
         MessagingError,
     ),
+    ("Custom menus (`menus.errors.MenuError`)", MenuError),
 ]
 # The codes recorded on rows, not answered by the API.
 RECORDED_CATALOGUES: list[tuple[str, str, type[RecordedErrorCatalogue]]] = [
@@ -39,7 +41,7 @@ RECORDED_CATALOGUES: list[tuple[str, str, type[RecordedErrorCatalogue]]] = [
 
 HEADER = """# Error codes
 
-<!-- Generated from the catalogues (customers/errors.py, campaigns/errors.py, messaging/errors.py,
+<!-- Generated from the catalogues (customers/errors.py, campaigns/errors.py, messaging/errors.py, menus/errors.py,
 scrm/errors.py) by `manage.py error_codes --write`; edit those, not this page. -->
 
 Every API error answers `{"code": "...", "message": "...", "detail": ...}` with a 4xx (or 5xx) status.

@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("customers.urls")),
     path("", include("messaging.urls")),
     path("", include("campaigns.urls")),
+    path("", include("menus.urls")),
 ]

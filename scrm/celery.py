@@ -44,6 +44,7 @@ app.conf.beat_schedule = {
     "callbacks-inbound-sweep": {"task": "messaging.callbacks.tasks.inbound_sweep_task", "schedule": 30.0},
     "miniprogram-sessions-purge": {"task": "messaging.miniprogram.tasks.mp_sessions_purge_task", "schedule": 24 * 3600},
     "segments-count-refresh": {"task": "customers.segments.tasks.segments_count_refresh_all_task", "schedule": 3600.0},
+    "menus-segment-tags-sync": {"task": "menus.tasks.menu_segment_tags_sync_task", "schedule": 1800.0},
     "sync-jobs-sweep": {"task": "messaging.channels.tasks.sync_jobs_sweep_task", "schedule": 300.0},
     # WeCom media_ids live 3 days: welcome attachments are uploaded again before they age out.
     "welcome-media-refresh": {"task": "messaging.channels.tasks.media_refresh_for_welcomes_task", "schedule": 3600.0},

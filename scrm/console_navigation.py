@@ -118,6 +118,7 @@ UNFOLD = {
                     _item(_("Welcome messages"), "waving_hand", "messaging.welcomemessage"),
                     _item(_("WeCom staff"), "badge", "customers.wecomstaff"),
                     _item(_("WeCom hand-overs"), "swap_horiz", "messaging.wecomhandover"),
+                    _item(_("Custom menus"), "menu", "menus.menu"),
                 ],
             },
             {

@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "customers",
     "messaging",
     "campaigns",
+    "menus",
     "console",
     # Project-wide management commands (scrm/management/commands: bench).
     "scrm",

@@ -127,6 +127,17 @@ CONTRACT_CODES = {
     "user_block",
     "system_failed",
     "welcome_window_passed",
+    # menus.errors.MenuError
+    "menu_invalid",
+    "menu_bad_account",
+    "menu_exists",
+    "menu_no_version",
+    "menu_no_default",
+    "menu_tag_sync_failed",
+    "menu_wechat_refused",
+    "menu_published",
+    "menu_customer_not_follower",
+    "menu_analytics_needs_postgresql",
     # messaging.errors.TagSyncErrorCode (recorded in tag-sync reports)
     "tag_mirror_unsupported",
     "wechat_tag_limit",

@@ -75,6 +75,9 @@ AFFINITY_WEIGHTS: dict[str, float] = {
     "mp.purchase": 2.0,
     "mp.page_view": 0.5,
     "wechat.view": 0.5,
+    # A menu item routed to "record interest in topics" (menus.routing) puts them on the click.
+    "wechat.click": 1.0,
+    "wechat.view_miniprogram": 0.5,
     "inbox.read": 0.5,
 }
 RESPONSE_TYPES = ("link.click", "inbox.read")

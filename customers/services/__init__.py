@@ -32,7 +32,7 @@ from customers.services.profile import (
     customer_update,
     normalize_phone,
 )
-from customers.services.tags import tags_assign_bulk, tags_unassign_bulk
+from customers.services.tags import tag_members_replace, tags_assign_bulk, tags_unassign_bulk
 
 __all__ = [
     "ENGAGEMENT_EVENT_PREFIXES",
@@ -60,6 +60,7 @@ __all__ = [
     "identity_set_owner_staff",
     "identity_touch_interaction",
     "normalize_phone",
+    "tag_members_replace",
     "tags_assign_bulk",
     "tags_unassign_bulk",
 ]

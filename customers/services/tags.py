@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.core.exceptions import EmptyResultSet
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from psycopg import sql
@@ -50,6 +50,15 @@ def tags_unassign_bulk(*, tag_ids: Iterable[int], customers: QuerySet[Customer] 
         selection = CustomerTag.objects.filter(customer_id__in=list(customers))
     deleted, _ = selection.filter(tag_id__in=list(tag_ids)).delete()
     return deleted
+
+
+@transaction.atomic
+def tag_members_replace(*, tag_id: int, customers: QuerySet[Customer], source: str = TagSource.RULE) -> tuple[int, int]:
+    """Make `customers` exactly the holders of the tag (one INSERT … SELECT, one DELETE); returns
+    (added, removed). For tags that mirror a selection, such as a segment behind a conditional menu."""
+    added = tags_assign_bulk(tag_ids=[tag_id], customers=customers, source=source)
+    removed, _ = CustomerTag.objects.filter(tag_id=tag_id).exclude(customer__in=customers.order_by().values("id")).delete()
+    return added, removed
 
 
 def tag_ensure(*, group_name: str, name: str) -> Tag:

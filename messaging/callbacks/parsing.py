@@ -140,3 +140,11 @@ def dedupe_key(fields: dict[str, Any]) -> str:
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
+
+
+def as_int(value: Any) -> int:
+    """An integer field of a callback (counts), 0 when missing or not a number."""
+    try:
+        return int(str(value or 0).strip())
+    except ValueError:
+        return 0

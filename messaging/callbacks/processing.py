@@ -21,11 +21,13 @@ from customers.models import ChannelIdentity, TagSource
 from customers.selectors import identities_of_external_ids
 from customers.services.identity import Refusal
 from messaging.callbacks import wecom_events
+from messaging.callbacks.menu_processing import menu_event
 from messaging.callbacks.models import InboundMessage
-from messaging.callbacks.parsing import as_list, create_time
+from messaging.callbacks.parsing import as_int, as_list, create_time
 from messaging.channels import wecom, welcome
 from messaging.channels.services import channel_code_for_scene
 from messaging.content.articles import article_publish_finished, publish_result_parse
+from messaging.menu_events import MENU_EVENT_TYPES
 from messaging.reports import AggregateReport, DeliveryReport, aggregate_report_dispatch, delivery_report_dispatch
 
 logger = logging.getLogger(__name__)
@@ -163,15 +165,15 @@ def _opens_event_window(ctx: Context, identity: ChannelIdentity) -> None:
         customer_services.identity_touch_interaction(identity=identity, at=ctx.at, kind="event")
 
 
-def _click(ctx: Context) -> None:
-    identity = ctx.identity()
-    _opens_event_window(ctx, identity)
-    ctx.event(identity, "wechat.click", {"key": ctx.text("EventKey")})
+# 客服消息下发规则: of the menu events, only click, scancode_push and scancode_waitmsg open the window.
+WINDOW_OPENING_MENU_EVENTS = frozenset({"CLICK", "scancode_push", "scancode_waitmsg"})
 
 
-def _view(ctx: Context) -> None:
+def _menu(ctx: Context) -> None:
     identity = ctx.identity()
-    ctx.event(identity, "wechat.view", {"url": ctx.text("EventKey")[:1000], "menu_id": ctx.text("MenuId")})
+    if ctx.text("Event") in WINDOW_OPENING_MENU_EVENTS:
+        _opens_event_window(ctx, identity)
+    menu_event(ctx, identity)
 
 
 _TEMPLATE_STATUS = {"success": "delivered", "failed:userblock": "user_block", "failed:systemfailed": "system_failed"}
@@ -199,10 +201,7 @@ def _template_finished(ctx: Context) -> None:
 
 
 def _count(ctx: Context, name: str) -> int:
-    try:
-        return int(ctx.text(name) or 0)
-    except ValueError:
-        return 0
+    return as_int(ctx.text(name))
 
 
 def _mass_finished(ctx: Context) -> None:
@@ -346,8 +345,7 @@ _EVENT_HANDLERS: dict[str, Handler] = {
     "subscribe": _subscribe,
     "unsubscribe": _unsubscribe,
     "SCAN": _scan,
-    "CLICK": _click,
-    "VIEW": _view,
+    **dict.fromkeys(MENU_EVENT_TYPES, _menu),
     "TEMPLATESENDJOBFINISH": _template_finished,
     "MASSSENDJOBFINISH": _mass_finished,
     "PUBLISHJOBFINISH": _publish_finished,

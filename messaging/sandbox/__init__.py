@@ -27,6 +27,11 @@ APIs (shapes and error codes as WeChat; errors are HTTP 200 with a JSON errcode)
   del_private_template (unknown id 40037), wxaapi/newtmpl/gettemplate (service accounts and
   mini-programs). message/template/send refuses a template id not in the library with 40037 (the
   `auto_templates` app setting: see docs/channels.md "Template library").
+- custom menus (handlers/menus.py): menu/create, get, delete, addconditional (tag rules only: sex,
+  region, platform or language 65320; no default menu 65303; ≤ 3 link domains 65316), delconditional
+  (65301), trymatch (newest conditional menu whose tag the follower has, else the default; unknown
+  follower 65302); 1–3 top items (40016), 1–5 sub-items (40023), names ≤ 16 / 60 bytes (40018 /
+  40025), keys ≤ 128 bytes, URLs ≤ 1024; daily call limits (45009).
 - mini-program: sns/jscode2session (codes from `create_login_code`, each works once: used 40163, unknown 40029; in
   open mode any fresh code logs in a user whose openid derives from the code),
   message/subscribe/send (consent credit, 43101).

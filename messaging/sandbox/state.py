@@ -100,6 +100,8 @@ class App:
     mass_dedupe: dict[str, tuple[int, float]] = field(default_factory=dict)  # clientmsgid -> (msg_id, at)
     mass_month: dict[tuple[str, str], int] = field(default_factory=dict)
     qrcodes: dict[str, dict] = field(default_factory=dict)
+    # Custom menus (handlers/menus.py): {"default": {button, menuid}, "conditional": [{button, matchrule, menuid}]}.
+    menus: dict[str, Any] = field(default_factory=dict)
     # The template library: template messages (get_all_private_template) by template_id, and
     # subscribe templates (wxaapi/newtmpl/gettemplate) by priTmplId, in the order they were added.
     private_templates: dict[str, dict] = field(default_factory=dict)

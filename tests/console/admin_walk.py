@@ -345,6 +345,11 @@ def console_sample_data() -> list[str]:
             account=account, media_id="D-1", items=[{"title": "春季新品", "content": "<p>x</p>", "thumb_media_id": "M-1"}]))
     except ImportError:
         pass
+    from menus.models import Menu, MenuVersion
+
+    menu = first_or(Menu, lambda: Menu.objects.create(account=account, name="默认菜单"))
+    first_or(MenuVersion, lambda: MenuVersion.objects.create(menu=menu, number=1, buttons=[
+        {"type": "click", "name": "今日推荐", "key": "TODAY", "action": {"type": "reply_text", "text": "你好"}}]))
     first_or(Group, lambda: Group.objects.create(name="walk"))
     interval = first_or(IntervalSchedule, lambda: IntervalSchedule.objects.create(every=10, period="seconds"))
     first_or(CrontabSchedule, lambda: CrontabSchedule.objects.create(minute="0", hour="9"))

@@ -41,6 +41,7 @@ def build_routes() -> tuple[dict[str, Handler], dict[str, Handler], dict[str, Ha
         mass_content,
         materials,
         media,
+        menus,
         miniprogram,
         official,
         templates,
@@ -55,7 +56,7 @@ def build_routes() -> tuple[dict[str, Handler], dict[str, Handler], dict[str, Ha
     public = {**tokens.ROUTES, **miniprogram.PUBLIC_ROUTES}
     wechat = {
         **official.ROUTES, **users.ROUTES, **miniprogram.ROUTES, **templates.ROUTES, **materials.ROUTES,
-        **articles.ROUTES, **mass_content.ROUTES, **datacube.ROUTES,
+        **articles.ROUTES, **mass_content.ROUTES, **datacube.ROUTES, **menus.ROUTES,
     }
     wecom_routes = {**wecom.ROUTES, **media.ROUTES, **wecom_directory.ROUTES, **wecom_groups.ROUTES, **wecom_handover.ROUTES}
     return public, wechat, wecom_routes
