@@ -212,14 +212,7 @@ CELERY_TIMEZONE = "UTC"
 # django-celery-beat's DatabaseScheduler without the tasks the database cannot run (scrm/beat.py).
 CELERY_BEAT_SCHEDULER = "scrm.beat:Scheduler"
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_QUEUES = [
-    Queue("default"),
-    Queue("callbacks"),
-    Queue("welcome"),
-    Queue("dispatch"),
-    Queue("planning"),
-    Queue("analytics"),
-]
+CELERY_TASK_QUEUES = [Queue(name) for name in ("default", "callbacks", "welcome", "dispatch", "planning", "analytics")]
 # Routing by module keeps the queue of a task next to its concern; see README "Scaling out".
 CELERY_TASK_ROUTES = {
     # The dispatch watchdog must not wait behind the pumps it watches.

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from messaging.sandbox.faults import Faults
 from messaging.sandbox.limits import TEMPLATE_SENDS_PER_DAY, TOKEN_FETCHES_PER_DAY, TOKEN_OVERLAP_SECONDS, CallCounter
 from messaging.sandbox.rates import RequestRates
 
@@ -159,28 +160,6 @@ class App:
         if self.callback_encrypted is None:
             return bool(self.encoding_aes_key)
         return self.callback_encrypted
-
-
-@dataclass
-class Faults:
-    rate_45009: float = 0.0
-    rate_busy: float = 0.0
-    latency_ms: int = 0
-    token_ttl: int | None = None
-    daily_quota: dict[str, int] = field(default_factory=dict)  # app_id -> sends per day
-    paths: list[str] = field(default_factory=list)  # empty: every API except token endpoints
-    seed: int | None = None
-
-    def public(self) -> dict:
-        return {
-            "rate_45009": self.rate_45009,
-            "rate_busy": self.rate_busy,
-            "latency_ms": self.latency_ms,
-            "token_ttl": self.token_ttl,
-            "daily_quota": dict(self.daily_quota),
-            "paths": list(self.paths),
-            "seed": self.seed,
-        }
 
 
 class SandboxState:

@@ -172,7 +172,7 @@ def test_data_migration_turns_the_single_owner_into_a_relationship(db):
     gone = ChannelIdentityFactory(account=corp, external_id="wm-g", follow_state="unfollowed", owner_staff_id="li")
     EngagementEvent.objects.create(customer=gone.customer, account=corp, event_type="wecom.del_contact", properties={"removed_by": "staff"})
     ChannelIdentityFactory(account=corp, external_id="wm-n", follow_state="following", owner_staff_id="")
-    migration = importlib.import_module("customers.migrations.0014_wecom_relations_from_owner")
+    migration = importlib.import_module("customers.migrations.0015_wecom_relations_from_owner")
     with connection.schema_editor() as editor:
         migration.relations_from_owner(ProjectState().apps, editor)
         migration.relations_from_owner(ProjectState().apps, editor)  # a second run adds nothing
