@@ -24,6 +24,7 @@ from messaging.callbacks.models import InboundMessage
 from messaging.callbacks.parsing import as_list, create_time
 from messaging.channels import wecom, welcome
 from messaging.channels.services import channel_code_for_scene
+from messaging.inbox.services import inbox_event_receive, inbox_message_receive
 from messaging.reports import AggregateReport, DeliveryReport, aggregate_report_dispatch, delivery_report_dispatch
 
 logger = logging.getLogger(__name__)
@@ -124,6 +125,7 @@ def _user_message(ctx: Context) -> None:
         properties["content"] = ctx.text("Content")[:500]
     prefix = "mp" if ctx.account.kind == AccountKind.MINIPROGRAM else "wechat"
     ctx.event(identity, f"{prefix}.message", properties)
+    inbox_message_receive(account=ctx.account, identity=identity, fields=ctx.fields, at=ctx.at, dedupe_key=ctx.dedupe())
 
 
 def _subscribe(ctx: Context) -> None:
@@ -155,6 +157,8 @@ def _opens_event_window(ctx: Context, identity: ChannelIdentity) -> None:
     # (客服消息下发规则, customers/services/cs_window.py); a VIEW opens nothing.
     if ctx.account.kind == AccountKind.OA:
         customer_services.identity_touch_interaction(identity=identity, at=ctx.at, kind="event")
+        inbox_event_receive(account=ctx.account, identity=identity, event=ctx.text("Event"), properties={"key": ctx.text("EventKey")[:200]},
+                            at=ctx.at, dedupe_key=ctx.dedupe())
 
 
 def _click(ctx: Context) -> None:
