@@ -122,3 +122,4 @@ class ChannelAccountAdmin(ModelAdmin):
 # Each feature registers its models in its own admin module.
 from messaging.callbacks import admin as callbacks_admin  # noqa: E402,F401
 from messaging.channels import admin as channels_admin  # noqa: E402,F401
+from messaging.inbox import admin as inbox_admin  # noqa: E402,F401

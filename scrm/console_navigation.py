@@ -107,6 +107,17 @@ UNFOLD = {
                 ],
             },
             {
+                "title": _("Customer service"),
+                "collapsible": True,
+                "items": [
+                    _item(_("Inbox"), "support_agent", "messaging.conversation", link=reverse_lazy("admin:messaging_conversation_inbox")),
+                    _item(_("Conversations"), "forum", "messaging.conversation"),
+                    _item(_("Quick replies"), "bolt", "messaging.quickreply"),
+                    _item(_("Inbox operators"), "headset_mic", "messaging.inboxoperator"),
+                    _item(_("Inbox settings"), "schedule", "messaging.inboxsettings"),
+                ],
+            },
+            {
                 "title": _("Channels"),
                 "collapsible": True,
                 "items": [
