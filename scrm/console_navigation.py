@@ -110,7 +110,12 @@ UNFOLD = {
                 "title": _("Customer service"),
                 "collapsible": True,
                 "items": [
-                    _item(_("Inbox"), "support_agent", "messaging.conversation", link=reverse_lazy("admin:messaging_conversation_inbox")),
+                    {
+                        "title": _("Inbox"),
+                        "icon": "support_agent",
+                        "link": reverse_lazy("admin:messaging_conversation_inbox"),
+                        "permission": _may("messaging.view_conversation"),
+                    },
                     _item(_("Conversations"), "forum", "messaging.conversation"),
                     _item(_("Quick replies"), "bolt", "messaging.quickreply"),
                     _item(_("Inbox operators"), "headset_mic", "messaging.inboxoperator"),
