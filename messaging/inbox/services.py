@@ -79,7 +79,6 @@ def _conversation_for(*, account_id: int, identity: ChannelIdentity, at: datetim
             conversation = Conversation.objects.select_for_update().get(account_id=account_id, customer_id=identity.customer_id)
         else:
             conversation_assign_auto(conversation)
-            conversation._just_opened = True  # type: ignore[attr-defined]
     return conversation
 
 
@@ -89,7 +88,6 @@ def _reopen_if_resolved(conversation: Conversation, *, at: datetime, source: str
         conversation.opened_at, conversation.source = at, source
         conversation.first_response_at = conversation.resolved_at = None
         conversation.awaiting_since = None
-        conversation._just_opened = True  # type: ignore[attr-defined]
         if conversation.assignee_id is None:
             conversation_assign_auto(conversation)
 
