@@ -29,9 +29,9 @@ def customer_writes(deliver, sandbox, inbox_account):
     sandbox) and the product both see the window open."""
 
     def write(openid: str, payload: str = "text.xml", **fields):
-        deliver(inbox_account, wechat_payload(payload, openid=openid, **fields))
-        if payload == "text.xml":
+        if payload == "text.xml":  # WeChat opens the window before it posts the message
             sandbox.control.set_interaction(inbox_account.app_id, openid)
+        deliver(inbox_account, wechat_payload(payload, openid=openid, **fields))
 
     return write
 
