@@ -119,12 +119,14 @@ def inbox_message_receive(*, account: ChannelAccount, identity: ChannelIdentity,
     if message is None:
         return
     _reopen_if_resolved(conversation, at=at, source="message")
+    already_waiting = conversation.awaiting_since is not None
     conversation.state = ConversationState.OPEN
     conversation.awaiting_since = conversation.awaiting_since or at
     conversation.last_message_at, conversation.last_preview = max(conversation.last_message_at, at), _preview(msg_type, body)
     conversation.save()
     settings = settings_of(account.pk)
-    if settings.after_hours_reply and not within_business_hours(settings, at=at, tz=account.timezone):
+    # Once per unanswered streak: the automatic reply spends one of the window's 5 messages.
+    if settings.after_hours_reply and not already_waiting and not within_business_hours(settings, at=at, tz=account.timezone):
         from messaging.inbox.tasks import inbox_after_hours_reply_task
 
         transaction.on_commit(lambda: inbox_after_hours_reply_task.delay(conversation.pk, message.pk))

@@ -35,6 +35,7 @@ def test_a_menu_request_opens_a_conversation_once(customer_writes, inbox_account
 def test_outside_business_hours_the_customer_gets_the_automatic_reply(customer_writes, sandbox, inbox_account, follower):
     InboxSettings.objects.create(account=inbox_account, opens_at=time(0), closes_at=time(0, 0, 1), weekdays="", after_hours_reply="您好，客服工作时间为 9:00-18:00")
     customer_writes(follower)
+    customer_writes(follower, content="还在吗")  # once per unanswered streak: it spends a window message
     sent = sandbox.control.sent_messages(app_id=inbox_account.app_id, api="custom")
     assert [m["payload"]["text"]["content"] for m in sent] == ["您好，客服工作时间为 9:00-18:00"]
     conversation = Conversation.objects.get()
