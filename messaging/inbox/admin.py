@@ -4,6 +4,7 @@ API), the conversations list with SLA at-risk highlighting, quick replies, opera
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import F
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -12,18 +13,31 @@ from django.utils.translation import gettext_lazy as _
 from audit.admin import ModelAdmin
 from messaging.inbox.models import Conversation, InboxOperator, InboxSettings, QuickReply
 from messaging.inbox.selectors import conversations_sla
+from scrm.pagination import BoundedCountAdminMixin
 
 
 @admin.register(Conversation)
-class ConversationAdmin(ModelAdmin):
-    list_display = ("id", "customer", "account", "state", "assignee", "last_preview", "last_message_at", "sla_badge")
+class ConversationAdmin(BoundedCountAdminMixin, ModelAdmin):
+    list_display = ("id", "customer_name", "account_name", "state", "assignee", "last_preview", "last_message_at", "sla_badge")
     list_filter = ("state", "account")
-    list_select_related = ("customer", "account", "assignee")
+    # Not the account or the customer themselves: loading them decrypts their encrypted fields on every row.
+    list_select_related = ("assignee",)
+    list_per_page = 50
     search_fields = ("last_preview", "customer__display_name")
     readonly_fields = ("account", "customer", "identity", "source", "opened_at", "awaiting_since", "first_response_at", "resolved_at", "last_message_at", "last_preview")
     fields = ("account", "customer", "identity", "state", "assignee", "source", "opened_at", "awaiting_since", "first_response_at", "resolved_at", "last_message_at", "last_preview")
     ordering = ("-last_message_at",)
-    show_full_result_count = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(account_name=F("account__name"), customer_name=F("customer__display_name"))
+
+    @admin.display(description=_("account"), ordering="account__name")
+    def account_name(self, obj):
+        return obj.account_name
+
+    @admin.display(description=_("customer"), ordering="customer__display_name")
+    def customer_name(self, obj):
+        return obj.customer_name or f"#{obj.customer_id}"
 
     def has_add_permission(self, request):
         return False

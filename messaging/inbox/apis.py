@@ -35,6 +35,7 @@ from messaging.inbox.serializers import (
     TransferSerializer,
 )
 from scrm.errors import ApplicationError, Conflict
+from scrm.pagination import BoundedCountPagination
 
 REPLY_PERMISSION = "messaging.reply_conversation"
 
@@ -61,6 +62,7 @@ def _detail(conversation: Conversation, *, after: int = 0) -> dict:
 
 class ConversationListApi(ListAPIView):
     permission_classes = [CanServe]
+    pagination_class = BoundedCountPagination
     serializer_class = ConversationSerializer
     queryset = Conversation.objects.none()
 

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 from psycopg import sql
 
@@ -21,7 +21,8 @@ from scrm.sqltools import render, table
 
 def conversation_list(*, state: str | None = None, assignee_id: int | None = None, account_id: int | None = None) -> QuerySet[Conversation]:
     """Newest activity first; the page is read from the (state, last_message_at) index."""
-    rows = Conversation.objects.select_related("customer", "assignee").order_by("-last_message_at", "-pk")
+    # The customer's name only: loading the customer would decrypt its encrypted fields on every row.
+    rows = Conversation.objects.select_related("assignee").annotate(customer_name=F("customer__display_name")).order_by("-last_message_at", "-pk")
     if state:
         rows = rows.filter(state=state)
     if assignee_id is not None:

@@ -26,7 +26,7 @@ class SlaSerializer(serializers.Serializer):
 
 
 class ConversationSerializer(serializers.ModelSerializer):
-    customer_name = serializers.CharField(source="customer.display_name", read_only=True)
+    customer_name = serializers.SerializerMethodField()
     assignee_name = serializers.SerializerMethodField()
     sla = serializers.SerializerMethodField()
 
@@ -40,6 +40,10 @@ class ConversationSerializer(serializers.ModelSerializer):
 
     def get_assignee_name(self, obj) -> str:
         return obj.assignee.get_username() if obj.assignee_id else ""
+
+    def get_customer_name(self, obj) -> str:
+        name = obj.customer_name if hasattr(obj, "customer_name") else obj.customer.display_name
+        return name or ""
 
     @extend_schema_field(SlaSerializer)
     def get_sla(self, obj) -> dict:
