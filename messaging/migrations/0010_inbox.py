@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('accounts', '0003_template_daily_quota'),
         ('customers', '0012_cs_window'),
-        ('messaging', '0008_inbound_failed_index'),
+        ('messaging', '0009_welcome_media'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
