@@ -24,7 +24,12 @@ from messaging.callbacks.models import InboundMessage
 from messaging.callbacks.parsing import as_list, create_time
 from messaging.channels import wecom, welcome
 from messaging.channels.services import channel_code_for_scene
-from messaging.inbox.services import inbox_event_receive, inbox_message_receive
+from messaging.inbox.services import (
+    KF_SESSION_EVENTS,
+    inbox_event_receive,
+    inbox_kf_session_event,
+    inbox_message_receive,
+)
 from messaging.reports import AggregateReport, DeliveryReport, aggregate_report_dispatch, delivery_report_dispatch
 
 logger = logging.getLogger(__name__)
@@ -170,6 +175,14 @@ def _click(ctx: Context) -> None:
 def _view(ctx: Context) -> None:
     identity = ctx.identity()
     ctx.event(identity, "wechat.view", {"url": ctx.text("EventKey")[:1000], "menu_id": ctx.text("MenuId")})
+
+
+def _kf_session(ctx: Context) -> None:
+    # WeChat's own customer-service accounts (会话状态通知事件,
+    # https://developers.weixin.qq.com/doc/offiaccount/Customer_Service/Session_control.html).
+    identity = ctx.identity()
+    inbox_kf_session_event(account=ctx.account, identity=identity, event=ctx.text("Event"), fields=ctx.fields, at=ctx.at, dedupe_key=ctx.dedupe())
+    ctx.event(identity, f"wechat.{ctx.text('Event')}", {name: ctx.text(name)[:64] for name in ("KfAccount", "FromKfAccount", "ToKfAccount") if ctx.text(name)})
 
 
 _TEMPLATE_STATUS = {"success": "delivered", "failed:userblock": "user_block", "failed:systemfailed": "system_failed"}
@@ -369,4 +382,5 @@ _EVENT_HANDLERS: dict[str, Handler] = {
     "subscribe_msg_change_event": _subscribe_msg_choice,
     "subscribe_msg_sent_event": _subscribe_msg_sent,
     "change_external_contact": _change_external_contact,
+    **dict.fromkeys(KF_SESSION_EVENTS, _kf_session),
 }

@@ -145,6 +145,20 @@ def inbox_event_receive(*, account: ChannelAccount, identity: ChannelIdentity, e
         Conversation.objects.filter(pk=conversation.pk).update(last_message_at=max(conversation.last_message_at, at))
 
 
+KF_SESSION_EVENTS = ("kf_create_session", "kf_close_session", "kf_switch_session")
+
+
+def inbox_kf_session_event(*, account: ChannelAccount, identity: ChannelIdentity, event: str, fields: dict[str, Any], at: datetime, dedupe_key: str) -> None:
+    """A session of WeChat's own customer-service accounts (kf) opened, closed or switched: recorded
+    in the customer's conversation (with the kf account); closing it resolves the conversation."""
+    properties = {name: str(fields.get(name) or "")[:64] for name in ("KfAccount", "FromKfAccount", "ToKfAccount") if fields.get(name)}
+    inbox_event_receive(account=account, identity=identity, event=event, properties=properties, at=at, dedupe_key=dedupe_key)
+    if event == "kf_close_session":
+        conversation = Conversation.objects.filter(account_id=account.pk, customer_id=identity.customer_id).first()
+        if conversation is not None:
+            conversation_resolve(conversation_id=conversation.pk, at=at)
+
+
 def inbox_conversation_request(request: ConversationRequest) -> None:
     """The menus' hook (messaging.conversation_requests): a menu item asked for a person."""
     identity = ChannelIdentity.objects.filter(account_id=request.account_id, customer_id=request.customer_id, external_id=request.openid).first()

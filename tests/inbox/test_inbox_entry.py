@@ -59,3 +59,13 @@ def test_the_sla_timer_flags_a_conversation_at_risk_then_overdue(inbox_account):
     assert sla_due(conversation, settings, now=now + timedelta(minutes=6))["breached"] is True
     conversation.first_response_at, conversation.awaiting_since = now, now + timedelta(minutes=10)
     assert sla_due(conversation, settings, now=now + timedelta(minutes=11))["timer"] == "next_response"
+
+
+def test_kf_session_events_join_the_conversation_and_closing_resolves_it(customer_writes, follower):
+    customer_writes(follower)
+    customer_writes(follower, "kf_session.xml", event="kf_create_session", kf="test1@gh_brand")
+    customer_writes(follower, "kf_session.xml", event="kf_close_session", kf="test1@gh_brand")
+    conversation = Conversation.objects.get()
+    events = [(m.body["event"], m.body["KfAccount"]) for m in conversation.messages.filter(msg_type="event").order_by("pk")]
+    assert events == [("kf_create_session", "test1@gh_brand"), ("kf_close_session", "test1@gh_brand")]
+    assert conversation.state == "resolved"
