@@ -123,3 +123,4 @@ class ChannelAccountAdmin(ModelAdmin):
 from messaging.callbacks import admin as callbacks_admin  # noqa: E402,F401
 from messaging.channels import admin as channels_admin  # noqa: E402,F401
 from messaging.content import admin as content_admin  # noqa: E402,F401
+from messaging.inbox import admin as inbox_admin  # noqa: E402,F401

@@ -11,3 +11,8 @@ class MessagingConfig(AppConfig):
         from messaging.privacy import messaging_erase_customer
 
         register_erasure_handler(messaging_erase_customer)
+
+        from messaging.conversation_requests import register_conversation_request_handler
+        from messaging.inbox.services import inbox_conversation_request
+
+        register_conversation_request_handler(inbox_conversation_request)

@@ -49,6 +49,11 @@ class MessagingError(ErrorCatalogue):
     BODY_TOO_LARGE = "body_too_large", _("The request body is too large."), status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     UNKNOWN_QUERY_PARAMETER = "unknown_query_parameter", _("Unknown query parameters.")
     UNKNOWN_TOPIC = "unknown_topic", _("Unknown topic ids.")
+    # The customer-service inbox
+    INBOX_REPLY_HELD = "inbox_reply_held", _("The reply is held back: the customer's customer-service window has no message left (WeChat allows 5 in the 48 hours after the customer's message, 3 in the minute after a follow, scan or menu click). It can be sent when the customer writes again."), status.HTTP_409_CONFLICT
+    INBOX_REPLY_REFUSED = "inbox_reply_refused", _("The reply is refused: the customer has not written in the last 48 hours (or no longer follows the account), and WeChat refuses customer-service messages outside that window."), status.HTTP_409_CONFLICT
+    INBOX_REPLY_FAILED = "inbox_reply_failed", _("WeChat did not take the reply."), status.HTTP_502_BAD_GATEWAY
+    INBOX_BAD_OPERATOR = "inbox_bad_operator", _("The conversation can only be transferred to an active operator who may reply in the inbox.")
 
 
 class SendErrorCode(RecordedErrorCatalogue):

@@ -4,5 +4,6 @@
 from messaging.callbacks.models import *  # noqa: F403
 from messaging.channels.models import *  # noqa: F403
 from messaging.content.models import *  # noqa: F403
+from messaging.inbox.models import *  # noqa: F403
 from messaging.miniprogram.models import *  # noqa: F403
 from messaging.template_library.models import *  # noqa: F403

@@ -8,5 +8,6 @@ router.register("accounts", apis.ChannelAccountViewSet, basename="account")
 
 urlpatterns: list = [
     path("", include("messaging.channels.urls")),
+    path("", include("messaging.inbox.urls")),
     *router.urls,
 ]

@@ -107,6 +107,22 @@ UNFOLD = {
                 ],
             },
             {
+                "title": _("Customer service"),
+                "collapsible": True,
+                "items": [
+                    {
+                        "title": _("Inbox"),
+                        "icon": "support_agent",
+                        "link": reverse_lazy("admin:messaging_conversation_inbox"),
+                        "permission": _may("messaging.view_conversation"),
+                    },
+                    _item(_("Conversations"), "forum", "messaging.conversation"),
+                    _item(_("Quick replies"), "bolt", "messaging.quickreply"),
+                    _item(_("Inbox operators"), "headset_mic", "messaging.inboxoperator"),
+                    _item(_("Inbox settings"), "schedule", "messaging.inboxsettings"),
+                ],
+            },
+            {
                 "title": _("Channels"),
                 "collapsible": True,
                 "items": [

@@ -222,6 +222,7 @@ CELERY_TASK_ROUTES = {
     # WeCom welcome codes work for 20 s: never behind a callbacks backlog (messaging/channels/welcome.py).
     "messaging.channels.tasks.welcome_*": {"queue": "welcome"},
     "messaging.channels.tasks.*": {"queue": "dispatch"},
+    "messaging.inbox.tasks.*": {"queue": "dispatch"},
     "messaging.template_library.tasks.*": {"queue": "planning"},
     "messaging.content.tasks.*": {"queue": "analytics"},
     "campaigns.tasks.dispatch_*": {"queue": "dispatch"},

@@ -27,6 +27,12 @@ from messaging.callbacks.parsing import as_int, as_list, create_time
 from messaging.channels import wecom, welcome
 from messaging.channels.services import channel_code_for_scene
 from messaging.content.articles import article_publish_finished, publish_result_parse
+from messaging.inbox.services import (
+    KF_SESSION_EVENTS,
+    inbox_event_receive,
+    inbox_kf_session_event,
+    inbox_message_receive,
+)
 from messaging.menu_events import MENU_EVENT_TYPES
 from messaging.reports import AggregateReport, DeliveryReport, aggregate_report_dispatch, delivery_report_dispatch
 
@@ -132,6 +138,7 @@ def _user_message(ctx: Context) -> None:
         properties["content"] = ctx.text("Content")[:500]
     prefix = "mp" if ctx.account.kind == AccountKind.MINIPROGRAM else "wechat"
     ctx.event(identity, f"{prefix}.message", properties)
+    inbox_message_receive(account=ctx.account, identity=identity, fields=ctx.fields, at=ctx.at, dedupe_key=ctx.dedupe())
 
 
 def _subscribe(ctx: Context) -> None:
@@ -163,6 +170,8 @@ def _opens_event_window(ctx: Context, identity: ChannelIdentity) -> None:
     # (客服消息下发规则, customers/services/cs_window.py); a VIEW opens nothing.
     if ctx.account.kind == AccountKind.OA:
         customer_services.identity_touch_interaction(identity=identity, at=ctx.at, kind="event")
+        inbox_event_receive(account=ctx.account, identity=identity, event=ctx.text("Event"), properties={"key": ctx.text("EventKey")[:200]},
+                            at=ctx.at, dedupe_key=ctx.dedupe())
 
 
 # 客服消息下发规则: of the menu events, only click, scancode_push and scancode_waitmsg open the window.
@@ -174,6 +183,14 @@ def _menu(ctx: Context) -> None:
     if ctx.text("Event") in WINDOW_OPENING_MENU_EVENTS:
         _opens_event_window(ctx, identity)
     menu_event(ctx, identity)
+
+
+def _kf_session(ctx: Context) -> None:
+    # WeChat's own customer-service accounts (会话状态通知事件,
+    # https://developers.weixin.qq.com/doc/offiaccount/Customer_Service/Session_control.html).
+    identity = ctx.identity()
+    inbox_kf_session_event(account=ctx.account, identity=identity, event=ctx.text("Event"), fields=ctx.fields, at=ctx.at, dedupe_key=ctx.dedupe())
+    ctx.event(identity, f"wechat.{ctx.text('Event')}", {name: ctx.text(name)[:64] for name in ("KfAccount", "FromKfAccount", "ToKfAccount") if ctx.text(name)})
 
 
 _TEMPLATE_STATUS = {"success": "delivered", "failed:userblock": "user_block", "failed:systemfailed": "system_failed"}
@@ -353,4 +370,5 @@ _EVENT_HANDLERS: dict[str, Handler] = {
     "subscribe_msg_change_event": _subscribe_msg_choice,
     "subscribe_msg_sent_event": _subscribe_msg_sent,
     "change_external_contact": _change_external_contact,
+    **dict.fromkeys(KF_SESSION_EVENTS, _kf_session),
 }

@@ -17,6 +17,7 @@ from devtools.benchmarks import (
     console_reads,
     engagement,
     follower_sync,
+    inbox,
     segments,
     welcome,
 )
@@ -30,6 +31,7 @@ BENCHMARKS = {
     "messaging.callbacks": callbacks,
     "messaging.welcome": welcome,
     "messaging.follower_sync": follower_sync,
+    "messaging.inbox": inbox,
     "campaigns.planning": campaign_planning,
     "campaigns.dispatch": campaign_dispatch,
     "console.reads": console_reads,
