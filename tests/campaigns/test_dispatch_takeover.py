@@ -5,7 +5,6 @@ still send rather than step aside for one another generation after generation.""
 import time
 from collections import Counter
 
-
 from campaigns import dispatch, tasks
 from campaigns.models import Campaign, Delivery
 from tests.campaigns.test_dispatch import sent_to
