@@ -56,3 +56,29 @@ def test_a_dead_workers_campaign_is_taken_over_although_the_survivors_queue_is_s
     assert took < 8, (took, generations)
     assert sent_to(sandbox, sandbox_oa) == Counter({i.external_id: 1 for _, i in people})
     assert campaign.counters.sent == 12
+
+
+def test_a_dead_workers_lapsed_claims_go_to_the_survivor_without_a_new_generation(
+    sandbox, sandbox_oa, static_segment, sandbox_followers, contact_policy, settings, monkeypatch
+):
+    # Two workers pump the campaign; one dies holding a batch. Its rows are handed back once their lease
+    # lapses, and the survivor, alive all along, sends them: no re-pump that would make it step aside.
+    settings.CAMPAIGN_CLAIM_LEASE_SECONDS = 1.0
+    settings.CAMPAIGN_PUMP_STALL_SECONDS = 1.0
+    sandbox.control.set_faults(latency_ms=150, paths=["message/template/send"])
+    campaign, people = planned_campaign(sandbox_oa, static_segment, sandbox_followers, 16)
+    generation = campaign.pump_generation
+    assert len(dispatch.deliveries_claim(campaign=campaign, limit=4)) == 4
+    queue = SlowQueue(monkeypatch, wait=0)
+    queue.enqueue([campaign.pk, generation])
+    started = time.monotonic()
+    while time.monotonic() - started < 20 and Campaign.objects.get(pk=campaign.pk).state == "sending":
+        tasks.campaign_pumps_watchdog_task()
+        queue.run_due()
+        time.sleep(0.1)
+    sandbox.control.reset_faults()
+    campaign.refresh_from_db()
+    assert campaign.state == "completed"
+    assert campaign.pump_generation == generation
+    assert set(queue.ran) == {(campaign.pk, generation)}
+    assert sent_to(sandbox, sandbox_oa) == Counter({i.external_id: 1 for _, i in people})
