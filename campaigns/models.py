@@ -82,9 +82,11 @@ class Campaign(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
     # Dispatch liveness (campaigns/dispatch/liveness.py): a sending campaign whose pumps showed no life
     # by `pump_alive_until` is re-pumped by the watchdog, which bumps the generation so that a pump of
-    # an older generation steps aside once a newer one is alive.
+    # an older generation steps aside while a pump is alive. `pump_restarted_at`: when the current
+    # generation was enqueued (its pumps may still be waiting in the queue; not a sign of life).
     pump_generation = models.PositiveIntegerField(_("pump generation"), default=0)
     pump_alive_until = models.DateTimeField(_("pump alive until"), null=True, blank=True)
+    pump_restarted_at = models.DateTimeField(_("pump generation started at"), null=True, blank=True)
     approved_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

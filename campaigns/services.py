@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -247,12 +247,11 @@ def campaign_plan(*, campaign_id: int) -> PlanResult | None:
 
 
 def _enqueue_pumps(campaign_id: int) -> None:
-    """Start a new generation of pumps, alive for a grace while they wait in the queue (a pump of an
+    """Start a new generation of pumps; the watchdog gives them a grace to leave the queue (a pump of an
     older generation still queued steps aside once these run: campaigns/dispatch/liveness.py)."""
     from django.conf import settings
 
-    alive_until = timezone.now() + timedelta(seconds=settings.CAMPAIGN_PUMP_STALL_SECONDS)
-    Campaign.objects.filter(pk=campaign_id).update(pump_generation=F("pump_generation") + 1, pump_alive_until=alive_until)
+    Campaign.objects.filter(pk=campaign_id).update(pump_generation=F("pump_generation") + 1, pump_restarted_at=timezone.now())
     generation = Campaign.objects.filter(pk=campaign_id).values_list("pump_generation", flat=True).get()
     for _ in range(settings.CAMPAIGN_DISPATCH_CONCURRENCY):
         _enqueue("dispatch_campaign_task", [campaign_id, generation])

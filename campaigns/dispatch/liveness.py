@@ -13,9 +13,15 @@ task is not run twice. So the database says who is alive instead:
   a slice ends, to when its next slice is due plus a grace. A sending campaign past it has lost its
   pump (killed mid-slice, or between slices with its next task stranded in the dead worker);
 - the watchdog (beat, every few seconds) does both, and re-pumps such a campaign under a new
-  `pump_generation`. A pump of an older generation that turns up later (its task redelivered, or it
-  was merely waiting in a long queue) runs only while no pump is alive, and otherwise steps aside, so
-  copies do not multiply; two copies running at once are harmless (claims skip each other's rows).
+  `pump_generation`, stamped `pump_restarted_at`; it gives that generation a grace to leave the queue
+  before it starts another (unless claims lapsed again). An enqueued generation is not a sign of life:
+  a pump of an older generation that turns up (its task redelivered, or it merely waited in a long
+  queue) runs when no pump is alive and takes the current generation on, and otherwise steps aside,
+  so copies do not multiply; two copies running at once are harmless (claims skip each other's rows).
+  (Counting the enqueued generation as alive made each generation's pumps, late out of a busy queue,
+  step aside for the next one, round after round: the two-host drill's two minutes without a send.)
+- a campaign whose pump is alive is not re-pumped when a dead worker's claims lapse: they are planned
+  again and the live pump sends them.
 """
 
 from __future__ import annotations
@@ -55,8 +61,9 @@ def pump_alive(*, campaign_id: int, for_seconds: float) -> None:
 
 
 def pumps_watchdog() -> list[tuple[int, int]]:
-    """Hand back claims whose lease lapsed, and return the sending campaigns to re-pump (those claims'
-    campaigns and those without a live pump) with the generation their new pumps carry."""
+    """Hand back claims whose lease lapsed, and return the sending campaigns to re-pump (those without a
+    live pump whose current generation had its grace, or whose claims lapsed) with the generation their
+    new pumps carry."""
     lapsed = deliveries_sweep_expired()
     with connection.cursor() as cursor:
         cursor.execute(render(dispatch_sql.PUMPS_RESTART), {"campaigns": lapsed, "seconds": stall_seconds()})

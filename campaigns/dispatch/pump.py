@@ -250,9 +250,9 @@ def campaign_dispatch(*, campaign_id: int, budget_seconds: float | None = None, 
     finally:
         # Never left renewing: a pump that failed must look dead to the watchdog.
         keeper.stop()
-    # A stranger (older generation, let in because nobody was alive) keeps its own: it steps aside at
-    # its next slice if a current pump is alive by then.
-    result.generation = generation if generation is not None else current
+    # A stranger (older generation, let in because no pump was alive) takes the current generation on:
+    # it is the campaign's live pump now, and a current pump's queued task then runs beside it.
+    result.generation = current
     if result.requeue_in is not None:
         # Alive until the next slice is due, and a grace for the queue: past that, the watchdog re-pumps.
         pump_alive(campaign_id=campaign_id, for_seconds=result.requeue_in + stall_seconds())

@@ -53,9 +53,10 @@ SWEEP_EXPIRED = sql.SQL(
 ).format(delivery=table(Delivery))
 
 # Params: campaign, generation (NULL: a pump that predates generations), seconds. A pump may run a
-# slice when it belongs to the campaign's current generation, or when no pump has shown life lately
-# (then it is the only one working; it keeps its old generation, so it steps aside at its next slice
-# once a current one is alive). Returns the current generation, or no row: the pump stops.
+# slice when it belongs to the campaign's current generation, or when no pump is alive (a generation
+# merely enqueued is not alive: its pumps may wait in a long queue, and a pump that turns up first
+# must not step aside for them). Returns the current generation, which such a pump takes on, or no
+# row: the pump stops.
 PUMP_ENTER = sql.SQL(
     """
     UPDATE {campaign} SET pump_alive_until = GREATEST(pump_alive_until, clock_timestamp() + make_interval(secs => %(seconds)s))
@@ -74,16 +75,18 @@ PUMP_ALIVE = sql.SQL(
     """
 ).format(campaign=table(Campaign))
 
-# Params: campaigns (ids whose claims just lapsed), seconds. Sending campaigns with no sign of a live
-# pump (or whose pump died holding claims) get a new generation, reserved for `seconds` so that the
-# next watchdog run does not start another while the new pumps wait in the queue.
+# Params: campaigns (ids whose claims just lapsed), seconds. Sending campaigns with no live pump get a
+# new generation, unless the current one was enqueued less than `seconds` ago (its pumps may still be
+# on their way; a dead worker's lapsed claims do not wait for that). A campaign with a live pump is
+# left to it: the claims handed back are planned again, and it sends them.
 # Uses index: the campaign state index (few campaigns are sending).
 PUMPS_RESTART = sql.SQL(
     """
-    UPDATE {campaign} SET pump_generation = pump_generation + 1,
-        pump_alive_until = clock_timestamp() + make_interval(secs => %(seconds)s)
+    UPDATE {campaign} SET pump_generation = pump_generation + 1, pump_restarted_at = clock_timestamp()
     WHERE state = 'sending'
-      AND (id = ANY(%(campaigns)s) OR pump_alive_until IS NULL OR pump_alive_until < clock_timestamp())
+      AND (pump_alive_until IS NULL OR pump_alive_until < clock_timestamp())
+      AND (id = ANY(%(campaigns)s) OR pump_restarted_at IS NULL
+           OR pump_restarted_at < clock_timestamp() - make_interval(secs => %(seconds)s))
     RETURNING id, pump_generation
     """
 ).format(campaign=table(Campaign))

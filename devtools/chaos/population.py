@@ -65,12 +65,8 @@ def sending_campaign(*, account: ChannelAccount, recipients: int, label: str, la
 
 
 def pumps_start(campaign: Campaign) -> None:
-    """As planning ends (campaigns.services._enqueue_pumps): sending, a generation alive while its pumps
-    wait in the queue, the pumps enqueued."""
-    Campaign.objects.filter(pk=campaign.pk).update(
-        state=CampaignState.SENDING, pump_generation=1,
-        pump_alive_until=timezone.now() + timedelta(seconds=settings.CAMPAIGN_PUMP_STALL_SECONDS),
-    )
+    """As planning ends (campaigns.services._enqueue_pumps): sending, a new generation, the pumps enqueued."""
+    Campaign.objects.filter(pk=campaign.pk).update(state=CampaignState.SENDING, pump_generation=1, pump_restarted_at=timezone.now())
     campaign.state = CampaignState.SENDING
     for _ in range(settings.CAMPAIGN_DISPATCH_CONCURRENCY):
         dispatch_campaign_task.apply_async(args=[campaign.pk, 1])

@@ -73,21 +73,22 @@ def test_a_live_pumps_claims_are_renewed_and_never_handed_back(sandbox, sandbox_
 
 
 def test_a_sending_campaign_whose_pump_died_between_slices_is_repumped(
-    sandbox, sandbox_oa, static_segment, sandbox_followers, contact_policy, monkeypatch
+    sandbox, sandbox_oa, static_segment, sandbox_followers, contact_policy, monkeypatch, settings
 ):
     campaign, people = planned_campaign(sandbox_oa, static_segment, sandbox_followers, 5)
     first = campaign.pump_generation
     pumps = enqueued_pumps(monkeypatch)
-    # Its pumps are queued: alive, nothing to do for the watchdog.
+    # Its pumps were just enqueued: they get a grace to leave the queue, nothing to do for the watchdog.
     tasks.campaign_pumps_watchdog_task()
     assert pumps == []
     # The worker died holding the pump's next task (no row claimed): the grace passes with no sign of life.
-    Campaign.objects.filter(pk=campaign.pk).update(pump_alive_until=timezone.now() - timedelta(seconds=1))
+    gone = timezone.now() - timedelta(seconds=settings.CAMPAIGN_PUMP_STALL_SECONDS + 1)
+    Campaign.objects.filter(pk=campaign.pk).update(pump_alive_until=timezone.now() - timedelta(seconds=1), pump_restarted_at=gone)
     tasks.campaign_pumps_watchdog_task()
     campaign.refresh_from_db()
     assert campaign.pump_generation == first + 1
-    assert pumps == [(campaign.pk, first + 1)] * 2
-    # The next run finds the new pumps alive (reserved while they wait in the queue): no more copies.
+    assert pumps == [(campaign.pk, first + 1)] * settings.CAMPAIGN_DISPATCH_CONCURRENCY
+    # The next run gives the new pumps their grace to leave the queue: no more copies.
     tasks.campaign_pumps_watchdog_task()
     assert len(pumps) == 2
     result = dispatch.campaign_dispatch(campaign_id=campaign.pk, generation=first + 1, budget_seconds=30)
@@ -104,9 +105,10 @@ def test_an_old_generation_pump_runs_when_nobody_else_is_alive_then_steps_aside(
     campaign, people = planned_campaign(sandbox_oa, static_segment, sandbox_followers, 3)
     old = campaign.pump_generation
     Campaign.objects.filter(pk=campaign.pk).update(pump_generation=old + 1, pump_alive_until=timezone.now() - timedelta(seconds=1))
-    # The new generation's pumps were lost too: the old one, turning up, works rather than starve the campaign.
+    # The new generation's pumps are lost too, or still queued: the old one, turning up while no pump is
+    # alive, works rather than starve the campaign, and takes the current generation on.
     result = dispatch.campaign_dispatch(campaign_id=campaign.pk, generation=old, budget_seconds=30)
-    assert result.sent == 3 and result.generation == old
+    assert result.sent == 3 and result.generation == old + 1
     # With a current pump alive it steps aside.
     Campaign.objects.filter(pk=campaign.pk).update(state="sending", pump_alive_until=timezone.now() + timedelta(seconds=30))
     assert dispatch.campaign_dispatch(campaign_id=campaign.pk, generation=old).stopped == "superseded"
