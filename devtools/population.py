@@ -228,7 +228,7 @@ def _write(cursor, *, rng: random.Random, now: datetime, first_id: int, n: int, 
         "customer_id", "account_id", "event_type", "occurred_at", "properties", "campaign_id", "delivery_id", "dedupe_key", "created_at"])
     profiles = _Copier("customers_engagementprofile", [
         "customer_id", "score", "score_updated_at", "hour_of_week", "best_hour", "ignored_push_streak", "last_push_at",
-        "last_click_at", "topic_affinity", "updated_at"])
+        "last_click_at", "topic_affinity", "topic_pushes", "topic_clicks", "updated_at"])
     consents = _Copier("customers_consentcredit", ["customer_id", "account_id", "template_id", "remaining", "updated_at"])
     copiers = {"tag assignments": tags, "events": events, "profiles": profiles, "consent credits": consents}
     totals = dict.fromkeys(["customers", "identities", *copiers], 0)
@@ -271,7 +271,7 @@ def _write(cursor, *, rng: random.Random, now: datetime, first_id: int, n: int, 
             last_push = max(last_push or at, at)
             events.add(cid, oa, "push.sent", at, "{}", rng.choice(campaign_ids), delivery_id, None, now)
         profiles.add(cid, round(r(), 4), now, "[]", rng.randint(0, 167), rng.choices((0, 1, 2, 3, 4, 5), (40, 20, 15, 10, 10, 5))[0],
-                     last_push, None, "{}", now)
+                     last_push, None, "{}", "{}", "{}", now)
         if r() < 0.1:
             consents.add(cid, mp, CONSENT_TEMPLATE, rng.randint(1, 3), now)
         if (offset + 1) % CHUNK == 0 or offset + 1 == n:

@@ -131,7 +131,11 @@ def audience_load(path: str) -> type[Audience]:
     module_name, _, class_name = path.partition(":")
     if not module_name or not class_name:
         raise ValueError(f"--audience must be a preset ({', '.join(PRESETS)}) or 'package.module:Class', not {path!r}")
-    cls = getattr(import_module(module_name), class_name, None)
+    try:
+        module = import_module(module_name)
+    except ImportError as exc:  # the integrator's dotted path: a typo is theirs to fix, said plainly
+        raise ValueError(f"--audience {path!r}: cannot import {module_name!r} ({exc})") from exc
+    cls = getattr(module, class_name, None)
     if not (isinstance(cls, type) and issubclass(cls, Audience)):
         raise ValueError(f"{path} is not a subclass of devtools.simulator.audience.Audience")
     return cls

@@ -63,7 +63,7 @@ class Command(BaseCommand):
             classes = [audience_load(name) for name in names]
             seed_list = [int(s) for s in seeds.split(",") if s.strip()] or [params.seed]
             audience_options = dict(option.split("=", 1) for option in audience_option)
-        except (ValueError, ImportError) as exc:
+        except ValueError as exc:
             raise CommandError(str(exc)) from exc
         results = {}
         started = time.monotonic()
