@@ -169,6 +169,20 @@ def _audited_action(func, name: str, description):
     return run
 
 
+class RecordAdmin(ModelAdmin):
+    """A record's pages, read-only for everyone: its rows are written by the product (a sync, an event,
+    the trail itself), never added, edited or deleted by an operator."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class TabularInline(UnfoldTabularInline):
     """Inline rows are recorded in their parent's change (the change message lists them)."""
 
@@ -178,7 +192,7 @@ class StackedInline(UnfoldStackedInline):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(ModelAdmin):
+class AuditEntryAdmin(RecordAdmin):
     """The trail, read-only for everyone: nobody adds, edits or deletes an entry here."""
 
     list_display = ["created_at", "username", "action", "model_display", "object_id", "object_repr", "summary", "ip"]
@@ -195,14 +209,6 @@ class AuditEntryAdmin(ModelAdmin):
     ]
     fields = readonly_fields
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description=_("object type"), ordering="model")
     def model_display(self, entry: AuditEntry) -> str:

@@ -11,7 +11,7 @@ from django.contrib.admin.widgets import AdminURLFieldWidget
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from audit.admin import ModelAdmin, TabularInline
+from audit.admin import ModelAdmin, RecordAdmin, TabularInline
 from customers.models import (
     ChannelIdentity,
     ConsentCredit,
@@ -203,7 +203,7 @@ class TagAdmin(ModelAdmin):
 
 
 @admin.register(CustomerMerge)
-class CustomerMergeAdmin(ModelAdmin):
+class CustomerMergeAdmin(RecordAdmin):
     """The merge history: read-only, it is an audit trail."""
 
     list_display = ["created_at", "survivor", "merged_customer_id", "reason"]
@@ -212,14 +212,6 @@ class CustomerMergeAdmin(ModelAdmin):
     list_select_related = ["survivor"]
     date_hierarchy = "created_at"
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ConsentCredit)

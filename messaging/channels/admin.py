@@ -5,20 +5,9 @@ and the welcome messages sent."""
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from audit.admin import ModelAdmin
+from audit.admin import RecordAdmin
 from customers.wecom.models import WeComStaff
 from messaging.channels.models import WeComHandover, WeComHandoverItem, WelcomeMessage
-
-
-class ReadOnlyAdmin(ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class HandoverItemInline(admin.TabularInline):
@@ -35,7 +24,7 @@ class HandoverItemInline(admin.TabularInline):
 
 
 @admin.register(WeComHandover)
-class WeComHandoverAdmin(ReadOnlyAdmin):
+class WeComHandoverAdmin(RecordAdmin):
     list_display = ["id", "account", "kind", "handover_userid", "takeover_userid", "created_at", "finished_at"]
     list_filter = ["kind", "account"]
     search_fields = ["handover_userid", "takeover_userid", "items__external_userid"]
@@ -45,7 +34,7 @@ class WeComHandoverAdmin(ReadOnlyAdmin):
 
 
 @admin.register(WeComStaff)
-class WeComStaffAdmin(ReadOnlyAdmin):
+class WeComStaffAdmin(RecordAdmin):
     list_display = ["userid", "name", "account", "status", "departed_at", "synced_at"]
     list_filter = ["account", ("departed_at", admin.EmptyFieldListFilter)]
     search_fields = ["userid", "name"]
@@ -53,7 +42,7 @@ class WeComStaffAdmin(ReadOnlyAdmin):
 
 
 @admin.register(WelcomeMessage)
-class WelcomeMessageAdmin(ReadOnlyAdmin):
+class WelcomeMessageAdmin(RecordAdmin):
     list_display = ["id", "account", "channel_code", "staff_userid", "external_userid", "state", "error_code", "attempts",
                     "event_received_at", "sent_at"]
     list_filter = ["state", "account"]

@@ -15,7 +15,7 @@ from unfold.decorators import action
 from unfold.forms import BaseDialogForm
 
 from accounts.models import AccountKind, ChannelAccount
-from audit.admin import ModelAdmin
+from audit.admin import RecordAdmin
 from messaging.template_library.models import MessageTemplate
 from messaging.template_library.parsing import RULES
 from messaging.template_library.services import TemplateSyncResult, message_templates_sync
@@ -82,7 +82,7 @@ def _rule_text(rule: str) -> str:
 
 
 @admin.register(MessageTemplate)
-class MessageTemplateAdmin(ModelAdmin):
+class MessageTemplateAdmin(RecordAdmin):
     list_display = ["title", "account_display", "kind", "template_id", "keys_display", "status_display", "synced_at"]
     list_filter = [("account", AccountFilter), "kind", ("removed_at", admin.EmptyFieldListFilter)]
     search_fields = ["title", "=template_id"]
@@ -129,16 +129,6 @@ class MessageTemplateAdmin(ModelAdmin):
     @admin.display(description=_("status"))
     def status_display(self, obj: MessageTemplate) -> str:
         return gettext("Deleted on WeChat") if obj.removed_at else gettext("Available")
-
-    # Read-only: the rows mirror WeChat; the sync is the only writer.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_sync_permission(self, request, obj=None):
         return request.user.has_perm(SYNC_PERMISSION)
