@@ -10,6 +10,8 @@ from django.contrib import admin
 from django.contrib.admin.widgets import AdminURLFieldWidget
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from unfold.contrib.filters.admin import DropdownFilter
+from unfold.contrib.filters.forms import AutocompleteDropdownForm
 
 from audit.admin import ModelAdmin, RecordAdmin, TabularInline
 from customers.models import (
@@ -30,7 +32,7 @@ from customers.services import customer_set_phone
 from scrm.pagination import BoundedCountAdminMixin
 
 
-class FollowStateFilter(admin.SimpleListFilter):
+class FollowStateFilter(DropdownFilter):
     title = _("follow state")
     parameter_name = "follow_state"
 
@@ -43,7 +45,7 @@ class FollowStateFilter(admin.SimpleListFilter):
         return queryset
 
 
-class AccountFilter(admin.SimpleListFilter):
+class AccountFilter(DropdownFilter):
     title = _("channel account")
     parameter_name = "account"
 
@@ -52,21 +54,60 @@ class AccountFilter(admin.SimpleListFilter):
         return [(str(a.pk), str(a)) for a in account_model.objects.for_choosing()]
 
     def queryset(self, request, queryset):
-        if self.value():
-            return queryset.filter(pk__in=ChannelIdentity.objects.filter(account_id=self.value()).values("customer_id"))
+        if self.value() and self.value().isdigit():
+            return queryset.filter(pk__in=ChannelIdentity.objects.filter(account_id=int(self.value())).values("customer_id"))
         return queryset
 
 
-class TagFilter(admin.SimpleListFilter):
-    title = _("tag")
-    parameter_name = "tag"
+class GenderFilter(DropdownFilter):
+    title = _("gender")
+    parameter_name = "gender"
 
     def lookups(self, request, model_admin):
-        return [(str(t.pk), str(t)) for t in Tag.objects.select_related("group")]
+        return Customer._meta.get_field("gender").choices
 
     def queryset(self, request, queryset):
-        if self.value():
-            return queryset.filter(pk__in=CustomerTag.objects.filter(tag_id=self.value()).values("customer_id"))
+        value = self.value()
+        return queryset.filter(gender=int(value)) if value and value.isdigit() else queryset
+
+
+class TagFilter(admin.SimpleListFilter):
+    """A brand has hundreds of tags: one is chosen by typing (the tag admin's autocomplete), not from a
+    list of every tag rendered into every page of the customer list."""
+
+    title = _("tag")
+    parameter_name = "tag"
+    template = "unfold/filters/filters_field.html"
+    form_class = AutocompleteDropdownForm  # unfold's ModelAdmin.media adds the form's scripts
+
+    def __init__(self, request, params, model, model_admin):
+        super().__init__(request, params, model, model_admin)
+        self.request, self.model_admin = request, model_admin
+
+    def lookups(self, request, model_admin):
+        return ()
+
+    def has_output(self) -> bool:
+        return True
+
+    def choices(self, changelist):
+        value = self.value()
+        yield {
+            "form": self.form_class(
+                request=self.request,
+                label=_(" By %(filter_title)s ") % {"filter_title": self.title},
+                name=self.parameter_name,
+                choices=(),
+                field=CustomerTag._meta.get_field("tag"),
+                model_admin=self.model_admin,
+                data={self.parameter_name: value if value and value.isdigit() else None},
+            )
+        }
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value and value.isdigit():
+            return queryset.filter(pk__in=CustomerTag.objects.filter(tag_id=int(value)).values("customer_id"))
         return queryset
 
 
@@ -112,7 +153,8 @@ class CustomerAdminForm(forms.ModelForm):
 class CustomerAdmin(BoundedCountAdminMixin, ModelAdmin):
     form = CustomerAdminForm
     list_display = ["id", "display_name", "phone_display", "city", "first_seen_at", "last_engaged_at"]
-    list_filter = [FollowStateFilter, AccountFilter, TagFilter, "gender"]
+    list_filter = [FollowStateFilter, AccountFilter, TagFilter, GenderFilter]
+    list_filter_submit = True  # dropdowns and the tag autocomplete are applied together
     search_fields = ["display_name"]
     search_help_text = _("Name, openid / external_userid, unionid, exact phone or customer id")
     inlines = [ChannelIdentityInline, CustomerTagInline]

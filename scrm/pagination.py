@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 
+from django.contrib.admin import ShowFacets
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import QuerySet
@@ -140,6 +141,8 @@ class BoundedCountAdminMixin:
 
     paginator = BoundedCountPaginator
     show_full_result_count = False
+    # Facet counts are a full count per filter choice: what the bounded count exists to avoid.
+    show_facets = ShowFacets.NEVER
 
     def get_changelist_instance(self, request):
         changelist = super().get_changelist_instance(request)

@@ -4,9 +4,9 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 
 from accounts.models import ChannelAccount
-from customers.models import CustomerMerge
+from customers.models import CustomerMerge, CustomerTag
 from customers.services import customer_merge, customer_set_phone
-from tests.factories import ChannelAccountFactory, ChannelIdentityFactory, CustomerFactory
+from tests.factories import ChannelAccountFactory, ChannelIdentityFactory, CustomerFactory, TagFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -74,6 +74,31 @@ def test_admin_filters_customers_by_follow_state(admin_client_):
     ChannelIdentityFactory(follow_state="unfollowed", customer=CustomerFactory(display_name="Left"))
     page = admin_client_.get("/admin/customers/customer/", {"follow_state": "unfollowed"}).content.decode()
     assert "Left" in page and "Stays" not in page
+
+
+def test_admin_filters_customers_by_a_tag_chosen_by_typing_not_from_a_list_of_every_tag(admin_client_):
+    vip, others = TagFactory(name="VIP"), [TagFactory(name=f"Interest {n}") for n in range(30)]
+    CustomerTag.objects.create(customer=CustomerFactory(display_name="Tagged"), tag=vip)
+    CustomerFactory(display_name="Untagged")
+
+    page = admin_client_.get("/admin/customers/customer/", {"tag": vip.pk}).content.decode()
+    assert "Tagged" in page and "Untagged" not in page
+    # The chosen tag is shown selected in the autocomplete; the other tags are not written into the page.
+    assert f'<option value="{vip.pk}" selected>' in page
+    assert all(tag.name not in page for tag in others)
+    assert 'data-ajax--url="/admin/autocomplete/"' in page
+    # What the autocomplete answers while the operator types.
+    found = admin_client_.get(
+        "/admin/autocomplete/", {"term": "VI", "app_label": "customers", "model_name": "customertag", "field_name": "tag"}
+    ).json()
+    assert [row["id"] for row in found["results"]] == [str(vip.pk)]
+
+
+def test_admin_customer_filters_refuse_nonsense_values_without_an_error_page(admin_client_):
+    CustomerFactory(display_name="Anyone")
+    for params in ({"tag": "abc"}, {"gender": "x"}, {"account": "1; drop"}, {"follow_state": "sideways"}):
+        response = admin_client_.get("/admin/customers/customer/", params)
+        assert response.status_code in (200, 302), params
 
 
 def test_merge_history_is_listed_and_read_only(admin_client_):
