@@ -9,4 +9,6 @@ ZH_HANS = {
     "Last 7 days": "最近 7 天",
     "Last 30 days": "最近 30 天",
     "error code": "错误码",
+    # The heading of a filter in the list's filter form (Django's own wording and translation).
+    " By %(filter_title)s ": " 以 %(filter_title)s ",
 }
