@@ -9,10 +9,12 @@ from typing import Any
 
 from wechatpy.exceptions import WeChatClientException
 
-from customers.wecom.groups import GroupChatData, GroupMemberData, group_apply_snapshot, group_dismiss
+from customers.wecom.groups import GroupChatData, GroupMemberData, group_apply_snapshot, group_dismiss, groups_apply_snapshots
 from messaging.channels.clients import wecom_client
 
 LIST_LIMIT = 1000
+# Groups read (groupchat/get) before they are written together: one set-based write per batch.
+APPLY_BATCH = 100
 ERR_NO_CHAT = 40050
 
 
@@ -58,16 +60,33 @@ def group_refresh(account, chat_id: str, *, at: datetime | None = None) -> bool:
     return True
 
 
+def _group_read(client, chat_id: str) -> GroupChatData | None:
+    try:
+        answer = client.post("externalcontact/groupchat/get", data={"chat_id": chat_id, "need_name": 0})
+    except WeChatClientException as exc:
+        if exc.errcode == ERR_NO_CHAT:
+            return None  # dismissed between the list and the read
+        raise
+    return group_chat_data(answer["group_chat"])
+
+
 def groups_sync(account) -> int:
-    """Every customer group of the corp; returns how many were applied."""
+    """Every customer group of the corp, read one by one and written APPLY_BATCH at a time; returns
+    how many were applied."""
     client = wecom_client(account)
-    cursor, applied = "", 0
+    cursor, applied, batch = "", 0, []
     while True:
         page = client.post("externalcontact/groupchat/list", data={"status_filter": 0, "cursor": cursor, "limit": LIST_LIMIT})
         for row in page.get("group_chat_list") or []:
-            applied += group_refresh(account, row["chat_id"])
+            chat = _group_read(client, row["chat_id"])
+            if chat is not None:
+                batch.append(chat)
+            if len(batch) >= APPLY_BATCH:
+                applied += len(groups_apply_snapshots(account_id=account.pk, chats=batch))
+                batch = []
         cursor = page.get("next_cursor") or ""
         if not cursor:
+            applied += len(groups_apply_snapshots(account_id=account.pk, chats=batch))
             return applied
 
 
