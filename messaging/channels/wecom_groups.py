@@ -9,7 +9,13 @@ from typing import Any
 
 from wechatpy.exceptions import WeChatClientException
 
-from customers.wecom.groups import GroupChatData, GroupMemberData, group_apply_snapshot, group_dismiss, groups_apply_snapshots
+from customers.wecom.groups import (
+    GroupChatData,
+    GroupMemberData,
+    group_apply_snapshot,
+    group_dismiss,
+    groups_apply_snapshots,
+)
 from messaging.channels.clients import wecom_client
 
 LIST_LIMIT = 1000
