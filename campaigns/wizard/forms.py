@@ -22,7 +22,6 @@ from unfold.widgets import (
 from accounts.models import ChannelAccount
 from campaigns.models import Campaign, CampaignState, MessageType, PriorityClass
 from campaigns.validation import ACCOUNT_KINDS, campaign_validate
-from campaigns.wizard.groups import GroupAudienceFields, group_audience_clean, group_audience_initial
 from campaigns.wizard.content import (
     ATTACHMENT_KINDS,
     KEY_PREFIX,
@@ -36,6 +35,7 @@ from campaigns.wizard.content import (
     content_initial,
     variant_blocks,
 )
+from campaigns.wizard.groups import GroupAudienceFields, group_audience_clean, group_audience_initial
 from customers.models import Tag
 from customers.segments.models import Segment
 from messaging.content.models import Article, Material
