@@ -117,17 +117,28 @@ def group_apply_snapshot(*, account_id: int, chat: GroupChatData, at: datetime |
     return WeComGroupChat.objects.get(pk=ids[chat.chat_id[:128]])
 
 
+_BY_EXTERNAL_ID = sql.SQL(
+    "SELECT external_id, customer_id FROM {identity} WHERE account_id = %(account)s AND external_id = ANY(%(ids)s)"
+)
+_BY_UNIONID = sql.SQL("SELECT unionid, customer_id FROM {unionid} WHERE unionid = ANY(%(ids)s)")
+
+
 def _customers_of(*, account_id: int, members: list[GroupMemberData]) -> dict[str, int]:
+    """member_id → customer for external members: by external_userid on the corp, else by unionid
+    (one array-bound statement each: a sync asks for ~20,000 ids at once)."""
     external = [m for m in members if m.member_type == EXTERNAL_MEMBER]
-    found = dict(
-        ChannelIdentity.objects.filter(account_id=account_id, external_id__in=[m.member_id for m in external]).values_list(
-            "external_id", "customer_id"
-        )
-    )
-    by_unionid = dict(
-        CustomerUnionId.objects.filter(unionid__in=[m.unionid for m in external if m.unionid and m.member_id not in found])
-        .values_list("unionid", "customer_id")
-    )
+    if not external:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(render(_BY_EXTERNAL_ID.format(identity=table(ChannelIdentity))), {
+            "account": account_id, "ids": list({m.member_id for m in external}),
+        })
+        found = dict(cursor.fetchall())
+        wanted = list({m.unionid for m in external if m.unionid and m.member_id not in found})
+        by_unionid = {}
+        if wanted:
+            cursor.execute(render(_BY_UNIONID.format(unionid=table(CustomerUnionId))), {"ids": wanted})
+            by_unionid = dict(cursor.fetchall())
     for m in external:
         if m.member_id not in found and m.unionid in by_unionid:
             found[m.member_id] = by_unionid[m.unionid]
