@@ -295,7 +295,7 @@ def campaign_resume(*, campaign: Campaign) -> Campaign:
         return campaign
     campaign.state = CampaignState.SENDING
     campaign.save(update_fields=["state", "updated_at"])
-    _enqueue_pumps(campaign.pk)
+    _enqueue("group_campaign_send_task", [campaign.pk]) if group_audience_of(campaign) is not None else _enqueue_pumps(campaign.pk)
     return campaign
 
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 import calendar
 import itertools
 import time
+from datetime import time as clock
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
 from wechatpy.exceptions import WeChatClientException
 
 from campaigns import services
+from campaigns.dispatch import campaign_complete_if_done, pumps_watchdog
 from campaigns.groups.models import GroupSend
 from campaigns.groups.send import group_campaign_send, group_send_results_poll
 from campaigns.models import Campaign
@@ -141,3 +144,18 @@ def test_sandbox_keeps_wecom_rules_for_group_tasks(sandbox, corp, groups):
     assert {r["chat_id"]: r["status"] for r in first} == {"wr-a1": 1, "wr-b1": 2}
     final = client.post("externalcontact/get_groupmsg_send_result", data={"msgid": last["msgid"], "userid": "alice"})["send_list"]
     assert {r["chat_id"]: r["status"] for r in final} == {"wr-a1": 3, "wr-a2": 1}
+
+
+def test_a_group_campaign_waits_for_its_send_window_and_no_pump_completes_it(sandbox, corp, groups, api_client):
+    hour = timezone.now().astimezone(ZoneInfo("Asia/Shanghai")).hour
+    campaign = _campaign(api_client, corp, {"owners": ["alice"]})
+    Campaign.objects.filter(pk=campaign.pk).update(send_window_start=clock((hour + 2) % 24), send_window_end=clock((hour + 3) % 24))
+    assert api_client.post(f"/api/v1/campaigns/{campaign.pk}/schedule/", {}, format="json").status_code == 200
+    services.campaign_plan(campaign_id=campaign.pk)
+    waiting = group_campaign_send(campaign_id=campaign.pk)
+    assert waiting.tasks == 0 and 3600 < waiting.wait <= 3 * 3600
+    assert sandbox.control.sent_messages(corp.app_id, api="wecom_group") == []
+    assert campaign.pk not in [c for c, _g in pumps_watchdog()]
+    assert not campaign_complete_if_done(campaign_id=campaign.pk)
+    campaign.refresh_from_db()
+    assert campaign.state == "sending" and set(_rows(campaign).values()) == {("planned", "")}
