@@ -3,7 +3,7 @@ leaves, and the group welcome templates (thin views: selectors read, services wr
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
@@ -58,14 +58,15 @@ class GroupDetailOutput(GroupOutput):
     class Meta(GroupOutput.Meta):
         fields = [*GroupOutput.Meta.fields, "counts", "members", "daily_stats"]
 
+    @extend_schema_field(serializers.DictField(child=serializers.IntegerField(), help_text="staff, external, linked"))
     def get_counts(self, obj) -> dict[str, int]:
         return group_member_counts(group_id=obj.pk)
 
-    @extend_schema(responses=MemberOutput(many=True))
+    @extend_schema_field(MemberOutput(many=True))
     def get_members(self, obj) -> list[dict]:
         return MemberOutput(group_members(group_id=obj.pk), many=True).data
 
-    @extend_schema(responses=DayOutput(many=True))
+    @extend_schema_field(DayOutput(many=True))
     def get_daily_stats(self, obj) -> list[dict]:
         return DayOutput(group_daily_stats(group_id=obj.pk, days=self.context.get("days", 30)), many=True).data
 
