@@ -59,19 +59,12 @@ _GROUPS_UPSERT = sql.SQL(
            synced_at = EXCLUDED.synced_at, dismissed_at = NULL
        RETURNING id, chat_id"""
 )
-# External members are linked in the statement: the customer of the corp's identity with that
-# external_userid, else of the unionid (two index probes per member, no round trip).
 _MEMBERS_UPSERT = sql.SQL(
     """INSERT INTO {member} AS m (group_id, member_id, member_type, unionid, customer_id, join_time, join_scene, left_at)
-       SELECT v.group_id, v.member_id, v.member_type, v.unionid,
-              CASE WHEN v.member_type = %(external)s THEN COALESCE(
-                  (SELECT i.customer_id FROM {identity} i WHERE i.account_id = %(account)s AND i.external_id = v.member_id
-                   ORDER BY i.id LIMIT 1),
-                  (SELECT u.customer_id FROM {unionid} u WHERE v.unionid <> '' AND u.unionid = v.unionid)) END,
-              v.join_time, v.join_scene, NULL
-       FROM unnest(%(groups)s::bigint[], %(ids)s::varchar[], %(types)s::int[], %(unionids)s::varchar[],
+       SELECT v.group_id, v.member_id, v.member_type, v.unionid, v.customer_id, v.join_time, v.join_scene, NULL
+       FROM unnest(%(groups)s::bigint[], %(ids)s::varchar[], %(types)s::int[], %(unionids)s::varchar[], %(customers)s::bigint[],
                    %(joins)s::timestamptz[], %(scenes)s::int[])
-            AS v(group_id, member_id, member_type, unionid, join_time, join_scene)
+            AS v(group_id, member_id, member_type, unionid, customer_id, join_time, join_scene)
        ON CONFLICT (group_id, member_id) DO UPDATE SET
            member_type = EXCLUDED.member_type, unionid = EXCLUDED.unionid, customer_id = EXCLUDED.customer_id,
            join_time = EXCLUDED.join_time, join_scene = EXCLUDED.join_scene, left_at = NULL
@@ -109,16 +102,38 @@ def groups_apply_snapshots(*, account_id: int, chats: Sequence[GroupChatData], a
             "counts": [len(members_of[c.chat_id]) for c in chats],
         })
         ids = {chat_id: pk for pk, chat_id in cursor.fetchall()}
+        customer_of = _customers_of(cursor, account_id=account_id, members=[m for ms in members_of.values() for m in ms])
         rows = [(ids[chat_id], m) for chat_id, ms in members_of.items() for m in ms]
         pairs = {"groups": [g for g, _m in rows], "ids": [m.member_id[:128] for _g, m in rows]}
         if rows:
             cursor.execute(render(_MEMBERS_UPSERT.format(**_tables())), {
-                **pairs, "account": account_id, "external": EXTERNAL_MEMBER, "types": [m.member_type for _g, m in rows],
-                "unionids": [m.unionid[:64] for _g, m in rows], "joins": [m.join_time or at for _g, m in rows],
+                **pairs, "types": [m.member_type for _g, m in rows], "unionids": [m.unionid[:64] for _g, m in rows],
+                "customers": [customer_of.get(m.member_id) for _g, m in rows], "joins": [m.join_time or at for _g, m in rows],
                 "scenes": [m.join_scene for _g, m in rows],
             })
         cursor.execute(render(_LEAVERS.format(**_tables())), {**pairs, "at": at, "group_ids": list(ids.values())})
     return ids
+
+
+# One array-bound statement each (a sync links ~20,000 members a batch): external_userid on the corp
+# first, then unionid.
+_BY_EXTERNAL_ID = sql.SQL("SELECT external_id, customer_id FROM {identity} WHERE account_id = %(account)s AND external_id = ANY(%(ids)s)")
+_BY_UNIONID = sql.SQL("SELECT unionid, customer_id FROM {unionid} WHERE unionid = ANY(%(ids)s)")
+
+
+def _customers_of(cursor, *, account_id: int, members: list[GroupMemberData]) -> dict[str, int]:
+    """member_id → customer for the external members."""
+    external = [m for m in members if m.member_type == EXTERNAL_MEMBER]
+    if not external:
+        return {}
+    cursor.execute(render(_BY_EXTERNAL_ID.format(**_tables())), {"account": account_id, "ids": list({m.member_id for m in external})})
+    found = dict(cursor.fetchall())
+    wanted = list({m.unionid for m in external if m.unionid and m.member_id not in found})
+    if wanted:
+        cursor.execute(render(_BY_UNIONID.format(**_tables())), {"ids": wanted})
+        by_unionid = dict(cursor.fetchall())
+        found.update({m.member_id: by_unionid[m.unionid] for m in external if m.member_id not in found and m.unionid in by_unionid})
+    return found
 
 
 def group_apply_snapshot(*, account_id: int, chat: GroupChatData, at: datetime | None = None) -> WeComGroupChat:
