@@ -22,7 +22,7 @@ from messaging.channels.models import GroupWelcomeTemplate
 from scrm.pagination import DefaultPagination, paginated
 
 
-class GroupOutput(serializers.ModelSerializer):
+class WeComGroupOutput(serializers.ModelSerializer):
     owner_name = serializers.CharField(read_only=True, allow_null=True)
 
     class Meta:
@@ -31,7 +31,7 @@ class GroupOutput(serializers.ModelSerializer):
                   "created_at_wecom", "dismissed_at", "synced_at"]
 
 
-class MemberOutput(serializers.Serializer):
+class GroupMemberOutput(serializers.Serializer):
     member_id = serializers.CharField()
     member_type = serializers.IntegerField(help_text="1 staff member, 2 external contact")
     customer_id = serializers.IntegerField(allow_null=True)
@@ -44,31 +44,31 @@ class MemberOutput(serializers.Serializer):
         return str(obj.customer) if obj.customer_id else ""
 
 
-class DayOutput(serializers.Serializer):
+class GroupDayOutput(serializers.Serializer):
     day = serializers.DateField()
     joins = serializers.IntegerField()
     leaves = serializers.IntegerField()
 
 
-class GroupDetailOutput(GroupOutput):
+class GroupDetailOutput(WeComGroupOutput):
     counts = serializers.SerializerMethodField()
     members = serializers.SerializerMethodField()
     daily_stats = serializers.SerializerMethodField()
 
-    class Meta(GroupOutput.Meta):
-        fields = [*GroupOutput.Meta.fields, "counts", "members", "daily_stats"]
+    class Meta(WeComGroupOutput.Meta):
+        fields = [*WeComGroupOutput.Meta.fields, "counts", "members", "daily_stats"]
 
     @extend_schema_field(serializers.DictField(child=serializers.IntegerField(), help_text="staff, external, linked"))
     def get_counts(self, obj) -> dict[str, int]:
         return group_member_counts(group_id=obj.pk)
 
-    @extend_schema_field(MemberOutput(many=True))
+    @extend_schema_field(GroupMemberOutput(many=True))
     def get_members(self, obj) -> list[dict]:
-        return MemberOutput(group_members(group_id=obj.pk), many=True).data
+        return GroupMemberOutput(group_members(group_id=obj.pk), many=True).data
 
-    @extend_schema_field(DayOutput(many=True))
+    @extend_schema_field(GroupDayOutput(many=True))
     def get_daily_stats(self, obj) -> list[dict]:
-        return DayOutput(group_daily_stats(group_id=obj.pk, days=self.context.get("days", 30)), many=True).data
+        return GroupDayOutput(group_daily_stats(group_id=obj.pk, days=self.context.get("days", 30)), many=True).data
 
 
 class GroupQuery(serializers.Serializer):
@@ -85,7 +85,7 @@ class DetailQuery(serializers.Serializer):
 class GroupListApi(APIView):
     queryset = WeComGroupChat.objects.all()
 
-    _page = paginated(GroupOutput, "WeComGroup")
+    _page = paginated(WeComGroupOutput, "WeComGroup")
 
     @extend_schema(
         operation_id="v1_wecom_groups_list",
@@ -106,7 +106,7 @@ class GroupListApi(APIView):
                              include_dismissed=q["include_dismissed"])
         paginator = DefaultPagination()
         page = paginator.paginate_queryset(groups, request, view=self)
-        return paginator.get_paginated_response(GroupOutput(page, many=True).data)
+        return paginator.get_paginated_response(WeComGroupOutput(page, many=True).data)
 
 
 class GroupDetailApi(APIView):
