@@ -308,5 +308,6 @@ class OperatorIdentity(models.Model):
 
 
 # Feature modules that define models of this app.
+from campaigns.groups.models import *  # noqa: E402,F403
 from campaigns.tracking.models import *  # noqa: E402,F403
 from campaigns.variants.models import *  # noqa: E402,F403

@@ -15,6 +15,8 @@ from django.utils.translation import gettext
 
 from campaigns.dispatch import Claimed
 from campaigns.errors import CampaignError
+from campaigns.groups.audience import group_audience_of, group_audience_size
+from campaigns.groups.plan import group_campaign_preview, group_campaign_start
 from campaigns.models import Campaign, CampaignState, Delivery, DeliveryState, OperatorIdentity
 from campaigns.planning import PlanResult, campaign_plan_audience, planning_available, planning_require_postgresql
 from campaigns.policy import effective_policy, policy_overrides_clean
@@ -116,7 +118,8 @@ def _segment(campaign: Campaign):
 
 
 def campaign_audience_size(*, campaign: Campaign) -> int:
-
+    if group_audience_of(campaign) is not None:
+        return group_audience_size(campaign)  # the groups' external members
     return segment_customer_queryset(_segment(campaign)).count()
 
 
@@ -128,7 +131,8 @@ def campaign_preview(*, campaign: Campaign) -> dict[str, Any]:
     """The suppression funnel and predicted reach, by planning inside a transaction that is rolled back."""
     planning_require_postgresql()
     campaign_validate(campaign=campaign)
-
+    if group_audience_of(campaign) is not None:
+        return group_campaign_preview(campaign=campaign)
     holder: dict[str, PlanResult] = {}
     try:
         with transaction.atomic():
@@ -233,6 +237,8 @@ def campaign_plan(*, campaign_id: int) -> PlanResult | None:
             return None
         campaign.state = CampaignState.PLANNING
         campaign.save(update_fields=["state", "updated_at"])
+        if group_audience_of(campaign) is not None:
+            return group_campaign_start(campaign=campaign)  # one row per group, then the owners' tasks
         snapshot = segment_snapshot_create(segment=_segment(campaign))
         result = campaign_plan_audience(campaign=campaign, snapshot_id=snapshot.pk)
         campaign.audience_count = result.audience + campaign.audience_count
@@ -289,7 +295,7 @@ def campaign_resume(*, campaign: Campaign) -> Campaign:
         return campaign
     campaign.state = CampaignState.SENDING
     campaign.save(update_fields=["state", "updated_at"])
-    _enqueue_pumps(campaign.pk)
+    _enqueue("group_campaign_send_task", [campaign.pk]) if group_audience_of(campaign) is not None else _enqueue_pumps(campaign.pk)
     return campaign
 
 

@@ -7,7 +7,8 @@ from celery import shared_task
 from django.conf import settings
 
 from campaigns import dispatch, services
-from campaigns.dispatch.group_results import dispatch_group_results_poll
+from campaigns.dispatch.group_results import dispatch_group_results_poll, poll_interval
+from campaigns.groups.send import group_campaign_send, group_send_results_poll
 from campaigns.receivers import pending_reports_sweep
 
 
@@ -54,3 +55,21 @@ def dispatch_group_results_poll_task(self, account_id: int, msgid: str, attempt:
     result = dispatch_group_results_poll(account_id=account_id, msgid=msgid, attempt=attempt)
     if result.again_in is not None and not self.request.is_eager:
         dispatch_group_results_poll_task.apply_async(args=[account_id, msgid, attempt + 1], countdown=result.again_in)
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def group_campaign_send_task(self, campaign_id: int) -> None:
+    # A group campaign's owner tasks; held until quiet hours and the send window allow them.
+    result = group_campaign_send(campaign_id=campaign_id)
+    if result.wait is not None and not self.request.is_eager:
+        group_campaign_send_task.apply_async(args=[campaign_id], countdown=result.wait)
+    campaign_account = services.Campaign.objects.filter(pk=campaign_id).values_list("account_id", flat=True).first()
+    for msgid in result.msgids:
+        group_send_results_poll_task.apply_async(args=[campaign_account, msgid, 0], countdown=poll_interval(0))
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def group_send_results_poll_task(self, account_id: int, msgid: str, attempt: int = 0) -> None:
+    again_in = group_send_results_poll(account_id=account_id, msgid=msgid, attempt=attempt)
+    if again_in is not None and not self.request.is_eager:
+        group_send_results_poll_task.apply_async(args=[account_id, msgid, attempt + 1], countdown=again_in)

@@ -1,6 +1,7 @@
 from django.urls import include, path
 
 from campaigns import apis
+from campaigns.groups import apis as group_apis
 
 urlpatterns = [
     path("campaigns/", apis.CampaignListApi.as_view(), name="campaign-list"),
@@ -14,6 +15,7 @@ urlpatterns = [
     path("campaigns/<int:pk>/cancel/", apis.CampaignCancelApi.as_view(), name="campaign-cancel"),
     path("campaigns/<int:pk>/test-send/", apis.CampaignTestSendApi.as_view(), name="campaign-test-send"),
     path("campaigns/<int:pk>/stats/", apis.CampaignStatsApi.as_view(), name="campaign-stats"),
+    path("campaigns/<int:pk>/groups/", group_apis.CampaignGroupsApi.as_view(), name="campaign-groups"),
     path("deliveries/", apis.DeliveryListApi.as_view(), name="delivery-list"),
     path("", include("campaigns.reports.urls")),
 ]

@@ -8,6 +8,7 @@ from typing import Any
 from django.utils.translation import gettext
 
 from campaigns.errors import CampaignError
+from campaigns.groups.audience import group_audience_problem
 from campaigns.models import Campaign, MessageType, PriorityClass
 from campaigns.policy import policy_overrides_clean
 from campaigns.rendering import compile_template, customer_context, render, template_strings, uses_variables
@@ -111,7 +112,11 @@ def campaign_validate(*, campaign: Campaign) -> dict[str, Any]:
         errors["content"] = {"missing": missing}
     if mtype == MessageType.TEMPLATE and campaign.priority_class != PriorityClass.TRANSACTIONAL:
         errors["priority_class"] = "WeChat forbids marketing in template messages: template messages are transactional only"
-    if campaign.segment_id is None:
+    if "group_audience" in content:
+        problem = group_audience_problem(content["group_audience"], message_type=mtype)
+        if problem:
+            errors["group_audience"] = problem
+    elif campaign.segment_id is None:
         errors["segment"] = "a target segment is required"
     if "template_keys" in content and "fields" in content:
         declared = set(content.get("template_keys") or [])

@@ -22,6 +22,10 @@ class MessagingError(ErrorCatalogue):
     CHANNEL_CODE_REMOTE_FAILED = "channel_code_remote_failed", _("WeChat did not create the code."), status.HTTP_502_BAD_GATEWAY
     # WeCom media and attachments (welcome messages, group messages, moments)
     MEDIA_INVALID = "media_invalid", _("The media file or attachment does not meet WeCom's rules.")
+    # WeCom group welcome templates (入群欢迎语素材)
+    GROUP_WELCOME_INVALID = "group_welcome_invalid", _("The group welcome template does not meet WeCom's rules (text at most 3000 bytes, at most one attachment, not empty).")
+    GROUP_WELCOME_LIBRARY_FULL = "group_welcome_library_full", _("The corp's group welcome library holds 100 templates; delete one first."), status.HTTP_409_CONFLICT
+    GROUP_WELCOME_REMOTE_FAILED = "group_welcome_remote_failed", _("WeCom refused the group welcome template."), status.HTTP_502_BAD_GATEWAY
     # Sync jobs
     SYNC_BAD_KIND = "sync_bad_kind", _("Unknown sync job kind.")
     SYNC_BAD_ACCOUNT = "sync_bad_account", _("This sync job does not apply to this account.")

@@ -134,6 +134,8 @@ UNFOLD = {
                     _item(_("Welcome messages"), "waving_hand", "messaging.welcomemessage"),
                     _item(_("WeCom staff"), "badge", "customers.wecomstaff"),
                     _item(_("WeCom hand-overs"), "swap_horiz", "messaging.wecomhandover"),
+                    _item(_("WeCom customer groups"), "groups", "customers.wecomgroupchat"),
+                    _item(_("Group welcome templates"), "celebration", "messaging.groupwelcometemplate"),
                     _item(_("Custom menus"), "menu", "menus.menu"),
                 ],
             },

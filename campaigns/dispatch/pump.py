@@ -22,7 +22,7 @@ from campaigns.dispatch.quota import campaign_defer_for_quota, deliveries_within
 from campaigns.dispatch.recheck import deliveries_recheck
 from campaigns.dispatch.record import Outcome, outcomes_record, push_events_record
 from campaigns.mass_audience import mass_audience_tag
-from campaigns.models import Campaign, CampaignState, Delivery, DeliveryState, MessageType
+from campaigns.models import Campaign, CampaignState, Delivery, DeliveryState, GroupSend, GroupSendState, MessageType
 from campaigns.policy import effective_policy
 from campaigns.receivers import msgid_locks, pending_reports_apply
 from campaigns.rendering import MessageRenderer
@@ -223,7 +223,7 @@ class Pump:
 def campaign_complete_if_done(*, campaign_id: int) -> bool:
     """sending → completed once no delivery is planned or in flight."""
     pending = Delivery.objects.filter(campaign_id=campaign_id, state__in=[DeliveryState.PLANNED, DeliveryState.SENDING]).exists()
-    if pending:
+    if pending or GroupSend.objects.filter(campaign_id=campaign_id, state__in=[GroupSendState.PLANNED, GroupSendState.SENDING]).exists():
         return False
     return bool(
         Campaign.objects.filter(pk=campaign_id, state=CampaignState.SENDING).update(state=CampaignState.COMPLETED, completed_at=timezone.now())

@@ -80,10 +80,11 @@ PUMP_ALIVE = sql.SQL(
 # on their way; a dead worker's lapsed claims do not wait for that). A campaign with a live pump is
 # left to it: the claims handed back are planned again, and it sends them.
 # Uses index: the campaign state index (few campaigns are sending).
+# Campaigns to customer groups have no pumps (campaigns/groups/send.py sends them).
 PUMPS_RESTART = sql.SQL(
     """
     UPDATE {campaign} SET pump_generation = pump_generation + 1, pump_restarted_at = clock_timestamp()
-    WHERE state = 'sending'
+    WHERE state = 'sending' AND (content -> 'group_audience') IS NULL
       AND (pump_alive_until IS NULL OR pump_alive_until < clock_timestamp())
       AND (id = ANY(%(campaigns)s) OR pump_restarted_at IS NULL
            OR pump_restarted_at < clock_timestamp() - make_interval(secs => %(seconds)s))

@@ -97,7 +97,7 @@ class CampaignAdmin(ModelAdmin):
         (_("Variant test"), {"fields": (
             "variant_mode", "variant_texts", ("variant_cell_percent", "variant_wait_hours", "variant_min_sample"),
         )}),
-        (_("Audience"), {"fields": ("segment", "topics")}),
+        (_("Audience"), {"fields": ("audience_kind", "segment", "group_owners", "group_chats", "group_name_contains", "topics")}),
         (_("Schedule and targeting"), {"fields": (
             "scheduled_at", ("send_window_start", "send_window_end"), "send_time_optimization", "holdout_percent",
             ("min_predicted_engagement", "top_percent"), "recurrence",

@@ -35,6 +35,7 @@ from campaigns.wizard.content import (
     content_initial,
     variant_blocks,
 )
+from campaigns.wizard.groups import GroupAudienceFields, group_audience_clean, group_audience_initial
 from customers.models import Tag
 from customers.segments.models import Segment
 from messaging.content.models import Article, Material
@@ -74,7 +75,7 @@ class OptionDataSelect(UnfoldAdminSelectWidget):
         return option
 
 
-class CampaignWizardForm(forms.ModelForm):
+class CampaignWizardForm(GroupAudienceFields, forms.ModelForm):
     """Add/change a campaign as an operator: every field labelled, content per message type."""
 
     account = AccountChoiceField(
@@ -185,9 +186,11 @@ class CampaignWizardForm(forms.ModelForm):
         self.built_content: dict[str, Any] = {}
         self.chosen_template: MessageTemplate | None = None
         instance = self.instance
+        self.fields["segment"].required = False  # unless the audience is a segment (group_audience_clean)
         if instance.pk and not self.is_bound:
             content = instance.content or {}
             self.initial.update(content_initial(content))
+            self.initial.update(group_audience_initial(instance))
             self.initial["segment"] = instance.segment_id
             if content.get("template_id"):
                 self.initial["message_template"] = (
@@ -250,6 +253,9 @@ class CampaignWizardForm(forms.ModelForm):
         if mtype == MessageType.INBOX and not (cleaned.get("inbox_title") or "").strip():
             self.add_error("inbox_title", gettext("Give the message a title."))
         self.built_content = content_build(message_type=mtype, data=data, template=self.chosen_template)
+        group_audience = group_audience_clean(self, cleaned)
+        if group_audience is not None:
+            self.built_content["group_audience"] = group_audience
         if not self.errors:
             self._validate(cleaned)
         return cleaned

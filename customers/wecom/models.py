@@ -115,11 +115,15 @@ class WeComGroupMember(models.Model):
     """A member of a customer group, past or present (`left_at`): staff (type 1) or an external
     contact (type 2), linked to the customer by external_userid, else unionid."""
 
-    group = models.ForeignKey(WeComGroupChat, on_delete=models.CASCADE, related_name="members")
+    # No single-column indexes on the two keys: (group, member_id) is unique and customer has its
+    # partial index; each further index is written 200 times per group a sync reads.
+    group = models.ForeignKey(WeComGroupChat, on_delete=models.CASCADE, related_name="members", db_index=False)
     member_id = models.CharField(max_length=128)
     member_type = models.PositiveSmallIntegerField(default=2)
     unionid = models.CharField(max_length=64, blank=True)
-    customer = models.ForeignKey("customers.Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="wecom_groups")
+    customer = models.ForeignKey(
+        "customers.Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="wecom_groups", db_index=False
+    )
     join_time = models.DateTimeField(null=True, blank=True)
     join_scene = models.PositiveSmallIntegerField(default=0)
     left_at = models.DateTimeField(null=True, blank=True)

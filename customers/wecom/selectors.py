@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from customers.wecom.models import WeComGroupMember, WeComRelation, WeComStaff
+from customers.wecom.models import WeComGroupChat, WeComGroupMember, WeComRelation, WeComStaff
 
 
 def relations_of_customer(*, customer_id: int) -> QuerySet[WeComRelation]:
@@ -33,3 +33,41 @@ def group_daily_stats(*, group_id: int, days: int = 30) -> list[dict]:
         members.filter(left_at__gte=since).annotate(day=TruncDate("left_at")).values("day").annotate(n=Count("id")).values_list("day", "n")
     )
     return [{"day": day, "joins": joins.get(day, 0), "leaves": leaves.get(day, 0)} for day in sorted(set(joins) | set(leaves))]
+
+
+def groups_list(
+    *, account_id: int | None = None, owner_userid: str = "", name_contains: str = "", chat_ids: list[str] | None = None,
+    include_dismissed: bool = False,
+) -> QuerySet[WeComGroupChat]:
+    """The corp's customer groups with the owner's name, newest first; dismissed ones only when asked."""
+    owner = WeComStaff.objects.filter(account_id=OuterRef("account_id"), userid=OuterRef("owner_userid"))
+    groups = WeComGroupChat.objects.annotate(owner_name=Subquery(owner.values("name")[:1]))
+    if account_id is not None:
+        groups = groups.filter(account_id=account_id)
+    if owner_userid:
+        groups = groups.filter(owner_userid=owner_userid)
+    if name_contains:
+        groups = groups.filter(name__icontains=name_contains)
+    if chat_ids is not None:
+        groups = groups.filter(chat_id__in=chat_ids)
+    if not include_dismissed:
+        groups = groups.filter(dismissed_at__isnull=True)
+    return groups.order_by(F("created_at_wecom").desc(nulls_last=True), "-pk")
+
+
+def group_members(*, group_id: int, present_only: bool = False) -> QuerySet[WeComGroupMember]:
+    """A group's members (present first, then by join time) with the linked customer's name."""
+    members = WeComGroupMember.objects.filter(group_id=group_id).select_related("customer")
+    if present_only:
+        members = members.filter(left_at__isnull=True)
+    return members.order_by(F("left_at").desc(nulls_first=True), "join_time", "member_id")
+
+
+def group_member_counts(*, group_id: int) -> dict[str, int]:
+    """Present members by kind: staff, external, external linked to a customer."""
+    present = WeComGroupMember.objects.filter(group_id=group_id, left_at__isnull=True)
+    return present.aggregate(
+        staff=Count("id", filter=Q(member_type=1)),
+        external=Count("id", filter=Q(member_type=2)),
+        linked=Count("id", filter=Q(member_type=2, customer__isnull=False)),
+    )

@@ -279,3 +279,29 @@ class WeComHandoverItem(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["handover", "external_userid"], name="handover_item_unique")]
         indexes = [models.Index(fields=["external_userid", "state"], name="handover_item_customer_idx")]
+
+
+class GroupWelcomeTemplate(models.Model):
+    """A group welcome template (入群欢迎语素材) in the corp's WeCom library: the text (with
+    `%NICKNAME%`) and at most one attachment, as the product's attachment spec (wecom_media). Written
+    through messaging.channels.group_welcome, which keeps WeCom's copy (`template_id`) the same."""
+
+    account = models.ForeignKey("accounts.ChannelAccount", on_delete=models.CASCADE, related_name="+", verbose_name=_("account"))
+    name = models.CharField(_("name"), max_length=128)
+    text = models.TextField(_("text"), blank=True)
+    attachment = models.JSONField(_("attachment"), null=True, blank=True)
+    notify = models.BooleanField(_("notify staff members"), default=True)
+    template_id = models.CharField(_("WeCom template id"), max_length=128, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("group welcome template")
+        verbose_name_plural = _("group welcome templates")
+        constraints = [
+            models.UniqueConstraint(fields=["account", "template_id"], condition=~Q(template_id=""), name="group_welcome_unique_template")
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from messaging.channels import apis, handover_apis
+from messaging.channels import apis, group_apis, handover_apis
 
 app_name = "channels"
 
@@ -13,5 +13,9 @@ urlpatterns = [
     path("wecom/handovers/", handover_apis.HandoverListApi.as_view(), name="wecom-handover-list"),
     path("wecom/handovers/<int:pk>/", handover_apis.HandoverDetailApi.as_view(), name="wecom-handover-detail"),
     path("wecom/handovers/<int:pk>/poll/", handover_apis.HandoverPollApi.as_view(), name="wecom-handover-poll"),
+    path("wecom/groups/", group_apis.GroupListApi.as_view(), name="wecom-group-list"),
+    path("wecom/groups/<int:pk>/", group_apis.GroupDetailApi.as_view(), name="wecom-group-detail"),
+    path("wecom/group-welcome-templates/", group_apis.WelcomeTemplateListApi.as_view(), name="wecom-group-welcome-list"),
+    path("wecom/group-welcome-templates/<int:pk>/", group_apis.WelcomeTemplateDetailApi.as_view(), name="wecom-group-welcome-detail"),
     path("wecom/unassigned/", handover_apis.UnassignedListApi.as_view(), name="wecom-unassigned"),
 ]

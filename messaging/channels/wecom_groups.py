@@ -4,15 +4,27 @@ customers' group service; change_external_chat events re-read the one group they
 
 from __future__ import annotations
 
+import queue
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
+from django.db import connection
 from wechatpy.exceptions import WeChatClientException
 
-from customers.wecom.groups import GroupChatData, GroupMemberData, group_apply_snapshot, group_dismiss
+from customers.wecom.groups import (
+    GroupChatData,
+    GroupMemberData,
+    group_apply_snapshot,
+    group_dismiss,
+    groups_apply_snapshots,
+)
 from messaging.channels.clients import wecom_client
 
 LIST_LIMIT = 1000
+# Groups read (groupchat/get) before they are written together: one set-based write per batch.
+APPLY_BATCH = 100
+_DONE = object()
 ERR_NO_CHAT = 40050
 
 
@@ -58,17 +70,72 @@ def group_refresh(account, chat_id: str, *, at: datetime | None = None) -> bool:
     return True
 
 
+def _group_read(client, chat_id: str) -> GroupChatData | None:
+    try:
+        answer = client.post("externalcontact/groupchat/get", data={"chat_id": chat_id, "need_name": 0})
+    except WeChatClientException as exc:
+        if exc.errcode == ERR_NO_CHAT:
+            return None  # dismissed between the list and the read
+        raise
+    return group_chat_data(answer["group_chat"])
+
+
+def _groups_read(account, out: queue.Queue, stop: threading.Event) -> None:
+    """Producer: every group of the corp read (groupchat/list, then groupchat/get), put on `out` in
+    batches of APPLY_BATCH; then _DONE, or the exception that ended the reading."""
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.5)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    try:
+        client = wecom_client(account)
+        cursor, batch = "", []
+        while True:
+            page = client.post("externalcontact/groupchat/list", data={"status_filter": 0, "cursor": cursor, "limit": LIST_LIMIT})
+            for row in page.get("group_chat_list") or []:
+                chat = _group_read(client, row["chat_id"])
+                if chat is not None:
+                    batch.append(chat)
+                if len(batch) >= APPLY_BATCH:
+                    if not put(batch):
+                        return
+                    batch = []
+            cursor = page.get("next_cursor") or ""
+            if not cursor:
+                put(batch)
+                put(_DONE)
+                return
+    except Exception as exc:  # handed to the writing thread, which raises it
+        put(exc)
+    finally:
+        connection.close()  # this thread's own connection, if anything opened one
+
+
 def groups_sync(account) -> int:
-    """Every customer group of the corp; returns how many were applied."""
-    client = wecom_client(account)
-    cursor, applied = "", 0
-    while True:
-        page = client.post("externalcontact/groupchat/list", data={"status_filter": 0, "cursor": cursor, "limit": LIST_LIMIT})
-        for row in page.get("group_chat_list") or []:
-            applied += group_refresh(account, row["chat_id"])
-        cursor = page.get("next_cursor") or ""
-        if not cursor:
-            return applied
+    """Every customer group of the corp; returns how many were applied. One thread reads WeCom while
+    this one writes the batches read so far (the writes and the HTTP round trips overlap)."""
+    batches: queue.Queue = queue.Queue(maxsize=4)
+    stop = threading.Event()
+    reader = threading.Thread(target=_groups_read, args=(account, batches, stop), name=f"groups-read-{account.pk}", daemon=True)
+    reader.start()
+    applied = 0
+    try:
+        while True:
+            item = batches.get()
+            if item is _DONE:
+                return applied
+            if isinstance(item, Exception):
+                raise item
+            applied += len(groups_apply_snapshots(account_id=account.pk, chats=item))
+    finally:
+        stop.set()
+        reader.join(timeout=30)
 
 
 def group_event_apply(account, *, chat_id: str, change: str, at: datetime) -> None:

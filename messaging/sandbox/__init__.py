@@ -40,7 +40,10 @@ APIs (shapes and error codes as WeChat; errors are HTTP 200 with a JSON errcode)
   sender, or a customer whose last chat was with another staff member — set_last_chat), get_groupmsg_task, get_groupmsg_send_result (status 0 until `confirm_group_task`, then 1
   sent, 2 not a contact, 3 already got a group message that day), get_corp_tag_list, add_corp_tag,
   edit_corp_tag, del_corp_tag, mark_tag, send_welcome_msg (code once, within 20 s, else 41051; text ≤4000
-  bytes; ≤9 attachments in the documented shapes, media_ids checked).
+  bytes; ≤9 attachments in the documented shapes, media_ids checked); add_msg_template with
+  chat_type=group (sender = owner, chat_id_list ≤2000; results per chat_id: 2 not the sender's group,
+  3 past the group's month limit) and groupchat/list, groupchat/get (handlers/wecom_groups.py);
+  group_welcome_template/add|edit|get|del (handlers/wecom_group_welcome.py: ≤100, text ≤3000 bytes).
 - WeCom media (handlers/media.py): media/upload (multipart; types and sizes as documented; media_id
   valid 3 days, then 40007), media/uploadimg (JPG/PNG ≤2 MB, 100 a day).
 - Every send API call counts against an optional daily quota per app (45009 beyond it) and is recorded
@@ -71,7 +74,8 @@ Control API: POST (or GET) /_sandbox/<call> with JSON parameters; `SandboxContro
   remove_template(app_id, template_id, kind=); templates(app_id) -> {"template": [...], "subscribe": [...]}.
 - add_wecom_staff(corp_id, userid, name=None); add_external_contact(corp_id, staff_userid,
   external_userid, unionid=None, name=None, state=None) -> welcome code; add_external_contacts(corp_id,
-  staff_userid, count, unionid_prefix=) -> ids; confirm_group_task(corp_id, msgid) -> results.
+  staff_userid, count, unionid_prefix=) -> ids; confirm_group_task(corp_id, msgid) -> results;
+  add_group_chats(corp_id, count, members=, owner=, pool=, external_prefix=) -> chat ids.
 - set_faults(rate_45009=, rate_busy=, latency_ms=, token_ttl=, daily_quota={app_id: n}, paths=[...],
   seed=) — rates are drawn from a RNG seeded by `seed`; `paths` limits faults to matching API paths
   (token endpoints are never faulted); set_daily_quota(app_id, n|None); reset_faults();

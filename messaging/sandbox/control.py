@@ -129,6 +129,12 @@ class SandboxControl:
         return self.call("add_external_contacts", corp_id=corp_id, staff_userid=staff_userid, count=count,
                          unionid_prefix=unionid_prefix, external_prefix=external_prefix)["external_userids"]
 
+    def add_group_chats(self, corp_id: str, count: int, *, members: int, owner: str | None = None, pool: int | None = None,
+                        external_prefix: str | None = None, unionid_prefix: str | None = None, chat_prefix: str | None = None) -> list[str]:
+        """`count` customer groups of `members` each (the owner + external members from a shared pool)."""
+        return self.call("add_group_chats", corp_id=corp_id, count=count, members=members, owner=owner, pool=pool,
+                         external_prefix=external_prefix, unionid_prefix=unionid_prefix, chat_prefix=chat_prefix)["chat_ids"]
+
     def confirm_group_task(self, corp_id: str, msgid: str) -> dict:
         """The staff member confirms the group message: returns {external_userid: {status, send_time}}."""
         return self.call("confirm_group_task", corp_id=corp_id, msgid=msgid)["results"]

@@ -127,6 +127,7 @@ class App:
     transfers: dict[tuple[str, str], dict[str, dict]] = field(default_factory=dict)
     transfer_times: dict[str, list[float]] = field(default_factory=dict)
     group_chats: dict[str, dict] = field(default_factory=dict)  # chat_id -> groupchat/get's group_chat
+    group_welcome_templates: dict[str, dict] = field(default_factory=dict)  # template_id -> {template, notify}
     # Tokens and quotas.
     current_token: str = ""
     previous_token: str = ""  # still valid until its overlap ends (service accounts, mini-programs)

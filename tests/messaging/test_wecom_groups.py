@@ -94,3 +94,17 @@ def test_groupchat_list_limit_is_enforced(sandbox, corp):
     with pytest.raises(WeChatClientException) as missing:
         client.post("externalcontact/groupchat/get", data={"chat_id": "wr-none"})
     assert missing.value.errcode == 40050
+
+
+def test_groups_sync_raises_what_stopped_the_reading_and_keeps_what_was_written(sandbox, corp, chat_event):
+    for n in range(2):
+        sandbox.control.post_event(corp.app_id, event="change_external_chat", change_type="create", chat_id=f"wr-f{n}",
+                                   name=f"F{n}", owner="alice", members=[{"userid": f"wm-f{n}", "type": 2}])
+    sandbox.control.set_faults(rate_busy=1.0, paths=["groupchat/get"])
+    try:
+        with pytest.raises(WeChatClientException):
+            groups_sync(corp)
+    finally:
+        sandbox.control.reset_faults()
+    assert not WeComGroupChat.objects.filter(account=corp).exists()
+    assert groups_sync(corp) == 2

@@ -49,6 +49,7 @@ def build_routes() -> tuple[dict[str, Handler], dict[str, Handler], dict[str, Ha
         users,
         wecom,
         wecom_directory,
+        wecom_group_welcome,
         wecom_groups,
         wecom_handover,
     )
@@ -58,5 +59,6 @@ def build_routes() -> tuple[dict[str, Handler], dict[str, Handler], dict[str, Ha
         **official.ROUTES, **users.ROUTES, **miniprogram.ROUTES, **templates.ROUTES, **materials.ROUTES,
         **articles.ROUTES, **mass_content.ROUTES, **datacube.ROUTES, **menus.ROUTES,
     }
-    wecom_routes = {**wecom.ROUTES, **media.ROUTES, **wecom_directory.ROUTES, **wecom_groups.ROUTES, **wecom_handover.ROUTES}
+    wecom_routes = {**wecom.ROUTES, **media.ROUTES, **wecom_directory.ROUTES, **wecom_groups.ROUTES, **wecom_handover.ROUTES,
+                    **wecom_group_welcome.ROUTES}
     return public, wechat, wecom_routes

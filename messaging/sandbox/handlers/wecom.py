@@ -6,6 +6,7 @@ import secrets
 
 from messaging.sandbox.handlers import Ctx
 from messaging.sandbox.handlers.media import media_id_check
+from messaging.sandbox.handlers.wecom_groups import group_task_add, group_task_confirm
 from messaging.sandbox.state import WELCOME_CODE_SECONDS, ApiError, App
 
 PAGE = 1000
@@ -104,8 +105,10 @@ def del_contact_way(ctx: Ctx) -> dict:
 
 def add_msg_template(ctx: Ctx) -> dict:
     state, app, body = ctx.state, ctx.app, ctx.body
+    if body.get("chat_type", "single") == "group":
+        return group_task_add(ctx)
     if body.get("chat_type", "single") != "single":
-        raise ApiError(40058, "only chat_type single is supported by the sandbox")
+        raise ApiError(40058, "chat_type is single or group")
     sender = _staff(ctx, body.get("sender"))
     externals = body.get("external_userid") or []
     if not isinstance(externals, list) or not 1 <= len(externals) <= 10000:
@@ -137,6 +140,8 @@ def confirm_task(state, app: App, msgid: str) -> dict:
         raise ValueError(f"unknown group message task {msgid!r}")
     if task["confirmed"]:
         return task
+    if task.get("chat_type") == "group":
+        return group_task_confirm(state, app, task)
     now, day = int(state.now()), state.today()
     for external, result in task["results"].items():
         if external in task["fail_list"] or task["sender"] not in app.follows.get(external, {}):
@@ -174,6 +179,8 @@ def get_groupmsg_send_result(ctx: Ctx) -> dict:
     task = _task(ctx)
     userid = ctx.body.get("userid") or task["sender"]
     rows = [] if userid != task["sender"] else [
+        {"external_userid": "", "chat_id": e, "userid": userid, "status": r["status"], "send_time": r["send_time"]}
+        if task.get("chat_type") == "group" else
         {"external_userid": e, "chat_id": "", "userid": userid, "status": r["status"], "send_time": r["send_time"]}
         for e, r in task["results"].items()
     ]
