@@ -34,6 +34,7 @@ class ChannelAccountForm(forms.ModelForm):
         fields = [
             "kind", "name", "app_id", "agent_id", "is_active", "app_secret", "token", "encoding_aes_key",
             "encrypt_mode", "api_base_url", "timezone", "rate_limit_per_second", "daily_quota", "template_daily_quota",
+            "wecom_group_msg_period", "wecom_group_msg_limit",
         ]
 
     def __init__(self, *args, **kwargs):
@@ -93,6 +94,7 @@ class ChannelAccountAdmin(ModelAdmin):
         (_("Secrets (write-only)"), {"fields": ["app_secret", "token", "encoding_aes_key", "encrypt_mode", "secret_status"]}),
         (_("Callbacks and API"), {"fields": ["callback_url_display", "api_base_url"]}),
         (_("Limits and time zone"), {"fields": ["timezone", "rate_limit_per_second", "daily_quota", "template_daily_quota"]}),
+        (_("WeCom group messages per customer"), {"fields": ["wecom_group_msg_period", "wecom_group_msg_limit"]}),
         (None, {"fields": ["created_at", "updated_at"]}),
     ]
 
