@@ -188,7 +188,8 @@ class CampaignWizardForm(forms.ModelForm):
             choices=self.fields["message_template"].choices,
             option_data=lambda pk: _template_data(templates.get(int(pk))) if str(pk).isdigit() else {},
         )
-        self.fields["wecom_sender_rule"].required = False
+        if "wecom_sender_rule" in self.fields:  # (absent from a viewer's read-only form)
+            self.fields["wecom_sender_rule"].required = False
         self.built_content: dict[str, Any] = {}
         self.chosen_template: MessageTemplate | None = None
         instance = self.instance

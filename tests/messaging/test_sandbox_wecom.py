@@ -83,12 +83,14 @@ def test_group_message_limit_follows_the_corps_rule(sandbox, wecom):
     assert [_group_message(sandbox, wecom, f"w{i}") for i in range(2)] == [1, 3]
     # A week later the count starts again; a day rule allows one that day.
     sandbox.control.advance_clock(7 * 86400)
-    sandbox.control.app_settings(CORP, group_msg_period="day", group_msg_limit=None)
+    wecom = sandbox.wecom_client(CORP, SECRET)  # the access token expired meanwhile
+    sandbox.control.app_settings(CORP, group_msg_period="day")  # (the count of 4 is more than a day allows)
     assert [_group_message(sandbox, wecom, f"d{i}") for i in range(2)] == [1, 3]
     sandbox.control.advance_clock(86400)
+    wecom = sandbox.wecom_client(CORP, SECRET)
     assert _group_message(sandbox, wecom, "next day") == 1
     # The default month stops at the month's length.
-    sandbox.control.app_settings(CORP, group_msg_period="month")
+    sandbox.control.app_settings(CORP, group_msg_period="month", group_msg_limit=0)
     statuses = [_group_message(sandbox, wecom, f"x{i}") for i in range(31)]
     assert statuses.count(3) >= 1 and statuses.index(3) == statuses.count(1)
 

@@ -145,7 +145,8 @@ def _group_msg_room(app: App, external: str, day: str) -> bool:
         same, default = (lambda d: d.isocalendar()[:2] == when.isocalendar()[:2]), 7
     else:
         same, default = (lambda d: (d.year, d.month) == (when.year, when.month)), calendar.monthrange(when.year, when.month)[1]
-    limit = app.group_msg_limit if app.group_msg_limit is not None else default
+    # A corp can only tighten WeCom's rule: a count above the period's default is the default.
+    limit = min(app.group_msg_limit, default) if app.group_msg_limit else default
     received = sum(1 for d in app.group_received.get(external, ()) if same(date.fromisoformat(d)))
     return received < limit
 
