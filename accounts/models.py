@@ -8,6 +8,7 @@ messaging/ and campaigns/ can all point at it without pointing at each other.
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -19,6 +20,32 @@ class AccountKind(models.TextChoices):
     OA = "oa", _("Service account")
     WECOM = "wecom", _("WeCom corp app")
     MINIPROGRAM = "miniprogram", _("Mini-program")
+
+
+class WeComGroupMsgPeriod(models.TextChoices):
+    """The corp's rule for how many group messages (客户群发) one customer may receive, as set in
+    WeCom (群发助手 → 设置群发规则). 创建企业群发, https://developer.work.weixin.qq.com/document/path/92135:
+    "每位客户/每个客户群每月最多可接收条数为当月天数 … 可在企业微信-群发助手-设置群发规则中调整为每周接收七条或每天接收一条"."""
+
+    MONTH = "month", _("Per calendar month")
+    WEEK = "week", _("Per calendar week")
+    DAY = "day", _("Per day")
+
+
+def wecom_group_msg_default(period: str, days_in_month: int = 31) -> int:
+    """WeCom's default count for a period: the days of the month, 7 a week, 1 a day."""
+    return {"month": days_in_month, "week": 7, "day": 1}[period]
+
+
+def wecom_group_msg_problem(period: str, limit: int | None) -> str:
+    """What is wrong with a corp's group-message rule ("" when nothing): WeCom never allows more
+    than its default for the period, so a count is 1 to that default (31 for a month: the shorter
+    months stop at their own length)."""
+    if period not in WeComGroupMsgPeriod.values:
+        return str(_("The period is month, week or day."))
+    if limit is not None and not 1 <= limit <= wecom_group_msg_default(period):
+        return str(_("For this period WeCom allows 1 to %(most)s group messages per customer.") % {"most": wecom_group_msg_default(period)})
+    return ""
 
 
 class EncryptMode(models.TextChoices):
@@ -62,6 +89,17 @@ class ChannelAccount(models.Model):
         db_default=100_000,
         help_text=_("WeChat's daily quota of template messages for this account (100,000 unless WeChat raised it). Sends beyond it wait for the next quota day (midnight Beijing time)."),
     )
+    # WeCom corps: the per-customer group-message rule the corp set in WeCom (WeComGroupMsgPeriod);
+    # an empty count is WeCom's default for the period (the days of the month, 7, 1).
+    wecom_group_msg_period = models.CharField(
+        _("WeCom group messages: period"), max_length=8, choices=WeComGroupMsgPeriod.choices,
+        default=WeComGroupMsgPeriod.MONTH, db_default=WeComGroupMsgPeriod.MONTH,
+        help_text=_("As set in WeCom (群发助手 → 设置群发规则): WeCom's default is as many as the days of the month per month; it can be changed to 7 a week or 1 a day."),
+    )
+    wecom_group_msg_limit = models.PositiveSmallIntegerField(
+        _("WeCom group messages per customer in the period"), null=True, blank=True,
+        help_text=_("Empty: WeCom's default for the period (the days of the month, 7 a week, 1 a day)."),
+    )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -75,6 +113,11 @@ class ChannelAccount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_kind_display()})"
+
+    def clean(self) -> None:
+        problem = wecom_group_msg_problem(self.wecom_group_msg_period, self.wecom_group_msg_limit)
+        if problem:
+            raise ValidationError({"wecom_group_msg_limit": problem})
 
     @property
     def resolved_api_base_url(self) -> str:

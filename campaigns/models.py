@@ -36,6 +36,14 @@ class CampaignState(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
 
 
+class WeComSenderRule(models.TextChoices):
+    """Which staff member sends a WeCom group message to a customer who is the contact of several
+    (docs/wecom.md, "Group messages: the sender")."""
+
+    LAST_INTERACTION = "last_interaction", _("Most recent interaction (the staff member who last chatted with the customer)")
+    OWNER = "owner", _("Owner (the staff member who added the customer first)")
+
+
 class Campaign(models.Model):
     """A push to a segment: content, audience, schedule and the per-campaign policy overrides.
 
@@ -68,6 +76,11 @@ class Campaign(models.Model):
     # outweighs the predicted disturbance, within their weekly attention budget (campaigns.budget).
     steer_by_expected_value = models.BooleanField(_("steer by expected value"), default=False)
     click_value = models.FloatField(_("value of a click"), default=1.0)
+    # WeCom group messages: through which of a customer's staff members (WeComSenderRule).
+    wecom_sender_rule = models.CharField(
+        _("WeCom sender"), max_length=20, choices=WeComSenderRule.choices,
+        default=WeComSenderRule.LAST_INTERACTION, db_default=WeComSenderRule.LAST_INTERACTION,
+    )
     # Recurring: a crontab "m h dom mon dow" in the account's time zone; runs are child campaigns.
     recurrence = models.CharField(_("recurrence (crontab)"), max_length=64, blank=True)
     periodic_task = models.OneToOneField(
@@ -243,7 +256,6 @@ class ContactPolicy(models.Model):
     quiet_end = models.TimeField(_("quiet hours end"), null=True, blank=True, default=time(8, 30))
     fatigue_ignored_pushes = models.PositiveSmallIntegerField(_("fatigue: ignored pushes in a row"), default=3)
     fatigue_cooldown_days = models.PositiveSmallIntegerField(_("fatigue: cool-down days"), default=7)
-    wecom_group_per_day = models.PositiveSmallIntegerField(_("WeCom group messages per customer per day"), default=1)
     approval_threshold = models.PositiveIntegerField(_("audience size needing approval"), default=50_000)
     dispatch_batch_size = models.PositiveIntegerField(default=500)
     max_attempts = models.PositiveSmallIntegerField(default=5)

@@ -33,7 +33,6 @@ class Policy:
     quiet_end: time | None = time(8, 30)
     fatigue_ignored_pushes: int = 3
     fatigue_cooldown_days: int = 7
-    wecom_group_per_day: int = 1
     approval_threshold: int = 50_000
     dispatch_batch_size: int = 500
     max_attempts: int = 5

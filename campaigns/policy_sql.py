@@ -15,6 +15,7 @@ from typing import Any
 
 from psycopg import sql
 
+from accounts.models import WeComGroupMsgPeriod, wecom_group_msg_default
 from campaigns.models import Campaign, Delivery, MessageType, SuppressionReason
 from campaigns.policy import MASS_SENDS_PER_MONTH, Policy, counts_as_marketing_push
 from customers.models import ConsentCredit, TopicSubscription
@@ -99,6 +100,27 @@ def _no_consent(f: Facts) -> sql.Composable:
     ).format(credit=table(ConsentCredit), customer=_col(f.recipient, "customer_id"))
 
 
+# WeCom counts a customer's group messages on its own (Beijing) calendar: day, ISO week (from Monday),
+# month (创建企业群发, https://developer.work.weixin.qq.com/document/path/92135).
+WECOM_TZ = "Asia/Shanghai"
+
+
+def _wecom_local(at: sql.Composable) -> sql.Composable:
+    return sql.SQL("({} AT TIME ZONE {})").format(at, sql.Literal(WECOM_TZ))
+
+
+def _wecom_group_over(f: Facts) -> sql.Composable:
+    """The customer's group messages in the corp's period have reached its count: %(group_period)s
+    picks the history column; %(group_limit)s NULL (a month at WeCom's default) is the days of the month."""
+    return sql.SQL(
+        "CASE %(group_period)s WHEN 'day' THEN COALESCE({day}, 0) WHEN 'week' THEN COALESCE({week}, 0) ELSE COALESCE({month}, 0) END"
+        " >= COALESCE(%(group_limit)s::int, extract(day from date_trunc('month', {local}) + interval '1 month' - interval '1 day')::int)"
+    ).format(
+        day=_col(f.history, "group_day_count"), week=_col(f.history, "group_week_count"), month=_col(f.history, "group_month_count"),
+        local=_wecom_local(f.at),
+    )
+
+
 # In funnel order: the first reason whose condition holds is the customer's.
 REASONS: tuple[Reason, ...] = (
     Reason(SuppressionReason.NO_IDENTITY, _always, lambda f: sql.SQL("{} IS NULL").format(_col(f.recipient, "identity_id")), at_send=False),
@@ -123,7 +145,8 @@ REASONS: tuple[Reason, ...] = (
     Reason(SuppressionReason.OUTSIDE_CS_WINDOW, _for(MessageType.CUSTOMER_SERVICE), lambda f: sql.SQL("NOT {}").format(window_open(f.identity, f.at))),
     Reason(SuppressionReason.CS_QUOTA_USED, _for(MessageType.CUSTOMER_SERVICE), lambda f: window_used(f.identity)),
     Reason(SuppressionReason.MASS_MONTHLY_LIMIT, _for(MessageType.MASS), _history_at_least("mass_month_count", sql.SQL("%(mass_per_month)s"))),
-    Reason(SuppressionReason.WECOM_GROUP_LIMIT, _for(MessageType.WECOM_GROUP), _history_at_least("group_day_count", sql.SQL("%(group_per_day)s"))),
+    # The corp's per-customer rule (accounts.WeComGroupMsgPeriod), counted as WeCom counts it.
+    Reason(SuppressionReason.WECOM_GROUP_LIMIT, _for(MessageType.WECOM_GROUP), lambda f: _wecom_group_over(f)),
     Reason(
         SuppressionReason.PREFERENCE_FREQUENCY,
         _marketing,
@@ -177,7 +200,7 @@ def reason_params(campaign: Campaign, policy: Policy) -> dict[str, Any]:
         "account": campaign.account_id,
         "template_id": str((campaign.content or {}).get("template_id", "")),
         "mass_per_month": MASS_SENDS_PER_MONTH,
-        "group_per_day": policy.wecom_group_per_day,
+        **wecom_group_params(campaign),
         "daily_cap": policy.daily_cap,
         "weekly_cap": policy.weekly_cap,
         "gap": policy.min_gap_hours,
@@ -185,6 +208,16 @@ def reason_params(campaign: Campaign, policy: Policy) -> dict[str, Any]:
         "cool": policy.fatigue_cooldown_days,
         "min_pred": campaign.min_predicted_engagement,
     }
+
+
+def wecom_group_params(campaign: Campaign) -> dict[str, Any]:
+    """The campaign's corp's per-customer group-message rule: period, and the count (None: the days of the month)."""
+    account = campaign.account
+    period = account.wecom_group_msg_period or WeComGroupMsgPeriod.MONTH
+    limit = account.wecom_group_msg_limit
+    if limit is None and period != WeComGroupMsgPeriod.MONTH:
+        limit = wecom_group_msg_default(period)
+    return {"group_period": str(period), "group_limit": limit}
 
 
 def reasons_for(campaign: Campaign, policy: Policy, *, at_send: bool) -> list[Reason]:
@@ -231,23 +264,31 @@ def history_columns(delivery: sql.Identifier, campaign: sql.Identifier, window: 
            count(*) FILTER (WHERE {marketing} AND {at} > {now} - interval '7 days') AS week_count,
            max({at}) FILTER (WHERE {marketing}) AS last_marketing_at,
            count(*) FILTER (WHERE {message_type} = {mass} AND {at} >= {month_start}) AS mass_month_count,
-           count(*) FILTER (WHERE {message_type} = {group} AND {at} >= {day_start} AND {at} < {day_end}) AS group_day_count"""
+           count(*) FILTER (WHERE {message_type} = {group} AND date_trunc('day', {at_cn}) = date_trunc('day', {now_cn})) AS group_day_count,
+           count(*) FILTER (WHERE {message_type} = {group} AND date_trunc('week', {at_cn}) = date_trunc('week', {now_cn})) AS group_week_count,
+           count(*) FILTER (WHERE {message_type} = {group} AND date_trunc('month', {at_cn}) = date_trunc('month', {now_cn})) AS group_month_count"""
     ).format(
         marketing=marketing, at=at, now=window.at, day_start=window.day_start, day_end=window.day_end,
-        month_start=window.month_start, message_type=message_type,
+        month_start=window.month_start, message_type=message_type, at_cn=_wecom_local(at), now_cn=_wecom_local(window.at),
         mass=sql.Literal(str(MessageType.MASS)), group=sql.Literal(str(MessageType.WECOM_GROUP)),
     )
 
 
 def history_scope(delivery: sql.Identifier, window: Window) -> sql.Composable:
     """The other campaigns' pushes the history reads: under way or done, and recent enough for a cap."""
-    return sql.SQL("{campaign} <> %(campaign)s AND {state} IN ({states}) AND {at} > least({now} - interval '7 days', {month_start})").format(
+    # (WeCom's month begins on Beijing time, maybe before the customer's.)
+    return sql.SQL(
+        "{campaign} <> %(campaign)s AND {state} IN ({states})"
+        " AND {at} > least({now} - interval '7 days', {month_start}, date_trunc('month', {now_cn}) AT TIME ZONE {tz})"
+    ).format(
         campaign=_col(delivery, "campaign_id"),
         state=_col(delivery, "state"),
         states=sql.SQL(", ").join(sql.Literal(state) for state in ACTIVE_STATES),
         at=pushed_at(delivery),
         now=window.at,
         month_start=window.month_start,
+        now_cn=_wecom_local(window.at),
+        tz=sql.Literal(WECOM_TZ),
     )
 
 

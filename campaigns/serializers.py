@@ -6,7 +6,7 @@ from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from accounts.models import ChannelAccount
-from campaigns.models import Campaign, Delivery, MessageType, PriorityClass
+from campaigns.models import Campaign, Delivery, MessageType, PriorityClass, WeComSenderRule
 from customers.models import Tag
 from customers.segments.models import Segment
 
@@ -29,6 +29,7 @@ class CampaignInputSerializer(serializers.Serializer):
     top_percent = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=100)
     steer_by_expected_value = serializers.BooleanField(required=False)
     click_value = serializers.FloatField(required=False, min_value=0)
+    wecom_sender_rule = serializers.ChoiceField(choices=WeComSenderRule.choices, required=False)
     recurrence = serializers.CharField(required=False, allow_blank=True, max_length=64)
 
     def validate_content(self, value):
@@ -51,7 +52,7 @@ class CampaignSerializer(serializers.ModelSerializer):
             "id", "name", "account", "message_type", "priority_class", "content", "segment_id", "topics", "state",
             "scheduled_at", "holdout_percent", "policy_overrides", "send_window_start", "send_window_end",
             "send_time_optimization", "min_predicted_engagement", "top_percent", "steer_by_expected_value", "click_value",
-            "recurrence", "parent", "audience_count", "suppressed_count", "planned_count", "planned_at", "sending_started_at", "completed_at",
+            "wecom_sender_rule", "recurrence", "parent", "audience_count", "suppressed_count", "planned_count", "planned_at", "sending_started_at", "completed_at",
             "created_by", "approved_by", "approved_at", "created_at", "updated_at",
         ]
         read_only_fields = fields

@@ -13,7 +13,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from campaigns.dispatch import Claimed
+from campaigns.dispatch import Claimed, load_recipients
 from campaigns.errors import CampaignError
 from campaigns.groups.audience import group_audience_of, group_audience_size
 from campaigns.groups.plan import group_campaign_preview, group_campaign_start
@@ -53,7 +53,7 @@ def _enqueue(task_path: str, args: list[Any], **options: Any) -> None:
 CAMPAIGN_FIELDS = {
     "name", "account", "message_type", "priority_class", "content", "segment_id", "scheduled_at", "holdout_percent",
     "policy_overrides", "send_window_start", "send_window_end", "send_time_optimization", "min_predicted_engagement",
-    "top_percent", "recurrence", "steer_by_expected_value", "click_value",
+    "top_percent", "recurrence", "steer_by_expected_value", "click_value", "wecom_sender_rule",
 }
 
 
@@ -365,12 +365,13 @@ def campaign_test_send(*, campaign: Campaign, user, identity_id: int | None = No
         key = f"test-{campaign.pk}-{uuid.uuid4().hex[:12]}"
         row = Claimed(id=0, customer_id=identity.customer_id, identity_id=identity.pk, batch_key=key, attempts=0,
                       external_id=identity.external_id, owner_staff_id=identity.owner_staff_id, customer=identity.customer)
+        load_recipients([row], sender_rule=campaign.wecom_sender_rule)
         if campaign.message_type == "mass":
             # message/mass/preview: the operator sees the real message, outside the 4 a month.
             message = OutboundMessage(message_type=MASS_PREVIEW, payload=renderer.batch_payload(), idempotency_key=key)
             outcome = adapter.send(Recipient(key=key, external_id=identity.external_id), message)
         elif campaign.message_type == "wecom_group":
-            message = OutboundMessage(message_type=campaign.message_type, payload=renderer.batch_payload(staff=identity.owner_staff_id), idempotency_key=key)
+            message = OutboundMessage(message_type=campaign.message_type, payload=renderer.batch_payload(staff=row.owner_staff_id), idempotency_key=key)
             outcome = adapter.send_batch([Recipient(key=key, external_id=identity.external_id)], message).get(key)
         elif campaign.message_type == "inbox":
             results.append({"identity_id": identity.pk, "status": "skipped", "error_code": SendErrorCode.INBOX_HAS_NO_PUSH})

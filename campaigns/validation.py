@@ -9,7 +9,7 @@ from django.utils.translation import gettext
 
 from campaigns.errors import CampaignError
 from campaigns.groups.audience import group_audience_problem
-from campaigns.models import Campaign, MessageType, PriorityClass
+from campaigns.models import Campaign, MessageType, PriorityClass, WeComSenderRule
 from campaigns.policy import policy_overrides_clean
 from campaigns.rendering import compile_template, customer_context, render, template_strings, uses_variables
 from scrm.errors import ApplicationError
@@ -156,6 +156,10 @@ def campaign_validate(*, campaign: Campaign) -> dict[str, Any]:
         errors["send_window"] = "start and end must differ"
     if campaign.min_predicted_engagement is not None and campaign.top_percent is not None:
         errors["targeting"] = "choose a minimum predicted engagement or a top percent, not both"
+    if campaign.wecom_sender_rule not in WeComSenderRule.values:
+        errors["wecom_sender_rule"] = f"one of {', '.join(WeComSenderRule.values)}"
+    elif campaign.wecom_sender_rule != WeComSenderRule.LAST_INTERACTION and mtype != MessageType.WECOM_GROUP:
+        errors["wecom_sender_rule"] = "only WeCom group messages have a sender rule"
     if campaign.recurrence:
         parts = campaign.recurrence.split()
         if len(parts) != 5:

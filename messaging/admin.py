@@ -9,7 +9,7 @@ from django.contrib.admin.widgets import AdminURLFieldWidget
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import ChannelAccount
+from accounts.models import ChannelAccount, WeComGroupMsgPeriod
 from audit.admin import ModelAdmin
 from messaging.channels.hosts import api_base_url_problem
 from messaging.serializers import ChannelAccountSerializer
@@ -34,10 +34,12 @@ class ChannelAccountForm(forms.ModelForm):
         fields = [
             "kind", "name", "app_id", "agent_id", "is_active", "app_secret", "token", "encoding_aes_key",
             "encrypt_mode", "api_base_url", "timezone", "rate_limit_per_second", "daily_quota", "template_daily_quota",
+            "wecom_group_msg_period", "wecom_group_msg_limit",
         ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["wecom_group_msg_period"].required = False
         for name in ("app_secret", "token", "encoding_aes_key"):
             stored = getattr(self.instance, name, "") if self.instance.pk else ""
             if stored:
@@ -59,6 +61,10 @@ class ChannelAccountForm(forms.ModelForm):
             except DRFValidationError as exc:
                 raise forms.ValidationError([str(d) for d in exc.detail]) from exc
         return value
+
+    def clean_wecom_group_msg_period(self):
+        # Shown for every kind; a form posted without it (another kind's page) keeps what is stored.
+        return self.cleaned_data.get("wecom_group_msg_period") or self.instance.wecom_group_msg_period or WeComGroupMsgPeriod.MONTH
 
     def clean_api_base_url(self):
         value = self.cleaned_data.get("api_base_url", "")
@@ -93,6 +99,7 @@ class ChannelAccountAdmin(ModelAdmin):
         (_("Secrets (write-only)"), {"fields": ["app_secret", "token", "encoding_aes_key", "encrypt_mode", "secret_status"]}),
         (_("Callbacks and API"), {"fields": ["callback_url_display", "api_base_url"]}),
         (_("Limits and time zone"), {"fields": ["timezone", "rate_limit_per_second", "daily_quota", "template_daily_quota"]}),
+        (_("WeCom group messages per customer"), {"fields": ["wecom_group_msg_period", "wecom_group_msg_limit"]}),
         (None, {"fields": ["created_at", "updated_at"]}),
     ]
 

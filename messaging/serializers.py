@@ -10,7 +10,7 @@ import zoneinfo
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from accounts.models import AccountKind, ChannelAccount
+from accounts.models import AccountKind, ChannelAccount, WeComGroupMsgPeriod, wecom_group_msg_problem
 from messaging.channels.hosts import api_base_url_problem
 
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9]{3,32}$")
@@ -50,6 +50,8 @@ class ChannelAccountSerializer(serializers.ModelSerializer):
             "rate_limit_per_second",
             "daily_quota",
             "template_daily_quota",
+            "wecom_group_msg_period",
+            "wecom_group_msg_limit",
             "is_active",
             "created_at",
             "updated_at",
@@ -104,4 +106,9 @@ class ChannelAccountSerializer(serializers.ModelSerializer):
         kind = attrs.get("kind") or (self.instance.kind if self.instance else None)
         if self.instance is None and kind in (AccountKind.OA, AccountKind.WECOM, AccountKind.MINIPROGRAM) and not attrs.get("app_secret"):
             raise serializers.ValidationError({"app_secret": _("An app secret is required.")})
+        period = attrs.get("wecom_group_msg_period", self.instance.wecom_group_msg_period if self.instance else WeComGroupMsgPeriod.MONTH)
+        limit = attrs.get("wecom_group_msg_limit", self.instance.wecom_group_msg_limit if self.instance else None)
+        problem = wecom_group_msg_problem(period, limit)
+        if problem:
+            raise serializers.ValidationError({"wecom_group_msg_limit": problem})
         return attrs

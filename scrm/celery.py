@@ -48,6 +48,8 @@ app.conf.beat_schedule = {
     "sync-jobs-sweep": {"task": "messaging.channels.tasks.sync_jobs_sweep_task", "schedule": 300.0},
     # WeCom media_ids live 3 days: welcome attachments are uploaded again before they age out.
     "welcome-media-refresh": {"task": "messaging.channels.tasks.media_refresh_for_welcomes_task", "schedule": 3600.0},
+    # WeCom hand-overs waiting for customers (24 h to refuse): transfer_result, each at most hourly.
+    "wecom-handovers-poll": {"task": "messaging.channels.tasks.handovers_poll_due_task", "schedule": 600.0, "options": {"expires": 540}},
     # A worker took a task from the broker (scrm/heartbeat.py); expires so a backlog never piles up.
     "worker-heartbeat": {"task": "scrm.tasks.worker_heartbeat_task", "schedule": 30.0, "options": {"expires": 25}},
     # The dashboard's slow figures (followers, active customers, recent funnels) kept warm in the cache.

@@ -16,8 +16,9 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from campaigns.dispatch import sql as dispatch_sql
-from campaigns.models import Campaign, CampaignState, Delivery, DeliveryState
+from campaigns.models import Campaign, CampaignState, Delivery, DeliveryState, WeComSenderRule
 from customers.models import ChannelIdentity, Customer
+from customers.wecom.selectors import identities_owner_staff
 from scrm.sqltools import render
 
 
@@ -52,8 +53,10 @@ def deliveries_claim(*, campaign: Campaign, limit: int) -> list[Claimed]:
     return rows
 
 
-def load_recipients(rows: list[Claimed]) -> None:
-    """Fill in each row's identity (external id, owning staff member) and customer (for rendering)."""
+def load_recipients(rows: list[Claimed], *, sender_rule: str = WeComSenderRule.LAST_INTERACTION) -> None:
+    """Fill in each row's identity (external id, the staff member who sends a WeCom group message by
+    the campaign's sender rule) and customer (for rendering). The identity's derived sender is the
+    most recent interaction (customers.wecom.services); the owner rule reads the relationships."""
     identities = {
         i["id"]: i
         for i in ChannelIdentity.objects.filter(pk__in=[r.identity_id for r in rows if r.identity_id]).values("id", "external_id", "owner_staff_id")
@@ -64,6 +67,10 @@ def load_recipients(rows: list[Claimed]) -> None:
         row.external_id = identity.get("external_id", "")
         row.owner_staff_id = identity.get("owner_staff_id", "")
         row.customer = customers.get(row.customer_id)
+    if sender_rule == WeComSenderRule.OWNER:
+        owners = identities_owner_staff(identity_ids=[r.identity_id for r in rows if r.identity_id])
+        for row in rows:
+            row.owner_staff_id = owners.get(row.identity_id) or row.owner_staff_id
 
 
 def deliveries_release(ids: list[int], campaign_id: int) -> None:

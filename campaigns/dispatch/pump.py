@@ -180,7 +180,7 @@ class Pump:
                 campaign_defer_for_quota(campaign=self.campaign, until=refusal.defer_until, reason=refusal.error_code, detail=refusal.error_message)
 
     def _send_batch(self, rows: list[Claimed]) -> bool:
-        load_recipients(rows)
+        load_recipients(rows, sender_rule=self.campaign.wecom_sender_rule)
         self.variants_load(rows)
         drop, defer = deliveries_recheck(campaign=self.campaign, policy=self.policy, ids=[r.id for r in rows])
         if drop or defer:

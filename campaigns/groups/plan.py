@@ -7,8 +7,8 @@ The policy for a group (docs/wecom.md, "Group messages to customer groups"):
   the rule as WeCom's admin help words it: 每个客户群每月最多可接收条数为当月天数); a group over it
   answers status 3 in get_groupmsg_send_result. The product counts its own sends and leaves the
   group out first.
-- The corp's daily rule applied per group: at most `wecom_group_per_day` (the contact policy's WeCom
-  setting, default 1) group messages per group per calendar day in the account's time zone.
+- The product's own rule for a group's quiet: at most GROUP_MESSAGES_PER_DAY group message per group
+  per calendar day in the account's time zone (WeCom documents no daily rule for groups).
 - A group whose owner has left (or has none) is left out: WeCom gives the task only to the owner.
 - Quiet hours and the campaign's send window hold the task until they allow it (account's time zone).
 - A group message is not counted as a push to each member: WeCom counts it per group, apart from the
@@ -33,6 +33,7 @@ from campaigns.policy import effective_policy
 from customers.wecom.models import WeComStaff
 
 COUNTED = (GroupSendState.SENDING, GroupSendState.SENT, GroupSendState.DELIVERED)
+GROUP_MESSAGES_PER_DAY = 1
 
 
 def _local_bounds(campaign: Campaign, now: datetime) -> tuple[datetime, datetime, int]:
@@ -46,7 +47,6 @@ def group_campaign_plan(*, campaign: Campaign) -> dict[str, int]:
     """Write the campaign's GroupSend rows (planned or left out); returns counts per state/reason."""
     now = timezone.now()
     day_start, month_start, days_in_month = _local_bounds(campaign, now)
-    per_day = effective_policy(campaign).wecom_group_per_day
     groups = list(group_audience_groups(campaign))
     used = {
         row["group_id"]: row
@@ -66,7 +66,7 @@ def group_campaign_plan(*, campaign: Campaign) -> dict[str, int]:
             reason = GroupSendReason.OWNER_DEPARTED
         elif used.get(group.pk, {}).get("month", 0) >= days_in_month:
             reason = GroupSendReason.GROUP_MONTH_LIMIT
-        elif used.get(group.pk, {}).get("day", 0) >= per_day:
+        elif used.get(group.pk, {}).get("day", 0) >= GROUP_MESSAGES_PER_DAY:
             reason = GroupSendReason.GROUP_DAY_LIMIT
         rows.append(GroupSend(
             campaign=campaign, group=group, account_id=campaign.account_id, chat_id=group.chat_id, owner_userid=group.owner_userid,

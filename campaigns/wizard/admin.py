@@ -97,7 +97,7 @@ class CampaignAdmin(ModelAdmin):
         (_("Variant test"), {"fields": (
             "variant_mode", "variant_texts", ("variant_cell_percent", "variant_wait_hours", "variant_min_sample"),
         )}),
-        (_("Audience"), {"fields": ("audience_kind", "segment", "group_owners", "group_chats", "group_name_contains", "topics")}),
+        (_("Audience"), {"fields": ("audience_kind", "segment", "group_owners", "group_chats", "group_name_contains", "topics", "wecom_sender_rule")}),
         (_("Schedule and targeting"), {"fields": (
             "scheduled_at", ("send_window_start", "send_window_end"), "send_time_optimization", "holdout_percent",
             ("min_predicted_engagement", "top_percent"), "recurrence",
@@ -116,6 +116,7 @@ class CampaignAdmin(ModelAdmin):
         "mp_pagepath": "['template', 'oa_subscribe'].includes(message_type)",
         "mp_page": "message_type == 'inbox'",
         "mass_msgtype": "message_type == 'mass'",
+        "wecom_sender_rule": "message_type == 'wecom_group'",
         "mass_article": "message_type == 'mass' && mass_msgtype == 'mpnews'",
         "mass_material": "message_type == 'mass' && ['image', 'voice', 'mpvideo'].includes(mass_msgtype)",
         "mass_card_id": "message_type == 'mass' && mass_msgtype == 'wxcard'",

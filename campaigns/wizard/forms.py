@@ -20,7 +20,7 @@ from unfold.widgets import (
 )
 
 from accounts.models import ChannelAccount
-from campaigns.models import Campaign, CampaignState, MessageType, PriorityClass
+from campaigns.models import Campaign, CampaignState, MessageType, PriorityClass, WeComSenderRule
 from campaigns.validation import ACCOUNT_KINDS, campaign_validate
 from campaigns.wizard.content import (
     ATTACHMENT_KINDS,
@@ -155,6 +155,7 @@ class CampaignWizardForm(GroupAudienceFields, forms.ModelForm):
         fields = [
             "name", "account", "message_type", "priority_class", "topics", "scheduled_at", "holdout_percent",
             "send_window_start", "send_window_end", "send_time_optimization", "min_predicted_engagement", "top_percent", "recurrence",
+            "wecom_sender_rule",
         ]
         labels = {
             "name": _("Campaign name"),
@@ -169,6 +170,11 @@ class CampaignWizardForm(GroupAudienceFields, forms.ModelForm):
             "send_window_start": _("Daily send window in each customer's local time; empty means any time outside quiet hours."),
             "send_time_optimization": _("Deliver at each customer's best hour inside the window."),
             "recurrence": _("Repeat on a crontab schedule, e.g. “0 10 * * 1” for Mondays 10:00; empty for once."),
+            "wecom_sender_rule": _(
+                "A customer who is the contact of several staff members gets the message once, through this one. WeCom delivers a task"
+                " only through the staff member who last chatted with the customer: with “Owner”, customers who last chatted with"
+                " someone else are reported as not sent."
+            ),
         }
 
     def __init__(self, *args, **kwargs):
@@ -183,6 +189,8 @@ class CampaignWizardForm(GroupAudienceFields, forms.ModelForm):
             choices=self.fields["message_template"].choices,
             option_data=lambda pk: _template_data(templates.get(int(pk))) if str(pk).isdigit() else {},
         )
+        if "wecom_sender_rule" in self.fields:  # (absent from a viewer's read-only form)
+            self.fields["wecom_sender_rule"].required = False
         self.built_content: dict[str, Any] = {}
         self.chosen_template: MessageTemplate | None = None
         instance = self.instance
@@ -239,6 +247,9 @@ class CampaignWizardForm(GroupAudienceFields, forms.ModelForm):
             return cleaned
         if mtype == MessageType.TEMPLATE:
             cleaned["priority_class"] = PriorityClass.TRANSACTIONAL
+        if mtype != MessageType.WECOM_GROUP or not cleaned.get("wecom_sender_rule"):
+            # Hidden for other types: a choice left from an earlier type means nothing there.
+            cleaned["wecom_sender_rule"] = WeComSenderRule.LAST_INTERACTION
         template = cleaned.get("message_template")
         if mtype in TEMPLATE_TYPES:
             self._clean_template(mtype, account, template)
@@ -293,6 +304,7 @@ class CampaignWizardForm(GroupAudienceFields, forms.ModelForm):
             send_window_end=cleaned.get("send_window_end"), min_predicted_engagement=cleaned.get("min_predicted_engagement"),
             top_percent=cleaned.get("top_percent"), recurrence=cleaned.get("recurrence") or "",
             policy_overrides=self.instance.policy_overrides or {},
+            wecom_sender_rule=cleaned.get("wecom_sender_rule") or WeComSenderRule.LAST_INTERACTION,
         )
         # Which input a rejected template string came from, so its error shows beside it.
         sources = {str(cleaned.get(name) or ""): name for name in ("text", "inbox_title", "inbox_body")}
@@ -309,6 +321,7 @@ class CampaignWizardForm(GroupAudienceFields, forms.ModelForm):
         campaign.segment_id = segment.pk if segment else None
         campaign.content = self.built_content
         campaign.priority_class = self.cleaned_data.get("priority_class") or campaign.priority_class
+        campaign.wecom_sender_rule = self.cleaned_data.get("wecom_sender_rule") or WeComSenderRule.LAST_INTERACTION
         if commit:
             campaign.save()
             self.save_m2m()
@@ -342,6 +355,7 @@ def validation_messages(detail: dict[str, Any], fallback: str, *, sources: dict[
         "message_type": ("message_type", gettext("Unknown message type.")),
         "variants": ("variant_texts", gettext("The variant test's settings are invalid: 2 to 8 versions, test cells of 1–50% that leave a rest.")),
         "msgtype": ("mass_msgtype", gettext("Unknown mass message type.")),
+        "wecom_sender_rule": ("wecom_sender_rule", gettext("Only WeCom group messages have a sender rule.")),
         "policy_overrides": (None, gettext("The campaign's contact-policy overrides are invalid (edit them through the API).")),
     }
     out: list[tuple[str | None, str]] = []

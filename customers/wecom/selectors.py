@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from customers.wecom.models import WeComGroupChat, WeComGroupMember, WeComRelation, WeComStaff
+from customers.wecom.models import RelationState, WeComGroupChat, WeComGroupMember, WeComRelation, WeComStaff
 
 
 def relations_of_customer(*, customer_id: int) -> QuerySet[WeComRelation]:
@@ -20,6 +20,23 @@ def relations_of_customer(*, customer_id: int) -> QuerySet[WeComRelation]:
         .annotate(staff_name=Subquery(staff.values("name")[:1]), staff_departed_at=Subquery(staff.values("departed_at")[:1]))
         .order_by("state", "-last_interaction_at", "staff_userid")
     )
+
+
+def identities_owner_staff(*, identity_ids: list[int]) -> dict[int, str]:
+    """Each identity's owner: the staff member of its earliest-added active relationship (the one who
+    won the customer; a hand-over's takeover pair counts from the transfer), a departed staff member
+    only when no other active pair exists. Identities without an active relationship are absent."""
+    departed = WeComStaff.objects.filter(
+        account_id=OuterRef("identity__account_id"), userid=OuterRef("staff_userid"), departed_at__isnull=False
+    )
+    rows = (
+        WeComRelation.objects.filter(identity_id__in=identity_ids, state=RelationState.ACTIVE)
+        .annotate(departed=Exists(departed))
+        .order_by("identity_id", "departed", F("added_at").asc(nulls_last=True), "id")
+        .distinct("identity_id")
+        .values_list("identity_id", "staff_userid")
+    )
+    return dict(rows)
 
 
 def group_daily_stats(*, group_id: int, days: int = 30) -> list[dict]:

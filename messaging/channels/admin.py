@@ -1,6 +1,7 @@
-"""Console pages of the channels feature, all read-only records: WeCom hand-overs (made through the
-API, which audits them), the corp's staff directory (written by the sync and change_contact events),
-customer groups (sync and change_external_chat) and the welcome messages sent."""
+"""Console pages of the channels feature, read-only records: WeCom hand-overs (started through the
+API or the console's form, messaging/channels/handover_console.py, which audit them), the corp's
+staff directory (written by the sync and change_contact events), customer groups (sync and
+change_external_chat) and the welcome messages sent."""
 
 from django.contrib import admin
 from django.utils.html import format_html, format_html_join
@@ -9,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from audit.admin import RecordAdmin
 from customers.wecom.models import WeComGroupChat, WeComGroupMember, WeComStaff
 from customers.wecom.selectors import group_daily_stats, group_member_counts, groups_list
+from messaging.channels.handover_console import handover_start_view
 from messaging.channels.models import GroupWelcomeTemplate, WeComHandover, WeComHandoverItem, WelcomeMessage
 
 
@@ -33,6 +35,14 @@ class WeComHandoverAdmin(RecordAdmin):
     readonly_fields = ["account", "kind", "handover_userid", "takeover_userid", "transfer_message", "created_by",
                        "created_at", "last_polled_at", "finished_at"]
     inlines = [HandoverItemInline]
+
+    # Started through the console's own form (or the API); the rows stay read-only.
+    def has_add_permission(self, request):
+        opts = self.model._meta
+        return request.user.has_perm(f"{opts.app_label}.add_{opts.model_name}")
+
+    def add_view(self, request, form_url="", extra_context=None):
+        return handover_start_view(self, request)
 
 
 @admin.register(WeComStaff)

@@ -12,10 +12,12 @@ call, a notice of at most 200 characters (on-job only), 24 hours for the custome
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -23,6 +25,7 @@ from accounts.models import AccountKind
 from audit.models import AuditAction
 from audit.services import audit_record
 from customers.models import ChannelIdentity
+from customers.segments.selectors import segment_customer_queryset
 from customers.wecom.models import RelationState, WeComRelation, WeComStaff
 from customers.wecom.services import relation_record_transferred
 from messaging.channels.clients import wecom_client
@@ -30,7 +33,11 @@ from messaging.channels.models import HandoverItemState, HandoverKind, WeComHand
 from messaging.errors import MessagingError
 from scrm.errors import ApplicationError
 
+logger = logging.getLogger(__name__)
+
 TRANSFER_BATCH = 100
+POLL_EVERY = timedelta(hours=1)
+POLL_PER_RUN = 50
 NOTICE_MAX = 200
 RESULT_STATES = {1: HandoverItemState.DONE, 3: HandoverItemState.CUSTOMER_REFUSED, 4: HandoverItemState.LIMIT_EXCEEDED}
 FAIL_REASONS = {"customer_refused": HandoverItemState.CUSTOMER_REFUSED, "customer_limit_exceed": HandoverItemState.LIMIT_EXCEEDED}
@@ -43,11 +50,11 @@ def _invalid(message: str, **detail: Any) -> ApplicationError:
 @transaction.atomic
 def handover_create(
     *, account, handover_userid: str, takeover_userid: str, external_userids: list[str] | None = None,
-    transfer_message: str = "", user=None, ip: str | None = None,
+    transfer_message: str = "", kind: str | None = None, user=None, ip: str | None = None,
 ) -> WeComHandover:
     """Record a hand-over of `external_userids` (None: every active customer of the handover staff
     member) and submit it after commit. The kind follows the directory: a departed staff member's
-    customers go through 离职继承."""
+    customers go through 离职继承; a `kind` the caller names must agree with it."""
     if account.kind != AccountKind.WECOM:
         raise _invalid(_("Hand-over needs a WeCom corp account."))
     if not handover_userid or not takeover_userid or handover_userid == takeover_userid:
@@ -58,6 +65,10 @@ def handover_create(
     if takeover_userid in staff and staff[takeover_userid].departed_at is not None:
         raise _invalid(_("The takeover staff member has left the corp."))
     resigned = handover_userid in staff and staff[handover_userid].departed_at is not None
+    if kind == HandoverKind.RESIGNED and not resigned:
+        raise _invalid(_("%(userid)s has not left the corp: hand their customers over as a serving staff member.") % {"userid": handover_userid})
+    if kind == HandoverKind.ON_JOB and resigned:
+        raise _invalid(_("%(userid)s has left the corp: hand their customers over as a departed staff member.") % {"userid": handover_userid})
     if resigned and transfer_message:
         raise _invalid(_("WeCom sends no message for a departed staff member's customers."))
     active = set(
@@ -82,6 +93,16 @@ def handover_create(
     )
     transaction.on_commit(lambda: _submit_enqueue(handover.pk))
     return handover
+
+
+def handover_segment_customers(*, account, handover_userid: str, segment) -> list[str]:
+    """The external_userids of the segment's customers who are active contacts of the handover staff member."""
+    return sorted(set(
+        WeComRelation.objects.filter(
+            identity__account=account, staff_userid=handover_userid, state=RelationState.ACTIVE,
+            identity__customer_id__in=segment_customer_queryset(segment).values("pk"),
+        ).values_list("identity__external_id", flat=True)
+    ))
 
 
 def _submit_enqueue(handover_id: int) -> None:
@@ -176,6 +197,33 @@ def _finish_if_decided(handover: WeComHandover) -> None:
     open_states = [HandoverItemState.PENDING, HandoverItemState.WAITING]
     if not handover.items.filter(state__in=open_states).exists():
         WeComHandover.objects.filter(pk=handover.pk, finished_at__isnull=True).update(finished_at=timezone.now())
+
+
+def handovers_poll_due(*, now: datetime | None = None) -> dict[str, int]:
+    """The periodic poll (beat): open hand-overs with customers waiting, each at most once every
+    POLL_EVERY, the longest unpolled first and at most POLL_PER_RUN a run. WeCom decides a customer
+    only when they refuse (a transfer_fail event says so at once) or 24 hours after the submission, so
+    polling more often spends transfer_result calls (pages of 1000, counted against the corp's API
+    frequency) for nothing. A hand-over whose poll fails is tried again on a later run."""
+    now = now or timezone.now()
+    waiting = WeComHandoverItem.objects.filter(handover_id=OuterRef("pk"), state=HandoverItemState.WAITING)
+    due = list(
+        WeComHandover.objects.filter(Exists(waiting), finished_at__isnull=True)
+        .filter(Q(last_polled_at__isnull=True) | Q(last_polled_at__lte=now - POLL_EVERY))
+        .order_by(F("last_polled_at").asc(nulls_first=True), "pk")
+        .values_list("pk", flat=True)[:POLL_PER_RUN]
+    )
+    counts = {"polled": 0, "failed": 0, "decided": 0}
+    for handover_id in due:
+        try:
+            decided = handover_poll(handover_id=handover_id)
+        except Exception:  # one corp's outage must not stop the others' polls
+            logger.warning("hand-over %s: transfer_result failed", handover_id, exc_info=True)
+            counts["failed"] += 1
+            continue
+        counts["polled"] += 1
+        counts["decided"] += sum(decided.values())
+    return counts
 
 
 def unassigned_list(account) -> list[dict[str, Any]]:

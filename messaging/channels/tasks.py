@@ -9,14 +9,14 @@ from celery import shared_task
 
 from accounts.models import ChannelAccount
 from messaging.channels.errors import backoff_delay
-from messaging.channels.handover import handover_poll, handover_submit
+from messaging.channels.handover import handover_poll, handover_submit, handovers_poll_due
 from messaging.channels.models import SyncJob, SyncJobState
 from messaging.channels.sync import sync_job_run, sync_jobs_stalled
 from messaging.channels.wecom import group_message_reports_dispatch
 from messaging.channels.welcome import WELCOME_WINDOW, welcome_media_refresh, welcome_send
 
 __all__ = [
-    "handover_poll_task", "handover_submit_task", "media_refresh_for_welcomes_task", "sync_job_run_task",
+    "handover_poll_task", "handover_submit_task", "handovers_poll_due_task", "media_refresh_for_welcomes_task", "sync_job_run_task",
     "sync_jobs_sweep_task", "wecom_group_reports_fetch_task", "welcome_send_task",
 ]
 
@@ -76,3 +76,9 @@ def handover_submit_task(handover_id: int) -> dict:
 def handover_poll_task(handover_id: int) -> dict:
     """Read a hand-over's results from WeCom and apply the decided customers."""
     return handover_poll(handover_id=handover_id)
+
+
+@shared_task
+def handovers_poll_due_task() -> dict:
+    """Beat: read transfer_result for open hand-overs with customers waiting (each at most hourly)."""
+    return handovers_poll_due()

@@ -61,7 +61,10 @@ msg_signature, timestamp, nonce, corp id as receive id). Posting runs on backgro
 Control API: POST (or GET) /_sandbox/<call> with JSON parameters; `SandboxControl(base_url)` wraps it:
 - reset(); state(); apps(); register_app(kind, app_id, secret, callback_url=, token=,
   encoding_aes_key=, original_id=, agent_id=, auto_report=, callback_encrypted=, auto_followers=, auto_templates=,
-  callback_retries=2, callback_timeout=5.0) — kind is oa | miniprogram | wecom; registering again updates; app_settings(app_id, **same).
+  callback_retries=2, callback_timeout=5.0, template_quota=, group_msg_period="month" | "week" | "day",
+  group_msg_limit= (WeCom corps' per-customer group-message rule; empty or 0: the period's default, the
+  days of the month / 7 / 1; above it: the default)) — kind is oa | miniprogram | wecom; registering again
+  updates; app_settings(app_id, **same).
 - add_followers(app_id, n | [openid or {openid, unionid, subscribe, tags, last_interaction}],
   unionid_prefix=, openid_prefix=, subscribe=True, interaction_at=, staff_userid=) -> openids (for a
   WeCom corp: external contacts of staff_userid, default the first staff member or "sandbox-staff");

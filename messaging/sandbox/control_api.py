@@ -21,7 +21,7 @@ from messaging.sandbox.state import App, User
 
 APP_SETTINGS = ("callback_url", "token", "encoding_aes_key", "original_id", "agent_id", "auto_report",
                 "callback_encrypted", "auto_followers", "auto_templates", "callback_retries", "callback_timeout",
-                "template_quota")
+                "template_quota", "group_msg_period", "group_msg_limit")
 OUTCOMES = ("success", "user block", "system failed")
 
 

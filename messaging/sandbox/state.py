@@ -114,7 +114,11 @@ class App:
     contact_ways: dict[str, dict] = field(default_factory=dict)
     group_tasks: dict[str, dict] = field(default_factory=dict)
     last_chat: dict[str, str] = field(default_factory=dict)  # external_userid -> staff who last chatted
-    group_received: dict[tuple[str, str], int] = field(default_factory=dict)  # (external, day) -> n
+    group_received: dict[str, list[str]] = field(default_factory=dict)  # external -> the days (Beijing) it received one
+    # The corp's per-customer group-message rule (群发助手 → 设置群发规则, WeCom doc 92135): period
+    # month | week | day, count None = WeCom's default (the days of the month, 7, 1).
+    group_msg_period: str = "month"
+    group_msg_limit: int | None = None
     corp_tag_groups: dict[str, dict] = field(default_factory=dict)
     welcome_codes: dict[str, dict] = field(default_factory=dict)
     # WeCom media (handlers/media.py): media_id -> {type, created_at, size, …}; uploadimg calls per day.

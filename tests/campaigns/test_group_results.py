@@ -40,7 +40,9 @@ def states(campaign):
 def test_group_task_results_are_polled_until_confirmed_and_settle_each_delivery(sandbox, sandbox_corp, static_segment, contact_policy, dispatch_queue):
     corp, people = sandbox_corp({"alice": 2, "bob": 1})
     (_, limited), (_, alice_ok), (_, bob_ok) = people
-    # Earlier today another tool sent `limited` a group message: WeCom allows one per customer per day.
+    # The corp set 1 a day in WeCom, which the product was not told; earlier today another tool
+    # sent `limited` a group message: WeCom reports the customer over the limit (status 3).
+    sandbox.control.app_settings(corp.app_id, group_msg_period="day")
     earlier = wecom_client(corp).external_contact.add_msg_template(
         {"chat_type": "single", "external_userid": [limited.external_id], "sender": "alice", "text": {"content": "hi"}}
     )

@@ -58,13 +58,41 @@ def test_group_message_task_results_after_staff_confirms(sandbox, wecom):
     assert {r["external_userid"]: r["status"] for r in after["send_list"]} == {"wm-1": 1, "wm-2": 1, "wm-stranger": 2}
     assert wecom.post("externalcontact/get_groupmsg_task", data={"msgid": msgid})["task_list"][0]["status"] == 1
 
-    # A second group message the same day: the customer already received one (status 3).
+    # A corp that set 1 a day in WeCom: a second group message the same day is over it (status 3).
+    sandbox.control.app_settings(CORP, group_msg_period="day")
     second = wecom.external_contact.add_msg_template({
         "chat_type": "single", "sender": "alice", "external_userid": ["wm-1"], "text": {"content": "Again"},
     })
     results = sandbox.control.confirm_group_task(CORP, second["msgid"])
     assert results["wm-1"]["status"] == 3
     assert len(sandbox.control.sent_messages(CORP, api="wecom_group")) == 2
+
+
+def _group_message(sandbox, wecom, text: str) -> int:
+    answer = wecom.external_contact.add_msg_template({"chat_type": "single", "sender": "alice", "external_userid": ["wm-1"], "text": {"content": text}})
+    return sandbox.control.confirm_group_task(CORP, answer["msgid"])["wm-1"]["status"]
+
+
+def test_group_message_limit_follows_the_corps_rule(sandbox, wecom):
+    """创建企业群发 (doc 92135): by default as many per month as the month has days; a corp may set 7 a
+    week or 1 a day; beyond it the customer's result is status 3, never an error."""
+    sandbox.control.add_external_contact(CORP, "alice", "wm-1")
+    # WeCom's default: several the same day are fine (the month allows as many as it has days).
+    assert [_group_message(sandbox, wecom, f"m{i}") for i in range(3)] == [1, 1, 1]
+    sandbox.control.app_settings(CORP, group_msg_period="week", group_msg_limit=4)
+    assert [_group_message(sandbox, wecom, f"w{i}") for i in range(2)] == [1, 3]
+    # A week later the count starts again; a day rule allows one that day.
+    sandbox.control.advance_clock(7 * 86400)
+    wecom = sandbox.wecom_client(CORP, SECRET)  # the access token expired meanwhile
+    sandbox.control.app_settings(CORP, group_msg_period="day")  # (the count of 4 is more than a day allows)
+    assert [_group_message(sandbox, wecom, f"d{i}") for i in range(2)] == [1, 3]
+    sandbox.control.advance_clock(86400)
+    wecom = sandbox.wecom_client(CORP, SECRET)
+    assert _group_message(sandbox, wecom, "next day") == 1
+    # The default month stops at the month's length.
+    sandbox.control.app_settings(CORP, group_msg_period="month", group_msg_limit=0)
+    statuses = [_group_message(sandbox, wecom, f"x{i}") for i in range(31)]
+    assert statuses.count(3) >= 1 and statuses.index(3) == statuses.count(1)
 
 
 def test_contact_way_keeps_state_and_customer_arrival_carries_it(sandbox, wecom, callback_receiver):

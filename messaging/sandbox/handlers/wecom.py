@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import calendar
 import secrets
+from datetime import date
 
 from messaging.sandbox.handlers import Ctx
 from messaging.sandbox.handlers.media import media_id_check
@@ -133,8 +135,28 @@ def add_msg_template(ctx: Ctx) -> dict:
     return {"errcode": 0, "errmsg": "ok", "fail_list": fail_list, "msgid": msgid}
 
 
+def _group_msg_room(app: App, external: str, day: str) -> bool:
+    """Whether the customer may receive one more group message on `day` (Beijing) by the corp's rule.
+    创建企业群发 (https://developer.work.weixin.qq.com/document/path/92135): "每位客户/每个客户群每月最多可接收
+    条数为当月天数 … 可在企业微信-群发助手-设置群发规则中调整为每周接收七条或每天接收一条"; a customer beyond it is
+    reported by 获取企业群发成员执行结果 (/93338) with status 3 (因客户已经收到其他群发消息导致发送失败)."""
+    when = date.fromisoformat(day)
+    period = app.group_msg_period if app.group_msg_period in ("month", "week", "day") else "month"
+    if period == "day":
+        same, default = (lambda d: d == when), 1
+    elif period == "week":
+        same, default = (lambda d: d.isocalendar()[:2] == when.isocalendar()[:2]), 7
+    else:
+        same, default = (lambda d: (d.year, d.month) == (when.year, when.month)), calendar.monthrange(when.year, when.month)[1]
+    # A corp can only tighten WeCom's rule: a count above the period's default is the default.
+    limit = min(app.group_msg_limit, default) if app.group_msg_limit else default
+    received = sum(1 for d in app.group_received.get(external, ()) if same(date.fromisoformat(d)))
+    return received < limit
+
+
 def confirm_task(state, app: App, msgid: str) -> dict:
-    """The staff member confirms the task in WeCom: each customer gets it now, or status 2 / 3."""
+    """The staff member confirms the task in WeCom: each customer gets it now, or status 2 (not a
+    contact of the sender) / 3 (over the corp's per-customer limit)."""
     task = app.group_tasks.get(msgid)
     if task is None:
         raise ValueError(f"unknown group message task {msgid!r}")
@@ -146,10 +168,10 @@ def confirm_task(state, app: App, msgid: str) -> dict:
     for external, result in task["results"].items():
         if external in task["fail_list"] or task["sender"] not in app.follows.get(external, {}):
             result["status"] = 2
-        elif app.group_received.get((external, day), 0) >= 1:
+        elif not _group_msg_room(app, external, day):
             result["status"] = 3
         else:
-            app.group_received[(external, day)] = app.group_received.get((external, day), 0) + 1
+            app.group_received.setdefault(external, []).append(day)
             result.update(status=1, send_time=now)
     task.update(confirmed=True, send_time=now)
     return task
