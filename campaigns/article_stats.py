@@ -12,6 +12,7 @@ from typing import Any
 from django.db.models import Sum
 
 from campaigns.models import Campaign
+from campaigns.rendering import variant_content
 from messaging.content.models import Article, ArticleDailyStat
 
 FIELDS = ("read_users", "read_count", "share_users", "share_count", "favourite_users", "favourite_count")
@@ -21,6 +22,33 @@ def campaign_media_ids(campaign: Campaign) -> list[str]:
     content = campaign.content or {}
     ids = [content.get("media_id")] + [v.get("media_id") for v in content.get("variants") or []]
     return [i for i in dict.fromkeys(ids) if i]
+
+
+def variant_article_reads(campaign: Campaign, variant_count: int) -> list[int] | None:
+    """Readers per variant of an mpnews variant test (datacube's int_page_read_user, summed over the
+    days since the campaign's first send), or None when reads cannot be told apart per variant: not
+    mpnews, two variants naming the same article or the same title, or no statistics stored yet
+    (datacube reports a day once it is over, so a test decided within its first day has none)."""
+    content = campaign.content or {}
+    if content.get("msgtype") != "mpnews":
+        return None
+    media_ids = [variant_content(content, v).get("media_id") or "" for v in range(variant_count)]
+    if not all(media_ids) or len(set(media_ids)) != variant_count:
+        return None
+    articles = {a.media_id: [i.get("title", "") for i in a.items if i.get("title")]
+                for a in Article.objects.filter(account_id=campaign.account_id, media_id__in=media_ids)}
+    titles = [articles.get(m) or [] for m in media_ids]
+    flat = [t for ts in titles for t in ts]
+    if not all(titles) or len(flat) != len(set(flat)):
+        return None
+    rows = ArticleDailyStat.objects.filter(account_id=campaign.account_id, title__in=flat)
+    counters = getattr(campaign, "counters", None)
+    if counters is not None and counters.first_sent_at:
+        rows = rows.filter(ref_date__gte=counters.first_sent_at.date())
+    by_title = dict(rows.values("title").annotate(n=Sum("read_users")).values_list("title", "n"))
+    if not by_title:
+        return None
+    return [sum(by_title.get(t) or 0 for t in ts) for ts in titles]
 
 
 def campaign_article_stats(campaign: Campaign) -> dict[str, Any] | None:
