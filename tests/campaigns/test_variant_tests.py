@@ -190,7 +190,8 @@ def test_an_article_test_is_decided_on_reads_per_delivered_when_statistics_exist
     assert (b["reached"], b["clicked"], b["reads"], b["rate"]) == (100, 1, 30, 0.30)
     # By hand: p 0.3, n 100 → centre 0.30740, half 0.08914.
     assert (round(b["ci_low"], 4), round(b["ci_high"], 4)) == (0.2189, 0.3958)
-    assert report["reads"] and "reads per message reached" in report["reason_text"] and "reads per message reached" in report["method"]
+    assert report["reads"] and "按每条送达消息的阅读人数（微信图文统计）胜出" in report["reason_text"]
+    assert report["method"].startswith("指标：每条送达消息的阅读人数")
 
 
 @pytest.mark.django_db
@@ -201,4 +202,4 @@ def test_an_article_test_without_statistics_is_decided_on_clicks(plan_account):
     assert (test.reason, test.winner, test.detail["metric"]) == (Reason.NOT_SIGNIFICANT, 0, "clicks")
     report = variant_test_report(campaign)
     assert [v["reads"] for v in report["variants"]] == [None, None] and [v["rate"] for v in report["variants"]] == [0.02, 0.01]
-    assert "clicks per message reached" in report["reason_text"]
+    assert report["reason_text"].startswith("按每条送达消息的点击没有胜出版本")
