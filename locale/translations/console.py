@@ -32,6 +32,4 @@ ZH_HANS = {
     "Intervals": "间隔规则",
     "Console": "控制台",
     "Audit log": "审计日志",
-    # Django admin's filter label, used by the customer list's compact filter form (customers/admin.py)
-    " By %(filter_title)s ": " 按%(filter_title)s ",
 }

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0003_template_daily_quota'),
-        ('customers', '0015_wecom_relations_from_owner'),
+        ('customers', '0016_alter_wecomgroupmember_customer_and_more'),
     ]
 
     operations = [
