@@ -26,7 +26,7 @@ from psycopg import sql
 
 from campaigns.models import Campaign, CampaignState
 from campaigns.policy import Policy
-from customers.engagement.prediction import click_estimates_sql, disturbance_rate
+from customers.engagement.prediction import click_estimates_sql, disturbance_rate, topic_lift_json
 from scrm.sqltools import render
 
 # The cost of one disturbance in clicks: an unfollow ends every future click of the customer.
@@ -86,6 +86,7 @@ def competing_campaigns(*, campaign: Campaign, start_at: datetime) -> list[Campa
 def budget_prepare(cursor, *, campaign: Campaign, policy: Policy, start_at: datetime, now: datetime) -> None:
     """Add budget, expected values and better competitors to plan_audience (see the module docstring)."""
     rate = disturbance_rate(account_id=campaign.account_id, now=now)
+    lift = topic_lift_json(account_id=campaign.account_id, now=now)
     cursor.execute(render(_ADD_COLUMNS))
     cursor.execute(
         render(_FILL),
@@ -97,10 +98,12 @@ def budget_prepare(cursor, *, campaign: Campaign, policy: Policy, start_at: date
             "topics": _topics(campaign),
             "now": now,
             "seed": f"campaign:{campaign.pk}",
+            "topic_lift": lift,
         },
     )
     for other in competing_campaigns(campaign=campaign, start_at=start_at):
         cursor.execute(
             render(_COUNT_BETTER),
-            {"topics": _topics(other), "now": now, "seed": "", "value": other.click_value, "rate": rate, "cost": DISTURBANCE_COST},
+            {"topics": _topics(other), "now": now, "seed": "", "value": other.click_value, "rate": rate, "cost": DISTURBANCE_COST,
+             "topic_lift": lift},
         )

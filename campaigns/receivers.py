@@ -6,10 +6,12 @@ from collections import Counter
 
 from django.db import connection, transaction
 
+from campaigns.article_stats import article_topic_signals_record
 from campaigns.counters import MUTE_ERROR_CODES, campaign_counters_add
 from campaigns.models import CampaignBatchReport, Delivery, DeliveryState, PendingDeliveryReport
 from customers.services.events import event_record
 from customers.services.identity import Refusal, identity_record_refusal
+from messaging.content.statistics import article_stats_stored
 from messaging.reports import (
     AggregateReport,
     DeliveryReport,
@@ -140,3 +142,11 @@ def batch_report_record(report: AggregateReport) -> CampaignBatchReport:
 
 register_delivery_report_handler(delivery_report_apply)
 register_aggregate_report_handler(batch_report_record)
+
+
+def _article_stats_stored(sender, *, account, day, **kwargs) -> None:
+    """A day of article statistics stored: the reads per topic go to the engagement profile."""
+    article_topic_signals_record(account_id=account.pk, day=day)
+
+
+article_stats_stored.connect(_article_stats_stored, dispatch_uid="campaigns.article_topic_signals")

@@ -1,15 +1,19 @@
-"""A variant test in the console: created in the campaign wizard (two versions, test cells first),
-scheduled, its cells sent to the sandbox as one mass-send list per version, and its report read:
+"""A variant test in the console: created in the campaign wizard (two versions, test cells first)
+with the title model's predicted click rate of each version shown as they are typed, scheduled, its cells sent to the sandbox as one mass-send list per version, and its report read:
 each version with its 16-character preview, confidence interval and the decision's state."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import time
 
 from playwright.sync_api import Page, expect
 
 from tests_e2e.conftest import DEMO_LOGIN
+from tests_e2e.stack import ROOT
 
 OA_NAME = "Demo 咖啡 服务号"
 OA_APP_ID = "wxdemo0000000001"
@@ -25,7 +29,17 @@ def test_01_login(page: Page):
     expect(page).to_have_url(re.compile(r"/admin/$"))
 
 
-def test_02_variant_test_in_the_wizard(page: Page, journey, api, shoot):
+def seed_title_history(stack) -> None:
+    """The demo account's history of completed campaigns, so the title model has something to learn from."""
+    env = {**os.environ, "DATABASE_URL": stack.database_url, "REDIS_URL": stack.redis_url, "DEBUG": "true"}
+    env.pop("SCRM_TESTING", None)
+    done = subprocess.run([sys.executable, "manage.py", "seed_title_history", "--account", OA_APP_ID],  # noqa: S603 - our own command
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+def test_02_variant_test_in_the_wizard(page: Page, journey, api, shoot, stack):
+    seed_title_history(stack)
     segment = api.post(f"{api.base}/api/v1/segments/", json={"name": f"E2E variants {time.time():.0f}", "kind": "dynamic", "rule": {"all": []}})
     assert segment.status_code == 201, segment.text
     page.goto("/admin/campaigns/campaign/add/")
@@ -45,6 +59,14 @@ def test_02_variant_test_in_the_wizard(page: Page, journey, api, shoot):
         " s.value = String(id); s.dispatchEvent(new Event('change', {bubbles: true})); }",
         segment.json()["id"],
     )
+    # The title model's prediction of each version, live as they were typed.
+    prediction = page.get_by_test_id("wizard-title-prediction")
+    expect(prediction).to_contain_text("预测点击率", timeout=20_000)
+    for label in "AB":
+        expect(page.get_by_test_id(f"wizard-prediction-{label}")).to_have_text(re.compile(rf"^{label} \d+\.\d% ± \d+\.\d% \(\d+\.\d%–\d+\.\d%\)$"))
+    expect(page.get_by_test_id("wizard-prediction-note")).to_contain_text("根据本账号过去 40 个活动预测")
+    prediction.scroll_into_view_if_needed()
+    shoot("prediction", full_page=False)
     shoot("form", full_page=True)
     page.click("button[name=_continue], input[name=_continue]")
     expect(page).to_have_url(re.compile(r"/admin/campaigns/campaign/\d+/change/"))

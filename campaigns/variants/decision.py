@@ -1,5 +1,5 @@
 """The decision of a cells-mode test: after the wait, the variant with the most clicks per delivered
-message wins only when P(it beats all the others) ≥ the threshold (95% by default) and every variant
+message (reads per delivered for mpnews articles once WeChat's article statistics are stored) wins only when P(it beats all the others) ≥ the threshold (95% by default) and every variant
 reached the minimum sample; otherwise the stated fallback — the first variant (A, the control) —
 goes to the rest. Either way the rest is released to dispatch at once."""
 
@@ -12,12 +12,18 @@ from django.db import connection, transaction
 from django.utils import timezone
 from psycopg import sql
 
+from campaigns.article_stats import variant_article_reads
 from campaigns.models import Delivery, DeliveryState
 from campaigns.variants.models import VariantTest, VariantTestMode, VariantTestState
 from campaigns.variants.stats import Arm, probability_to_beat_all, wilson_interval
 from scrm.sqltools import render, table
 
 FALLBACK_VARIANT = 0
+
+
+class Metric(StrEnum):
+    CLICKS = "clicks"  # tracked clicks per message reached
+    READS = "reads"  # an mpnews article's readers (datacube int_page_read_user) per message reached
 
 
 class Reason(StrEnum):
@@ -55,19 +61,30 @@ class VariantNumbers:
     ci_low: float
     ci_high: float
     p_best: float
+    reads: int | None = None  # the article's readers (mpnews with statistics), else None
+    metric: str = Metric.CLICKS  # what `rate` counts per message reached
 
 
 def variant_numbers(test: VariantTest) -> list[VariantNumbers]:
-    """Each variant's reached, clicked, rate, 95% Wilson interval and P(beats all), from the cells."""
+    """Each variant's reached, clicked (and read), rate, 95% Wilson interval and P(beats all), from
+    the cells. The rate is reads per reached for an mpnews test whose article statistics are
+    stored (each variant its own article), else clicks per reached."""
     with connection.cursor() as cursor:
         cursor.execute(render(CELL_COUNTS), {"campaign": test.campaign_id})
         counts = {v: (r, c) for v, r, c in cursor.fetchall()}
-    arms = [Arm(trials=counts.get(v, (0, 0))[0], successes=counts.get(v, (0, 0))[1]) for v in range(test.variant_count)]
+    reads = variant_article_reads(test.campaign, test.variant_count)
+    metric = Metric.READS if reads is not None else Metric.CLICKS
+    reached = [counts.get(v, (0, 0))[0] for v in range(test.variant_count)]
+    clicked = [counts.get(v, (0, 0))[1] for v in range(test.variant_count)]
+    # Readers can exceed the cell (a forward, a reader outside it): capped at the messages reached.
+    successes = [min(reads[v], reached[v]) for v in range(test.variant_count)] if reads is not None else clicked
+    arms = [Arm(trials=n, successes=k) for n, k in zip(reached, successes, strict=True)]
     p_best = probability_to_beat_all(arms)
     out = []
     for v, arm in enumerate(arms):
         low, high = wilson_interval(arm.successes, arm.trials)
-        out.append(VariantNumbers(variant=v, reached=arm.trials, clicked=arm.successes, rate=arm.rate, ci_low=low, ci_high=high, p_best=p_best[v]))
+        out.append(VariantNumbers(variant=v, reached=arm.trials, clicked=clicked[v], rate=arm.rate, ci_low=low, ci_high=high, p_best=p_best[v],
+                                  reads=reads[v] if reads is not None else None, metric=str(metric)))
     return out
 
 
@@ -98,7 +115,8 @@ def variant_test_decide_if_due(*, campaign_id: int) -> bool:
     numbers = variant_numbers(test)
     winner, reason = decide(test, numbers)
     test.state, test.winner, test.reason, test.decided_at = VariantTestState.DECIDED, winner, str(reason), timezone.now()
-    test.detail = {"variants": [asdict(n) for n in numbers], "threshold": test.threshold, "min_sample": test.min_sample}
+    metric = numbers[0].metric if numbers else str(Metric.CLICKS)
+    test.detail = {"variants": [asdict(n) for n in numbers], "threshold": test.threshold, "min_sample": test.min_sample, "metric": metric}
     test.save(update_fields=["state", "winner", "reason", "decided_at", "detail"])
     with connection.cursor() as cursor:
         cursor.execute(render(RELEASE_REST), {"campaign": campaign_id, "winner": winner})

@@ -11,7 +11,7 @@ from django.utils.translation import gettext
 
 from campaigns.models import Campaign
 from campaigns.rendering import variant_content
-from campaigns.variants.decision import FALLBACK_VARIANT, Reason, variant_numbers
+from campaigns.variants.decision import FALLBACK_VARIANT, Metric, Reason, variant_numbers
 from campaigns.variants.models import VariantTest, VariantTestMode, VariantTestState
 
 TITLE_PREVIEW_CHARS = 16
@@ -28,6 +28,12 @@ def variant_title(content: dict[str, Any]) -> str:
     return str(content.get("text") or content.get("body") or "").split("\n", 1)[0]
 
 
+def metric_text(metric: str) -> str:
+    if metric == Metric.READS:
+        return gettext("reads per message reached (WeChat's article statistics)")
+    return gettext("clicks per message reached")
+
+
 def reason_text(test: VariantTest) -> str:
     threshold = f"{test.threshold:.0%}"
     if test.mode == VariantTestMode.SPLIT:
@@ -37,13 +43,13 @@ def reason_text(test: VariantTest) -> str:
     winner = variant_label(test.winner if test.winner is not None else FALLBACK_VARIANT)
     if test.reason == Reason.SIGNIFICANT:
         best = max(test.detail.get("variants", []), key=lambda v: v["p_best"], default={"p_best": 0})
-        return gettext("Variant %(winner)s won: the probability that it beats all the others is %(p)s, at least %(threshold)s, and every variant reached %(min)d messages. It was sent to the rest.") % {
-            "winner": winner, "p": f"{best['p_best']:.1%}", "threshold": threshold, "min": test.min_sample}
+        return gettext("Variant %(winner)s won on %(metric)s: the probability that it beats all the others is %(p)s, at least %(threshold)s, and every variant reached %(min)d messages. It was sent to the rest.") % {
+            "winner": winner, "metric": metric_text(test.detail.get("metric", Metric.CLICKS)), "p": f"{best['p_best']:.1%}", "threshold": threshold, "min": test.min_sample}
     if test.reason == Reason.TOO_FEW:
         return gettext("No winner: a variant reached fewer than %(min)d messages. The fallback, variant %(winner)s (the first), was sent to the rest.") % {
             "min": test.min_sample, "winner": winner}
-    return gettext("No winner: no variant beats all the others with a probability of at least %(threshold)s. The fallback, variant %(winner)s (the first), was sent to the rest.") % {
-        "threshold": threshold, "winner": winner}
+    return gettext("No winner on %(metric)s: no variant beats all the others with a probability of at least %(threshold)s. The fallback, variant %(winner)s (the first), was sent to the rest.") % {
+        "metric": metric_text(test.detail.get("metric", Metric.CLICKS)), "threshold": threshold, "winner": winner}
 
 
 def variant_test_report(campaign: Campaign) -> dict[str, Any] | None:
@@ -52,7 +58,10 @@ def variant_test_report(campaign: Campaign) -> dict[str, Any] | None:
         return None
     content = campaign.content or {}
     rows = []
-    for numbers in variant_numbers(test):
+    all_numbers = variant_numbers(test)
+    metric = test.detail.get("metric") if test.state == VariantTestState.DECIDED and test.detail.get("metric") else (
+        all_numbers[0].metric if all_numbers else Metric.CLICKS)
+    for numbers in all_numbers:
         title = variant_title(variant_content(content, numbers.variant))
         rows.append({
             **asdict(numbers), "label": variant_label(numbers.variant), "preview": title[:TITLE_PREVIEW_CHARS],
@@ -63,6 +72,7 @@ def variant_test_report(campaign: Campaign) -> dict[str, Any] | None:
         "winner": variant_label(test.winner) if test.winner is not None else None, "reason": test.reason,
         "reason_text": reason_text(test), "threshold": test.threshold, "min_sample": test.min_sample,
         "cell_percent": test.cell_percent, "decided_at": test.decided_at,
-        "method": gettext("Clicks per message reached; 95%% Wilson intervals; the winner needs a Bayesian probability to beat all the others (Beta(1+clicks, 1+non-clicks) posteriors) of at least %(threshold)s and at least %(min)d messages per variant.") % {
-            "threshold": f"{test.threshold:.0%}", "min": test.min_sample},
+        "metric": metric, "reads": metric == Metric.READS,
+        "method": gettext("The metric: %(metric)s; 95%% Wilson intervals; the winner needs a Bayesian probability to beat all the others (Beta(1+successes, 1+failures) posteriors) of at least %(threshold)s and at least %(min)d messages per variant.") % {
+            "metric": metric_text(metric), "threshold": f"{test.threshold:.0%}", "min": test.min_sample},
     }

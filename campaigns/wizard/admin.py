@@ -130,6 +130,7 @@ class CampaignAdmin(ModelAdmin):
         wrap = self.admin_site.admin_view
         return [
             path("wizard/preview/", wrap(lambda r: views.preview_view(self, r)), name="campaigns_campaign_wizard_preview"),
+            path("wizard/title-prediction/", wrap(lambda r: views.title_prediction_view(self, r)), name="campaigns_campaign_wizard_titles"),
             path("wizard/audience/", wrap(lambda r: views.audience_view(self, r)), name="campaigns_campaign_wizard_audience"),
             path("wizard/policy-preview/", wrap(lambda r: views.policy_preview_view(self, r)), name="campaigns_campaign_wizard_policy"),
             path("<int:object_id>/progress/", wrap(lambda r, object_id: views.progress_view(self, r, object_id)), name="campaigns_campaign_progress"),

@@ -21,6 +21,7 @@ from django.utils.translation import gettext
 from campaigns import selectors
 from campaigns.errors import CampaignError
 from campaigns.models import Campaign, CampaignState, OperatorIdentity, SuppressionReason
+from campaigns.titles.predict import title_predictions
 from campaigns.wizard.actions import ACTIONS, LOG_MESSAGES, action_allowed, action_run
 from campaigns.wizard.forms import validation_messages
 from campaigns.wizard.preview import content_preview, policy_preview, preview_error, sample_customer
@@ -81,6 +82,21 @@ def preview_view(model_admin, request: HttpRequest) -> JsonResponse:
         message = exc.message if isinstance(exc, ApplicationError) else gettext("The content is incomplete.")
         return JsonResponse({"ok": False, "errors": {**errors, "__all__": [*errors.get("__all__", []), str(message)]}, "preview": None})
     return JsonResponse({"ok": not errors, "errors": errors, "preview": preview, "content": form.built_content})
+
+
+def title_prediction_view(model_admin, request: HttpRequest) -> JsonResponse:
+    """POST the editor → the title model's predicted click rate (with its 95% interval) of the
+    title and of each variant, from the account's own history; called as the operator types."""
+    if request.method != "POST":
+        return JsonResponse({"message": gettext("Use POST.")}, status=405)
+    form = _bound_form(model_admin, request)
+    form.is_valid()
+    cleaned = getattr(form, "cleaned_data", {})
+    account = cleaned.get("account")
+    if account is None or not form.built_content:
+        return JsonResponse({"available": False, "note": gettext("Choose the account and write the title to see its predicted click rate.")})
+    topics = [t.name for t in cleaned.get("topics") or []]
+    return JsonResponse(title_predictions(account_id=account.pk, content=form.built_content, topics=topics))
 
 
 def audience_view(model_admin, request: HttpRequest) -> JsonResponse:

@@ -55,3 +55,21 @@ class AccountDailyCount(models.Model):
             # Also the index of the dashboard's range reads (account, day ≥ 30 days ago).
             models.UniqueConstraint(fields=["account", "day", "metric"], name="account_daily_count_unique"),
         ]
+
+
+class TopicReadStat(models.Model):
+    """One day's article reads on one topic of one account: the readers and the target users that
+    WeChat's article statistics report for the articles sent on that topic (an aggregate signal;
+    no customer is named). Written by customers.engagement.article_signals; read by the prediction
+    as the topic's prior (customers.engagement.prediction)."""
+
+    account = models.ForeignKey("accounts.ChannelAccount", on_delete=models.CASCADE, related_name="+", db_index=False)
+    topic = models.ForeignKey("customers.Tag", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    readers = models.PositiveIntegerField(default=0)
+    targets = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("topic read statistic")
+        verbose_name_plural = _("topic read statistics")
+        constraints = [models.UniqueConstraint(fields=["account", "topic", "day"], name="topic_read_stat_unique")]

@@ -5,7 +5,9 @@ planning audience, or a selector's list), from the profile's decayed ``topic_pus
 ``topic_clicks`` (a push without a click is negative evidence) and ``topic_affinity`` (organic
 visits, menu clicks, conversions):
 
-1. population, per topic t: m0 = (Σ clicks + PRIOR_CLICKS) / (Σ pushes + PRIOR_PUSHES);
+1. population, per topic t: m0 = (Σ clicks + PRIOR_CLICKS · lift_t) / (Σ pushes + PRIOR_PUSHES), lift_t
+   the account's article read rate on t over its average (customers.engagement.article_signals;
+   1 without article statistics);
 2. similar customers: three classes by the organic signal for t (affinity not from clicks: strong
    from ORGANIC_STRONG, weak from ORGANIC_WEAK, none); m_class = (Σ clicks + K_CLASS·m0·lift) /
    (Σ pushes + K_CLASS) within the class, lift = ORGANIC_LIFT for strong, 1 for weak, its inverse
@@ -23,11 +25,13 @@ so that uncertain customers — those never tagged — are tried rather than exc
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 from django.db import connection
 from psycopg import sql
 
+from customers.engagement.article_signals import topic_read_lifts
 from customers.engagement.learning import HALF_LIFE_DAYS
 from customers.models import EngagementProfile
 from scrm.sqltools import render, table
@@ -49,7 +53,8 @@ ORGANIC_LIFT = 3.0
 def click_estimates_sql(source: sql.Composable) -> sql.Composable:
     """SELECT customer_id, mean, sd, sample for every customer_id of `source` (a relation).
 
-    Params: topics (text[] of tag ids), now, seed (text)."""
+    Params: topics (text[] of tag ids), now, seed (text), topic_lift (a JSON object {tag id: lift},
+    `topic_lift_json`)."""
     return sql.SQL(
         """
         WITH src AS (
@@ -75,7 +80,8 @@ def click_estimates_sql(source: sql.Composable) -> sql.Composable:
         ), population AS (
             SELECT (sum(c_all) + {prior_c}) / (sum(n_all) + {prior_n}) AS m_all FROM totals
         ), topic_rate AS (
-            SELECT topic, (sum(c) + {prior_c}) / (sum(n) + {prior_n}) AS m0 FROM per GROUP BY topic
+            SELECT topic, (sum(c) + {prior_c} * COALESCE((%(topic_lift)s::jsonb ->> topic)::float, 1)) / (sum(n) + {prior_n}) AS m0
+            FROM per GROUP BY topic
         ), class_rate AS (
             SELECT per.topic, per.similar,
                    (sum(per.c) + {k_class} * LEAST(0.9, tr.m0 * CASE per.similar WHEN 2 THEN {lift} WHEN 1 THEN 1 ELSE {unlift} END))
@@ -117,16 +123,25 @@ def click_estimates_sql(source: sql.Composable) -> sql.Composable:
     )
 
 
+def topic_lift_json(*, account_id: int | None, now: datetime) -> str:
+    """The `topic_lift` parameter of click_estimates_sql for an account (article read rates)."""
+    return json.dumps(topic_read_lifts(account_id=account_id, now=now))
+
+
 _ESTIMATES_FOR_IDS = click_estimates_sql(sql.SQL("(SELECT unnest(%(ids)s::bigint[]) AS customer_id)"))
 
 
-def click_estimates(*, customer_ids: list[int], topic_ids: list[int], now: datetime, seed: str = "") -> dict[int, tuple[float, float, float]]:
-    """{customer id: (mean, sd, Thompson sample)} of clicking a push on these topics, estimated within these customers."""
+def click_estimates(
+    *, customer_ids: list[int], topic_ids: list[int], now: datetime, seed: str = "", account_id: int | None = None,
+) -> dict[int, tuple[float, float, float]]:
+    """{customer id: (mean, sd, Thompson sample)} of clicking a push on these topics, estimated within
+    these customers (with the account's article read rates as the topics' prior, when given)."""
     if not customer_ids or not topic_ids:
         return {}
     with connection.cursor() as cursor:
         cursor.execute(
-            render(_ESTIMATES_FOR_IDS), {"ids": list(customer_ids), "topics": [str(t) for t in topic_ids], "now": now, "seed": seed}
+            render(_ESTIMATES_FOR_IDS), {"ids": list(customer_ids), "topics": [str(t) for t in topic_ids], "now": now, "seed": seed,
+             "topic_lift": topic_lift_json(account_id=account_id, now=now)}
         )
         return {row[0]: (row[1], row[2], row[3]) for row in cursor.fetchall()}
 

@@ -51,12 +51,16 @@ class Organic:
 @dataclass(frozen=True)
 class Push:
     """A push as the person meets it: the channel (a campaign message type), its topics, when it
-    arrived, and the arm that sent it (for models that keep per-arm state)."""
+    arrived, the arm that sent it (for models that keep per-arm state), and — added later, with a
+    default, so models written before it are unchanged — the variant of a variant test the person
+    received (0 = A, 1 = B, …; None outside a variant test). A model may make variants differ in
+    appeal (TraitAudience's `variant_appeal` option multiplies the click probability per variant)."""
 
     channel: str
     topics: frozenset[int]
     sent_at: datetime
     arm: str
+    variant: int | None = None
 
 
 @dataclass(frozen=True)

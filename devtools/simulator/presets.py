@@ -36,6 +36,14 @@ def parse_hours(spec: str) -> list[tuple[int, float]]:
     return out
 
 
+def parse_appeal(spec: str) -> list[float]:
+    """'1,1.5' → [1.0, 1.5] (each ≥ 0); '' → []."""
+    values = [float(part) for part in spec.replace(";", ",").split(",") if part.strip()]
+    if any(v < 0 for v in values):
+        raise ValueError("variant_appeal: multipliers are ≥ 0")
+    return values
+
+
 @dataclass
 class Hidden:
     interests: frozenset[int]
@@ -68,6 +76,9 @@ class TraitAudience(Audience):
         "two_interest_share": 0.4,
         "drift_days": 0,  # > 0: one interest changes every this many days (per-person phase)
         "visit_hour_jitter": 0,  # organic visits at the reading hour ± this many hours
+        # Per-variant multiplier of the click probability, "1,1.5" (A as is, B 1.5×); variants
+        # beyond the list, and pushes outside a variant test, get 1.
+        "variant_appeal": "",
     }
 
     def __init__(self, *, size: int, topics: int, seed: int, **options: str) -> None:
@@ -77,6 +88,7 @@ class TraitAudience(Audience):
         if unknown:
             raise ValueError(f"unknown audience options for {self.name}: {', '.join(sorted(unknown))}")
         self.k = {key: type(default)(options.get(key, default)) for key, default in merged.items()}
+        self.variant_appeal = parse_appeal(str(self.k["variant_appeal"]))
         rng = random.Random(f"{self.name}:{seed}")
         hours = parse_hours(str(self.k["reading_hours"]))
         self.hidden: list[Hidden] = []
@@ -153,11 +165,18 @@ class TraitAudience(Audience):
         notice = CHANNEL_NOTICE.get(push.channel, 1.0) * math.exp(-delay / self.k["bury_hours"])
         return session if rng.random() < notice else None
 
+    def appeal(self, push: Push) -> float:
+        """The variant's appeal: its multiplier of the click probability (1 outside a variant test)."""
+        if push.variant is None or push.variant >= len(self.variant_appeal):
+            return 1.0
+        return self.variant_appeal[push.variant]
+
     def click_probability(self, person: int, push: Push, at: datetime) -> float:
         if not self.hidden[person].clicks:
             return 0.0
         interested = bool(push.topics & self.interests_at(person, at))
-        return self.k["click_if_interested"] if interested else self.k["click_if_not"]
+        base = self.k["click_if_interested"] if interested else self.k["click_if_not"]
+        return min(1.0, base * self.appeal(push))
 
     def click(self, person: int, push: Push, read_at: datetime, rng: random.Random) -> bool:
         return rng.random() < self.click_probability(person, push, read_at)

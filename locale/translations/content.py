@@ -134,4 +134,24 @@ ZH_HANS = {
     "No statistics yet: WeChat reports a day's numbers the next day.": "暂无统计：微信次日才提供前一天的数据。",
     "variant": "版本",
     "in a test cell": "在测试组中",
+    # Reads per delivered for article variants
+    "reads per message reached (WeChat's article statistics)": "每条送达消息的阅读人数（微信图文统计）",
+    "clicks per message reached": "每条送达消息的点击",
+    "Variant %(winner)s won on %(metric)s: the probability that it beats all the others is %(p)s, at least %(threshold)s, and every variant reached %(min)d messages. It was sent to the rest.":
+        "版本 %(winner)s 按%(metric)s胜出：它胜过其他全部版本的概率为 %(p)s，不低于 %(threshold)s，且每个版本都送达了至少 %(min)d 条。它已发给其余受众。",
+    "No winner on %(metric)s: no variant beats all the others with a probability of at least %(threshold)s. The fallback, variant %(winner)s (the first), was sent to the rest.":
+        "按%(metric)s没有胜出版本：没有哪个版本以不低于 %(threshold)s 的概率胜过其他全部版本。已按预设把版本 %(winner)s（第一个版本）发给其余受众。",
+    "The metric: %(metric)s; 95%% Wilson intervals; the winner needs a Bayesian probability to beat all the others (Beta(1+successes, 1+failures) posteriors) of at least %(threshold)s and at least %(min)d messages per variant.":
+        "指标：%(metric)s；95%% Wilson 区间；胜出版本须以不低于 %(threshold)s 的贝叶斯概率胜过其他全部版本（后验为 Beta(1+成功, 1+失败)），且每个版本至少送达 %(min)d 条。",
+    "Reads per delivered": "每条送达的阅读率",
+    # Article statistics as engagement signals
+    "topic read statistic": "话题阅读统计",
+    "topic read statistics": "话题阅读统计",
+    # The title model in the wizard
+    "Predicted click rate": "预测点击率",
+    "Choose the account and write the title to see its predicted click rate.": "选择账号并填写标题后即可看到预测点击率。",
+    "No prediction yet: the title model needs %(min)d completed campaigns of this account with at least %(sends)d messages each; it has %(n)d.":
+        "暂无预测：标题模型需要本账号至少 %(min)d 个已完成且每个至少发送 %(sends)d 条的活动；目前有 %(n)d 个。",
+    "Predicted from %(n)d past campaigns of this account (their average: %(baseline)s); ± is the 95%% interval of the expected rate.":
+        "根据本账号过去 %(n)d 个活动预测（它们的平均点击率：%(baseline)s）；± 为预期点击率的 95%% 区间。",
 }

@@ -8,12 +8,18 @@ from __future__ import annotations
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
+from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext
 
 from accounts.models import ChannelAccount
 from messaging.content import wechat
 from messaging.content.models import ArticleDailyStat
+
+# Sent after a day of an account's article statistics is stored (kwargs: account, day): the app
+# that knows which articles went out on which topics (campaigns, above messaging) turns them into
+# the engagement profile's aggregate signals (customers.engagement.article_signals).
+article_stats_stored = Signal()
 
 # datacube is not under cgi-bin: the full URL (the client's session sends it to the account's host).
 DATACUBE = "https://api.weixin.qq.com/datacube/"
@@ -52,4 +58,5 @@ def article_stats_fetch(*, account: ChannelAccount, day: date) -> int:
             },
         )
         written += 1
+    article_stats_stored.send(sender=ArticleDailyStat, account=account, day=day)
     return written

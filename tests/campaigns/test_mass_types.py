@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from django.utils import timezone
+from wechatpy.exceptions import WeChatClientException
 
 from campaigns import dispatch, services
 from campaigns.models import CampaignState, ContactPolicy, Delivery, OperatorIdentity
@@ -112,8 +113,35 @@ def test_every_mass_type_goes_with_the_body_wechat_documents(sandbox, sandbox_oa
     drain(campaign)
     [call] = mass_calls(sandbox, "/cgi-bin/message/mass/send")
     assert call["body"]["msgtype"] == msgtype
+    if msgtype == "mpvideo":
+        # The video's media_id was converted by media/uploadvideo (with its title and
+        # introduction), and the send names the converted one (the sandbox refuses the video's own).
+        [upload] = mass_calls(sandbox, "/cgi-bin/media/uploadvideo")
+        assert upload["body"] == {"media_id": media_id, "title": "新品", "description": "春季"}
+        converted = call["body"]["mpvideo"]["media_id"]
+        kinds = {m["media_id"]: m["kind"] for m in sandbox.control.call("content", app_id=sandbox_oa.app_id)["materials"]}
+        assert converted != media_id and kinds[converted] == "mpvideo"
+        expected = {"mpvideo": {"media_id": converted}}
     assert {k: call["body"][k] for k in expected} == expected
     assert set(Delivery.objects.filter(campaign=campaign).values_list("state", flat=True)) == {"sent"}
+
+
+def test_the_sandbox_refuses_an_unconverted_video_and_converts_only_videos(sandbox):
+    sandbox.control.register_app(kind="oa", app_id="wxvideo", secret="s")
+    client = sandbox.wechat_client("wxvideo", "s")
+    video = client.post("material/add_material", params={"type": "video"}, files={
+        "media": ("v.mp4", b"000", "video/mp4"), "description": (None, '{"title": "t", "introduction": "i"}')})["media_id"]
+    image = client.post("material/add_material", params={"type": "image"}, files={"media": ("i.jpg", JPEG, "image/jpeg")})["media_id"]
+    send = {"touser": ["o1", "o2"], "msgtype": "mpvideo"}
+    with pytest.raises(WeChatClientException) as caught:
+        client.post("message/mass/send", data={**send, "mpvideo": {"media_id": video}})
+    assert caught.value.errcode == 40007  # a video material's own media_id: convert it first
+    for bad in (image, "nothing"):
+        with pytest.raises(WeChatClientException) as caught:
+            client.post("media/uploadvideo", data={"media_id": bad, "title": "t", "description": "d"})
+        assert caught.value.errcode == 40007
+    answer = client.post("media/uploadvideo", data={"media_id": video, "title": "t", "description": "d"})
+    assert answer["type"] == "video" and answer["media_id"] != video
 
 
 @pytest.mark.django_db(transaction=True)

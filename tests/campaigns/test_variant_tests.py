@@ -10,13 +10,14 @@ import pytest
 from django.utils import timezone
 
 from campaigns import dispatch, services
-from campaigns.models import Delivery
+from campaigns.models import CampaignCounters, Delivery
 from campaigns.validation import variants_problem
 from campaigns.variants.assign import variant_of
-from campaigns.variants.decision import Reason
+from campaigns.variants.decision import Reason, variant_test_decide_if_due
 from campaigns.variants.models import VariantTest
 from campaigns.variants.selectors import variant_test_report
 from campaigns.variants.stats import Arm, probability_to_beat_all, wilson_interval
+from messaging.content.models import Article, ArticleDailyStat
 from tests.factories import CampaignFactory, DeliveryFactory
 
 TEXTS = ["春季新品 8 折 今天开抢", "你的春季衣橱 少了这一件？"]
@@ -146,3 +147,59 @@ def test_the_report_equals_hand_counted_fixtures(plan_account):
     assert (round(b["ci_low"], 4), round(b["ci_high"], 4)) == (0.1681, 0.3548)
     assert a["preview"] == "春季新品 8 折 今天开抢 限量" and a["truncated"] and b["preview"] == "短标题"
     assert 0.9 < b["p_best"] < 0.95 and a["p_best"] == pytest.approx(1 - b["p_best"])
+
+
+def article_test(account, reads_by_title: dict[str, list[tuple[int, int]]]):
+    """An mpnews cells test of two articles: A 100 reached (2 clicked), B 100 reached (1 clicked),
+    10 held in the rest; `reads_by_title`: (days ago, readers) rows of datacube per title."""
+    titles = ["春季新品 8 折 今天开抢", "你的春季衣橱 少了这一件？"]
+    for n, title in enumerate(titles):
+        Article.objects.create(account=account, items=[{"title": title}], media_id=f"draft-{n}", state="published")
+    content = {"msgtype": "mpnews", "media_id": "draft-0", "variants": [{"media_id": "draft-0"}, {"media_id": "draft-1"}],
+               "variant_test": {"mode": "cells", "cell_percent": 10, "min_sample": 50}}
+    campaign = CampaignFactory(account=account, message_type="mass", content=content, state="sending")
+    CampaignCounters.objects.create(campaign=campaign, first_sent_at=timezone.now() - timedelta(days=2))
+    VariantTest.objects.create(campaign=campaign, mode="cells", variant_count=2, cell_percent=10, min_sample=50,
+                               decide_at=timezone.now() - timedelta(minutes=1))
+    for variant, clicks in ((0, 2), (1, 1)):
+        for k in range(100):
+            DeliveryFactory(campaign=campaign, account=account, state="sent", variant=variant, variant_test_cell=True,
+                            clicked_at=timezone.now() if k < clicks else None)
+    DeliveryFactory.create_batch(10, campaign=campaign, account=account, state="planned", variant=None, variant_test_cell=False,
+                                 send_after=timezone.now() + timedelta(days=365))
+    today = timezone.now().date()
+    for n, title in enumerate(titles):
+        for days_ago, readers in reads_by_title.get(title, []):
+            ArticleDailyStat.objects.create(account=account, msgid=f"100{n}_1", title=title, ref_date=today - timedelta(days=days_ago), read_users=readers)
+    return campaign, titles
+
+
+@pytest.mark.django_db
+def test_an_article_test_is_decided_on_reads_per_delivered_when_statistics_exist(plan_account):
+    # A: 6 + 4 readers since the first send (the 25 of 10 days ago came before it); B: 18 + 12.
+    # Clicks alone (2 vs 1) would have kept A; reads per delivered: A 10/100, B 30/100.
+    campaign, (title_a, title_b) = article_test(plan_account, {"春季新品 8 折 今天开抢": [(1, 6), (0, 4), (10, 25)],
+                                                               "你的春季衣橱 少了这一件？": [(1, 18), (0, 12)]})
+    assert variant_test_decide_if_due(campaign_id=campaign.pk)
+    test = VariantTest.objects.get(campaign=campaign)
+    assert (test.reason, test.winner, test.detail["metric"]) == (Reason.SIGNIFICANT, 1, "reads")
+    assert set(Delivery.objects.filter(campaign=campaign, variant_test_cell=False).values_list("variant", flat=True)) == {1}
+    report = variant_test_report(campaign)
+    a, b = report["variants"]
+    assert (a["reached"], a["clicked"], a["reads"], a["rate"]) == (100, 2, 10, 0.10)
+    assert (b["reached"], b["clicked"], b["reads"], b["rate"]) == (100, 1, 30, 0.30)
+    # By hand: p 0.3, n 100 → centre 0.30740, half 0.08914.
+    assert (round(b["ci_low"], 4), round(b["ci_high"], 4)) == (0.2189, 0.3958)
+    assert report["reads"] and "按每条送达消息的阅读人数（微信图文统计）胜出" in report["reason_text"]
+    assert report["method"].startswith("指标：每条送达消息的阅读人数")
+
+
+@pytest.mark.django_db
+def test_an_article_test_without_statistics_is_decided_on_clicks(plan_account):
+    campaign, _ = article_test(plan_account, {"春季新品 8 折 今天开抢": [(10, 25)]})  # only before the first send
+    assert variant_test_decide_if_due(campaign_id=campaign.pk)
+    test = VariantTest.objects.get(campaign=campaign)
+    assert (test.reason, test.winner, test.detail["metric"]) == (Reason.NOT_SIGNIFICANT, 0, "clicks")
+    report = variant_test_report(campaign)
+    assert [v["reads"] for v in report["variants"]] == [None, None] and [v["rate"] for v in report["variants"]] == [0.02, 0.01]
+    assert report["reason_text"].startswith("按每条送达消息的点击没有胜出版本")

@@ -142,3 +142,53 @@ def test_simulated_clock_drives_database_now():
     with connection.cursor() as cursor:
         cursor.execute("SELECT clock_timestamp() < '2031-01-01'")
         assert cursor.fetchone()[0]
+
+
+class VariantTinyAudience(Audience):
+    """Everyone reads at once; the click probability is the variant's appeal (0 for A, 1 for B)."""
+
+    name = "variant_tiny"
+
+    def read(self, person, push, rng):
+        return push.sent_at
+
+    def click(self, person, push, read_at, rng):
+        appeal = [float(x) for x in self.options.get("variant_appeal", "1,1").split(",")]
+        return rng.random() < appeal[push.variant or 0]
+
+
+@pytest.mark.django_db
+def test_a_variant_test_through_the_product_sends_the_winner_to_the_rest_and_beats_the_even_split(sandbox):
+    from devtools.simulator.variants import VariantParams, simulate_variants
+
+    params = VariantParams(customers=80, cell_percent=25, wait_hours=1, min_sample=1, seed=3)
+    model = VariantTinyAudience(size=80, topics=1, seed=3, variant_appeal="0,1")
+    before = (Customer.objects.count(), Campaign.objects.count())
+    result = simulate_variants(params, model, texts=["春季新品", "你的衣橱少了这一件？"], sandbox_url=sandbox.base_url)
+    auto, even = result.arms["auto"], result.arms["even"]
+    # Auto: A's cell never clicks, B's cell always does: B wins and goes to the rest, who all click.
+    assert auto.winner == 1 and auto.decision.startswith("B to the rest (significant")
+    assert auto.by_variant[0][1] == 0 and auto.by_variant[1][0] == auto.by_variant[1][1] and auto.sent == 80
+    assert auto.clicks == 80 - auto.by_variant[0][0]
+    # Even: only B's half clicks.
+    assert even.sent == 80 and even.clicks == even.by_variant[1][0] and even.by_variant[0][1] == 0
+    assert auto.clicks > even.clicks
+    # Through the sandbox: one list per variant per arm, then auto's rest.
+    texts = [r["body"]["text"]["content"].split(" ")[0] for r in sandbox.control.requests(path="/cgi-bin/message/mass/send") if r["errcode"] == 0]
+    assert sorted(texts) == sorted(["春季新品", "你的衣橱少了这一件？"] * 2 + ["你的衣橱少了这一件？"])
+    assert "auto − even" in result.table()
+    assert (Customer.objects.count(), Campaign.objects.count()) == before
+
+
+def test_variant_appeal_multiplies_the_click_probability_and_old_pushes_are_unchanged():
+    audience = ClassicAudience(size=50, topics=2, seed=1, variant_appeal="1,1.5")
+    at = datetime(2030, 3, 4, 12, tzinfo=UTC)
+    person = next(i for i in range(50) if 0 in audience.interests_at(i, at))
+    plain = Push(channel="mass", topics=frozenset({0}), sent_at=at, arm="a")
+    assert plain.variant is None  # a push built as before the field existed
+    base = audience.click_probability(person, plain, at)
+    assert audience.click_probability(person, Push(channel="mass", topics=frozenset({0}), sent_at=at, arm="a", variant=0), at) == base
+    assert audience.click_probability(person, Push(channel="mass", topics=frozenset({0}), sent_at=at, arm="a", variant=1), at) == pytest.approx(base * 1.5)
+    assert audience.click_probability(person, Push(channel="mass", topics=frozenset({0}), sent_at=at, arm="a", variant=5), at) == base
+    with pytest.raises(ValueError):
+        ClassicAudience(size=3, topics=2, seed=1, variant_appeal="1,-1")

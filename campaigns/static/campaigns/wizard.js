@@ -204,6 +204,7 @@
     $("wizard-variant-previews").innerHTML = variants.map((v) =>
       '<div data-variant="' + esc(v.label) + '"><span class="font-semibold">' + esc(v.label) + "</span> " + esc(v.preview) + (v.truncated ? "…" : "") + "</div>"
     ).join("");
+    refreshPrediction();
     $("wizard-preview-body").innerHTML = p.parts.map((part) =>
       p.parts.length > 1 ? '<div><span class="font-semibold">' + esc(part.label) + "：</span>" + esc(part.value) + "</div>" : esc(part.value)
     ).join("");
@@ -215,6 +216,36 @@
       l.problems.map((x) => '<div class="text-red-700 text-xs">' + esc(x) + "</div>").join("") +
       l.notes.map((x) => '<div class="text-xs text-font-subtle-light">' + esc(x) + "</div>").join("") + "</li>"
     ).join("") : "<li>" + esc(t.tLinksNone) + "</li>";
+  }
+
+  // --- the title model's prediction ---------------------------------------------------------------
+  const pct = (x) => (100 * x).toFixed(1) + "%";
+  let predictionSeq = 0;
+  async function refreshPrediction() {
+    const box = $("wizard-title-prediction");
+    const seq = ++predictionSeq;
+    let data;
+    try {
+      const response = await fetch(t.titlesUrl, { method: "POST", body: formData(), credentials: "same-origin" });
+      data = await response.json();
+    } catch (e) { return; }
+    if (seq !== predictionSeq) return; // an older answer arriving after a newer one
+    box.hidden = false;
+    if (!data.available) {
+      box.innerHTML = '<div class="text-xs text-font-subtle-light" data-testid="wizard-prediction-note">' + esc(data.note || "") + "</div>";
+      return;
+    }
+    const line = (label, x, testid) =>
+      '<div data-testid="' + testid + '"><span class="font-semibold">' + esc(label) + "</span> " + pct(x.rate) +
+      ' <span class="text-xs">± ' + pct(1.96 * x.sd) + " (" + pct(x.low) + "–" + pct(x.high) + ")</span></div>";
+    let html = '<div class="text-xs text-font-subtle-light dark:text-font-subtle-dark mb-1">' + esc(t.tPredicted) + "</div>";
+    if (data.variants.length) {
+      html += data.variants.map((v) => line(v.label, v, "wizard-prediction-" + v.label)).join("");
+    } else {
+      html += line(t.tTitleLabel, data.title, "wizard-prediction-title");
+    }
+    html += '<div class="text-xs text-font-subtle-light dark:text-font-subtle-dark mt-1" data-testid="wizard-prediction-note">' + esc(data.note) + "</div>";
+    box.innerHTML = html;
   }
 
   // --- contact-policy check -------------------------------------------------------------------------

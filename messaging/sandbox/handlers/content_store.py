@@ -12,7 +12,7 @@ from messaging.sandbox.state import App
 @dataclass
 class StoredMedia:
     media_id: str
-    kind: str  # image | voice | video | thumb
+    kind: str  # image | voice | video | thumb | mpvideo (a video converted by media/uploadvideo)
     filename: str
     size: int
     created_at: float

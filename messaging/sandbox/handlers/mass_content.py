@@ -2,8 +2,8 @@
 
 群发接口 (https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Batch_Sends_and_Originality_Checks.html):
 - mpnews: `mpnews.media_id` of a draft (草稿箱); image: `images.media_ids`, image materials; voice:
-  `voice.media_id`; mpvideo: `mpvideo.media_id` (the page has it converted by media/uploadvideo:
-  the sandbox takes a video material's media_id [unverified simplification]); wxcard: `wxcard.card_id`.
+  `voice.media_id`; mpvideo: `mpvideo.media_id`, one made by media/uploadvideo (materials.py) from
+  a video — a video material's own media_id is refused with 40007 as WeChat does; wxcard: `wxcard.card_id`.
   An unknown media_id answers 40007.
 - 预览接口 message/mass/preview: `touser` (an openid) or `towxname`, one msgtype body; 100 calls a day;
   not counted in the user's 4 mass messages a month.
@@ -44,7 +44,7 @@ def mass_content_check(ctx: Ctx, body: dict) -> str:
     if msgtype == "voice":
         media_lookup(ctx, content["media_id"], kinds={"voice"})
     if msgtype == "mpvideo":
-        media_lookup(ctx, content["media_id"], kinds={"video"})
+        media_lookup(ctx, content["media_id"], kinds={"mpvideo"})
     return msgtype
 
 

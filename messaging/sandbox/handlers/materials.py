@@ -11,6 +11,12 @@ Pages (limits and codes as documented there):
 - 获取素材列表 https://developers.weixin.qq.com/doc/offiaccount/Asset_Management/Get_materials_list.html
   type image|video|voice|news, offset, count 1–20.
 - 删除永久素材 https://developers.weixin.qq.com/doc/offiaccount/Asset_Management/Deleting_Permanent_Assets.html
+- 群发接口 https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Batch_Sends_and_Originality_Checks.html
+  an mpvideo mass send names a media_id made by `media/uploadvideo` (POST JSON media_id, title,
+  description) from a video's media_id; the answer is {"type": "video", "media_id", "created_at"}.
+  The new media_id is a temporary one (3 days, like media/upload) [unverified: the page does not
+  state its lifetime]; an unknown or non-video media_id answers 40007, a body that is not a JSON
+  object 47001.
 - 全局返回码 https://developers.weixin.qq.com/doc/offiaccount/Getting_Started/Global_Return_Code.html:
   40004 invalid media type, 40005 invalid file type, 40007 invalid media_id, 40009–40012 invalid
   image / voice / video / thumb size, 41005 media data missing, 45001 media size over the limit.
@@ -118,6 +124,24 @@ def upload_body_image(ctx: Ctx) -> dict:
     return {"url": url, "_no_errcode": True}
 
 
+def upload_mass_video(ctx: Ctx) -> dict:
+    """media/uploadvideo: a video material (or unexpired temporary video) → the media_id an mpvideo
+    mass send takes. Title and description are optional (wechatpy sends them empty)."""
+    oa_only(ctx)
+    if not isinstance(ctx.body, dict):
+        raise ApiError(47001, "data format error")
+    source = media_lookup(ctx, str(ctx.body.get("media_id") or ""), kinds={"video"})
+    title, description = ctx.body.get("title"), ctx.body.get("description")
+    if not isinstance(title, str | type(None)) or not isinstance(description, str | type(None)):
+        raise ApiError(47001, "data format error")
+    now = ctx.state.now()
+    media_id = secrets.token_urlsafe(48)
+    content_store(ctx.app).media[media_id] = StoredMedia(
+        media_id=media_id, kind="mpvideo", filename=source.filename, size=source.size, created_at=now, permanent=False,
+        title=title if title is not None else source.title, introduction=description if description is not None else source.introduction)
+    return {"type": "video", "media_id": media_id, "created_at": int(now), "_no_errcode": True}
+
+
 def media_lookup(ctx: Ctx, media_id: str, *, kinds: set[str]) -> StoredMedia:
     """A usable material or unexpired temporary media of one of `kinds` (40007 otherwise)."""
     media = content_store(ctx.app).media.get(media_id or "")
@@ -168,6 +192,7 @@ ROUTES = {
     "/cgi-bin/material/add_material": add_material,
     "/cgi-bin/media/upload": upload_media,
     "/cgi-bin/media/uploadimg": upload_body_image,
+    "/cgi-bin/media/uploadvideo": upload_mass_video,
     "/cgi-bin/material/get_materialcount": get_materialcount,
     "/cgi-bin/material/batchget_material": batchget_material,
     "/cgi-bin/material/del_material": del_material,
