@@ -125,9 +125,11 @@ class SandboxControl:
                          external_userid=external_userid, unionid=unionid, name=name, state=state)["welcome_code"]
 
     def add_external_contacts(self, corp_id: str, staff_userid: str, count: int, *, unionid_prefix: str | None = None,
-                              external_prefix: str | None = None) -> list[str]:
+                              external_prefix: str | None = None, also_staff: list[str] | None = None) -> list[str]:
+        """`count` new contacts of the staff member (and of each of `also_staff`: shared customers)."""
         return self.call("add_external_contacts", corp_id=corp_id, staff_userid=staff_userid, count=count,
-                         unionid_prefix=unionid_prefix, external_prefix=external_prefix)["external_userids"]
+                         unionid_prefix=unionid_prefix, external_prefix=external_prefix,
+                         also_staff=also_staff or [])["external_userids"]
 
     def add_group_chats(self, corp_id: str, count: int, *, members: int, owner: str | None = None, pool: int | None = None,
                         external_prefix: str | None = None, unionid_prefix: str | None = None, chat_prefix: str | None = None) -> list[str]:

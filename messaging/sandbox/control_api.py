@@ -200,10 +200,14 @@ def add_external_contacts(server, params: dict) -> dict:
     unionid_prefix = params.get("unionid_prefix")
     start = len(app.order)
     ids = []
+    # also_staff: other staff members who add each new contact too (a customer shared by several).
+    also = [s for s in params.get("also_staff") or [] if s and s != staff]
     for i in range(start, start + count):
-        wecom_add_contact(server.state, app, staff_userid=staff, external_userid=f"{prefix}{i:07d}",
-                          unionid=f"{unionid_prefix}{i:07d}" if unionid_prefix else "")
-        ids.append(f"{prefix}{i:07d}")
+        external = f"{prefix}{i:07d}"
+        for member in (staff, *also):
+            wecom_add_contact(server.state, app, staff_userid=member, external_userid=external,
+                              unionid=f"{unionid_prefix}{i:07d}" if unionid_prefix else "")
+        ids.append(external)
     return {"external_userids": ids}
 
 
