@@ -141,6 +141,16 @@ class SandboxControl:
         """The staff member confirms the group message: returns {external_userid: {status, send_time}}."""
         return self.call("confirm_group_task", corp_id=corp_id, msgid=msgid)["results"]
 
+    def publish_moment(self, corp_id: str, moment_id: str, userid: str) -> dict:
+        """The staff member publishes the moment (WeCom's client); returns how many customers see it."""
+        return self.call("publish_moment", corp_id=corp_id, moment_id=moment_id, userid=userid)
+
+    def moment_interaction(self, corp_id: str, moment_id: str, userid: str, external_userid: str, *, kind: str,
+                           at: int | None = None) -> dict:
+        """A customer comments on (kind="comment") or likes (kind="like") the staff member's moment."""
+        return self.call("moment_interaction", corp_id=corp_id, moment_id=moment_id, userid=userid,
+                         external_userid=external_userid, kind=kind, at=at)
+
     # --- faults and time -------------------------------------------------------------------
     def set_faults(self, **faults: Any) -> dict:
         """rate_45009, rate_busy, latency_ms, token_ttl, daily_quota={app_id: n}, paths=[...], seed."""

@@ -52,6 +52,7 @@ def build_routes() -> tuple[dict[str, Handler], dict[str, Handler], dict[str, Ha
         wecom_group_welcome,
         wecom_groups,
         wecom_handover,
+        wecom_moments,
     )
 
     public = {**tokens.ROUTES, **miniprogram.PUBLIC_ROUTES}
@@ -60,5 +61,5 @@ def build_routes() -> tuple[dict[str, Handler], dict[str, Handler], dict[str, Ha
         **articles.ROUTES, **mass_content.ROUTES, **datacube.ROUTES, **menus.ROUTES,
     }
     wecom_routes = {**wecom.ROUTES, **media.ROUTES, **wecom_directory.ROUTES, **wecom_groups.ROUTES, **wecom_handover.ROUTES,
-                    **wecom_group_welcome.ROUTES}
+                    **wecom_group_welcome.ROUTES, **wecom_moments.ROUTES}
     return public, wechat, wecom_routes
