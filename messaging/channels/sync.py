@@ -20,7 +20,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from customers.models import TagSource
-from customers.wecom.services import RelationRow, relations_import_bulk
+from customers.wecom.bulk import RelationRow, relations_import_bulk
 from messaging.channels import wecom
 from messaging.channels.audience import contact_row, follower_row, identities_import
 from messaging.channels.clients import wechat_client, wecom_client
@@ -192,7 +192,7 @@ def _oa_followers_page(job: SyncJob) -> bool:
 # and applied with set-based writes in one transaction with the cursor.
 BATCH_STAFF = 100
 BATCH_LIMIT = 100
-ROWS_PER_STEP = 2000
+ROWS_PER_STEP = 5000
 
 
 def _corp_tag_names(client) -> dict[str, dict[str, str]]:

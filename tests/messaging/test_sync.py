@@ -10,10 +10,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from customers.models import ChannelIdentity, Customer, CustomerTag, CustomerUnionId
+from messaging.channels import sync
 from messaging.channels.clients import wechat_client
 from messaging.channels.models import SyncJob, TagMirror
 from messaging.channels.services import sync_job_start
-from messaging.channels import sync
 from messaging.channels.sync import sync_job_run
 from messaging.channels.tasks import sync_job_run_task, sync_jobs_sweep_task
 from tests.factories import ChannelAccountFactory, ChannelIdentityFactory

@@ -4,6 +4,8 @@ comments and likes recorded once as engagement events; WeCom's limits in the pro
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 from wechatpy.exceptions import WeChatClientException
 
@@ -153,7 +155,7 @@ def test_what_wecom_would_refuse_is_a_400(corp, api_client, django_capture_on_co
 
     image = media_file_create(name="i.png", content=PNG)
     plain = TagFactory(name="plain")
-    body = {k: v for k, v in body.items()}
+    body = copy.deepcopy(body)
     for item in body.get("attachments", []):
         if item.get("media_file") == "IMG":
             item["media_file"] = image.pk
