@@ -25,7 +25,7 @@ class WeComMoment(models.Model):
     # Staff userids asked to publish it (empty: every staff member in the app's visible range).
     sender_userids = models.JSONField(_("staff members"), default=list, blank=True)
     # Product tags (ids) the customers who see it carry, and their WeCom corp tag ids at creation.
-    tag_ids = models.JSONField(_("tags"), default=list, blank=True)
+    tag_ids = models.JSONField(_("customers with tags"), default=list, blank=True)
     remote_tag_ids = models.JSONField(default=list, blank=True)
     state = models.CharField(_("state"), max_length=12, choices=MomentState.choices, default=MomentState.PENDING, db_index=True)
     jobid = models.CharField(max_length=128, blank=True)
