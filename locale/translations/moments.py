@@ -29,4 +29,8 @@ ZH_HANS = {
     "WeCom's job expired before its result was read.": "企业微信的异步任务在读取结果前已过期。",
     "Commented on a WeCom moment": "评论了企业微信客户朋友圈",
     "Liked a WeCom moment": "点赞了企业微信客户朋友圈",
+    "WeCom moment id": "企业微信朋友圈 ID",
+    "staff members WeCom did not take": "企业微信未接受的成员",
+    "tags WeCom did not take": "企业微信未接受的标签",
+    "sent to WeCom at": "提交企业微信时间",
 }

@@ -29,12 +29,12 @@ class WeComMoment(models.Model):
     remote_tag_ids = models.JSONField(default=list, blank=True)
     state = models.CharField(_("state"), max_length=12, choices=MomentState.choices, default=MomentState.PENDING, db_index=True)
     jobid = models.CharField(max_length=128, blank=True)
-    moment_id = models.CharField(max_length=128, blank=True, db_index=True)
+    moment_id = models.CharField(_("WeCom moment id"), max_length=128, blank=True, db_index=True)
     errcode = models.IntegerField(_("WeCom error code"), null=True, blank=True)
     error = models.TextField(_("error"), blank=True)
     # WeCom's invalid_sender_list / invalid_external_contact_list.
-    invalid_senders = models.JSONField(default=list, blank=True)
-    invalid_tags = models.JSONField(default=list, blank=True)
+    invalid_senders = models.JSONField(_("staff members WeCom did not take"), default=list, blank=True)
+    invalid_tags = models.JSONField(_("tags WeCom did not take"), default=list, blank=True)
     # userid -> {"published": bool, "reach": customers who can see it once published}.
     publishers = models.JSONField(_("publishers"), default=dict, blank=True)
     comments = models.PositiveIntegerField(_("comments"), default=0)
@@ -42,7 +42,7 @@ class WeComMoment(models.Model):
     idempotency_key = models.CharField(max_length=64, null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
-    submitted_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(_("sent to WeCom at"), null=True, blank=True)
     last_polled_at = models.DateTimeField(_("last polled"), null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -310,9 +310,22 @@ def moment_poll(*, moment_id: int) -> dict[str, Any]:
     return {"state": state, **moment_engagement_poll(moment_id=moment_id)}
 
 
+PENDING_RETRY_AFTER = timedelta(minutes=5)
+
+
 def moments_poll_due() -> dict[str, int]:
-    """Poll every due moment; one failing moment (logged) does not stop the others."""
-    counts = {"polled": 0, "failed": 0}
+    """Send again the moments still pending a while after they were recorded (their task met a
+    transport error or was lost), then poll every due moment; one failing moment (logged) does not
+    stop the others."""
+    counts = {"polled": 0, "failed": 0, "resubmitted": 0}
+    stale = WeComMoment.objects.filter(state=MomentState.PENDING, created_at__lt=timezone.now() - PENDING_RETRY_AFTER)
+    for moment_id in list(stale.values_list("pk", flat=True)[:POLL_BATCH]):
+        try:
+            moment_submit(moment_id=moment_id)
+            counts["resubmitted"] += 1
+        except Exception:
+            logger.exception("moment %s submit failed", moment_id)
+            counts["failed"] += 1
     for moment_id in list(moments_due()):
         try:
             moment_poll(moment_id=moment_id)

@@ -119,6 +119,24 @@ def test_due_moments_are_polled_by_the_periodic_task(sandbox, corp, api_client, 
     assert moment.pk not in list(moments_due())
 
 
+def test_a_moment_whose_sending_met_a_transport_error_is_sent_by_the_periodic_task(sandbox, corp, api_client,
+                                                                                   django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    # No worker ran the task (or it failed before WeCom answered): the moment stays pending.
+    response = _post(api_client, corp, django_capture_on_commit_callbacks, text="补发")
+    moment = WeComMoment.objects.get(pk=response.json()["id"])
+    assert moment.state == "pending"
+    assert moments_poll_due()["resubmitted"] == 0  # a fresh one is left to its task
+    WeComMoment.objects.filter(pk=moment.pk).update(created_at=timezone.now() - timedelta(minutes=6))
+    assert moments_poll_due()["resubmitted"] == 1
+    moment.refresh_from_db()
+    assert moment.state == "submitted"
+    assert len(sandbox.control.requests(app_id=corp.app_id, path_contains="add_moment_task")) == 1
+
+
 def test_an_expired_media_id_is_uploaded_again(sandbox, corp, api_client, celery_eager, django_capture_on_commit_callbacks):
     video = media_file_create(name="v.mp4", content=MP4)
     cover = media_file_create(name="c.png", content=PNG)
