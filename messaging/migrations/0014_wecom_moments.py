@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0003_template_daily_quota'),
-        ('messaging', '0012_inbox'),
+        ('messaging', '0013_groupwelcometemplate'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
