@@ -31,6 +31,8 @@ class MessagingError(ErrorCatalogue):
     SYNC_BAD_ACCOUNT = "sync_bad_account", _("This sync job does not apply to this account.")
     # WeCom hand-over of customers
     HANDOVER_INVALID = "wecom_handover_invalid", _("This hand-over cannot be made as asked.")
+    # WeCom customer moments (客户朋友圈)
+    MOMENT_INVALID = "wecom_moment_invalid", _("This moment cannot be published as asked.")
     # The template library (template messages and subscribe templates mirrored from WeChat)
     TEMPLATE_SYNC_UNSUPPORTED = "template_sync_unsupported", _("Only service accounts and mini-programs have a template library.")
     TEMPLATE_SYNC_FAILED = "template_sync_failed", _("WeChat did not give the template library."), status.HTTP_502_BAD_GATEWAY, status.HTTP_503_SERVICE_UNAVAILABLE

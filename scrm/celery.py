@@ -56,4 +56,7 @@ app.conf.beat_schedule = {
     "dashboard-refresh": {"task": "console.tasks.dashboard_refresh_task", "schedule": 240.0, "options": {"expires": 200}},
     "message-templates-sync": {"task": "messaging.template_library.tasks.message_templates_sync_all_task", "schedule": 6 * 3600.0},
     "article-stats-poll": {"task": "messaging.content.tasks.article_stats_poll_all_task", "schedule": 24 * 3600.0},
+    # WeCom pushes no moment comments or likes: moments' job results and engagement are polled
+    # (each moment at most every 30 minutes for 30 days; messaging/channels/wecom_moments.py).
+    "wecom-moments-poll": {"task": "messaging.channels.tasks.moments_poll_due_task", "schedule": 600.0, "options": {"expires": 540}},
 }

@@ -136,6 +136,7 @@ UNFOLD = {
                     _item(_("WeCom hand-overs"), "swap_horiz", "messaging.wecomhandover"),
                     _item(_("WeCom customer groups"), "groups", "customers.wecomgroupchat"),
                     _item(_("Group welcome templates"), "celebration", "messaging.groupwelcometemplate"),
+                    _item(_("WeCom moments"), "photo_library", "messaging.wecommoment"),
                     _item(_("Custom menus"), "menu", "menus.menu"),
                 ],
             },

@@ -34,6 +34,7 @@ PENDING_ELSEWHERE: dict[tuple[str, str], str] = {
     ("writes", "devtools/benchmarks/campaign_dispatch.py"): "removing the benchmark's own identities and events",
     ("writes", "devtools/benchmarks/welcome.py"): "removing the customers and identities its callbacks created",
     ("writes", "devtools/benchmarks/group_sync.py"): "the known members' identities it sets up and their removal (with its groups)",
+    ("writes", "devtools/benchmarks/wecom_contact_sync.py"): "removing the benchmark's own corp: its staff directory rows",
     ("writes", "devtools/benchmarks/inbox.py"): "the conversations' customers it sets up as a population would, and their removal",
     # Not an optional dependency: the audience class an integrator names on the command line.
     ("import_error", "devtools/simulator/audience.py"): "loading the --audience dotted path, a typo reported as a CommandError",

@@ -109,6 +109,7 @@ CONTRACT_CODES = {
     "article_not_editable",
     "content_remote_failed",
     "wecom_handover_invalid",
+    "wecom_moment_invalid",
     # messaging.errors.SendErrorCode (recorded on deliveries)
     "timeout",
     "connection_error",

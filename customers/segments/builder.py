@@ -106,6 +106,8 @@ EVENT_TYPE_LABELS = {
     "wecom.del_staff": gettext_lazy("Removed one of several WeCom staff members"),
     "wecom.edit_contact": gettext_lazy("Edited by a WeCom staff member (remark, tags)"),
     "wecom.transfer_fail": gettext_lazy("WeCom hand-over failed"),
+    "wecom.moment_comment": gettext_lazy("Commented on a WeCom moment"),
+    "wecom.moment_like": gettext_lazy("Liked a WeCom moment"),
     "inbox.read": gettext_lazy("Read an inbox message"),
     "push.sent": gettext_lazy("Received a push"),
 }

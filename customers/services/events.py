@@ -20,7 +20,7 @@ from scrm.errors import ApplicationError
 from scrm.sqltools import render, table
 
 # Event types that mean the customer did something (as opposed to something done to them).
-ENGAGEMENT_EVENT_PREFIXES = ("wechat.message", "wechat.click", "wechat.view", "wechat.scan", "wechat.subscribe", "link.", "mp.", "inbox.read", "conversion")
+ENGAGEMENT_EVENT_PREFIXES = ("wechat.message", "wechat.click", "wechat.view", "wechat.scan", "wechat.subscribe", "link.", "mp.", "inbox.read", "conversion", "wecom.moment_")
 
 # Inserts a batch (skipping stored dedupe keys) and moves last_engaged_at for the engaging ones.
 # Params: created_at, the eight column arrays, one LIKE pattern per ENGAGEMENT_EVENT_PREFIXES entry,

@@ -32,4 +32,6 @@ ZH_HANS = {
     "Intervals": "间隔规则",
     "Console": "控制台",
     "Audit log": "审计日志",
+    # Django admin's filter heading, reused by the customer list's filter form (customers/admin.py).
+    " By %(filter_title)s ": " 按%(filter_title)s ",
 }

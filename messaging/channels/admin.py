@@ -1,7 +1,8 @@
 """Console pages of the channels feature, read-only records: WeCom hand-overs (started through the
 API or the console's form, messaging/channels/handover_console.py, which audit them), the corp's
 staff directory (written by the sync and change_contact events), customer groups (sync and
-change_external_chat) and the welcome messages sent."""
+change_external_chat), the welcome messages sent and the customer moments (made through the API,
+polled from WeCom)."""
 
 from django.contrib import admin
 from django.utils.html import format_html, format_html_join
@@ -12,6 +13,7 @@ from customers.wecom.models import WeComGroupChat, WeComGroupMember, WeComStaff
 from customers.wecom.selectors import group_daily_stats, group_member_counts, groups_list
 from messaging.channels.handover_console import handover_start_view
 from messaging.channels.models import GroupWelcomeTemplate, WeComHandover, WeComHandoverItem, WelcomeMessage
+from messaging.channels.moment_models import WeComMoment
 
 
 class HandoverItemInline(admin.TabularInline):
@@ -133,3 +135,19 @@ class GroupWelcomeTemplateAdmin(RecordAdmin):
     list_filter = ["account"]
     search_fields = ["name", "text", "=template_id"]
     readonly_fields = ["account", "name", "text", "attachment", "notify", "template_id", "created_by", "created_at", "updated_at"]
+
+
+@admin.register(WeComMoment)
+class WeComMomentAdmin(RecordAdmin):
+    list_display = ["id", "account", "short_text", "state", "comments", "likes", "created_at", "last_polled_at"]
+    list_filter = ["state", "account"]
+    search_fields = ["text", "moment_id"]
+    date_hierarchy = "created_at"
+    readonly_fields = ["account", "text", "attachments", "sender_userids", "tag_ids", "state", "moment_id", "errcode", "error",
+                       "invalid_senders", "invalid_tags", "publishers", "comments", "likes", "created_by", "created_at",
+                       "submitted_at", "last_polled_at"]
+    exclude = ["jobid", "remote_tag_ids", "idempotency_key"]
+
+    @admin.display(description=_("text"))
+    def short_text(self, obj) -> str:
+        return (obj.text[:40] + "…") if len(obj.text) > 40 else obj.text

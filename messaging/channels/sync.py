@@ -1,6 +1,6 @@
 """Running sync jobs: importing an account's existing audience (service-account followers: user/get
-pages of 10,000, then user/info/batchget 100 at a time; WeCom external contacts: per staff member
-externalcontact/list, then get) and pushing tags.
+pages of 10,000, then user/info/batchget 100 at a time; WeCom external contacts: batch/get_by_user
+for up to 100 staff members a call, 100 pairs a page) and pushing tags.
 
 A SyncJob row carries the cursor. Each page is imported and the cursor advanced in one
 transaction, so a run that dies mid-page repeats only that page, and repeating it changes nothing
@@ -20,7 +20,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from customers.models import TagSource
-from customers.wecom.services import RelationRow, relations_import_bulk
+from customers.wecom.bulk import RelationRow, relations_import_bulk
 from messaging.channels import wecom
 from messaging.channels.audience import contact_row, follower_row, identities_import
 from messaging.channels.clients import wechat_client, wecom_client
@@ -187,8 +187,36 @@ def _oa_followers_page(job: SyncJob) -> bool:
     return not following_next
 
 
+# 批量获取客户详情 (externalcontact/batch/get_by_user, https://developer.work.weixin.qq.com/document/path/92994):
+# up to 100 staff members a call, up to 100 pairs a page. Pages are gathered up to ROWS_PER_STEP pairs
+# and applied with set-based writes in one transaction with the cursor.
+BATCH_STAFF = 100
+BATCH_LIMIT = 100
+ROWS_PER_STEP = 5000
+
+
+def _corp_tag_names(client) -> dict[str, dict[str, str]]:
+    """tag id → {"tag_name", "group_name"}: batch/get_by_user names a pair's corp tags by id only."""
+    names: dict[str, dict[str, str]] = {}
+    for group in client.post("externalcontact/get_corp_tag_list", data={}).get("tag_group") or []:
+        for tag in group.get("tag") or []:
+            names[str(tag["id"])] = {"tag_name": tag.get("name", ""), "group_name": group.get("group_name", "")}
+    return names
+
+
+def _batch_item_detail(item: dict[str, Any], tag_names: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """One batch/get_by_user entry as an externalcontact/get answer with that one follow_user."""
+    follow = dict(item.get("follow_info") or {})
+    if "tags" not in follow:
+        follow["tags"] = [
+            {"tag_id": tid, "type": 1, **tag_names.get(str(tid), {"tag_name": "", "group_name": ""})}
+            for tid in follow.get("tag_id") or []
+        ]
+    return {"external_contact": item.get("external_contact") or {}, "follow_user": [follow]}
+
+
 def _wecom_contacts_page(job: SyncJob) -> bool:
-    """Import the external contacts of one staff member; True when every staff member is done."""
+    """Import up to ROWS_PER_STEP (staff member, contact) pairs; True when every staff member is done."""
 
     account = job.account
     client = wecom_client(account)
@@ -196,26 +224,41 @@ def _wecom_contacts_page(job: SyncJob) -> bool:
     if "staff" not in cursor:
         tags_pull(account=account)
         staff_directory_sync(account)
-        cursor = {"staff": list(client.external_contact.get_follow_user_list().get("follow_user") or []), "index": 0}
+        cursor = {"staff": list(client.external_contact.get_follow_user_list().get("follow_user") or []), "chunk": 0, "page": ""}
         SyncJob.objects.filter(pk=job.pk).update(cursor=cursor)
         job.cursor = cursor
-    index = int(cursor.get("index", 0))
     staff = cursor["staff"]
-    if index >= len(staff):
+    chunk, page_cursor = int(cursor.get("chunk", 0)), cursor.get("page") or ""
+    if chunk * BATCH_STAFF >= len(staff):
         return True
-    userid = staff[index]
-    external_ids = client.external_contact.list(userid).get("external_userid") or []
-    details = [client.external_contact.get(eid) for eid in external_ids]
-    rows = [contact_row(detail, userid) for detail in details]
+    tag_names = getattr(job, "_tag_names", None)
+    if tag_names is None:
+        tag_names = job._tag_names = _corp_tag_names(client)
+    items: list[dict[str, Any]] = []
+    while len(items) < ROWS_PER_STEP and chunk * BATCH_STAFF < len(staff):
+        answer = client.post(
+            "externalcontact/batch/get_by_user",
+            data={"userid_list": staff[chunk * BATCH_STAFF : (chunk + 1) * BATCH_STAFF], "cursor": page_cursor, "limit": BATCH_LIMIT},
+        )
+        items += answer.get("external_contact_list") or []
+        page_cursor = answer.get("next_cursor") or ""
+        if not page_cursor:
+            chunk += 1
+    pairs = []
+    for item in items:
+        detail = _batch_item_detail(item, tag_names)
+        userid = detail["follow_user"][0].get("userid") or ""
+        if detail["external_contact"].get("external_userid") and userid:
+            pairs.append((contact_row(detail, userid), userid, detail))
     with transaction.atomic():
-        created = identities_import(account=account, rows=rows, tag_source=TagSource.WECOM)
+        created = identities_import(account=account, rows=[row for row, _, _ in pairs], tag_source=TagSource.WECOM)
         relations_import_bulk(
             account_id=account.pk,
             kind=account.identity_kind,
             rows=[
                 RelationRow(external_id=row.external_id, staff_userid=userid, follow=wecom.follow_info(detail, userid))
-                for row, detail in zip(rows, details, strict=True)
+                for row, userid, detail in pairs
             ],
         )
-        _page_commit(job, cursor={**cursor, "index": index + 1}, processed=len(rows), created=created)
-    return index + 1 >= len(staff)
+        _page_commit(job, cursor={**cursor, "chunk": chunk, "page": page_cursor}, processed=len(pairs), created=created)
+    return chunk * BATCH_STAFF >= len(staff)

@@ -13,10 +13,12 @@ from messaging.channels.handover import handover_poll, handover_submit, handover
 from messaging.channels.models import SyncJob, SyncJobState
 from messaging.channels.sync import sync_job_run, sync_jobs_stalled
 from messaging.channels.wecom import group_message_reports_dispatch
+from messaging.channels.wecom_moments import moment_poll, moment_submit, moments_poll_due
 from messaging.channels.welcome import WELCOME_WINDOW, welcome_media_refresh, welcome_send
 
 __all__ = [
-    "handover_poll_task", "handover_submit_task", "handovers_poll_due_task", "media_refresh_for_welcomes_task", "sync_job_run_task",
+    "handover_poll_task", "handover_submit_task", "handovers_poll_due_task", "media_refresh_for_welcomes_task", "moment_poll_task",
+    "moment_submit_task", "moments_poll_due_task", "sync_job_run_task",
     "sync_jobs_sweep_task", "wecom_group_reports_fetch_task", "welcome_send_task",
 ]
 
@@ -82,3 +84,22 @@ def handover_poll_task(handover_id: int) -> dict:
 def handovers_poll_due_task() -> dict:
     """Beat: read transfer_result for open hand-overs with customers waiting (each at most hourly)."""
     return handovers_poll_due()
+
+
+# Transport errors (no errcode) are retried; WeCom's refusals are recorded on the moment.
+@shared_task(autoretry_for=(ConnectionError, OSError), retry_backoff=30, max_retries=5)
+def moment_submit_task(moment_id: int) -> str:
+    """Send a recorded moment to WeCom (add_moment_task) once."""
+    return moment_submit(moment_id=moment_id)
+
+
+@shared_task
+def moment_poll_task(moment_id: int) -> dict:
+    """One moment's job result or engagement (comments and likes as customers' events)."""
+    return moment_poll(moment_id=moment_id)
+
+
+@shared_task
+def moments_poll_due_task() -> dict:
+    """Every due moment (scrm/celery.py schedules it every 10 minutes)."""
+    return moments_poll_due()

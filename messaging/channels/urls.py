@@ -1,6 +1,6 @@
 from django.urls import path
 
-from messaging.channels import apis, group_apis, handover_apis
+from messaging.channels import apis, group_apis, handover_apis, moment_apis
 
 app_name = "channels"
 
@@ -17,5 +17,8 @@ urlpatterns = [
     path("wecom/groups/<int:pk>/", group_apis.GroupDetailApi.as_view(), name="wecom-group-detail"),
     path("wecom/group-welcome-templates/", group_apis.WelcomeTemplateListApi.as_view(), name="wecom-group-welcome-list"),
     path("wecom/group-welcome-templates/<int:pk>/", group_apis.WelcomeTemplateDetailApi.as_view(), name="wecom-group-welcome-detail"),
+    path("wecom/moments/", moment_apis.MomentListApi.as_view(), name="wecom-moment-list"),
+    path("wecom/moments/<int:pk>/", moment_apis.MomentDetailApi.as_view(), name="wecom-moment-detail"),
+    path("wecom/moments/<int:pk>/poll/", moment_apis.MomentPollApi.as_view(), name="wecom-moment-poll"),
     path("wecom/unassigned/", handover_apis.UnassignedListApi.as_view(), name="wecom-unassigned"),
 ]

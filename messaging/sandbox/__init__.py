@@ -44,6 +44,13 @@ APIs (shapes and error codes as WeChat; errors are HTTP 200 with a JSON errcode)
   chat_type=group (sender = owner, chat_id_list ≤2000; results per chat_id: 2 not the sender's group,
   3 past the group's month limit) and groupchat/list, groupchat/get (handlers/wecom_groups.py);
   group_welcome_template/add|edit|get|del (handlers/wecom_group_welcome.py: ≤100, text ≤3000 bytes).
+- WeCom batch/get_by_user (handlers/wecom_batch.py): 1–100 userids, limit default 50 (above 100 taken
+  as 100), an opaque cursor, `tag_id` in follow_info.
+- WeCom moments (handlers/wecom_moments.py): add_moment_task (text ≤2000 characters / 4000 bytes; ≤9
+  images, or 1 video, or 1 link; jobid valid 24 h), get_moment_task_result (status 1, 2, 3 one step per
+  query), get_moment_list (≤30 days, ≤20), get_moment_task, get_moment_customer_list,
+  get_moment_send_result, get_moment_comments; `publish_moment` and `moment_interaction` (comment / like)
+  play the staff member and the customers.
 - WeCom media (handlers/media.py): media/upload (multipart; types and sizes as documented; media_id
   valid 3 days, then 40007), media/uploadimg (JPG/PNG ≤2 MB, 100 a day).
 - Every send API call counts against an optional daily quota per app (45009 beyond it) and is recorded

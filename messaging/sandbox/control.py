@@ -125,9 +125,11 @@ class SandboxControl:
                          external_userid=external_userid, unionid=unionid, name=name, state=state)["welcome_code"]
 
     def add_external_contacts(self, corp_id: str, staff_userid: str, count: int, *, unionid_prefix: str | None = None,
-                              external_prefix: str | None = None) -> list[str]:
+                              external_prefix: str | None = None, also_staff: list[str] | None = None) -> list[str]:
+        """`count` new contacts of the staff member (and of each of `also_staff`: shared customers)."""
         return self.call("add_external_contacts", corp_id=corp_id, staff_userid=staff_userid, count=count,
-                         unionid_prefix=unionid_prefix, external_prefix=external_prefix)["external_userids"]
+                         unionid_prefix=unionid_prefix, external_prefix=external_prefix,
+                         also_staff=also_staff or [])["external_userids"]
 
     def add_group_chats(self, corp_id: str, count: int, *, members: int, owner: str | None = None, pool: int | None = None,
                         external_prefix: str | None = None, unionid_prefix: str | None = None, chat_prefix: str | None = None) -> list[str]:
@@ -138,6 +140,16 @@ class SandboxControl:
     def confirm_group_task(self, corp_id: str, msgid: str) -> dict:
         """The staff member confirms the group message: returns {external_userid: {status, send_time}}."""
         return self.call("confirm_group_task", corp_id=corp_id, msgid=msgid)["results"]
+
+    def publish_moment(self, corp_id: str, moment_id: str, userid: str) -> dict:
+        """The staff member publishes the moment (WeCom's client); returns how many customers see it."""
+        return self.call("publish_moment", corp_id=corp_id, moment_id=moment_id, userid=userid)
+
+    def moment_interaction(self, corp_id: str, moment_id: str, userid: str, external_userid: str, *, kind: str,
+                           at: int | None = None) -> dict:
+        """A customer comments on (kind="comment") or likes (kind="like") the staff member's moment."""
+        return self.call("moment_interaction", corp_id=corp_id, moment_id=moment_id, userid=userid,
+                         external_userid=external_userid, kind=kind, at=at)
 
     # --- faults and time -------------------------------------------------------------------
     def set_faults(self, **faults: Any) -> dict:

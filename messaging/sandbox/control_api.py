@@ -16,6 +16,7 @@ from messaging.sandbox import content_control, wecom_groups_control
 from messaging.sandbox.eventpost import Callback
 from messaging.sandbox.events import apply_user_event, wecom_add_contact
 from messaging.sandbox.handlers.wecom import confirm_task
+from messaging.sandbox.handlers.wecom_moments import moment_interact, moment_publish
 from messaging.sandbox.rates import request_rates
 from messaging.sandbox.state import App, User
 
@@ -200,10 +201,14 @@ def add_external_contacts(server, params: dict) -> dict:
     unionid_prefix = params.get("unionid_prefix")
     start = len(app.order)
     ids = []
+    # also_staff: other staff members who add each new contact too (a customer shared by several).
+    also = [s for s in params.get("also_staff") or [] if s and s != staff]
     for i in range(start, start + count):
-        wecom_add_contact(server.state, app, staff_userid=staff, external_userid=f"{prefix}{i:07d}",
-                          unionid=f"{unionid_prefix}{i:07d}" if unionid_prefix else "")
-        ids.append(f"{prefix}{i:07d}")
+        external = f"{prefix}{i:07d}"
+        for member in (staff, *also):
+            wecom_add_contact(server.state, app, staff_userid=member, external_userid=external,
+                              unionid=f"{unionid_prefix}{i:07d}" if unionid_prefix else "")
+        ids.append(external)
     return {"external_userids": ids}
 
 
@@ -221,6 +226,20 @@ def confirm_group_task(server, params: dict) -> dict:
     app = _app(server, params, "corp_id")
     task = confirm_task(server.state, app, params.get("msgid") or "")
     return {"msgid": params.get("msgid"), "results": task["results"]}
+
+
+def publish_moment(server, params: dict) -> dict:
+    """A staff member publishes a moment task in the WeCom client."""
+    app = _app(server, params, "corp_id")
+    return moment_publish(app, params.get("moment_id") or "", params.get("userid") or "")
+
+
+def moment_interaction(server, params: dict) -> dict:
+    """A customer comments on or likes a staff member's published moment (kind comment | like)."""
+    app = _app(server, params, "corp_id")
+    at = int(params.get("at") or server.state.now())
+    return moment_interact(app, params.get("moment_id") or "", params.get("userid") or "",
+                           params.get("external_userid") or "", kind=params.get("kind") or "", at=at)
 
 
 def add_template(server, params: dict) -> dict:
@@ -351,6 +370,7 @@ ROUTES: dict[str, Any] = {
     "grant_consent": grant_consent, "consent": consent, "create_login_code": create_login_code,
     "set_outcome": set_outcome, "add_wecom_staff": add_wecom_staff, "add_external_contact": add_external_contact,
     "add_external_contacts": add_external_contacts, "confirm_group_task": confirm_group_task,
+    "publish_moment": publish_moment, "moment_interaction": moment_interaction,
     "add_template": add_template, "remove_template": remove_template, "templates": templates,
     "set_faults": set_faults, "set_daily_quota": set_daily_quota, "reset_faults": reset_faults, "advance_clock": advance_clock,
     "requests": requests_, "sent_messages": sent_messages, "token_fetch_count": token_fetch_count,

@@ -132,6 +132,9 @@ class App:
     transfer_times: dict[str, list[float]] = field(default_factory=dict)
     group_chats: dict[str, dict] = field(default_factory=dict)  # chat_id -> groupchat/get's group_chat
     group_welcome_templates: dict[str, dict] = field(default_factory=dict)  # template_id -> {template, notify}
+    # Customer moments (handlers/wecom_moments.py): jobid -> add_moment_task job, moment_id -> moment.
+    moment_jobs: dict[str, dict] = field(default_factory=dict)
+    moments: dict[str, dict] = field(default_factory=dict)
     # Tokens and quotas.
     current_token: str = ""
     previous_token: str = ""  # still valid until its overlap ends (service accounts, mini-programs)

@@ -328,6 +328,9 @@ def console_sample_data() -> list[str]:
         audit_record(user=user, action="change", obj=campaign, changes={"name": {"before": "a", "after": "b"}})
     first_or(AutoReplyRule, lambda: AutoReplyRule.objects.create(account=account, keyword="hi", reply_text="hello"))
     first_or(InboundMessage, lambda: InboundMessage.objects.create(account=account, dedupe_key="walk-1", raw_payload="<xml/>"))
+    from messaging.channels.moment_models import WeComMoment
+
+    first_or(WeComMoment, lambda: WeComMoment.objects.create(account=account, text="新品上市，欢迎到店咨询"))
     try:
         from messaging.template_library.models import MessageTemplate
 

@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from customers.models import ChannelIdentity, Customer, CustomerTag, CustomerUnionId
+from messaging.channels import sync
 from messaging.channels.clients import wechat_client
 from messaging.channels.models import SyncJob, TagMirror
 from messaging.channels.services import sync_job_start
@@ -89,7 +90,7 @@ def test_follower_import_mirrors_wechat_tags_and_members(sandbox, oa_account):
     assert CustomerTag.objects.get(tag=mirror.tag).source == "wechat_sync"
 
 
-def test_wecom_contacts_import_per_staff_member(sandbox, wecom_account):
+def test_wecom_contacts_import_per_staff_member(sandbox, wecom_account, monkeypatch):
     control = sandbox.control
     for staff in ("staff-a", "staff-b"):
         control.add_wecom_staff(wecom_account.app_id, staff)
@@ -97,8 +98,11 @@ def test_wecom_contacts_import_per_staff_member(sandbox, wecom_account):
     b = control.add_external_contacts(wecom_account.app_id, "staff-b", 2)
     # A customer both staff members know is one identity.
     control.add_external_contact(wecom_account.app_id, "staff-b", a[0])
+    monkeypatch.setattr(sync, "ROWS_PER_STEP", 2)
+    monkeypatch.setattr(sync, "BATCH_LIMIT", 2)
     job = _start(wecom_account, kind="wecom_contacts")
-    assert sync_job_run(job_id=job.pk, max_pages=1).status == "more"
+    first = sync_job_run(job_id=job.pk, max_pages=1)
+    assert first.status == "more" and first.job.processed == 2
     result = sync_job_run(job_id=job.pk)
     assert result.status == "done"
     identities = ChannelIdentity.objects.filter(account=wecom_account)
@@ -107,6 +111,49 @@ def test_wecom_contacts_import_per_staff_member(sandbox, wecom_account):
     assert identities.get(external_id=b[0]).owner_staff_id == "staff-b"
     assert identities.get(external_id=a[2]).unionid.startswith("wu-")
     assert Customer.objects.count() == 5
+    assert result.job.processed == 6  # pairs: a[0] is listed for both staff members
+
+
+def test_wecom_contacts_import_reads_pages_of_staff_members_in_batches(sandbox, wecom_account):
+    """batch/get_by_user: at most 100 staff members a call and 100 pairs a page (page 92994); a
+    customer of three staff members is one customer with three relationships."""
+    control = sandbox.control
+    staff = [f"s{i:03d}" for i in range(130)]
+    for member in staff:
+        control.add_wecom_staff(wecom_account.app_id, member)
+    shared = control.add_external_contacts(wecom_account.app_id, "s000", 40, also_staff=["s001", "s129"])
+    single = control.add_external_contacts(wecom_account.app_id, "s129", 150)
+    result = sync_job_run(job_id=_start(wecom_account, kind="wecom_contacts").pk)
+    assert result.status == "done" and result.job.processed == 40 * 3 + 150
+    assert ChannelIdentity.objects.filter(account=wecom_account).count() == Customer.objects.count() == 190
+    identity = ChannelIdentity.objects.get(external_id=shared[5])
+    assert set(identity.wecom_relations.values_list("staff_userid", flat=True)) == {"s000", "s001", "s129"}
+    assert ChannelIdentity.objects.get(external_id=single[0]).owner_staff_id == "s129"
+    calls = [r["path"] for r in control.requests(app_id=wecom_account.app_id)]
+    assert not any(p.endswith("externalcontact/get") for p in calls)
+    # 130 staff members: two lists (100 + 30); pages of at most 100 pairs.
+    batch = [r for r in control.requests(app_id=wecom_account.app_id) if r["path"].endswith("batch/get_by_user")]
+    assert {len(r["body"]["userid_list"]) for r in batch} == {100, 30}
+    assert all(r["body"]["limit"] == 100 for r in batch)
+
+
+def test_sandbox_batch_get_by_user_keeps_wecom_limits(sandbox, wecom_account):
+    control = sandbox.control
+    client = sandbox.wecom_client(wecom_account.app_id, wecom_account.app_secret)
+    control.add_wecom_staff(wecom_account.app_id, "a")
+    control.add_external_contacts(wecom_account.app_id, "a", 130)
+    # limit above 100 is taken as 100; the default is 50.
+    page = client.post("externalcontact/batch/get_by_user", data={"userid_list": ["a"], "limit": 500})
+    assert len(page["external_contact_list"]) == 100 and page["next_cursor"]
+    assert "tag_id" in page["external_contact_list"][0]["follow_info"]
+    rest = client.post("externalcontact/batch/get_by_user", data={"userid_list": ["a"], "cursor": page["next_cursor"]})
+    assert len(rest["external_contact_list"]) == 30 and rest["next_cursor"] == ""
+    assert len(client.post("externalcontact/batch/get_by_user", data={"userid_list": ["a"]})["external_contact_list"]) == 50
+    for body, code in (({"userid_list": [f"x{i}" for i in range(101)]}, 40058), ({"userid_list": ["nobody"]}, 60111),
+                       ({"userid_list": ["a"], "cursor": "garbage"}, 40058)):
+        with pytest.raises(Exception) as error:
+            client.post("externalcontact/batch/get_by_user", data=body)
+        assert getattr(error.value, "errcode", None) == code
 
 
 def test_sync_job_api_starts_a_job_and_reports_progress(sandbox, oa_account, api_client, celery_eager, django_capture_on_commit_callbacks):

@@ -20,6 +20,7 @@ from devtools.benchmarks import (
     group_sync,
     inbox,
     segments,
+    wecom_contact_sync,
     welcome,
 )
 from devtools.population import population_generate, vacuum_analyze
@@ -33,6 +34,7 @@ BENCHMARKS = {
     "messaging.welcome": welcome,
     "messaging.follower_sync": follower_sync,
     "messaging.group_sync": group_sync,
+    "messaging.wecom_contact_sync": wecom_contact_sync,
     "messaging.inbox": inbox,
     "campaigns.planning": campaign_planning,
     "campaigns.dispatch": campaign_dispatch,

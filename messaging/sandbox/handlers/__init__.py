@@ -48,10 +48,12 @@ def build_routes() -> tuple[dict[str, Handler], dict[str, Handler], dict[str, Ha
         tokens,
         users,
         wecom,
+        wecom_batch,
         wecom_directory,
         wecom_group_welcome,
         wecom_groups,
         wecom_handover,
+        wecom_moments,
         wecom_tags,
     )
 
@@ -60,6 +62,6 @@ def build_routes() -> tuple[dict[str, Handler], dict[str, Handler], dict[str, Ha
         **official.ROUTES, **users.ROUTES, **miniprogram.ROUTES, **templates.ROUTES, **materials.ROUTES,
         **articles.ROUTES, **mass_content.ROUTES, **datacube.ROUTES, **menus.ROUTES,
     }
-    wecom_routes = {**wecom.ROUTES, **media.ROUTES, **wecom_directory.ROUTES, **wecom_groups.ROUTES, **wecom_handover.ROUTES,
-                    **wecom_group_welcome.ROUTES, **wecom_tags.ROUTES}
+    wecom_routes = {**wecom.ROUTES, **wecom_batch.ROUTES, **media.ROUTES, **wecom_directory.ROUTES, **wecom_groups.ROUTES,
+                    **wecom_handover.ROUTES, **wecom_group_welcome.ROUTES, **wecom_moments.ROUTES, **wecom_tags.ROUTES}
     return public, wechat, wecom_routes

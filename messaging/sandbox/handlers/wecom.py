@@ -52,25 +52,6 @@ def follow_user_list(ctx: Ctx) -> dict:
     return {"follow_user": list(ctx.app.staff)}
 
 
-def batch_get_by_user(ctx: Ctx) -> dict:
-    app = ctx.app
-    staff_ids = ctx.body.get("userid_list") or ([ctx.body["userid"]] if ctx.body.get("userid") else [])
-    if not staff_ids or len(staff_ids) > 100:
-        raise ApiError(40058, "userid_list must hold 1 to 100 userids")
-    for staff in staff_ids:
-        _staff(ctx, staff)
-    limit = min(int(ctx.body.get("limit") or 50), 100)
-    start = int(ctx.body.get("cursor") or 0)
-    rows = [(e, s) for e, rel in app.follows.items() for s in staff_ids if s in rel]
-    page = rows[start:start + limit]
-    return {
-        "external_contact_list": [
-            {"external_contact": _contact_json(app, e), "follow_info": _follow_json(app.follows[e][s])} for e, s in page
-        ],
-        "next_cursor": str(start + limit) if start + limit < len(rows) else "",
-    }
-
-
 def add_contact_way(ctx: Ctx) -> dict:
     body = ctx.body
     if body.get("type") not in (1, 2) or body.get("scene") not in (1, 2):
@@ -276,7 +257,6 @@ ROUTES = {
     "/cgi-bin/externalcontact/get": contact_get,
     "/cgi-bin/externalcontact/list": contact_list,
     "/cgi-bin/externalcontact/get_follow_user_list": follow_user_list,
-    "/cgi-bin/externalcontact/batch/get_by_user": batch_get_by_user,
     "/cgi-bin/externalcontact/add_contact_way": add_contact_way,
     "/cgi-bin/externalcontact/get_contact_way": get_contact_way,
     "/cgi-bin/externalcontact/del_contact_way": del_contact_way,
