@@ -10,10 +10,10 @@ from django.contrib import admin
 from django.contrib.admin.widgets import AdminURLFieldWidget
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from unfold.contrib.filters.admin import DropdownFilter
 from unfold.contrib.filters.forms import AutocompleteDropdownForm
 
 from audit.admin import ModelAdmin, RecordAdmin, TabularInline
+from audit.filters import SelectFilter
 from customers.models import (
     ChannelIdentity,
     ConsentCredit,
@@ -32,7 +32,7 @@ from customers.services import customer_set_phone
 from scrm.pagination import BoundedCountAdminMixin
 
 
-class FollowStateFilter(DropdownFilter):
+class FollowStateFilter(SelectFilter):
     title = _("follow state")
     parameter_name = "follow_state"
 
@@ -45,7 +45,7 @@ class FollowStateFilter(DropdownFilter):
         return queryset
 
 
-class AccountFilter(DropdownFilter):
+class AccountFilter(SelectFilter):
     title = _("channel account")
     parameter_name = "account"
 
@@ -59,7 +59,7 @@ class AccountFilter(DropdownFilter):
         return queryset
 
 
-class GenderFilter(DropdownFilter):
+class GenderFilter(SelectFilter):
     title = _("gender")
     parameter_name = "gender"
 
