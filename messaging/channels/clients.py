@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import threading
 import time
 from typing import Any
@@ -26,6 +27,7 @@ from wechatpy.exceptions import WeChatClientException
 from accounts.models import AccountKind
 from messaging.channels.errors import TOKEN_ERRORS
 from messaging.channels.hosts import api_url_check
+from messaging.channels.ratelimit import permit_spend
 from messaging.channels.tokens import TokenStore
 
 logger = logging.getLogger(__name__)
@@ -71,6 +73,8 @@ class RewritingSession(requests.Session):
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         # Here rather than in request(): redirects are sent through send() as well.
         api_url_check(request.url or "")
+        # Last thing before the request leaves: inside a rate-limited send, its grant must be fresh.
+        permit_spend()
         return super().send(request, **kwargs)
 
 
@@ -198,6 +202,18 @@ class ScrmWeComClient(SharedTokenMixin, _WeComClient):
 
 _clients: dict[tuple, Any] = {}
 _clients_lock = threading.Lock()
+
+
+def _clients_forget_after_fork() -> None:
+    """A forked child must not use its parent's clients: their pooled keep-alive sockets are shared
+    with the parent (and the child's siblings), and two processes writing requests into one socket
+    interleave them (the sandbox then reads one request's start as another's body: 47001)."""
+    global _clients_lock
+    _clients.clear()
+    _clients_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_clients_forget_after_fork)
 
 
 def _cache_key(account) -> tuple:
