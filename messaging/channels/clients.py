@@ -28,7 +28,7 @@ from accounts.models import AccountKind
 from messaging.channels.errors import TOKEN_ERRORS
 from messaging.channels.hosts import api_url_check
 from messaging.channels.ratelimit import permit_spend
-from messaging.channels.tokens import TokenStore
+from messaging.channels.tokens import PERMANENT_TOKEN_REFUSALS, TokenStore
 
 logger = logging.getLogger(__name__)
 
@@ -104,9 +104,24 @@ class SharedTokenMixin:
         self._token_memo = (token, time.monotonic() + TOKEN_MEMO_SECONDS)
         return token
 
+    @property
+    def refusal_fingerprint(self) -> str:
+        """The account as the token endpoint judges it: app id, secret and API base."""
+        raw = "\n".join((self.appid, self.secret, self._http.base_url))
+        return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+    def _raise_if_refused(self) -> None:
+        """The token endpoint refused this very account for good (40013, 40125): fail without asking."""
+        refused = self._store.refusal_get(self.refusal_fingerprint)
+        if refused is not None:
+            error = WeChatClientException(refused[0], refused[1], client=self)
+            error.token_fetch = True
+            raise error
+
     def token_refresh(self, *, stale: str | None) -> str:
         """Return a token other than `stale`, fetching one only if nobody else is doing so."""
         key = self.access_token_key
+        self._raise_if_refused()
         deadline = time.monotonic() + self._token_wait
         while True:
             token = self._store.get(key)
@@ -148,6 +163,8 @@ class SharedTokenMixin:
                 result["errcode"], result.get("errmsg", ""), client=self, request=res.request, response=res
             )
             error.token_fetch = True
+            if int(result["errcode"]) in PERMANENT_TOKEN_REFUSALS:
+                self._store.refusal_remember(self.refusal_fingerprint, int(result["errcode"]), str(result.get("errmsg", "")))
             raise error
         expires_in = int(result.get("expires_in") or 7200)
         # Stop handing the token out a little before WeChat stops accepting it.
