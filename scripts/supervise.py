@@ -17,6 +17,7 @@ supervisor exits with the command's code once it has ended — within the comman
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -57,10 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         stop_signal[0] = signum
         stopping.set()
         if child and child[0].poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 child[0].send_signal(signum)
-            except ProcessLookupError:
-                pass
 
     for signum in STOP_SIGNALS:
         signal.signal(signum, on_signal)
