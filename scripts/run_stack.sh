@@ -39,7 +39,11 @@ stop() {
     [ ${#left[@]} -eq 0 ] && break
     if [ $SECONDS -ge $deadline ]; then
       echo "still running after ${STOP_GRACE}s, killed: ${left[*]}"
-      for pid in "${left[@]}"; do pkill -KILL -P "$pid" 2>/dev/null || true; kill -KILL "$pid" 2>/dev/null || true; done
+      # A supervised worker is a grandchild here (scripts/supervise.py → celery → its pool).
+      for pid in "${left[@]}"; do
+        for child in $(pgrep -P "$pid" 2>/dev/null); do pkill -KILL -P "$child" 2>/dev/null || true; done
+        pkill -KILL -P "$pid" 2>/dev/null || true; kill -KILL "$pid" 2>/dev/null || true
+      done
       break
     fi
     sleep 0.2
@@ -65,13 +69,18 @@ if [ "${RUN_STACK_SETUP:-1}" != 0 ]; then
 fi
 
 $PY -m gunicorn scrm.wsgi:application --bind "0.0.0.0:$PORT" --workers 2 --threads 4 --graceful-timeout 5 --access-logfile - & pids+=($!)
-REMAP_SIGTERM=SIGQUIT $PY -m celery -A scrm worker -Q callbacks,dispatch,planning,analytics,default --concurrency 2 -l INFO & pids+=($!)
+# The workers and beat run under scripts/supervise.py: one that exits on its own (a Celery worker
+# dies when Redis vanishes for good: kombu's "Unrecoverable error") is started again with backoff
+# (1 s, 2, 4 … 30 s), so the stack recovers once Redis is back. The supervisor passes stop signals
+# on (QUIT below is the worker's cold shutdown) and restarts nothing after them.
+SUPERVISE="$PY scripts/supervise.py"
+REMAP_SIGTERM=SIGQUIT $SUPERVISE --name worker -- $PY -m celery -A scrm worker -Q callbacks,dispatch,planning,analytics,default --concurrency 2 -l INFO & pids+=($!)
 worker_pids+="$! "
 # WeCom welcome messages have 20 s (messaging/channels/welcome.py): a worker of their own, never
 # busy with a sync or a dispatch slice when a new contact arrives.
-REMAP_SIGTERM=SIGQUIT $PY -m celery -A scrm worker -Q welcome --concurrency 2 -n welcome@%h -l INFO & pids+=($!)
+REMAP_SIGTERM=SIGQUIT $SUPERVISE --name welcome -- $PY -m celery -A scrm worker -Q welcome --concurrency 2 -n welcome@%h -l INFO & pids+=($!)
 worker_pids+="$! "
-$PY -m celery -A scrm beat -l INFO & pids+=($!)
+$SUPERVISE --name beat -- $PY -m celery -A scrm beat -l INFO & pids+=($!)
 
 echo "web on http://127.0.0.1:$PORT/  (admin: http://127.0.0.1:$PORT/admin/, API docs: http://127.0.0.1:$PORT/api/docs/)"
 echo "press Ctrl-C to stop"

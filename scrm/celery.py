@@ -40,6 +40,7 @@ app.conf.beat_schedule = {
     # lease and stall grace (settings), a campaign resumes within ~30 s of its worker's death.
     # Expires: a late run is pointless, the next one is seconds away.
     "campaigns-pumps-watchdog": {"task": "campaigns.tasks.campaign_pumps_watchdog_task", "schedule": 10.0, "options": {"expires": 10}},
+    "engagement-events-sweep": {"task": "customers.engagement.tasks.engagement_events_sweep_task", "schedule": 60.0, "options": {"expires": 60}},
     "engagement-events-rollup": {"task": "customers.engagement.tasks.engagement_events_rollup_task", "schedule": 24 * 3600},
     "callbacks-inbound-sweep": {"task": "messaging.callbacks.tasks.inbound_sweep_task", "schedule": 30.0},
     "miniprogram-sessions-purge": {"task": "messaging.miniprogram.tasks.mp_sessions_purge_task", "schedule": 24 * 3600},

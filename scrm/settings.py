@@ -382,6 +382,10 @@ CAMPAIGN_CLAIM_LEASE_SECONDS = env.float("CAMPAIGN_CLAIM_LEASE_SECONDS", default
 # re-pumped by the watchdog (beat, every 10 s, scrm/celery.py): with the lease, a campaign resumes
 # within about lease + watchdog period (30 s) of its worker's death.
 CAMPAIGN_PUMP_STALL_SECONDS = env.float("CAMPAIGN_PUMP_STALL_SECONDS", default=20.0)
+# The send rate limit as WeChat counts it (messaging/channels/ratelimit.py): a grant older than this
+# when its request leaves is replaced; any 1 s + JITTER holds at most the limit's grants.
+RATE_LIMIT_PERMIT_MAX_AGE = env.float("RATE_LIMIT_PERMIT_MAX_AGE", default=0.05)
+RATE_LIMIT_JITTER_SECONDS = env.float("RATE_LIMIT_JITTER_SECONDS", default=0.1)
 # The console wizard's link check: hosts (and their subdomains) campaign links may point to; empty
 # accepts any https host.
 CAMPAIGN_LINK_DOMAINS = env.list("CAMPAIGN_LINK_DOMAINS", default=[])

@@ -175,6 +175,23 @@ def page(stack, recorder):
             browser.close()
 
 
+def admin_login(page: Page) -> Page:
+    """Log the page in to the console as the demo operator, unless it already is; ends on /admin/."""
+    page.goto("/admin/")
+    if "/admin/login/" in page.url:
+        page.fill("#id_username", DEMO_LOGIN[0])
+        page.fill("#id_password", DEMO_LOGIN[1])
+        page.click("button[type=submit], input[type=submit]")
+    expect(page).to_have_url(re.compile(r"/admin/$"))
+    return page
+
+
+@pytest.fixture
+def logged_in(page) -> Page:
+    """The session's page, logged in to the console as the demo operator."""
+    return admin_login(page)
+
+
 @pytest.fixture(scope="session")
 def journey() -> Journey:
     return Journey()

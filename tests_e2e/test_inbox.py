@@ -11,18 +11,11 @@ import time
 
 from playwright.sync_api import Page, expect
 
-from tests_e2e.conftest import DEMO_LOGIN
-
 OA_APP_ID = "wxdemo0000000001"  # seed_demo's service account
 
 
-def test_41_login(page: Page):
-    page.goto("/admin/")
-    if "/admin/login/" in page.url:
-        page.fill("#id_username", DEMO_LOGIN[0])
-        page.fill("#id_password", DEMO_LOGIN[1])
-        page.click("button[type=submit], input[type=submit]")
-    expect(page).to_have_url(re.compile(r"/admin/$"))
+def test_41_login(logged_in: Page):
+    expect(logged_in).to_have_url(re.compile(r"/admin/$"))
 
 
 def test_42_answer_a_conversation(page: Page, shoot, sandbox):

@@ -12,7 +12,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests_e2e.conftest import DEMO_LOGIN
+from tests_e2e.conftest import admin_login
 
 
 def _lacks(page: Page, path: str, marker: str) -> bool:
@@ -43,10 +43,7 @@ def test_01_login(page: Page):
     page.context.clear_cookies()  # the browser is shared by the whole session: start logged out
     page.goto("/admin/")
     expect(page).to_have_url(re.compile(r"/admin/login/"))
-    page.fill("#id_username", DEMO_LOGIN[0])
-    page.fill("#id_password", DEMO_LOGIN[1])
-    page.click("button[type=submit], input[type=submit]")
-    expect(page).to_have_url(re.compile(r"/admin/$"))
+    admin_login(page)
 
 
 def test_02_navigation(page: Page):

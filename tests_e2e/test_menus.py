@@ -9,20 +9,13 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests_e2e.conftest import DEMO_LOGIN
-
 OA_NAME = "Demo 咖啡 服务号"  # seed_demo's service account
 OA_APP_ID = "wxdemo0000000001"
 
 
-def test_21_login(page: Page):
-    page.goto("/admin/")
-    if "/admin/login/" in page.url:
-        page.fill("#id_username", DEMO_LOGIN[0])
-        page.fill("#id_password", DEMO_LOGIN[1])
-        page.click("button[type=submit], input[type=submit]")
-    expect(page).to_have_url(re.compile(r"/admin/$"))
-    expect(page.locator("#nav-sidebar-inner a[href='/admin/menus/menu/']")).to_have_count(1)
+def test_21_login(logged_in: Page):
+    expect(logged_in).to_have_url(re.compile(r"/admin/$"))
+    expect(logged_in.locator("#nav-sidebar-inner a[href='/admin/menus/menu/']")).to_have_count(1)
 
 
 def test_22_menu_editor_with_preview(page: Page, journey, shoot, api):

@@ -12,7 +12,6 @@ import time
 
 from playwright.sync_api import Page, expect
 
-from tests_e2e.conftest import DEMO_LOGIN
 from tests_e2e.stack import ROOT
 
 OA_NAME = "Demo 咖啡 服务号"
@@ -20,13 +19,8 @@ OA_APP_ID = "wxdemo0000000001"
 VERSIONS = ["周末新品 第二杯半价 今天开抢", "你的周末咖啡 少了这一杯？"]
 
 
-def test_01_login(page: Page):
-    page.goto("/admin/")
-    if "/admin/login/" in page.url:
-        page.fill("#id_username", DEMO_LOGIN[0])
-        page.fill("#id_password", DEMO_LOGIN[1])
-        page.click("button[type=submit], input[type=submit]")
-    expect(page).to_have_url(re.compile(r"/admin/$"))
+def test_01_login(logged_in: Page):
+    expect(logged_in).to_have_url(re.compile(r"/admin/$"))
 
 
 def seed_title_history(stack) -> None:

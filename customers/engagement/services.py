@@ -137,10 +137,18 @@ def engagement_schedule(*, event_ids: Iterable[int]) -> None:
 
 
 def _enqueue(ids: list[int]) -> None:
+    """Hand the events to the analytics queue. Runs after the recording transaction committed: a
+    broker that is down must not fail the caller (a callback row whose processing succeeded), so the
+    error is logged and the events are left to `customers.engagement.sweep`."""
     from customers.engagement.tasks import engagement_events_apply_task  # the tasks module imports this one
 
     for start in range(0, len(ids), APPLY_BATCH_SIZE):
-        engagement_events_apply_task.delay(event_ids=ids[start : start + APPLY_BATCH_SIZE])
+        try:
+            engagement_events_apply_task.delay(event_ids=ids[start : start + APPLY_BATCH_SIZE])
+        except Exception as exc:  # kombu/redis raise several types for a broker that is away
+            logger.warning("engagement: %s events not handed to the broker (%s: %s); the sweep applies them",
+                           len(ids) - start, type(exc).__name__, exc)
+            return
 
 
 # --- incremental update ----------------------------------------------------------------------

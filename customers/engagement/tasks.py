@@ -9,6 +9,7 @@ from customers.engagement.services import (
     engagement_events_rollup,
     engagement_profiles_recompute,
 )
+from customers.engagement.sweep import engagement_events_sweep
 
 
 @shared_task(name="customers.engagement.tasks.engagement_events_apply_task")
@@ -26,3 +27,9 @@ def engagement_events_rollup_task() -> int:
 def engagement_profile_recompute_task(*, customer_ids: list[int]) -> int:
     # After a merge the survivor's profile must include the merged customer's events: rebuild it.
     return engagement_profiles_recompute(customer_ids=customer_ids)
+
+
+@shared_task(name="customers.engagement.tasks.engagement_events_sweep_task")
+def engagement_events_sweep_task() -> int:
+    # Events whose hand-over to the broker failed after their commit.
+    return engagement_events_sweep()

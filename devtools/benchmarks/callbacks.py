@@ -29,7 +29,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from accounts.models import ChannelAccount
-from devtools.benchmarks.common import free_port
+from devtools.benchmarks.common import free_port, subprocess_env
 from messaging.callbacks.crypto import envelope_encrypt, signature_compute
 from messaging.callbacks.models import InboundMessage
 
@@ -155,7 +155,7 @@ def _measure(label: str, port: int, requests: list[bytes], concurrency: int) -> 
 
 
 def _start_gunicorn(port: int, threads: int) -> subprocess.Popen:
-    env = {**os.environ, "CALLBACKS_BENCH_EMPTY_VIEW": "true"}
+    env = subprocess_env(CALLBACKS_BENCH_EMPTY_VIEW="true")
     cmd = [
         sys.executable, "-m", "gunicorn", "scrm.wsgi:application", "--bind", f"127.0.0.1:{port}",
         "--workers", "2", "--threads", str(threads), "--log-level", "warning",

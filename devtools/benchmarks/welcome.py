@@ -34,7 +34,7 @@ from django.urls import reverse
 from accounts.models import ChannelAccount
 from customers.models import ChannelIdentity, Customer
 from devtools.benchmarks.callbacks import _request, _start_gunicorn
-from devtools.benchmarks.common import free_port, say
+from devtools.benchmarks.common import free_port, say, subprocess_env
 from messaging.callbacks.crypto import envelope_encrypt, signature_compute
 from messaging.callbacks.models import InboundMessage
 from messaging.channels import wecom_media
@@ -132,7 +132,7 @@ def run(*, customers: int, stdout) -> None:
         kind="wecom", name=f"bench welcome {tag}", app_id=f"wwbench{tag}", app_secret=secrets.token_hex(16),
         token=secrets.token_hex(8), encoding_aes_key=base64.b64encode(secrets.token_bytes(32)).decode().rstrip("="), api_base_url=server.base_url,
     )
-    env = {**os.environ, "WECHAT_SANDBOX_URLS": server.base_url}
+    env = subprocess_env(WECHAT_SANDBOX_URLS=server.base_url)
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL) if settings.CELERY_BROKER_URL.startswith("redis") else None
     gunicorn = callbacks_worker = welcome_worker = None
     try:

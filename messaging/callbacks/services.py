@@ -229,6 +229,10 @@ def passive_text_reply(*, fields: dict[str, Any], text: str) -> str:
     )
 
 
+def _row_processed(inbound_id: int) -> bool:
+    return InboundMessage.objects.filter(pk=inbound_id, state=InboundState.PROCESSED).exists()
+
+
 def inbound_process(*, inbound_id: int) -> bool:
     """Apply one stored callback to the customers it concerns; True when this call processed it.
 
@@ -245,6 +249,7 @@ def inbound_process(*, inbound_id: int) -> bool:
     )
     if not claimed:
         return False
+    committed = False
     try:
         with transaction.atomic():
             # Lock the message only: a bare select_for_update() would lock the joined account row FOR
@@ -259,7 +264,14 @@ def inbound_process(*, inbound_id: int) -> bool:
             row.processed_at = timezone.now()
             row.last_error = ""
             row.save(update_fields=["state", "processed_at", "last_error"])
+            committed = True  # from here on only the commit and its on_commit hooks remain
     except Exception as exc:
+        if committed and not transaction.get_connection().in_atomic_block and _row_processed(inbound_id):
+            # The row's own processing committed; what failed is an after-commit hook (a task handed to
+            # a broker that is down). Its work is swept (e.g. customers.engagement's sweep): the row
+            # stays processed.
+            logger.warning("inbound %s processed; an after-commit hook failed: %s: %s", inbound_id, type(exc).__name__, exc)
+            return True
         row = InboundMessage.objects.only("attempts").get(pk=inbound_id)
         final = row.attempts >= MAX_ATTEMPTS
         InboundMessage.objects.filter(pk=inbound_id, state=InboundState.PROCESSING).update(

@@ -21,7 +21,7 @@ from messaging.channels.quota import (
     api_quota_used_up,
     seconds_until,
 )
-from messaging.channels.ratelimit import rate_limit_wait
+from messaging.channels.ratelimit import permit_held, rate_limit_wait
 from messaging.channels.services import send_outcomes_apply
 from messaging.errors import SendErrorCode
 from scrm.redis import get_redis
@@ -195,23 +195,25 @@ class ChannelAdapter:
             raise ValueError(f"{type(self).__name__} cannot send {message.message_type!r} messages")
 
     def _guarded(self, recipients: list[Recipient], message: OutboundMessage, *, batch: bool) -> dict[str, SendOutcome]:
-        wait = rate_limit_wait(self.account, 1, max_wait=RATE_LIMIT_MAX_BLOCK)
-        if wait > 0:
-            limited = SendOutcome(
-                status="retryable", error_code=SendErrorCode.RATE_LIMITED, error_message="account send rate limit", retry_after=wait
-            )
-            return {r.key: limited for r in recipients}
-        _granted, refusal = api_quota_take(self.account, message.message_type, 1)
-        if refusal is not None:
-            return {r.key: _deferred(refusal) for r in recipients}
-        try:
-            if batch:
-                outcomes = self._send_many(recipients, message)
-            else:
-                outcomes = {recipients[0].key: self._send_one(recipients[0], message)}
-        except Exception as exc:  # classify_exception re-raises what it does not know
-            outcome = classify_exception(exc)
-            outcomes = {r.key: outcome for r in recipients}
+        # The grant is held while the request is prepared and spent as it leaves (a stale one is
+        # replaced then): the limit holds as WeChat counts, not only as grants are handed out.
+        with permit_held(self.account, max_wait=RATE_LIMIT_MAX_BLOCK) as wait:
+            if wait > 0:
+                limited = SendOutcome(
+                    status="retryable", error_code=SendErrorCode.RATE_LIMITED, error_message="account send rate limit", retry_after=wait
+                )
+                return {r.key: limited for r in recipients}
+            _granted, refusal = api_quota_take(self.account, message.message_type, 1)
+            if refusal is not None:
+                return {r.key: _deferred(refusal) for r in recipients}
+            try:
+                if batch:
+                    outcomes = self._send_many(recipients, message)
+                else:
+                    outcomes = {recipients[0].key: self._send_one(recipients[0], message)}
+            except Exception as exc:  # classify_exception re-raises what it does not know
+                outcome = classify_exception(exc)
+                outcomes = {r.key: outcome for r in recipients}
         self._note_used_up(message, list(outcomes.values()))
         self._after(recipients, message, outcomes)
         return outcomes

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import threading
 import time
 from typing import Any
@@ -26,7 +27,8 @@ from wechatpy.exceptions import WeChatClientException
 from accounts.models import AccountKind
 from messaging.channels.errors import TOKEN_ERRORS
 from messaging.channels.hosts import api_url_check
-from messaging.channels.tokens import TokenStore
+from messaging.channels.ratelimit import permit_spend
+from messaging.channels.tokens import PERMANENT_TOKEN_REFUSALS, TokenStore
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +73,8 @@ class RewritingSession(requests.Session):
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         # Here rather than in request(): redirects are sent through send() as well.
         api_url_check(request.url or "")
+        # Last thing before the request leaves: inside a rate-limited send, its grant must be fresh.
+        permit_spend()
         return super().send(request, **kwargs)
 
 
@@ -100,9 +104,24 @@ class SharedTokenMixin:
         self._token_memo = (token, time.monotonic() + TOKEN_MEMO_SECONDS)
         return token
 
+    @property
+    def refusal_fingerprint(self) -> str:
+        """The account as the token endpoint judges it: app id, secret and API base."""
+        raw = "\n".join((self.appid, self.secret, self._http.base_url))
+        return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+    def _raise_if_refused(self) -> None:
+        """The token endpoint refused this very account for good (40013, 40125): fail without asking."""
+        refused = self._store.refusal_get(self.refusal_fingerprint)
+        if refused is not None:
+            error = WeChatClientException(refused[0], refused[1], client=self)
+            error.token_fetch = True
+            raise error
+
     def token_refresh(self, *, stale: str | None) -> str:
         """Return a token other than `stale`, fetching one only if nobody else is doing so."""
         key = self.access_token_key
+        self._raise_if_refused()
         deadline = time.monotonic() + self._token_wait
         while True:
             token = self._store.get(key)
@@ -144,6 +163,8 @@ class SharedTokenMixin:
                 result["errcode"], result.get("errmsg", ""), client=self, request=res.request, response=res
             )
             error.token_fetch = True
+            if int(result["errcode"]) in PERMANENT_TOKEN_REFUSALS:
+                self._store.refusal_remember(self.refusal_fingerprint, int(result["errcode"]), str(result.get("errmsg", "")))
             raise error
         expires_in = int(result.get("expires_in") or 7200)
         # Stop handing the token out a little before WeChat stops accepting it.
@@ -198,6 +219,18 @@ class ScrmWeComClient(SharedTokenMixin, _WeComClient):
 
 _clients: dict[tuple, Any] = {}
 _clients_lock = threading.Lock()
+
+
+def _clients_forget_after_fork() -> None:
+    """A forked child must not use its parent's clients: their pooled keep-alive sockets are shared
+    with the parent (and the child's siblings), and two processes writing requests into one socket
+    interleave them (the sandbox then reads one request's start as another's body: 47001)."""
+    global _clients_lock
+    _clients.clear()
+    _clients_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_clients_forget_after_fork)
 
 
 def _cache_key(account) -> tuple:

@@ -84,8 +84,21 @@ def outcome_for_errcode(errcode: int | None, errmsg: str = "") -> SendOutcome:
     )
 
 
+class RateLimitDeferred(Exception):
+    """A request was about to leave with a stale rate-limit grant and a fresh one is further away than
+    the adapter blocks for (messaging/channels/ratelimit.py): nothing was sent; retry after `wait`."""
+
+    def __init__(self, wait: float):
+        super().__init__(f"account send rate limit: next grant in {wait:.2f}s")
+        self.wait = wait
+
+
 def classify_exception(exc: BaseException) -> SendOutcome:
     """Map an exception raised while calling WeChat to a retryable or permanent outcome."""
+    if isinstance(exc, RateLimitDeferred):
+        return SendOutcome(
+            status="retryable", error_code=SendErrorCode.RATE_LIMITED, error_message="account send rate limit", retry_after=exc.wait
+        )
     if isinstance(exc, ApiHostRefused):
         # The account points at a host that may not receive its secret: retrying cannot help.
         return SendOutcome(status="permanent", error_code=SendErrorCode.API_HOST_REFUSED, error_message=str(exc)[:255])

@@ -23,6 +23,12 @@ from wechatpy.utils import json
 from scrm.redis import get_redis
 
 TOKEN_PREFIX = "scrm:wechat"
+# Token-endpoint refusals that only a change of the account can cure: 40013 the app id is not valid,
+# 40125 the app secret is not valid. Remembered per account fingerprint (app id, secret, API base),
+# so the next sends fail at once instead of asking WeChat again per delivery (a 50,000-recipient
+# campaign on a wrong app id was 50,000 token fetches); an edited account has another fingerprint.
+PERMANENT_TOKEN_REFUSALS = frozenset({40013, 40125})
+REFUSAL_TTL = 24 * 3600
 
 _COMPARE_AND_DELETE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
@@ -100,3 +106,28 @@ class TokenStore:
         if self.redis is not None:
             return bool(self.redis.exists(lock_key))
         return cache.get(lock_key) is not None
+
+    # --- refusals of the token endpoint that only an edit of the account cures ---------------
+
+    def refusal_remember(self, fingerprint: str, errcode: int, errmsg: str) -> None:
+        value = json.dumps({"errcode": errcode, "errmsg": errmsg})
+        key = f"{TOKEN_PREFIX}:refused:{fingerprint}"
+        if self.redis is not None:
+            self.redis.set(key, value, ex=REFUSAL_TTL)
+        else:
+            cache.set(key, value, REFUSAL_TTL)
+
+    def refusal_get(self, fingerprint: str) -> tuple[int, str] | None:
+        key = f"{TOKEN_PREFIX}:refused:{fingerprint}"
+        raw = self.redis.get(key) if self.redis is not None else cache.get(key)
+        if raw is None:
+            return None
+        data = json.loads(raw)
+        return int(data["errcode"]), str(data.get("errmsg", ""))
+
+    def refusal_forget(self, fingerprint: str) -> None:
+        key = f"{TOKEN_PREFIX}:refused:{fingerprint}"
+        if self.redis is not None:
+            self.redis.delete(key)
+        else:
+            cache.delete(key)

@@ -19,7 +19,7 @@ from messaging.channels.hosts import sandbox_started
 from messaging.sandbox import control_api
 from messaging.sandbox.eventpost import CallbackPoster
 from messaging.sandbox.handlers import Ctx, build_routes
-from messaging.sandbox.handlers.media import MULTIPART_PATHS
+from messaging.sandbox.handlers.media import UPLOAD_PATHS
 from messaging.sandbox.multipart import is_multipart, multipart_parse
 from messaging.sandbox.state import ApiError, SandboxState
 
@@ -145,17 +145,18 @@ class SandboxServer:
         if state.faults.latency_ms:
             time.sleep(state.faults.latency_ms / 1000)
         parse_error = None
-        # Uploads are multipart: the request log keeps each file's summary, not its bytes. WeCom's media
-        # uploads (handlers/media.py) read the raw body and judge it themselves; everything else is JSON.
-        multipart = path in MULTIPART_PATHS
+        # Uploads are multipart: the handlers get the parsed fields and files (ctx.extra), the request
+        # log each file's summary, not its bytes. WeCom's media uploads (handlers/media.py) judge a
+        # missing file themselves (44001); everything else is JSON.
+        upload = path in UPLOAD_PATHS
         if raw and is_multipart(content_type):
             try:
                 extra["fields"], extra["files"] = multipart_parse(content_type or "", raw)
                 body = {**extra["fields"], **{name: f.summary() for name, f in extra["files"].items()}}
             except ValueError:
-                if not multipart:
+                if not upload:
                     parse_error = ApiError(41005, "media data missing")
-        elif raw and not multipart:
+        elif raw and not upload:
             try:
                 body = json.loads(raw)
             except ValueError:
@@ -164,8 +165,6 @@ class SandboxServer:
                 body, parse_error = {}, ApiError(47001, "data format error")
         with state.lock:
             ctx = Ctx(state=state, path=path, query=query, body=body, poster=self.poster, extra=extra)
-            if multipart:
-                ctx.extra.update(raw=raw, content_type=content_type)
             try:
                 if parse_error is not None:
                     raise parse_error

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from email.parser import BytesParser
-from email.policy import HTTP
 
 from messaging.sandbox.handlers import Ctx
 from messaging.sandbox.state import ApiError
@@ -33,7 +31,9 @@ LIMITS = {
 }
 UPLOADIMG_MAX_BYTES = 2 * 1024 * 1024
 UPLOADIMG_PER_DAY = 100
-MULTIPART_PATHS = frozenset({"/cgi-bin/media/upload", "/cgi-bin/media/uploadimg"})
+# Uploads whose handler judges a missing or unreadable file itself (44001), rather than the server
+# answering a body that is not multipart/JSON.
+UPLOAD_PATHS = frozenset({"/cgi-bin/media/upload", "/cgi-bin/media/uploadimg"})
 
 
 def _format_ok(media_type: str, content: bytes) -> bool:
@@ -47,16 +47,12 @@ def _format_ok(media_type: str, content: bytes) -> bool:
 
 
 def _media_part(ctx: Ctx) -> tuple[str, bytes]:
-    """(filename, bytes) of the multipart part named "media"; 44001 when there is none."""
-    content_type = ctx.extra.get("content_type", "")
-    raw = ctx.extra.get("raw", b"")
-    if "multipart/form-data" not in content_type or not raw:
+    """(filename, bytes) of the multipart file named "media" (parsed by the server, multipart.py);
+    44001 when there is none."""
+    media = (ctx.extra.get("files") or {}).get("media")
+    if media is None:
         raise ApiError(44001, "empty media data")
-    message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + raw)
-    for part in message.iter_parts():
-        if part.get_param("name", header="content-disposition") == "media":
-            return part.get_filename() or "", part.get_payload(decode=True) or b""
-    raise ApiError(44001, "empty media data")
+    return media.filename, media.data
 
 
 def media_id_check(ctx: Ctx, media_id, *, media_type: str | None = None) -> dict:
