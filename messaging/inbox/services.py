@@ -164,8 +164,9 @@ def inbox_kf_session_event(*, account: ChannelAccount, identity: ChannelIdentity
             at=at, dedupe_key=f"{dedupe_key}:inbox") is None:
         return  # a retried callback
     if event == "kf_close_session":
-        kf_conversation_release(conversation_id=conversation.pk, kf_account=properties.get("KfAccount", ""))
-        conversation_resolve(conversation_id=conversation.pk, at=at)
+        # Only the kf holding it closes it (a stale close after a switch changes nothing).
+        if kf_conversation_release(conversation_id=conversation.pk, kf_account=properties.get("KfAccount", "")) or not conversation.kf_account:
+            conversation_resolve(conversation_id=conversation.pk, at=at)
         return
     _reopen_if_resolved(conversation, at=at, source="kf")
     holder = properties.get("ToKfAccount") if event == "kf_switch_session" else properties.get("KfAccount")
