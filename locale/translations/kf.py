@@ -60,3 +60,7 @@ ZH_HANS = {
     "%(account)s: %(accounts)d kf accounts, %(online)d online, %(removed)d removed.": "%(account)s：%(accounts)d 个客服账号，%(online)d 个在线，删除 %(removed)d 个。",
     "%(kf)s was not removed: %(reason)s": "%(kf)s 未删除：%(reason)s",
 }
+ZH_HANS["message: the customer wrote; menu: a menu item asked for a person; keyword: a keyword rule (e.g. “人工”) asked for a person; kf: a WeChat kf session."] = (
+    "message：客户发来消息；menu：客户点击了转人工的菜单项；keyword：客户发送了转人工关键词（如“人工”）；kf：微信客服会话。"
+)
+ZH_HANS["WeChat kf"] = "微信客服"

@@ -39,10 +39,13 @@ class KfAccountForm(forms.ModelForm):
             self.fields["account"].queryset = _service_accounts()
         self.result: KfAccount | None = None
 
-    def clean(self):
-        data = super().clean()
+    def _post_clean(self):
+        # Django's own checks first (a unique kf account per service account), then WeChat: the service
+        # writes the row only once WeChat accepted, and its refusal becomes the form's error.
+        super()._post_clean()
         if self.errors:
-            return data
+            return
+        data = self.cleaned_data
         upload = data.get("headimg")
         try:
             if self.instance.pk is None:
@@ -55,8 +58,7 @@ class KfAccountForm(forms.ModelForm):
             if upload is not None:
                 self.result = kf.kf_account_upload_headimg(kf=self.result, data=upload.read(), filename=upload.name or "avatar.jpg")
         except ApplicationError as exc:
-            raise forms.ValidationError(str(exc.message)) from exc
-        return data
+            self.add_error(None, str(exc.message))
 
 
 class KfSyncDialogForm(BaseDialogForm):

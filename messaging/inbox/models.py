@@ -33,7 +33,9 @@ class Conversation(models.Model):
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("assigned operator")
     )
-    source = models.CharField(_("opened by"), max_length=16, default="message", help_text=_("message: the customer wrote; menu: a menu item asked for a person."))
+    source = models.CharField(_("opened by"), max_length=16, default="message", help_text=_(
+        "message: the customer wrote; menu: a menu item asked for a person; keyword: a keyword rule (e.g. “人工”) asked for a person; kf: a WeChat kf session."
+    ))
     opened_at = models.DateTimeField(_("opened at"))
     # The customer's oldest message not answered yet: the first / next response timers run from it.
     awaiting_since = models.DateTimeField(_("customer waiting since"), null=True, blank=True)
