@@ -85,6 +85,10 @@ def test_sessions_need_a_bound_online_kf_and_one_kf_per_customer(call, sandbox, 
     assert errcode(call, "post", "customservice/kfsession/close", data={"kf_account": "bob@gh_brand", "openid": follower}) == 65413
     assert call("post", "customservice/kfsession/close", data={"kf_account": "alice@gh_brand", "openid": follower})["errcode"] == 0
     assert call("get", "customservice/kfsession/getsession", params={"openid": follower}) == {"errcode": 0, "errmsg": "ok", "createtime": 0, "kf_account": ""}
+    # The kf person closes a session in their own client (kf_close_session is posted to the callback URL).
+    call("post", create, data={"kf_account": "bob@gh_brand", "openid": follower})
+    assert "<Event><![CDATA[kf_close_session]]></Event>" in sandbox.control.call("kf_end", app_id=app_id, openid=follower)["xml"]
+    assert call("get", "customservice/kfsession/getsession", params={"openid": follower})["kf_account"] == ""
 
 
 def test_a_customer_service_message_as_an_unknown_kf_account_is_refused(call, sandbox, inbox_account, follower):
