@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0003_template_daily_quota'),
-        ('messaging', '0012_inbox'),
+        ('messaging', '0013_groupwelcometemplate'),
     ]
 
     operations = [
