@@ -26,7 +26,7 @@ class ConversationRequest:
     openid: str
     occurred_at: datetime
     dedupe_key: str
-    source: str = "menu"  # what asked: "menu" (a menu item) for now
+    source: str = "menu"  # what asked: "menu" (a menu item) or "keyword" (a hand-over keyword rule)
     # For menus: menu_id, menu_version_id, menu_segment_id, menu_item_key, menu_item_name, and the
     # operator's optional greeting ("greeting").
     context: dict[str, Any] = field(default_factory=dict)

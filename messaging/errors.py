@@ -60,6 +60,14 @@ class MessagingError(ErrorCatalogue):
     INBOX_REPLY_REFUSED = "inbox_reply_refused", _("The reply is refused: the customer has not written in the last 48 hours (or no longer follows the account), and WeChat refuses customer-service messages outside that window."), status.HTTP_409_CONFLICT
     INBOX_REPLY_FAILED = "inbox_reply_failed", _("WeChat did not take the reply."), status.HTTP_502_BAD_GATEWAY
     INBOX_BAD_OPERATOR = "inbox_bad_operator", _("The conversation can only be transferred to an active operator who may reply in the inbox.")
+    # WeChat's own customer-service (kf) accounts and sessions
+    KF_BAD_ACCOUNT = "kf_bad_account", _("WeChat's customer-service accounts exist for service accounts only.")
+    KF_INVALID = "kf_invalid", _("The kf account does not meet WeChat's rules (prefix@WeChat ID, the prefix at most 10 letters, digits or underscores; a nickname of at most 16 characters; a jpg avatar).")
+    KF_EXISTS = "kf_exists", _("This kf account exists already."), status.HTTP_409_CONFLICT
+    KF_UNKNOWN = "kf_unknown", _("No such kf account on this service account (sync the kf accounts from WeChat first).")
+    KF_NO_SESSION = "kf_no_session", _("No kf account holds this conversation."), status.HTTP_409_CONFLICT
+    KF_REFUSED = "kf_refused", _("WeChat refused the customer-service call."), status.HTTP_409_CONFLICT
+    KF_UNAVAILABLE = "kf_unavailable", _("WeChat could not be reached or failed."), status.HTTP_502_BAD_GATEWAY
 
 
 class SendErrorCode(RecordedErrorCatalogue):

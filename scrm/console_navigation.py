@@ -120,6 +120,7 @@ UNFOLD = {
                     _item(_("Quick replies"), "bolt", "messaging.quickreply"),
                     _item(_("Inbox operators"), "headset_mic", "messaging.inboxoperator"),
                     _item(_("Inbox settings"), "schedule", "messaging.inboxsettings"),
+                    _item(_("WeChat kf accounts"), "support_agent", "messaging.kfaccount"),
                 ],
             },
             {

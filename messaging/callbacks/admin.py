@@ -8,8 +8,8 @@ from messaging.callbacks.models import AutoReplyRule, InboundMessage
 
 @admin.register(AutoReplyRule)
 class AutoReplyRuleAdmin(ModelAdmin):
-    list_display = ["keyword", "match", "account", "priority", "is_active", "updated_at"]
-    list_filter = ["account", "match", "is_active"]
+    list_display = ["keyword", "match", "account", "hand_over", "priority", "is_active", "updated_at"]
+    list_filter = ["account", "match", "hand_over", "is_active"]
     search_fields = ["keyword", "reply_text"]
     ordering = ["account", "priority", "id"]
 

@@ -71,7 +71,8 @@ class AutoReplyMatch(models.TextChoices):
 
 
 class AutoReplyRule(models.Model):
-    """A keyword rule answered as a passive text reply to a user's text message."""
+    """A keyword rule answered as a passive text reply to a user's text message; a hand-over rule
+    (`hand_over`, e.g. "人工" / "转人工") also opens the customer's inbox conversation for a person."""
 
     account = models.ForeignKey("accounts.ChannelAccount", on_delete=models.CASCADE, related_name="auto_reply_rules")
     keyword = models.CharField(_("keyword"), max_length=64)
@@ -79,6 +80,10 @@ class AutoReplyRule(models.Model):
     reply_text = models.TextField(_("reply text"), max_length=2000)
     # Lower first; exact rules win over contains rules of the same priority.
     priority = models.PositiveIntegerField(_("priority"), default=100)
+    hand_over = models.BooleanField(
+        _("hand over to a person"), default=False,
+        help_text=_("The customer asks for a person (e.g. “人工”): besides the reply, their conversation opens in the inbox for an operator."),
+    )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

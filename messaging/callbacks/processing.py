@@ -21,6 +21,7 @@ from customers.models import ChannelIdentity, TagSource
 from customers.selectors import identities_of_external_ids
 from customers.services.identity import Refusal
 from messaging.callbacks import wecom_events
+from messaging.callbacks.keyword_handover import keyword_hand_over
 from messaging.callbacks.menu_processing import menu_event
 from messaging.callbacks.models import InboundMessage
 from messaging.callbacks.parsing import as_int, as_list, create_time
@@ -139,6 +140,7 @@ def _user_message(ctx: Context) -> None:
     prefix = "mp" if ctx.account.kind == AccountKind.MINIPROGRAM else "wechat"
     ctx.event(identity, f"{prefix}.message", properties)
     inbox_message_receive(account=ctx.account, identity=identity, fields=ctx.fields, at=ctx.at, dedupe_key=ctx.dedupe())
+    keyword_hand_over(ctx, identity)
 
 
 def _subscribe(ctx: Context) -> None:

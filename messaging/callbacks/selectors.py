@@ -27,8 +27,8 @@ class CallbackAccount:
     token: str
     aes_keys: list[str]
     encrypt_mode: str
-    # (match, keyword, reply) in priority order.
-    rules: list[tuple[str, str, str]] = field(default_factory=list)
+    # (match, keyword, reply, hand_over, rule id) in priority order.
+    rules: list[tuple[str, str, str, bool, int]] = field(default_factory=list)
 
     @property
     def is_wecom(self) -> bool:
@@ -67,7 +67,7 @@ def _load(*, account_id: int, wecom: bool) -> CallbackAccount | None:
     active = [r for r in AutoReplyRule.objects.filter(account_id=account_id, is_active=True) if r.keyword.strip()]
     # Lower priority first; exact rules before contains rules of the same priority.
     active.sort(key=lambda r: (r.priority, 0 if r.match == AutoReplyMatch.EXACT else 1, r.pk))
-    rules = [(r.match, r.keyword.strip().lower(), r.reply_text) for r in active]
+    rules = [(r.match, r.keyword.strip().lower(), r.reply_text, r.hand_over, r.pk) for r in active]
     return CallbackAccount(
         id=account.pk,
         kind=account.kind,
@@ -79,18 +79,32 @@ def _load(*, account_id: int, wecom: bool) -> CallbackAccount | None:
     )
 
 
-def auto_reply_text(*, account: CallbackAccount, fields: dict[str, Any]) -> str | None:
-    """The reply of the first matching keyword rule for a user's text message, or None."""
+@dataclass(frozen=True)
+class KeywordMatch:
+    rule_id: int
+    keyword: str
+    reply: str
+    hand_over: bool
+
+
+def auto_reply_match(*, account: CallbackAccount, fields: dict[str, Any]) -> KeywordMatch | None:
+    """The first keyword rule matching a user's text message, or None."""
     if not account.rules or account.kind != AccountKind.OA or fields.get("MsgType") != "text":
         return None
     content = fields.get("Content")
     if not isinstance(content, str):
         return None
     text = content.strip().lower()
-    for match, keyword, reply in account.rules:
+    for match, keyword, reply, hand_over, rule_id in account.rules:
         if (match == AutoReplyMatch.EXACT and text == keyword) or (match == AutoReplyMatch.CONTAINS and keyword in text):
-            return reply
+            return KeywordMatch(rule_id=rule_id, keyword=keyword, reply=reply, hand_over=hand_over)
     return None
+
+
+def auto_reply_text(*, account: CallbackAccount, fields: dict[str, Any]) -> str | None:
+    """The reply of the first matching keyword rule for a user's text message, or None."""
+    found = auto_reply_match(account=account, fields=fields)
+    return found.reply if found else None
 
 
 def inbound_backlog(*, failed_since: datetime) -> dict[str, Any]:

@@ -24,8 +24,8 @@ class ConversationAdmin(BoundedCountAdminMixin, ModelAdmin):
     list_select_related = ("assignee",)
     list_per_page = 50
     search_fields = ("last_preview", "customer__display_name")
-    readonly_fields = ("account", "customer", "identity", "source", "opened_at", "awaiting_since", "first_response_at", "resolved_at", "last_message_at", "last_preview")
-    fields = ("account", "customer", "identity", "state", "assignee", "source", "opened_at", "awaiting_since", "first_response_at", "resolved_at", "last_message_at", "last_preview")
+    readonly_fields = ("account", "customer", "identity", "source", "opened_at", "awaiting_since", "first_response_at", "resolved_at", "last_message_at", "last_preview", "kf_account", "kf_since")
+    fields = ("account", "customer", "identity", "state", "assignee", "source", "opened_at", "awaiting_since", "first_response_at", "resolved_at", "last_message_at", "last_preview", "kf_account", "kf_since")
     ordering = ("-last_message_at",)
 
     def get_queryset(self, request):
@@ -97,3 +97,7 @@ class InboxOperatorAdmin(ModelAdmin):
 @admin.register(InboxSettings)
 class InboxSettingsAdmin(ModelAdmin):
     list_display = ("account", "assignment", "opens_at", "closes_at", "first_response_minutes", "next_response_minutes", "resolution_minutes")
+
+
+# WeChat's own customer-service (kf) accounts.
+from messaging.inbox import kf_admin  # noqa: E402,F401

@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 
 from messaging.errors import MessagingError
 from messaging.inbox import selectors, services
-from messaging.inbox.models import Conversation, MessageStatus, QuickReply
+from messaging.inbox.models import Conversation, KfAccount, MessageStatus, QuickReply
 from messaging.inbox.serializers import (
     AnalyticsQuerySerializer,
     AnalyticsSerializer,
@@ -111,6 +111,13 @@ class ConversationReplyApi(_ConversationApi):
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         key = data.pop("idempotency_key")
+        # Sent as the WeChat kf account asked for, else as the (mirrored) one holding the conversation.
+        mirrored = KfAccount.objects.filter(account_id=conversation.account_id)
+        if data.get("kf_account"):
+            if not mirrored.filter(kf_account=data["kf_account"]).exists():
+                raise ApplicationError(code=MessagingError.KF_UNKNOWN)
+        elif conversation.kf_account and mirrored.filter(kf_account=conversation.kf_account).exists():
+            data["kf_account"] = conversation.kf_account
         message = services.conversation_reply(
             conversation_id=conversation.pk, operator=request.user, reply=services.Reply(**data), idempotency_key=key
         )

@@ -10,7 +10,10 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-__all__ = ["AssignmentRule", "Conversation", "ConversationMessage", "ConversationState", "InboxOperator", "InboxSettings", "MessageStatus", "QuickReply"]
+__all__ = [
+    "AssignmentRule", "Conversation", "ConversationMessage", "ConversationState", "InboxOperator", "InboxSettings", "KfAccount",
+    "MessageStatus", "QuickReply",
+]
 
 
 class ConversationState(models.TextChoices):
@@ -30,7 +33,9 @@ class Conversation(models.Model):
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("assigned operator")
     )
-    source = models.CharField(_("opened by"), max_length=16, default="message", help_text=_("message: the customer wrote; menu: a menu item asked for a person."))
+    source = models.CharField(_("opened by"), max_length=16, default="message", help_text=_(
+        "message: the customer wrote; menu: a menu item asked for a person; keyword: a keyword rule (e.g. “人工”) asked for a person; kf: a WeChat kf session."
+    ))
     opened_at = models.DateTimeField(_("opened at"))
     # The customer's oldest message not answered yet: the first / next response timers run from it.
     awaiting_since = models.DateTimeField(_("customer waiting since"), null=True, blank=True)
@@ -38,6 +43,10 @@ class Conversation(models.Model):
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
     last_message_at = models.DateTimeField(_("last message at"))
     last_preview = models.CharField(_("last message"), max_length=120, blank=True)
+    # WeChat's own customer-service (kf) session holding the conversation, from the session events
+    # (kf_create_session / kf_switch_session set it, kf_close_session clears it).
+    kf_account = models.CharField(_("held by WeChat kf account"), max_length=41, blank=True)
+    kf_since = models.DateTimeField(_("held by the kf account since"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("conversation")
@@ -128,3 +137,29 @@ class InboxSettings(models.Model):
     class Meta:
         verbose_name = _("inbox settings")
         verbose_name_plural = _("inbox settings")
+
+
+class KfAccount(models.Model):
+    """One of WeChat's own customer-service accounts of a service account (客服账号, `prefix@微信号`),
+    mirrored from WeChat: written by messaging.inbox.kf (add / update / delete / sync), never directly."""
+
+    account = models.ForeignKey("accounts.ChannelAccount", on_delete=models.CASCADE, related_name="+", verbose_name=_("account"))
+    kf_account = models.CharField(_("kf account"), max_length=41, help_text=_("prefix@the account's WeChat ID; the prefix is at most 10 letters, digits or underscores."))
+    nickname = models.CharField(_("nickname"), max_length=16)
+    kf_id = models.CharField(_("kf number"), max_length=20, blank=True)
+    headimgurl = models.CharField(_("avatar"), max_length=500, blank=True)
+    kf_wx = models.CharField(_("bound WeChat ID"), max_length=64, blank=True, help_text=_("The WeChat user who serves as this account; unbound accounts cannot take sessions."))
+    invite_wx = models.CharField(_("invited WeChat ID"), max_length=64, blank=True)
+    invite_status = models.CharField(_("invitation"), max_length=10, blank=True)
+    online = models.BooleanField(_("online"), default=False)
+    accepted_case = models.PositiveIntegerField(_("sessions being served"), default=0)
+    synced_at = models.DateTimeField(_("read from WeChat at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("WeChat kf account")
+        verbose_name_plural = _("WeChat kf accounts")
+        constraints = [models.UniqueConstraint(fields=["account", "kf_account"], name="inbox_kf_account_unique")]
+        ordering = ["account", "kf_account"]
+
+    def __str__(self) -> str:
+        return f"{self.nickname} ({self.kf_account})"

@@ -34,7 +34,7 @@ class ConversationSerializer(serializers.ModelSerializer):
         model = Conversation
         fields = [
             "id", "account", "customer", "customer_name", "state", "assignee", "assignee_name", "source", "opened_at",
-            "awaiting_since", "first_response_at", "resolved_at", "last_message_at", "last_preview", "sla",
+            "awaiting_since", "first_response_at", "resolved_at", "last_message_at", "last_preview", "kf_account", "kf_since", "sla",
         ]
         read_only_fields = fields
 
@@ -88,6 +88,10 @@ class ReplySerializer(serializers.Serializer):
     appid = serializers.CharField(required=False, max_length=32)
     pagepath = serializers.CharField(required=False, max_length=256)
     thumb_media_id = serializers.CharField(required=False, max_length=128)
+    kf_account = serializers.CharField(
+        required=False, allow_blank=True, max_length=41,
+        help_text=_("Send as this WeChat kf account; by default the kf account holding the conversation, if any."),
+    )
     idempotency_key = serializers.CharField(max_length=64, help_text=_("The same key again returns the first attempt and sends nothing."))
 
     NEEDS = {"text": ("text",), "image": ("media_id",), "miniprogrampage": ("title", "appid", "pagepath", "thumb_media_id")}

@@ -24,6 +24,7 @@ from customers.services.cs_window import OUTSIDE_WINDOW, WINDOW_USED, cs_window_
 from messaging.channels import get_adapter
 from messaging.channels.base import OutboundMessage, Recipient
 from messaging.conversation_requests import ConversationRequest
+from messaging.inbox.kf import kf_conversation_hold, kf_conversation_release
 from messaging.inbox.models import (
     AssignmentRule,
     Conversation,
@@ -149,32 +150,60 @@ KF_SESSION_EVENTS = ("kf_create_session", "kf_close_session", "kf_switch_session
 
 
 def inbox_kf_session_event(*, account: ChannelAccount, identity: ChannelIdentity, event: str, fields: dict[str, Any], at: datetime, dedupe_key: str) -> None:
-    """A session of WeChat's own customer-service accounts (kf) opened, closed or switched: recorded
-    in the customer's conversation (with the kf account); closing it resolves the conversation."""
-    properties = {name: str(fields.get(name) or "")[:64] for name in ("KfAccount", "FromKfAccount", "ToKfAccount") if fields.get(name)}
-    inbox_event_receive(account=account, identity=identity, event=event, properties=properties, at=at, dedupe_key=dedupe_key)
+    """A session of WeChat's own customer-service accounts (kf) opened, switched or closed: recorded in
+    the customer's conversation (opened by a session if there is none); the conversation records the
+    kf account holding it; closing the session releases and resolves it."""
+    if account.kind != AccountKind.OA:
+        return
+    names = ("KfAccount", "FromKfAccount", "ToKfAccount", "CloseType")
+    properties = {name: str(fields.get(name) or "")[:64] for name in names if fields.get(name)}
+    conversation = _conversation_for(account_id=account.pk, identity=identity, at=at, source="kf", create=event == "kf_create_session")
+    if conversation is None:
+        return
+    if _add(conversation, inbound=True, msg_type="event", body={"event": event, **properties}, status=MessageStatus.RECEIVED,
+            at=at, dedupe_key=f"{dedupe_key}:inbox") is None:
+        return  # a retried callback
     if event == "kf_close_session":
-        conversation = Conversation.objects.filter(account_id=account.pk, customer_id=identity.customer_id).first()
-        if conversation is not None:
+        # Only the kf holding it closes it (a stale close after a switch changes nothing).
+        if kf_conversation_release(conversation_id=conversation.pk, kf_account=properties.get("KfAccount", "")) or not conversation.kf_account:
             conversation_resolve(conversation_id=conversation.pk, at=at)
+        return
+    _reopen_if_resolved(conversation, at=at, source="kf")
+    holder = properties.get("ToKfAccount") if event == "kf_switch_session" else properties.get("KfAccount")
+    conversation.last_message_at = max(conversation.last_message_at, at)
+    conversation.save()
+    if holder and (conversation.kf_since is None or conversation.kf_since <= at or event == "kf_switch_session"):
+        kf_conversation_hold(conversation_id=conversation.pk, kf_account=holder, at=at)
 
 
 def inbox_conversation_request(request: ConversationRequest) -> None:
-    """The menus' hook (messaging.conversation_requests): a menu item asked for a person."""
+    """The conversation-request hook (messaging.conversation_requests): a menu item or a keyword
+    rule ("人工") asked for a person. Opens, reopens or (when nobody had it) assigns the conversation;
+    a keyword rule's passive reply is recorded as what the customer was told."""
     identity = ChannelIdentity.objects.filter(account_id=request.account_id, customer_id=request.customer_id, external_id=request.openid).first()
     if identity is None:
         return
-    conversation = _conversation_for(account_id=request.account_id, identity=identity, at=request.occurred_at, source=request.source, create=True)
+    at = request.occurred_at
+    conversation = _conversation_for(account_id=request.account_id, identity=identity, at=at, source=request.source, create=True)
     assert conversation is not None
-    body = {"event": "conversation_requested", "source": request.source, **request.context}
-    if _add(conversation, inbound=True, msg_type="event", body=body, status=MessageStatus.RECEIVED, at=request.occurred_at,
+    context = {k: v for k, v in request.context.items() if k != "reply"}
+    body = {"event": "conversation_requested", "source": request.source, **context}
+    if _add(conversation, inbound=True, msg_type="event", body=body, status=MessageStatus.RECEIVED, at=at,
             dedupe_key=f"{request.dedupe_key}:inbox") is None:
         return
-    _reopen_if_resolved(conversation, at=request.occurred_at, source=request.source)
+    _reopen_if_resolved(conversation, at=at, source=request.source)
+    if conversation.opened_at == at:  # this cycle was opened by the message that asked
+        conversation.source = request.source
+    if conversation.assignee_id is None:
+        conversation_assign_auto(conversation)
     conversation.state = ConversationState.OPEN
-    conversation.awaiting_since = conversation.awaiting_since or request.occurred_at
-    conversation.last_message_at = max(conversation.last_message_at, request.occurred_at)
-    conversation.last_preview = str(request.context.get("menu_item_name") or request.source)[:120]
+    conversation.awaiting_since = conversation.awaiting_since or at
+    conversation.last_message_at = max(conversation.last_message_at, at)
+    conversation.last_preview = str(request.context.get("menu_item_name") or request.context.get("keyword") or request.source)[:120]
+    if request.context.get("reply"):
+        # Answered by WeChat's passive reply (no customer-service message spent): shown in the thread.
+        _add(conversation, inbound=False, msg_type="text", status=MessageStatus.SENT, at=at, dedupe_key=f"{request.dedupe_key}:reply",
+             body={"msgtype": "text", "text": {"content": str(request.context["reply"])}, "automatic": True, "passive": True})
     conversation.save()
 
 
@@ -244,18 +273,24 @@ class Reply:
     appid: str = ""
     pagepath: str = ""
     thumb_media_id: str = ""
+    kf_account: str = ""  # sent as this WeChat kf account (`customservice.kf_account`)
 
     def payload(self) -> dict[str, Any]:
         """The `message/custom/send` body without `touser` (客服消息接口:
-        https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Service_Center_messages.html)."""
+        https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Service_Center_messages.html;
+        "如果需要以某个客服账号来发消息，则需在JSON数据包的后半部分加入customservice参数")."""
         if self.kind == "text":
-            return {"msgtype": "text", "text": {"content": self.text}}
-        if self.kind == "image":
-            return {"msgtype": "image", "image": {"media_id": self.media_id}}
-        return {
-            "msgtype": "miniprogrampage",
-            "miniprogrampage": {"title": self.title, "appid": self.appid, "pagepath": self.pagepath, "thumb_media_id": self.thumb_media_id},
-        }
+            body: dict[str, Any] = {"msgtype": "text", "text": {"content": self.text}}
+        elif self.kind == "image":
+            body = {"msgtype": "image", "image": {"media_id": self.media_id}}
+        else:
+            body = {
+                "msgtype": "miniprogrampage",
+                "miniprogrampage": {"title": self.title, "appid": self.appid, "pagepath": self.pagepath, "thumb_media_id": self.thumb_media_id},
+            }
+        if self.kf_account:
+            body["customservice"] = {"kf_account": self.kf_account}
+        return body
 
 
 def conversation_reply(*, conversation_id: int, operator, reply: Reply, idempotency_key: str, automatic: bool = False) -> ConversationMessage:

@@ -105,4 +105,12 @@ Control API: POST (or GET) /_sandbox/<call> with JSON parameters; `SandboxContro
   answer within callback_timeout is retried (callback_retries more times); a refused connection is not.
   flush_callbacks(timeout=30) -> bool; callbacks(app_id=None) -> [{app_id, url, user, xml, encrypted,
   attempts, status, body, at}].
+- WeChat's own customer-service (kf) accounts (kf_control.py; the APIs in handlers/customservice.py):
+  kf_setup(app_id, enabled=, wechat_id=) (the new customer service on/off — 65400 when off — and the
+  account's WeChat ID, the suffix of `prefix@微信号`); kf_worker(app_id, kf_account, kf_wx=, online=)
+  (the person behind the kf account binds their WeChat user, goes on- or offline); kf_wait(app_id,
+  openid, latest_time=) (a customer in the queue of getwaitcase); kf_switch(app_id, openid,
+  to_kf_account) and kf_end(app_id, openid) (the kf person moves or closes the session in their client:
+  kf_switch_session / kf_close_session is posted); kf_state(app_id). kfsession/create and close post
+  kf_create_session / kf_close_session as WeChat does.
 """

@@ -12,7 +12,7 @@ import secrets
 from dataclasses import asdict
 from typing import Any
 
-from messaging.sandbox import content_control, wecom_groups_control
+from messaging.sandbox import content_control, kf_control, wecom_groups_control
 from messaging.sandbox.eventpost import Callback
 from messaging.sandbox.events import apply_user_event, wecom_add_contact
 from messaging.sandbox.handlers.wecom import confirm_task
@@ -379,4 +379,5 @@ ROUTES: dict[str, Any] = {
 }
 ROUTES.update(content_control.ROUTES)
 ROUTES.update(wecom_groups_control.ROUTES)
+ROUTES.update(kf_control.ROUTES)
 UNLOCKED = {"flush_callbacks", "request_rates"}  # request_rates has its own lock

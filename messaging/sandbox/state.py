@@ -145,6 +145,8 @@ class App:
     daily_sends: dict[str, int] = field(default_factory=dict)
     # Materials, drafts, publishing and article statistics (messaging.sandbox.handlers.content_store).
     content: Any = None
+    # WeChat's own customer-service accounts and sessions (messaging.sandbox.handlers.customservice).
+    kf: Any = None
 
     def public(self) -> dict:
         return {

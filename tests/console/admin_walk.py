@@ -353,7 +353,14 @@ def console_sample_data() -> list[str]:
     menu = first_or(Menu, lambda: Menu.objects.create(account=account, name="默认菜单"))
     first_or(MenuVersion, lambda: MenuVersion.objects.create(menu=menu, number=1, buttons=[
         {"type": "click", "name": "今日推荐", "key": "TODAY", "action": {"type": "reply_text", "text": "你好"}}]))
-    from messaging.inbox.models import Conversation, ConversationMessage, InboxOperator, InboxSettings, QuickReply
+    from messaging.inbox.models import (
+        Conversation,
+        ConversationMessage,
+        InboxOperator,
+        InboxSettings,
+        KfAccount,
+        QuickReply,
+    )
 
     conversation = first_or(Conversation, lambda: Conversation.objects.create(
         account=account, customer=customer, identity=identity, opened_at=timezone.now(), last_message_at=timezone.now(), last_preview="在吗"))
@@ -361,6 +368,7 @@ def console_sample_data() -> list[str]:
         conversation=conversation, inbound=True, msg_type="text", body={"Content": "在吗"}, status="received", created_at=timezone.now(), dedupe_key="walk-1"))
     first_or(QuickReply, lambda: QuickReply.objects.create(title="问候", text="您好，请问有什么可以帮您？"))
     first_or(InboxSettings, lambda: InboxSettings.objects.create(account=account))
+    first_or(KfAccount, lambda: KfAccount.objects.create(account=account, kf_account="kefu1@gh_brand", nickname="小美", kf_wx="xiaomei"))
     if user is not None:
         first_or(InboxOperator, lambda: InboxOperator.objects.create(user=user, online=True))
     first_or(Group, lambda: Group.objects.create(name="walk"))

@@ -37,6 +37,7 @@ def build_routes() -> tuple[dict[str, Handler], dict[str, Handler], dict[str, Ha
     # The handler modules import Ctx from this package, so they are loaded when the routes are built.
     from messaging.sandbox.handlers import (
         articles,
+        customservice,
         datacube,
         mass_content,
         materials,
@@ -61,6 +62,7 @@ def build_routes() -> tuple[dict[str, Handler], dict[str, Handler], dict[str, Ha
     wechat = {
         **official.ROUTES, **users.ROUTES, **miniprogram.ROUTES, **templates.ROUTES, **materials.ROUTES,
         **articles.ROUTES, **mass_content.ROUTES, **datacube.ROUTES, **menus.ROUTES,
+        **customservice.ROUTES,
     }
     wecom_routes = {**wecom.ROUTES, **wecom_batch.ROUTES, **media.ROUTES, **wecom_directory.ROUTES, **wecom_groups.ROUTES,
                     **wecom_handover.ROUTES, **wecom_group_welcome.ROUTES, **wecom_moments.ROUTES, **wecom_tags.ROUTES}

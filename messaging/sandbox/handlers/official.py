@@ -5,6 +5,7 @@ from __future__ import annotations
 from messaging.sandbox.eventpost import Callback
 from messaging.sandbox.events import mass_report_xml, template_report_xml
 from messaging.sandbox.handlers import Ctx
+from messaging.sandbox.handlers.customservice import kf_store
 from messaging.sandbox.handlers.mass_content import mass_content_check
 from messaging.sandbox.handlers.templates import template_in_library
 from messaging.sandbox.limits import (
@@ -148,6 +149,9 @@ def custom_send(ctx: Ctx) -> dict:
     if not msgtype or not isinstance(body.get(msgtype), dict):
         raise ApiError(40008, "invalid message type")
     user = state.user(app, openid)
+    kf_account = (body.get("customservice") or {}).get("kf_account") if isinstance(body.get("customservice"), dict) else None
+    if kf_account is not None and kf_account not in kf_store(app).accounts:
+        raise ApiError(65401, "invalid custom service account")  # [unverified] see handlers/customservice.py
     window, allowed = CUSTOM_WINDOWS[user.interaction_kind]
     if not user.subscribe or user.last_interaction is None or state.now() - user.last_interaction > window:
         raise ApiError(45015, "response out of time limit or subscription is canceled")

@@ -96,7 +96,7 @@
     return call(api + current + "/?after=" + lastId).then(({ ok, body }) => {
       if (!ok) return;
       const c = body.conversation;
-      text($("inbox-header"), (c.customer_name || "#" + c.customer) + " · " + t(c.state) + (c.assignee_name ? " · " + c.assignee_name : ""));
+      text($("inbox-header"), (c.customer_name || "#" + c.customer) + " · " + t(c.state) + (c.assignee_name ? " · " + c.assignee_name : "") + (c.kf_account ? " · " + t("kf") + " " + c.kf_account : ""));
       showWindow(body.window);
       addMessages(body.messages);
     });
