@@ -20,6 +20,7 @@ import campaigns.services as campaign_services
 from accounts.models import ChannelAccount
 from campaigns import dispatch
 from campaigns.models import Campaign, CampaignState, Delivery, DeliveryState
+from campaigns.policy import global_policy, reachable_hour
 from campaigns.tracking.services import tracked_url
 from campaigns.tracking.views import tracked_redirect
 from customers.engagement.prediction import click_estimates
@@ -241,12 +242,15 @@ class Simulation:
                 self._launch_oracle(arm, topic=topic, day_start=day_start, number=number)
 
     def _launch_oracle(self, arm: Arm, *, topic: int, day_start: datetime, number: int) -> None:
-        """Those who would click this topic now, each group at its reading hour (same policy as the others)."""
+        """Those who would click this topic now, each group at its reading hour (same policy as the others:
+        a reading hour inside the quiet hours is reached in the last hour before them, as planning does)."""
         by_hour: dict[int, list[int]] = defaultdict(list)
+        policy = global_policy()
         for person in self.people:
             traits = self.audience.traits(person.index, day_start + timedelta(hours=12))
             if traits.clicks and topic in traits.interests and arm.following[person.index]:
-                by_hour[traits.best_hour].append(arm.customer_ids[person.index])
+                hour = reachable_hour(traits.best_hour, quiet_start=policy.quiet_start, quiet_end=policy.quiet_end)
+                by_hour[hour].append(arm.customer_ids[person.index])
         for hour, customer_ids in sorted(by_hour.items()):
             at = day_start + timedelta(hours=hour if hour >= LAUNCH_HOUR else hour + 24)
             segment = segment_create(name=f"sim oracle #{number} h{hour} {self.topic_tags[topic]}", kind="static")
