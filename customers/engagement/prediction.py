@@ -11,9 +11,10 @@ visits, menu clicks, conversions):
    from clicks): STRONG from ORGANIC_STRONG, WEAK from ORGANIC_WEAK, ELSEWHERE (signals for other
    topics only), SILENT (no organic signal at all: no evidence either way). Each class's click rate
    is learned from the audience's pushes on *every* topic, each push counted in the class its
-   (customer, topic) is in: m_k = (Σ clicks + K_CLASS·m0·PRIOR_LIFT_k) / (Σ pushes + K_CLASS) with
-   m0 = PRIOR_CLICKS / PRIOR_PUSHES (not the audience's own rate: steered pushes go mostly to the
-   likeliest class, and their rate would lift every other class's prior), so
+   (customer, topic) is in: m_k = (Σ clicks + K_CLASS·m_base·PRIOR_LIFT_k) / (Σ pushes + K_CLASS),
+   m_base = (Σ clicks + PRIOR_CLICKS) / (Σ pushes·PRIOR_LIFT_class + PRIOR_PUSHES) the rate of a
+   lift-1 customer fitted to all pushes (not the plain rate: steered pushes go mostly to the likeliest
+   class, and their rate would lift every other class's prior), so
    what one campaign teaches about, say, customers who visited a topic's pages serves the next
    campaign on another topic; the prior lifts (3, 1, ⅓, 1) only start it;
 3. the customer's propensity to click at all, across topics: r = (clicks + K_PROPENSITY) /
@@ -106,12 +107,19 @@ def click_estimates_sql(source: sql.Composable) -> sql.Composable:
             -- The topic against the population: more or less clicked than topics on average.
             SELECT per.topic, (sum(per.c) + {k_topic} * pop.m_all) / (sum(per.n) + {k_topic}) / pop.m_all AS lift
             FROM per CROSS JOIN population pop GROUP BY per.topic, pop.m_all
+        ), lifts AS (
+            SELECT * FROM (VALUES {prior_lifts}) AS k(cls, prior_lift)
+        ), base AS (
+            -- The rate of a lift-1 customer, fitted to every push given the prior lifts of their classes:
+            -- not biased by which classes the pushes went to (steered pushes go mostly to the likeliest).
+            SELECT (COALESCE(sum(pairs.c), 0) + {prior_c}) / (COALESCE(sum(pairs.n * lifts.prior_lift), 0) + {prior_n}) AS m
+            FROM pairs JOIN lifts ON lifts.cls = pairs.cls
         ), class_rate AS (
-            SELECT k.cls,
-                   (COALESCE(sum(pairs.c), 0) + {k_class} * {prior_rate} * k.prior_lift) / (COALESCE(sum(pairs.n), 0) + {k_class}) AS m
-            FROM (VALUES {prior_lifts}) AS k(cls, prior_lift)
-            LEFT JOIN pairs ON pairs.cls = k.cls
-            GROUP BY k.cls, k.prior_lift
+            SELECT lifts.cls,
+                   (COALESCE(sum(pairs.c), 0) + {k_class} * base.m * lifts.prior_lift) / (COALESCE(sum(pairs.n), 0) + {k_class}) AS m
+            FROM lifts CROSS JOIN base
+            LEFT JOIN pairs ON pairs.cls = lifts.cls
+            GROUP BY lifts.cls, lifts.prior_lift, base.m
         ), estimate AS (
             SELECT DISTINCT ON (per.customer_id) per.customer_id, per.n,
                    LEAST(0.99, (per.c + {k_customer} * LEAST(0.9, cr.m * tr.lift)
@@ -140,7 +148,6 @@ def click_estimates_sql(source: sql.Composable) -> sql.Composable:
         similar_campaign=_similar("src.topic_affinity ->> t.topic", "src.topic_clicks ->> t.topic"),
         similar_pushed=_similar("src.topic_affinity ->> pu.key", "src.topic_clicks ->> pu.key"),
         prior_lifts=sql.SQL(", ").join(sql.SQL("({}, {})").format(sql.Literal(k), sql.Literal(v)) for k, v in PRIOR_LIFT.items()),
-        prior_rate=sql.Literal(PRIOR_CLICKS / PRIOR_PUSHES),
         prior_c=sql.Literal(PRIOR_CLICKS),
         prior_n=sql.Literal(PRIOR_PUSHES),
         k_topic=sql.Literal(K_TOPIC),

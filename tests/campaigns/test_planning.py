@@ -215,8 +215,9 @@ def test_send_window_and_best_hour_set_the_send_time(plan_account, make_audience
     assert send_after[none.pk] == datetime(2026, 1, 15, 11, 0, tzinfo=UTC)
 
 
-def test_a_best_hour_inside_the_quiet_hours_is_reached_just_before_they_begin(plan_account, make_audience, static_segment, make_campaign, contact_policy):
-    start = datetime(2026, 1, 15, 0, 0, tzinfo=UTC)  # 08:00 Shanghai; quiet hours 21:00–08:30
+def test_a_best_hour_inside_the_quiet_hours_is_reached_just_before_they_begin(plan_account, make_audience, static_segment, make_campaign, db):
+    ContactPolicyFactory(quiet_hours=True)  # 21:00–08:30
+    start = datetime(2026, 1, 15, 0, 0, tzinfo=UTC)  # 08:00 Shanghai
     (late, i1), (early, i2), (noon, i3) = make_audience(plan_account, 3, timezone="Asia/Shanghai")
     for identity in (i1, i2, i3):
         identity.last_interaction_at = start
