@@ -41,21 +41,15 @@ class Arm:
     topic_of: dict[int, int] = field(default_factory=dict)  # campaign id → topic index
     number_of: dict[int, int] = field(default_factory=dict)  # campaign id → the run's campaign number
     sent: dict[tuple[int, int], datetime] = field(default_factory=dict)  # (campaign number, person) → sent at
-    outcomes: dict[tuple[int, int], tuple[bool, bool]] = field(
-        default_factory=dict
-    )  # (number, person) → (read, clicked)
+    outcomes: dict[tuple[int, int], tuple[bool, bool]] = field(default_factory=dict)  # (number, person) → (read, clicked)
 
 
-def followers_create(
-    people: list[PersonSpec], *, account_id: int, openids: list[str], name: str
-) -> tuple[list[int], list[int]]:
+def followers_create(people: list[PersonSpec], *, account_id: int, openids: list[str], name: str) -> tuple[list[int], list[int]]:
     """One customer per follower, through customers' bulk upsert: customer ids and identity ids in order."""
     rows = [
         CustomerUpsert(
             values={"display_name": f"sim {name} {person.display_name}"[:64], "timezone": person.timezone},
-            identities=[
-                IdentityUpsert(account_id=account_id, kind="oa_openid", external_id=openid, follow_state="following")
-            ],
+            identities=[IdentityUpsert(account_id=account_id, kind="oa_openid", external_id=openid, follow_state="following")],
         )
         for person, openid in zip(people, openids, strict=True)
     ]
@@ -72,23 +66,12 @@ def arm_disturb(arm: Arm, person: int, outcome: str, *, now: datetime) -> None:
         arm.following[person] = False
         arm.tally.unfollows += 1
         identity_set_follow_state(identity=ChannelIdentity.objects.get(pk=identity_id), following=False, at=now)
-        events_record_bulk(
-            [
-                {
-                    "customer_id": customer_id,
-                    "event_type": "wechat.unsubscribe",
-                    "occurred_at": now,
-                    "account_id": arm.account.pk,
-                }
-            ]
-        )
+        events_record_bulk([{"customer_id": customer_id, "event_type": "wechat.unsubscribe", "occurred_at": now, "account_id": arm.account.pk}])
     elif outcome == "mute":
         if identity_record_refusal(identity_ids=[identity_id], refusal=Refusal.DO_NOT_DISTURB, at=now):
             arm.tally.mutes += 1
     elif outcome == "refuse_consent":
-        if consent_credits_revoke(
-            account_id=arm.account.pk, template_id=SUBSCRIBE_TEMPLATE, customer_ids=[customer_id]
-        ):
+        if consent_credits_revoke(account_id=arm.account.pk, template_id=SUBSCRIBE_TEMPLATE, customer_ids=[customer_id]):
             arm.tally.consent_refusals += 1
     else:
         raise ValueError(f"the audience answered an unknown disturbance {outcome!r}")

@@ -109,9 +109,7 @@ class Audience:
         """Whether they click the push's link when reading it at `read_at`."""
         return False
 
-    def disturbance(
-        self, person: int, push: Push, clicked: bool, recent: Sequence[PushOutcome], at: datetime, rng: random.Random
-    ) -> str | None:
+    def disturbance(self, person: int, push: Push, clicked: bool, recent: Sequence[PushOutcome], at: datetime, rng: random.Random) -> str | None:
         """After reading `push` (or at the moment it went unread, `at`): one of DISTURBANCES or None.
 
         `recent` is the person's earlier pushes in this arm (oldest first, at most 60 days back)."""

@@ -54,15 +54,7 @@ class Calibration:
         for low, high in zip(BINS, BINS[1:], strict=False):
             inside = [(p, y) for p, y in pairs if low <= p < high]
             if inside:
-                bins.append(
-                    (
-                        low,
-                        min(high, 1.0),
-                        len(inside),
-                        sum(p for p, _ in inside) / len(inside),
-                        sum(y for _, y in inside) / len(inside),
-                    )
-                )
+                bins.append((low, min(high, 1.0), len(inside), sum(p for p, _ in inside) / len(inside), sum(y for _, y in inside) / len(inside)))
         return cls(
             pushes=len(pairs),
             brier=sum((p - y) ** 2 for p, y in pairs) / len(pairs),
@@ -73,13 +65,8 @@ class Calibration:
     def text(self) -> str:
         # The Brier score of always predicting the base rate, for comparison.
         reference = self.base_rate * (1 - self.base_rate)
-        lines = [
-            f"calibration on the held-out week's {self.pushes} blast pushes: Brier {self.brier:.4f} (base rate alone {reference:.4f})"
-        ]
-        lines += [
-            f"  predicted {low:.2f}–{high:.2f}: {n} pushes, mean predicted {p:.3f}, clicked {o:.3f}"
-            for low, high, n, p, o in self.bins
-        ]
+        lines = [f"calibration on the held-out week's {self.pushes} blast pushes: Brier {self.brier:.4f} (base rate alone {reference:.4f})"]
+        lines += [f"  predicted {low:.2f}–{high:.2f}: {n} pushes, mean predicted {p:.3f}, clicked {o:.3f}" for low, high, n, p, o in self.bins]
         return "\n".join(lines)
 
 
@@ -122,17 +109,7 @@ class SimResult:
     def table(self) -> str:
         rows = [("", "pushes", "reads", "clicks", "clicks/push", "unfollows", "mutes")]
         for arm in self.arms.values():
-            rows.append(
-                (
-                    arm.name,
-                    str(arm.pushes),
-                    str(arm.reads),
-                    str(arm.clicks),
-                    f"{arm.clicks_per_push:.3f}",
-                    str(arm.unfollows),
-                    str(arm.mutes),
-                )
-            )
+            rows.append((arm.name, str(arm.pushes), str(arm.reads), str(arm.clicks), f"{arm.clicks_per_push:.3f}", str(arm.unfollows), str(arm.mutes)))
         b, s = self.arm("blast"), self.arm("steered")
         if b and s:
             rows.append(
@@ -148,16 +125,12 @@ class SimResult:
             )
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         lines = [f"audience {self.audience}, seed {self.seed}, blast hour {self.blast_hour}:00"]
-        lines += [
-            "  ".join(cell.rjust(widths[i]) if i else cell.ljust(widths[i]) for i, cell in enumerate(r)) for r in rows
-        ]
+        lines += ["  ".join(cell.rjust(widths[i]) if i else cell.ljust(widths[i]) for i, cell in enumerate(r)) for r in rows]
         for arm in self.arms.values():
             reasons = ", ".join(f"{k} {v}" for k, v in arm.suppressed.items()) or "none"
             lines.append(f"suppressed ({arm.name}): {reasons}")
         if self.goal_met is not None:
-            lines.append(
-                f"goal (steered ≥ 90% of blast's clicks, ≤ ½ pushes, ≤ ½ unfollows): {'met' if self.goal_met else 'NOT met'}"
-            )
+            lines.append(f"goal (steered ≥ 90% of blast's clicks, ≤ ½ pushes, ≤ ½ unfollows): {'met' if self.goal_met else 'NOT met'}")
         if self.vs_oracle is not None:
             lines.append(f"steered clicks/push = {self.vs_oracle:.2f} × the oracle's")
         if self.diagnosis:

@@ -19,14 +19,7 @@ from devtools.simulator.audience import SIM_TZ, Audience, Organic, PersonSpec, P
 
 # How strongly each channel gets noticed: a subscribe message rings like a template message; a
 # group message from a WeCom contact sits among chats; an inbox item waits in the mini-program.
-CHANNEL_NOTICE = {
-    "template": 1.0,
-    "oa_subscribe": 1.0,
-    "mp_subscribe": 1.0,
-    "mass": 0.8,
-    "wecom_group": 0.9,
-    "inbox": 0.5,
-}
+CHANNEL_NOTICE = {"template": 1.0, "oa_subscribe": 1.0, "mp_subscribe": 1.0, "mass": 0.8, "wecom_group": 0.9, "inbox": 0.5}
 
 
 @lru_cache(maxsize=8)
@@ -58,9 +51,7 @@ class TraitAudience(Audience):
     """People with hidden traits; the knobs are class attributes, overridable as audience options."""
 
     name = "classic"
-    description = (
-        "The audience the steering was designed on: organic visits at the reading hour, mostly on an interest."
-    )
+    description = "The audience the steering was designed on: organic visits at the reading hour, mostly on an interest."
     knobs: dict[str, float | str] = {
         "reading_hours": "9:0.2,12:0.3,17:0.15,20:0.35",
         "session_rate": 0.9,
@@ -149,9 +140,7 @@ class TraitAudience(Audience):
         local = self.local(person, after)
         day = local.replace(hour=0, minute=0, second=0, microsecond=0)
         for offset in range(8):
-            session = day + timedelta(
-                days=offset, hours=h.reading_hour, minutes=h.reading_minute - 30 + rng.randrange(60)
-            )
+            session = day + timedelta(days=offset, hours=h.reading_hour, minutes=h.reading_minute - 30 + rng.randrange(60))
             if session >= local and rng.random() < self.k["session_rate"]:
                 return session.astimezone(_zone("UTC"))
         return None
@@ -173,9 +162,7 @@ class TraitAudience(Audience):
     def click(self, person: int, push: Push, read_at: datetime, rng: random.Random) -> bool:
         return rng.random() < self.click_probability(person, push, read_at)
 
-    def disturbance(
-        self, person: int, push: Push, clicked: bool, recent: Sequence[PushOutcome], at: datetime, rng: random.Random
-    ) -> str | None:
+    def disturbance(self, person: int, push: Push, clicked: bool, recent: Sequence[PushOutcome], at: datetime, rng: random.Random) -> str | None:
         if clicked:
             return None
         since = at - timedelta(days=self.k["patience_days"])
@@ -219,9 +206,7 @@ class FragilePatienceAudience(TraitAudience):
     description = "Each unclicked push risks a mute or unfollow, growing with the pushes of the last 7 days."
     knobs = {"mute_per_recent_push": 0.03, "unfollow_per_recent_push": 0.03}
 
-    def disturbance(
-        self, person: int, push: Push, clicked: bool, recent: Sequence[PushOutcome], at: datetime, rng: random.Random
-    ) -> str | None:
+    def disturbance(self, person: int, push: Push, clicked: bool, recent: Sequence[PushOutcome], at: datetime, rng: random.Random) -> str | None:
         if clicked:
             return None
         week = 1 + sum(1 for o in recent if o.push.sent_at > at - timedelta(days=7))

@@ -88,9 +88,7 @@ class Simulation:
     def _setup(self) -> None:
         control = SandboxControl(self.sandbox_url)
         suffix = f"{self.params.seed}-{random.Random().randrange(10**9)}"
-        self.topic_tags = [
-            tag_ensure(group_name=f"sim topics {suffix}", name=f"topic-{k}").pk for k in range(self.params.topics)
-        ]
+        self.topic_tags = [tag_ensure(group_name=f"sim topics {suffix}", name=f"topic-{k}").pk for k in range(self.params.topics)]
         self.arms: list[Arm] = []
         for number, name in enumerate(self.params.arm_names):
             account = ChannelAccount.objects.create(
@@ -107,25 +105,15 @@ class Simulation:
             )
             control.register_app(kind="oa", app_id=account.app_id, secret=account.app_secret, auto_report=False)
             openids = control.add_followers(account.app_id, len(self.people))
-            customer_ids, identity_ids = followers_create(
-                self.people, account_id=account.pk, openids=openids, name=name
-            )
+            customer_ids, identity_ids = followers_create(self.people, account_id=account.pk, openids=openids, name=name)
             for person, openid, customer_id in zip(self.people, openids, customer_ids, strict=True):
                 if person.consent_credits > 0:
                     control.grant_consent(account.app_id, openid, SUBSCRIBE_TEMPLATE, count=person.consent_credits)
-                    consent_credit_add(
-                        customer_id=customer_id,
-                        account_id=account.pk,
-                        template_id=SUBSCRIBE_TEMPLATE,
-                        count=person.consent_credits,
-                    )
+                    consent_credit_add(customer_id=customer_id, account_id=account.pk, template_id=SUBSCRIBE_TEMPLATE, count=person.consent_credits)
             follows = {"type": "channel", "op": "follows", "account": account.pk}
             if name == "steered" and self.params.steering == "tags":
                 segments = {
-                    k: segment_create(
-                        name=f"sim {name} {suffix} topic {k}",
-                        rule={"all": [follows, {"type": "tag", "op": "has", "tag": tag}]},
-                    ).pk
+                    k: segment_create(name=f"sim {name} {suffix} topic {k}", rule={"all": [follows, {"type": "tag", "op": "has", "tag": tag}]}).pk
                     for k, tag in enumerate(self.topic_tags)
                 }
             elif name == "oracle":
@@ -178,18 +166,14 @@ class Simulation:
 
     def _learn(self) -> None:
         """The analytics worker: fold every new event into the profiles (incremental)."""
-        ids = list(
-            EngagementEvent.objects.filter(pk__gt=self.last_event_id).order_by("pk").values_list("pk", flat=True)
-        )
+        ids = list(EngagementEvent.objects.filter(pk__gt=self.last_event_id).order_by("pk").values_list("pk", flat=True))
         if ids:
             for start in range(0, len(ids), 500):
                 engagement_events_apply(event_ids=ids[start : start + 500])
             self.last_event_id = ids[-1]
 
     # campaigns ---------------------------------------------------------------------------------
-    def _campaign(
-        self, arm: Arm, *, topic: int, number: int, segment_id: int, at: datetime, sto: bool, label: str = ""
-    ) -> None:
+    def _campaign(self, arm: Arm, *, topic: int, number: int, segment_id: int, at: datetime, sto: bool, label: str = "") -> None:
         p = self.params
         data = {
             "name": f"sim {arm.name} #{number} topic {topic}{label}",
@@ -222,19 +206,10 @@ class Simulation:
         launch = day_start + timedelta(hours=LAUNCH_HOUR)
         for arm in self.arms:
             if arm.name == "blast":
-                self._campaign(
-                    arm,
-                    topic=topic,
-                    number=number,
-                    segment_id=arm.segments[topic],
-                    at=day_start + timedelta(hours=self.blast_hour),
-                    sto=False,
-                )
+                self._campaign(arm, topic=topic, number=number, segment_id=arm.segments[topic], at=day_start + timedelta(hours=self.blast_hour), sto=False)
                 # The blast arm pushes everyone: its outcomes check the click estimates made before each push.
                 following = [cid for i, cid in enumerate(arm.customer_ids) if arm.following[i]]
-                estimates = click_estimates(
-                    customer_ids=following, topic_ids=[self.topic_tags[topic]], now=self.clock.now()
-                )
+                estimates = click_estimates(customer_ids=following, topic_ids=[self.topic_tags[topic]], now=self.clock.now())
                 self.predictions[arm.campaign_ids[-1]] = {cid: mean for cid, (mean, _, _) in estimates.items()}
             elif arm.name == "steered":
                 self._campaign(arm, topic=topic, number=number, segment_id=arm.segments[topic], at=launch, sto=True)
@@ -264,9 +239,7 @@ class Simulation:
             if not arm.open_ids:
                 continue
             states = dict(Campaign.objects.filter(pk__in=arm.open_ids).values_list("pk", "state"))
-            due = Campaign.objects.filter(
-                pk__in=arm.open_ids, state=CampaignState.SCHEDULED, scheduled_at__lte=now
-            ).values_list("pk", flat=True)
+            due = Campaign.objects.filter(pk__in=arm.open_ids, state=CampaignState.SCHEDULED, scheduled_at__lte=now).values_list("pk", flat=True)
             for campaign_id in list(due):
                 campaign_services.campaign_plan(campaign_id=campaign_id)
                 states[campaign_id] = CampaignState.SENDING
@@ -288,39 +261,22 @@ class Simulation:
             # Sent since the last look (the clock only moves forward); `seen` guards the boundary.
             fresh = Delivery.objects.filter(campaign_id__in=arm.open_ids, sent_at__gte=arm.checked_at).order_by("pk")
             arm.checked_at = now
-            for delivery_id, customer_id, campaign_id, sent_at in fresh.values_list(
-                "pk", "customer_id", "campaign_id", "sent_at"
-            ):
+            for delivery_id, customer_id, campaign_id, sent_at in fresh.values_list("pk", "customer_id", "campaign_id", "sent_at"):
                 if delivery_id in arm.seen_deliveries:
                     continue
                 arm.seen_deliveries.add(delivery_id)
                 arm.tally.pushes += 1
                 person = arm.by_customer[customer_id]
                 arm.sent[(arm.number_of[campaign_id], person)] = sent_at
-                push = Push(
-                    channel=self.params.channel,
-                    topics=frozenset({arm.topic_of[campaign_id]}),
-                    sent_at=sent_at,
-                    arm=arm.name,
-                )
+                push = Push(channel=self.params.channel, topics=frozenset({arm.topic_of[campaign_id]}), sent_at=sent_at, arm=arm.name)
                 read_at = self.audience.read(person, push, arm.rng)
-                data = {
-                    "arm": arm.name,
-                    "person": person,
-                    "delivery": delivery_id,
-                    "campaign": campaign_id,
-                    "push": push,
-                }
+                data = {"arm": arm.name, "person": person, "delivery": delivery_id, "campaign": campaign_id, "push": push}
                 if read_at is None:
                     # Never read: the push still counts against their patience, a day later.
                     self._schedule(sent_at + timedelta(hours=24), "unread", **data)
                 else:
                     self._schedule(max(read_at, sent_at), "read", **data)
-            done = {
-                pk
-                for pk, state in Campaign.objects.filter(pk__in=arm.open_ids).values_list("pk", "state")
-                if state in FINISHED
-            }
+            done = {pk for pk, state in Campaign.objects.filter(pk__in=arm.open_ids).values_list("pk", "state") if state in FINISHED}
             arm.open_ids -= done
 
     # actions -----------------------------------------------------------------------------------
@@ -352,10 +308,7 @@ class Simulation:
     def _click(self, arm: Arm, person: int, data: dict) -> None:
         topic = arm.topic_of[data["campaign"]]
         short = tracked_url(
-            delivery_id=data["delivery"],
-            campaign_id=data["campaign"],
-            customer_id=arm.customer_ids[person],
-            url=f"https://shop.example.com/topic/{topic}",
+            delivery_id=data["delivery"], campaign_id=data["campaign"], customer_id=arm.customer_ids[person], url=f"https://shop.example.com/topic/{topic}"
         )
         token = short.rsplit("/", 1)[1]
         response = tracked_redirect(self.factory.get(f"/r/{token}", HTTP_USER_AGENT=WECHAT_UA), token)
@@ -399,32 +352,20 @@ class Simulation:
                     number += 1
                 self._dispatch()
                 if hour % (24 * 7) == 0:
-                    self.log(
-                        f"  day {day}: "
-                        + ", ".join(
-                            f"{a.name} {a.tally.pushes} pushes {a.tally.clicks} clicks {a.tally.unfollows} unfollows"
-                            for a in self.arms
-                        )
-                    )
+                    self.log(f"  day {day}: " + ", ".join(f"{a.name} {a.tally.pushes} pushes {a.tally.clicks} clicks {a.tally.unfollows} unfollows" for a in self.arms))
             for arm in self.arms:
                 arm.tally.suppressed = arm_suppressions(arm)
             calibration = self._calibration()
             diagnosis = diagnose(self)
         return SimResult(
-            audience=self.audience.name,
-            seed=p.seed,
-            blast_hour=self.blast_hour,
-            arms={a.name: a.tally for a in self.arms},
-            calibration=calibration,
-            diagnosis=diagnosis,
+            audience=self.audience.name, seed=p.seed, blast_hour=self.blast_hour, arms={a.name: a.tally for a in self.arms},
+            calibration=calibration, diagnosis=diagnosis,
         )
 
     def _calibration(self) -> Calibration | None:
         """Predicted click (made before each push) against the click, on the last week's blast pushes (held out)."""
         last_week = self.params.start + timedelta(days=self.params.warmup_days + 7 * (self.params.weeks - 1))
-        rows = Delivery.objects.filter(campaign_id__in=list(self.predictions), sent_at__gte=last_week).values_list(
-            "campaign_id", "customer_id", "clicked_at"
-        )
+        rows = Delivery.objects.filter(campaign_id__in=list(self.predictions), sent_at__gte=last_week).values_list("campaign_id", "customer_id", "clicked_at")
         pairs = [(self.predictions[c].get(cust, 0.0), clicked is not None) for c, cust, clicked in rows]
         return Calibration.of(pairs) if pairs else None
 
@@ -444,9 +385,7 @@ def _outer_transaction(*, keep: bool):
         pass
 
 
-def simulate(
-    params: SimParams, audience: Audience, *, sandbox_url: str | None = None, keep: bool = False, stdout=None
-) -> SimResult:
+def simulate(params: SimParams, audience: Audience, *, sandbox_url: str | None = None, keep: bool = False, stdout=None) -> SimResult:
     """Run the simulation against a sandbox (started here unless `sandbox_url` is given)."""
     if sandbox_url:
         sandbox_started(sandbox_url)  # the sandbox the simulator was told to use
