@@ -97,7 +97,8 @@ def budget_prepare(cursor, *, campaign: Campaign, policy: Policy, start_at: date
             "value": campaign.click_value,
             "topics": _topics(campaign),
             "now": now,
-            "seed": f"campaign:{campaign.pk}",
+            # Reproducible for a campaign, and for a replayed one (the simulator's runs on any database).
+            "seed": f"campaign:{campaign.name}:{campaign.created_at.isoformat()}",
             "topic_lift": lift,
         },
     )

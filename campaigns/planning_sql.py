@@ -94,12 +94,21 @@ SLOTS = sql.SQL(
     ), slotted AS (
         SELECT zoned.*,
                scrm_send_slot(
-                   CASE WHEN %(sto)s AND COALESCE(best_hour, %(fallback)s) IS NOT NULL
-                             AND (%(ws)s::time IS NULL OR scrm_time_in(make_time(COALESCE(best_hour, %(fallback)s), 0, 0), %(ws)s::time, %(we)s::time))
-                        THEN scrm_next_hour(%(start)s::timestamptz AT TIME ZONE tz, COALESCE(best_hour, %(fallback)s))
+                   CASE WHEN %(sto)s AND hour IS NOT NULL
+                             AND (%(ws)s::time IS NULL OR scrm_time_in(make_time(hour, 0, 0), %(ws)s::time, %(we)s::time))
+                        THEN scrm_next_hour(%(start)s::timestamptz AT TIME ZONE tz, hour)
                         ELSE %(start)s::timestamptz AT TIME ZONE tz END,
                    %(ws)s::time, %(we)s::time, qs, qe) AS local_slot
-        FROM zoned
+        FROM (
+            -- A reader whose hour falls in their quiet hours gets the push in the last hour before those
+            -- begin: it waits for them in WeChat, where one sent after the quiet hours would miss the
+            -- visit it was meant for and wait a day.
+            SELECT zoned.*,
+                   CASE WHEN scrm_time_in(make_time(COALESCE(best_hour, %(fallback)s), 0, 0), qs, qe)
+                        THEN extract(hour FROM qs - interval '1 hour')::int
+                        ELSE COALESCE(best_hour, %(fallback)s) END AS hour
+            FROM zoned
+        ) zoned
     )
     SELECT slot_key,
            local_slot AT TIME ZONE tz AS slot,

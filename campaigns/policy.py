@@ -44,6 +44,17 @@ class Policy:
         return data
 
 
+def reachable_hour(hour: int, *, quiet_start: time | None, quiet_end: time | None) -> int:
+    """The send hour for a reader at local `hour`: that hour, or, inside the quiet hours, the last hour
+    before they begin (the push waits for the reader; one sent after them would wait a day). Planning's
+    send slots (campaigns/planning_sql.py, SLOTS) apply the same rule in SQL."""
+    if quiet_start is None or quiet_end is None or quiet_start == quiet_end:
+        return hour
+    t = time(hour % 24, 0)
+    inside = quiet_start <= t < quiet_end if quiet_start < quiet_end else t >= quiet_start or t < quiet_end
+    return (quiet_start.hour - 1) % 24 if inside else hour
+
+
 OVERRIDABLE = {f.name for f in fields(Policy)} - {"approval_threshold", "dispatch_batch_size", "max_attempts"}
 
 

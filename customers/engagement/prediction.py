@@ -5,16 +5,23 @@ planning audience, or a selector's list), from the profile's decayed ``topic_pus
 ``topic_clicks`` (a push without a click is negative evidence) and ``topic_affinity`` (organic
 visits, menu clicks, conversions):
 
-1. population, per topic t: m0 = (Σ clicks + PRIOR_CLICKS · lift_t) / (Σ pushes + PRIOR_PUSHES), lift_t
-   the account's article read rate on t over its average (customers.engagement.article_signals;
-   1 without article statistics);
-2. similar customers: three classes by the organic signal for t (affinity not from clicks: strong
-   from ORGANIC_STRONG, weak from ORGANIC_WEAK, none); m_class = (Σ clicks + K_CLASS·m0·lift) /
-   (Σ pushes + K_CLASS) within the class, lift = ORGANIC_LIFT for strong, 1 for weak, its inverse
-   for none (a prior the class's own pushes soon outweigh);
+1. population: m_all = (Σ clicks + PRIOR_CLICKS) / (Σ pushes + PRIOR_PUSHES) over every topic, and
+   per topic t a popularity lift_t = ((Σ clicks_t + K_TOPIC·m_all·read_t) / (Σ pushes_t + K_TOPIC)) / m_all,
+   read_t the account's article read rate on t over its average (customers.engagement.article_signals;
+   1 without article statistics): the prior the topic's own pushes soon outweigh;
+2. customers like this one: for a (customer, topic) the class of its organic signal (affinity not
+   from clicks): STRONG from ORGANIC_STRONG, WEAK from ORGANIC_WEAK, ELSEWHERE (signals for other
+   topics only), SILENT (no organic signal at all: no evidence either way). Each class's click rate
+   is learned from the audience's pushes on *every* topic, each push counted in the class its
+   (customer, topic) is in: m_k = (Σ clicks + K_CLASS·m_base·PRIOR_LIFT_k) / (Σ pushes + K_CLASS),
+   m_base = (Σ clicks + PRIOR_CLICKS) / (Σ pushes·PRIOR_LIFT_class + PRIOR_PUSHES) the rate of a
+   lift-1 customer fitted to all pushes (not the plain rate: steered pushes go mostly to the likeliest
+   class, and their rate would lift every other class's prior), so
+   what one campaign teaches about, say, customers who visited a topic's pages serves the next
+   campaign on another topic; the prior lifts (3, 1, ⅓, 1) only start it;
 3. the customer's propensity to click at all, across topics: r = (clicks + K_PROPENSITY) /
-   (pushes · m_all + K_PROPENSITY), m_all the population's rate over every topic;
-4. the customer: mean = (clicks_t + K_CUSTOMER · m_class · r) / (pushes_t + K_CUSTOMER).
+   (pushes · m_all + K_PROPENSITY);
+4. the customer: mean = (clicks_t + K_CUSTOMER · min(0.9, m_k · lift_t) · r) / (pushes_t + K_CUSTOMER).
 
 So a customer with no history gets the rate of customers like them (calibrated on the audience's
 own pushes), and every push or click moves their own estimate. With several topics the best one
@@ -38,6 +45,7 @@ from scrm.sqltools import render, table
 
 PRIOR_CLICKS = 0.5
 PRIOR_PUSHES = 10.0
+K_TOPIC = 10.0
 K_CLASS = 10.0
 K_PROPENSITY = 0.5
 K_CUSTOMER = 4.0
@@ -45,9 +53,27 @@ K_CUSTOMER = 4.0
 # strong from about two visits, weak from one recent-ish visit, else none.
 ORGANIC_STRONG = 0.9
 ORGANIC_WEAK = 0.25
-# Before the audience's own pushes say otherwise, customers with a strong organic signal are taken to
-# click this many times more often than the population, those with none this many times less.
+# The classes of "customers like this one" for a topic, and how much more (or less) often than the
+# population each is taken to click before the audience's own pushes say otherwise.
+STRONG, WEAK, ELSEWHERE, SILENT = 2, 1, 0, 3
 ORGANIC_LIFT = 3.0
+PRIOR_LIFT = {STRONG: ORGANIC_LIFT, WEAK: 1.0, ELSEWHERE: 1 / ORGANIC_LIFT, SILENT: 1.0}
+
+
+def _similar(affinity: str, clicks: str) -> sql.Composable:
+    """The class of a (customer, topic): strong / weak organic signal for it, signals elsewhere only, or none at all."""
+    organic = sql.SQL("src.f * (COALESCE(({a})::float, 0) - COALESCE(({c})::float, 0))").format(a=sql.SQL(affinity), c=sql.SQL(clicks))
+    return sql.SQL(
+        "CASE WHEN {organic} >= {strong} THEN {s} WHEN {organic} >= {weak} THEN {w} WHEN src.organic_total >= {weak} THEN {e} ELSE {silent} END"
+    ).format(
+        organic=organic,
+        strong=sql.Literal(ORGANIC_STRONG),
+        weak=sql.Literal(ORGANIC_WEAK),
+        s=sql.Literal(STRONG),
+        w=sql.Literal(WEAK),
+        e=sql.Literal(ELSEWHERE),
+        silent=sql.Literal(SILENT),
+    )
 
 
 def click_estimates_sql(source: sql.Composable) -> sql.Composable:
@@ -58,41 +84,56 @@ def click_estimates_sql(source: sql.Composable) -> sql.Composable:
     return sql.SQL(
         """
         WITH src AS (
-            SELECT s.customer_id, p.topic_pushes, p.topic_clicks, p.topic_affinity,
-                   COALESCE(power(2.0, -extract(epoch FROM (%(now)s::timestamptz - p.score_updated_at)) / {half_life}), 0) AS f
+            SELECT s.customer_id, p.topic_pushes, p.topic_clicks, p.topic_affinity, x.f,
+                   x.f * GREATEST(0, COALESCE((SELECT sum(value::float) FROM jsonb_each_text(p.topic_affinity)), 0)
+                                   - COALESCE((SELECT sum(value::float) FROM jsonb_each_text(p.topic_clicks)), 0)) AS organic_total
             FROM (SELECT DISTINCT customer_id FROM {source} x) s
             LEFT JOIN {profile} p ON p.customer_id = s.customer_id
+            CROSS JOIN LATERAL (
+                SELECT COALESCE(power(2.0, -extract(epoch FROM (%(now)s::timestamptz - p.score_updated_at)) / {half_life}), 0) AS f
+            ) x
         ), per AS (
             SELECT src.customer_id, t.topic,
                    src.f * COALESCE((src.topic_pushes ->> t.topic)::float, 0) AS n,
                    src.f * COALESCE((src.topic_clicks ->> t.topic)::float, 0) AS c,
-                   CASE WHEN src.f * (COALESCE((src.topic_affinity ->> t.topic)::float, 0) - COALESCE((src.topic_clicks ->> t.topic)::float, 0))
-                             >= {strong} THEN 2
-                        WHEN src.f * (COALESCE((src.topic_affinity ->> t.topic)::float, 0) - COALESCE((src.topic_clicks ->> t.topic)::float, 0))
-                             >= {weak} THEN 1
-                        ELSE 0 END AS similar
+                   {similar_campaign} AS cls
             FROM src CROSS JOIN unnest(%(topics)s::text[]) AS t(topic)
+        ), pairs AS (
+            -- Every topic each customer was pushed: how customers of each class click, whatever the topic.
+            SELECT src.customer_id, src.f * pu.value::float AS n, src.f * COALESCE((src.topic_clicks ->> pu.key)::float, 0) AS c,
+                   {similar_pushed} AS cls
+            FROM src CROSS JOIN LATERAL jsonb_each_text(COALESCE(src.topic_pushes, '{{}}'::jsonb)) pu
         ), totals AS (
-            SELECT src.customer_id,
-                   src.f * COALESCE((SELECT sum(value::float) FROM jsonb_each_text(src.topic_pushes)), 0) AS n_all,
-                   src.f * COALESCE((SELECT sum(value::float) FROM jsonb_each_text(src.topic_clicks)), 0) AS c_all
-            FROM src
+            SELECT src.customer_id, COALESCE(sum(pairs.n), 0) AS n_all, COALESCE(sum(pairs.c), 0) AS c_all
+            FROM src LEFT JOIN pairs ON pairs.customer_id = src.customer_id GROUP BY src.customer_id
         ), population AS (
             SELECT (sum(c_all) + {prior_c}) / (sum(n_all) + {prior_n}) AS m_all FROM totals
         ), topic_rate AS (
-            SELECT topic, (sum(c) + {prior_c} * COALESCE((%(topic_lift)s::jsonb ->> topic)::float, 1)) / (sum(n) + {prior_n}) AS m0
-            FROM per GROUP BY topic
+            -- The topic against the population: more or less clicked than topics on average.
+            SELECT per.topic,
+                   (sum(per.c) + {k_topic} * pop.m_all * COALESCE((%(topic_lift)s::jsonb ->> per.topic)::float, 1))
+                       / (sum(per.n) + {k_topic}) / pop.m_all AS lift
+            FROM per CROSS JOIN population pop GROUP BY per.topic, pop.m_all
+        ), lifts AS (
+            SELECT * FROM (VALUES {prior_lifts}) AS k(cls, prior_lift)
+        ), base AS (
+            -- The rate of a lift-1 customer, fitted to every push given the prior lifts of their classes:
+            -- not biased by which classes the pushes went to (steered pushes go mostly to the likeliest).
+            SELECT (COALESCE(sum(pairs.c), 0) + {prior_c}) / (COALESCE(sum(pairs.n * lifts.prior_lift), 0) + {prior_n}) AS m
+            FROM pairs JOIN lifts ON lifts.cls = pairs.cls
         ), class_rate AS (
-            SELECT per.topic, per.similar,
-                   (sum(per.c) + {k_class} * LEAST(0.9, tr.m0 * CASE per.similar WHEN 2 THEN {lift} WHEN 1 THEN 1 ELSE {unlift} END))
-                       / (sum(per.n) + {k_class}) AS m
-            FROM per JOIN topic_rate tr ON tr.topic = per.topic GROUP BY per.topic, per.similar, tr.m0
+            SELECT lifts.cls,
+                   (COALESCE(sum(pairs.c), 0) + {k_class} * base.m * lifts.prior_lift) / (COALESCE(sum(pairs.n), 0) + {k_class}) AS m
+            FROM lifts CROSS JOIN base
+            LEFT JOIN pairs ON pairs.cls = lifts.cls
+            GROUP BY lifts.cls, lifts.prior_lift, base.m
         ), estimate AS (
             SELECT DISTINCT ON (per.customer_id) per.customer_id, per.n,
-                   LEAST(0.99, (per.c + {k_customer} * cr.m
+                   LEAST(0.99, (per.c + {k_customer} * LEAST(0.9, cr.m * tr.lift)
                         * (tot.c_all + {k_prop}) / (tot.n_all * pop.m_all + {k_prop})) / (per.n + {k_customer})) AS mean
             FROM per
-            JOIN class_rate cr ON cr.topic = per.topic AND cr.similar = per.similar
+            JOIN class_rate cr ON cr.cls = per.cls
+            JOIN topic_rate tr ON tr.topic = per.topic
             JOIN totals tot ON tot.customer_id = per.customer_id
             CROSS JOIN population pop
             ORDER BY per.customer_id, 3 DESC
@@ -111,13 +152,13 @@ def click_estimates_sql(source: sql.Composable) -> sql.Composable:
         source=source,
         profile=table(EngagementProfile),
         half_life=sql.Literal(HALF_LIFE_DAYS * 86400.0),
-        strong=sql.Literal(ORGANIC_STRONG),
-        weak=sql.Literal(ORGANIC_WEAK),
+        similar_campaign=_similar("src.topic_affinity ->> t.topic", "src.topic_clicks ->> t.topic"),
+        similar_pushed=_similar("src.topic_affinity ->> pu.key", "src.topic_clicks ->> pu.key"),
+        prior_lifts=sql.SQL(", ").join(sql.SQL("({}, {})").format(sql.Literal(k), sql.Literal(v)) for k, v in PRIOR_LIFT.items()),
         prior_c=sql.Literal(PRIOR_CLICKS),
         prior_n=sql.Literal(PRIOR_PUSHES),
+        k_topic=sql.Literal(K_TOPIC),
         k_class=sql.Literal(K_CLASS),
-        lift=sql.Literal(ORGANIC_LIFT),
-        unlift=sql.Literal(1 / ORGANIC_LIFT),
         k_prop=sql.Literal(K_PROPENSITY),
         k_customer=sql.Literal(K_CUSTOMER),
     )

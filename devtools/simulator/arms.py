@@ -39,6 +39,9 @@ class Arm:
     seen_deliveries: set[int] = field(default_factory=set)
     by_customer: dict[int, int] = field(default_factory=dict)
     topic_of: dict[int, int] = field(default_factory=dict)  # campaign id → topic index
+    number_of: dict[int, int] = field(default_factory=dict)  # campaign id → the run's campaign number
+    sent: dict[tuple[int, int], datetime] = field(default_factory=dict)  # (campaign number, person) → sent at
+    outcomes: dict[tuple[int, int], tuple[bool, bool]] = field(default_factory=dict)  # (number, person) → (read, clicked)
 
 
 def followers_create(people: list[PersonSpec], *, account_id: int, openids: list[str], name: str) -> tuple[list[int], list[int]]:

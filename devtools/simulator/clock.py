@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from django.db import connection
+from django.db import connection, transaction
 from psycopg import sql
 
 from scrm.sqltools import render
@@ -41,9 +41,13 @@ def install_db_clock() -> str:
     """Shadow PostgreSQL's clock functions for this session; returns the search_path to restore."""
     schema = sql.Identifier(SIM_SCHEMA)
     with connection.cursor() as cursor:
-        cursor.execute(render(_CREATE_SCHEMA.format(schema=schema)))
-        for name in CLOCK_FUNCTIONS:
-            cursor.execute(render(_CREATE_CLOCK_FUNCTION.format(schema=schema, name=sql.Identifier(name))))
+        # Simulations started together (--parallel) would replace the same functions at once, which
+        # PostgreSQL refuses ("tuple concurrently updated"): one at a time, under an advisory lock.
+        with transaction.atomic():
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext('scrm_sim_clock'))")
+            cursor.execute(render(_CREATE_SCHEMA.format(schema=schema)))
+            for name in CLOCK_FUNCTIONS:
+                cursor.execute(render(_CREATE_CLOCK_FUNCTION.format(schema=schema, name=sql.Identifier(name))))
         cursor.execute("SHOW search_path")
         previous = cursor.fetchone()[0]
         # pg_catalog named explicitly after our schema: our now() shadows the built-in one.

@@ -7,6 +7,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from devtools.simulator.audience import SIM_TZ, ArmTally
+from devtools.simulator.diagnosis import ArmDiagnosis
 
 ARMS = ("blast", "steered", "oracle")
 
@@ -76,6 +77,7 @@ class SimResult:
     blast_hour: int
     arms: dict[str, ArmTally]
     calibration: Calibration | None = None
+    diagnosis: dict[str, ArmDiagnosis] = field(default_factory=dict)
 
     def arm(self, name: str) -> ArmTally | None:
         return self.arms.get(name)
@@ -131,6 +133,9 @@ class SimResult:
             lines.append(f"goal (steered ≥ 90% of blast's clicks, ≤ ½ pushes, ≤ ½ unfollows): {'met' if self.goal_met else 'NOT met'}")
         if self.vs_oracle is not None:
             lines.append(f"steered clicks/push = {self.vs_oracle:.2f} × the oracle's")
+        if self.diagnosis:
+            lines.append("clickable pairs (person clicks and the topic is an interest that day), per arm:")
+            lines += [d.text(name) for name, d in self.diagnosis.items()]
         if self.calibration is not None:
             lines.append(self.calibration.text())
         return "\n".join(lines)

@@ -68,4 +68,30 @@ def markdown(results_by_audience: dict[str, list[SimResult]]) -> str:
             f"| {_mean_sd(_ratios(results, 'clicks', 'oracle', 'blast'))} | {_mean_sd([r.vs_oracle for r in results if r.vs_oracle is not None])} "
             f"| {', '.join(f'{k} {v}' for k, v in sorted(verdicts.items()))} |"
         )
+    misses = [
+        (audience, r) for audience, results in results_by_audience.items() for r in results if verdict(r) != "met"
+    ]
+    if misses:
+        lines += [
+            "",
+            "| run that misses | blast pushes / clicks / unfollows | steered | oracle | steered/oracle clicks/push | clickable pairs: steered pushed (read, clicked) | left out | blast's clicks in steered |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for audience, r in misses:
+            b, s, o = r.arm("blast"), r.arm("steered"), r.arm("oracle")
+            d = r.diagnosis.get("steered")
+            cells = [f"{audience} seed {r.seed} ({verdict(r)})"]
+            cells += [f"{t.pushes} / {t.clicks} / {t.unfollows}" if t else "–" for t in (b, s, o)]
+            cells.append(f"{r.vs_oracle:.2f}" if r.vs_oracle is not None else "–")
+            if d is not None:
+                cells.append(
+                    f"{d.pushed_clickable} of {d.clickable} ({d.read_clickable}, {d.clicked_clickable}), hour off {d.hour_error:.1f} h"
+                )
+                cells.append(", ".join(f"{k} {v}" for k, v in sorted(d.left_out.items(), key=lambda kv: -kv[1])) or "–")
+                cells.append(
+                    ", ".join(f"{k} {v}" for k, v in sorted(d.blast_clicks.items(), key=lambda kv: -kv[1])) or "–"
+                )
+            else:
+                cells += ["–"] * 3
+            lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

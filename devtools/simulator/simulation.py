@@ -20,6 +20,7 @@ import campaigns.services as campaign_services
 from accounts.models import ChannelAccount
 from campaigns import dispatch
 from campaigns.models import Campaign, CampaignState, Delivery, DeliveryState
+from campaigns.policy import global_policy, reachable_hour
 from campaigns.tracking.services import tracked_url
 from campaigns.tracking.views import tracked_redirect
 from customers.engagement.prediction import click_estimates
@@ -32,6 +33,7 @@ from customers.services.tags import tag_ensure
 from devtools.simulator.arms import SUBSCRIBE_TEMPLATE, Arm, arm_disturb, arm_suppressions, followers_create
 from devtools.simulator.audience import SIM_TZ, ArmTally, Audience, Push, PushOutcome
 from devtools.simulator.clock import SimClock, install_db_clock, restore_search_path
+from devtools.simulator.diagnosis import diagnose
 from devtools.simulator.params import ARMS, Calibration, SimParams, SimResult
 from messaging.channels.hosts import sandbox_started
 from messaging.sandbox.control import SandboxControl
@@ -67,6 +69,7 @@ class Simulation:
         self.factory = RequestFactory()
         self.blast_hour = self._blast_hour()
         self.predictions: dict[int, dict[int, float]] = {}  # blast campaign id → customer id → predicted click
+        self.campaign_days: dict[int, tuple[int, datetime]] = {}  # campaign number → (topic, local day start)
 
     def log(self, message: str) -> None:
         if self.stdout is not None:
@@ -196,8 +199,10 @@ class Simulation:
         arm.campaign_ids.append(campaign.pk)
         arm.open_ids.add(campaign.pk)
         arm.topic_of[campaign.pk] = topic
+        arm.number_of[campaign.pk] = number
 
     def _launch(self, topic: int, day_start: datetime, number: int) -> None:
+        self.campaign_days[number] = (topic, day_start)
         launch = day_start + timedelta(hours=LAUNCH_HOUR)
         for arm in self.arms:
             if arm.name == "blast":
@@ -212,12 +217,15 @@ class Simulation:
                 self._launch_oracle(arm, topic=topic, day_start=day_start, number=number)
 
     def _launch_oracle(self, arm: Arm, *, topic: int, day_start: datetime, number: int) -> None:
-        """Those who would click this topic now, each group at its reading hour (same policy as the others)."""
+        """Those who would click this topic now, each group at its reading hour (same policy as the others:
+        a reading hour inside the quiet hours is reached in the last hour before them, as planning does)."""
         by_hour: dict[int, list[int]] = defaultdict(list)
+        policy = global_policy()
         for person in self.people:
             traits = self.audience.traits(person.index, day_start + timedelta(hours=12))
             if traits.clicks and topic in traits.interests and arm.following[person.index]:
-                by_hour[traits.best_hour].append(arm.customer_ids[person.index])
+                hour = reachable_hour(traits.best_hour, quiet_start=policy.quiet_start, quiet_end=policy.quiet_end)
+                by_hour[hour].append(arm.customer_ids[person.index])
         for hour, customer_ids in sorted(by_hour.items()):
             at = day_start + timedelta(hours=hour if hour >= LAUNCH_HOUR else hour + 24)
             segment = segment_create(name=f"sim oracle #{number} h{hour} {self.topic_tags[topic]}", kind="static")
@@ -259,6 +267,7 @@ class Simulation:
                 arm.seen_deliveries.add(delivery_id)
                 arm.tally.pushes += 1
                 person = arm.by_customer[customer_id]
+                arm.sent[(arm.number_of[campaign_id], person)] = sent_at
                 push = Push(channel=self.params.channel, topics=frozenset({arm.topic_of[campaign_id]}), sent_at=sent_at, arm=arm.name)
                 read_at = self.audience.read(person, push, arm.rng)
                 data = {"arm": arm.name, "person": person, "delivery": delivery_id, "campaign": campaign_id, "push": push}
@@ -287,6 +296,7 @@ class Simulation:
             clicked = self.audience.click(person, push, now, arm.rng)
             if clicked:
                 self._click(arm, person, data)
+        arm.outcomes[(arm.number_of[data["campaign"]], person)] = (kind == "read", clicked)
         history = arm.history[person]
         while history and history[0].push.sent_at < now - timedelta(days=HISTORY_DAYS):
             history.popleft()
@@ -346,8 +356,10 @@ class Simulation:
             for arm in self.arms:
                 arm.tally.suppressed = arm_suppressions(arm)
             calibration = self._calibration()
+            diagnosis = diagnose(self)
         return SimResult(
-            audience=self.audience.name, seed=p.seed, blast_hour=self.blast_hour, arms={a.name: a.tally for a in self.arms}, calibration=calibration
+            audience=self.audience.name, seed=p.seed, blast_hour=self.blast_hour, arms={a.name: a.tally for a in self.arms},
+            calibration=calibration, diagnosis=diagnosis,
         )
 
     def _calibration(self) -> Calibration | None:

@@ -52,10 +52,10 @@ def test_article_reads_per_topic_become_the_topics_prior(oa_account, sandbox):
     lifts = topic_read_lifts(account_id=oa_account.pk, now=timezone.now())
     assert lifts == {str(shoes.pk): pytest.approx(1.416667, abs=1e-5), str(coats.pk): pytest.approx(0.583333, abs=1e-5)}
 
-    # A customer without history: mean = the prior 0.5 · lift / 10, ÷ 3 (no organic signal).
+    # A customer without history and no organic signal: the population's prior rate 0.5 / 10 times the lift.
     customer = CustomerFactory()
     now = timezone.now()
     plain = click_estimates(customer_ids=[customer.pk], topic_ids=[shoes.pk], now=now)[customer.pk][0]
     with_shoes = click_estimates(customer_ids=[customer.pk], topic_ids=[shoes.pk], now=now, account_id=oa_account.pk)[customer.pk][0]
     with_coats = click_estimates(customer_ids=[customer.pk], topic_ids=[coats.pk], now=now, account_id=oa_account.pk)[customer.pk][0]
-    assert (plain, with_shoes, with_coats) == (pytest.approx(0.05 / 3), pytest.approx(0.05 * 1.416667 / 3, abs=1e-6), pytest.approx(0.05 * 0.583333 / 3, abs=1e-6))
+    assert (plain, with_shoes, with_coats) == (pytest.approx(0.05), pytest.approx(0.05 * 1.416667, abs=1e-6), pytest.approx(0.05 * 0.583333, abs=1e-6))

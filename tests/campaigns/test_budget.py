@@ -110,6 +110,7 @@ def test_exploration_reaches_customers_without_any_history(plan_account, make_au
     assert set(left_out.values()) == {"low_expected_value"}
     assert len(sent) + len(left_out) == 300
     strangers = {c.pk for c in people} - visitors
-    # Never-seen customers are tried (a Thompson draw), less often than those whose visits point to the topic.
+    # Never-seen customers are tried (a Thompson draw at the population's rate: no organic signal is no
+    # evidence against the topic), clearly less often than those whose visits point to the topic.
     assert 0 < len(sent & strangers) < len(strangers) / 2
-    assert len(sent & visitors) / len(visitors) > 2 * len(sent & strangers) / len(strangers)
+    assert len(sent & visitors) / len(visitors) > 1.5 * len(sent & strangers) / len(strangers)

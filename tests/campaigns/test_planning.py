@@ -215,6 +215,32 @@ def test_send_window_and_best_hour_set_the_send_time(plan_account, make_audience
     assert send_after[none.pk] == datetime(2026, 1, 15, 11, 0, tzinfo=UTC)
 
 
+def test_a_best_hour_inside_the_quiet_hours_is_reached_just_before_they_begin(plan_account, make_audience, static_segment, make_campaign, db):
+    ContactPolicyFactory(quiet_hours=True)  # 21:00–08:30
+    start = datetime(2026, 1, 15, 0, 0, tzinfo=UTC)  # 08:00 Shanghai
+    (late, i1), (early, i2), (noon, i3) = make_audience(plan_account, 3, timezone="Asia/Shanghai")
+    for identity in (i1, i2, i3):
+        identity.last_interaction_at = start
+        identity.save()
+    for customer, hour in ((late, 22), (early, 7), (noon, 12)):
+        EngagementProfile.objects.create(customer=customer, best_hour=hour)
+    campaign = make_campaign(plan_account, static_segment([late, early, noon]), priority_class="transactional", send_time_optimization=True)
+    plan(campaign, start_at=start)
+    send_after = dict(Delivery.objects.filter(campaign=campaign).values_list("customer_id", "send_after"))
+    # A 22:00 or 07:00 reader gets it at 20:00 (it waits for them), not after 08:30 when today's visit is past.
+    assert send_after[late.pk] == send_after[early.pk] == datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+    assert send_after[noon.pk] == datetime(2026, 1, 15, 4, 0, tzinfo=UTC)
+
+
+def test_reachable_hour_is_the_same_rule_in_python():
+    from campaigns.policy import reachable_hour
+
+    quiet = {"quiet_start": time(21, 0), "quiet_end": time(8, 30)}
+    assert [reachable_hour(h, **quiet) for h in (7, 8, 9, 20, 21, 23)] == [20, 20, 9, 20, 20, 20]
+    assert reachable_hour(23, quiet_start=None, quiet_end=None) == 23
+    assert reachable_hour(13, quiet_start=time(12, 0), quiet_end=time(14, 0)) == 11
+
+
 def test_holdout_is_stable_and_recorded(plan_account, make_audience, static_segment, make_campaign, contact_policy):
     people = make_audience(plan_account, 40)
     for _, identity in people:

@@ -42,11 +42,35 @@ def test_a_customer_without_history_gets_the_rate_of_customers_like_them():
 
 def test_organic_interest_raises_the_estimate_before_any_push():
     now = timezone.now()
-    topic = TagFactory()
-    visitor, stranger = CustomerFactory(), CustomerFactory()
+    topic, other = TagFactory(), TagFactory()
+    visitor, elsewhere, silent = CustomerFactory(), CustomerFactory(), CustomerFactory()
     profile(visitor, topic, now=now, affinity=1.5)
-    estimates = click_estimates(customer_ids=[visitor.pk, stranger.pk], topic_ids=[topic.pk], now=now)
-    assert estimates[visitor.pk][0] > 3 * estimates[stranger.pk][0]
+    profile(elsewhere, other, now=now, affinity=1.5)
+    estimates = click_estimates(customer_ids=[visitor.pk, elsewhere.pk, silent.pk], topic_ids=[topic.pk], now=now)
+    # Visits to the topic's pages are evidence for it, visits only elsewhere against it; a customer
+    # who never shows up organically gets the population's rate (no evidence either way).
+    assert estimates[visitor.pk][0] == pytest.approx(3 * estimates[silent.pk][0])
+    assert estimates[silent.pk][0] == pytest.approx(3 * estimates[elsewhere.pk][0])
+
+
+def test_what_customers_like_this_one_did_on_other_topics_carries_over():
+    now = timezone.now()
+    old_topic, new_topic = TagFactory(), TagFactory()
+    # On an earlier topic, customers who had visited its pages clicked half the pushes; the others never.
+    visitors = [CustomerFactory() for _ in range(20)]
+    others = [CustomerFactory() for _ in range(20)]
+    for customer in visitors:
+        profile(customer, old_topic, now=now, pushes=2, clicks=1, affinity=1.5)
+    for customer in others:
+        profile(customer, old_topic, now=now, pushes=2, affinity=0.5 if customer.pk % 2 else 0.0)
+    fresh_visitor = CustomerFactory()
+    profile(fresh_visitor, new_topic, now=now, affinity=1.5)
+    ids = [c.pk for c in visitors + others] + [fresh_visitor.pk]
+
+    learned = click_estimates(customer_ids=ids, topic_ids=[new_topic.pk], now=now)[fresh_visitor.pk][0]
+    alone = click_estimates(customer_ids=[fresh_visitor.pk], topic_ids=[new_topic.pk], now=now)[fresh_visitor.pk][0]
+    # Never pushed on the new topic, but customers like them click far more than the prior's 3×.
+    assert learned > 0.3 > alone
 
 
 def test_thompson_draws_are_reproducible_for_a_seed_and_vary_between_customers():

@@ -77,6 +77,13 @@ def test_a_custom_audience_plugs_in_and_every_arm_runs_through_the_product(sandb
     assert "do_not_disturb 1" in _row(text, "suppressed (blast):")
     # The click estimates made before each blast push are scored on the held-out (last) week.
     assert "calibration on the held-out week's 14 blast pushes: Brier" in text
+    # Where each arm won and lost clicks: the clickable pairs (person × campaign on their topic; 9,
+    # person 5's 2 included) against what the arm pushed, and why the others were left out.
+    assert (
+        "  oracle: 8 of 9 clickable pairs pushed (8/8 read, 8 clicked, hour off by 0.0 h), 0 other pushes (0 clicked);"
+        " clickable left out: no_consent 1"
+    ) in text
+    assert "  blast: 7 of 9 clickable pairs pushed (7/7 read, 7 clicked" in text
     steered_pushes = int(_row(text, "steered").split()[1])
     # The pushes really went through the sandbox, as subscribe messages.
     assert len(sandbox.control.sent_messages(api="bizsend")) == 14 + steered_pushes + 8

@@ -11,10 +11,13 @@ runs in one rolled-back transaction per run) unless --keep is given.
 
 from __future__ import annotations
 
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import fields
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
 
 from devtools.simulator import PRESETS, SimParams, audience_load, simulate
 from devtools.simulator.report import markdown as markdown_report
@@ -55,8 +58,9 @@ class Command(BaseCommand):
         parser.add_argument("--markdown", action="store_true", help="print the summary table (means and spreads over the seeds) in Markdown")
         parser.add_argument("--sandbox-url", default=None, help="use a running sandbox instead of starting one")
         parser.add_argument("--keep", action="store_true", help="commit the simulated accounts, campaigns and events")
+        parser.add_argument("--parallel", type=int, default=1, help="run the audiences × seeds in this many processes (default 1)")
 
-    def handle(self, *args, audience="classic", audience_option=(), seeds="", markdown=False, sandbox_url=None, keep=False, **options):
+    def handle(self, *args, audience="classic", audience_option=(), seeds="", markdown=False, sandbox_url=None, keep=False, parallel=1, **options):
         params = SimParams(**{f.name: options[f.name] for f in fields(SimParams) if f.name in options})
         names = list(PRESETS) if audience == "all" else [a.strip() for a in audience.split(",") if a.strip()]
         try:
@@ -65,8 +69,9 @@ class Command(BaseCommand):
             audience_options = dict(option.split("=", 1) for option in audience_option)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-        results = {}
+        results: dict[str, list] = {}
         started = time.monotonic()
+        runs = []
         for cls in classes:
             for seed in seed_list:
                 run = SimParams(**{**{f.name: getattr(params, f.name) for f in fields(SimParams)}, "seed": seed})
@@ -74,9 +79,22 @@ class Command(BaseCommand):
                     model = cls(size=run.customers, topics=run.topics, seed=seed, **audience_options)
                 except (TypeError, ValueError) as exc:
                     raise CommandError(f"{cls.__name__}: {exc}") from exc
+                runs.append((run, model))
+        if parallel > 1 and len(runs) > 1 and not keep:
+            # Each run is independent (its own accounts, sandbox and rolled-back transaction): one process each.
+            connections.close_all()
+            context = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(max_workers=parallel, mp_context=context) as pool:
+                futures = [pool.submit(simulate, run, model, sandbox_url=sandbox_url) for run, model in runs]
+                for (_run, model), future in zip(runs, futures, strict=True):
+                    result = future.result()
+                    results.setdefault(model.name, []).append(result)
+                    self.stdout.write(result.table())
+        else:
+            for run, model in runs:
                 self.stdout.write(
                     f"Simulating {model.name}: {run.customers} people, {run.warmup_days} warm-up days + {run.weeks} weeks "
-                    f"× {run.campaigns_per_week} campaigns (seed {seed})…"
+                    f"× {run.campaigns_per_week} campaigns (seed {run.seed})…"
                 )
                 result = simulate(run, model, sandbox_url=sandbox_url, keep=keep, stdout=self.stdout)
                 results.setdefault(model.name, []).append(result)
