@@ -83,6 +83,17 @@ def _conversation_for(*, account_id: int, identity: ChannelIdentity, at: datetim
     return conversation
 
 
+def _cycle_opened_by(conversation: Conversation, dedupe_key: str) -> bool:
+    """Whether the conversation's current cycle began with the callback `dedupe_key` came from (its
+    keys share "inbound:<row>:"), not with an earlier message of the same second."""
+    callback = dedupe_key.rsplit(":", 1)[0] + ":"
+    first = (
+        ConversationMessage.objects.filter(conversation=conversation, created_at__gte=conversation.opened_at)
+        .order_by("pk").values_list("dedupe_key", flat=True).first()
+    )
+    return first is None or first.startswith(callback)
+
+
 def _reopen_if_resolved(conversation: Conversation, *, at: datetime, source: str) -> None:
     if conversation.state == ConversationState.RESOLVED:
         conversation.state = ConversationState.OPEN
@@ -192,8 +203,8 @@ def inbox_conversation_request(request: ConversationRequest) -> None:
             dedupe_key=f"{request.dedupe_key}:inbox") is None:
         return
     _reopen_if_resolved(conversation, at=at, source=request.source)
-    if conversation.opened_at == at:  # this cycle was opened by the message that asked
-        conversation.source = request.source
+    if conversation.opened_at == at and _cycle_opened_by(conversation, request.dedupe_key):
+        conversation.source = request.source  # this cycle was opened by the message that asked
     if conversation.assignee_id is None:
         conversation_assign_auto(conversation)
     conversation.state = ConversationState.OPEN

@@ -3,6 +3,8 @@ path the customer gets the rule's passive reply and the conversation opens for a
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from customers.models import EngagementEvent
@@ -49,9 +51,11 @@ def test_a_plain_keyword_rule_answers_without_asking_for_a_person(deliver, callb
 
 def test_asking_again_assigns_a_conversation_nobody_had(deliver, inbox_account, follower, make_operator):
     AutoReplyRule.objects.create(account=inbox_account, keyword="人工", match="exact", hand_over=True, reply_text="请稍候")
-    deliver(inbox_account, wechat_payload("text.xml", openid=follower, content="你好"))  # nobody online: unassigned
+    # Both in the same second (WeChat's CreateTime has no finer grain): the first still opened it.
+    same_second = str(int(time.time()))
+    deliver(inbox_account, wechat_payload("text.xml", openid=follower, content="你好", create_time=same_second))  # nobody online
     assert Conversation.objects.get().assignee is None
     lee = make_operator("lee")
-    deliver(inbox_account, wechat_payload("text.xml", openid=follower, content="人工"))
+    deliver(inbox_account, wechat_payload("text.xml", openid=follower, content="人工", create_time=same_second))
     conversation = Conversation.objects.get()
     assert conversation.assignee == lee and conversation.source == "message"  # opened by the first message
