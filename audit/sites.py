@@ -42,12 +42,16 @@ class ConsoleAdminSite(UnfoldAdminSite):
             return super().get_sidebar_list(request)  # tabs can mark items active: unfold's own rules
         navigation, digest = self._resolved_navigation(request)
         index_path = reverse(f"{self.name}:index")
+        # The most specific link under the page is the active one: the inbox (…/conversation/inbox/)
+        # is not also the conversation list (…/conversation/).
+        matching = [item["link"] for group in navigation for item in group["items"] if _is_active(item["link"], request.path, index_path)]
+        current = max(matching, key=lambda link: len(urlparse(link).path), default=None)
         results, shown = [], []
         for group in navigation:
             items = []
             for item in group["items"]:
                 allowed = self._call_permission_callback(item.get("permission"), request)
-                active = _is_active(item["link"], request.path, index_path)
+                active = item["link"] == current
                 items.append({**item, "active": active, "has_permission": allowed})
                 shown.append((allowed, active))
             results.append({**group, "items": items})

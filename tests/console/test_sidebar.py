@@ -52,3 +52,11 @@ def test_the_sidebar_speaks_the_operators_language(client, admin_user):
     english = _sidebar(client.get("/admin/customers/customer/", HTTP_ACCEPT_LANGUAGE="en").content.decode())
     assert "客户" in chinese and "Campaign reports" not in chinese
     assert "Campaign reports" in english
+
+
+def test_only_the_most_specific_item_is_active(client, admin_user):
+    client.force_login(admin_user)
+    on_inbox = _sidebar(client.get("/admin/messaging/conversation/inbox/").content.decode())
+    assert on_inbox.count(" active") == 1
+    anchor = on_inbox[: on_inbox.index(" active")]
+    assert anchor[anchor.rindex('href="') :].split('"')[1] == "/admin/messaging/conversation/inbox/"
