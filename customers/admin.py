@@ -104,6 +104,13 @@ class TagFilter(admin.SimpleListFilter):
             )
         }
 
+    def fragment_fingerprint(self):
+        """What the filter shows (console_fragments): the chosen tag as it is named now."""
+        value = self.value()
+        if not (value and value.isdigit()):
+            return None
+        return (value, Tag.objects.filter(pk=int(value)).values_list("name", flat=True).first())
+
     def queryset(self, request, queryset):
         value = self.value()
         if value and value.isdigit():

@@ -71,9 +71,14 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     http_method_names = ["get", "patch", "post", "head", "options"]
 
     def get_queryset(self):
-        if self.action == "list":
-            return selectors.customer_list_for_display(filters=selectors.customer_filters_parse(self.request.query_params))
-        return selectors.customer_list_for_display()
+        # Built once per request: DRF's model permissions ask for it too, and a search's exact lookups
+        # run while it is built.
+        if getattr(self, "_rows", None) is None:
+            if self.action == "list":
+                self._rows = selectors.customer_list_for_display(filters=selectors.customer_filters_parse(self.request.query_params))
+            else:
+                self._rows = selectors.customer_list_for_display()
+        return self._rows
 
     def get_serializer_class(self):
         if self.action in ("retrieve", "partial_update"):

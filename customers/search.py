@@ -54,7 +54,7 @@ def customer_ids_exact(text: str) -> list[int]:
             ChannelIdentity.objects.filter(Q(external_id=text) | Q(unionid=text))
             .values_list("customer_id", flat=True)[:MAX_EXACT_MATCHES]
         )
-    digits = normalize_phone(text)
+    digits = normalize_phone(text) if _PHONE.match(text) else ""
     if len(digits) >= 5 and digits.lstrip("+").isdigit():
         ids.update(Customer.objects.filter(phone_hash=lookup_hash(digits)).values_list("pk", flat=True)[:MAX_EXACT_MATCHES])
     if text.isdigit() and len(text) < 19:

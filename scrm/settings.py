@@ -14,7 +14,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
-from kombu import Queue
+
+from scrm.queues import TASK_QUEUES, TASK_ROUTES
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -170,6 +171,14 @@ else:
         }
     }
 
+# The console's cached page chrome (console/templatetags/console_fragments.py): in each process's
+# memory; everything a fragment shows is in its key, and a deploy restarts the processes.
+CACHES["fragments"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "console-fragments",
+    "OPTIONS": {"MAX_ENTRIES": 500},
+}
+
 # --- Celery -----------------------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL or "filesystem://"
 if not REDIS_URL:
@@ -212,25 +221,8 @@ CELERY_TIMEZONE = "UTC"
 # django-celery-beat's DatabaseScheduler without the tasks the database cannot run (scrm/beat.py).
 CELERY_BEAT_SCHEDULER = "scrm.beat:Scheduler"
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_QUEUES = [Queue(name) for name in ("default", "callbacks", "welcome", "dispatch", "planning", "analytics")]
-# Routing by module keeps the queue of a task next to its concern; see README "Scaling out".
-CELERY_TASK_ROUTES = {
-    # The dispatch watchdog must not wait behind the pumps it watches.
-    "campaigns.tasks.campaign_pumps_watchdog_task": {"queue": "default"},
-    "messaging.callbacks.tasks.*": {"queue": "callbacks"},
-    "messaging.channels.tasks.sync_*": {"queue": "planning"},
-    # WeCom welcome codes work for 20 s: never behind a callbacks backlog (messaging/channels/welcome.py).
-    "messaging.channels.tasks.welcome_*": {"queue": "welcome"},
-    "messaging.channels.tasks.*": {"queue": "dispatch"},
-    "messaging.inbox.tasks.*": {"queue": "dispatch"},
-    "messaging.template_library.tasks.*": {"queue": "planning"},
-    "messaging.content.tasks.*": {"queue": "analytics"},
-    "campaigns.tasks.dispatch_*": {"queue": "dispatch"},
-    "campaigns.tasks.*": {"queue": "planning"},
-    "customers.segments.tasks.*": {"queue": "planning"},
-    "customers.engagement.tasks.*": {"queue": "analytics"},
-    "console.tasks.*": {"queue": "analytics"},
-}
+# Queues per concern and which tasks go where (README "Scaling out").
+CELERY_TASK_QUEUES, CELERY_TASK_ROUTES = TASK_QUEUES, TASK_ROUTES
 
 # --- Auth, API ------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
