@@ -147,6 +147,11 @@ class CampaignCounters(models.Model):
     deferred_detail = models.CharField(max_length=255, blank=True, default="", db_default="")
     deferred_count = models.BigIntegerField(default=0, db_default=0)
     refreshed_at = models.DateTimeField(null=True, blank=True)
+    # The lift's group sizes and converted / engaged counts (campaigns/reports/lift.py), when they were
+    # counted, and after when a count is final (the attribution window closed, late events in).
+    lift_counts = models.JSONField(default=dict, blank=True)
+    lift_counted_at = models.DateTimeField(null=True, blank=True)
+    lift_final_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
 

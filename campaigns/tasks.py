@@ -10,6 +10,7 @@ from campaigns import dispatch, services
 from campaigns.dispatch.group_results import dispatch_group_results_poll, poll_interval
 from campaigns.groups.send import group_campaign_send, group_send_results_poll
 from campaigns.receivers import pending_reports_sweep
+from campaigns.reports.tasks import *  # noqa: F403 (registered with the app's tasks)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)

@@ -54,6 +54,8 @@ app.conf.beat_schedule = {
     # A worker took a task from the broker (scrm/heartbeat.py); expires so a backlog never piles up.
     "worker-heartbeat": {"task": "scrm.tasks.worker_heartbeat_task", "schedule": 30.0, "options": {"expires": 25}},
     # The dashboard's slow figures (followers, active customers, recent funnels) kept warm in the cache.
+    # Campaign reports' lift counts while a campaign's attribution window is open (campaigns/reports/lift.py).
+    "campaigns-lift-refresh": {"task": "campaigns.reports.tasks.campaign_lift_refresh_task", "schedule": 300.0, "options": {"expires": 280}},
     "dashboard-refresh": {"task": "console.tasks.dashboard_refresh_task", "schedule": 240.0, "options": {"expires": 200}},
     "message-templates-sync": {"task": "messaging.template_library.tasks.message_templates_sync_all_task", "schedule": 6 * 3600.0},
     "article-stats-poll": {"task": "messaging.content.tasks.article_stats_poll_all_task", "schedule": 24 * 3600.0},

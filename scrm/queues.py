@@ -16,6 +16,7 @@ TASK_ROUTES = {
     "messaging.inbox.tasks.*": {"queue": "dispatch"},
     "messaging.template_library.tasks.*": {"queue": "planning"},
     "messaging.content.tasks.*": {"queue": "analytics"},
+    "campaigns.reports.tasks.*": {"queue": "analytics"},
     "campaigns.tasks.dispatch_*": {"queue": "dispatch"},
     "campaigns.tasks.*": {"queue": "planning"},
     "customers.segments.tasks.*": {"queue": "planning"},

@@ -7,6 +7,8 @@ from customers' daily counters — nothing here scans the deliveries.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import permission_required
@@ -74,6 +76,7 @@ def campaign_reports_view(request: HttpRequest) -> HttpResponse:
             csv_url=reverse("campaign-report-csv", kwargs={"campaign_id": campaign.pk}),
             change_url=reverse("admin:campaigns_campaign_change", args=[campaign.pk]),
             lift_rows=_lift_rows(report),
+            lift_as_of=datetime.fromisoformat(report["lift"]["as_of"]) if report["lift"]["as_of"] else None,
             unfollows=report["unfollows"],
             deferred_note=deferral_note(quota_deferral(campaign=campaign)),
             variant_test=variant_test_report(campaign),

@@ -34,7 +34,8 @@ from psycopg import sql
 
 from campaigns.counters import campaign_counters_get
 from campaigns.models import Campaign, Delivery, Suppression, SuppressionReason
-from campaigns.reports.stats import two_proportion_lift
+from campaigns.reports.attribution import ATTRIBUTION_DAYS, UNFOLLOW_WINDOW, campaign_start
+from campaigns.reports.lift import campaign_lift
 from customers.engagement.daily import FIRST_CLICK, PUSH_TYPE, UNFOLLOW_AFTER_PUSH, UNFOLLOW_TYPES
 from customers.engagement.models import EngagementDailyRollup
 from customers.engagement.selectors import MUTE_METRICS, account_daily_series
@@ -64,21 +65,6 @@ def _local_day(column: str) -> sql.Composable:
 
 def _as_date(value: date | str) -> date:
     return value if isinstance(value, date) else date.fromisoformat(value)
-
-ATTRIBUTION_DAYS = 7
-UNFOLLOW_WINDOW = timedelta(hours=24)
-ACTION_TYPES_EXACT = ("link.click", "inbox.read", "conversion", "wechat.message", "wechat.click", "wechat.view", "wechat.scan")
-ACTION_PREFIX = "mp."
-
-
-def _actions_q(prefix: str = "") -> Q:
-    return Q(**{f"{prefix}event_type__in": ACTION_TYPES_EXACT}) | Q(**{f"{prefix}event_type__startswith": ACTION_PREFIX})
-
-
-def campaign_start(campaign: Campaign, counters: dict | None = None) -> datetime:
-    counters = counters if counters is not None else campaign_counters_get(campaign=campaign)
-    return counters["first_sent_at"] or campaign.scheduled_at or campaign.created_at
-
 
 @dataclass
 class Funnel:
@@ -138,30 +124,6 @@ def campaign_funnel(campaign: Campaign, counters: dict | None = None) -> Funnel:
         clicked=counts["clicked"],
         converted=converted,
     )
-
-
-def campaign_lift(campaign: Campaign, counters: dict | None = None) -> dict[str, dict]:
-    """Conversion and engagement lift of the treated group over the holdout, with 95 % intervals.
-
-    Each group's converted / engaged members are found from the window's events (index (event_type,
-    occurred_at, customer)) joined to the group's rows by their (campaign, customer) unique index,
-    not by one events probe per delivery; the group sizes come from the counters and that index."""
-    counters = counters if counters is not None else campaign_counters_get(campaign=campaign)
-    start = campaign_start(campaign, counters)
-    end = start + timedelta(days=ATTRIBUTION_DAYS)
-    treated = Delivery.objects.filter(campaign=campaign)
-    control = Suppression.objects.filter(campaign=campaign, reason=SuppressionReason.HOLDOUT)
-    in_window = EngagementEvent.objects.filter(occurred_at__gte=start, occurred_at__lt=end)
-    t = treated.count()
-    c = counters["suppressed_by_reason"].get(SuppressionReason.HOLDOUT, 0)
-    result = {}
-    for metric, events in (("conversion", in_window.filter(event_type="conversion")), ("engagement", in_window.filter(_actions_q()))):
-        who = events.values("customer_id")
-        tx = treated.filter(customer_id__in=who).count() if t else 0
-        cx = control.filter(customer_id__in=who).count() if c else 0
-        result[metric] = two_proportion_lift(treated_n=t, treated_x=tx, control_n=c, control_x=cx).as_dict()
-    result["window"] = {"start": start.isoformat(), "end": end.isoformat()}
-    return result
 
 
 def campaign_unfollows(campaign: Campaign, counters: dict | None = None) -> dict[str, int]:

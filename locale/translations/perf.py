@@ -11,4 +11,6 @@ ZH_HANS = {
     "error code": "错误码",
     # The heading of a filter in the list's filter form (Django's own wording and translation).
     " By %(filter_title)s ": " 以 %(filter_title)s ",
+    # Campaign report: the lift's kept counts (campaigns/reports/lift.py).
+    "Counted at %(at)s, and again every 5 minutes until a day after the attribution window closes.": "统计于 %(at)s；归因窗口结束后一天内每 5 分钟重新统计一次。",
 }

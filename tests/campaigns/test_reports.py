@@ -15,6 +15,7 @@ from campaigns.reports.selectors import (
     disturbance_by_segment,
     trends_daily,
 )
+from campaigns.reports.lift import campaign_lift_refresh
 from campaigns.reports.stats import two_proportion_lift
 from customers.engagement.models import EngagementDailyRollup
 from customers.models import EngagementEvent
@@ -162,6 +163,11 @@ def test_admin_report_page_draws_charts_without_external_assets(report_fixture, 
     # The funnel names each suppression reason in the operator's language, not by its code.
     assert "未关注" in html and "suppressed:unfollowed" not in html
     assert "cdn" not in html.lower() and "<script src=\"http" not in html
+    assert 'data-testid="report-lift-as-of"' not in html  # counted while read: no time to show
+
+    campaign_lift_refresh(now=T + timedelta(days=1))
+    html = client.get(f"/admin/campaign-reports/?campaign={campaign.pk}").content.decode()
+    assert "统计于 2026-05-05 10:00" in html  # T + 1 day in the operator's time zone (Asia/Shanghai)
 
 
 def test_admin_report_page_for_an_unknown_campaign_says_so(admin_user, client):
@@ -179,3 +185,29 @@ def test_trends_with_an_id_past_bigint_is_a_400_naming_the_field(api_client):
     response = api_client.get("/api/v1/reports/trends/", {"campaign": "1303290890237296242589696", "days": 20})
     assert response.status_code == 400
     assert "campaign" in response.json()["detail"] or "campaign" in str(response.json())
+
+
+def test_lift_is_read_from_kept_counts_refreshed_until_the_window_and_late_events_close(report_fixture):
+    from campaigns.models import CampaignCounters
+    from campaigns.reports.tasks import campaign_lift_refresh_task
+
+    campaign, d, holdout = report_fixture
+    assert campaign_lift(campaign)["as_of"] is None  # not counted yet: counted while read
+    assert campaign_lift_refresh(now=T + timedelta(days=1)) == 1
+    kept = campaign_lift(campaign)
+    assert kept["as_of"] is not None
+    assert (kept["conversion"]["treated_x"], kept["conversion"]["control_x"], kept["engagement"]["treated_x"]) == (1, 1, 2)
+
+    # A conversion recorded after the count shows at the next refresh, not before.
+    EngagementEvent.objects.create(customer=d[2].customer, event_type="conversion", occurred_at=T + timedelta(days=3), account=campaign.account)
+    assert campaign_lift(campaign)["conversion"]["treated_x"] == 1
+    assert campaign_lift_refresh(now=T + timedelta(days=4)) == 1
+    assert campaign_lift(campaign)["conversion"]["treated_x"] == 2
+
+    # Counted after the window (7 days) and a day of late events: final, never counted again.
+    assert campaign_lift_refresh(now=T + timedelta(days=9)) == 1
+    assert campaign_lift_refresh_task() == 0
+    counters = CampaignCounters.objects.get(pk=campaign.pk)
+    assert counters.lift_final_at == T + timedelta(days=8)
+    EngagementEvent.objects.create(customer=d[4].customer, event_type="conversion", occurred_at=T + timedelta(days=5), account=campaign.account)
+    assert campaign_lift(campaign)["conversion"]["treated_x"] == 2
