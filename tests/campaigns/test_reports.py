@@ -7,6 +7,7 @@ import pytest
 
 from campaigns.counters import campaign_counters_refresh
 from campaigns.models import Suppression
+from campaigns.reports.lift import campaign_lift_refresh
 from campaigns.reports.selectors import (
     campaign_funnel,
     campaign_lift,
@@ -15,7 +16,6 @@ from campaigns.reports.selectors import (
     disturbance_by_segment,
     trends_daily,
 )
-from campaigns.reports.lift import campaign_lift_refresh
 from campaigns.reports.stats import two_proportion_lift
 from customers.engagement.models import EngagementDailyRollup
 from customers.models import EngagementEvent
