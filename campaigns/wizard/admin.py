@@ -126,6 +126,9 @@ class CampaignAdmin(ModelAdmin):
         "variant_min_sample": "variant_mode == 'cells'",
     }
 
+    def get_queryset(self, request):
+        return selectors.campaign_list_with_progress(super().get_queryset(request))
+
     def get_urls(self):
         wrap = self.admin_site.admin_view
         return [
@@ -214,10 +217,11 @@ class CampaignAdmin(ModelAdmin):
         url = reverse("admin:campaigns_campaign_progress", args=[obj.pk])
         if obj.planned_at and not obj.planned_count:
             return format_html('<a href="{}" class="text-red-600 font-medium">{}</a>', url, nobody_reached_text(obj))
-        p = selectors.campaign_progress(campaign=obj)
+        # From the list's annotations (selectors.campaign_list_with_progress): no count per campaign.
+        total, sent = obj.planned_count, obj.progress_sent
+        percent = round(100.0 * (total - obj.progress_remaining) / total, 1) if total else 0.0
         return format_html(
-            '<a href="{}">{}</a>', url,
-            gettext("%(percent)s%% · %(sent)d of %(total)d sent") % {"percent": p["percent"], "sent": p["sent"], "total": p["total"]},
+            '<a href="{}">{}</a>', url, gettext("%(percent)s%% · %(sent)d of %(total)d sent") % {"percent": percent, "sent": sent, "total": total}
         )
 
 

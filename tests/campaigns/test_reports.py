@@ -211,3 +211,30 @@ def test_lift_is_read_from_kept_counts_refreshed_until_the_window_and_late_event
     assert counters.lift_final_at == T + timedelta(days=8)
     EngagementEvent.objects.create(customer=d[4].customer, event_type="conversion", occurred_at=T + timedelta(days=5), account=campaign.account)
     assert campaign_lift(campaign)["conversion"]["treated_x"] == 2
+
+
+def test_campaign_list_progress_comes_from_indexes_not_a_count_per_campaign(eng_account, eng_make_delivery, admin_user, client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def campaign_with(sent: int, waiting: int):
+        campaign = CampaignFactory(account=eng_account, message_type="template", state="sending", planned_at=T, planned_count=sent + waiting)
+        for _ in range(sent):
+            eng_make_delivery(campaign=campaign, sent_at=T, state="sent")
+        for _ in range(waiting):
+            eng_make_delivery(campaign=campaign, state="planned")
+        campaign_counters_refresh(campaign_ids=[campaign.pk])
+        return campaign
+
+    campaign_with(2, 2)
+    client.force_login(admin_user)
+    with CaptureQueriesContext(connection) as one:
+        listing = client.get("/admin/campaigns/campaign/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "50.0% · 2 of 4 sent" in listing
+
+    campaign_with(3, 0)
+    campaign_with(0, 5)
+    with CaptureQueriesContext(connection) as three:
+        listing = client.get("/admin/campaigns/campaign/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "100.0% · 3 of 3 sent" in listing and "0.0% · 0 of 5 sent" in listing and "50.0% · 2 of 4 sent" in listing
+    assert len(three.captured_queries) == len(one.captured_queries)  # no query per campaign
