@@ -239,9 +239,9 @@ def moment_create_view(model_admin, request):
                 tag_ids=payload["tag_ids"], user=request.user, idempotency_key=payload["key"], ip=request.META.get("REMOTE_ADDR"),
             )
         except ApplicationError as exc:
-            form = MomentForm(account=account)
-            form.add_error(None, exc.message)
-            return TemplateResponse(request, "channels/moment_create.html", {**context, "form": form})
+            # Something changed since the form was checked (a staff member left, a tag was unmirrored).
+            return TemplateResponse(request, "channels/moment_create.html",
+                                    {**context, "form": MomentForm(account=account), "error": exc.message})
         messages.success(request, gettext("The moment was sent to WeCom; the staff members publish it from their WeCom client."))
         return HttpResponseRedirect(reverse("admin:messaging_wecommoment_change", args=[moment.pk]))
 
