@@ -23,6 +23,13 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from unfold.widgets import (
+    INPUT_CLASSES,
+    UnfoldAdminRadioSelectWidget,
+    UnfoldAdminSelect2MultipleWidget,
+    UnfoldAdminTextareaWidget,
+    UnfoldAdminTextInputWidget,
+)
 
 from accounts.models import AccountKind, ChannelAccount
 from customers.models import Tag
@@ -41,6 +48,7 @@ from messaging.channels.wecom_moments import MAX_IMAGES, TEXT_MAX_BYTES, TEXT_MA
 from scrm.errors import ApplicationError
 
 SIGNING_SALT = "messaging.moment_console"
+FILE_CLASSES = " ".join(INPUT_CLASSES)
 CONFIRM_MAX_AGE = 24 * 3600  # seconds a confirmation page stays valid
 
 
@@ -55,7 +63,7 @@ class MultipleFileInput(forms.ClearableFileInput):
 
 class MultipleFileField(forms.FileField):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "image/jpeg,image/png"}))
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "image/jpeg,image/png", "class": FILE_CLASSES}))
         super().__init__(*args, **kwargs)
 
     def clean(self, data, initial=None):
@@ -79,24 +87,26 @@ def _mb(kind: str) -> int:
 
 class MomentForm(forms.Form):
     text = forms.CharField(
-        label=_("Text"), required=False, widget=forms.Textarea(attrs={"rows": 5}), strip=False,
+        label=_("Text"), required=False, widget=UnfoldAdminTextareaWidget(attrs={"rows": 5}), strip=False,
         help_text=_("At most 2000 characters. A text, attachments or both."),
     )
-    kind = forms.ChoiceField(label=_("Attachments"), choices=AttachmentKind.CHOICES, initial=AttachmentKind.NONE, widget=forms.RadioSelect)
+    kind = forms.ChoiceField(label=_("Attachments"), choices=AttachmentKind.CHOICES, initial=AttachmentKind.NONE,
+                             widget=UnfoldAdminRadioSelectWidget)
     images = MultipleFileField(label=_("Images"), required=False, help_text=_("JPG or PNG, at most 10 MB each, at most 9."))
-    video = forms.FileField(label=_("Video"), required=False, widget=forms.ClearableFileInput(attrs={"accept": "video/mp4"}),
+    video = forms.FileField(label=_("Video"), required=False, widget=forms.ClearableFileInput(attrs={"accept": "video/mp4", "class": FILE_CLASSES}),
                             help_text=_("MP4, at most 10 MB."))
-    link_title = forms.CharField(label=_("Link title"), required=False)
-    link_url = forms.CharField(label=_("Link URL"), required=False, help_text=_("Starts with http:// or https://."))
-    link_image = forms.FileField(label=_("Link picture"), required=False, widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png"}),
+    link_title = forms.CharField(label=_("Link title"), required=False, widget=UnfoldAdminTextInputWidget)
+    link_url = forms.CharField(label=_("Link URL"), required=False, help_text=_("Starts with http:// or https://."),
+                               widget=UnfoldAdminTextInputWidget)
+    link_image = forms.FileField(label=_("Link picture"), required=False,
+                                 widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png", "class": FILE_CLASSES}),
                                  help_text=_("Optional: JPG or PNG, at most 10 MB."))
     senders = StaffChoiceField(
         label=_("Staff members who publish it"), queryset=WeComStaff.objects.none(), required=False,
-        widget=forms.SelectMultiple(attrs={"size": 8}),
-        help_text=_("None chosen: every staff member in the app's visible range."),
+        widget=UnfoldAdminSelect2MultipleWidget, help_text=_("None chosen: every staff member in the app's visible range."),
     )
     tags = TagChoiceField(
-        label=_("Customers with tags"), queryset=Tag.objects.none(), required=False, widget=forms.SelectMultiple(attrs={"size": 8}),
+        label=_("Customers with tags"), queryset=Tag.objects.none(), required=False, widget=UnfoldAdminSelect2MultipleWidget,
         help_text=_("Only tags mirrored as WeCom corp tags. None chosen: all the staff members' customers."),
     )
 
