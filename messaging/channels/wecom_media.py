@@ -2,7 +2,7 @@
 
 WeCom takes an attachment as a `media_id` from `media/upload`, valid for 3 days from its `created_at`
 (上传临时素材, https://developer.work.weixin.qq.com/document/path/90253), or — for the pictures of
-links and moments — as a lasting URL from `media/uploadimg` (上传图片,
+links — as a lasting URL from `media/uploadimg` (上传图片,
 https://developer.work.weixin.qq.com/document/path/90256). So the product keeps the file itself
 (MediaFile) and, per corp, what WeCom gave for it (WeComMedia): a media_id is uploaded at send time
 and uploaded again once it is older than MEDIA_ID_REUSE (3 days less a margin, so that it never
