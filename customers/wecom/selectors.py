@@ -88,3 +88,17 @@ def group_member_counts(*, group_id: int) -> dict[str, int]:
         external=Count("id", filter=Q(member_type=2)),
         linked=Count("id", filter=Q(member_type=2, customer__isnull=False)),
     )
+
+
+def relations_reach(*, account_id: int, staff_userids: list[str], remote_tag_ids: list[str]) -> int:
+    """How many customers a moment can reach at most: those with an active relationship with one of
+    the staff members (any, when none is named) that carries one of the corp tags (any, when none)."""
+    relations = WeComRelation.objects.filter(identity__account_id=account_id, state=RelationState.ACTIVE)
+    if staff_userids:
+        relations = relations.filter(staff_userid__in=staff_userids)
+    if remote_tag_ids:
+        carries = Q(pk__in=[])
+        for remote_id in remote_tag_ids:
+            carries |= Q(tags__contains=[{"id": remote_id}])
+        relations = relations.filter(carries)
+    return relations.values("identity_id").distinct().count()

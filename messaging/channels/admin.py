@@ -1,8 +1,8 @@
 """Console pages of the channels feature, read-only records: WeCom hand-overs (started through the
 API or the console's form, messaging/channels/handover_console.py, which audit them), the corp's
 staff directory (written by the sync and change_contact events), customer groups (sync and
-change_external_chat), the welcome messages sent and the customer moments (made through the API,
-polled from WeCom)."""
+change_external_chat), the welcome messages sent and the customer moments (made through the API or
+the console's form, messaging/channels/moment_console.py, which audit them; polled from WeCom)."""
 
 from django.contrib import admin
 from django.utils.html import format_html, format_html_join
@@ -13,6 +13,7 @@ from customers.wecom.models import WeComGroupChat, WeComGroupMember, WeComStaff
 from customers.wecom.selectors import group_daily_stats, group_member_counts, groups_list
 from messaging.channels.handover_console import handover_start_view
 from messaging.channels.models import GroupWelcomeTemplate, WeComHandover, WeComHandoverItem, WelcomeMessage
+from messaging.channels.moment_console import moment_create_view
 from messaging.channels.moment_models import WeComMoment
 
 
@@ -147,6 +148,14 @@ class WeComMomentAdmin(RecordAdmin):
                        "invalid_senders", "invalid_tags", "publishers", "comments", "likes", "created_by", "created_at",
                        "submitted_at", "last_polled_at"]
     exclude = ["jobid", "remote_tag_ids", "idempotency_key"]
+
+    # Created through the console's own form (or the API); the rows stay read-only.
+    def has_add_permission(self, request):
+        opts = self.model._meta
+        return request.user.has_perm(f"{opts.app_label}.add_{opts.model_name}")
+
+    def add_view(self, request, form_url="", extra_context=None):
+        return moment_create_view(self, request)
 
     @admin.display(description=_("text"))
     def short_text(self, obj) -> str:

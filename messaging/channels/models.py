@@ -170,6 +170,8 @@ class MediaFile(models.Model):
 class MediaPurpose(models.TextChoices):
     TEMPORARY = "temporary", _("Temporary media (media_id, 3 days)")
     IMAGE_URL = "image_url", _("Image URL (lasting)")
+    # media/upload_attachment with attachment_type=1 (上传附件资源, page 95098): what add_moment_task takes.
+    MOMENT = "moment", _("Moment attachment (media_id, 3 days)")
 
 
 class WeComMedia(models.Model):

@@ -2,15 +2,22 @@
 
 WeCom takes an attachment as a `media_id` from `media/upload`, valid for 3 days from its `created_at`
 (上传临时素材, https://developer.work.weixin.qq.com/document/path/90253), or — for the pictures of
-links and moments — as a lasting URL from `media/uploadimg` (上传图片,
+links — as a lasting URL from `media/uploadimg` (上传图片,
 https://developer.work.weixin.qq.com/document/path/90256). So the product keeps the file itself
 (MediaFile) and, per corp, what WeCom gave for it (WeComMedia): a media_id is uploaded at send time
 and uploaded again once it is older than MEDIA_ID_REUSE (3 days less a margin, so that it never
 expires between being chosen and being used), or when WeCom answers 40007 (media_invalidate).
 
+Moments take neither: add_moment_task (https://developer.work.weixin.qq.com/document/path/95094) wants
+the media_id of 上传附件资源 (`media/upload_attachment?media_type=image|video&attachment_type=1`,
+https://developer.work.weixin.qq.com/document/path/95098, the same text at /96347): images and videos
+only for moments, the same 3 days of life, cached the same way under its own purpose (a media_id of
+one kind of upload is no use to the other).
+
 Callers (welcome messages, group messages, moments) use:
 - media_file_create(name=, content=, content_type=) → MediaFile (checked against WeCom's limits);
 - temporary_media_id(account, media_file) → a media_id valid for at least MEDIA_ID_MARGIN;
+- moment_media_id(account, media_file) → a moment attachment's media_id (upload_attachment);
 - image_url(account, media_file) → the lasting URL of an image;
 - attachments_validate(specs) / attachments_render(account, specs): the product's attachment specs
   ({"msgtype": "image", "media_file": id}, {"msgtype": "link", "title", "url", "desc", "media_file"},
@@ -39,6 +46,9 @@ MEDIA_ID_MARGIN = timedelta(hours=1)
 MEDIA_ID_REUSE = MEDIA_ID_LIFE - MEDIA_ID_MARGIN
 # WeCom answers 40007 for a media_id it does not know (expired, or of another corp).
 MEDIA_ID_INVALID = 40007
+# 上传附件资源 (page 95098): attachment_type 1 朋友圈 (images and videos only), 2 商品图册.
+ATTACHMENT_TYPE_MOMENT = 1
+MOMENT_MEDIA_KINDS = (MediaKind.IMAGE, MediaKind.VIDEO)
 
 # 上传的媒体文件限制 (page 90253): every file more than 5 bytes; image ≤10 MB JPG/PNG, voice ≤2 MB AMR,
 # video ≤10 MB MP4, file ≤20 MB.
@@ -86,6 +96,16 @@ def _refuse(message: str, **detail: Any) -> ApplicationError:
 def media_file_create(*, name: str, content: bytes, content_type: str = "", kind: str = "") -> MediaFile:
     """Keep a file to send as a WeCom attachment. `kind` defaults to what the bytes are (an image, an
     AMR voice, an MP4 video, otherwise a file); a file WeCom would refuse is refused here (4xx)."""
+    kind = media_file_check(content=content, kind=kind)
+    name = (name or "file").strip()[:128] or "file"
+    return MediaFile.objects.create(
+        name=name, kind=kind, content_type=content_type[:100], size=len(content), sha256=hashlib.sha256(content).hexdigest(), content=content
+    )
+
+
+def media_file_check(*, content: bytes, kind: str = "") -> str:
+    """The kind of a file WeCom would take (its bytes checked against the kind's format and size);
+    a 4xx naming the problem otherwise."""
     detected = media_kind_of(content)
     kind = kind or detected
     if kind not in MAX_BYTES:
@@ -98,10 +118,7 @@ def media_file_create(*, name: str, content: bytes, content_type: str = "", kind
             kind=kind,
             size=len(content),
         )
-    name = (name or "file").strip()[:128] or "file"
-    return MediaFile.objects.create(
-        name=name, kind=kind, content_type=content_type[:100], size=len(content), sha256=hashlib.sha256(content).hexdigest(), content=content
-    )
+    return kind
 
 
 def temporary_media_id(account, media_file: MediaFile, *, now: datetime | None = None) -> str:
@@ -117,10 +134,33 @@ def temporary_media_id(account, media_file: MediaFile, *, now: datetime | None =
         files={"media": (media_file.name, content, media_file.content_type or "application/octet-stream")},
     )
     media_id = answer["media_id"]
-    # WeCom's created_at (seconds, as a string) is when the 3 days start; our clock if it is missing.
-    created = answer.get("created_at")
-    uploaded_at = datetime.fromtimestamp(int(created), tz=UTC) if str(created or "").isdigit() else now
-    _remember(account, media_file, MediaPurpose.TEMPORARY, media_id=media_id, uploaded_at=uploaded_at)
+    _remember(account, media_file, MediaPurpose.TEMPORARY, media_id=media_id, uploaded_at=_uploaded_at(answer, now))
+    return media_id
+
+
+def _uploaded_at(answer: dict, now: datetime) -> datetime:
+    # WeCom's created_at (seconds; a string from media/upload, a number from upload_attachment) is when
+    # the 3 days start; our clock if it is missing.
+    created = str(answer.get("created_at") or "")
+    return datetime.fromtimestamp(int(created), tz=UTC) if created.isdigit() else now
+
+
+def moment_media_id(account, media_file: MediaFile, *, now: datetime | None = None) -> str:
+    """A moment attachment's media_id (media/upload_attachment, attachment_type=1) on the account's
+    corp, uploaded now unless a young enough one exists; images and videos only."""
+    now = now or timezone.now()
+    if media_file.kind not in MOMENT_MEDIA_KINDS:
+        raise _refuse(gettext("A moment's attachment must be a JPG or PNG image or an MP4 video."), media_file=media_file.pk)
+    cached = WeComMedia.objects.filter(account=account, media_file=media_file, purpose=MediaPurpose.MOMENT).first()
+    if cached is not None and cached.media_id and now - cached.uploaded_at < MEDIA_ID_REUSE:
+        return cached.media_id
+    answer = wecom_client(account).post(
+        "media/upload_attachment",
+        params={"media_type": media_file.kind, "attachment_type": ATTACHMENT_TYPE_MOMENT},
+        files={"media": (media_file.name, bytes(media_file.content), media_file.content_type or "application/octet-stream")},
+    )
+    media_id = answer["media_id"]
+    _remember(account, media_file, MediaPurpose.MOMENT, media_id=media_id, uploaded_at=_uploaded_at(answer, now))
     return media_id
 
 
@@ -148,7 +188,9 @@ def _remember(account, media_file: MediaFile, purpose: str, **values: Any) -> No
 
 def media_invalidate(account, media_ids: list[str]) -> int:
     """Forget media_ids WeCom refused (40007): the next use uploads the file again."""
-    return WeComMedia.objects.filter(account=account, purpose=MediaPurpose.TEMPORARY, media_id__in=media_ids).delete()[0]
+    return WeComMedia.objects.filter(
+        account=account, purpose__in=[MediaPurpose.TEMPORARY, MediaPurpose.MOMENT], media_id__in=media_ids
+    ).delete()[0]
 
 
 # --- attachments ------------------------------------------------------------------------------
@@ -247,9 +289,11 @@ __all__ = [
     "attachments_render",
     "attachments_validate",
     "image_url",
+    "media_file_check",
     "media_file_create",
     "media_invalidate",
     "media_kind_of",
+    "moment_media_id",
     "rendered_media_ids",
     "temporary_media_id",
 ]

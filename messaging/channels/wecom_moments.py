@@ -5,6 +5,10 @@ commented on and liked (get_moment_comments): each comment and like becomes an e
 the customer, once (a dedupe key per moment, staff member, customer, kind and time), however often
 the moment is polled.
 
+Attachments go up through 上传附件资源 (media/upload_attachment, attachment_type=1,
+https://developer.work.weixin.qq.com/document/path/95098; wecom_media.moment_media_id), not as
+temporary media: add_moment_task takes only those media_ids.
+
 Limits (企业发表内容到客户的朋友圈, https://developer.work.weixin.qq.com/document/path/95094;
 获取客户朋友圈全部的发表记录, /93333): text ≤ 2000 characters (4000 bytes); at most 9 images, or 1
 video, or 1 link (one kind only); ≤ 100,000 staff members; tags are corp tags; a jobid lives 24
@@ -36,7 +40,7 @@ from customers.wecom.models import WeComStaff
 from messaging.channels.clients import wecom_client
 from messaging.channels.models import MediaFile, TagMirror
 from messaging.channels.moment_models import MomentState, WeComMoment
-from messaging.channels.wecom_media import MEDIA_ID_INVALID, attachments_validate, media_invalidate, temporary_media_id
+from messaging.channels.wecom_media import MEDIA_ID_INVALID, attachments_validate, media_invalidate, moment_media_id
 from messaging.errors import MessagingError
 from scrm.errors import ApplicationError
 
@@ -79,12 +83,30 @@ def moment_create(
     """Record a moment task and send it to WeCom after commit. Customers who see it: those of the
     staff members (all in the app's visible range when none is named) carrying one of the tags (all
     their customers when none). A repeated `idempotency_key` returns the first moment."""
-    if account.kind != AccountKind.WECOM:
-        raise _invalid(_("Moments need a WeCom corp account."))
-    if idempotency_key:
+    if idempotency_key and account.kind == AccountKind.WECOM:
         existing = WeComMoment.objects.filter(account=account, idempotency_key=idempotency_key).first()
         if existing is not None:
             return existing
+    clean = moment_validate(account=account, text=text, attachments=attachments, sender_userids=sender_userids, tag_ids=tag_ids)
+    moment = WeComMoment.objects.create(
+        account=account, text=clean["text"], attachments=clean["attachments"], sender_userids=clean["sender_userids"],
+        tag_ids=clean["tag_ids"], remote_tag_ids=clean["remote_tag_ids"], created_by=user, idempotency_key=idempotency_key or None,
+    )
+    audit_record(user=user, action=AuditAction.ADD, obj=moment, ip=ip,
+                 detail={"staff": len(clean["sender_userids"]), "tags": clean["tag_ids"],
+                         "attachments": [a["msgtype"] for a in clean["attachments"]]})
+    transaction.on_commit(lambda: _submit_enqueue(moment.pk))
+    return moment
+
+
+def moment_validate(
+    *, account, text: str = "", attachments: Any = None, sender_userids: list[str] | None = None, tag_ids: list[int] | None = None,
+) -> dict[str, Any]:
+    """A moment's fields checked against WeCom's limits (page 95094) and the corp's directory and tag
+    mirror, normalized; a 400 `wecom_moment_invalid` (or `media_invalid`) names the first problem.
+    The API and the console's form check with it before anything is written."""
+    if account.kind != AccountKind.WECOM:
+        raise _invalid(_("Moments need a WeCom corp account."))
     text = text or ""
     if len(text) > TEXT_MAX_CHARS or len(text.encode()) > TEXT_MAX_BYTES:
         raise _invalid(_("The text has at most 2000 characters."), length=len(text))
@@ -106,14 +128,7 @@ def moment_create(
     missing = [t for t in tags if t not in remote]
     if missing:
         raise _invalid(_("Only tags mirrored as WeCom corp tags can choose who sees a moment."), tag_ids=missing)
-    moment = WeComMoment.objects.create(
-        account=account, text=text, attachments=clean, sender_userids=senders, tag_ids=tags,
-        remote_tag_ids=[remote[t] for t in tags], created_by=user, idempotency_key=idempotency_key or None,
-    )
-    audit_record(user=user, action=AuditAction.ADD, obj=moment, ip=ip,
-                 detail={"staff": len(senders), "tags": tags, "attachments": [a["msgtype"] for a in clean]})
-    transaction.on_commit(lambda: _submit_enqueue(moment.pk))
-    return moment
+    return {"text": text, "attachments": clean, "sender_userids": senders, "tag_ids": tags, "remote_tag_ids": [remote[t] for t in tags]}
 
 
 def _submit_enqueue(moment_id: int) -> None:
@@ -124,6 +139,8 @@ def _submit_enqueue(moment_id: int) -> None:
 
 
 def _render(account, specs: list[dict]) -> list[dict]:
+    # Every media_id of a moment — images, the video, a link's picture — comes from 上传附件资源
+    # (upload_attachment, attachment_type=1), as page 95094 asks: add_moment_task refuses others.
     files = {f.pk: f for f in MediaFile.objects.defer("content").filter(pk__in=[s["media_file"] for s in specs if s.get("media_file")])}
     rendered = []
     for spec in specs:
@@ -131,10 +148,10 @@ def _render(account, specs: list[dict]) -> list[dict]:
         if spec["msgtype"] == "link":
             link = {"title": spec["title"], "url": spec["url"]}
             if media is not None:
-                link["media_id"] = temporary_media_id(account, media)
+                link["media_id"] = moment_media_id(account, media)
             rendered.append({"msgtype": "link", "link": link})
         else:
-            rendered.append({"msgtype": spec["msgtype"], spec["msgtype"]: {"media_id": temporary_media_id(account, media)}})
+            rendered.append({"msgtype": spec["msgtype"], spec["msgtype"]: {"media_id": moment_media_id(account, media)}})
     return rendered
 
 

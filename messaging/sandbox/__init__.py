@@ -52,7 +52,8 @@ APIs (shapes and error codes as WeChat; errors are HTTP 200 with a JSON errcode)
   get_moment_send_result, get_moment_comments; `publish_moment` and `moment_interaction` (comment / like)
   play the staff member and the customers.
 - WeCom media (handlers/media.py): media/upload (multipart; types and sizes as documented; media_id
-  valid 3 days, then 40007), media/uploadimg (JPG/PNG ≤2 MB, 100 a day).
+  valid 3 days, then 40007), media/uploadimg (JPG/PNG ≤2 MB, 100 a day), media/upload_attachment
+  (attachment_type 1 朋友圈 images/videos, 2 商品图册; the only media_ids add_moment_task takes).
 - Every send API call counts against an optional daily quota per app (45009 beyond it) and is recorded
   in `sent_messages` with api = template | mass | mass_all | custom | bizsend | subscribe | wecom_group |
   welcome.

@@ -21,7 +21,13 @@ entries {external_userid | userid, create_time}).
 
 The pages give messages without codes for the text, attachment and jobid checks: the sandbox answers
 40058 (missing or bad argument, 全局错误码 /90313) with WeCom's message [unverified]; an unknown
-moment_id also answers 40058 [unverified]; media_ids are checked as everywhere (40007).
+moment_id also answers 40058 [unverified].
+
+Media: page 95094 asks for the images', the video's and the link picture's `media_id` from 上传附件资源
+(`media/upload_attachment` with attachment_type=1, https://developer.work.weixin.qq.com/document/path/95098;
+handlers/media.py). A media_id of anything else — a temporary media_id from `media/upload`, one of
+attachment_type 2, an expired or unknown one — is refused with 40007 (不合法的media_id参数): the
+pages name no code of their own for it [unverified].
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ MAX_IMAGES = 9
 MAX_SENDERS = 100_000
 JOB_SECONDS = 24 * 3600
 LIST_WINDOW_SECONDS = 30 * 24 * 3600
+MOMENT_ATTACHMENT = 1  # upload_attachment's attachment_type for 朋友圈
 LIMITS = {"list": 20, "task": 1000, "customers": 1000, "send_result": 5000}
 
 
@@ -60,9 +67,9 @@ def _attachments(ctx: Ctx, items) -> None:
             if not body.get("title") or not str(body.get("url", "")).startswith(("http://", "https://")):
                 raise ApiError(40058, "invalid link")
             if body.get("media_id"):
-                media_id_check(ctx, body["media_id"], media_type="image")
+                media_id_check(ctx, body["media_id"], media_type="image", attachment_type=MOMENT_ATTACHMENT)
         else:
-            media_id_check(ctx, body.get("media_id"), media_type=kind)
+            media_id_check(ctx, body.get("media_id"), media_type=kind, attachment_type=MOMENT_ATTACHMENT)
 
 
 def add_moment_task(ctx: Ctx) -> dict:
