@@ -68,6 +68,8 @@ _STAGING = [
         "avatar_url text, gender smallint, followed_at timestamptz, scene text, owner text, identity_id bigint, "
         "customer_id bigint, new_customer boolean, created boolean) ON COMMIT DELETE ROWS"
     ),
+    # Empty already after a commit; not when one transaction writes several steps.
+    _q("TRUNCATE {pairs}, {contacts}"),
 ]
 _COPY_PAIRS = _q("COPY {pairs} (" + ", ".join(PAIR_COLUMNS) + ") FROM STDIN")
 _ANALYZE = _q("ANALYZE {pairs}")
