@@ -1,5 +1,6 @@
 """A WeCom contact sync's step written in a few set-based statements (PostgreSQL): the (contact,
-staff member) pairs of batch/get_by_user pages COPYed once into a staging table, then
+staff member) pairs of batch/get_by_user pages handed over as WeCom's JSON and read into a staging
+table by one INSERT … SELECT FROM jsonb_array_elements, then
 
 1. one row per contact: its identity if known, else the customer owning its unionid, else a new
    customer; ids of new customers and identities taken from their sequences right there;
@@ -12,14 +13,14 @@ staff member) pairs of batch/get_by_user pages COPYed once into a staging table,
 5. mirrored corp tags linked; follow state and sender derived for identities known before (a new
    identity gets them at insert, from its pairs).
 
-No per-row Python objects: the caller hands tuples in `PAIR_COLUMNS` order. The generic path
+No Python object per pair: PostgreSQL reads WeCom's JSON itself. The generic path
 (customers' bulk upsert + `relations_import_bulk`) stays for the embedded SQLite database.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,15 +34,6 @@ from customers.services.bulk.rows import CUSTOMER_FIELDS
 from customers.services.identity import identity_link_unionid
 from customers.wecom.models import RelationState, WeComRelation, WeComStaff
 from scrm.sqltools import render, table
-
-# What a caller gives per pair, in this order: the contact (external_userid, unionid, name, avatar
-# URL, gender 0/1/2), the staff member's userid, the pair's follow_info (remark, description,
-# remark_mobiles as a list, remark_corp_name, corp tag ids as a list, add_way, state, createtime as
-# epoch seconds). Lengths are cut to the columns' here, not by the caller.
-PAIR_COLUMNS = (
-    "external_id", "unionid", "name", "avatar", "gender", "staff_userid", "remark", "description", "remark_mobiles",
-    "remark_corp_name", "tag_ids", "add_way", "channel_state", "added_epoch",
-)  # fmt: skip
 
 _PAIRS = sql.Identifier("wecom_sync_pairs")
 _CONTACTS = sql.Identifier("wecom_sync_contacts")
@@ -59,9 +51,9 @@ def _q(template: str, **extra: Any) -> str:
 # Session-lived staging tables, emptied at each commit (no catalog churn per step).
 _STAGING = [
     _q(
-        "CREATE TEMP TABLE IF NOT EXISTS {pairs} (ord serial, external_id text, unionid text, name text, avatar text, "
-        "gender smallint, staff_userid text, remark text, description text, remark_mobiles text[], remark_corp_name text, "
-        "tag_ids text[], add_way integer, channel_state text, added_epoch bigint) ON COMMIT DELETE ROWS"
+        "CREATE TEMP TABLE IF NOT EXISTS {pairs} (ord bigint, external_id text, unionid text, name text, avatar text, "
+        "gender smallint, staff_userid text, remark text, description text, remark_mobiles jsonb, remark_corp_name text, "
+        "tag_ids jsonb, add_way integer, channel_state text, added_epoch bigint) ON COMMIT DELETE ROWS"
     ),
     _q(
         "CREATE TEMP TABLE IF NOT EXISTS {contacts} (external_id text PRIMARY KEY, unionid text, display_name text, "
@@ -71,7 +63,27 @@ _STAGING = [
     # Empty already after a commit; not when one transaction writes several steps.
     _q("TRUNCATE {pairs}, {contacts}"),
 ]
-_COPY_PAIRS = _q("COPY {pairs} (" + ", ".join(PAIR_COLUMNS) + ") FROM STDIN")
+# The pairs as WeCom's JSON lists them, read by PostgreSQL (no Python object per pair): each entry
+# {"external_contact": {external_userid, unionid, name, avatar, gender…}, "follow_info": {userid,
+# remark, description, remark_mobiles, remark_corp_name, tag_id, add_way, state, createtime…}}.
+_PAIRS_FILL = _q(
+    """
+    INSERT INTO {pairs} (ord, external_id, unionid, name, avatar, gender, staff_userid, remark, description,
+                         remark_mobiles, remark_corp_name, tag_ids, add_way, channel_state, added_epoch)
+    SELECT x.n, y.c->>'external_userid', coalesce(y.c->>'unionid', ''), coalesce(y.c->>'name', ''),
+           coalesce(y.c->>'avatar', ''), CASE y.c->>'gender' WHEN '1' THEN 1 WHEN '2' THEN 2 ELSE 0 END,
+           y.f->>'userid', coalesce(y.f->>'remark', ''), coalesce(y.f->>'description', ''),
+           CASE WHEN jsonb_typeof(y.f->'remark_mobiles') = 'array' THEN y.f->'remark_mobiles' ELSE '[]' END,
+           coalesce(y.f->>'remark_corp_name', ''),
+           CASE WHEN jsonb_typeof(y.f->'tag_id') = 'array' THEN y.f->'tag_id' ELSE '[]' END,
+           CASE WHEN y.f->>'add_way' ~ '^[0-9]{{1,5}}$' THEN (y.f->>'add_way')::integer ELSE 0 END,
+           coalesce(y.f->>'state', ''),
+           CASE WHEN y.f->>'createtime' ~ '^[0-9]{{1,12}}$' THEN (y.f->>'createtime')::bigint END
+    FROM jsonb_array_elements(%(pairs)s::jsonb) WITH ORDINALITY AS x(e, n)
+    CROSS JOIN LATERAL (SELECT x.e->'external_contact' AS c, x.e->'follow_info' AS f) AS y
+    WHERE coalesce(y.c->>'external_userid', '') <> '' AND coalesce(y.f->>'userid', '') <> ''
+    """
+)
 _ANALYZE = _q("ANALYZE {pairs}")
 
 # 1. One row per contact. Its sender (owner) as identities_reachability_refresh derives it from
@@ -88,10 +100,12 @@ _CONTACTS_FILL = _q(
     FROM (
         SELECT DISTINCT ON (p.external_id) p.external_id, left(p.unionid, 64) AS unionid,
                left(p.name, 128) AS display_name, left(p.avatar, 512) AS avatar_url, p.gender,
-               min(to_timestamp(p.added_epoch)) OVER (PARTITION BY p.external_id) AS followed_at,
+               min(to_timestamp(p.added_epoch)) OVER w AS followed_at,
                left(p.channel_state, 64) AS scene, left(p.staff_userid, 64) AS owner
         FROM {pairs} p
         LEFT JOIN {staff} s ON s.account_id = %(account)s AND s.userid = p.staff_userid AND s.departed_at IS NOT NULL
+        WINDOW w AS (PARTITION BY p.external_id ORDER BY (s.id IS NOT NULL), p.added_epoch DESC NULLS LAST, p.staff_userid
+                     ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
         ORDER BY p.external_id, (s.id IS NOT NULL), p.added_epoch DESC NULLS LAST, p.staff_userid
     ) f
     LEFT JOIN {identity} i ON i.account_id = %(account)s AND i.kind = %(kind)s AND i.external_id = f.external_id
@@ -181,12 +195,17 @@ _RELATIONS_UPSERT = _q(
                                  state_changed_at, created_at, updated_at)
     SELECT DISTINCT ON (c.identity_id, left(p.staff_userid, 64))
            c.identity_id, left(p.staff_userid, 64), %(active)s, false, left(coalesce(p.remark, ''), 128),
-           left(coalesce(p.description, ''), 512), to_jsonb(coalesce(p.remark_mobiles[1:20], '{{}}')),
+           left(coalesce(p.description, ''), 512),
+           CASE WHEN jsonb_array_length(p.remark_mobiles) > 0 THEN (
+               SELECT coalesce(jsonb_agg(left(m.v, 32) ORDER BY m.k), '[]') FROM (
+                   SELECT v, k FROM jsonb_array_elements_text(p.remark_mobiles) WITH ORDINALITY AS t(v, k)
+                   WHERE v <> '' ORDER BY k LIMIT 20) AS m
+           ) ELSE '[]'::jsonb END,
            left(coalesce(p.remark_corp_name, ''), 128),
-           CASE WHEN cardinality(p.tag_ids) > 0 THEN (
+           CASE WHEN jsonb_array_length(p.tag_ids) > 0 THEN (
                SELECT jsonb_agg(jsonb_build_object('id', t.id, 'name', coalesce(%(names)s::jsonb -> t.id ->> 0, ''),
                                                    'group', coalesce(%(names)s::jsonb -> t.id ->> 1, '')) ORDER BY t.n)
-               FROM unnest(p.tag_ids) WITH ORDINALITY AS t(id, n)
+               FROM jsonb_array_elements_text(p.tag_ids) WITH ORDINALITY AS t(id, n)
            ) ELSE '[]'::jsonb END,
            least(greatest(coalesce(p.add_way, 0), 0), 32767), left(coalesce(p.channel_state, ''), 64),
            to_timestamp(p.added_epoch), NULL, to_timestamp(p.added_epoch), %(fetched)s, %(now)s, %(now)s
@@ -216,9 +235,9 @@ _TAGS_LINK = _q(
     INSERT INTO {customer_tag} (customer_id, tag_id, source, assigned_at)
     SELECT DISTINCT c.customer_id, m.tag_id, %(source)s, %(now)s
     FROM {pairs} p JOIN {contacts} c ON c.external_id = p.external_id
-    CROSS JOIN LATERAL unnest(p.tag_ids) AS t(id)
+    CROSS JOIN LATERAL jsonb_array_elements_text(p.tag_ids) AS t(id)
     JOIN unnest(%(remote)s::text[], %(tag)s::bigint[]) AS m(remote_id, tag_id) ON m.remote_id = t.id
-    WHERE cardinality(p.tag_ids) > 0
+    WHERE jsonb_array_length(p.tag_ids) > 0
     ON CONFLICT (customer_id, tag_id) DO NOTHING
     """
 )
@@ -263,14 +282,15 @@ def contacts_import_pairs(
     *,
     account_id: int,
     kind: str,
-    rows: Iterable[Sequence[Any]],
+    pairs_json: str,
     fetched_at: datetime,
     tag_names: Mapping[str, tuple[str, str]],
     tag_for_remote: Mapping[str, int],
     tag_source: str,
 ) -> ContactsWritten:
-    """Write one step of a WeCom contact sync (PostgreSQL only): `rows` in PAIR_COLUMNS order, as the
-    pages fetched from `fetched_at` on list them. Idempotent; returns pairs read and identities created."""
+    """Write one step of a WeCom contact sync (PostgreSQL only): `pairs_json`, a JSON array of
+    batch/get_by_user `external_contact_list` entries, as the pages fetched from `fetched_at` on list
+    them. Idempotent; returns pairs read and identities created."""
     now = timezone.now()
     fetched = fetched_at.replace(microsecond=0)  # WeCom's event times have whole seconds
     params = {
@@ -281,11 +301,8 @@ def contacts_import_pairs(
         cursor = wrapper.cursor  # psycopg's own, for COPY
         for statement in _STAGING:
             cursor.execute(statement)
-        pairs = 0
-        with cursor.copy(_COPY_PAIRS) as copy:
-            for row in rows:
-                copy.write_row(row)
-                pairs += 1
+        cursor.execute(_PAIRS_FILL, {"pairs": pairs_json})
+        pairs = cursor.rowcount
         if not pairs:
             return ContactsWritten(0, 0)
         cursor.execute(_ANALYZE)

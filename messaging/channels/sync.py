@@ -25,7 +25,7 @@ from messaging.channels.clients import wechat_client, wecom_client
 from messaging.channels.errors import classify_exception
 from messaging.channels.models import SyncJob, SyncJobKind, SyncJobState
 from messaging.channels.tagsync import tags_pull, tags_push_job_run
-from messaging.channels.wecom_contacts import PageReader, contacts_step_write, corp_tag_names, mirrored_tags
+from messaging.channels.wecom_contacts import Page, PageReader, contacts_step_write, corp_tag_names, mirrored_tags
 from messaging.channels.wecom_directory import staff_directory_sync
 
 logger = logging.getLogger(__name__)
@@ -238,18 +238,18 @@ def _wecom_contacts_page(job: SyncJob) -> bool:
         job._tag_names = corp_tag_names(client)
         job._tag_mirror = mirrored_tags(account)
     reader = _page_reader(job, client, staff, chunk, page_cursor)
-    items: list[dict[str, Any]] = []
-    fetched_at = None
-    while len(items) < ROWS_PER_STEP and chunk * BATCH_STAFF < len(staff):
+    pages: list[Page] = []
+    pairs = 0
+    while pairs < ROWS_PER_STEP and chunk * BATCH_STAFF < len(staff):
         page = reader.next()
         if page is None:
             break
-        items += page.items
-        fetched_at = fetched_at or page.fetched_at
+        pages.append(page)
+        pairs += len(page.items)
         chunk, page_cursor = page.chunk, page.cursor
     with transaction.atomic():
         pairs, created = contacts_step_write(
-            account, items, fetched_at=fetched_at or timezone.now(), tag_names=job._tag_names,
+            account, pages, fetched_at=pages[0].fetched_at if pages else timezone.now(), tag_names=job._tag_names,
             tag_for_remote=job._tag_mirror, tag_source=TagSource.WECOM,
         )
         _page_commit(job, cursor={**cursor, "chunk": chunk, "page": page_cursor}, processed=pairs, created=created)

@@ -11,6 +11,7 @@ in flight per sync, as before (WeCom's 45033 concerns concurrent calls).
 from __future__ import annotations
 
 import contextlib
+import json
 import queue
 import threading
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from messaging.channels.models import TagMirror
 @dataclass(frozen=True)
 class Page:
     items: list[dict[str, Any]]
+    items_json: str  # the same as a JSON array, encoded on the reader thread
     chunk: int  # where the next page starts: staff chunk and cursor within it
     cursor: str
     fetched_at: datetime
@@ -62,7 +64,8 @@ class PageReader:
                 cursor = answer.get("next_cursor") or ""
                 if not cursor:
                     chunk += 1
-                self._put(Page(answer.get("external_contact_list") or [], chunk, cursor, fetched_at))
+                items = answer.get("external_contact_list") or []
+                self._put(Page(items, json.dumps(items, ensure_ascii=False, separators=(",", ":")), chunk, cursor, fetched_at))
             self._put(_END)
         except BaseException as exc:  # handed to the caller, who classifies it
             self._put(exc)
@@ -95,37 +98,6 @@ class PageReader:
 
 # --- a step's pairs ---------------------------------------------------------------------------------
 
-_GENDER = {1: 1, 2: 2}
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
-
-
-def pair_row(item: dict[str, Any]) -> tuple | None:
-    """One batch/get_by_user entry as customers' contact writer takes it (PAIR_COLUMNS), or None."""
-    contact = item.get("external_contact") or {}
-    follow = item.get("follow_info") or {}
-    external_id, userid = contact.get("external_userid"), follow.get("userid")
-    if not external_id or not userid:
-        return None
-    if "tag_id" in follow:
-        tag_ids = [str(t) for t in follow["tag_id"] or () if t]
-    else:  # an externalcontact/get-style follow_user: corp tags (type 1) only
-        tag_ids = [str(t["tag_id"]) for t in follow.get("tags") or () if t.get("tag_id") and int(t.get("type") or 1) == 1]
-    mobiles = follow.get("remark_mobiles")
-    return (
-        external_id, contact.get("unionid") or "", contact.get("name") or "", contact.get("avatar") or "",
-        _GENDER.get(_int(contact.get("gender")) or 0, 0), userid, follow.get("remark") or "",
-        follow.get("description") or "", [str(m)[:32] for m in mobiles if m] if mobiles else [],
-        follow.get("remark_corp_name") or "", tag_ids, _int(follow.get("add_way")) or 0, follow.get("state") or "",
-        _int(follow.get("createtime")),
-    )  # fmt: skip
-
-
 def corp_tag_names(client) -> dict[str, tuple[str, str]]:
     """tag id → (name, group name): batch/get_by_user names a pair's corp tags by id only."""
     names: dict[str, tuple[str, str]] = {}
@@ -141,18 +113,19 @@ def mirrored_tags(account) -> dict[str, int]:
 
 @transaction.atomic
 def contacts_step_write(
-    account, items: list[dict[str, Any]], *, fetched_at: datetime, tag_names: dict[str, tuple[str, str]],
+    account, pages: list[Page], *, fetched_at: datetime, tag_names: dict[str, tuple[str, str]],
     tag_for_remote: dict[str, int], tag_source: str,
 ) -> tuple[int, int]:
     """Write a step's pairs; returns (pairs, identities created)."""
     if connection.vendor == "postgresql":
+        pairs_json = "[" + ",".join(page.items_json[1:-1] for page in pages if page.items) + "]"
         written = contacts_import_pairs(
-            account_id=account.pk, kind=account.identity_kind, rows=filter(None, map(pair_row, items)),
+            account_id=account.pk, kind=account.identity_kind, pairs_json=pairs_json,
             fetched_at=fetched_at, tag_names=tag_names, tag_for_remote=tag_for_remote, tag_source=tag_source,
         )  # fmt: skip
         return written.pairs, written.identities_created
     pairs = []
-    for item in items:
+    for item in (item for page in pages for item in page.items):
         detail = _batch_item_detail(item, tag_names)
         userid = detail["follow_user"][0].get("userid") or ""
         if detail["external_contact"].get("external_userid") and userid:
