@@ -1,6 +1,5 @@
 """A WeCom contact sync's step written in a few set-based statements (PostgreSQL): the (contact,
-staff member) pairs of batch/get_by_user pages handed over as WeCom's JSON and read into a staging
-table by one INSERT … SELECT FROM jsonb_array_elements, then
+staff member) pairs of batch/get_by_user pages COPYed into a staging table, then
 
 1. one row per contact: its identity if known, else the customer owning its unionid, else a new
    customer; ids of new customers and identities taken from their sequences right there;
@@ -13,14 +12,15 @@ table by one INSERT … SELECT FROM jsonb_array_elements, then
 5. mirrored corp tags linked; follow state and sender derived for identities known before (a new
    identity gets them at insert, from its pairs).
 
-No Python object per pair: PostgreSQL reads WeCom's JSON itself. The generic path
+No Python object per pair but the tuple COPY sends (built by the caller, e.g. on the thread that
+reads the pages). The generic path
 (customers' bulk upsert + `relations_import_bulk`) stays for the embedded SQLite database.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -51,7 +51,7 @@ def _q(template: str, **extra: Any) -> str:
 # Session-lived staging tables, emptied at each commit (no catalog churn per step).
 _STAGING = [
     _q(
-        "CREATE TEMP TABLE IF NOT EXISTS {pairs} (ord bigint, external_id text, unionid text, name text, avatar text, "
+        "CREATE TEMP TABLE IF NOT EXISTS {pairs} (ord bigserial, external_id text, unionid text, name text, avatar text, "
         "gender smallint, staff_userid text, remark text, description text, remark_mobiles jsonb, remark_corp_name text, "
         "tag_ids jsonb, add_way integer, channel_state text, added_epoch bigint) ON COMMIT DELETE ROWS"
     ),
@@ -63,30 +63,24 @@ _STAGING = [
     # Empty already after a commit; not when one transaction writes several steps.
     _q("TRUNCATE {pairs}, {contacts}"),
 ]
-# The pairs as WeCom's JSON lists them, read by PostgreSQL (no Python object per pair): each entry
-# {"external_contact": {external_userid, unionid, name, avatar, gender…}, "follow_info": {userid,
-# remark, description, remark_mobiles, remark_corp_name, tag_id, add_way, state, createtime…}}.
-_PAIRS_FILL = _q(
-    """
-    INSERT INTO {pairs} (ord, external_id, unionid, name, avatar, gender, staff_userid, remark, description,
-                         remark_mobiles, remark_corp_name, tag_ids, add_way, channel_state, added_epoch)
-    SELECT x.n, y.c->>'external_userid', coalesce(y.c->>'unionid', ''), coalesce(y.c->>'name', ''),
-           coalesce(y.c->>'avatar', ''), CASE y.c->>'gender' WHEN '1' THEN 1 WHEN '2' THEN 2 ELSE 0 END,
-           y.f->>'userid', coalesce(y.f->>'remark', ''), coalesce(y.f->>'description', ''),
-           CASE WHEN jsonb_typeof(y.f->'remark_mobiles') = 'array' THEN y.f->'remark_mobiles' ELSE '[]' END,
-           coalesce(y.f->>'remark_corp_name', ''),
-           CASE WHEN jsonb_typeof(y.f->'tag_id') = 'array' THEN y.f->'tag_id' ELSE '[]' END,
-           CASE WHEN y.f->>'add_way' ~ '^[0-9]{{1,5}}$' THEN (y.f->>'add_way')::integer ELSE 0 END,
-           coalesce(y.f->>'state', ''),
-           CASE WHEN y.f->>'createtime' ~ '^[0-9]{{1,12}}$' THEN (y.f->>'createtime')::bigint END
-    FROM jsonb_array_elements(%(pairs)s::jsonb) WITH ORDINALITY AS x(e, n)
-    CROSS JOIN LATERAL (SELECT x.e->'external_contact' AS c, x.e->'follow_info' AS f) AS y
-    WHERE coalesce(y.c->>'external_userid', '') <> '' AND coalesce(y.f->>'userid', '') <> ''
-    """
+# What a caller gives per pair, in this order: the contact (external_userid, unionid, name, avatar
+# URL, gender 0/1/2), the staff member's userid, the pair's follow_info (remark, description,
+# remark_mobiles and corp tag ids as JSON array texts, remark_corp_name, add_way, state, createtime
+# in epoch seconds). Lengths are cut to the columns' here, not by the caller.
+PAIR_COLUMNS = (
+    "external_id", "unionid", "name", "avatar", "gender", "staff_userid", "remark", "description", "remark_mobiles",
+    "remark_corp_name", "tag_ids", "add_way", "channel_state", "added_epoch",
+)  # fmt: skip
+_COPY_PAIRS = render(
+    sql.SQL("COPY {} ({}) FROM STDIN").format(_PAIRS, sql.SQL(", ").join(map(sql.Identifier, PAIR_COLUMNS)))
 )
 _ANALYZE = _q("ANALYZE {pairs}")
 
-# 1. One row per contact. Its sender (owner) as identities_reachability_refresh derives it from
+# 1. One row per contact. Known identities are probed by external id alone (IS NOT DISTINCT FROM is
+# no index condition, on purpose): statistics taken before a sync think the new corp has no
+# identities, and a planner trusting them probes (kind, …) or (account_id) indexes that the sync
+# itself fills, scanning every row written so far for each contact (quadratic; seen at 100,000).
+# Its sender (owner) as identities_reachability_refresh derives it from
 # active pairs: a departed staff member last, then the latest interaction (a new pair's is its
 # adding), the latest added, the userid; followed since its first pair.
 _CONTACTS_FILL = _q(
@@ -108,8 +102,12 @@ _CONTACTS_FILL = _q(
                      ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
         ORDER BY p.external_id, (s.id IS NOT NULL), p.added_epoch DESC NULLS LAST, p.staff_userid
     ) f
-    LEFT JOIN {identity} i ON i.account_id = %(account)s AND i.kind = %(kind)s AND i.external_id = f.external_id
-    LEFT JOIN {unionid} u ON f.unionid <> '' AND u.unionid = f.unionid
+    LEFT JOIN LATERAL (
+        SELECT i.id, i.customer_id FROM {identity} i
+        WHERE i.external_id = f.external_id
+          AND i.account_id IS NOT DISTINCT FROM %(account)s AND i.kind IS NOT DISTINCT FROM %(kind)s LIMIT 1
+    ) i ON true
+    LEFT JOIN LATERAL (SELECT u.customer_id FROM {unionid} u WHERE f.unionid <> '' AND u.unionid = f.unionid LIMIT 1) u ON true
     """
 )
 _SEQUENCES = render(
@@ -117,6 +115,7 @@ _SEQUENCES = render(
         sql.Literal(ChannelIdentity._meta.db_table), sql.Literal(Customer._meta.db_table)
     )
 )
+_sequences: list[str] = []  # the two sequences' names, looked up once per process
 _TO_CREATE = _q("SELECT count(*) FROM {contacts} WHERE created")
 
 # 2. New customers (every column the model has: Django's defaults are not the database's) and identities.
@@ -174,10 +173,12 @@ _UNIONIDS_INSERT = _q(
 )
 _UNIONIDS_TO_LINK = _q(
     """
-    SELECT c.identity_id, c.unionid FROM {contacts} c JOIN {unionid} u ON u.unionid = c.unionid
+    SELECT c.identity_id, c.unionid FROM {contacts} c
+    CROSS JOIN LATERAL (SELECT u.customer_id FROM {unionid} u WHERE u.unionid = c.unionid LIMIT 1) u
     WHERE c.unionid <> '' AND u.customer_id <> c.customer_id
     UNION
-    SELECT c.identity_id, c.unionid FROM {contacts} c JOIN {identity} i ON i.id = c.identity_id
+    SELECT c.identity_id, c.unionid FROM {contacts} c
+    CROSS JOIN LATERAL (SELECT i.unionid FROM {identity} i WHERE i.id = c.identity_id LIMIT 1) i
     WHERE NOT c.created AND c.unionid <> '' AND i.unionid <> c.unionid
     """
 )
@@ -248,15 +249,14 @@ _KNOWN_DERIVE = _q(
         followed_at = CASE WHEN i.follow_state = %(following)s THEN COALESCE(i.followed_at, c.followed_at) ELSE %(fetched)s END,
         subscribe_scene = CASE WHEN i.subscribe_scene = '' THEN c.scene ELSE i.subscribe_scene END,
         owner_staff_id = l.staff_userid, updated_at = %(now)s
-    FROM (
-        SELECT DISTINCT ON (r.identity_id) r.identity_id, r.staff_userid
-        FROM {contacts} k JOIN {relation} r ON r.identity_id = k.identity_id AND r.state = %(active)s
+    FROM {contacts} c CROSS JOIN LATERAL (
+        SELECT r.staff_userid FROM {relation} r
         LEFT JOIN {staff} s ON s.account_id = %(account)s AND s.userid = r.staff_userid AND s.departed_at IS NOT NULL
-        WHERE NOT k.created
-        ORDER BY r.identity_id, (s.id IS NOT NULL), r.last_interaction_at DESC NULLS LAST, r.added_at DESC NULLS LAST,
-                 r.staff_userid
-    ) l JOIN {contacts} c ON c.identity_id = l.identity_id
-    WHERE i.id = l.identity_id
+        WHERE r.identity_id = c.identity_id AND r.state = %(active)s
+        ORDER BY (s.id IS NOT NULL), r.last_interaction_at DESC NULLS LAST, r.added_at DESC NULLS LAST, r.staff_userid
+        LIMIT 1
+    ) l
+    WHERE NOT c.created AND i.id = c.identity_id
       AND (i.follow_state <> %(following)s OR i.followed_at IS NULL OR i.owner_staff_id <> l.staff_userid
            OR (i.subscribe_scene = '' AND c.scene <> ''))
     """
@@ -282,15 +282,14 @@ def contacts_import_pairs(
     *,
     account_id: int,
     kind: str,
-    pairs_json: str,
+    rows: Iterable[Sequence[Any]],
     fetched_at: datetime,
     tag_names: Mapping[str, tuple[str, str]],
     tag_for_remote: Mapping[str, int],
     tag_source: str,
 ) -> ContactsWritten:
-    """Write one step of a WeCom contact sync (PostgreSQL only): `pairs_json`, a JSON array of
-    batch/get_by_user `external_contact_list` entries, as the pages fetched from `fetched_at` on list
-    them. Idempotent; returns pairs read and identities created."""
+    """Write one step of a WeCom contact sync (PostgreSQL only): `rows` in PAIR_COLUMNS order, as the
+    pages fetched from `fetched_at` on list them. Idempotent; returns pairs read and identities created."""
     now = timezone.now()
     fetched = fetched_at.replace(microsecond=0)  # WeCom's event times have whole seconds
     params = {
@@ -301,13 +300,18 @@ def contacts_import_pairs(
         cursor = wrapper.cursor  # psycopg's own, for COPY
         for statement in _STAGING:
             cursor.execute(statement)
-        cursor.execute(_PAIRS_FILL, {"pairs": pairs_json})
-        pairs = cursor.rowcount
+        pairs = 0
+        with cursor.copy(_COPY_PAIRS) as copy:
+            for row in rows:
+                copy.write_row(row)
+                pairs += 1
         if not pairs:
             return ContactsWritten(0, 0)
         cursor.execute(_ANALYZE)
-        cursor.execute(_SEQUENCES)
-        params["identity_seq"], params["customer_seq"] = cursor.fetchone()
+        if not _sequences:
+            cursor.execute(_SEQUENCES)
+            _sequences.extend(cursor.fetchone())
+        params["identity_seq"], params["customer_seq"] = _sequences
         cursor.execute(_CONTACTS_FILL, params)
         contacts = cursor.rowcount
         cursor.execute(_CUSTOMERS_INSERT, {**params, **_customer_defaults(now)})

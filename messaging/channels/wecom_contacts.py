@@ -31,7 +31,7 @@ from messaging.channels.models import TagMirror
 @dataclass(frozen=True)
 class Page:
     items: list[dict[str, Any]]
-    items_json: str  # the same as a JSON array, encoded on the reader thread
+    rows: list[tuple]  # the same as customers' contact writer takes them (PAIR_COLUMNS), built on the reader thread
     chunk: int  # where the next page starts: staff chunk and cursor within it
     cursor: str
     fetched_at: datetime
@@ -65,7 +65,7 @@ class PageReader:
                 if not cursor:
                     chunk += 1
                 items = answer.get("external_contact_list") or []
-                self._put(Page(items, json.dumps(items, ensure_ascii=False, separators=(",", ":")), chunk, cursor, fetched_at))
+                self._put(Page(items, [row for row in map(pair_row, items) if row], chunk, cursor, fetched_at))
             self._put(_END)
         except BaseException as exc:  # handed to the caller, who classifies it
             self._put(exc)
@@ -98,6 +98,42 @@ class PageReader:
 
 # --- a step's pairs ---------------------------------------------------------------------------------
 
+_GENDER = {1: 1, 2: 2, "1": 1, "2": 2}
+_EMPTY = "[]"
+
+
+def _int(value: Any) -> int | None:
+    if type(value) is int:
+        return value
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _json_list(values: Any) -> str:
+    return json.dumps([str(v) for v in values if v], ensure_ascii=False) if values else _EMPTY
+
+
+def pair_row(item: dict[str, Any]) -> tuple | None:
+    """One batch/get_by_user entry as customers' contact writer takes it (PAIR_COLUMNS), or None."""
+    contact = item.get("external_contact") or {}
+    follow = item.get("follow_info") or {}
+    external_id, userid = contact.get("external_userid"), follow.get("userid")
+    if not external_id or not userid:
+        return None
+    if "tag_id" in follow:
+        tags = _json_list(follow["tag_id"])
+    else:  # an externalcontact/get-style follow_user: corp tags (type 1) only
+        tags = _json_list([t.get("tag_id") for t in follow.get("tags") or () if int(t.get("type") or 1) == 1])
+    return (
+        external_id, contact.get("unionid") or "", contact.get("name") or "", contact.get("avatar") or "",
+        _GENDER.get(contact.get("gender"), 0), userid, follow.get("remark") or "", follow.get("description") or "",
+        _json_list(follow.get("remark_mobiles")), follow.get("remark_corp_name") or "", tags,
+        _int(follow.get("add_way")) or 0, follow.get("state") or "", _int(follow.get("createtime")),
+    )  # fmt: skip
+
+
 def corp_tag_names(client) -> dict[str, tuple[str, str]]:
     """tag id → (name, group name): batch/get_by_user names a pair's corp tags by id only."""
     names: dict[str, tuple[str, str]] = {}
@@ -118,9 +154,8 @@ def contacts_step_write(
 ) -> tuple[int, int]:
     """Write a step's pairs; returns (pairs, identities created)."""
     if connection.vendor == "postgresql":
-        pairs_json = "[" + ",".join(page.items_json[1:-1] for page in pages if page.items) + "]"
         written = contacts_import_pairs(
-            account_id=account.pk, kind=account.identity_kind, pairs_json=pairs_json,
+            account_id=account.pk, kind=account.identity_kind, rows=(row for page in pages for row in page.rows),
             fetched_at=fetched_at, tag_names=tag_names, tag_for_remote=tag_for_remote, tag_source=tag_source,
         )  # fmt: skip
         return written.pairs, written.identities_created
