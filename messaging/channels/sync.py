@@ -20,13 +20,12 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from customers.models import TagSource
-from customers.wecom.bulk import RelationRow, relations_import_bulk
-from messaging.channels import wecom
-from messaging.channels.audience import contact_row, follower_row, identities_import
+from messaging.channels.audience import follower_row, identities_import
 from messaging.channels.clients import wechat_client, wecom_client
 from messaging.channels.errors import classify_exception
 from messaging.channels.models import SyncJob, SyncJobKind, SyncJobState
 from messaging.channels.tagsync import tags_pull, tags_push_job_run
+from messaging.channels.wecom_contacts import Page, PageReader, contacts_step_write, corp_tag_names, mirrored_tags
 from messaging.channels.wecom_directory import staff_directory_sync
 
 logger = logging.getLogger(__name__)
@@ -108,6 +107,15 @@ def sync_job_run(*, job_id: int, max_pages: int | None = None, budget_seconds: f
         SyncJobKind.WECOM_CONTACTS: _wecom_contacts_page,
     }
     deadline = time.monotonic() + budget_seconds
+    try:
+        return _steps_run(job, steppers, deadline=deadline, max_pages=max_pages)
+    finally:
+        reader = getattr(job, "_pages", None)
+        if reader is not None:
+            reader.close()
+
+
+def _steps_run(job: SyncJob, steppers, *, deadline: float, max_pages: int | None) -> RunResult:
     pages = 0
     try:
         if job.kind == SyncJobKind.TAGS_PUSH:
@@ -188,31 +196,26 @@ def _oa_followers_page(job: SyncJob) -> bool:
 
 
 # 批量获取客户详情 (externalcontact/batch/get_by_user, https://developer.work.weixin.qq.com/document/path/92994):
-# up to 100 staff members a call, up to 100 pairs a page. Pages are gathered up to ROWS_PER_STEP pairs
-# and applied with set-based writes in one transaction with the cursor.
+# up to 100 staff members a call, up to 100 pairs a page. Pages are read ahead on a thread
+# (wecom_contacts.PageReader) and gathered up to ROWS_PER_STEP pairs, applied with set-based writes
+# in one transaction with the cursor.
 BATCH_STAFF = 100
 BATCH_LIMIT = 100
-ROWS_PER_STEP = 5000
+ROWS_PER_STEP = 10_000
 
 
-def _corp_tag_names(client) -> dict[str, dict[str, str]]:
-    """tag id → {"tag_name", "group_name"}: batch/get_by_user names a pair's corp tags by id only."""
-    names: dict[str, dict[str, str]] = {}
-    for group in client.post("externalcontact/get_corp_tag_list", data={}).get("tag_group") or []:
-        for tag in group.get("tag") or []:
-            names[str(tag["id"])] = {"tag_name": tag.get("name", ""), "group_name": group.get("group_name", "")}
-    return names
-
-
-def _batch_item_detail(item: dict[str, Any], tag_names: dict[str, dict[str, str]]) -> dict[str, Any]:
-    """One batch/get_by_user entry as an externalcontact/get answer with that one follow_user."""
-    follow = dict(item.get("follow_info") or {})
-    if "tags" not in follow:
-        follow["tags"] = [
-            {"tag_id": tid, "type": 1, **tag_names.get(str(tid), {"tag_name": "", "group_name": ""})}
-            for tid in follow.get("tag_id") or []
-        ]
-    return {"external_contact": item.get("external_contact") or {}, "follow_user": [follow]}
+def _page_reader(job: SyncJob, client, staff: list[str], chunk: int, page_cursor: str) -> PageReader:
+    """The run's reader of pages; a fresh one when the job's cursor is not where it stands."""
+    reader = getattr(job, "_pages", None)
+    if reader is not None and reader.position != (chunk, page_cursor):
+        reader.close()
+        reader = None
+    if reader is None:
+        reader = job._pages = PageReader(
+            client, staff, chunk=chunk, cursor=page_cursor, batch_staff=BATCH_STAFF, limit=BATCH_LIMIT,
+            ahead=2 * max(1, ROWS_PER_STEP // max(1, BATCH_LIMIT)),
+        )
+    return reader
 
 
 def _wecom_contacts_page(job: SyncJob) -> bool:
@@ -231,34 +234,23 @@ def _wecom_contacts_page(job: SyncJob) -> bool:
     chunk, page_cursor = int(cursor.get("chunk", 0)), cursor.get("page") or ""
     if chunk * BATCH_STAFF >= len(staff):
         return True
-    tag_names = getattr(job, "_tag_names", None)
-    if tag_names is None:
-        tag_names = job._tag_names = _corp_tag_names(client)
-    items: list[dict[str, Any]] = []
-    while len(items) < ROWS_PER_STEP and chunk * BATCH_STAFF < len(staff):
-        answer = client.post(
-            "externalcontact/batch/get_by_user",
-            data={"userid_list": staff[chunk * BATCH_STAFF : (chunk + 1) * BATCH_STAFF], "cursor": page_cursor, "limit": BATCH_LIMIT},
-        )
-        items += answer.get("external_contact_list") or []
-        page_cursor = answer.get("next_cursor") or ""
-        if not page_cursor:
-            chunk += 1
-    pairs = []
-    for item in items:
-        detail = _batch_item_detail(item, tag_names)
-        userid = detail["follow_user"][0].get("userid") or ""
-        if detail["external_contact"].get("external_userid") and userid:
-            pairs.append((contact_row(detail, userid), userid, detail))
+    if getattr(job, "_tag_names", None) is None:
+        job._tag_names = corp_tag_names(client)
+        job._tag_mirror = mirrored_tags(account)
+    reader = _page_reader(job, client, staff, chunk, page_cursor)
+    pages: list[Page] = []
+    pairs = 0
+    while pairs < ROWS_PER_STEP and chunk * BATCH_STAFF < len(staff):
+        page = reader.next()
+        if page is None:
+            break
+        pages.append(page)
+        pairs += len(page.items)
+        chunk, page_cursor = page.chunk, page.cursor
     with transaction.atomic():
-        created = identities_import(account=account, rows=[row for row, _, _ in pairs], tag_source=TagSource.WECOM)
-        relations_import_bulk(
-            account_id=account.pk,
-            kind=account.identity_kind,
-            rows=[
-                RelationRow(external_id=row.external_id, staff_userid=userid, follow=wecom.follow_info(detail, userid))
-                for row, userid, detail in pairs
-            ],
+        pairs, created = contacts_step_write(
+            account, pages, fetched_at=pages[0].fetched_at if pages else timezone.now(), tag_names=job._tag_names,
+            tag_for_remote=job._tag_mirror, tag_source=TagSource.WECOM,
         )
-        _page_commit(job, cursor={**cursor, "chunk": chunk, "page": page_cursor}, processed=len(pairs), created=created)
+        _page_commit(job, cursor={**cursor, "chunk": chunk, "page": page_cursor}, processed=pairs, created=created)
     return chunk * BATCH_STAFF >= len(staff)
