@@ -38,13 +38,13 @@ _ADD_COLUMNS = sql.SQL(
     " ADD COLUMN ev_mean float8, ADD COLUMN better_pending int NOT NULL DEFAULT 0"
 )
 
-# Params: weekly_cap, rate (disturbances per push), cost, value, topics, now, seed.
+# Params: weekly_cap, rate (disturbances per push), cost, value, topics, now, seed, reach (top_percent set).
 _FILL = sql.SQL(
     """
     UPDATE plan_audience pa
     SET budget = GREATEST(1, %(weekly_cap)s - pa.ignored_push_streak),
         disturb = %(rate)s * (1 + pa.ignored_push_streak),
-        ev_sample = e.sample * %(value)s - %(rate)s * (1 + pa.ignored_push_streak) * %(cost)s,
+        ev_sample = (CASE WHEN %(reach)s THEN e.class_sample ELSE e.sample END) * %(value)s - %(rate)s * (1 + pa.ignored_push_streak) * %(cost)s,
         ev_mean = e.mean * %(value)s - %(rate)s * (1 + pa.ignored_push_streak) * %(cost)s
     FROM ({estimates}) e
     WHERE e.customer_id = pa.customer_id
@@ -100,6 +100,7 @@ def budget_prepare(cursor, *, campaign: Campaign, policy: Policy, start_at: date
             # Reproducible for a campaign, and for a replayed one (the simulator's runs on any database).
             "seed": f"campaign:{campaign.name}:{campaign.created_at.isoformat()}",
             "topic_lift": lift,
+            "reach": bool(campaign.top_percent),
         },
     )
     for other in competing_campaigns(campaign=campaign, start_at=start_at):

@@ -50,7 +50,7 @@ from zoneinfo import ZoneInfo
 
 HALF_LIFE_DAYS = 30.0
 _HALF_LIFE_SECONDS = HALF_LIFE_DAYS * 86400.0
-BEST_HOUR_MIN_WEIGHT = 2.0
+BEST_HOUR_MIN_WEIGHT = 0.5
 BEHAVIOUR_TAG_THRESHOLD = 1.0
 # Values below this are dropped from the stored JSON (they no longer matter, and keep rows small).
 PRUNE_BELOW = 1e-6

@@ -49,6 +49,8 @@ K_TOPIC = 10.0
 K_CLASS = 10.0
 K_PROPENSITY = 0.5
 K_CUSTOMER = 4.0
+# The spread of the draw among customers whose estimates are equal (who of a class is tried first).
+TIE_BREAK = 1e-4
 # Organic signal for a topic (affinity not from clicks: a page view weighs 0.5, a conversion 2):
 # strong from about two visits, weak from one recent-ish visit, else none.
 ORGANIC_STRONG = 0.9
@@ -77,7 +79,7 @@ def _similar(affinity: str, clicks: str) -> sql.Composable:
 
 
 def click_estimates_sql(source: sql.Composable) -> sql.Composable:
-    """SELECT customer_id, mean, sd, sample for every customer_id of `source` (a relation).
+    """SELECT customer_id, mean, sd, sample, class_sample for every customer_id of `source` (a relation).
 
     Params: topics (text[] of tag ids), now, seed (text), topic_lift (a JSON object {tag id: lift},
     `topic_lift_json`)."""
@@ -121,16 +123,24 @@ def click_estimates_sql(source: sql.Composable) -> sql.Composable:
             -- not biased by which classes the pushes went to (steered pushes go mostly to the likeliest).
             SELECT (COALESCE(sum(pairs.c), 0) + {prior_c}) / (COALESCE(sum(pairs.n * lifts.prior_lift), 0) + {prior_n}) AS m
             FROM pairs JOIN lifts ON lifts.cls = pairs.cls
-        ), class_rate AS (
-            SELECT lifts.cls,
+        ), class_fit AS (
+            SELECT lifts.cls, COALESCE(sum(pairs.n), 0) + {k_class} AS weight,
                    (COALESCE(sum(pairs.c), 0) + {k_class} * base.m * lifts.prior_lift) / (COALESCE(sum(pairs.n), 0) + {k_class}) AS m
             FROM lifts CROSS JOIN base
             LEFT JOIN pairs ON pairs.cls = lifts.cls
             GROUP BY lifts.cls, lifts.prior_lift, base.m
+        ), class_rate AS (
+            -- One Thompson draw of each class's rate per seed (campaign): a class is explored as a whole.
+            SELECT cls, m, GREATEST(0.001, LEAST(0.99, m + sqrt(m * (1 - m) / (weight + 1))
+                       * sqrt(-2 * ln((abs(hashtext(%(seed)s || ':class-a:' || cls::text))::float + 1) / 2147483649.0))
+                       * cos(2 * pi() * (abs(hashtext(%(seed)s || ':class-b:' || cls::text))::float + 1) / 2147483649.0))) AS m_draw
+            FROM class_fit
         ), estimate AS (
             SELECT DISTINCT ON (per.customer_id) per.customer_id, per.n,
                    LEAST(0.99, (per.c + {k_customer} * LEAST(0.9, cr.m * tr.lift)
-                        * (tot.c_all + {k_prop}) / (tot.n_all * pop.m_all + {k_prop})) / (per.n + {k_customer})) AS mean
+                        * (tot.c_all + {k_prop}) / (tot.n_all * pop.m_all + {k_prop})) / (per.n + {k_customer})) AS mean,
+                   LEAST(0.99, (per.c + {k_customer} * LEAST(0.9, cr.m_draw * tr.lift)
+                        * (tot.c_all + {k_prop}) / (tot.n_all * pop.m_all + {k_prop})) / (per.n + {k_customer})) AS mean_draw
             FROM per
             JOIN class_rate cr ON cr.cls = per.cls
             JOIN topic_rate tr ON tr.topic = per.topic
@@ -139,13 +149,17 @@ def click_estimates_sql(source: sql.Composable) -> sql.Composable:
             ORDER BY per.customer_id, 3 DESC
         ), drawn AS (
             SELECT e.*, sqrt(e.mean * (1 - e.mean) / (e.n + {k_customer} + 1)) AS sd,
+                   -- the customer's own evidence on the topic: what is uncertain beyond their class's draw
+                   sqrt(e.mean_draw * (1 - e.mean_draw) / (e.n + {k_customer} + 1)) * e.n / (e.n + {k_customer}) AS sd_own,
                    -- two uniforms in (0, 1) from the seed and the customer (Box–Muller below)
                    (abs(hashtext(%(seed)s || ':a:' || e.customer_id::text))::float + 1) / 2147483649.0 AS u1,
                    (abs(hashtext(%(seed)s || ':b:' || e.customer_id::text))::float + 1) / 2147483649.0 AS u2
             FROM estimate e
         )
         SELECT customer_id, mean, sd,
-               GREATEST(0, LEAST(1, mean + sd * sqrt(-2 * ln(u1)) * cos(2 * pi() * u2))) AS sample
+               GREATEST(0, LEAST(1, mean + sd * sqrt(-2 * ln(u1)) * cos(2 * pi() * u2))) AS sample,
+               -- the class's draw, the customer's own uncertainty, and a tie-break among equals
+               GREATEST(0, LEAST(1, mean_draw + (sd_own + {tie}) * sqrt(-2 * ln(u1)) * cos(2 * pi() * u2))) AS class_sample
         FROM drawn
         """
     ).format(
@@ -161,6 +175,7 @@ def click_estimates_sql(source: sql.Composable) -> sql.Composable:
         k_class=sql.Literal(K_CLASS),
         k_prop=sql.Literal(K_PROPENSITY),
         k_customer=sql.Literal(K_CUSTOMER),
+        tie=sql.Literal(TIE_BREAK),
     )
 
 
