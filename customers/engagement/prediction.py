@@ -39,7 +39,7 @@ from django.db import connection
 from psycopg import sql
 
 from customers.engagement.article_signals import topic_read_lifts
-from customers.engagement.learning import HALF_LIFE_DAYS
+from customers.engagement.learning import INTEREST_HALF_LIFE_DAYS
 from customers.models import EngagementProfile
 from scrm.sqltools import render, table
 
@@ -165,7 +165,7 @@ def click_estimates_sql(source: sql.Composable) -> sql.Composable:
     ).format(
         source=source,
         profile=table(EngagementProfile),
-        half_life=sql.Literal(HALF_LIFE_DAYS * 86400.0),
+        half_life=sql.Literal(INTEREST_HALF_LIFE_DAYS * 86400.0),
         similar_campaign=_similar("src.topic_affinity ->> t.topic", "src.topic_clicks ->> t.topic"),
         similar_pushed=_similar("src.topic_affinity ->> pu.key", "src.topic_clicks ->> pu.key"),
         prior_lifts=sql.SQL(", ").join(sql.SQL("({}, {})").format(sql.Literal(k), sql.Literal(v)) for k, v in PRIOR_LIFT.items()),
