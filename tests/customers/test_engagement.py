@@ -110,6 +110,22 @@ def test_score_decays_by_half_per_half_life():
     assert decay_factor(30 * 86400) == pytest.approx(0.5)
 
 
+def test_interest_evidence_fades_twice_as_fast_as_the_score_and_hours():
+    customer, coffee = CustomerFactory(), TagFactory()
+    # Two clicks on coffee, 28 days apart, applied newest first (the order does not matter).
+    old, new = (_event(customer, "link.click", T0 + timedelta(days=d), topics=[coffee.pk]) for d in (0, 28))
+    engagement_events_apply(event_ids=[new.pk])
+    engagement_events_apply(event_ids=[old.pk])
+    profile = EngagementProfile.objects.get(customer=customer)
+    key = str(coffee.pk)
+    # After 28 days the old click weighs a quarter as interest (half-life 14 days) …
+    assert profile.topic_affinity[key] == pytest.approx(1.25)
+    assert profile.topic_clicks[key] == pytest.approx(1.25)
+    # … and 2^(-28/30) ≈ 0.52 as engagement and as an hour of activity.
+    assert profile.score == pytest.approx(3.0 * (1 + decay_factor(28 * 86400)))
+    assert sum(profile.hour_of_week) == pytest.approx(1 + decay_factor(28 * 86400))
+
+
 def test_best_hour_is_the_local_hour_of_most_activity():
     account = ChannelAccountFactory(timezone="Asia/Shanghai")
     customer = CustomerFactory()
