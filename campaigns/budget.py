@@ -16,6 +16,10 @@ decision, `campaigns.planning`):
 The reasons (campaigns.policy_sql, in funnel order after the hard caps and fatigue):
 ``attention_budget`` (the budget is used), ``low_expected_value`` (the draw does not outweigh the
 disturbance), ``budget_reserved`` (what is left of the budget goes to the better campaigns).
+
+With a reach (``top_percent``) the campaign's volume is set: ``ev_sample`` is then the class-level
+draw (``class_sample``, customers.engagement.prediction) and only ranks — the top-percent cut keeps
+the best, the others get ``low_predicted_engagement`` — and ``low_expected_value`` does not apply.
 """
 
 from __future__ import annotations

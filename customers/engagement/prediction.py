@@ -28,6 +28,13 @@ own pushes), and every push or click moves their own estimate. With several topi
 counts. ``sd`` is the Beta posterior's standard deviation; ``sample`` one Thompson draw (normal
 approximation, uniforms from a hash of the seed and the customer: the same seed gives the same draw)
 so that uncertain customers — those never tagged — are tried rather than excluded.
+
+``class_sample`` draws per class instead (what ranks the audience of a campaign with a reach,
+campaigns.budget): m_k drawn once per seed from N(m_k, m_k(1 − m_k) / (class pushes + K_CLASS + 1)),
+carried through step 4, plus the customer's own uncertainty on the topic
+(sd · pushes_t / (pushes_t + K_CUSTOMER): none before their first push on it) and a TIE_BREAK. A
+class whose first pushes brought no click can still draw high on the next campaign and is explored
+as a whole; customers of one class are ordered by their own evidence, not by their prior spread.
 """
 
 from __future__ import annotations
@@ -51,10 +58,11 @@ K_PROPENSITY = 0.5
 K_CUSTOMER = 4.0
 # The spread of the draw among customers whose estimates are equal (who of a class is tried first).
 TIE_BREAK = 1e-4
-# Organic signal for a topic (affinity not from clicks: a page view weighs 0.5, a conversion 2):
-# strong from about two visits, weak from one recent-ish visit, else none.
-ORGANIC_STRONG = 0.9
-ORGANIC_WEAK = 0.25
+# Organic signal for a topic (affinity not from clicks: a page view weighs 0.5, a conversion 2;
+# interest evidence halves every 14 days): strong from two visits within about a week
+# (2 · 0.5 · ½^(7/14) ≈ 0.71), weak from one visit within about a month (0.5 · ½^(30/14) ≈ 0.11).
+ORGANIC_STRONG = 0.7
+ORGANIC_WEAK = 0.11
 # The classes of "customers like this one" for a topic, and how much more (or less) often than the
 # population each is taken to click before the audience's own pushes say otherwise.
 STRONG, WEAK, ELSEWHERE, SILENT = 2, 1, 0, 3
