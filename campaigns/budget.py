@@ -16,6 +16,10 @@ decision, `campaigns.planning`):
 The reasons (campaigns.policy_sql, in funnel order after the hard caps and fatigue):
 ``attention_budget`` (the budget is used), ``low_expected_value`` (the draw does not outweigh the
 disturbance), ``budget_reserved`` (what is left of the budget goes to the better campaigns).
+
+With a reach (``top_percent``) the campaign's volume is set: ``ev_sample`` is then the class-level
+draw (``class_sample``, customers.engagement.prediction) and only ranks — the top-percent cut keeps
+the best, the others get ``low_predicted_engagement`` — and ``low_expected_value`` does not apply.
 """
 
 from __future__ import annotations
@@ -38,13 +42,13 @@ _ADD_COLUMNS = sql.SQL(
     " ADD COLUMN ev_mean float8, ADD COLUMN better_pending int NOT NULL DEFAULT 0"
 )
 
-# Params: weekly_cap, rate (disturbances per push), cost, value, topics, now, seed.
+# Params: weekly_cap, rate (disturbances per push), cost, value, topics, now, seed, reach (top_percent set).
 _FILL = sql.SQL(
     """
     UPDATE plan_audience pa
     SET budget = GREATEST(1, %(weekly_cap)s - pa.ignored_push_streak),
         disturb = %(rate)s * (1 + pa.ignored_push_streak),
-        ev_sample = e.sample * %(value)s - %(rate)s * (1 + pa.ignored_push_streak) * %(cost)s,
+        ev_sample = (CASE WHEN %(reach)s THEN e.class_sample ELSE e.sample END) * %(value)s - %(rate)s * (1 + pa.ignored_push_streak) * %(cost)s,
         ev_mean = e.mean * %(value)s - %(rate)s * (1 + pa.ignored_push_streak) * %(cost)s
     FROM ({estimates}) e
     WHERE e.customer_id = pa.customer_id
@@ -100,6 +104,7 @@ def budget_prepare(cursor, *, campaign: Campaign, policy: Policy, start_at: date
             # Reproducible for a campaign, and for a replayed one (the simulator's runs on any database).
             "seed": f"campaign:{campaign.name}:{campaign.created_at.isoformat()}",
             "topic_lift": lift,
+            "reach": bool(campaign.top_percent),
         },
     )
     for other in competing_campaigns(campaign=campaign, start_at=start_at):

@@ -24,7 +24,7 @@ from campaigns.budget import budget_prepare
 from campaigns.counters import campaign_counters_add_suppressed
 from campaigns.errors import CampaignError
 from campaigns.models import Campaign, MessageType, SuppressionReason
-from campaigns.policy import Policy, counts_as_marketing_push, effective_policy
+from campaigns.policy import Policy, counts_as_marketing_push, covering_hour, effective_policy
 from campaigns.policy_sql import account_quota_left, reason_params
 from campaigns.variants.assign import variants_assign
 from scrm.errors import ApplicationError
@@ -58,12 +58,13 @@ class PlanResult:
     planned: int
 
 
-def audience_best_hour(*, snapshot_id: int) -> int | None:
-    """The most common best hour of the audience: the send-time fallback for customers without one."""
+def audience_best_hour(*, snapshot_id: int, policy: Policy | None = None) -> int | None:
+    """The send-time fallback for customers without a best hour: the hour that reaches most of the
+    audience's learned best hours before the push goes stale (`campaigns.policy.covering_hour`)."""
     with connection.cursor() as cursor:
-        cursor.execute(render(planning_sql.AUDIENCE_BEST_HOUR), [snapshot_id])
-        row = cursor.fetchone()
-    return row[0] if row else None
+        cursor.execute(render(planning_sql.AUDIENCE_BEST_HOURS), [snapshot_id])
+        hours = dict(cursor.fetchall())
+    return covering_hour(hours, quiet_start=policy.quiet_start if policy else None, quiet_end=policy.quiet_end if policy else None)
 
 
 def _create_audience(cursor, *, campaign: Campaign, snapshot_id: int, policy: Policy, start_at, fallback_hour) -> None:
@@ -146,7 +147,7 @@ def campaign_plan_audience(*, campaign: Campaign, snapshot_id: int, start_at=Non
     if campaign.scheduled_at and campaign.scheduled_at > start_at:
         start_at = campaign.scheduled_at
     policy = effective_policy(campaign)
-    fallback = audience_best_hour(snapshot_id=snapshot_id) if campaign.send_time_optimization else None
+    fallback = audience_best_hour(snapshot_id=snapshot_id, policy=policy) if campaign.send_time_optimization else None
     counts: dict[str, int] = {}
     with connection.cursor() as cursor:
         # Two sorts of the whole audience (time zones, rankings): in memory rather than on disk. JIT

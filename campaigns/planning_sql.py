@@ -13,7 +13,7 @@ from psycopg import sql
 from accounts.models import ChannelAccount
 from campaigns.models import Campaign, Delivery, Suppression
 from campaigns.policy import Policy
-from campaigns.policy_sql import Facts, Window, history_columns, history_scope, reason_case
+from campaigns.policy_sql import Facts, Window, history_columns, history_scope, reason_case, steered_by_expected_value
 from customers.models import ChannelIdentity, Customer, CustomerPreference, EngagementProfile, SegmentSnapshotMember
 from scrm.sqltools import table
 
@@ -22,11 +22,12 @@ PLAN_TEMP_TABLES = ("plan_history", "plan_slots", "plan_audience", "plan_members
 # They drop themselves at commit; a second planning in the same transaction (tests, previews) needs them gone.
 DROP_TEMP_TABLES = sql.SQL("DROP TABLE IF EXISTS {}").format(sql.SQL(", ").join(sql.Identifier(name) for name in PLAN_TEMP_TABLES))
 
-AUDIENCE_BEST_HOUR = sql.SQL(
+AUDIENCE_BEST_HOURS = sql.SQL(
     """
-    SELECT mode() WITHIN GROUP (ORDER BY p.best_hour) FROM {member} m
+    SELECT p.best_hour, count(*) FROM {member} m
     JOIN {profile} p ON p.customer_id = m.customer_id
     WHERE m.snapshot_id = %s AND p.best_hour IS NOT NULL
+    GROUP BY p.best_hour
     """
 ).format(member=table(SegmentSnapshotMember), profile=table(EngagementProfile))
 
@@ -166,9 +167,12 @@ def decision(*, campaign: Campaign, policy: Policy, top_percent: bool, holdout: 
     percent, holdout, account quota) then apply in that order to the customers still eligible, each
     ranked best predicted engagement first. Params: the reasons' (`reason_params`), and per cut
     low + pct, holdout + hkey + hpct, quota + left."""
+    # Steered by expected value, the cuts rank by the Thompson draw of expected value (exploration
+    # included: an untried customer can rank above a known one), else by predicted engagement.
+    rank = sql.SQL("a.ev_sample") if steered_by_expected_value(campaign, policy) else sql.SQL("a.predicted")
     query: sql.Composable = sql.SQL(
-        "SELECT a.customer_id, a.identity_id, a.slot, a.predicted, {reason} AS reason FROM {audience} a LEFT JOIN plan_history h ON h.customer_id = a.customer_id"
-    ).format(reason=reason_case(campaign, policy, PLANNING_FACTS, at_send=False), audience=_AUDIENCE_WITH_SLOT)
+        "SELECT a.customer_id, a.identity_id, a.slot, {rank} AS predicted, {reason} AS reason FROM {audience} a LEFT JOIN plan_history h ON h.customer_id = a.customer_id"
+    ).format(rank=rank, reason=reason_case(campaign, policy, PLANNING_FACTS, at_send=False), audience=_AUDIENCE_WITH_SLOT)
     if top_percent:
         query = sql.SQL(
             """

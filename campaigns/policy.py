@@ -55,6 +55,26 @@ def reachable_hour(hour: int, *, quiet_start: time | None, quiet_end: time | Non
     return (quiet_start.hour - 1) % 24 if inside else hour
 
 
+# A push waits in the chat list: read at the reader's next visit, less likely the longer it waited
+# (halving every this many hours; the simulator's blast arm picks its single hour by the same rule).
+READ_HALF_LIFE_HOURS = 3.0
+
+
+def covering_hour(hours: dict[int, int], *, quiet_start: time | None, quiet_end: time | None) -> int | None:
+    """The send hour that reaches most of these readers ({local best hour: how many}) before their push
+    goes stale: Σ n · ½^(hours from the send to their hour / READ_HALF_LIFE_HOURS), over the hours the
+    quiet hours leave (ties: the earlier hour). Not the most common hour: a push at 20:00 serves the
+    20:00 readers and loses every morning reader to a night's wait, one at 09:00 also reaches 12:00."""
+    if not hours:
+        return None
+    candidates = [h for h in range(24) if reachable_hour(h, quiet_start=quiet_start, quiet_end=quiet_end) == h] or list(range(24))
+
+    def reach(send: int) -> float:
+        return sum(n * 0.5 ** (((hour - send) % 24) / READ_HALF_LIFE_HOURS) for hour, n in hours.items())
+
+    return max(candidates, key=lambda h: (round(reach(h), 9), -h))
+
+
 OVERRIDABLE = {f.name for f in fields(Policy)} - {"approval_threshold", "dispatch_batch_size", "max_attempts"}
 
 

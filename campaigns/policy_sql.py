@@ -66,7 +66,7 @@ def _marketing(campaign: Campaign, policy: Policy) -> bool:
     return counts_as_marketing_push(campaign)
 
 
-def _steered(campaign: Campaign, policy: Policy) -> bool:
+def steered_by_expected_value(campaign: Campaign, policy: Policy) -> bool:
     return campaign.steer_by_expected_value and counts_as_marketing_push(campaign)
 
 
@@ -171,14 +171,20 @@ REASONS: tuple[Reason, ...] = (
     # The attention budget and expected value (campaigns.budget: columns planning adds to the audience).
     Reason(
         SuppressionReason.ATTENTION_BUDGET,
-        _steered,
+        steered_by_expected_value,
         lambda f: sql.SQL("COALESCE({week}, 0) >= {budget}").format(week=_col(f.history, "week_count"), budget=_col(f.recipient, "budget")),
         at_send=False,
     ),
-    Reason(SuppressionReason.LOW_EXPECTED_VALUE, _steered, lambda f: sql.SQL("{} <= 0").format(_col(f.recipient, "ev_sample")), at_send=False),
+    # With a reach (top_percent) the campaign's volume is set and the draws only rank: no absolute bar.
+    Reason(
+        SuppressionReason.LOW_EXPECTED_VALUE,
+        lambda campaign, policy: steered_by_expected_value(campaign, policy) and not campaign.top_percent,
+        lambda f: sql.SQL("{} <= 0").format(_col(f.recipient, "ev_sample")),
+        at_send=False,
+    ),
     Reason(
         SuppressionReason.BUDGET_RESERVED,
-        _steered,
+        steered_by_expected_value,
         lambda f: sql.SQL("{better} > 0 AND {better} >= {budget} - COALESCE({week}, 0)").format(
             better=_col(f.recipient, "better_pending"), budget=_col(f.recipient, "budget"), week=_col(f.history, "week_count")
         ),

@@ -198,8 +198,8 @@ def record(*, rows: int, count_attempt: bool) -> sql.Composable:
             FROM changed GROUP BY campaign_id
         )
         INSERT INTO {counters} AS k (campaign_id, sent, delivered, failed, clicked, mutes, first_sent_at, last_sent_at,
-                                     suppressed_by_reason, updated_at)
-        SELECT campaign_id, sent, 0, failed, 0, mutes, first_sent_at, last_sent_at, '{{}}'::jsonb, clock_timestamp() FROM counted
+                                     suppressed_by_reason, lift_counts, updated_at)
+        SELECT campaign_id, sent, 0, failed, 0, mutes, first_sent_at, last_sent_at, '{{}}'::jsonb, '{{}}'::jsonb, clock_timestamp() FROM counted
         WHERE sent + failed > 0
         ON CONFLICT (campaign_id) DO UPDATE SET
             sent = k.sent + EXCLUDED.sent, failed = k.failed + EXCLUDED.failed, mutes = k.mutes + EXCLUDED.mutes,

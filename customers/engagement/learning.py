@@ -1,7 +1,8 @@
 """The learning rules, as pure functions over events: shared by the incremental update and the
 full recompute, so the two cannot drift apart.
 
-Decay. Every learned weight halves every ``HALF_LIFE_DAYS``. A profile stores its decayed values
+Decay. Every learned weight halves every ``HALF_LIFE_DAYS`` — interest evidence (topic affinity,
+topic pushes and clicks) every ``INTEREST_HALF_LIFE_DAYS``, the same algebra with its own rate. A profile stores its decayed values
 *as of a reference time* ``ref`` (``EngagementProfile.score_updated_at``, the time of the newest event
 applied). An event at ``t`` adds ``w * 2**(-(ref - t) / H)``; an event newer than ``ref`` first moves
 ``ref`` to ``t`` by multiplying every stored value by ``2**(-(t - ref) / H)``. Because
@@ -50,7 +51,12 @@ from zoneinfo import ZoneInfo
 
 HALF_LIFE_DAYS = 30.0
 _HALF_LIFE_SECONDS = HALF_LIFE_DAYS * 86400.0
-BEST_HOUR_MIN_WEIGHT = 2.0
+# Interest evidence (topic affinity, pushes and clicks per topic) fades faster than habits (score,
+# hours): what someone browses moves on with seasons, purchases made and life, their hours on WeChat
+# hardly. A month-old visit to a topic's pages weighs a quarter of today's.
+INTEREST_HALF_LIFE_DAYS = 14.0
+_INTEREST_HALF_LIFE_SECONDS = INTEREST_HALF_LIFE_DAYS * 86400.0
+BEST_HOUR_MIN_WEIGHT = 0.5
 BEHAVIOUR_TAG_THRESHOLD = 1.0
 # Values below this are dropped from the stored JSON (they no longer matter, and keep rows small).
 PRUNE_BELOW = 1e-6
@@ -97,6 +103,11 @@ def score_weight(event_type: str) -> float:
 def decay_factor(seconds: float) -> float:
     """Weight left after `seconds` of decay."""
     return math.pow(2.0, -seconds / _HALF_LIFE_SECONDS)
+
+
+def interest_decay_factor(seconds: float) -> float:
+    """Weight of interest evidence (topic affinity, pushes, clicks) left after `seconds`."""
+    return math.pow(2.0, -seconds / _INTEREST_HALF_LIFE_SECONDS)
 
 
 @lru_cache(maxsize=256)
@@ -187,6 +198,7 @@ class DecayedState:
         elif at > self.ref:
             self._advance(at)
         factor = decay_factor((self.ref - at).total_seconds())
+        interest = interest_decay_factor((self.ref - at).total_seconds())
         if weight > 0:
             self.score += weight * factor
             self.hours[hour_of_week_bucket(at, event.tz_name)] += factor
@@ -194,17 +206,18 @@ class DecayedState:
         for topic in topics:
             key = str(topic)
             if affinity_weight:
-                self.affinity[key] = self.affinity.get(key, 0.0) + affinity_weight * factor
+                self.affinity[key] = self.affinity.get(key, 0.0) + affinity_weight * interest
             if tally is not None:
-                tally[key] = tally.get(key, 0.0) + factor
+                tally[key] = tally.get(key, 0.0) + interest
 
     def _advance(self, to: datetime) -> None:
         factor = decay_factor((to - self.ref).total_seconds())
+        interest = interest_decay_factor((to - self.ref).total_seconds())
         self.score *= factor
         self.hours = [h * factor for h in self.hours]
-        self.affinity = {k: v * factor for k, v in self.affinity.items()}
-        self.pushes = {k: v * factor for k, v in self.pushes.items()}
-        self.clicks = {k: v * factor for k, v in self.clicks.items()}
+        self.affinity = {k: v * interest for k, v in self.affinity.items()}
+        self.pushes = {k: v * interest for k, v in self.pushes.items()}
+        self.clicks = {k: v * interest for k, v in self.clicks.items()}
         self.ref = to
 
     def pruned(self) -> DecayedState:

@@ -28,6 +28,13 @@ own pushes), and every push or click moves their own estimate. With several topi
 counts. ``sd`` is the Beta posterior's standard deviation; ``sample`` one Thompson draw (normal
 approximation, uniforms from a hash of the seed and the customer: the same seed gives the same draw)
 so that uncertain customers — those never tagged — are tried rather than excluded.
+
+``class_sample`` draws per class instead (what ranks the audience of a campaign with a reach,
+campaigns.budget): m_k drawn once per seed from N(m_k, m_k(1 − m_k) / (class pushes + K_CLASS + 1)),
+carried through step 4, plus the customer's own uncertainty on the topic
+(sd · pushes_t / (pushes_t + K_CUSTOMER): none before their first push on it) and a TIE_BREAK. A
+class whose first pushes brought no click can still draw high on the next campaign and is explored
+as a whole; customers of one class are ordered by their own evidence, not by their prior spread.
 """
 
 from __future__ import annotations
@@ -39,7 +46,7 @@ from django.db import connection
 from psycopg import sql
 
 from customers.engagement.article_signals import topic_read_lifts
-from customers.engagement.learning import HALF_LIFE_DAYS
+from customers.engagement.learning import INTEREST_HALF_LIFE_DAYS
 from customers.models import EngagementProfile
 from scrm.sqltools import render, table
 
@@ -49,10 +56,13 @@ K_TOPIC = 10.0
 K_CLASS = 10.0
 K_PROPENSITY = 0.5
 K_CUSTOMER = 4.0
-# Organic signal for a topic (affinity not from clicks: a page view weighs 0.5, a conversion 2):
-# strong from about two visits, weak from one recent-ish visit, else none.
-ORGANIC_STRONG = 0.9
-ORGANIC_WEAK = 0.25
+# The spread of the draw among customers whose estimates are equal (who of a class is tried first).
+TIE_BREAK = 1e-4
+# Organic signal for a topic (affinity not from clicks: a page view weighs 0.5, a conversion 2;
+# interest evidence halves every 14 days): strong from two visits within about a week
+# (2 · 0.5 · ½^(7/14) ≈ 0.71), weak from one visit within about a month (0.5 · ½^(30/14) ≈ 0.11).
+ORGANIC_STRONG = 0.7
+ORGANIC_WEAK = 0.11
 # The classes of "customers like this one" for a topic, and how much more (or less) often than the
 # population each is taken to click before the audience's own pushes say otherwise.
 STRONG, WEAK, ELSEWHERE, SILENT = 2, 1, 0, 3
@@ -77,7 +87,7 @@ def _similar(affinity: str, clicks: str) -> sql.Composable:
 
 
 def click_estimates_sql(source: sql.Composable) -> sql.Composable:
-    """SELECT customer_id, mean, sd, sample for every customer_id of `source` (a relation).
+    """SELECT customer_id, mean, sd, sample, class_sample for every customer_id of `source` (a relation).
 
     Params: topics (text[] of tag ids), now, seed (text), topic_lift (a JSON object {tag id: lift},
     `topic_lift_json`)."""
@@ -121,16 +131,24 @@ def click_estimates_sql(source: sql.Composable) -> sql.Composable:
             -- not biased by which classes the pushes went to (steered pushes go mostly to the likeliest).
             SELECT (COALESCE(sum(pairs.c), 0) + {prior_c}) / (COALESCE(sum(pairs.n * lifts.prior_lift), 0) + {prior_n}) AS m
             FROM pairs JOIN lifts ON lifts.cls = pairs.cls
-        ), class_rate AS (
-            SELECT lifts.cls,
+        ), class_fit AS (
+            SELECT lifts.cls, COALESCE(sum(pairs.n), 0) + {k_class} AS weight,
                    (COALESCE(sum(pairs.c), 0) + {k_class} * base.m * lifts.prior_lift) / (COALESCE(sum(pairs.n), 0) + {k_class}) AS m
             FROM lifts CROSS JOIN base
             LEFT JOIN pairs ON pairs.cls = lifts.cls
             GROUP BY lifts.cls, lifts.prior_lift, base.m
+        ), class_rate AS (
+            -- One Thompson draw of each class's rate per seed (campaign): a class is explored as a whole.
+            SELECT cls, m, GREATEST(0.001, LEAST(0.99, m + sqrt(m * (1 - m) / (weight + 1))
+                       * sqrt(-2 * ln((abs(hashtext(%(seed)s || ':class-a:' || cls::text))::float + 1) / 2147483649.0))
+                       * cos(2 * pi() * (abs(hashtext(%(seed)s || ':class-b:' || cls::text))::float + 1) / 2147483649.0))) AS m_draw
+            FROM class_fit
         ), estimate AS (
             SELECT DISTINCT ON (per.customer_id) per.customer_id, per.n,
                    LEAST(0.99, (per.c + {k_customer} * LEAST(0.9, cr.m * tr.lift)
-                        * (tot.c_all + {k_prop}) / (tot.n_all * pop.m_all + {k_prop})) / (per.n + {k_customer})) AS mean
+                        * (tot.c_all + {k_prop}) / (tot.n_all * pop.m_all + {k_prop})) / (per.n + {k_customer})) AS mean,
+                   LEAST(0.99, (per.c + {k_customer} * LEAST(0.9, cr.m_draw * tr.lift)
+                        * (tot.c_all + {k_prop}) / (tot.n_all * pop.m_all + {k_prop})) / (per.n + {k_customer})) AS mean_draw
             FROM per
             JOIN class_rate cr ON cr.cls = per.cls
             JOIN topic_rate tr ON tr.topic = per.topic
@@ -139,19 +157,23 @@ def click_estimates_sql(source: sql.Composable) -> sql.Composable:
             ORDER BY per.customer_id, 3 DESC
         ), drawn AS (
             SELECT e.*, sqrt(e.mean * (1 - e.mean) / (e.n + {k_customer} + 1)) AS sd,
+                   -- the customer's own evidence on the topic: what is uncertain beyond their class's draw
+                   sqrt(e.mean_draw * (1 - e.mean_draw) / (e.n + {k_customer} + 1)) * e.n / (e.n + {k_customer}) AS sd_own,
                    -- two uniforms in (0, 1) from the seed and the customer (Box–Muller below)
                    (abs(hashtext(%(seed)s || ':a:' || e.customer_id::text))::float + 1) / 2147483649.0 AS u1,
                    (abs(hashtext(%(seed)s || ':b:' || e.customer_id::text))::float + 1) / 2147483649.0 AS u2
             FROM estimate e
         )
         SELECT customer_id, mean, sd,
-               GREATEST(0, LEAST(1, mean + sd * sqrt(-2 * ln(u1)) * cos(2 * pi() * u2))) AS sample
+               GREATEST(0, LEAST(1, mean + sd * sqrt(-2 * ln(u1)) * cos(2 * pi() * u2))) AS sample,
+               -- the class's draw, the customer's own uncertainty, and a tie-break among equals
+               GREATEST(0, LEAST(1, mean_draw + (sd_own + {tie}) * sqrt(-2 * ln(u1)) * cos(2 * pi() * u2))) AS class_sample
         FROM drawn
         """
     ).format(
         source=source,
         profile=table(EngagementProfile),
-        half_life=sql.Literal(HALF_LIFE_DAYS * 86400.0),
+        half_life=sql.Literal(INTEREST_HALF_LIFE_DAYS * 86400.0),
         similar_campaign=_similar("src.topic_affinity ->> t.topic", "src.topic_clicks ->> t.topic"),
         similar_pushed=_similar("src.topic_affinity ->> pu.key", "src.topic_clicks ->> pu.key"),
         prior_lifts=sql.SQL(", ").join(sql.SQL("({}, {})").format(sql.Literal(k), sql.Literal(v)) for k, v in PRIOR_LIFT.items()),
@@ -161,6 +183,7 @@ def click_estimates_sql(source: sql.Composable) -> sql.Composable:
         k_class=sql.Literal(K_CLASS),
         k_prop=sql.Literal(K_PROPENSITY),
         k_customer=sql.Literal(K_CUSTOMER),
+        tie=sql.Literal(TIE_BREAK),
     )
 
 

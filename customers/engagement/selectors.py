@@ -10,7 +10,7 @@ from django.db.models.functions import Coalesce, Extract, Power
 from django.utils import timezone
 
 from customers.engagement.daily import REFUSAL_PREFIX
-from customers.engagement.learning import HALF_LIFE_DAYS, decay_factor
+from customers.engagement.learning import HALF_LIFE_DAYS, decay_factor, interest_decay_factor
 from customers.engagement.models import AccountDailyCount
 from customers.models import ChannelIdentity, Customer, EngagementEvent, EngagementProfile, FollowState
 from customers.services.identity import Refusal
@@ -51,8 +51,10 @@ def predicted_engagement(profile: EngagementProfile | None, *, topic_ids: list[i
     if profile is None:
         return 0.0
     now = now or timezone.now()
-    factor = decay_factor(max(0.0, (now - profile.score_updated_at).total_seconds())) if profile.score_updated_at else 0.0
-    affinity = max((float((profile.topic_affinity or {}).get(str(t), 0.0)) for t in topic_ids), default=0.0) * factor
+    age = max(0.0, (now - profile.score_updated_at).total_seconds()) if profile.score_updated_at else None
+    factor = decay_factor(age) if age is not None else 0.0
+    interest = interest_decay_factor(age) if age is not None else 0.0
+    affinity = max((float((profile.topic_affinity or {}).get(str(t), 0.0)) for t in topic_ids), default=0.0) * interest
     signal = 0.15 * profile.score * factor + 0.5 * affinity
     return (1.0 - math.exp(-signal)) * (0.85 ** profile.ignored_push_streak)
 

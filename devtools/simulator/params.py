@@ -14,7 +14,7 @@ ARMS = ("blast", "steered", "oracle")
 
 @dataclass
 class SimParams:
-    customers: int = 40
+    customers: int = 100
     weeks: int = 2
     warmup_days: int = 14
     topics: int = 6
@@ -24,10 +24,12 @@ class SimParams:
     channel: str = "oa_subscribe"
     arms: str = ",".join(ARMS)
     # "value": steered campaigns go to the whole segment steered by expected value (predicted click
-    # with exploration, attention budget); "tags": the behavioural interest tag's segment;
-    # "predicted": the whole segment with precision targeting (top_percent by predicted engagement).
+    # with exploration, attention budget), reaching the top_percent of it by the Thompson draws (0:
+    # no reach, everyone whose draw outweighs the disturbance); "tags": the behavioural interest
+    # tag's segment; "predicted": the whole segment with precision targeting (top_percent by
+    # predicted engagement).
     steering: str = "value"
-    top_percent: int = 25
+    top_percent: int = 30
     start: datetime = field(default_factory=lambda: datetime(2030, 3, 4, 0, 0, tzinfo=ZoneInfo(SIM_TZ)))  # a Monday
 
     @property

@@ -190,7 +190,7 @@ class Simulation:
             "topics": [self.topic_tags[topic]],
             "send_time_optimization": sto,
         }
-        if arm.name == "steered" and p.steering == "predicted":
+        if arm.name == "steered" and p.steering in ("predicted", "value") and p.top_percent:
             data["top_percent"] = p.top_percent
         if arm.name == "steered" and p.steering == "value":
             data["steer_by_expected_value"] = True

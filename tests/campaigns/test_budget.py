@@ -114,3 +114,41 @@ def test_exploration_reaches_customers_without_any_history(plan_account, make_au
     # evidence against the topic), clearly less often than those whose visits point to the topic.
     assert 0 < len(sent & strangers) < len(strangers) / 2
     assert len(sent & visitors) / len(visitors) > 1.5 * len(sent & strangers) / len(strangers)
+
+
+def test_with_a_reach_a_class_that_never_clicked_is_still_explored(plan_account, make_audience, static_segment, contact_policy):
+    now = timezone.now()
+    shoes, bags = TagFactory(), TagFactory()
+    people = [c for c, _ in make_audience(plan_account, 40)]
+    # Everyone got one push on bags, nobody clicked: the class's rate falls below the disturbance bar.
+    for customer in people:
+        EngagementProfile.objects.create(customer=customer, score_updated_at=now, topic_pushes={str(bags.pk): 1.0})
+    barred = steered(plan_account, static_segment(people), shoes)
+    plan(barred, start_at=now)
+    assert set(reasons(barred).values()) == {"low_expected_value"}
+    assert Delivery.objects.filter(campaign=barred).count() < 4
+
+    # The same audience with a reach of 25 %: the draws only rank, a quarter is still tried.
+    reach = steered(plan_account, static_segment(people), shoes, top_percent=25)
+    plan(reach, start_at=now)
+    assert Delivery.objects.filter(campaign=reach).count() == 10
+    assert set(reasons(reach).values()) == {"low_predicted_engagement"}
+
+
+def test_with_a_reach_the_class_that_clicks_goes_first(plan_account, make_audience, static_segment, contact_policy):
+    now = timezone.now()
+    shoes, bags = TagFactory(), TagFactory()
+    people = [c for c, _ in make_audience(plan_account, 100)]
+    visitors, strangers = people[:20], people[20:]
+    # On bags, customers who had visited its pages clicked half their pushes, the others none.
+    for customer in visitors:
+        EngagementProfile.objects.create(
+            customer=customer, score_updated_at=now, topic_pushes={str(bags.pk): 2.0}, topic_clicks={str(bags.pk): 1.0},
+            topic_affinity={str(bags.pk): 2.0, str(shoes.pk): 1.5},
+        )
+    for customer in strangers:
+        EngagementProfile.objects.create(customer=customer, score_updated_at=now, topic_pushes={str(bags.pk): 2.0})
+    campaign = steered(plan_account, static_segment(people), shoes, top_percent=20)
+    plan(campaign, start_at=now)
+    # Shoes were never pushed: the visitors of its pages are like those who clicked bags.
+    assert set(Delivery.objects.filter(campaign=campaign).values_list("customer_id", flat=True)) == {c.pk for c in visitors}

@@ -215,6 +215,24 @@ def test_send_window_and_best_hour_set_the_send_time(plan_account, make_audience
     assert send_after[none.pk] == datetime(2026, 1, 15, 11, 0, tzinfo=UTC)
 
 
+def test_without_a_best_hour_the_push_goes_at_the_hour_that_reaches_most_of_the_audience(
+    plan_account, make_audience, static_segment, make_campaign, contact_policy
+):
+    start = datetime(2026, 1, 15, 0, 0, tzinfo=UTC)  # 08:00 Shanghai
+    people = make_audience(plan_account, 6, timezone="Asia/Shanghai")
+    for _, identity in people:
+        identity.last_interaction_at = start
+        identity.save()
+    # Two read at 20:00 (the most common hour), three at 12:00 to 14:00; one has no hour of their own.
+    for (customer, _), hour in zip(people, (20, 20, 12, 13, 14), strict=False):
+        EngagementProfile.objects.create(customer=customer, best_hour=hour)
+    newcomer = people[-1][0]
+    campaign = make_campaign(plan_account, static_segment([c for c, _ in people]), priority_class="transactional", send_time_optimization=True)
+    plan(campaign, start_at=start)
+    # At 12:00 the push is fresh for the 12:00–14:00 readers; one at 20:00 would serve only two.
+    assert Delivery.objects.get(campaign=campaign, customer=newcomer).send_after == datetime(2026, 1, 15, 4, 0, tzinfo=UTC)
+
+
 def test_a_best_hour_inside_the_quiet_hours_is_reached_just_before_they_begin(plan_account, make_audience, static_segment, make_campaign, db):
     ContactPolicyFactory(quiet_hours=True)  # 21:00–08:30
     start = datetime(2026, 1, 15, 0, 0, tzinfo=UTC)  # 08:00 Shanghai
@@ -230,6 +248,17 @@ def test_a_best_hour_inside_the_quiet_hours_is_reached_just_before_they_begin(pl
     # A 22:00 or 07:00 reader gets it at 20:00 (it waits for them), not after 08:30 when today's visit is past.
     assert send_after[late.pk] == send_after[early.pk] == datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
     assert send_after[noon.pk] == datetime(2026, 1, 15, 4, 0, tzinfo=UTC)
+
+
+def test_the_covering_hour_weighs_how_long_each_reader_waits():
+    from campaigns.policy import covering_hour
+
+    quiet = {"quiet_start": time(21, 0), "quiet_end": time(8, 30)}
+    # One push at 09:00 is fresh for the 09:00 and 12:00 readers; 20:00 (the mode) loses the mornings to a night.
+    assert covering_hour({9: 3, 12: 3, 17: 1, 20: 4}, **quiet) == 9
+    # Readers at 22:00, inside the quiet hours: the last hour before they begin.
+    assert covering_hour({22: 5}, **quiet) == 20
+    assert covering_hour({}, **quiet) is None
 
 
 def test_reachable_hour_is_the_same_rule_in_python():

@@ -110,6 +110,22 @@ def test_score_decays_by_half_per_half_life():
     assert decay_factor(30 * 86400) == pytest.approx(0.5)
 
 
+def test_interest_evidence_fades_twice_as_fast_as_the_score_and_hours():
+    customer, coffee = CustomerFactory(), TagFactory()
+    # Two clicks on coffee, 28 days apart, applied newest first (the order does not matter).
+    old, new = (_event(customer, "link.click", T0 + timedelta(days=d), topics=[coffee.pk]) for d in (0, 28))
+    engagement_events_apply(event_ids=[new.pk])
+    engagement_events_apply(event_ids=[old.pk])
+    profile = EngagementProfile.objects.get(customer=customer)
+    key = str(coffee.pk)
+    # After 28 days the old click weighs a quarter as interest (half-life 14 days) …
+    assert profile.topic_affinity[key] == pytest.approx(1.25)
+    assert profile.topic_clicks[key] == pytest.approx(1.25)
+    # … and 2^(-28/30) ≈ 0.52 as engagement and as an hour of activity.
+    assert profile.score == pytest.approx(3.0 * (1 + decay_factor(28 * 86400)))
+    assert sum(profile.hour_of_week) == pytest.approx(1 + decay_factor(28 * 86400))
+
+
 def test_best_hour_is_the_local_hour_of_most_activity():
     account = ChannelAccountFactory(timezone="Asia/Shanghai")
     customer = CustomerFactory()
@@ -131,10 +147,26 @@ def test_best_hour_uses_the_customers_own_time_zone_over_the_accounts():
     assert EngagementProfile.objects.get(customer=customer).best_hour == 13
 
 
-def test_best_hour_is_unknown_with_little_history():
+def test_best_hour_is_unknown_without_an_action_of_the_customers_own():
     customer = CustomerFactory()
-    engagement_events_apply(event_ids=[_event(customer, "mp.page_view", T0).pk])
+    # A push is done to them, not by them: no hour of theirs.
+    engagement_events_apply(event_ids=[_event(customer, "push.sent", T0, topics=[1]).pk])
     assert EngagementProfile.objects.get(customer=customer).best_hour is None
+
+
+def test_one_recent_action_gives_its_hour_and_an_old_one_is_not_enough():
+    recent, stale = CustomerFactory(), CustomerFactory()
+    account = ChannelAccountFactory(timezone="Asia/Shanghai")
+    # 13:10 UTC is 21:10 in Shanghai; a later push moves the profile's "now" 10 days on.
+    engagement_events_apply(event_ids=[
+        _event(recent, "mp.page_view", T0 + timedelta(hours=13, minutes=10), account=account).pk,
+        _event(recent, "push.sent", T0 + timedelta(days=10), topics=[1], account=account).pk,
+        # 70 days before its profile's newest event: weighs ½^(70/30) ≈ 0.2, under the half an action needed.
+        _event(stale, "mp.page_view", T0 + timedelta(hours=13), account=account).pk,
+        _event(stale, "push.sent", T0 + timedelta(days=70), topics=[1], account=account).pk,
+    ])
+    assert EngagementProfile.objects.get(customer=recent).best_hour == 21
+    assert EngagementProfile.objects.get(customer=stale).best_hour is None
 
 
 def test_ignored_push_streak_counts_pushes_whose_successor_came_without_a_response():

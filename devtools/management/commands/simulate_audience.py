@@ -32,7 +32,7 @@ HELP = {
     "channel": "marketing message type every arm sends (oa_subscribe: subscribe messages with consent)",
     "arms": "comma-separated arms among blast, steered, oracle",
     "steering": "'value' (expected value with exploration and attention budget), 'tags' (interest-tag segments) or 'predicted' (top_percent)",
-    "top_percent": "with --steering predicted: the share of the segment each steered campaign keeps",
+    "top_percent": "with --steering value or predicted: the share of the segment each steered campaign reaches (value: 0 = no reach, the disturbance bar alone)",
 }
 
 
