@@ -15,13 +15,15 @@ from messaging.sandbox.state import WELCOME_CODE_SECONDS, ApiError, App
 PAGE = 1000
 
 
-def _staff(ctx: Ctx, userid) -> str:
+def known_staff(ctx: Ctx, userid) -> str:
+    """The userid of a staff member of the corp, or WeCom's 60111 (shared by the WeCom handlers)."""
     if not userid or userid not in ctx.app.staff:
         raise ApiError(60111, "invalid userid")
     return userid
 
 
-def _contact_json(app: App, external_userid: str) -> dict:
+def contact_json(app: App, external_userid: str) -> dict:
+    """An external contact as externalcontact/get and batch/get_by_user show it."""
     user = app.users[external_userid]
     data = {"external_userid": external_userid, "name": user.name or external_userid, "type": 1, "gender": 0}
     if user.unionid:
@@ -38,13 +40,13 @@ def contact_get(ctx: Ctx) -> dict:
     if not external or not app.follows.get(external):
         raise ApiError(84061, "not external contact")
     return {
-        "errcode": 0, "errmsg": "ok", "external_contact": _contact_json(app, external),
+        "errcode": 0, "errmsg": "ok", "external_contact": contact_json(app, external),
         "follow_user": [_follow_json(i) for i in app.follows[external].values()],
     }
 
 
 def contact_list(ctx: Ctx) -> dict:
-    staff = _staff(ctx, ctx.query.get("userid"))
+    staff = known_staff(ctx, ctx.query.get("userid"))
     return {"external_userid": [e for e, rel in ctx.app.follows.items() if staff in rel]}
 
 
@@ -60,7 +62,7 @@ def add_contact_way(ctx: Ctx) -> dict:
     if not users or (body["type"] == 1 and len(users) != 1):
         raise ApiError(40058, "user must name one staff member (type 1) or several (type 2)")
     for staff in users:
-        _staff(ctx, staff)
+        known_staff(ctx, staff)
     state_value = body.get("state") or ""
     if len(state_value) > 30:
         raise ApiError(40058, "state longer than 30 characters")
@@ -93,7 +95,7 @@ def add_msg_template(ctx: Ctx) -> dict:
         return group_task_add(ctx)
     if body.get("chat_type", "single") != "single":
         raise ApiError(40058, "chat_type is single or group")
-    sender = _staff(ctx, body.get("sender"))
+    sender = known_staff(ctx, body.get("sender"))
     externals = body.get("external_userid") or []
     if not isinstance(externals, list) or not 1 <= len(externals) <= 10000:
         raise ApiError(40058, "external_userid must hold 1 to 10000 ids")

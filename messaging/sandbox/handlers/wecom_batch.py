@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from messaging.sandbox.handlers import Ctx
-from messaging.sandbox.handlers.wecom import _contact_json, _staff
+from messaging.sandbox.handlers.wecom import contact_json, known_staff
 from messaging.sandbox.state import ApiError
 
 # 批量获取客户详情 (https://developer.work.weixin.qq.com/document/path/92994): userid_list of 1 to 100
@@ -38,7 +38,7 @@ def batch_get_by_user(ctx: Ctx) -> dict:
         raise ApiError(40058, f"userid_list must hold 1 to {BATCH_MAX_STAFF} userids")
     staff_ids = list(dict.fromkeys(staff_ids))
     for staff in staff_ids:
-        _staff(ctx, staff)
+        known_staff(ctx, staff)
     try:
         limit = int(ctx.body.get("limit") or BATCH_DEFAULT_LIMIT)
     except (TypeError, ValueError):
@@ -65,7 +65,7 @@ def batch_get_by_user(ctx: Ctx) -> dict:
             break
     return {
         "external_contact_list": [
-            {"external_contact": _contact_json(app, e), "follow_info": _batch_follow_info(app.follows[e][s])} for e, s in page
+            {"external_contact": contact_json(app, e), "follow_info": _batch_follow_info(app.follows[e][s])} for e, s in page
         ],
         "next_cursor": next_cursor,
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 
 from messaging.sandbox.handlers import Ctx
-from messaging.sandbox.handlers.wecom import _staff
+from messaging.sandbox.handlers.wecom import known_staff
 from messaging.sandbox.state import ApiError, App
 
 
@@ -97,7 +97,7 @@ def del_corp_tag(ctx: Ctx) -> dict:
 
 def mark_tag(ctx: Ctx) -> dict:
     app, body = ctx.app, ctx.body
-    staff = _staff(ctx, body.get("userid"))
+    staff = known_staff(ctx, body.get("userid"))
     info = app.follows.get(body.get("external_userid") or "", {}).get(staff)
     if info is None:
         raise ApiError(84061, "not external contact")
