@@ -156,4 +156,19 @@ response = web.get(f"/admin/?account={account.pk}")
 assert response.status_code == 200 and b'id="dash-chart-follows"' in response.content, (response.status_code, response.content[:500])
 assert web.get("/admin/dashboard/in-flight.json").status_code == 200
 print("dashboard ok")
+
+# WeCom relationships: the identity's state and owner derived from its pairs (an UPDATE whose
+# subquery reaches the identity's account two levels deep, which SQLite cannot resolve).
+from customers.models import ChannelIdentity  # noqa: E402
+from customers.wecom.models import WeComRelation  # noqa: E402
+from customers.wecom.services import identities_reachability_refresh  # noqa: E402
+
+corp = ChannelAccount.objects.create(kind="wecom", name="嵌入式企业微信", app_id="wwembedded0001", app_secret="s", token="t")
+contact = ChannelIdentity.objects.create(customer=customer, account=corp, kind="wecom", external_id="wmembedded0001")
+WeComRelation.objects.create(identity=contact, staff_userid="li", state="active", added_at=tz.now() - timedelta(days=2))
+WeComRelation.objects.create(identity=contact, staff_userid="wang", state="active", added_at=tz.now())
+assert identities_reachability_refresh(identity_ids=[contact.pk]) == 1
+contact.refresh_from_db()
+assert (contact.follow_state, contact.owner_staff_id) == ("following", "wang"), (contact.follow_state, contact.owner_staff_id)
+print("wecom relationships ok")
 print("SQLITE CHECK PASSED")

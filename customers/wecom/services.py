@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -251,7 +251,22 @@ def identities_reachability_refresh(*, identity_ids: Sequence[int], at: datetime
     changed += with_pairs.filter(~Exists(_active_pairs()), follow_state=FollowState.FOLLOWING).update(
         follow_state=FollowState.UNFOLLOWED, unfollowed_at=at, updated_at=now
     )
-    with_pairs.update(owner_staff_id=Coalesce(Subquery(leader), F("owner_staff_id")))
+    if connection.vendor == "postgresql":
+        with_pairs.update(owner_staff_id=Coalesce(Subquery(leader), F("owner_staff_id")))
+    else:
+        # SQLite cannot resolve the identity's account two subqueries deep (no such column): the
+        # embedded default (small data) picks each identity's leader by the same order, one by one.
+        for pk, account_id in with_pairs.values_list("pk", "account_id"):
+            gone = WeComStaff.objects.filter(account_id=account_id, userid=OuterRef("staff_userid"), departed_at__isnull=False)
+            owner = (
+                WeComRelation.objects.filter(identity_id=pk, state=RelationState.ACTIVE)
+                .annotate(departed=Exists(gone))
+                .order_by("departed", F("last_interaction_at").desc(nulls_last=True), F("added_at").desc(nulls_last=True), "staff_userid")
+                .values_list("staff_userid", flat=True)
+                .first()
+            )
+            if owner is not None:
+                ChannelIdentity.objects.filter(pk=pk).exclude(owner_staff_id=owner).update(owner_staff_id=owner)
     return changed
 
 
