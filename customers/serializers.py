@@ -12,6 +12,7 @@ from customers.models import ChannelIdentity, Customer, CustomerTag, Gender, Tag
 from customers.services import normalize_phone
 from customers.wecom.models import WeComRelation
 from customers.wecom.selectors import relations_of_customer
+from scrm.api_fields import FieldsBuiltOnce
 
 PERSONAL_DATA_PERMISSION = "customers.view_personal_data"
 
@@ -40,7 +41,7 @@ class PhoneField(serializers.CharField):
         return mask_phone(value)
 
 
-class IdentitySerializer(serializers.ModelSerializer):
+class IdentitySerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     account_id = serializers.IntegerField(read_only=True)
 
     class Meta:
@@ -62,7 +63,7 @@ class IdentitySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class CustomerTagSerializer(serializers.ModelSerializer):
+class CustomerTagSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     id = serializers.IntegerField(source="tag_id", read_only=True)
     name = serializers.CharField(source="tag.name", read_only=True)
     group = serializers.CharField(source="tag.group.name", read_only=True)
@@ -73,7 +74,7 @@ class CustomerTagSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class CustomerSerializer(serializers.ModelSerializer):
+class CustomerSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     phone = PhoneField(read_only=True)
     identities = IdentitySerializer(many=True, read_only=True)
     tags = CustomerTagSerializer(source="tag_links", many=True, read_only=True)
