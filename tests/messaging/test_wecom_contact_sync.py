@@ -13,23 +13,14 @@ from customers.wecom.models import WeComRelation
 from messaging.channels import sync
 from messaging.channels.models import SyncJob
 from messaging.channels.sync import sync_job_run
-from messaging.sandbox.registration import sandbox_register_account
-from tests.factories import ChannelAccountFactory, ChannelIdentityFactory
+from tests.factories import ChannelIdentityFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def corp(sandbox, callback_receiver):
-    account = ChannelAccountFactory(
-        kind="wecom", app_id="wwcontactsync001", encoding_aes_key="jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C",
-        api_base_url=sandbox.base_url, encrypt_mode="safe", rate_limit_per_second=1000,
-    )
-    sandbox_register_account(account)
-    sandbox.control.app_settings(account.app_id, callback_url=callback_receiver.url)
-    for staff in ("alice", "bob"):
-        sandbox.control.add_wecom_staff(account.app_id, staff)
-    return account
+def corp(wecom_sandbox_corp):
+    return wecom_sandbox_corp("wwcontactsync001", staff=("alice", "bob"))
 
 
 def _sync(corp) -> SyncJob:

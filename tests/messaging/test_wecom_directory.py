@@ -14,8 +14,6 @@ from customers.wecom.models import WeComRelation, WeComStaff
 from messaging.channels.models import SyncJob, TagMirror
 from messaging.channels.sync import sync_job_run
 from messaging.channels.wecom_directory import staff_directory_sync
-from messaging.sandbox.registration import sandbox_register_account
-from tests.factories import ChannelAccountFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -23,16 +21,8 @@ _clock = itertools.count(int(time.time()) - 100)
 
 
 @pytest.fixture
-def corp(sandbox, callback_receiver):
-    account = ChannelAccountFactory(
-        kind="wecom", app_id="wwdirectorycorp1", encoding_aes_key="jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C",
-        api_base_url=sandbox.base_url, encrypt_mode="safe", rate_limit_per_second=1000,
-    )
-    sandbox_register_account(account)
-    sandbox.control.app_settings(account.app_id, callback_url=callback_receiver.url)
-    sandbox.control.add_wecom_staff(account.app_id, "alice", name="Alice Wang")
-    sandbox.control.add_wecom_staff(account.app_id, "bob", name="Bob Li")
-    return account
+def corp(wecom_sandbox_corp):
+    return wecom_sandbox_corp("wwdirectorycorp1", staff=(("alice", "Alice Wang"), ("bob", "Bob Li")))
 
 
 @pytest.fixture

@@ -13,8 +13,7 @@ from wechatpy.exceptions import WeChatClientException
 from customers.wecom.models import WeComGroupChat, WeComStaff
 from messaging.channels import wecom_media
 from messaging.channels.models import GroupWelcomeTemplate
-from messaging.sandbox.registration import sandbox_register_account
-from tests.factories import ChannelAccountFactory, ChannelIdentityFactory
+from tests.factories import ChannelIdentityFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -23,15 +22,8 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200
 
 
 @pytest.fixture
-def corp(sandbox, callback_receiver):
-    account = ChannelAccountFactory(
-        kind="wecom", app_id="wwgrouppages0001", encoding_aes_key="jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C",
-        api_base_url=sandbox.base_url, encrypt_mode="safe", rate_limit_per_second=1000,
-    )
-    sandbox_register_account(account)
-    sandbox.control.app_settings(account.app_id, callback_url=callback_receiver.url)
-    sandbox.control.add_wecom_staff(account.app_id, "alice")
-    return account
+def corp(wecom_sandbox_corp):
+    return wecom_sandbox_corp("wwgrouppages0001", staff=("alice",))
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from customers.services import identity_link_unionid
 from customers.wecom.models import WeComGroupChat, WeComGroupMember
 from customers.wecom.selectors import group_daily_stats
 from messaging.channels.wecom_groups import groups_sync
-from messaging.sandbox.registration import sandbox_register_account
 from tests.factories import ChannelAccountFactory, ChannelIdentityFactory
 
 pytestmark = pytest.mark.django_db
@@ -24,15 +23,8 @@ _clock = itertools.count(int(time.time()) - 100)
 
 
 @pytest.fixture
-def corp(sandbox, callback_receiver):
-    account = ChannelAccountFactory(
-        kind="wecom", app_id="wwgroupscorp0001", encoding_aes_key="jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C",
-        api_base_url=sandbox.base_url, encrypt_mode="safe", rate_limit_per_second=1000,
-    )
-    sandbox_register_account(account)
-    sandbox.control.app_settings(account.app_id, callback_url=callback_receiver.url)
-    sandbox.control.add_wecom_staff(account.app_id, "alice")
-    return account
+def corp(wecom_sandbox_corp):
+    return wecom_sandbox_corp("wwgroupscorp0001", staff=("alice",))
 
 
 @pytest.fixture

@@ -14,8 +14,6 @@ from customers.models import ChannelIdentity
 from customers.wecom.models import WeComRelation
 from messaging.channels.models import WeComHandover
 from messaging.channels.wecom_directory import staff_directory_sync
-from messaging.sandbox.registration import sandbox_register_account
-from tests.factories import ChannelAccountFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -24,15 +22,8 @@ DAY = 24 * 3600
 
 
 @pytest.fixture
-def corp(sandbox, callback_receiver):
-    account = ChannelAccountFactory(
-        kind="wecom", app_id="wwhandovercorp01", encoding_aes_key="jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C",
-        api_base_url=sandbox.base_url, encrypt_mode="safe", rate_limit_per_second=1000,
-    )
-    sandbox_register_account(account)
-    sandbox.control.app_settings(account.app_id, callback_url=callback_receiver.url)
-    for staff in ("alice", "bob", "carol"):
-        sandbox.control.add_wecom_staff(account.app_id, staff)
+def corp(wecom_sandbox_corp):
+    account = wecom_sandbox_corp("wwhandovercorp01", staff=("alice", "bob", "carol"))
     staff_directory_sync(account)
     return account
 

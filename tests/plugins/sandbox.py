@@ -113,3 +113,26 @@ def callback_receiver():
     yield holder["receiver"]
     httpd.shutdown()
     httpd.server_close()
+
+
+@pytest.fixture
+def wecom_sandbox_corp(sandbox, callback_receiver):
+    """A WeCom corp registered in the sandbox, its callbacks to `callback_receiver`, with staff
+    members (userid, or (userid, name)): make(app_id, staff=("alice",))."""
+
+    def make(app_id: str, *, staff=()):
+        from messaging.sandbox.registration import sandbox_register_account
+        from tests.factories import ChannelAccountFactory
+
+        account = ChannelAccountFactory(
+            kind="wecom", app_id=app_id, encoding_aes_key="jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C",
+            api_base_url=sandbox.base_url, encrypt_mode="safe", rate_limit_per_second=1000,
+        )
+        sandbox_register_account(account)
+        sandbox.control.app_settings(account.app_id, callback_url=callback_receiver.url)
+        for member in staff:
+            userid, name = member if isinstance(member, tuple) else (member, None)
+            sandbox.control.add_wecom_staff(account.app_id, userid, **({"name": name} if name else {}))
+        return account
+
+    return make

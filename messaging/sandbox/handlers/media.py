@@ -87,18 +87,7 @@ def upload(ctx: Ctx) -> dict:
     media_type = ctx.query.get("type", "")
     if media_type not in LIMITS:
         raise ApiError(40005, "invalid media type")
-    filename, content = _media_part(ctx)
-    limit, size_errcode = LIMITS[media_type]
-    if not MIN_BYTES < len(content) <= limit:
-        raise ApiError(size_errcode, "invalid media size")
-    if not _format_ok(media_type, content):
-        raise ApiError(40004, "invalid media file type")
-    created_at = int(ctx.state.now())
-    media_id = "3" + secrets.token_urlsafe(40)
-    ctx.app.media[media_id] = {
-        "type": media_type, "created_at": created_at, "size": len(content), "filename": filename,
-        "sha256": hashlib.sha256(content).hexdigest(),
-    }
+    media_id, created_at = _store(ctx, media_type, prefix="3")
     return {"errmsg": "", "type": media_type, "media_id": media_id, "created_at": str(created_at)}
 
 
@@ -114,6 +103,13 @@ def upload_attachment(ctx: Ctx) -> dict:
         raise ApiError(40058, "invalid attachment_type")
     if media_type not in ATTACHMENT_TYPES[attachment_type]:
         raise ApiError(40005, "invalid media_type: moments' attachments are images and videos")
+    media_id, created_at = _store(ctx, media_type, prefix="3a", attachment_type=attachment_type)
+    return {"errmsg": "", "type": media_type, "media_id": media_id, "created_at": created_at}
+
+
+def _store(ctx: Ctx, media_type: str, *, prefix: str, **recorded) -> tuple[str, int]:
+    """The uploaded file checked against its type's size and format (page 90253's limits, shared by
+    upload_attachment) and kept; its new media_id and created_at."""
     filename, content = _media_part(ctx)
     limit, size_errcode = LIMITS[media_type]
     if not MIN_BYTES < len(content) <= limit:
@@ -121,12 +117,12 @@ def upload_attachment(ctx: Ctx) -> dict:
     if not _format_ok(media_type, content):
         raise ApiError(40004, "invalid media file type")
     created_at = int(ctx.state.now())
-    media_id = "3a" + secrets.token_urlsafe(40)
+    media_id = prefix + secrets.token_urlsafe(40)
     ctx.app.media[media_id] = {
         "type": media_type, "created_at": created_at, "size": len(content), "filename": filename,
-        "sha256": hashlib.sha256(content).hexdigest(), "attachment_type": attachment_type,
+        "sha256": hashlib.sha256(content).hexdigest(), **recorded,
     }
-    return {"errmsg": "", "type": media_type, "media_id": media_id, "created_at": created_at}
+    return media_id, created_at
 
 
 def uploadimg(ctx: Ctx) -> dict:
