@@ -8,7 +8,10 @@ class ConsoleConfig(AppConfig):
     verbose_name = _("Console")
 
     def ready(self) -> None:
+        from console import changelist_headers
         from console.roles import seed_roles_after_migrate
+
+        changelist_headers.install()
 
         # After every migrate (and every test database flush): the role groups exist with their permissions.
         post_migrate.connect(seed_roles_after_migrate, dispatch_uid="console.seed_roles")

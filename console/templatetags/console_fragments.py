@@ -86,7 +86,7 @@ def fragment_cache(parser, token):
 
 @register.simple_tag
 def filters_fingerprint(cl):
-    """What a changelist's filter panel shows, when every filter can say it.
+    """What a changelist's filter panel (its filters and their actions) shows, when every filter can say it.
 
     Only a filter form (`list_filter_submit`) without facet counts qualifies: link-style filters carry
     the page's whole query string in every link. A filter says what it shows through its own
@@ -103,7 +103,9 @@ def filters_fingerprint(cl):
             parts.append((type(spec).__qualname__, spec.parameter_name, spec.value(), spec.lookup_choices))
         else:
             return UNCACHEABLE
-    return (cl.opts.label_lower, bool(cl.has_active_filters), parts)
+    # the panel's actions: "clear all filters" links to the list without them (keeping the search)
+    clear_all = cl.clear_all_filters_qs if cl.has_active_filters else None
+    return (cl.opts.label_lower, bool(cl.has_active_filters), clear_all, bool(cl.is_facets_optional), parts)
 
 
 @register.simple_tag

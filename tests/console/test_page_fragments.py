@@ -11,7 +11,7 @@ from django.core.cache import caches
 
 from accounts.models import ChannelAccount
 from console.roles import VIEWER
-from tests.factories import TagFactory
+from tests.factories import CustomerFactory, TagFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -115,3 +115,46 @@ def test_a_cached_page_is_the_page_an_uncached_render_gives(client, admin_user):
     assert without_tokens(cached) == without_tokens(uncached)
     english = client.get(CHANGELIST, HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Log out" in english and "注销" not in english and "--color-primary-600" in english
+
+
+def test_a_page_of_rows_computes_its_column_headers_once_not_once_per_row(client, admin_user):
+    CustomerFactory.create_batch(30)
+    client.force_login(admin_user)
+    client.get(CHANGELIST)
+    response = client.get(CHANGELIST)
+    html = response.content.decode()
+    assert html.count('name="_selected_action"') == 30 and html.count('id="action-toggle"') == 1
+    # unfold rendered the "select all" checkbox through the widget templates once per row
+    widget_renders = [t.name for t in response.templates if t.name == "django/forms/widgets/checkbox.html"]
+    assert widget_renders == []
+
+
+def test_the_header_counts_what_each_search_found(client, admin_user):
+    CustomerFactory(display_name="张三")
+    CustomerFactory(display_name="张三丰")
+    CustomerFactory(display_name="李四")
+    client.force_login(admin_user)
+    english = {"HTTP_ACCEPT_LANGUAGE": "en"}
+    assert "2 results" in client.get(f"{CHANGELIST}?q=张三", **english).content.decode()
+    assert "1 result" in client.get(f"{CHANGELIST}?q=李四", **english).content.decode()
+    assert "2 results" in client.get(f"{CHANGELIST}?q=张三", **english).content.decode()
+
+
+def test_the_add_button_keeps_each_lists_filters_and_shows_only_to_who_may_add(client, django_user_model, admin_user):
+    client.force_login(admin_user)
+    assert "_changelist_filters=gender%3D1" in client.get(f"{CHANGELIST}?gender=1").content.decode()
+    html = client.get(f"{CHANGELIST}?gender=2").content.decode()
+    assert "_changelist_filters=gender%3D2" in html and "gender%3D1" not in html
+
+    viewer = django_user_model.objects.create_user("viewer", password="x", is_staff=True)
+    viewer.groups.add(Group.objects.get(name=VIEWER))
+    client.force_login(viewer)
+    assert "/admin/customers/customer/add/" not in client.get(f"{CHANGELIST}?gender=2").content.decode()
+
+
+def test_clear_all_filters_keeps_the_search_it_was_shown_with(client, admin_user):
+    client.force_login(admin_user)
+    first = _filter_panel(client.get(f"{CHANGELIST}?q=alpha&gender=1").content.decode())
+    second = _filter_panel(client.get(f"{CHANGELIST}?q=beta&gender=1").content.decode())
+    assert 'href="?q=alpha"' in first
+    assert 'href="?q=beta"' in second and "alpha" not in second
