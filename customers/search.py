@@ -46,20 +46,22 @@ def search_classify(text: str) -> SearchInput:
 
 
 def customer_ids_exact(text: str) -> list[int]:
-    """Customers whose id, phone, openid / external_userid or unionid is exactly `text` (index probes only)."""
+    """Customers whose id, phone, openid / external_userid or unionid is exactly `text` (index probes only,
+    sent as one statement: UNION ALL of the probes the input's shape allows)."""
     text = text.strip()
-    ids: set[int] = set()
+    probes = []
     if _IDENTIFIER.match(text):
-        ids.update(
-            ChannelIdentity.objects.filter(Q(external_id=text) | Q(unionid=text))
-            .values_list("customer_id", flat=True)[:MAX_EXACT_MATCHES]
-        )
+        probes.append(ChannelIdentity.objects.filter(Q(external_id=text) | Q(unionid=text)).values_list("customer_id", flat=True))
     digits = normalize_phone(text) if _PHONE.match(text) else ""
     if len(digits) >= 5 and digits.lstrip("+").isdigit():
-        ids.update(Customer.objects.filter(phone_hash=lookup_hash(digits)).values_list("pk", flat=True)[:MAX_EXACT_MATCHES])
+        probes.append(Customer.objects.filter(phone_hash=lookup_hash(digits)).values_list("pk", flat=True))
     if text.isdigit() and len(text) < 19:
-        ids.update(Customer.objects.filter(pk=int(text)).values_list("pk", flat=True))
-    return sorted(ids)
+        probes.append(Customer.objects.filter(pk=int(text)).values_list("pk", flat=True))
+    if not probes:
+        return []
+    first, *rest = probes
+    matches = first.union(*rest, all=True) if rest else first
+    return sorted(set(matches[: MAX_EXACT_MATCHES * len(probes)]))
 
 
 def customer_search_q(text: str) -> Q:

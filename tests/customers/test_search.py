@@ -145,3 +145,21 @@ def test_a_name_search_runs_its_substring_match_once(api_client, admin_client_, 
         # Once over the table; the rows shown are then fetched by the ids it found.
         likes = [q["sql"] for q in queries.captured_queries if " LIKE " in q["sql"].upper() and '"id" IN (' not in q["sql"]]
         assert len(likes) == 1, likes
+
+
+def _exact_probes(queries) -> list[str]:
+    return [q["sql"] for q in queries.captured_queries if '"phone_hash" = ' in q["sql"] or '"external_id" = ' in q["sql"]]
+
+
+def test_every_exact_probe_an_input_allows_goes_in_one_statement(api_client, people):
+    # Digits can be an id, a phone and a numeric WeCom id at once: three index probes, one round trip.
+    target, _ = people
+    phone_twin = CustomerFactory(display_name="同号客户")
+    customer_set_phone(customer=phone_twin, phone=str(target.pk).rjust(11, "1"))
+    phone_twin.save()
+    ChannelIdentityFactory(customer=CustomerFactory(display_name="企微数字号"), external_id=str(target.pk).rjust(11, "1"))
+    term = str(target.pk).rjust(11, "1")
+    with CaptureQueriesContext(connection) as queries:
+        found = _api_ids(api_client, term)
+    assert len(_exact_probes(queries)) == 1, _exact_probes(queries)
+    assert phone_twin.pk in found and len(found) == 2
