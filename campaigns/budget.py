@@ -42,7 +42,7 @@ _ADD_COLUMNS = sql.SQL(
     " ADD COLUMN ev_mean float8, ADD COLUMN better_pending int NOT NULL DEFAULT 0"
 )
 
-# Params: weekly_cap, rate (disturbances per push), cost, value, topics, now, seed, reach (top_percent set).
+# Params: weekly_cap, rate (disturbances per push), cost, value, topics, now, seed, account, reach (top_percent set).
 _FILL = sql.SQL(
     """
     UPDATE plan_audience pa
@@ -55,7 +55,7 @@ _FILL = sql.SQL(
     """
 ).format(estimates=click_estimates_sql(sql.SQL("plan_audience")))
 
-# One competing campaign. Params: topics, now, seed, value (the competitor's), rate, cost.
+# One competing campaign. Params: topics, now, seed, account, value (the competitor's), rate, cost.
 _COUNT_BETTER = sql.SQL(
     """
     UPDATE plan_audience pa SET better_pending = pa.better_pending + 1
@@ -103,6 +103,7 @@ def budget_prepare(cursor, *, campaign: Campaign, policy: Policy, start_at: date
             "now": now,
             # Reproducible for a campaign, and for a replayed one (the simulator's runs on any database).
             "seed": f"campaign:{campaign.name}:{campaign.created_at.isoformat()}",
+            "account": campaign.account_id,
             "topic_lift": lift,
             "reach": bool(campaign.top_percent),
         },
@@ -111,5 +112,5 @@ def budget_prepare(cursor, *, campaign: Campaign, policy: Policy, start_at: date
         cursor.execute(
             render(_COUNT_BETTER),
             {"topics": _topics(other), "now": now, "seed": "", "value": other.click_value, "rate": rate, "cost": DISTURBANCE_COST,
-             "topic_lift": lift},
+             "account": campaign.account_id, "topic_lift": lift},
         )
