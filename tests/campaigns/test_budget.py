@@ -157,18 +157,18 @@ def test_with_a_reach_the_class_that_clicks_goes_first(plan_account, make_audien
 
 def test_with_a_reach_a_push_that_waits_through_the_quiet_hours_ranks_lower(plan_account, make_audience, static_segment):
     ContactPolicyFactory(quiet_hours=True)  # 21:00–08:30
-    now = datetime(2026, 1, 15, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+    start = datetime(2026, 1, 15, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
     shoes = TagFactory()
     people = [c for c, _ in make_audience(plan_account, 20, timezone="Asia/Shanghai")]
     evening, morning = people[:10], people[10:]
     # The same clicks; the evening readers are reached at their hour (20:00), the 07:00 readers only at
     # 20:00 the evening before, eleven hours before they read.
     for customer in people:
-        clicker(customer, [shoes], now=now)
+        clicker(customer, [shoes], now=timezone.now())  # the estimates' now
     EngagementProfile.objects.filter(customer__in=evening).update(best_hour=20)
     EngagementProfile.objects.filter(customer__in=morning).update(best_hour=7)
     campaign = steered(plan_account, static_segment(people), shoes, top_percent=50, send_time_optimization=True)
-    plan(campaign, start_at=now)
+    plan(campaign, start_at=start)
     sent = Delivery.objects.filter(campaign=campaign)
     assert set(sent.values_list("customer_id", flat=True)) == {c.pk for c in evening}
     assert {d.send_after.astimezone(ZoneInfo("Asia/Shanghai")).hour for d in sent} == {20}
