@@ -7,9 +7,11 @@ decision, `campaigns.planning`):
   policy: the weekly cap less the pushes they ignored in a row, at least 1 (the weekly cap stays a
   hard limit on its own);
 - ``ev_sample`` / ``ev_mean``: expected value of this push = predicted click (a Thompson draw / the
-  mean, customers.engagement.prediction) × ``click_value`` − predicted disturbance × DISTURBANCE_COST,
-  where the predicted disturbance is the account's recent unfollow-and-mute rate per push times
-  (1 + ignored pushes in a row);
+  mean, customers.engagement.prediction) × the chance the push is read in time × ``click_value`` −
+  predicted disturbance × DISTURBANCE_COST, where the predicted disturbance is the account's recent
+  unfollow-and-mute rate per push times (1 + ignored pushes in a row), and the chance read in time
+  halves every READ_HALF_LIFE_HOURS the push waits for the customer's best hour (1 when it goes at
+  that hour; less when the hour falls in the quiet hours and the push goes before they begin);
 - ``better_pending``: how many other campaigns steered by expected value, scheduled within the next
   7 days, are worth more to this customer (by their mean expected value).
 
@@ -29,7 +31,7 @@ from datetime import datetime, timedelta
 from psycopg import sql
 
 from campaigns.models import Campaign, CampaignState
-from campaigns.policy import Policy
+from campaigns.policy import READ_HALF_LIFE_HOURS, Policy
 from customers.engagement.prediction import click_estimates_sql, disturbance_rate, topic_lift_json
 from scrm.sqltools import render
 
@@ -42,20 +44,26 @@ _ADD_COLUMNS = sql.SQL(
     " ADD COLUMN ev_mean float8, ADD COLUMN better_pending int NOT NULL DEFAULT 0"
 )
 
-# Params: weekly_cap, rate (disturbances per push), cost, value, topics, now, seed, reach (top_percent set).
+# A push sent hours before its reader's best hour (the hour falls in the quiet hours: the push goes in the
+# last hour before them) waits in the chat list and is less likely read, halving every
+# READ_HALF_LIFE_HOURS like the covering hour's reach (campaigns.policy).
+_READ = sql.SQL("CASE WHEN pa.best_hour IS NULL THEN 1.0 ELSE power(0.5, mod(pa.best_hour - z.local_hour + 24, 24) / %(read_half_life)s) END")
+
+# Params: weekly_cap, rate (disturbances per push), cost, value, topics, now, seed, account, reach (top_percent set).
 _FILL = sql.SQL(
     """
     UPDATE plan_audience pa
     SET budget = GREATEST(1, %(weekly_cap)s - pa.ignored_push_streak),
         disturb = %(rate)s * (1 + pa.ignored_push_streak),
-        ev_sample = (CASE WHEN %(reach)s THEN e.class_sample ELSE e.sample END) * %(value)s - %(rate)s * (1 + pa.ignored_push_streak) * %(cost)s,
-        ev_mean = e.mean * %(value)s - %(rate)s * (1 + pa.ignored_push_streak) * %(cost)s
-    FROM ({estimates}) e
-    WHERE e.customer_id = pa.customer_id
+        ev_sample = (CASE WHEN %(reach)s THEN e.class_sample ELSE e.sample END) * {read} * %(value)s
+                    - %(rate)s * (1 + pa.ignored_push_streak) * %(cost)s,
+        ev_mean = e.mean * {read} * %(value)s - %(rate)s * (1 + pa.ignored_push_streak) * %(cost)s
+    FROM ({estimates}) e, plan_slots z
+    WHERE e.customer_id = pa.customer_id AND z.slot_key = pa.slot_key
     """
-).format(estimates=click_estimates_sql(sql.SQL("plan_audience")))
+).format(estimates=click_estimates_sql(sql.SQL("plan_audience")), read=_READ)
 
-# One competing campaign. Params: topics, now, seed, value (the competitor's), rate, cost.
+# One competing campaign. Params: topics, now, seed, account, value (the competitor's), rate, cost.
 _COUNT_BETTER = sql.SQL(
     """
     UPDATE plan_audience pa SET better_pending = pa.better_pending + 1
@@ -103,13 +111,15 @@ def budget_prepare(cursor, *, campaign: Campaign, policy: Policy, start_at: date
             "now": now,
             # Reproducible for a campaign, and for a replayed one (the simulator's runs on any database).
             "seed": f"campaign:{campaign.name}:{campaign.created_at.isoformat()}",
+            "account": campaign.account_id,
             "topic_lift": lift,
             "reach": bool(campaign.top_percent),
+            "read_half_life": READ_HALF_LIFE_HOURS,
         },
     )
     for other in competing_campaigns(campaign=campaign, start_at=start_at):
         cursor.execute(
             render(_COUNT_BETTER),
             {"topics": _topics(other), "now": now, "seed": "", "value": other.click_value, "rate": rate, "cost": DISTURBANCE_COST,
-             "topic_lift": lift},
+             "account": campaign.account_id, "topic_lift": lift},
         )

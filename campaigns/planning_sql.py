@@ -115,7 +115,8 @@ SLOTS = sql.SQL(
            local_slot AT TIME ZONE tz AS slot,
            date_trunc('day', local_slot) AT TIME ZONE tz AS day_start,
            (date_trunc('day', local_slot) + interval '1 day') AT TIME ZONE tz AS day_end,
-           date_trunc('month', local_slot) AT TIME ZONE tz AS month_start
+           date_trunc('month', local_slot) AT TIME ZONE tz AS month_start,
+           extract(hour FROM local_slot)::int AS local_hour
     FROM slotted
     """
 ).format(account=table(ChannelAccount))

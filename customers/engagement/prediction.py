@@ -26,7 +26,8 @@ visits, menu clicks, conversions):
 So a customer with no history gets the rate of customers like them (calibrated on the audience's
 own pushes), and every push or click moves their own estimate. With several topics the best one
 counts. ``sd`` is the Beta posterior's standard deviation; ``sample`` one Thompson draw (normal
-approximation, uniforms from a hash of the seed and the customer: the same seed gives the same draw)
+approximation, uniforms from a hash of the seed and the customer's identity on the account — their
+openid or external_userid, not a database id: the same seed gives the same draw on any database)
 so that uncertain customers — those never tagged — are tried rather than excluded.
 
 ``class_sample`` draws per class instead (what ranks the audience of a campaign with a reach,
@@ -47,7 +48,7 @@ from psycopg import sql
 
 from customers.engagement.article_signals import topic_read_lifts
 from customers.engagement.learning import INTEREST_HALF_LIFE_DAYS
-from customers.models import EngagementProfile
+from customers.models import ChannelIdentity, EngagementProfile
 from scrm.sqltools import render, table
 
 PRIOR_CLICKS = 0.5
@@ -90,7 +91,7 @@ def click_estimates_sql(source: sql.Composable) -> sql.Composable:
     """SELECT customer_id, mean, sd, sample, class_sample for every customer_id of `source` (a relation).
 
     Params: topics (text[] of tag ids), now, seed (text), topic_lift (a JSON object {tag id: lift},
-    `topic_lift_json`)."""
+    `topic_lift_json`), account (the campaign's account id or None: whose identity keys the draws)."""
     return sql.SQL(
         """
         WITH src AS (
@@ -160,9 +161,17 @@ def click_estimates_sql(source: sql.Composable) -> sql.Composable:
                    -- the customer's own evidence on the topic: what is uncertain beyond their class's draw
                    sqrt(e.mean_draw * (1 - e.mean_draw) / (e.n + {k_customer} + 1)) * e.n / (e.n + {k_customer}) AS sd_own,
                    -- two uniforms in (0, 1) from the seed and the customer (Box–Muller below)
-                   (abs(hashtext(%(seed)s || ':a:' || e.customer_id::text))::float + 1) / 2147483649.0 AS u1,
-                   (abs(hashtext(%(seed)s || ':b:' || e.customer_id::text))::float + 1) / 2147483649.0 AS u2
+                   (abs(hashtext(%(seed)s || ':a:' || k.draw_key))::float + 1) / 2147483649.0 AS u1,
+                   (abs(hashtext(%(seed)s || ':b:' || k.draw_key))::float + 1) / 2147483649.0 AS u2
             FROM estimate e
+            -- The customer as the channel knows them (their openid / external_userid on the account, which
+            -- never changes), not a database id: the same customer gets the same draw on any database.
+            CROSS JOIN LATERAL (
+                SELECT COALESCE(
+                    (SELECT min(ci.external_id) FROM {identity} ci
+                     WHERE ci.customer_id = e.customer_id AND (%(account)s::bigint IS NULL OR ci.account_id = %(account)s::bigint)),
+                    'customer:' || e.customer_id::text) AS draw_key
+            ) k
         )
         SELECT customer_id, mean, sd,
                GREATEST(0, LEAST(1, mean + sd * sqrt(-2 * ln(u1)) * cos(2 * pi() * u2))) AS sample,
@@ -173,6 +182,7 @@ def click_estimates_sql(source: sql.Composable) -> sql.Composable:
     ).format(
         source=source,
         profile=table(EngagementProfile),
+        identity=table(ChannelIdentity),
         half_life=sql.Literal(INTEREST_HALF_LIFE_DAYS * 86400.0),
         similar_campaign=_similar("src.topic_affinity ->> t.topic", "src.topic_clicks ->> t.topic"),
         similar_pushed=_similar("src.topic_affinity ->> pu.key", "src.topic_clicks ->> pu.key"),
@@ -205,7 +215,7 @@ def click_estimates(
     with connection.cursor() as cursor:
         cursor.execute(
             render(_ESTIMATES_FOR_IDS), {"ids": list(customer_ids), "topics": [str(t) for t in topic_ids], "now": now, "seed": seed,
-             "topic_lift": topic_lift_json(account_id=account_id, now=now)}
+             "account": account_id, "topic_lift": topic_lift_json(account_id=account_id, now=now)}
         )
         return {row[0]: (row[1], row[2], row[3]) for row in cursor.fetchall()}
 

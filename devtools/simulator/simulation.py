@@ -104,7 +104,9 @@ class Simulation:
                 daily_quota=10_000_000,
             )
             control.register_app(kind="oa", app_id=account.app_id, secret=account.app_secret, auto_report=False)
-            openids = control.add_followers(account.app_id, len(self.people))
+            # The same openids on every invocation: the product keys its Thompson draws on them (a database
+            # id would differ between invocations), so a seed gives the same run twice.
+            openids = control.add_followers(account.app_id, len(self.people), openid_prefix=f"osim{name[:2]}{self.params.seed}_")
             customer_ids, identity_ids = followers_create(self.people, account_id=account.pk, openids=openids, name=name)
             for person, openid, customer_id in zip(self.people, openids, customer_ids, strict=True):
                 if person.consent_credits > 0:

@@ -1,6 +1,7 @@
 """The attention budget and the choice by expected value (campaigns.budget) at planning."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import transaction
@@ -11,7 +12,7 @@ from campaigns.planning import campaign_plan_audience
 from customers.models import EngagementProfile
 from customers.segments.models import Segment
 from customers.segments.services import segment_snapshot_create
-from tests.factories import CampaignFactory, DeliveryFactory, TagFactory
+from tests.factories import CampaignFactory, ContactPolicyFactory, DeliveryFactory, TagFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -152,3 +153,22 @@ def test_with_a_reach_the_class_that_clicks_goes_first(plan_account, make_audien
     plan(campaign, start_at=now)
     # Shoes were never pushed: the visitors of its pages are like those who clicked bags.
     assert set(Delivery.objects.filter(campaign=campaign).values_list("customer_id", flat=True)) == {c.pk for c in visitors}
+
+
+def test_with_a_reach_a_push_that_waits_through_the_quiet_hours_ranks_lower(plan_account, make_audience, static_segment):
+    ContactPolicyFactory(quiet_hours=True)  # 21:00–08:30
+    start = datetime(2026, 1, 15, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+    shoes = TagFactory()
+    people = [c for c, _ in make_audience(plan_account, 20, timezone="Asia/Shanghai")]
+    evening, morning = people[:10], people[10:]
+    # The same clicks; the evening readers are reached at their hour (20:00), the 07:00 readers only at
+    # 20:00 the evening before, eleven hours before they read.
+    for customer in people:
+        clicker(customer, [shoes], now=timezone.now())  # the estimates' now
+    EngagementProfile.objects.filter(customer__in=evening).update(best_hour=20)
+    EngagementProfile.objects.filter(customer__in=morning).update(best_hour=7)
+    campaign = steered(plan_account, static_segment(people), shoes, top_percent=50, send_time_optimization=True)
+    plan(campaign, start_at=start)
+    sent = Delivery.objects.filter(campaign=campaign)
+    assert set(sent.values_list("customer_id", flat=True)) == {c.pk for c in evening}
+    assert {d.send_after.astimezone(ZoneInfo("Asia/Shanghai")).hour for d in sent} == {20}
