@@ -18,7 +18,7 @@ visits, menu clicks, conversions):
    lift-1 customer fitted to all pushes (not the plain rate: steered pushes go mostly to the likeliest
    class, and their rate would lift every other class's prior), so
    what one campaign teaches about, say, customers who visited a topic's pages serves the next
-   campaign on another topic; the prior lifts (3, 1, ⅓, 1) only start it;
+   campaign on another topic; the prior lifts (3, √3, ⅓, 1) only start it;
 3. the customer's propensity to click at all, across topics: r = (clicks + K_PROPENSITY) /
    (pushes · m_all + K_PROPENSITY);
 4. the customer: mean = (clicks_t + K_CUSTOMER · min(0.9, m_k · lift_t) · r) / (pushes_t + K_CUSTOMER).
@@ -65,10 +65,11 @@ TIE_BREAK = 1e-4
 ORGANIC_STRONG = 0.7
 ORGANIC_WEAK = 0.11
 # The classes of "customers like this one" for a topic, and how much more (or less) often than the
-# population each is taken to click before the audience's own pushes say otherwise.
+# population each is taken to click before the audience's own pushes say otherwise: one visit is
+# evidence for the topic too, half as strong (on this log scale) as two within a week.
 STRONG, WEAK, ELSEWHERE, SILENT = 2, 1, 0, 3
 ORGANIC_LIFT = 3.0
-PRIOR_LIFT = {STRONG: ORGANIC_LIFT, WEAK: 1.0, ELSEWHERE: 1 / ORGANIC_LIFT, SILENT: 1.0}
+PRIOR_LIFT = {STRONG: ORGANIC_LIFT, WEAK: ORGANIC_LIFT ** 0.5, ELSEWHERE: 1 / ORGANIC_LIFT, SILENT: 1.0}
 
 
 def _similar(affinity: str, clicks: str) -> sql.Composable:
