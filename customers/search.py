@@ -49,14 +49,16 @@ def customer_ids_exact(text: str) -> list[int]:
     """Customers whose id, phone, openid / external_userid or unionid is exactly `text` (index probes only,
     sent as one statement: UNION ALL of the probes the input's shape allows)."""
     text = text.strip()
+    # In the order the rows come back under the shared limit: the id (one row) and the identities
+    # (a person's few) before the phone, which a shared number could fill the limit with.
     probes = []
+    if text.isdigit() and len(text) < 19:
+        probes.append(Customer.objects.filter(pk=int(text)).values_list("pk", flat=True))
     if _IDENTIFIER.match(text):
         probes.append(ChannelIdentity.objects.filter(Q(external_id=text) | Q(unionid=text)).values_list("customer_id", flat=True))
     digits = normalize_phone(text) if _PHONE.match(text) else ""
     if len(digits) >= 5 and digits.lstrip("+").isdigit():
         probes.append(Customer.objects.filter(phone_hash=lookup_hash(digits)).values_list("pk", flat=True))
-    if text.isdigit() and len(text) < 19:
-        probes.append(Customer.objects.filter(pk=int(text)).values_list("pk", flat=True))
     if not probes:
         return []
     first, *rest = probes

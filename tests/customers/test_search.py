@@ -6,7 +6,8 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from customers.search import search_classify
+from customers.models import Customer
+from customers.search import MAX_EXACT_MATCHES, customer_ids_exact, search_classify
 from customers.services import customer_set_phone
 from scrm.pagination import BoundedCountPaginator
 from tests.factories import ChannelAccountFactory, ChannelIdentityFactory, CustomerFactory
@@ -163,3 +164,16 @@ def test_every_exact_probe_an_input_allows_goes_in_one_statement(api_client, peo
         found = _api_ids(api_client, term)
     assert len(_exact_probes(queries)) == 1, _exact_probes(queries)
     assert phone_twin.pk in found and len(found) == 2
+
+
+def test_a_phone_shared_by_many_does_not_crowd_out_the_customer_with_that_id():
+    number = "9000001"
+    owner = CustomerFactory(pk=int(number), display_name="按编号找到的客户")
+    sharer = CustomerFactory(display_name="共用号码")
+    customer_set_phone(customer=sharer, phone=number)
+    sharer.save()
+    Customer.objects.bulk_create(
+        Customer(display_name=f"共用号码 {n}", phone_hash=sharer.phone_hash) for n in range(MAX_EXACT_MATCHES * 3)
+    )
+    found = customer_ids_exact(number)
+    assert owner.pk in found and len(found) == MAX_EXACT_MATCHES * 3  # the phone's matches fill the rest of the limit
