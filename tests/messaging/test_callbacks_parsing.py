@@ -152,3 +152,30 @@ def test_fast_path_takes_linear_time_on_hostile_input():
         small = min(small, _parse_seconds(small_bodies))
         large = min(large, _parse_seconds(large_bodies))
     assert large / small < 8
+
+
+_leaf_text = st.lists(
+    st.sampled_from(list("ab ]>[<&;#\t\n\r\x01\x7f!-é你😀") + ["]]>", "<![CDATA[", "&amp;", "\ud800"]), max_size=12
+).map("".join)
+
+
+@st.composite
+def _flat_documents(draw):
+    parts = []
+    for _ in range(draw(st.integers(0, 5))):
+        name = draw(st.sampled_from(["A", "B", "MsgType", "_x", "a.b-c", "1a"]))
+        content = draw(_leaf_text)
+        if draw(st.booleans()):
+            content = f"<![CDATA[{content}]]>"
+        parts.append(draw(st.sampled_from(["", " ", "\n", "\t", "\r\n"])) + f"<{name}>{content}</{name}>")
+    return draw(st.sampled_from(["", " ", "\n"])) + "<xml>" + "".join(parts) + draw(st.sampled_from(["", "\n"])) + "</xml>"
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_flat_documents(), st.booleans())
+def test_fast_path_agrees_with_defusedxml(body, as_bytes):
+    body = body.encode(errors="surrogatepass") if as_bytes else body
+    flat = _flat_parse(body)
+    if flat is not None:
+        assert flat == _reference(body)
+    assert _parsed(body) == _reference(body)
