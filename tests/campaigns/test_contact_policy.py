@@ -52,7 +52,10 @@ def test_planning_and_the_send_time_recheck_find_the_same_reason_for_the_same_fa
     TopicSubscription.objects.create(customer=opted_out, tag=topic, opted_in=False)
     CustomerPreference.objects.create(customer=important_only, frequency="important_only")
     earlier = make_campaign(plan_account, None, name="earlier")
-    DeliveryFactory(campaign=earlier, customer=capped, state="sent", sent_at=timezone.now() - timedelta(minutes=5), is_marketing=True)
+    # Earlier today in the operator's day (five minutes ago, or at midnight when that was yesterday).
+    now = timezone.now()
+    today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    DeliveryFactory(campaign=earlier, customer=capped, state="sent", sent_at=max(now - timedelta(minutes=5), today), is_marketing=True)
     segment = static_segment([c for c, _ in people])
 
     planned = make_campaign(plan_account, segment, topics=[topic])
