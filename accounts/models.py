@@ -63,6 +63,17 @@ class ChannelAccountQuerySet(models.QuerySet):
         """Accounts to list in a filter or a form: the secrets are neither loaded nor decrypted."""
         return self.defer(*SECRET_FIELDS).order_by("name", "pk")
 
+    def filter_choices(self) -> list[tuple[str, str]]:
+        """(id, label) pairs for a list filter, the label as the account's str(): three columns read,
+        no model instances built (a filter's choices are computed on every page of its list)."""
+        kinds = dict(AccountKind.choices)
+        rows = self.for_choosing().values_list("pk", "name", "kind")
+        return [(str(pk), account_label(name, kinds.get(kind, kind))) for pk, name, kind in rows]
+
+
+def account_label(name: str, kind_label) -> str:
+    return f"{name} ({kind_label})"
+
 
 class ChannelAccount(models.Model):
     kind = models.CharField(_("kind"), max_length=12, choices=AccountKind.choices)
@@ -112,7 +123,7 @@ class ChannelAccount(models.Model):
         constraints = [models.UniqueConstraint(fields=["kind", "app_id"], name="account_unique_app_id")]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.get_kind_display()})"
+        return account_label(self.name, self.get_kind_display())
 
     def clean(self) -> None:
         problem = wecom_group_msg_problem(self.wecom_group_msg_period, self.wecom_group_msg_limit)

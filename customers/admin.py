@@ -50,11 +50,8 @@ class AccountFilter(SelectFilter):
     parameter_name = "account"
 
     def lookups(self, request, model_admin):
-        # As the account's str() names it, from three columns instead of model instances.
         account_model = ChannelIdentity._meta.get_field("account").related_model
-        kinds = dict(account_model._meta.get_field("kind").choices)
-        rows = account_model.objects.for_choosing().values_list("pk", "name", "kind")
-        return [(str(pk), f"{name} ({kinds.get(kind, kind)})") for pk, name, kind in rows]
+        return account_model.objects.filter_choices()
 
     def queryset(self, request, queryset):
         if self.value() and self.value().isdigit():

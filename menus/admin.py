@@ -76,8 +76,7 @@ class MenuAccountFilter(admin.SimpleListFilter):
     parameter_name = "account"
 
     def lookups(self, request, model_admin):
-        # for_choosing: the accounts' secrets are neither loaded nor decrypted for a filter.
-        return [(str(a.pk), str(a)) for a in ChannelAccount.objects.for_choosing().filter(kind=AccountKind.OA)]
+        return ChannelAccount.objects.filter(kind=AccountKind.OA).filter_choices()
 
     def queryset(self, request, queryset):
         return queryset.filter(account_id=self.value()) if (self.value() or "").isdigit() else queryset

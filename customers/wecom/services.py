@@ -222,6 +222,11 @@ def _active_pairs():
     return WeComRelation.objects.filter(identity_id=OuterRef("pk"), state=RelationState.ACTIVE)
 
 
+# Who owns an identity among its active relationships: a staff member still in the corp, then the most
+# recent interaction, then the most recent add.
+_LEADER_ORDER = ("departed", F("last_interaction_at").desc(nulls_last=True), F("added_at").desc(nulls_last=True), "staff_userid")
+
+
 def identities_reachability_refresh(*, identity_ids: Sequence[int], at: datetime | None = None) -> int:
     """Derive each identity's follow state (following while any pair is active) and its owner (the
     active pair with the most recent interaction, else the latest added) from its relationships.
@@ -242,7 +247,7 @@ def identities_reachability_refresh(*, identity_ids: Sequence[int], at: datetime
     leader = (
         _active_pairs()
         .annotate(departed=Exists(departed))
-        .order_by("departed", F("last_interaction_at").desc(nulls_last=True), F("added_at").desc(nulls_last=True), "staff_userid")
+        .order_by(*_LEADER_ORDER)
         .values("staff_userid")[:1]
     )
     changed = with_pairs.filter(Exists(_active_pairs())).exclude(follow_state=FollowState.FOLLOWING).update(
@@ -261,7 +266,7 @@ def identities_reachability_refresh(*, identity_ids: Sequence[int], at: datetime
             owner = (
                 WeComRelation.objects.filter(identity_id=pk, state=RelationState.ACTIVE)
                 .annotate(departed=Exists(gone))
-                .order_by("departed", F("last_interaction_at").desc(nulls_last=True), F("added_at").desc(nulls_last=True), "staff_userid")
+                .order_by(*_LEADER_ORDER)
                 .values_list("staff_userid", flat=True)
                 .first()
             )

@@ -35,7 +35,7 @@ class ServiceAccountFilter(admin.SimpleListFilter):
     parameter_name = "account"
 
     def lookups(self, request, model_admin):
-        return [(str(a.pk), str(a)) for a in ChannelAccount.objects.for_choosing().filter(kind=AccountKind.OA)]
+        return ChannelAccount.objects.filter(kind=AccountKind.OA).filter_choices()
 
     def queryset(self, request, queryset):
         return queryset.filter(account_id=self.value()) if self.value() else queryset
