@@ -50,7 +50,9 @@ def test_a_process_that_keeps_dying_is_started_again_with_growing_delays(tmp_pat
         assert gaps[2] >= 0.8 and gaps[3] >= 0.8
     finally:
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(10) == 0
+        # Stopped within its wait: 0 from the backoff pause, or the command's own 1 when the signal
+        # lands while a start is running (the supervisor exits with the command's code then).
+        assert proc.wait(10) in (0, 1)
     assert "exited with 1" in proc.stderr.read()
     count = len(_starts(log))
     time.sleep(1.2)
