@@ -24,7 +24,7 @@ from campaigns.budget import budget_prepare
 from campaigns.counters import campaign_counters_add_suppressed
 from campaigns.errors import CampaignError
 from campaigns.models import Campaign, MessageType, SuppressionReason
-from campaigns.policy import Policy, counts_as_marketing_push, covering_hour, effective_policy
+from campaigns.policy import Policy, counts_as_marketing_push, covering_hour, effective_policy, quiet_edge_margin
 from campaigns.policy_sql import account_quota_left, reason_params
 from campaigns.variants.assign import variants_assign
 from scrm.errors import ApplicationError
@@ -67,8 +67,8 @@ def audience_best_hour(*, snapshot_id: int, policy: Policy | None = None) -> int
     return covering_hour(hours, quiet_start=policy.quiet_start if policy else None, quiet_end=policy.quiet_end if policy else None)
 
 
-def _create_audience(cursor, *, campaign: Campaign, snapshot_id: int, policy: Policy, start_at, fallback_hour) -> None:
-    """Temp tables: the snapshot's members, the facts of those still to plan, and the send slots.
+def _create_audience(cursor, *, campaign: Campaign, snapshot_id: int, policy: Policy, start_at, fallback_hour) -> int:
+    """Temp tables: the snapshot's members, the facts of those still to plan, and the send slots; the audience's size.
 
     The members come first, on their own and analysed, so that the big join below is planned for
     the audience's real size (hash joins for a million customers, index lookups for a few hundred);
@@ -95,6 +95,9 @@ def _create_audience(cursor, *, campaign: Campaign, snapshot_id: int, policy: Po
     )
     cursor.execute("CREATE INDEX ON plan_audience (customer_id)")
     cursor.execute("ANALYZE plan_audience")
+    cursor.execute("SELECT count(*) FROM plan_audience")
+    audience = cursor.fetchone()[0]
+    margin = quiet_edge_margin(audience=audience, rate_per_second=campaign.account.rate_limit_per_second)
     cursor.execute(
         render(planning_sql.SLOTS),
         {
@@ -104,6 +107,7 @@ def _create_audience(cursor, *, campaign: Campaign, snapshot_id: int, policy: Po
             "ws": campaign.send_window_start,
             "we": campaign.send_window_end,
             "start": start_at,
+            "margin": margin,
         },
     )
     cursor.execute("ANALYZE plan_slots")
@@ -111,6 +115,7 @@ def _create_audience(cursor, *, campaign: Campaign, snapshot_id: int, policy: Po
         budget_prepare(cursor, campaign=campaign, policy=policy, start_at=start_at, now=timezone.now())
     cursor.execute(render(planning_sql.HISTORY), {"campaign": campaign.pk})
     cursor.execute("CREATE INDEX ON plan_history (customer_id)")
+    return audience
 
 
 def _decision(*, campaign: Campaign, policy: Policy, quota_left: int | None) -> tuple[str, dict]:
@@ -155,9 +160,7 @@ def campaign_plan_audience(*, campaign: Campaign, snapshot_id: int, start_at=Non
         # planning transaction.
         cursor.execute("SET LOCAL work_mem = '128MB'")
         cursor.execute("SET LOCAL jit = off")
-        _create_audience(cursor, campaign=campaign, snapshot_id=snapshot_id, policy=policy, start_at=start_at, fallback_hour=fallback)
-        cursor.execute("SELECT count(*) FROM plan_audience")
-        audience = cursor.fetchone()[0]
+        audience = _create_audience(cursor, campaign=campaign, snapshot_id=snapshot_id, policy=policy, start_at=start_at, fallback_hour=fallback)
         # The same daily quota as the send-time check (campaigns/policy_sql.py): what the account used today.
         left = account_quota_left(cursor, campaign=campaign, ids=[]) if campaign.message_type != MessageType.INBOX else None
         decision, params = _decision(campaign=campaign, policy=policy, quota_left=left)

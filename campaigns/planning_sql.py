@@ -95,18 +95,26 @@ SLOTS = sql.SQL(
     ), slotted AS (
         SELECT zoned.*,
                scrm_send_slot(
-                   CASE WHEN %(sto)s AND hour IS NOT NULL
+                   CASE WHEN %(sto)s AND edge IS NOT NULL
+                             AND (%(ws)s::time IS NULL OR scrm_time_in(edge, %(ws)s::time, %(we)s::time))
+                        THEN CASE WHEN scrm_time_in(l::time, edge, qs) THEN l
+                                  WHEN l::time < edge THEN date_trunc('day', l) + edge
+                                  ELSE date_trunc('day', l) + interval '1 day' + edge END
+                        WHEN %(sto)s AND hour IS NOT NULL
                              AND (%(ws)s::time IS NULL OR scrm_time_in(make_time(hour, 0, 0), %(ws)s::time, %(we)s::time))
-                        THEN scrm_next_hour(%(start)s::timestamptz AT TIME ZONE tz, hour)
-                        ELSE %(start)s::timestamptz AT TIME ZONE tz END,
+                        THEN scrm_next_hour(l, hour)
+                        ELSE l END,
                    %(ws)s::time, %(we)s::time, qs, qe) AS local_slot
         FROM (
-            -- A reader whose hour falls in their quiet hours gets the push in the last hour before those
-            -- begin: it waits for them in WeChat, where one sent after the quiet hours would miss the
-            -- visit it was meant for and wait a day.
-            SELECT zoned.*,
+            -- A reader whose hour falls in their quiet hours gets the push shortly before those begin
+            -- (`edge`: quiet_edge_margin before, campaigns.planning): it waits for them in WeChat, the
+            -- less long the better, where one sent after the quiet hours would miss the visit it was
+            -- meant for and wait a day.
+            SELECT zoned.*, %(start)s::timestamptz AT TIME ZONE tz AS l,
                    CASE WHEN scrm_time_in(make_time(COALESCE(best_hour, %(fallback)s), 0, 0), qs, qe)
-                        THEN extract(hour FROM qs - interval '1 hour')::int
+                        THEN (qs - %(margin)s::interval)::time END AS edge,
+                   CASE WHEN scrm_time_in(make_time(COALESCE(best_hour, %(fallback)s), 0, 0), qs, qe)
+                        THEN extract(hour FROM qs - %(margin)s::interval)::int
                         ELSE COALESCE(best_hour, %(fallback)s) END AS hour
             FROM zoned
         ) zoned

@@ -11,7 +11,7 @@ quiet_end)` (the first local moment inside the send window and outside quiet hou
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from datetime import time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.utils.translation import gettext
@@ -47,12 +47,31 @@ class Policy:
 def reachable_hour(hour: int, *, quiet_start: time | None, quiet_end: time | None) -> int:
     """The send hour for a reader at local `hour`: that hour, or, inside the quiet hours, the last hour
     before they begin (the push waits for the reader; one sent after them would wait a day). Planning's
-    send slots (campaigns/planning_sql.py, SLOTS) apply the same rule in SQL."""
+    send slots (campaigns/planning_sql.py, SLOTS) send those at `quiet_edge`, within that hour."""
     if quiet_start is None or quiet_end is None or quiet_start == quiet_end:
         return hour
     t = time(hour % 24, 0)
     inside = quiet_start <= t < quiet_end if quiet_start < quiet_end else t >= quiet_start or t < quiet_end
     return (quiet_start.hour - 1) % 24 if inside else hour
+
+
+# How long before the quiet hours a push for a reader inside them is due: as late as is safe. A push that
+# dispatch reaches after they began is put off to their end (campaigns.dispatch.recheck) and misses the
+# evening it was meant for, so the margin is twice the time the account's rate limit needs to send the
+# whole audience, at least QUIET_EDGE_MIN_MARGIN (the dispatch pump's pace) and at most an hour.
+QUIET_EDGE_MIN_MARGIN = timedelta(minutes=15)
+QUIET_EDGE_MAX_MARGIN = timedelta(hours=1)
+
+
+def quiet_edge_margin(*, audience: int, rate_per_second: int) -> timedelta:
+    """How long before the quiet hours begin a push for a reader inside them is sent (see above)."""
+    needed = timedelta(seconds=2 * audience / max(1, rate_per_second))
+    return min(QUIET_EDGE_MAX_MARGIN, max(QUIET_EDGE_MIN_MARGIN, needed))
+
+
+def quiet_edge(*, quiet_start: time, margin: timedelta) -> time:
+    """The local time a push for a reader inside the quiet hours is sent: `margin` before they begin."""
+    return (datetime.combine(date(2000, 1, 2), quiet_start) - margin).time()
 
 
 # A push waits in the chat list: read at the reader's next visit, less likely the longer it waited

@@ -6,21 +6,19 @@ import heapq
 import random
 from collections import Counter, defaultdict, deque
 from contextlib import ExitStack, contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from itertools import count
 from typing import Any
 from unittest import mock
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
-from django.db.models import Count, Q
 from django.test import RequestFactory
 
 import campaigns.services as campaign_services
 from accounts.models import ChannelAccount
-from campaigns import dispatch
-from campaigns.models import Campaign, CampaignState, Delivery, DeliveryState
-from campaigns.policy import global_policy, reachable_hour
+from campaigns.models import Delivery
+from campaigns.policy import global_policy, quiet_edge, quiet_edge_margin, reachable_hour
 from campaigns.tracking.services import tracked_url
 from campaigns.tracking.views import tracked_redirect
 from customers.engagement.prediction import click_estimates
@@ -35,6 +33,7 @@ from devtools.simulator.audience import SIM_TZ, ArmTally, Audience, Push, PushOu
 from devtools.simulator.clock import SimClock, install_db_clock, restore_search_path
 from devtools.simulator.diagnosis import diagnose
 from devtools.simulator.params import ARMS, Calibration, SimParams, SimResult
+from devtools.simulator.sending import Sending
 from messaging.channels.hosts import sandbox_started
 from messaging.sandbox.control import SandboxControl
 from messaging.sandbox.server import SandboxServer
@@ -46,10 +45,9 @@ BLAST_HOURS = range(9, 21)
 LAUNCH_HOUR = 8
 ORGANIC_EVENT = {"page_view": "mp.page_view", "menu_click": "wechat.click", "conversion": "conversion"}
 HISTORY_DAYS = 60
-FINISHED = {CampaignState.COMPLETED, CampaignState.CANCELLED}
 
 
-class Simulation:
+class Simulation(Sending):
     def __init__(self, params: SimParams, audience: Audience, *, sandbox_url: str, stdout=None):
         if params.steering not in ("value", "tags", "predicted"):
             raise ValueError("steering must be 'value', 'tags' or 'predicted'")
@@ -220,66 +218,23 @@ class Simulation:
 
     def _launch_oracle(self, arm: Arm, *, topic: int, day_start: datetime, number: int) -> None:
         """Those who would click this topic now, each group at its reading hour (same policy as the others:
-        a reading hour inside the quiet hours is reached in the last hour before them, as planning does)."""
-        by_hour: dict[int, list[int]] = defaultdict(list)
+        a reading hour inside the quiet hours is reached shortly before they begin, as planning does)."""
+        by_time: dict[time, list[int]] = defaultdict(list)
         policy = global_policy()
+        margin = quiet_edge_margin(audience=len(self.people), rate_per_second=arm.account.rate_limit_per_second)
         for person in self.people:
             traits = self.audience.traits(person.index, day_start + timedelta(hours=12))
             if traits.clicks and topic in traits.interests and arm.following[person.index]:
                 hour = reachable_hour(traits.best_hour, quiet_start=policy.quiet_start, quiet_end=policy.quiet_end)
-                by_hour[hour].append(arm.customer_ids[person.index])
-        for hour, customer_ids in sorted(by_hour.items()):
-            at = day_start + timedelta(hours=hour if hour >= LAUNCH_HOUR else hour + 24)
-            segment = segment_create(name=f"sim oracle #{number} h{hour} {self.topic_tags[topic]}", kind="static")
+                moment = time(hour) if hour == traits.best_hour else quiet_edge(quiet_start=policy.quiet_start, margin=margin)
+                by_time[moment].append(arm.customer_ids[person.index])
+        for moment, customer_ids in sorted(by_time.items()):
+            offset = timedelta(hours=moment.hour, minutes=moment.minute)
+            at = day_start + (offset if moment.hour >= LAUNCH_HOUR else offset + timedelta(days=1))
+            label = f" h{moment.hour}" + (f":{moment.minute:02d}" if moment.minute else "")
+            segment = segment_create(name=f"sim oracle #{number}{label} {self.topic_tags[topic]}", kind="static")
             segment_static_add(segment=segment, customers=customer_ids)
-            self._campaign(arm, topic=topic, number=number, segment_id=segment.pk, at=at, sto=False, label=f" h{hour}")
-
-    def _dispatch(self) -> None:
-        """What beat and the dispatch workers do for this arm's open campaigns, then who got a push."""
-        now = self.clock.now()
-        for arm in self.arms:
-            if not arm.open_ids:
-                continue
-            states = dict(Campaign.objects.filter(pk__in=arm.open_ids).values_list("pk", "state"))
-            due = Campaign.objects.filter(pk__in=arm.open_ids, state=CampaignState.SCHEDULED, scheduled_at__lte=now).values_list("pk", flat=True)
-            for campaign_id in list(due):
-                campaign_services.campaign_plan(campaign_id=campaign_id)
-                states[campaign_id] = CampaignState.SENDING
-            sending = [pk for pk, state in states.items() if state == CampaignState.SENDING]
-            planned = dict(
-                Delivery.objects.filter(campaign_id__in=sending, state=DeliveryState.PLANNED)
-                .values("campaign_id")
-                .annotate(due=Count("pk", filter=Q(send_after__lte=now)))
-                .values_list("campaign_id", "due")
-            )
-            for campaign_id in sending:
-                # A worker would find nothing due; one with nothing left planned completes the campaign.
-                if planned.get(campaign_id, 1) == 0:
-                    continue
-                for _ in range(50):
-                    result = dispatch.campaign_dispatch(campaign_id=campaign_id, budget_seconds=120)
-                    if result.requeue_in != 0:
-                        break
-            # Sent since the last look (the clock only moves forward); `seen` guards the boundary.
-            fresh = Delivery.objects.filter(campaign_id__in=arm.open_ids, sent_at__gte=arm.checked_at).order_by("pk")
-            arm.checked_at = now
-            for delivery_id, customer_id, campaign_id, sent_at in fresh.values_list("pk", "customer_id", "campaign_id", "sent_at"):
-                if delivery_id in arm.seen_deliveries:
-                    continue
-                arm.seen_deliveries.add(delivery_id)
-                arm.tally.pushes += 1
-                person = arm.by_customer[customer_id]
-                arm.sent[(arm.number_of[campaign_id], person)] = sent_at
-                push = Push(channel=self.params.channel, topics=frozenset({arm.topic_of[campaign_id]}), sent_at=sent_at, arm=arm.name)
-                read_at = self.audience.read(person, push, arm.rng)
-                data = {"arm": arm.name, "person": person, "delivery": delivery_id, "campaign": campaign_id, "push": push}
-                if read_at is None:
-                    # Never read: the push still counts against their patience, a day later.
-                    self._schedule(sent_at + timedelta(hours=24), "unread", **data)
-                else:
-                    self._schedule(max(read_at, sent_at), "read", **data)
-            done = {pk for pk, state in Campaign.objects.filter(pk__in=arm.open_ids).values_list("pk", "state") if state in FINISHED}
-            arm.open_ids -= done
+            self._campaign(arm, topic=topic, number=number, segment_id=segment.pk, at=at, sto=False, label=label)
 
     # actions -----------------------------------------------------------------------------------
     def _arm(self, name: str) -> Arm:
@@ -353,6 +308,7 @@ class Simulation:
                     self._launch(number % p.topics, tick, number)
                     number += 1
                 self._dispatch()
+                self._dispatch_until(tick + timedelta(hours=1))
                 if hour % (24 * 7) == 0:
                     self.log(f"  day {day}: " + ", ".join(f"{a.name} {a.tally.pushes} pushes {a.tally.clicks} clicks {a.tally.unfollows} unfollows" for a in self.arms))
             for arm in self.arms:

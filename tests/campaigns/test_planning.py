@@ -1,4 +1,5 @@
 from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import transaction
@@ -245,9 +246,40 @@ def test_a_best_hour_inside_the_quiet_hours_is_reached_just_before_they_begin(pl
     campaign = make_campaign(plan_account, static_segment([late, early, noon]), priority_class="transactional", send_time_optimization=True)
     plan(campaign, start_at=start)
     send_after = dict(Delivery.objects.filter(campaign=campaign).values_list("customer_id", "send_after"))
-    # A 22:00 or 07:00 reader gets it at 20:00 (it waits for them), not after 08:30 when today's visit is past.
-    assert send_after[late.pk] == send_after[early.pk] == datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+    # A 22:00 or 07:00 reader gets it at 20:45, a quarter of an hour before the quiet hours (it waits for
+    # them, as little as is safe), not after 08:30 when today's visit is past.
+    assert send_after[late.pk] == send_after[early.pk] == datetime(2026, 1, 15, 12, 45, tzinfo=UTC)
     assert send_after[noon.pk] == datetime(2026, 1, 15, 4, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("local_start", "expected_local"),
+    [
+        (datetime(2026, 1, 15, 20, 50), datetime(2026, 1, 15, 20, 50)),  # already in the last quarter: now
+        (datetime(2026, 1, 15, 21, 30), datetime(2026, 1, 16, 20, 45)),  # the quiet hours began: tomorrow's edge
+    ],
+)
+def test_a_quiet_hours_reader_planned_late_in_the_evening(plan_account, make_audience, static_segment, make_campaign, db, local_start, expected_local):
+    ContactPolicyFactory(quiet_hours=True)  # 21:00–08:30
+    shanghai = ZoneInfo("Asia/Shanghai")
+    ((late, identity),) = make_audience(plan_account, 1, timezone="Asia/Shanghai")
+    identity.last_interaction_at = local_start.replace(tzinfo=shanghai)
+    identity.save()
+    EngagementProfile.objects.create(customer=late, best_hour=22)
+    campaign = make_campaign(plan_account, static_segment([late]), priority_class="transactional", send_time_optimization=True)
+    plan(campaign, start_at=local_start.replace(tzinfo=shanghai))
+    assert Delivery.objects.get(campaign=campaign).send_after == expected_local.replace(tzinfo=shanghai)
+
+
+def test_the_margin_before_the_quiet_hours_grows_with_what_the_account_must_send():
+    from campaigns.policy import quiet_edge, quiet_edge_margin
+
+    assert quiet_edge_margin(audience=100, rate_per_second=50) == timedelta(minutes=15)
+    # 30,000 pushes at 50 a second take 10 minutes: twice that.
+    assert quiet_edge_margin(audience=30_000, rate_per_second=50) == timedelta(minutes=20)
+    assert quiet_edge_margin(audience=1_000_000, rate_per_second=400) == timedelta(hours=1)
+    assert quiet_edge(quiet_start=time(21, 0), margin=timedelta(minutes=15)) == time(20, 45)
+    assert quiet_edge(quiet_start=time(0, 10), margin=timedelta(minutes=15)) == time(23, 55)
 
 
 def test_the_covering_hour_weighs_how_long_each_reader_waits():
@@ -406,10 +438,11 @@ def test_rows_written_meanwhile_by_another_planning_are_skipped_not_duplicated(p
     real_create_audience = planning._create_audience
 
     def create_audience_then_race(cursor, *, campaign, **kwargs):
-        real_create_audience(cursor, campaign=campaign, **kwargs)
+        size = real_create_audience(cursor, campaign=campaign, **kwargs)
         # What a concurrent planning (e.g. a preview) would have committed after the audience was read.
         DeliveryFactory(campaign=campaign, customer=raced_delivery, identity=raced_identity, state="planned")
         Suppression.objects.create(campaign=campaign, customer=raced_suppression, reason="do_not_disturb")
+        return size
 
     monkeypatch.setattr(planning, "_create_audience", create_audience_then_race)
     result = plan(campaign)

@@ -91,6 +91,43 @@ def test_a_custom_audience_plugs_in_and_every_arm_runs_through_the_product(sandb
     assert (Customer.objects.count(), Campaign.objects.count(), EngagementEvent.objects.count()) == before
 
 
+class LateTinyAudience(TinyAudience):
+    """TinyAudience's people, reading at 22:00 local: inside the default quiet hours (21:00–08:30)."""
+
+    name = "late"
+
+    def organic(self, person, hour, rng):
+        return [Organic(kind="page_view", minute=5, topic=person % 2)] if hour.hour == 22 else []  # the simulation's local hour
+
+    def read(self, person, push, rng):
+        return push.sent_at + timedelta(hours=2)
+
+    def traits(self, person, at):
+        return Traits(interests=frozenset({person % 2}), best_hour=22)
+
+
+@pytest.mark.django_db
+def test_readers_inside_the_quiet_hours_get_their_push_a_quarter_before_they_begin(sandbox):
+    from zoneinfo import ZoneInfo
+
+    from campaigns.models import Delivery
+    from tests.factories import ContactPolicyFactory
+
+    ContactPolicyFactory(quiet_hours=True)
+    call_command(
+        "simulate_audience", audience="tests.devtools.test_simulator:LateTinyAudience", customers=6, topics=2, weeks=1, warmup_days=3,
+        arms="steered,oracle", sandbox_url=sandbox.base_url, keep=True, stdout=StringIO(),
+    )
+    shanghai = ZoneInfo("Asia/Shanghai")
+    sent = {
+        (d.campaign.account.name.split()[1], d.sent_at.astimezone(shanghai).strftime("%H:%M"))
+        for d in Delivery.objects.filter(campaign__account__name__startswith="sim ", sent_at__isnull=False).select_related("campaign__account")
+    }
+    # Planning (steered) and the oracle send at 20:45, and the simulator dispatches then, between its
+    # hourly ticks: not at 21:00, when the send-time check would put them off to 08:30.
+    assert sent == {("steered", "20:45"), ("oracle", "20:45")}
+
+
 def test_audience_names_resolve_to_presets_or_classes_and_bad_ones_are_refused():
     assert audience_load("sparse") is PRESETS["sparse"]
     assert audience_load("tests.devtools.test_simulator:TinyAudience") is TinyAudience
