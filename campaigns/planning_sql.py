@@ -111,12 +111,13 @@ SLOTS = sql.SQL(
             -- less long the better, where one sent after the quiet hours would miss the visit it was
             -- meant for and wait a day.
             SELECT zoned.*, %(start)s::timestamptz AT TIME ZONE tz AS l,
-                   CASE WHEN scrm_time_in(make_time(COALESCE(best_hour, %(fallback)s), 0, 0), qs, qe)
-                        THEN (qs - %(margin)s::interval)::time END AS edge,
-                   CASE WHEN scrm_time_in(make_time(COALESCE(best_hour, %(fallback)s), 0, 0), qs, qe)
-                        THEN extract(hour FROM qs - %(margin)s::interval)::int
-                        ELSE COALESCE(best_hour, %(fallback)s) END AS hour
-            FROM zoned
+                   CASE WHEN inside THEN (qs - %(margin)s::interval)::time END AS edge,
+                   CASE WHEN inside THEN extract(hour FROM qs - %(margin)s::interval)::int ELSE reader_hour END AS hour
+            FROM (
+                SELECT zoned.*, COALESCE(best_hour, %(fallback)s) AS reader_hour,
+                       scrm_time_in(make_time(COALESCE(best_hour, %(fallback)s), 0, 0), qs, qe) AS inside
+                FROM zoned
+            ) zoned
         ) zoned
     )
     SELECT slot_key,
