@@ -9,9 +9,10 @@ visits, menu clicks, conversions):
    per topic t a popularity lift_t = ((Σ clicks_t + K_TOPIC·m_all·read_t) / (Σ pushes_t + K_TOPIC)) / m_all,
    read_t the account's article read rate on t over its average (customers.engagement.article_signals;
    1 without article statistics): the prior the topic's own pushes soon outweigh;
-2. customers like this one: for a (customer, topic) the class of its organic signal (affinity not
-   from clicks): STRONG from ORGANIC_STRONG, WEAK from ORGANIC_WEAK, ELSEWHERE (signals for other
-   topics only), SILENT (no organic signal at all: no evidence either way). Each class's click rate
+2. customers like this one: for a (customer, topic) its class: DECLARED (the customer opted in to
+   the topic in the preference centre), else by its organic signal (affinity not from clicks):
+   STRONG from ORGANIC_STRONG, WEAK from ORGANIC_WEAK, ELSEWHERE (signals for other topics only),
+   SILENT (no organic signal at all: no evidence either way). Each class's click rate
    is learned from the audience's pushes on *every* topic, each push counted in the class its
    (customer, topic) is in: m_k = (Σ clicks + K_CLASS·m_base·PRIOR_LIFT_k) / (Σ pushes + K_CLASS),
    m_base = (Σ clicks + PRIOR_CLICKS) / (Σ pushes·PRIOR_LIFT_class + PRIOR_PUSHES) the rate of a
@@ -48,7 +49,7 @@ from psycopg import sql
 
 from customers.engagement.article_signals import topic_read_lifts
 from customers.engagement.learning import INTEREST_HALF_LIFE_DAYS
-from customers.models import ChannelIdentity, EngagementProfile
+from customers.models import ChannelIdentity, EngagementProfile, TopicSubscription
 from scrm.sqltools import render, table
 
 PRIOR_CLICKS = 0.5
@@ -66,18 +67,24 @@ ORGANIC_STRONG = 0.7
 ORGANIC_WEAK = 0.11
 # The classes of "customers like this one" for a topic, and how much more (or less) often than the
 # population each is taken to click before the audience's own pushes say otherwise: one visit is
-# evidence for the topic too, half as strong (on this log scale) as two within a week.
-STRONG, WEAK, ELSEWHERE, SILENT = 2, 1, 0, 3
+# evidence for the topic too, half as strong (on this log scale) as two within a week. DECLARED: the
+# customer chose the topic in the preference centre (a TopicSubscription opted in) — what they said
+# they want, which no visit of theirs may show; it starts as strong as two visits within a week and
+# learns its own rate like every class.
+STRONG, WEAK, ELSEWHERE, SILENT, DECLARED = 2, 1, 0, 3, 4
 ORGANIC_LIFT = 3.0
-PRIOR_LIFT = {STRONG: ORGANIC_LIFT, WEAK: ORGANIC_LIFT ** 0.5, ELSEWHERE: 1 / ORGANIC_LIFT, SILENT: 1.0}
+PRIOR_LIFT = {STRONG: ORGANIC_LIFT, WEAK: ORGANIC_LIFT ** 0.5, ELSEWHERE: 1 / ORGANIC_LIFT, SILENT: 1.0, DECLARED: ORGANIC_LIFT}
 
 
-def _similar(affinity: str, clicks: str) -> sql.Composable:
-    """The class of a (customer, topic): strong / weak organic signal for it, signals elsewhere only, or none at all."""
+def _similar(topic: str, affinity: str, clicks: str) -> sql.Composable:
+    """The class of a (customer, topic): declared, strong / weak organic signal for it, signals elsewhere only, or none at all."""
     organic = sql.SQL("src.f * (COALESCE(({a})::float, 0) - COALESCE(({c})::float, 0))").format(a=sql.SQL(affinity), c=sql.SQL(clicks))
     return sql.SQL(
-        "CASE WHEN {organic} >= {strong} THEN {s} WHEN {organic} >= {weak} THEN {w} WHEN src.organic_total >= {weak} THEN {e} ELSE {silent} END"
+        "CASE WHEN src.declared ? {topic} THEN {d} WHEN {organic} >= {strong} THEN {s} WHEN {organic} >= {weak} THEN {w}"
+        " WHEN src.organic_total >= {weak} THEN {e} ELSE {silent} END"
     ).format(
+        topic=sql.SQL(topic),
+        d=sql.Literal(DECLARED),
         organic=organic,
         strong=sql.Literal(ORGANIC_STRONG),
         weak=sql.Literal(ORGANIC_WEAK),
@@ -98,7 +105,9 @@ def click_estimates_sql(source: sql.Composable) -> sql.Composable:
         WITH src AS (
             SELECT s.customer_id, p.topic_pushes, p.topic_clicks, p.topic_affinity, x.f,
                    x.f * GREATEST(0, COALESCE((SELECT sum(value::float) FROM jsonb_each_text(p.topic_affinity)), 0)
-                                   - COALESCE((SELECT sum(value::float) FROM jsonb_each_text(p.topic_clicks)), 0)) AS organic_total
+                                   - COALESCE((SELECT sum(value::float) FROM jsonb_each_text(p.topic_clicks)), 0)) AS organic_total,
+                   COALESCE((SELECT jsonb_object_agg(ts.tag_id::text, true) FROM {subscription} ts
+                             WHERE ts.customer_id = s.customer_id AND ts.opted_in), '{{}}'::jsonb) AS declared
             FROM (SELECT DISTINCT customer_id FROM {source} x) s
             LEFT JOIN {profile} p ON p.customer_id = s.customer_id
             CROSS JOIN LATERAL (
@@ -185,8 +194,9 @@ def click_estimates_sql(source: sql.Composable) -> sql.Composable:
         profile=table(EngagementProfile),
         identity=table(ChannelIdentity),
         half_life=sql.Literal(INTEREST_HALF_LIFE_DAYS * 86400.0),
-        similar_campaign=_similar("src.topic_affinity ->> t.topic", "src.topic_clicks ->> t.topic"),
-        similar_pushed=_similar("src.topic_affinity ->> pu.key", "src.topic_clicks ->> pu.key"),
+        subscription=table(TopicSubscription),
+        similar_campaign=_similar("t.topic", "src.topic_affinity ->> t.topic", "src.topic_clicks ->> t.topic"),
+        similar_pushed=_similar("pu.key", "src.topic_affinity ->> pu.key", "src.topic_clicks ->> pu.key"),
         prior_lifts=sql.SQL(", ").join(sql.SQL("({}, {})").format(sql.Literal(k), sql.Literal(v)) for k, v in PRIOR_LIFT.items()),
         prior_c=sql.Literal(PRIOR_CLICKS),
         prior_n=sql.Literal(PRIOR_PUSHES),

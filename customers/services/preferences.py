@@ -15,6 +15,10 @@ from customers.services.events import event_record
 from customers.services.tags import tags_assign_bulk
 from scrm.errors import NotFound
 
+# The customer saved their preference-centre choices (recorded by the mini-program API; the
+# simulator's answers to a welcome message's question about interests are the same event).
+PREFERENCES_EVENT = "mp.preferences"
+
 
 @transaction.atomic
 def customer_preferences_set(

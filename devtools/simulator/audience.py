@@ -22,8 +22,9 @@ from datetime import datetime
 SIM_TZ = "Asia/Shanghai"
 
 # What people do on their own (recorded as the product records them: a mini-program page view,
-# a menu click on the service account, a conversion reported by the brand).
-ORGANIC_KINDS = ("page_view", "menu_click", "conversion")
+# a menu click on the service account, a conversion reported by the brand, a topic ticked in the
+# preference centre — e.g. answering a welcome message's question about interests; added later).
+ORGANIC_KINDS = ("page_view", "menu_click", "conversion", "preference")
 # What a push can make someone do besides clicking.
 DISTURBANCES = ("mute", "unfollow", "refuse_consent")
 

@@ -53,6 +53,7 @@ class Hidden:
     visits: bool  # False: never visits on their own (no organic signal at all)
     clicks: bool  # False: never clicks whatever they read
     drift_phase: int = 0
+    declared: frozenset[int] = frozenset()  # the topics they tick when asked about their interests
 
 
 class TraitAudience(Audience):
@@ -60,6 +61,9 @@ class TraitAudience(Audience):
 
     name = "classic"
     description = "The audience the steering was designed on: organic visits at the reading hour, mostly on an interest."
+    # Whose people to draw for a seed (default: this preset's own): a variant of another preset
+    # draws the same people, so the two compare person for person.
+    trait_stream = ""
     knobs: dict[str, float | str] = {
         "reading_hours": "9:0.2,12:0.3,17:0.15,20:0.35",
         "session_rate": 0.9,
@@ -76,6 +80,11 @@ class TraitAudience(Audience):
         "two_interest_share": 0.4,
         "drift_days": 0,  # > 0: one interest changes every this many days (per-person phase)
         "visit_hour_jitter": 0,  # organic visits at the reading hour ± this many hours
+        # Asked about their interests (a welcome message's question): the share who answer, and how
+        # they answer — each true interest ticked with declare_tick, each other topic with declare_noise.
+        "declare_share": 0.0,
+        "declare_tick": 0.8,
+        "declare_noise": 0.05,
         # Per-variant multiplier of the click probability, "1,1.5" (A as is, B 1.5×); variants
         # beyond the list, and pushes outside a variant test, get 1.
         "variant_appeal": "",
@@ -89,7 +98,7 @@ class TraitAudience(Audience):
             raise ValueError(f"unknown audience options for {self.name}: {', '.join(sorted(unknown))}")
         self.k = {key: type(default)(options.get(key, default)) for key, default in merged.items()}
         self.variant_appeal = parse_appeal(str(self.k["variant_appeal"]))
-        rng = random.Random(f"{self.name}:{seed}")
+        rng = random.Random(f"{self.trait_stream or self.name}:{seed}")
         hours = parse_hours(str(self.k["reading_hours"]))
         self.hidden: list[Hidden] = []
         for _ in range(size):
@@ -105,6 +114,15 @@ class TraitAudience(Audience):
                     drift_phase=rng.randrange(10_000),
                 )
             )
+        # Answers from a stream of their own: asking never shifts the traits drawn above.
+        answers = random.Random(f"{self.name}:{seed}:declared")
+        for h in self.hidden:
+            if answers.random() < self.k["declare_share"]:
+                h.declared = frozenset(
+                    t for t in range(topics)
+                    if answers.random() < (self.k["declare_tick"] if t in h.interests else self.k["declare_noise"])
+                )
+        self.answered: set[int] = set()
 
     # the person's hidden state -------------------------------------------------------------------
     def interests_at(self, person: int, at: datetime) -> frozenset[int]:
@@ -131,6 +149,15 @@ class TraitAudience(Audience):
         return [PersonSpec(index=i, display_name=f"{self.name} {i}") for i in range(self.size)]
 
     def organic(self, person: int, hour: datetime, rng: random.Random) -> Sequence[Organic]:
+        h = self.hidden[person]
+        answer: list[Organic] = []
+        if h.declared and person not in self.answered and self.local(person, hour).hour == h.reading_hour:
+            # The welcome message asked about their interests; they answer the first time they read it.
+            self.answered.add(person)
+            answer = [Organic(kind="preference", minute=h.reading_minute, topic=t) for t in sorted(h.declared)]
+        return answer + list(self.visits(person, hour, rng))
+
+    def visits(self, person: int, hour: datetime, rng: random.Random) -> Sequence[Organic]:
         h = self.hidden[person]
         if not h.visits:
             return ()
@@ -199,6 +226,13 @@ class SparseSignalsAudience(TraitAudience):
     knobs = {"visit_rate": 0.06, "off_interest_visit_share": 0.5, "never_visit_share": 0.4, "two_interest_share": 0.5}
 
 
+class AskedAudience(SparseSignalsAudience):
+    name = "asked"
+    description = "sparse's audience, asked about its interests in the welcome message: 30 % answer (each true interest ticked 80 % of the time)."
+    knobs = {**SparseSignalsAudience.knobs, "declare_share": 0.3}
+    trait_stream = "sparse"  # the same people as sparse for a seed: the answers are all that differs
+
+
 class DriftingInterestsAudience(TraitAudience):
     name = "drifting"
     description = "One interest changes every 10 days; what was learned goes stale."
@@ -243,6 +277,7 @@ PRESETS: dict[str, type[Audience]] = {
     for cls in (
         ClassicAudience,
         SparseSignalsAudience,
+        AskedAudience,
         DriftingInterestsAudience,
         NightReadersAudience,
         NeverClickersAudience,

@@ -23,10 +23,11 @@ from campaigns.tracking.services import tracked_url
 from campaigns.tracking.views import tracked_redirect
 from customers.engagement.prediction import click_estimates
 from customers.engagement.services import engagement_events_apply
-from customers.models import EngagementEvent
+from customers.models import EngagementEvent, PushFrequency
 from customers.segments.services import segment_create, segment_static_add
 from customers.services import events_record_bulk
 from customers.services.consent import consent_credit_add
+from customers.services.preferences import PREFERENCES_EVENT, customer_preferences_set
 from customers.services.tags import tag_ensure
 from devtools.simulator.arms import SUBSCRIBE_TEMPLATE, Arm, arm_disturb, arm_suppressions, followers_create
 from devtools.simulator.audience import SIM_TZ, ArmTally, Audience, Push, PushOutcome
@@ -43,7 +44,7 @@ WECHAT_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/
 BLAST_HOURS = range(9, 21)
 # Campaign days start here (local): the steered and oracle arms plan their own hours after it.
 LAUNCH_HOUR = 8
-ORGANIC_EVENT = {"page_view": "mp.page_view", "menu_click": "wechat.click", "conversion": "conversion"}
+ORGANIC_EVENT = {"page_view": "mp.page_view", "menu_click": "wechat.click", "conversion": "conversion", "preference": PREFERENCES_EVENT}
 HISTORY_DAYS = 60
 
 
@@ -60,6 +61,7 @@ class Simulation(Sending):
         self.sandbox_url = sandbox_url
         self.stdout = stdout
         self.organic_rng = random.Random(f"organic:{params.seed}")
+        self.declared: defaultdict[int, set[int]] = defaultdict(set)
         self.clock = SimClock(params.start)
         self.heap: list[tuple[datetime, int, str, dict]] = []
         self.seq = count()
@@ -143,10 +145,16 @@ class Simulation(Sending):
     def _organic_hour(self, hour: datetime) -> None:
         rows = []
         for person in self.people:
-            for act in self.audience.organic(person.index, hour, self.organic_rng):
+            acts = list(self.audience.organic(person.index, hour, self.organic_rng))
+            ticked = [act for act in acts if act.kind == "preference"]
+            if ticked:  # the topics ticked in one hour are saved at once: one event
+                acts = [act for act in acts if act.kind != "preference"] + ticked[:1]
+            for act in acts:
                 at = hour + timedelta(minutes=act.minute)
                 properties: dict[str, Any] = {}
-                if act.topic is not None:
+                if act.kind == "preference":
+                    properties["opted_in"] = self._declare(person.index, [t.topic for t in ticked if t.topic is not None])
+                elif act.topic is not None:
                     properties["topics"] = [self.topic_tags[act.topic]]
                     if act.kind == "page_view":
                         properties["page"] = f"pages/topic?id={act.topic}"
@@ -163,6 +171,17 @@ class Simulation(Sending):
         if rows:
             self.clock.set(hour)
             events_record_bulk(rows)
+
+    def _declare(self, person: int, topics: list[int]) -> list[int]:
+        """The person ticks topics in the preference centre (in every arm): their opt-ins so far."""
+        chosen = self.declared[person]
+        chosen.update(self.topic_tags[topic] for topic in topics)
+        for arm in self.arms:
+            customer_preferences_set(
+                customer_id=arm.customer_ids[person], frequency=PushFrequency.ALL, quiet_start=None, quiet_end=None,
+                topics=dict.fromkeys(chosen, True), offered_topic_ids=self.topic_tags,
+            )
+        return sorted(chosen)
 
     def _learn(self) -> None:
         """The analytics worker: fold every new event into the profiles (incremental)."""

@@ -237,6 +237,7 @@ class PreferencesApi(MiniProgramApi):
         quiet = data["quiet_hours"]
         services.mp_preferences_set(
             customer=self.mp_user.customer,
+            account_id=self.mp_user.session.account_id,
             frequency=data["frequency"],
             quiet_start=quiet["start"] if quiet else None,
             quiet_end=quiet["end"] if quiet else None,

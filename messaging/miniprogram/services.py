@@ -16,7 +16,7 @@ from customers.models import ChannelIdentity, Customer, InboxMessage
 from customers.services.consent import consent_credit_add, consent_credit_revoke
 from customers.services.events import event_record, events_record_bulk
 from customers.services.identity import identity_resolve
-from customers.services.preferences import customer_preferences_set, inbox_message_mark_read
+from customers.services.preferences import PREFERENCES_EVENT, customer_preferences_set, inbox_message_mark_read
 from customers.services.profile import customer_update
 from messaging.channels.miniprogram import code_to_session
 from messaging.errors import MessagingError
@@ -142,12 +142,17 @@ def mp_profile_update(*, customer: Customer, data: dict[str, Any]) -> Customer:
 def mp_preferences_set(
     *,
     customer: Customer,
+    account_id: int | None,
     frequency: str,
     quiet_start: time | None,
     quiet_end: time | None,
     topics: dict[int, bool],
 ) -> None:
-    """Replace the customer's preference-centre choices (frequency, quiet hours, topic choices)."""
+    """Replace the customer's preference-centre choices (frequency, quiet hours, topic choices).
+
+    Saving them is the customer's own action: an `mp.preferences` event (its hour is one the customer
+    is on WeChat; the topics chosen count for steering through the subscriptions themselves, so the
+    event carries them under `opted_in` / `opted_out`, not as visited `topics`)."""
     offered = set(topic_tags_queryset().values_list("pk", flat=True))
     unknown = sorted(set(topics) - offered)
     if unknown:
@@ -159,6 +164,15 @@ def mp_preferences_set(
         quiet_end=quiet_end,
         topics=topics,
         offered_topic_ids=offered,
+    )
+    event_record(
+        customer_id=customer.pk,
+        event_type=PREFERENCES_EVENT,
+        account_id=account_id,
+        properties={
+            "opted_in": sorted(t for t, wanted in topics.items() if wanted),
+            "opted_out": sorted(t for t, wanted in topics.items() if not wanted),
+        },
     )
 
 

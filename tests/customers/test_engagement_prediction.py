@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from customers.engagement.prediction import click_estimates
-from customers.models import Customer, EngagementProfile
+from customers.models import Customer, EngagementProfile, TopicSubscription
 from tests.factories import ChannelAccountFactory, ChannelIdentityFactory, CustomerFactory, TagFactory
 
 pytestmark = pytest.mark.django_db
@@ -71,6 +71,30 @@ def test_what_customers_like_this_one_did_on_other_topics_carries_over():
     alone = click_estimates(customer_ids=[fresh_visitor.pk], topic_ids=[new_topic.pk], now=now)[fresh_visitor.pk][0]
     # Never pushed on the new topic, but customers like them click far more than the prior's 3×.
     assert learned > 0.3 > alone
+
+
+def test_a_topic_chosen_in_the_preference_centre_counts_like_strong_interest_and_learns_its_own_rate():
+    now = timezone.now()
+    topic, other = TagFactory(), TagFactory()
+    chooser, refuser, silent = CustomerFactory(), CustomerFactory(), CustomerFactory()
+    TopicSubscription.objects.create(customer=chooser, tag=topic, opted_in=True)
+    TopicSubscription.objects.create(customer=refuser, tag=other, opted_in=True)
+    TopicSubscription.objects.create(customer=refuser, tag=topic, opted_in=False)
+    ids = [chooser.pk, refuser.pk, silent.pk]
+
+    before = click_estimates(customer_ids=ids, topic_ids=[topic.pk], now=now)
+    # Never visited, never pushed: what they chose is the evidence (an opt-out is no choice of the topic).
+    assert before[chooser.pk][0] == pytest.approx(3 * before[silent.pk][0])
+    assert before[refuser.pk][0] == pytest.approx(before[silent.pk][0])
+
+    # Customers who chose other topics ignored every push on them: the declared class learns that.
+    for _ in range(30):
+        ignorer = CustomerFactory()
+        TopicSubscription.objects.create(customer=ignorer, tag=other, opted_in=True)
+        profile(ignorer, other, now=now, pushes=3)
+        ids.append(ignorer.pk)
+    after = click_estimates(customer_ids=ids, topic_ids=[topic.pk], now=now)
+    assert after[chooser.pk][0] < before[chooser.pk][0] / 3
 
 
 def test_thompson_draws_are_reproducible_for_a_seed_and_vary_between_customers():

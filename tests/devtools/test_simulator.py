@@ -1,5 +1,6 @@
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from io import StringIO
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -23,6 +24,7 @@ from devtools.simulator import (
 from devtools.simulator.presets import ClassicAudience
 
 T = datetime(2030, 3, 4, 2, 0, tzinfo=UTC)
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 class TinyAudience(Audience):
@@ -128,6 +130,47 @@ def test_readers_inside_the_quiet_hours_get_their_push_a_quarter_before_they_beg
     assert sent == {("steered", "20:45"), ("oracle", "20:45")}
 
 
+class AskedTinyAudience(TinyAudience):
+    """TinyAudience's people, who never visit; asked about their interests, person 2 ticks topic 0
+    (theirs) at 10:05 local on the first day."""
+
+    name = "asked-tiny"
+
+    def organic(self, person, hour, rng):
+        local = hour.astimezone(SHANGHAI)
+        first_ten = local.hour == 10 and local.date() == date(2030, 3, 4)  # the simulation's first day
+        return [Organic(kind="preference", minute=5, topic=0)] if person == 2 and first_ten else []
+
+    def read(self, person, push, rng):
+        return push.sent_at + timedelta(minutes=30)
+
+    def click(self, person, push, read_at, rng):
+        return person % 2 in push.topics
+
+    def traits(self, person, at):
+        return Traits(interests=frozenset({person % 2}), best_hour=10)
+
+
+@pytest.mark.django_db
+def test_a_topic_ticked_when_asked_is_an_opt_in_and_steering_pushes_that_customer_first(sandbox):
+    from campaigns.models import Delivery
+    from customers.models import EngagementProfile, TopicSubscription
+
+    call_command(
+        "simulate_audience", audience="tests.devtools.test_simulator:AskedTinyAudience", customers=6, topics=2, weeks=1, warmup_days=3,
+        arms="steered", top_percent=20, sandbox_url=sandbox.base_url, keep=True, stdout=StringIO(),
+    )
+    asked = Customer.objects.get(display_name__endswith=" 2", identities__account__name__startswith="sim steered")
+    # The answer is the preference centre's opt-in, and its time an hour the customer is on WeChat.
+    assert list(TopicSubscription.objects.filter(customer=asked).values_list("tag__name", "opted_in")) == [("topic-0", True)]
+    assert EngagementEvent.objects.filter(customer=asked, event_type="mp.preferences").count() == 1
+    assert EngagementProfile.objects.get(customer=asked).best_hour == 10
+    # With a reach of one customer in five, the first campaign (topic 0, before anyone was pushed)
+    # goes to the one who asked for it: the others, who never showed up, are no evidence either way.
+    first = Delivery.objects.filter(campaign__account__name__startswith="sim steered", campaign__name__contains="#0 topic 0")
+    assert list(first.values_list("customer_id", flat=True)) == [asked.pk]
+
+
 def test_audience_names_resolve_to_presets_or_classes_and_bad_ones_are_refused():
     assert audience_load("sparse") is PRESETS["sparse"]
     assert audience_load("tests.devtools.test_simulator:TinyAudience") is TinyAudience
@@ -156,6 +199,13 @@ def test_presets_are_deterministic_and_stress_what_they_say():
     assert all(classic.traits(i, T) == classic.traits(i, T + timedelta(days=30)) for i in range(size))
     night = PRESETS["night"](size=size, topics=topics, seed=3)
     assert all(night.traits(i, T).best_hour in (7, 20, 22, 23) for i in range(size))
+    # asked: sparse's very people, of whom about 30 % answer the question, mostly with their interests.
+    asked = PRESETS["asked"](size=size, topics=topics, seed=3)
+    assert [asked.traits(i, T) for i in range(size)] == [sparse.traits(i, T) for i in range(size)]
+    answered = [h for h in asked.hidden if h.declared]
+    assert 0.2 < len(answered) / size < 0.4
+    assert sum(len(h.declared & h.interests) for h in answered) > 4 * sum(len(h.declared - h.interests) for h in answered)
+    assert not any(h.declared for h in sparse.hidden)
 
 
 def test_fragile_patience_shrinks_with_recent_pushes():

@@ -163,6 +163,10 @@ def test_preferences_default_then_put_sets_frequency_quiet_hours_and_topics(mp_u
     assert str(preference.quiet_start) == "22:00:00"
     assert dict(TopicSubscription.objects.filter(customer=mp_user.customer).values_list("tag__name", "opted_in")) == {"coffee": True, "sales": False}
     assert list(CustomerTag.objects.filter(customer=mp_user.customer).values_list("tag__name", "source")) == [("coffee", "preference")]
+    # Saving them is the customer's own action (their hours, their score), the choices on the event.
+    event = EngagementEvent.objects.get(customer=mp_user.customer, event_type="mp.preferences")
+    assert event.account_id == mp_user.identity.account_id
+    assert event.properties == {"opted_in": [topics["coffee"].pk], "opted_out": [topics["sales"].pk]}
 
 
 def test_preferences_put_replaces_earlier_topic_choices(mp_user, topics):
