@@ -11,8 +11,9 @@ visits, menu clicks, conversions):
    1 without article statistics): the prior the topic's own pushes soon outweigh;
 2. customers like this one: for a (customer, topic) its class: DECLARED (the customer opted in to
    the topic in the preference centre), else by its organic signal (affinity not from clicks):
-   STRONG from ORGANIC_STRONG, WEAK from ORGANIC_WEAK, ELSEWHERE (signals for other topics only),
-   SILENT (no organic signal at all: no evidence either way). Each class's click rate
+   STRONG from ORGANIC_STRONG, WEAK from ORGANIC_WEAK, DECLARED_ELSEWHERE (chose other topics, not
+   this one), ELSEWHERE (signals for other topics only), SILENT (no organic signal at all: no
+   evidence either way). Each class's click rate
    is learned from the audience's pushes on *every* topic, each push counted in the class its
    (customer, topic) is in: m_k = (Σ clicks + K_CLASS·m_base·PRIOR_LIFT_k) / (Σ pushes + K_CLASS),
    m_base = (Σ clicks + PRIOR_CLICKS) / (Σ pushes·PRIOR_LIFT_class + PRIOR_PUSHES) the rate of a
@@ -70,21 +71,26 @@ ORGANIC_WEAK = 0.11
 # evidence for the topic too, half as strong (on this log scale) as two within a week. DECLARED: the
 # customer chose the topic in the preference centre (a TopicSubscription opted in) — what they said
 # they want, which no visit of theirs may show; it starts as strong as two visits within a week and
-# learns its own rate like every class.
-STRONG, WEAK, ELSEWHERE, SILENT, DECLARED = 2, 1, 0, 3, 4
+# learns its own rate like every class. DECLARED_ELSEWHERE: they chose other topics and not this
+# one, which the preference centre offered too (and never visited it): as weak as visits elsewhere.
+STRONG, WEAK, ELSEWHERE, SILENT, DECLARED, DECLARED_ELSEWHERE = 2, 1, 0, 3, 4, 5
 ORGANIC_LIFT = 3.0
-PRIOR_LIFT = {STRONG: ORGANIC_LIFT, WEAK: ORGANIC_LIFT ** 0.5, ELSEWHERE: 1 / ORGANIC_LIFT, SILENT: 1.0, DECLARED: ORGANIC_LIFT}
+PRIOR_LIFT = {
+    STRONG: ORGANIC_LIFT, WEAK: ORGANIC_LIFT ** 0.5, ELSEWHERE: 1 / ORGANIC_LIFT, SILENT: 1.0,
+    DECLARED: ORGANIC_LIFT, DECLARED_ELSEWHERE: 1 / ORGANIC_LIFT,
+}
 
 
 def _similar(topic: str, affinity: str, clicks: str) -> sql.Composable:
-    """The class of a (customer, topic): declared, strong / weak organic signal for it, signals elsewhere only, or none at all."""
+    """The class of a (customer, topic): declared, strong / weak organic signal for it, other topics declared, signals elsewhere only, or none at all."""
     organic = sql.SQL("src.f * (COALESCE(({a})::float, 0) - COALESCE(({c})::float, 0))").format(a=sql.SQL(affinity), c=sql.SQL(clicks))
     return sql.SQL(
         "CASE WHEN src.declared ? {topic} THEN {d} WHEN {organic} >= {strong} THEN {s} WHEN {organic} >= {weak} THEN {w}"
-        " WHEN src.organic_total >= {weak} THEN {e} ELSE {silent} END"
+        " WHEN src.declared <> '{{}}'::jsonb THEN {de} WHEN src.organic_total >= {weak} THEN {e} ELSE {silent} END"
     ).format(
         topic=sql.SQL(topic),
         d=sql.Literal(DECLARED),
+        de=sql.Literal(DECLARED_ELSEWHERE),
         organic=organic,
         strong=sql.Literal(ORGANIC_STRONG),
         weak=sql.Literal(ORGANIC_WEAK),

@@ -83,9 +83,10 @@ def test_a_topic_chosen_in_the_preference_centre_counts_like_strong_interest_and
     ids = [chooser.pk, refuser.pk, silent.pk]
 
     before = click_estimates(customer_ids=ids, topic_ids=[topic.pk], now=now)
-    # Never visited, never pushed: what they chose is the evidence (an opt-out is no choice of the topic).
+    # Never visited, never pushed: what they chose is the evidence — and choosing other topics, not
+    # this one, is evidence against it, like visits elsewhere only.
     assert before[chooser.pk][0] == pytest.approx(3 * before[silent.pk][0])
-    assert before[refuser.pk][0] == pytest.approx(before[silent.pk][0])
+    assert before[refuser.pk][0] == pytest.approx(before[silent.pk][0] / 3)
 
     # Customers who chose other topics ignored every push on them: the declared class learns that.
     for _ in range(30):
