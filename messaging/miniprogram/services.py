@@ -139,6 +139,7 @@ def mp_profile_update(*, customer: Customer, data: dict[str, Any]) -> Customer:
     return customer_update(customer_id=customer.pk, data=own)
 
 
+@transaction.atomic
 def mp_preferences_set(
     *,
     customer: Customer,
