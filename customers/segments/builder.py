@@ -94,6 +94,7 @@ EVENT_TYPE_LABELS = {
     "conversion": gettext_lazy("Conversion"),
     "mp.purchase": gettext_lazy("Mini-program purchase"),
     "mp.page_view": gettext_lazy("Mini-program page view"),
+    "mp.preferences": gettext_lazy("Saved their preference centre"),
     "wechat.message": gettext_lazy("Sent a message to the service account"),
     "wechat.subscribe": gettext_lazy("Followed the service account"),
     "wechat.unsubscribe": gettext_lazy("Unfollowed the service account"),

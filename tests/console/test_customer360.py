@@ -58,6 +58,7 @@ def test_timeline_shows_every_kind_of_entry(admin_client_):
     event_record(customer_id=customer.pk, event_type="link.click", account_id=account.pk, campaign_id=pushed.pk,
                  properties={"url": "https://shop.example.com/sale"}, dedupe_key="t-click")
     event_record(customer_id=customer.pk, event_type="conversion", account_id=account.pk, properties={"order_id": "SO1"}, dedupe_key="t-conv")
+    event_record(customer_id=customer.pk, event_type="mp.preferences", account_id=account.pk, properties={"opted_in": [1]})
 
     page = admin_client_.get(_url(customer), **ZH)
     assert page.status_code == 200
@@ -69,6 +70,7 @@ def test_timeline_shows_every_kind_of_entry(admin_client_):
     assert "有优惠吗" in html and f"/admin/messaging/inboundmessage/{message.pk}/change/" in html
     assert "2026-03-01 08:30:00" in html  # sent time in Asia/Shanghai
     assert "已关注" in html  # the identity's follow state
+    assert "保存了偏好设置" in html  # the preference centre saved, named, not its event type
     # A filter shows one kind only.
     pushes = admin_client_.get(_url(customer, kind="pushes"), **ZH).content.decode()
     assert 'data-kind="push"' in pushes and 'data-kind="suppression"' in pushes and 'data-kind="message_in"' not in pushes
