@@ -15,10 +15,14 @@ Score: sum of decayed ``SCORE_WEIGHTS`` of the customer's own actions.
 
 Hour-of-week profile: 168 decayed counts of the customer's own actions, bucket
 ``weekday * 24 + hour`` in the customer's local time (customer.timezone, else the event's account's
-time zone, else settings.DEFAULT_CUSTOMER_TIMEZONE). ``best_hour`` is the local hour of day (0–23)
-with the largest weight summed over the seven days, once the whole profile weighs at least
-``BEST_HOUR_MIN_WEIGHT`` (about two recent actions); ties go to the earlier hour; ``None`` before that,
-and campaigns then fall back to the audience's best hour.
+time zone, else settings.DEFAULT_CUSTOMER_TIMEZONE). ``best_hour`` (0–23), once the whole profile
+weighs at least ``BEST_HOUR_MIN_WEIGHT`` (one recent action): summed over the seven days, the
+7-hour window (``BEST_HOUR_WINDOW`` either side, wrapping midnight) holding the most weight — ties to
+the earlier centre — and the hour in which that window's centre of mass falls. Activity all in one
+hour gives that hour (as the busiest hour did); activity scattered around a habit (visits at 17, 19
+and 22 for a 20:00 reader) gives its middle, where the busiest single hour picked one of the
+scattered visits; a second habit half a day away does not pull the centre. ``None`` before that,
+and campaigns then fall back to the audience's covering hour.
 
 Ignored-push streak: let R be the time of the customer's latest response (``RESPONSE_TYPES``: a
 tracked-link click or an inbox read; stored as ``last_click_at``) and n the number of ``push.sent``
@@ -57,6 +61,8 @@ _HALF_LIFE_SECONDS = HALF_LIFE_DAYS * 86400.0
 INTEREST_HALF_LIFE_DAYS = 14.0
 _INTEREST_HALF_LIFE_SECONDS = INTEREST_HALF_LIFE_DAYS * 86400.0
 BEST_HOUR_MIN_WEIGHT = 0.5
+# Hours either side of a centre: the best hour is where the activity of the busiest 7-hour window centres.
+BEST_HOUR_WINDOW = 3
 BEHAVIOUR_TAG_THRESHOLD = 1.0
 # Values below this are dropped from the stored JSON (they no longer matter, and keep rows small).
 PRUNE_BELOW = 1e-6
@@ -228,11 +234,19 @@ class DecayedState:
         return self
 
     def best_hour(self) -> int | None:
-        """Local hour of day with the most activity, once there is enough of it."""
+        """The hour in which the centre of the customer's activity falls, once there is enough of it:
+        the centre of mass of the busiest BEST_HOUR_WINDOW (see the module docstring)."""
         if sum(self.hours) < BEST_HOUR_MIN_WEIGHT:
             return None
         by_hour = [round(sum(self.hours[d * 24 + h] for d in range(7)), 9) for h in range(24)]
-        return max(range(24), key=lambda h: (by_hour[h], -h))
+        offsets = range(-BEST_HOUR_WINDOW, BEST_HOUR_WINDOW + 1)
+
+        def weight(centre: int) -> float:
+            return round(sum(by_hour[(centre + d) % 24] for d in offsets), 9)
+
+        centre = max(range(24), key=lambda c: (weight(c), -c))
+        shift = sum(d * by_hour[(centre + d) % 24] for d in offsets) / weight(centre)
+        return math.floor(centre + shift + 1e-9) % 24
 
     def behaviour_topics(self) -> set[int]:
         return {int(k) for k, v in self.affinity.items() if v >= BEHAVIOUR_TAG_THRESHOLD}

@@ -139,6 +139,18 @@ def test_best_hour_is_the_local_hour_of_most_activity():
     assert profile.hour_of_week[20] > 0 and profile.hour_of_week[44] > 0
 
 
+def test_best_hour_is_the_middle_of_activity_scattered_around_a_habit():
+    account = ChannelAccountFactory(timezone="Asia/Shanghai")
+    customer = CustomerFactory()
+    # Two visits at 08:10 Shanghai, then three evenings at 17:10, 19:10 and 22:10 (UTC + 8).
+    at = [(0, 0), (1, 0), (2, 9), (3, 11), (4, 14)]
+    engagement_events_apply(event_ids=[
+        _event(customer, "mp.page_view", T0 + timedelta(days=d, hours=h, minutes=10), account=account).pk for d, h in at
+    ])
+    # The busiest single hour is 08:00 (two visits); the evening habit holds more, and its middle is 19:00.
+    assert EngagementProfile.objects.get(customer=customer).best_hour == 19
+
+
 def test_best_hour_uses_the_customers_own_time_zone_over_the_accounts():
     account = ChannelAccountFactory(timezone="Asia/Shanghai")
     customer = CustomerFactory(timezone="Europe/Berlin")  # UTC+1 in March
