@@ -143,34 +143,35 @@ class Simulation(Sending):
         heapq.heappush(self.heap, (at, next(self.seq), kind, data))
 
     def _organic_hour(self, hour: datetime) -> None:
-        rows = []
+        rows, answers = [], []
         for person in self.people:
-            acts = list(self.audience.organic(person.index, hour, self.organic_rng))
-            ticked = [act for act in acts if act.kind == "preference"]
-            if ticked:  # the topics ticked in one hour are saved at once: one event
-                acts = [act for act in acts if act.kind != "preference"] + ticked[:1]
-            for act in acts:
-                at = hour + timedelta(minutes=act.minute)
-                properties: dict[str, Any] = {}
+            ticked = []
+            for act in self.audience.organic(person.index, hour, self.organic_rng):
                 if act.kind == "preference":
-                    properties["opted_in"] = self._declare(person.index, [t.topic for t in ticked if t.topic is not None])
-                elif act.topic is not None:
+                    ticked.append(act)
+                    continue
+                properties: dict[str, Any] = {}
+                if act.topic is not None:
                     properties["topics"] = [self.topic_tags[act.topic]]
                     if act.kind == "page_view":
                         properties["page"] = f"pages/topic?id={act.topic}"
-                rows.extend(
-                    {
-                        "customer_id": arm.customer_ids[person.index],
-                        "account_id": arm.account.pk,
-                        "event_type": ORGANIC_EVENT[act.kind],
-                        "occurred_at": at,
-                        "properties": properties,
-                    }
-                    for arm in self.arms
-                )
-        if rows:
+                rows.extend(self._organic_rows(person.index, act.kind, hour + timedelta(minutes=act.minute), properties))
+            if ticked:  # the topics ticked in one hour are saved at once: one event
+                answers.append((person.index, ticked))
+        if rows or answers:
             self.clock.set(hour)
+        for person, ticked in answers:
+            chosen = self._declare(person, [act.topic for act in ticked if act.topic is not None])
+            rows.extend(self._organic_rows(person, "preference", hour + timedelta(minutes=ticked[0].minute), {"opted_in": chosen}))
+        if rows:
             events_record_bulk(rows)
+
+    def _organic_rows(self, person: int, kind: str, at: datetime, properties: dict[str, Any]) -> list[dict[str, Any]]:
+        """The event of something the person did on their own, in every arm."""
+        return [
+            {"customer_id": arm.customer_ids[person], "account_id": arm.account.pk, "event_type": ORGANIC_EVENT[kind], "occurred_at": at, "properties": properties}
+            for arm in self.arms
+        ]
 
     def _declare(self, person: int, topics: list[int]) -> list[int]:
         """The person ticks topics in the preference centre (in every arm): their opt-ins so far."""
