@@ -13,7 +13,8 @@ incremental update equal a full recompute. The value "now" is ``stored * 2**(-(n
 
 Score: sum of decayed ``SCORE_WEIGHTS`` of the customer's own actions.
 
-Hour-of-week profile: 168 decayed counts of the customer's own actions, bucket
+Hour-of-week profile: 168 decayed counts of the customer's own actions (a response to a push —
+``RESPONSE_TYPES`` — counts ``RESPONSE_HOUR_WEIGHT``: it is when they read pushes), bucket
 ``weekday * 24 + hour`` in the customer's local time (customer.timezone, else the event's account's
 time zone, else settings.DEFAULT_CUSTOMER_TIMEZONE). ``best_hour`` (0–23), once the whole profile
 weighs at least ``BEST_HOUR_MIN_WEIGHT`` (one recent action): summed over the seven days, the
@@ -93,6 +94,8 @@ AFFINITY_WEIGHTS: dict[str, float] = {
     "inbox.read": 0.5,
 }
 RESPONSE_TYPES = ("link.click", "inbox.read")
+# A response to a push is when they read pushes, to the minute; a visit or a scan is when they browse.
+RESPONSE_HOUR_WEIGHT = 3.0
 PUSH_TYPE = "push.sent"
 CLICK_TYPE = "link.click"
 
@@ -207,7 +210,8 @@ class DecayedState:
         interest = interest_decay_factor((self.ref - at).total_seconds())
         if weight > 0:
             self.score += weight * factor
-            self.hours[hour_of_week_bucket(at, event.tz_name)] += factor
+            hour_weight = RESPONSE_HOUR_WEIGHT if event.event_type in RESPONSE_TYPES else 1.0
+            self.hours[hour_of_week_bucket(at, event.tz_name)] += hour_weight * factor
         tally = self.pushes if event.event_type == PUSH_TYPE else self.clicks if event.event_type == CLICK_TYPE else None
         for topic in topics:
             key = str(topic)

@@ -6,7 +6,7 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from customers.engagement.learning import BEHAVIOUR_TAG_THRESHOLD, decay_factor
+from customers.engagement.learning import BEHAVIOUR_TAG_THRESHOLD, RESPONSE_HOUR_WEIGHT, decay_factor
 from customers.engagement.models import EngagementAppliedEvent, EngagementDailyRollup
 from customers.engagement.services import (
     engagement_events_apply,
@@ -123,7 +123,8 @@ def test_interest_evidence_fades_twice_as_fast_as_the_score_and_hours():
     assert profile.topic_clicks[key] == pytest.approx(1.25)
     # … and 2^(-28/30) ≈ 0.52 as engagement and as an hour of activity.
     assert profile.score == pytest.approx(3.0 * (1 + decay_factor(28 * 86400)))
-    assert sum(profile.hour_of_week) == pytest.approx(1 + decay_factor(28 * 86400))
+    # (a response to a push counts RESPONSE_HOUR_WEIGHT times in the hours: when they read pushes)
+    assert sum(profile.hour_of_week) == pytest.approx(RESPONSE_HOUR_WEIGHT * (1 + decay_factor(28 * 86400)))
 
 
 def test_best_hour_is_the_local_hour_of_most_activity():
@@ -149,6 +150,19 @@ def test_best_hour_is_the_middle_of_activity_scattered_around_a_habit():
     ])
     # The busiest single hour is 08:00 (two visits); the evening habit holds more, and its middle is 19:00.
     assert EngagementProfile.objects.get(customer=customer).best_hour == 19
+
+
+def test_the_hour_they_answer_a_push_outweighs_visits_at_another_hour():
+    account = ChannelAccountFactory(timezone="Asia/Shanghai")
+    customer = CustomerFactory()
+    # Two mini-program visits at 08:10 Shanghai, then a click on a push at 20:30 (UTC + 8).
+    engagement_events_apply(event_ids=[
+        _event(customer, "mp.page_view", T0 + timedelta(hours=0, minutes=10), account=account).pk,
+        _event(customer, "mp.page_view", T0 + timedelta(days=1, minutes=10), account=account).pk,
+        _event(customer, "link.click", T0 + timedelta(days=2, hours=12, minutes=30), account=account).pk,
+    ])
+    # They browse in the morning and read pushes in the evening: pushes go at 20:00, not 08:00.
+    assert EngagementProfile.objects.get(customer=customer).best_hour == 20
 
 
 def test_best_hour_uses_the_customers_own_time_zone_over_the_accounts():
