@@ -11,7 +11,9 @@ decision, `campaigns.planning`):
   predicted disturbance × DISTURBANCE_COST, where the predicted disturbance is the account's recent
   unfollow-and-mute rate per push times (1 + ignored pushes in a row), and the chance read in time
   halves every READ_HALF_LIFE_HOURS the push waits for the customer's best hour (1 when it goes at
-  that hour; less when the hour falls in the quiet hours and the push goes before they begin);
+  that hour; less when the hour falls in the quiet hours and the push goes before they begin; for a
+  customer whose hour is unknown, the average over the audience's known hours at the send hour —
+  the click estimate is per push read, customers.engagement.prediction);
 - ``better_pending``: how many other campaigns steered by expected value, scheduled within the next
   7 days, are worth more to this customer (by their mean expected value).
 
@@ -31,8 +33,14 @@ from datetime import datetime, timedelta
 from psycopg import sql
 
 from campaigns.models import Campaign, CampaignState
-from campaigns.policy import READ_HALF_LIFE_HOURS, Policy
-from customers.engagement.prediction import click_estimates_sql, disturbance_rate, topic_lift_json
+from campaigns.policy import Policy
+from customers.engagement.prediction import (
+    click_estimates_sql,
+    disturbance_rate,
+    hour_read_sql,
+    read_chance_sql,
+    topic_lift_json,
+)
 from scrm.sqltools import render
 
 # The cost of one disturbance in clicks: an unfollow ends every future click of the customer.
@@ -47,32 +55,36 @@ _ADD_COLUMNS = sql.SQL(
 # A push sent hours before its reader's best hour (the hour falls in the quiet hours: the push goes in the
 # last hour before them) waits in the chat list and is less likely read, halving every
 # READ_HALF_LIFE_HOURS like the covering hour's reach (campaigns.policy).
-_READ = sql.SQL("CASE WHEN pa.best_hour IS NULL THEN 1.0 ELSE power(0.5, mod(pa.best_hour - z.local_hour + 24, 24) / %(read_half_life)s) END")
+# A customer whose hour is unknown reads it as the audience's customers with a known hour do, on average.
+_READ = sql.SQL("COALESCE({known}, hr.chance)").format(known=read_chance_sql("pa.best_hour", "z.local_hour"))
 
 # Params: weekly_cap, rate (disturbances per push), cost, value, topics, now, seed, account, reach (top_percent set).
 _FILL = sql.SQL(
     """
+    WITH hour_read AS ({hour_read})
     UPDATE plan_audience pa
     SET budget = GREATEST(1, %(weekly_cap)s - pa.ignored_push_streak),
         disturb = %(rate)s * (1 + pa.ignored_push_streak),
         ev_sample = (CASE WHEN %(reach)s THEN e.class_sample ELSE e.sample END) * {read} * %(value)s
                     - %(rate)s * (1 + pa.ignored_push_streak) * %(cost)s,
         ev_mean = e.mean * {read} * %(value)s - %(rate)s * (1 + pa.ignored_push_streak) * %(cost)s
-    FROM ({estimates}) e, plan_slots z
-    WHERE e.customer_id = pa.customer_id AND z.slot_key = pa.slot_key
+    FROM ({estimates}) e, plan_slots z, hour_read hr
+    WHERE e.customer_id = pa.customer_id AND z.slot_key = pa.slot_key AND hr.hour = z.local_hour
     """
-).format(estimates=click_estimates_sql(sql.SQL("plan_audience")), read=_READ)
+).format(estimates=click_estimates_sql(sql.SQL("plan_audience")), read=_READ, hour_read=hour_read_sql(sql.SQL("plan_audience")))
 
-# One competing campaign. Params: topics, now, seed, account, value (the competitor's), rate, cost.
+# One competing campaign (read as likely as this one: the customer's hour is the same). Params: topics,
+# now, seed, account, value (the competitor's), rate, cost.
 _COUNT_BETTER = sql.SQL(
     """
+    WITH hour_read AS ({hour_read})
     UPDATE plan_audience pa SET better_pending = pa.better_pending + 1
-    FROM ({estimates}) e
-    WHERE e.customer_id = pa.customer_id
-      AND e.mean * %(value)s - %(rate)s * (1 + pa.ignored_push_streak) * %(cost)s > pa.ev_mean
-      AND e.mean * %(value)s - %(rate)s * (1 + pa.ignored_push_streak) * %(cost)s > 0
+    FROM ({estimates}) e, plan_slots z, hour_read hr
+    WHERE e.customer_id = pa.customer_id AND z.slot_key = pa.slot_key AND hr.hour = z.local_hour
+      AND e.mean * {read} * %(value)s - %(rate)s * (1 + pa.ignored_push_streak) * %(cost)s > pa.ev_mean
+      AND e.mean * {read} * %(value)s - %(rate)s * (1 + pa.ignored_push_streak) * %(cost)s > 0
     """
-).format(estimates=click_estimates_sql(sql.SQL("plan_audience")))
+).format(estimates=click_estimates_sql(sql.SQL("plan_audience")), read=_READ, hour_read=hour_read_sql(sql.SQL("plan_audience")))
 
 
 def _topics(campaign: Campaign) -> list[str]:
@@ -114,7 +126,6 @@ def budget_prepare(cursor, *, campaign: Campaign, policy: Policy, start_at: date
             "account": campaign.account_id,
             "topic_lift": lift,
             "reach": bool(campaign.top_percent),
-            "read_half_life": READ_HALF_LIFE_HOURS,
         },
     )
     for other in competing_campaigns(campaign=campaign, start_at=start_at):

@@ -18,6 +18,7 @@ from django.utils.translation import gettext
 
 from campaigns.errors import CampaignError
 from campaigns.models import ContactPolicy
+from customers.engagement.learning import READ_HALF_LIFE_HOURS
 from scrm.errors import ApplicationError
 
 # WeChat's own rule for service-account mass sends (not configurable).
@@ -74,9 +75,6 @@ def quiet_edge(*, quiet_start: time, margin: timedelta) -> time:
     return (datetime.combine(date(2000, 1, 2), quiet_start) - margin).time()
 
 
-# A push waits in the chat list: read at the reader's next visit, less likely the longer it waited
-# (halving every this many hours; the simulator's blast arm picks its single hour by the same rule).
-READ_HALF_LIFE_HOURS = 3.0
 
 
 def covering_hour(hours: dict[int, int], *, quiet_start: time | None, quiet_end: time | None) -> int | None:

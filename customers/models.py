@@ -272,6 +272,9 @@ class EngagementProfile(models.Model):
     # evidence against the topic, so the click rate per topic can be estimated (engagement.prediction).
     topic_pushes = models.JSONField(default=dict, blank=True)
     topic_clicks = models.JSONField(default=dict, blank=True)
+    # 24 decayed counts of the pushes sent to them by local hour (interest decay, like topic_pushes):
+    # how likely their past pushes were read, so their clicks count per push they could have read.
+    push_hours = models.JSONField(default=list, blank=True, db_default=[])
     updated_at = models.DateTimeField(auto_now=True)
 
 

@@ -43,6 +43,8 @@ Topic pushes and clicks: each ``push.sent`` whose ``properties["topics"]`` lists
 its decay factor to ``topic_pushes`` of each topic, each ``link.click`` (``CLICK_TYPE``) with topics
 to ``topic_clicks``: with the same decay, their ratio is the customer's recent click rate per topic,
 and pushes without a click are the negative evidence (see ``customers.engagement.prediction``).
+Such a push also adds its decay factor to ``push_hours`` at its local hour (24 counts): the
+prediction weighs each push by how likely it was read, sent that long before the customer's hour.
 """
 
 from __future__ import annotations
@@ -65,6 +67,10 @@ BEST_HOUR_MIN_WEIGHT = 0.5
 # Hours either side of a centre: the best hour is where the activity of the busiest 7-hour window centres.
 BEST_HOUR_WINDOW = 3
 BEHAVIOUR_TAG_THRESHOLD = 1.0
+# A push waits in the chat list: read at the reader's next visit, less likely the longer it waited
+# (halving every this many hours; the covering hour, the expected value and the simulator's blast arm
+# use the same rule).
+READ_HALF_LIFE_HOURS = 3.0
 # Values below this are dropped from the stored JSON (they no longer matter, and keep rows small).
 PRUNE_BELOW = 1e-6
 
@@ -163,6 +169,7 @@ class DecayedState:
     last_response_at: datetime | None = None
     pushes: dict[str, float] = field(default_factory=dict)
     clicks: dict[str, float] = field(default_factory=dict)
+    push_hours: list[float] = field(default_factory=lambda: [0.0] * 24)
 
     @classmethod
     def from_stored(
@@ -176,8 +183,10 @@ class DecayedState:
         last_response_at: datetime | None,
         pushes: dict[str, float] | None = None,
         clicks: dict[str, float] | None = None,
+        push_hours: list[float] | None = None,
     ) -> DecayedState:
         stored_hours = list(hours or [])
+        stored_push_hours = [float(v) for v in (push_hours or [])][:24]
         return cls(
             ref=ref,
             score=score or 0.0,
@@ -187,6 +196,7 @@ class DecayedState:
             last_response_at=last_response_at,
             pushes={str(k): float(v) for k, v in (pushes or {}).items()},
             clicks={str(k): float(v) for k, v in (clicks or {}).items()},
+            push_hours=stored_push_hours + [0.0] * (24 - len(stored_push_hours)),
         )
 
     def apply(self, event: LearnedEvent) -> None:
@@ -212,6 +222,8 @@ class DecayedState:
             self.score += weight * factor
             hour_weight = RESPONSE_HOUR_WEIGHT if event.event_type in RESPONSE_TYPES else 1.0
             self.hours[hour_of_week_bucket(at, event.tz_name)] += hour_weight * factor
+        if event.event_type == PUSH_TYPE:
+            self.push_hours[hour_of_week_bucket(at, event.tz_name) % 24] += interest
         tally = self.pushes if event.event_type == PUSH_TYPE else self.clicks if event.event_type == CLICK_TYPE else None
         for topic in topics:
             key = str(topic)
@@ -228,6 +240,7 @@ class DecayedState:
         self.affinity = {k: v * interest for k, v in self.affinity.items()}
         self.pushes = {k: v * interest for k, v in self.pushes.items()}
         self.clicks = {k: v * interest for k, v in self.clicks.items()}
+        self.push_hours = [h * interest for h in self.push_hours]
         self.ref = to
 
     def pruned(self) -> DecayedState:
@@ -235,6 +248,7 @@ class DecayedState:
         self.affinity = _pruned(self.affinity)
         self.pushes = _pruned(self.pushes)
         self.clicks = _pruned(self.clicks)
+        self.push_hours = [h if h >= PRUNE_BELOW else 0.0 for h in self.push_hours]
         return self
 
     def best_hour(self) -> int | None:

@@ -49,7 +49,7 @@ from django.db import connection
 from psycopg import sql
 
 from customers.engagement.article_signals import topic_read_lifts
-from customers.engagement.learning import INTEREST_HALF_LIFE_DAYS
+from customers.engagement.learning import INTEREST_HALF_LIFE_DAYS, READ_HALF_LIFE_HOURS
 from customers.models import ChannelIdentity, EngagementProfile, TopicSubscription
 from scrm.sqltools import render, table
 
@@ -101,6 +101,33 @@ def _similar(topic: str, affinity: str, clicks: str) -> sql.Composable:
     )
 
 
+def read_chance(best_hour: int | None, send_hour: int) -> float | None:
+    """How likely a push sent at local `send_hour` is read by a customer whose hour is `best_hour`: it
+    waits in the chat list, halving every READ_HALF_LIFE_HOURS (None when the hour is unknown)."""
+    if best_hour is None:
+        return None
+    return 0.5 ** (((best_hour - send_hour) % 24) / READ_HALF_LIFE_HOURS)
+
+
+def read_chance_sql(best_hour: str, send_hour: str) -> sql.Composable:
+    """read_chance in SQL, over two integer expressions (NULL when the best hour is)."""
+    return sql.SQL("power(0.5::float, mod({b} - {h} + 24, 24) / {half_life})").format(
+        b=sql.SQL(best_hour), h=sql.SQL(send_hour), half_life=sql.Literal(READ_HALF_LIFE_HOURS)
+    )
+
+
+def hour_read_sql(audience: sql.Composable) -> sql.Composable:
+    """SELECT hour, chance: for each local send hour, how likely a push is read by a customer of
+    `audience` (a relation with a best_hour column) whose hour is unknown — as by the audience's
+    customers whose hour is known, on average (1 when none is)."""
+    return sql.SQL(
+        "SELECT h.hour, COALESCE(sum(k.n * {read}) / NULLIF(sum(k.n), 0), 1.0)::float AS chance"
+        " FROM generate_series(0, 23) AS h(hour)"
+        " LEFT JOIN (SELECT a.best_hour, count(*) AS n FROM {audience} a WHERE a.best_hour IS NOT NULL GROUP BY a.best_hour) k ON true"
+        " GROUP BY h.hour"
+    ).format(read=read_chance_sql("k.best_hour", "h.hour"), audience=audience)
+
+
 def click_estimates_sql(source: sql.Composable) -> sql.Composable:
     """SELECT customer_id, mean, sd, sample, class_sample for every customer_id of `source` (a relation).
 
@@ -109,7 +136,7 @@ def click_estimates_sql(source: sql.Composable) -> sql.Composable:
     return sql.SQL(
         """
         WITH src AS (
-            SELECT s.customer_id, p.topic_pushes, p.topic_clicks, p.topic_affinity, x.f,
+            SELECT s.customer_id, p.topic_pushes, p.topic_clicks, p.topic_affinity, x.f, p.best_hour, p.push_hours,
                    x.f * GREATEST(0, COALESCE((SELECT sum(value::float) FROM jsonb_each_text(p.topic_affinity)), 0)
                                    - COALESCE((SELECT sum(value::float) FROM jsonb_each_text(p.topic_clicks)), 0)) AS organic_total,
                    COALESCE((SELECT jsonb_object_agg(ts.tag_id::text, true) FROM {subscription} ts
@@ -119,17 +146,34 @@ def click_estimates_sql(source: sql.Composable) -> sql.Composable:
             CROSS JOIN LATERAL (
                 SELECT COALESCE(power(2.0, -extract(epoch FROM (%(now)s::timestamptz - p.score_updated_at)) / {half_life}), 0) AS f
             ) x
+        ), hour_read AS (
+            {hour_read}
+        ), exposure AS (
+            -- Each push counts as the chance it was read (sent that long before their hour): clicks per push
+            -- they could have read. Pushes without a recorded hour count 1.
+            SELECT src.customer_id,
+                   COALESCE(sum(ph.n * COALESCE({read_known}, hr.chance)) / NULLIF(sum(ph.n), 0), 1.0) AS read
+            FROM src
+            LEFT JOIN LATERAL (
+                SELECT (e.ord - 1)::int AS hour, e.value::float AS n
+                FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof(src.push_hours) = 'array' THEN src.push_hours ELSE '[]'::jsonb END)
+                     WITH ORDINALITY AS e(value, ord)
+                WHERE e.value::float > 0
+            ) ph ON true
+            LEFT JOIN hour_read hr ON hr.hour = ph.hour
+            GROUP BY src.customer_id
         ), per AS (
             SELECT src.customer_id, t.topic,
-                   src.f * COALESCE((src.topic_pushes ->> t.topic)::float, 0) AS n,
+                   src.f * ex.read * COALESCE((src.topic_pushes ->> t.topic)::float, 0) AS n,
                    src.f * COALESCE((src.topic_clicks ->> t.topic)::float, 0) AS c,
                    {similar_campaign} AS cls
-            FROM src CROSS JOIN unnest(%(topics)s::text[]) AS t(topic)
+            FROM src JOIN exposure ex ON ex.customer_id = src.customer_id CROSS JOIN unnest(%(topics)s::text[]) AS t(topic)
         ), pairs AS (
             -- Every topic each customer was pushed: how customers of each class click, whatever the topic.
-            SELECT src.customer_id, src.f * pu.value::float AS n, src.f * COALESCE((src.topic_clicks ->> pu.key)::float, 0) AS c,
+            SELECT src.customer_id, src.f * ex.read * pu.value::float AS n, src.f * COALESCE((src.topic_clicks ->> pu.key)::float, 0) AS c,
                    {similar_pushed} AS cls
-            FROM src CROSS JOIN LATERAL jsonb_each_text(COALESCE(src.topic_pushes, '{{}}'::jsonb)) pu
+            FROM src JOIN exposure ex ON ex.customer_id = src.customer_id
+            CROSS JOIN LATERAL jsonb_each_text(COALESCE(src.topic_pushes, '{{}}'::jsonb)) pu
         ), totals AS (
             SELECT src.customer_id, COALESCE(sum(pairs.n), 0) AS n_all, COALESCE(sum(pairs.c), 0) AS c_all
             FROM src LEFT JOIN pairs ON pairs.customer_id = src.customer_id GROUP BY src.customer_id
@@ -211,6 +255,8 @@ def click_estimates_sql(source: sql.Composable) -> sql.Composable:
         k_prop=sql.Literal(K_PROPENSITY),
         k_customer=sql.Literal(K_CUSTOMER),
         tie=sql.Literal(TIE_BREAK),
+        hour_read=hour_read_sql(sql.SQL("src")),
+        read_known=read_chance_sql("src.best_hour", "ph.hour"),
     )
 
 
@@ -235,6 +281,25 @@ def click_estimates(
              "account": account_id, "topic_lift": topic_lift_json(account_id=account_id, now=now)}
         )
         return {row[0]: (row[1], row[2], row[3]) for row in cursor.fetchall()}
+
+
+_READ_CHANCES = sql.SQL(
+    """
+    WITH audience AS (
+        SELECT c.id AS customer_id, p.best_hour FROM unnest(%(ids)s::bigint[]) AS c(id) LEFT JOIN {profile} p ON p.customer_id = c.id
+    ), hour_read AS ({hour_read})
+    SELECT a.customer_id, COALESCE({known}, hr.chance) FROM audience a JOIN hour_read hr ON hr.hour = %(hour)s
+    """
+).format(profile=table(EngagementProfile), hour_read=hour_read_sql(sql.SQL("audience")), known=read_chance_sql("a.best_hour", "%(hour)s"))
+
+
+def read_chances(*, customer_ids: list[int], send_hour: int) -> dict[int, float]:
+    """{customer id: how likely a push sent at local `send_hour` is read} (click_estimates is per push read)."""
+    if not customer_ids:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(render(_READ_CHANCES), {"ids": list(customer_ids), "hour": send_hour})
+        return dict(cursor.fetchall())
 
 
 # A disturbance (unfollow after a push, or a mute) per push, before the account has its own history.

@@ -44,11 +44,12 @@ _pending = threading.local()
 _PROFILE_ARRAYS = (
     ("cid", "bigint"), ("score", "float8"), ("ref", "timestamptz"), ("hours", "text"),
     ("best", "int"), ("aff", "text"), ("lp", "timestamptz"), ("lc", "timestamptz"), ("tp", "text"), ("tc", "text"),
+    ("ph", "text"),
 )
 _PROFILE_SETS = (
     "score = v.score, score_updated_at = v.ref, hour_of_week = v.hours::jsonb, best_hour = v.best, "
     "topic_affinity = v.aff::jsonb, last_push_at = v.lp, last_click_at = v.lc, "
-    "topic_pushes = v.tp::jsonb, topic_clicks = v.tc::jsonb, updated_at = %s"
+    "topic_pushes = v.tp::jsonb, topic_clicks = v.tc::jsonb, push_hours = v.ph::jsonb, updated_at = %s"
 )
 
 
@@ -192,6 +193,7 @@ def _store(profile: EngagementProfile, state: DecayedState) -> None:
     profile.last_click_at = state.last_response_at
     profile.topic_pushes = state.pushes
     profile.topic_clicks = state.clicks
+    profile.push_hours = state.push_hours if any(state.push_hours) else []
 
 
 def _profiles_write(profiles: list[EngagementProfile], *, now: datetime, with_streak: bool = False) -> None:
@@ -209,6 +211,7 @@ def _profiles_write(profiles: list[EngagementProfile], *, now: datetime, with_st
         [p.last_click_at for p in profiles],
         [json.dumps(p.topic_pushes) for p in profiles],
         [json.dumps(p.topic_clicks) for p in profiles],
+        [json.dumps(p.push_hours) for p in profiles],
     ]
     if with_streak:
         columns.append([p.ignored_push_streak for p in profiles])
@@ -243,6 +246,7 @@ def engagement_events_apply(*, event_ids: list[int]) -> int:
             last_response_at=profile.last_click_at,
             pushes=profile.topic_pushes,
             clicks=profile.topic_clicks,
+            push_hours=profile.push_hours,
         )
         before = dict(state.affinity)
         for event in by_customer[customer_id]:

@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.dispatch import receiver
 
-from customers.models import ChannelIdentity, Customer, CustomerTag, EngagementEvent
+from customers.models import ChannelIdentity, Customer, CustomerTag, EngagementEvent, EngagementProfile
 from devtools.population import population_generate, population_generated
 
 pytestmark = [
@@ -36,6 +36,9 @@ def test_generator_writes_the_population_shape_and_reuses_it():
     assert 300 * 8 < EngagementEvent.objects.exclude(event_type="push.sent").count() < 300 * 12
     assert 300 * 2 < EngagementEvent.objects.filter(event_type="push.sent", delivery_id__isnull=False).count() < 300 * 4
     assert len(seen) == 1 and seen[0]["customers"] == 300 and seen[0]["campaign_ids"]
+    # A best hour is an hour of the day (it was drawn from the 168 hours of the week).
+    hours = set(EngagementProfile.objects.values_list("best_hour", flat=True))
+    assert hours <= set(range(24)) and len(hours) > 12
     # A new customer after the COPY gets a fresh id (the sequence was moved past the copied ids).
     assert Customer.objects.create().pk > info.last_customer_id
 
