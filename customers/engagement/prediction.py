@@ -25,6 +25,12 @@ visits, menu clicks, conversions):
    (pushes · m_all + K_PROPENSITY);
 4. the customer: mean = (clicks_t + K_CUSTOMER · min(0.9, m_k · lift_t) · r) / (pushes_t + K_CUSTOMER).
 
+Pushes count per push read: each customer's pushes and those of their classes are weighed by the
+chance they were read (``read_chance`` of each recorded ``push_hours`` hour against the customer's
+best hour; an unknown hour takes the audience's average, ``hour_read_sql``), so every rate above is
+a click per push read, and a push's predicted click is the estimate × its own read chance
+(``read_chances``; the expected value in campaigns.budget).
+
 So a customer with no history gets the rate of customers like them (calibrated on the audience's
 own pushes), and every push or click moves their own estimate. With several topics the best one
 counts. ``sd`` is the Beta posterior's standard deviation; ``sample`` one Thompson draw (normal
@@ -164,13 +170,16 @@ def click_estimates_sql(source: sql.Composable) -> sql.Composable:
             GROUP BY src.customer_id
         ), per AS (
             SELECT src.customer_id, t.topic,
-                   src.f * ex.read * COALESCE((src.topic_pushes ->> t.topic)::float, 0) AS n,
+                   -- a clicked push was read, whatever its hour: never fewer pushes read than clicks
+                   GREATEST(src.f * ex.read * COALESCE((src.topic_pushes ->> t.topic)::float, 0),
+                            src.f * COALESCE((src.topic_clicks ->> t.topic)::float, 0)) AS n,
                    src.f * COALESCE((src.topic_clicks ->> t.topic)::float, 0) AS c,
                    {similar_campaign} AS cls
             FROM src JOIN exposure ex ON ex.customer_id = src.customer_id CROSS JOIN unnest(%(topics)s::text[]) AS t(topic)
         ), pairs AS (
             -- Every topic each customer was pushed: how customers of each class click, whatever the topic.
-            SELECT src.customer_id, src.f * ex.read * pu.value::float AS n, src.f * COALESCE((src.topic_clicks ->> pu.key)::float, 0) AS c,
+            SELECT src.customer_id, GREATEST(src.f * ex.read * pu.value::float, src.f * COALESCE((src.topic_clicks ->> pu.key)::float, 0)) AS n,
+                   src.f * COALESCE((src.topic_clicks ->> pu.key)::float, 0) AS c,
                    {similar_pushed} AS cls
             FROM src JOIN exposure ex ON ex.customer_id = src.customer_id
             CROSS JOIN LATERAL jsonb_each_text(COALESCE(src.topic_pushes, '{{}}'::jsonb)) pu
@@ -194,7 +203,7 @@ def click_estimates_sql(source: sql.Composable) -> sql.Composable:
             FROM pairs JOIN lifts ON lifts.cls = pairs.cls
         ), class_fit AS (
             SELECT lifts.cls, COALESCE(sum(pairs.n), 0) + {k_class} AS weight,
-                   (COALESCE(sum(pairs.c), 0) + {k_class} * base.m * lifts.prior_lift) / (COALESCE(sum(pairs.n), 0) + {k_class}) AS m
+                   LEAST(0.99, (COALESCE(sum(pairs.c), 0) + {k_class} * base.m * lifts.prior_lift) / (COALESCE(sum(pairs.n), 0) + {k_class})) AS m
             FROM lifts CROSS JOIN base
             LEFT JOIN pairs ON pairs.cls = lifts.cls
             GROUP BY lifts.cls, lifts.prior_lift, base.m

@@ -21,7 +21,7 @@ from campaigns.models import Delivery
 from campaigns.policy import global_policy, quiet_edge, quiet_edge_margin, reachable_hour
 from campaigns.tracking.services import tracked_url
 from campaigns.tracking.views import tracked_redirect
-from customers.engagement.prediction import click_estimates
+from customers.engagement.prediction import click_estimates, read_chances
 from customers.engagement.services import engagement_events_apply
 from customers.models import EngagementEvent, PushFrequency
 from customers.segments.services import segment_create, segment_static_add
@@ -230,7 +230,8 @@ class Simulation(Sending):
                 # The blast arm pushes everyone: its outcomes check the click estimates made before each push.
                 following = [cid for i, cid in enumerate(arm.customer_ids) if arm.following[i]]
                 estimates = click_estimates(customer_ids=following, topic_ids=[self.topic_tags[topic]], now=self.clock.now())
-                self.predictions[arm.campaign_ids[-1]] = {cid: mean for cid, (mean, _, _) in estimates.items()}
+                read = read_chances(customer_ids=following, send_hour=self.blast_hour)
+                self.predictions[arm.campaign_ids[-1]] = {cid: mean * read[cid] for cid, (mean, _, _) in estimates.items()}
             elif arm.name == "steered":
                 self._campaign(arm, topic=topic, number=number, segment_id=arm.segments[topic], at=launch, sto=True)
             else:

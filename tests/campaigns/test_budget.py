@@ -172,3 +172,22 @@ def test_with_a_reach_a_push_that_waits_through_the_quiet_hours_ranks_lower(plan
     sent = Delivery.objects.filter(campaign=campaign)
     assert set(sent.values_list("customer_id", flat=True)) == {c.pk for c in evening}
     assert {d.send_after.astimezone(ZoneInfo("Asia/Shanghai")).hour for d in sent} == {20}
+
+
+def test_with_a_reach_a_customer_whose_hour_is_unknown_counts_the_audiences_chance_to_read_at_the_fallback_hour(
+    plan_account, make_audience, static_segment, contact_policy
+):
+    start = datetime(2026, 1, 15, 0, 0, tzinfo=UTC)  # 08:00 in Shanghai
+    shoes = TagFactory()
+    people = [c for c, _ in make_audience(plan_account, 30, timezone="Asia/Shanghai")]
+    evening, morning = people[:10], people[10:20]  # the last ten: no hour learned yet
+    for customer in people:
+        clicker(customer, [shoes], now=timezone.now())  # the same clicks: the same estimate
+    EngagementProfile.objects.filter(customer__in=evening).update(best_hour=20)
+    EngagementProfile.objects.filter(customer__in=morning).update(best_hour=9)
+    campaign = steered(plan_account, static_segment(people), shoes, top_percent=66, send_time_optimization=True)  # 20 of 30
+    plan(campaign, start_at=start)
+    sent = Delivery.objects.filter(campaign=campaign)
+    # Those with an hour get the push at it; the others would get it at 09:00, which the evening readers
+    # would read about half as often (½^(11/3) against 1): the reach goes to the customers who will see it.
+    assert set(sent.values_list("customer_id", flat=True)) == {c.pk for c in evening + morning}

@@ -44,6 +44,7 @@ def _assert_same(a, b):
     assert a.best_hour == b.best_hour
     assert a.ignored_push_streak == b.ignored_push_streak
     assert (a.last_push_at, a.last_click_at) == (b.last_push_at, b.last_click_at)
+    assert (a.push_hours or [0.0] * 24) == pytest.approx(b.push_hours or [0.0] * 24, rel=1e-9, abs=1e-5)
     for field in ("topic_affinity", "topic_pushes", "topic_clicks"):
         mine, theirs = getattr(a, field), getattr(b, field)
         assert set(mine) == set(theirs), field

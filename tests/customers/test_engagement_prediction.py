@@ -3,7 +3,7 @@
 import pytest
 from django.utils import timezone
 
-from customers.engagement.prediction import click_estimates
+from customers.engagement.prediction import click_estimates, read_chances
 from customers.models import Customer, EngagementProfile, TopicSubscription
 from tests.factories import ChannelAccountFactory, ChannelIdentityFactory, CustomerFactory, TagFactory
 
@@ -136,3 +136,55 @@ def test_thompson_draws_follow_the_customer_on_the_account_not_the_database_id()
     assert again == first
     # Still a draw per person: the samples spread around the shared mean.
     assert len({round(v, 6) for v in first.values()}) == len(openids)
+
+
+def test_a_push_sent_hours_before_their_hour_counts_as_the_chance_it_was_read():
+    now = timezone.now()
+    topic = TagFactory()
+    population = [CustomerFactory() for _ in range(30)]
+    for customer in population:
+        profile(customer, topic, now=now, pushes=10, clicks=2)
+    at_their_hour, at_another, unknown = CustomerFactory(), CustomerFactory(), CustomerFactory()
+    # Both read at 20:00 and ignored three pushes: one got them at 20:00, the other at 08:00 (12 h
+    # early: ½^(12/3) = 1/16 of a push they could have read each).
+    for customer, hour in ((at_their_hour, 20), (at_another, 8)):
+        p = profile(customer, topic, now=now, pushes=3)
+        p.best_hour, p.push_hours = 20, [3.0 if h == hour else 0.0 for h in range(24)]
+        p.save()
+    ids = [c.pk for c in population] + [at_their_hour.pk, at_another.pk, unknown.pk]
+
+    estimates = click_estimates(customer_ids=ids, topic_ids=[topic.pk], now=now)
+
+    # Three pushes read and ignored say they do not want the topic; three pushes probably never seen say little.
+    assert estimates[at_their_hour.pk][0] < 0.6 * estimates[at_another.pk][0]
+    assert estimates[at_another.pk][0] > 0.85 * estimates[unknown.pk][0]
+
+
+def test_the_chance_a_push_is_read_halves_every_three_hours_it_waits_and_is_the_audiences_for_an_unknown_hour():
+    evening, morning, unknown, no_profile = CustomerFactory(), CustomerFactory(), CustomerFactory(), CustomerFactory()
+    EngagementProfile.objects.create(customer=evening, best_hour=20)
+    EngagementProfile.objects.create(customer=morning, best_hour=11)
+    EngagementProfile.objects.create(customer=unknown)
+
+    chances = read_chances(customer_ids=[evening.pk, morning.pk, unknown.pk, no_profile.pk], send_hour=8)
+
+    assert chances[evening.pk] == pytest.approx(0.5 ** 4)  # 12 h before their hour
+    assert chances[morning.pk] == pytest.approx(0.5)  # 3 h before
+    # Whoever's hour is unknown reads it as the customers whose hour is known do, on average.
+    assert chances[unknown.pk] == chances[no_profile.pk] == pytest.approx((0.5 ** 4 + 0.5) / 2)
+    assert read_chances(customer_ids=[unknown.pk], send_hour=8) == {unknown.pk: 1.0}  # nobody's hour known: no discount
+
+
+def test_a_click_on_a_push_sent_at_the_wrong_hour_counts_that_push_as_read():
+    now = timezone.now()
+    topic = TagFactory()
+    # Every customer clicked the one push they got, sent 12 h before their hour (1/16 of a push they
+    # could have read by the hour rule): they read it anyway, so it counts as a push read, not 1/16 —
+    # rates above 1 would break the posterior.
+    people = [CustomerFactory() for _ in range(5)]
+    for customer in people:
+        p = profile(customer, topic, now=now, pushes=1, clicks=1, affinity=1)
+        p.best_hour, p.push_hours = 20, [1.0 if h == 8 else 0.0 for h in range(24)]
+        p.save()
+    estimates = click_estimates(customer_ids=[c.pk for c in people], topic_ids=[topic.pk], now=now, seed="s")
+    assert all(0.5 < mean <= 0.99 and 0 <= sample <= 1 for mean, _, sample in estimates.values())
