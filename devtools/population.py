@@ -270,7 +270,7 @@ def _write(cursor, *, rng: random.Random, now: datetime, first_id: int, n: int, 
             at = now - timedelta(seconds=int(r() * 60 * day))
             last_push = max(last_push or at, at)
             events.add(cid, oa, "push.sent", at, "{}", rng.choice(campaign_ids), delivery_id, None, now)
-        profiles.add(cid, round(r(), 4), now, "[]", rng.randint(0, 23), rng.choices((0, 1, 2, 3, 4, 5), (40, 20, 15, 10, 10, 5))[0],
+        profiles.add(cid, round(r(), 4), now, "[]", rng.randint(0, 167) % 24, rng.choices((0, 1, 2, 3, 4, 5), (40, 20, 15, 10, 10, 5))[0],
                      last_push, None, "{}", "{}", "{}", now)
         if r() < 0.1:
             consents.add(cid, mp, CONSENT_TEMPLATE, rng.randint(1, 3), now)

@@ -182,7 +182,8 @@ def test_with_a_reach_a_customer_whose_hour_is_unknown_counts_the_audiences_chan
     people = [c for c, _ in make_audience(plan_account, 30, timezone="Asia/Shanghai")]
     evening, morning = people[:10], people[10:20]  # the last ten: no hour learned yet
     for customer in people:
-        clicker(customer, [shoes], now=timezone.now())  # the same clicks: the same estimate
+        # The same clicks (many: each customer's own draw barely spreads), the same estimate.
+        clicker(customer, [shoes], now=timezone.now(), pushes=200.0, clicks=100.0)
     EngagementProfile.objects.filter(customer__in=evening).update(best_hour=20)
     EngagementProfile.objects.filter(customer__in=morning).update(best_hour=9)
     campaign = steered(plan_account, static_segment(people), shoes, top_percent=66, send_time_optimization=True)  # 20 of 30
