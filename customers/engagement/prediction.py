@@ -157,17 +157,13 @@ def click_estimates_sql(source: sql.Composable) -> sql.Composable:
         ), exposure AS (
             -- Each push counts as the chance it was read (sent that long before their hour): clicks per push
             -- they could have read. Pushes without a recorded hour count 1.
-            SELECT src.customer_id,
-                   COALESCE(sum(ph.n * COALESCE({read_known}, hr.chance)) / NULLIF(sum(ph.n), 0), 1.0) AS read
-            FROM src
-            LEFT JOIN LATERAL (
-                SELECT (e.ord - 1)::int AS hour, e.value::float AS n
+            SELECT src.customer_id, COALESCE((
+                SELECT sum(e.value::float * COALESCE({read_known}, hr.chances[e.ord])) / NULLIF(sum(e.value::float), 0)
                 FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof(src.push_hours) = 'array' THEN src.push_hours ELSE '[]'::jsonb END)
                      WITH ORDINALITY AS e(value, ord)
                 WHERE e.value::float > 0
-            ) ph ON true
-            LEFT JOIN hour_read hr ON hr.hour = ph.hour
-            GROUP BY src.customer_id
+            ), 1.0) AS read
+            FROM src CROSS JOIN (SELECT array_agg(chance ORDER BY hour) AS chances FROM hour_read) hr
         ), per AS (
             SELECT src.customer_id, t.topic,
                    -- a clicked push was read, whatever its hour: never fewer pushes read than clicks
@@ -265,7 +261,7 @@ def click_estimates_sql(source: sql.Composable) -> sql.Composable:
         k_customer=sql.Literal(K_CUSTOMER),
         tie=sql.Literal(TIE_BREAK),
         hour_read=hour_read_sql(sql.SQL("src")),
-        read_known=read_chance_sql("src.best_hour", "ph.hour"),
+        read_known=read_chance_sql("src.best_hour", "(e.ord - 1)::int"),
     )
 
 
