@@ -18,7 +18,7 @@ from django.utils.translation import gettext
 
 from campaigns.errors import CampaignError
 from campaigns.models import ContactPolicy
-from customers.engagement.learning import READ_HALF_LIFE_HOURS
+from customers.engagement.prediction import read_chance
 from scrm.errors import ApplicationError
 
 # WeChat's own rule for service-account mass sends (not configurable).
@@ -75,8 +75,6 @@ def quiet_edge(*, quiet_start: time, margin: timedelta) -> time:
     return (datetime.combine(date(2000, 1, 2), quiet_start) - margin).time()
 
 
-
-
 def covering_hour(hours: dict[int, int], *, quiet_start: time | None, quiet_end: time | None) -> int | None:
     """The send hour that reaches most of these readers ({local best hour: how many}) before their push
     goes stale: Σ n · ½^(hours from the send to their hour / READ_HALF_LIFE_HOURS), over the hours the
@@ -87,7 +85,7 @@ def covering_hour(hours: dict[int, int], *, quiet_start: time | None, quiet_end:
     candidates = [h for h in range(24) if reachable_hour(h, quiet_start=quiet_start, quiet_end=quiet_end) == h] or list(range(24))
 
     def reach(send: int) -> float:
-        return sum(n * 0.5 ** (((hour - send) % 24) / READ_HALF_LIFE_HOURS) for hour, n in hours.items())
+        return sum(n * read_chance(hour, send) for hour, n in hours.items())
 
     return max(candidates, key=lambda h: (round(reach(h), 9), -h))
 
