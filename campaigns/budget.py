@@ -36,9 +36,9 @@ from campaigns.models import Campaign, CampaignState
 from campaigns.policy import Policy
 from customers.engagement.prediction import (
     click_estimates_sql,
+    customer_read_sql,
     disturbance_rate,
     hour_read_sql,
-    read_chance_sql,
     topic_lift_json,
 )
 from scrm.sqltools import render
@@ -56,7 +56,7 @@ _ADD_COLUMNS = sql.SQL(
 # last hour before them) waits in the chat list and is less likely read, halving every
 # READ_HALF_LIFE_HOURS like the covering hour's reach (campaigns.policy).
 # A customer whose hour is unknown reads it as the audience's customers with a known hour do, on average.
-_READ = sql.SQL("COALESCE({known}, hr.chance)").format(known=read_chance_sql("pa.best_hour", "z.local_hour"))
+_READ = customer_read_sql("pa.best_hour", "z.local_hour", "hr.chance")
 
 # Params: weekly_cap, rate (disturbances per push), cost, value, topics, now, seed, account, reach (top_percent set).
 _FILL = sql.SQL(

@@ -185,18 +185,16 @@ class DecayedState:
         clicks: dict[str, float] | None = None,
         push_hours: list[float] | None = None,
     ) -> DecayedState:
-        stored_hours = list(hours or [])
-        stored_push_hours = [float(v) for v in (push_hours or [])][:24]
         return cls(
             ref=ref,
             score=score or 0.0,
-            hours=stored_hours + [0.0] * (168 - len(stored_hours)) if len(stored_hours) < 168 else stored_hours[:168],
+            hours=_fixed_length(hours, 168),
             affinity={str(k): float(v) for k, v in (affinity or {}).items()},
             last_push_at=last_push_at,
             last_response_at=last_response_at,
             pushes={str(k): float(v) for k, v in (pushes or {}).items()},
             clicks={str(k): float(v) for k, v in (clicks or {}).items()},
-            push_hours=stored_push_hours + [0.0] * (24 - len(stored_push_hours)),
+            push_hours=_fixed_length(push_hours, 24),
         )
 
     def apply(self, event: LearnedEvent) -> None:
@@ -218,12 +216,12 @@ class DecayedState:
             self._advance(at)
         factor = decay_factor((self.ref - at).total_seconds())
         interest = interest_decay_factor((self.ref - at).total_seconds())
+        bucket = hour_of_week_bucket(at, event.tz_name)
         if weight > 0:
             self.score += weight * factor
-            hour_weight = RESPONSE_HOUR_WEIGHT if event.event_type in RESPONSE_TYPES else 1.0
-            self.hours[hour_of_week_bucket(at, event.tz_name)] += hour_weight * factor
+            self.hours[bucket] += (RESPONSE_HOUR_WEIGHT if event.event_type in RESPONSE_TYPES else 1.0) * factor
         if event.event_type == PUSH_TYPE:
-            self.push_hours[hour_of_week_bucket(at, event.tz_name) % 24] += interest
+            self.push_hours[bucket % 24] += interest
         tally = self.pushes if event.event_type == PUSH_TYPE else self.clicks if event.event_type == CLICK_TYPE else None
         for topic in topics:
             key = str(topic)
@@ -268,6 +266,12 @@ class DecayedState:
 
     def behaviour_topics(self) -> set[int]:
         return {int(k) for k, v in self.affinity.items() if v >= BEHAVIOUR_TAG_THRESHOLD}
+
+
+def _fixed_length(values: list[float] | None, length: int) -> list[float]:
+    """Stored counts as a list of exactly `length` floats (missing ones 0)."""
+    stored = [float(v) for v in (values or [])][:length]
+    return stored + [0.0] * (length - len(stored))
 
 
 def _pruned(values: dict[str, float]) -> dict[str, float]:

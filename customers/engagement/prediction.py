@@ -107,11 +107,9 @@ def _similar(topic: str, affinity: str, clicks: str) -> sql.Composable:
     )
 
 
-def read_chance(best_hour: int | None, send_hour: int) -> float | None:
+def read_chance(best_hour: int, send_hour: int) -> float:
     """How likely a push sent at local `send_hour` is read by a customer whose hour is `best_hour`: it
-    waits in the chat list, halving every READ_HALF_LIFE_HOURS (None when the hour is unknown)."""
-    if best_hour is None:
-        return None
+    waits in the chat list, halving every READ_HALF_LIFE_HOURS."""
     return 0.5 ** (((best_hour - send_hour) % 24) / READ_HALF_LIFE_HOURS)
 
 
@@ -120,6 +118,12 @@ def read_chance_sql(best_hour: str, send_hour: str) -> sql.Composable:
     return sql.SQL("power(0.5::float, mod({b} - {h} + 24, 24) / {half_life})").format(
         b=sql.SQL(best_hour), h=sql.SQL(send_hour), half_life=sql.Literal(READ_HALF_LIFE_HOURS)
     )
+
+
+def customer_read_sql(best_hour: str, send_hour: str, audience_chance: str) -> sql.Composable:
+    """A customer's chance to read a push sent at `send_hour`: by their own hour when it is known,
+    else `audience_chance` (the audience's, hour_read_sql, at that hour)."""
+    return sql.SQL("COALESCE({own}, {audience})").format(own=read_chance_sql(best_hour, send_hour), audience=sql.SQL(audience_chance))
 
 
 def hour_read_sql(audience: sql.Composable) -> sql.Composable:
@@ -158,8 +162,8 @@ def click_estimates_sql(source: sql.Composable) -> sql.Composable:
             -- Each push counts as the chance it was read (sent that long before their hour): clicks per push
             -- they could have read. Pushes without a recorded hour count 1.
             SELECT src.customer_id, COALESCE((
-                SELECT sum(e.value::float * COALESCE({read_known}, hr.chances[e.ord])) / NULLIF(sum(e.value::float), 0)
-                FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof(src.push_hours) = 'array' THEN src.push_hours ELSE '[]'::jsonb END)
+                SELECT sum(e.value::float * {read}) / NULLIF(sum(e.value::float), 0)
+                FROM jsonb_array_elements_text(COALESCE(src.push_hours, '[]'::jsonb))
                      WITH ORDINALITY AS e(value, ord)
                 WHERE e.value::float > 0
             ), 1.0) AS read
@@ -261,7 +265,7 @@ def click_estimates_sql(source: sql.Composable) -> sql.Composable:
         k_customer=sql.Literal(K_CUSTOMER),
         tie=sql.Literal(TIE_BREAK),
         hour_read=hour_read_sql(sql.SQL("src")),
-        read_known=read_chance_sql("src.best_hour", "(e.ord - 1)::int"),
+        read=customer_read_sql("src.best_hour", "(e.ord - 1)::int", "hr.chances[e.ord]"),
     )
 
 
@@ -293,9 +297,9 @@ _READ_CHANCES = sql.SQL(
     WITH audience AS (
         SELECT c.id AS customer_id, p.best_hour FROM unnest(%(ids)s::bigint[]) AS c(id) LEFT JOIN {profile} p ON p.customer_id = c.id
     ), hour_read AS ({hour_read})
-    SELECT a.customer_id, COALESCE({known}, hr.chance) FROM audience a JOIN hour_read hr ON hr.hour = %(hour)s
+    SELECT a.customer_id, {read} FROM audience a JOIN hour_read hr ON hr.hour = %(hour)s
     """
-).format(profile=table(EngagementProfile), hour_read=hour_read_sql(sql.SQL("audience")), known=read_chance_sql("a.best_hour", "%(hour)s"))
+).format(profile=table(EngagementProfile), hour_read=hour_read_sql(sql.SQL("audience")), read=customer_read_sql("a.best_hour", "%(hour)s", "hr.chance"))
 
 
 def read_chances(*, customer_ids: list[int], send_hour: int) -> dict[int, float]:
