@@ -46,6 +46,9 @@ from scrm.sqltools import render
 # The cost of one disturbance in clicks: an unfollow ends every future click of the customer.
 DISTURBANCE_COST = 20.0
 BUDGET_HORIZON = timedelta(days=7)
+# A competing campaign is better only by more than the rounding of the estimates' sums: for a customer
+# in the same class for both topics the two are equal, and which one float noise favours must not decide.
+BETTER_MARGIN = 1e-9
 
 _ADD_COLUMNS = sql.SQL(
     "ALTER TABLE plan_audience ADD COLUMN budget int, ADD COLUMN disturb float8, ADD COLUMN ev_sample float8,"
@@ -81,10 +84,13 @@ _COUNT_BETTER = sql.SQL(
     UPDATE plan_audience pa SET better_pending = pa.better_pending + 1
     FROM ({estimates}) e, plan_slots z, hour_read hr
     WHERE e.customer_id = pa.customer_id AND z.slot_key = pa.slot_key AND hr.hour = z.local_hour
-      AND e.mean * {read} * %(value)s - %(rate)s * (1 + pa.ignored_push_streak) * %(cost)s > pa.ev_mean
+      AND e.mean * {read} * %(value)s - %(rate)s * (1 + pa.ignored_push_streak) * %(cost)s > pa.ev_mean + {margin}
       AND e.mean * {read} * %(value)s - %(rate)s * (1 + pa.ignored_push_streak) * %(cost)s > 0
     """
-).format(estimates=click_estimates_sql(sql.SQL("plan_audience")), read=_READ, hour_read=hour_read_sql(sql.SQL("plan_audience")))
+).format(
+    estimates=click_estimates_sql(sql.SQL("plan_audience")), read=_READ, hour_read=hour_read_sql(sql.SQL("plan_audience")),
+    margin=sql.Literal(BETTER_MARGIN),
+)
 
 
 def _topics(campaign: Campaign) -> list[str]:

@@ -21,8 +21,12 @@ visits, menu clicks, conversions):
    class, and their rate would lift every other class's prior), so
    what one campaign teaches about, say, customers who visited a topic's pages serves the next
    campaign on another topic; the prior lifts (3, √3, ⅓, 1) only start it;
-3. the customer's propensity to click at all, across topics: r = (clicks + K_PROPENSITY) /
-   (pushes · m_all + K_PROPENSITY);
+3. the customer's propensity to click at all, across topics: their clicks against those expected of
+   customers like them (e = Σ pushes · m_k over the classes of the topics they were pushed),
+   r = (clicks + k) / (e + k), where k, the prior's weight, is how much the audience's customers
+   differ beyond chance (Poisson–gamma by the moments: k = Σe² / (Σ(clicks − e)² − Σe), between
+   K_PROPENSITY_MIN and K_PROPENSITY_MAX): where everyone clicks as their classes do, one click
+   moves r a little; where some never click, their ignored pushes soon lower it;
 4. the customer: mean = (clicks_t + K_CUSTOMER · min(0.9, m_k · lift_t) · r) / (pushes_t + K_CUSTOMER).
 
 Pushes count per push read: each customer's pushes and those of their classes are weighed by the
@@ -40,8 +44,10 @@ so that uncertain customers — those never tagged — are tried rather than exc
 
 ``class_sample`` draws per class instead (what ranks the audience of a campaign with a reach,
 campaigns.budget): m_k drawn once per seed from N(m_k, m_k(1 − m_k) / (class pushes + K_CLASS + 1)),
-carried through step 4, plus the customer's own uncertainty on the topic
-(sd · pushes_t / (pushes_t + K_CUSTOMER): none before their first push on it) and a TIE_BREAK. A
+floored at the draws of the classes with less evidence for the topic (EVIDENCE: one visit to it,
+two visits or choosing it never draw below none) and carried through step 4, plus the customer's
+own uncertainty on the topic (sd · pushes_t / (pushes_t + K_CUSTOMER): none before their first push
+on it) and a TIE_BREAK. A
 class whose first pushes brought no click can still draw high on the next campaign and is explored
 as a whole; customers of one class are ordered by their own evidence, not by their prior spread.
 """
@@ -63,7 +69,8 @@ PRIOR_CLICKS = 0.5
 PRIOR_PUSHES = 10.0
 K_TOPIC = 10.0
 K_CLASS = 10.0
-K_PROPENSITY = 0.5
+K_PROPENSITY_MIN = 0.5
+K_PROPENSITY_MAX = 20.0
 K_CUSTOMER = 4.0
 # The spread of the draw among customers whose estimates are equal (who of a class is tried first).
 TIE_BREAK = 1e-4
@@ -85,6 +92,10 @@ PRIOR_LIFT = {
     STRONG: ORGANIC_LIFT, WEAK: ORGANIC_LIFT ** 0.5, ELSEWHERE: 1 / ORGANIC_LIFT, SILENT: 1.0,
     DECLARED: ORGANIC_LIFT, DECLARED_ELSEWHERE: 1 / ORGANIC_LIFT,
 }
+# How much each class says for the topic itself: a class's draw never falls below one with less
+# (customers' rates are learned from few pushes per class, and one unlucky campaign would otherwise
+# drop every customer who visited the topic below those who never did).
+EVIDENCE = {SILENT: 0, ELSEWHERE: 0, DECLARED_ELSEWHERE: 0, WEAK: 1, STRONG: 2, DECLARED: 2}
 
 
 def _similar(topic: str, affinity: str, clicks: str) -> sql.Composable:
@@ -195,7 +206,7 @@ def click_estimates_sql(source: sql.Composable) -> sql.Composable:
                        / (sum(per.n) + {k_topic}) / pop.m_all AS lift
             FROM per CROSS JOIN population pop GROUP BY per.topic, pop.m_all
         ), lifts AS (
-            SELECT * FROM (VALUES {prior_lifts}) AS k(cls, prior_lift)
+            SELECT * FROM (VALUES {prior_lifts}) AS k(cls, prior_lift, evidence)
         ), base AS (
             -- The rate of a lift-1 customer, fitted to every push given the prior lifts of their classes:
             -- not biased by which classes the pushes went to (steered pushes go mostly to the likeliest).
@@ -207,23 +218,41 @@ def click_estimates_sql(source: sql.Composable) -> sql.Composable:
             FROM lifts CROSS JOIN base
             LEFT JOIN pairs ON pairs.cls = lifts.cls
             GROUP BY lifts.cls, lifts.prior_lift, base.m
-        ), class_rate AS (
+        ), class_draw AS (
             -- One Thompson draw of each class's rate per seed (campaign): a class is explored as a whole.
             SELECT cls, m, GREATEST(0.001, LEAST(0.99, m + sqrt(m * (1 - m) / (weight + 1))
                        * sqrt(-2 * ln((abs(hashtext(%(seed)s || ':class-a:' || cls::text))::float + 1) / 2147483649.0))
                        * cos(2 * pi() * (abs(hashtext(%(seed)s || ':class-b:' || cls::text))::float + 1) / 2147483649.0))) AS m_draw
             FROM class_fit
+        ), class_rate AS (
+            -- Evidence for the topic never draws below less of it (a visit to the topic ranks no lower than none).
+            SELECT d.cls, d.m, GREATEST(d.m_draw, (SELECT max(o.m_draw) FROM class_draw o JOIN lifts lo ON lo.cls = o.cls
+                                                   WHERE lo.evidence < l.evidence)) AS m_draw
+            FROM class_draw d JOIN lifts l ON l.cls = d.cls
+        ), expected AS (
+            -- Each customer's clicks against those of customers like them (their classes' rates).
+            SELECT tot.customer_id, tot.c_all, COALESCE(sum(pairs.n * cf.m), 0) AS e_all
+            FROM totals tot LEFT JOIN pairs ON pairs.customer_id = tot.customer_id LEFT JOIN class_fit cf ON cf.cls = pairs.cls
+            GROUP BY tot.customer_id, tot.c_all
+        ), dispersion AS (
+            -- How much customers differ in their propensity beyond chance: clicks ~ Poisson(r · expected),
+            -- r ~ Gamma(k, k), k by the moments (the prior's weight, in expected clicks), bounded.
+            SELECT CASE WHEN sum((x.c_all - x.e_all) ^ 2) > sum(x.e_all)
+                        THEN LEAST({k_prop_max}, GREATEST({k_prop}, sum(x.e_all ^ 2) / (sum((x.c_all - x.e_all) ^ 2) - sum(x.e_all))))
+                        ELSE {k_prop_max} END AS k
+            FROM expected x
+        ), propensity AS (
+            SELECT x.customer_id, (x.c_all + d.k) / (x.e_all + d.k) AS r FROM expected x CROSS JOIN dispersion d
         ), estimate AS (
             SELECT DISTINCT ON (per.customer_id) per.customer_id, per.n,
                    LEAST(0.99, (per.c + {k_customer} * LEAST(0.9, cr.m * tr.lift)
-                        * (tot.c_all + {k_prop}) / (tot.n_all * pop.m_all + {k_prop})) / (per.n + {k_customer})) AS mean,
+                        * pr.r) / (per.n + {k_customer})) AS mean,
                    LEAST(0.99, (per.c + {k_customer} * LEAST(0.9, cr.m_draw * tr.lift)
-                        * (tot.c_all + {k_prop}) / (tot.n_all * pop.m_all + {k_prop})) / (per.n + {k_customer})) AS mean_draw
+                        * pr.r) / (per.n + {k_customer})) AS mean_draw
             FROM per
             JOIN class_rate cr ON cr.cls = per.cls
             JOIN topic_rate tr ON tr.topic = per.topic
-            JOIN totals tot ON tot.customer_id = per.customer_id
-            CROSS JOIN population pop
+            JOIN propensity pr ON pr.customer_id = per.customer_id
             ORDER BY per.customer_id, 3 DESC
         ), drawn AS (
             SELECT e.*, sqrt(e.mean * (1 - e.mean) / (e.n + {k_customer} + 1)) AS sd,
@@ -256,12 +285,13 @@ def click_estimates_sql(source: sql.Composable) -> sql.Composable:
         subscription=table(TopicSubscription),
         similar_campaign=_similar("t.topic", "src.topic_affinity ->> t.topic", "src.topic_clicks ->> t.topic"),
         similar_pushed=_similar("pu.key", "src.topic_affinity ->> pu.key", "src.topic_clicks ->> pu.key"),
-        prior_lifts=sql.SQL(", ").join(sql.SQL("({}, {})").format(sql.Literal(k), sql.Literal(v)) for k, v in PRIOR_LIFT.items()),
+        prior_lifts=sql.SQL(", ").join(sql.SQL("({}, {}, {})").format(sql.Literal(k), sql.Literal(v), sql.Literal(EVIDENCE[k])) for k, v in PRIOR_LIFT.items()),
         prior_c=sql.Literal(PRIOR_CLICKS),
         prior_n=sql.Literal(PRIOR_PUSHES),
         k_topic=sql.Literal(K_TOPIC),
         k_class=sql.Literal(K_CLASS),
-        k_prop=sql.Literal(K_PROPENSITY),
+        k_prop=sql.Literal(K_PROPENSITY_MIN),
+        k_prop_max=sql.Literal(K_PROPENSITY_MAX),
         k_customer=sql.Literal(K_CUSTOMER),
         tie=sql.Literal(TIE_BREAK),
         hour_read=hour_read_sql(sql.SQL("src")),

@@ -223,7 +223,6 @@ class Simulation(Sending):
 
     def _launch(self, topic: int, day_start: datetime, number: int) -> None:
         self.campaign_days[number] = (topic, day_start)
-        launch = day_start + timedelta(hours=LAUNCH_HOUR)
         for arm in self.arms:
             if arm.name == "blast":
                 self._campaign(arm, topic=topic, number=number, segment_id=arm.segments[topic], at=day_start + timedelta(hours=self.blast_hour), sto=False)
@@ -232,10 +231,20 @@ class Simulation(Sending):
                 estimates = click_estimates(customer_ids=following, topic_ids=[self.topic_tags[topic]], now=self.clock.now())
                 read = read_chances(customer_ids=following, send_hour=self.blast_hour)
                 self.predictions[arm.campaign_ids[-1]] = {cid: mean * read[cid] for cid, (mean, _, _) in estimates.items()}
-            elif arm.name == "steered":
-                self._campaign(arm, topic=topic, number=number, segment_id=arm.segments[topic], at=launch, sto=True)
-            else:
+            elif arm.name != "steered":  # steered's campaigns were scheduled with their week (_plan_week)
                 self._launch_oracle(arm, topic=topic, day_start=day_start, number=number)
+
+    def _plan_week(self, week_start: datetime, number: int, weekdays: list[int]) -> None:
+        """The steered arm's campaigns of the coming week, created and scheduled at its start, as a brand's
+        content calendar: planning each one then knows the others competing for a customer's weekly
+        budget and keeps it for the one worth most to them (campaigns.budget, budget_reserved)."""
+        for arm in self.arms:
+            if arm.name != "steered":
+                continue
+            days = [week_start + timedelta(days=offset) for offset in range(7)]
+            for n, day in enumerate((d for d in days if d.weekday() in weekdays), start=number):
+                topic = n % self.params.topics
+                self._campaign(arm, topic=topic, number=n, segment_id=arm.segments[topic], at=day + timedelta(hours=LAUNCH_HOUR), sto=True)
 
     def _launch_oracle(self, arm: Arm, *, topic: int, day_start: datetime, number: int) -> None:
         """Those who would click this topic now, each group at its reading hour (same policy as the others:
@@ -325,6 +334,8 @@ class Simulation(Sending):
                 self.clock.set(tick)
                 self._learn()
                 campaign_day = day - p.warmup_days
+                if 0 <= campaign_day < 7 * p.weeks and campaign_day % 7 == 0 and tick.hour == 0:
+                    self._plan_week(tick, number, weekdays)
                 if 0 <= campaign_day < 7 * p.weeks and tick.weekday() in weekdays and tick.hour == 0:
                     self._launch(number % p.topics, tick, number)
                     number += 1

@@ -67,6 +67,24 @@ def test_the_budget_goes_to_the_campaign_worth_more_and_the_other_records_why(pl
     assert Delivery.objects.filter(campaign=dear, customer=customer).exists()
 
 
+def test_an_equally_good_campaign_ahead_does_not_take_the_budget(plan_account, make_audience, static_segment, contact_policy):
+    now = timezone.now()
+    shoes, bags = TagFactory(), TagFactory()
+    (customer, _), = make_audience(plan_account, 1)
+    clicker(customer, [shoes, bags], now=now)
+    for days in (1, 2):
+        DeliveryFactory(campaign=CampaignFactory(account=plan_account), customer=customer, state="sent", sent_at=now - timedelta(days=days), is_marketing=True)
+    segment = static_segment([customer])
+    today = steered(plan_account, segment, shoes)
+    steered(plan_account, segment, bags, state=CampaignState.SCHEDULED, scheduled_at=now + timedelta(days=2))
+
+    plan(today, start_at=now)
+    # The same evidence on both topics and the same value: the two are worth the same (however their
+    # sums round), so the last push of the week goes out now rather than waiting for an equal one.
+    assert reasons(today) == {}
+    assert Delivery.objects.filter(campaign=today, customer=customer).exists()
+
+
 def test_without_a_better_campaign_the_push_goes_out(plan_account, make_audience, static_segment, contact_policy):
     now = timezone.now()
     shoes = TagFactory()

@@ -286,3 +286,16 @@ def test_variant_appeal_multiplies_the_click_probability_and_old_pushes_are_unch
     assert audience.click_probability(person, Push(channel="mass", topics=frozenset({0}), sent_at=at, arm="a", variant=5), at) == base
     with pytest.raises(ValueError):
         ClassicAudience(size=3, topics=2, seed=1, variant_appeal="1,-1")
+
+
+@pytest.mark.django_db
+def test_the_steered_arm_schedules_its_week_ahead_so_planning_knows_the_competing_campaigns(sandbox):
+    call_command(
+        "simulate_audience", audience="tests.devtools.test_simulator:TinyAudience", customers=6, topics=2, weeks=1, warmup_days=3,
+        arms="steered", sandbox_url=sandbox.base_url, keep=True, stdout=StringIO(),
+    )
+    steered = Campaign.objects.filter(account__name__startswith="sim steered").order_by("scheduled_at")
+    # The week's three campaigns (the warm-up ends on a Thursday: Friday, Monday, Wednesday) were all
+    # created at its start (a content calendar), each scheduled for its own day.
+    assert len({c.created_at for c in steered}) == 1
+    assert [(c.scheduled_at - c.created_at).days for c in steered] == [1, 4, 6]
