@@ -40,6 +40,12 @@ def clicker(customer, topics, *, now, pushes=20.0, clicks=10.0):
     )
 
 
+def one_push_left(account, customer, *, now):
+    """Two pushes in the last 7 days: one left of the weekly budget (3, nothing ignored in a row)."""
+    for days in (1, 2):
+        DeliveryFactory(campaign=CampaignFactory(account=account), customer=customer, state="sent", sent_at=now - timedelta(days=days), is_marketing=True)
+
+
 def steered(account, segment, topic, **fields):
     return CampaignFactory(
         account=account, segment=segment, message_type="mass", content={"text": "New arrivals"}, topics=[topic],
@@ -52,9 +58,7 @@ def test_the_budget_goes_to_the_campaign_worth_more_and_the_other_records_why(pl
     shoes, bags = TagFactory(), TagFactory()
     (customer, _), = make_audience(plan_account, 1)
     clicker(customer, [shoes, bags], now=now)
-    # Two pushes in the last 7 days: one left of the weekly budget (3, nothing ignored in a row).
-    for days in (1, 2):
-        DeliveryFactory(campaign=CampaignFactory(account=plan_account), customer=customer, state="sent", sent_at=now - timedelta(days=days), is_marketing=True)
+    one_push_left(plan_account, customer, now=now)
     segment = static_segment([customer])
     cheap = steered(plan_account, segment, shoes, click_value=1.0)
     dear = steered(plan_account, segment, bags, click_value=50.0, state=CampaignState.SCHEDULED, scheduled_at=now + timedelta(days=2))
@@ -72,8 +76,7 @@ def test_an_equally_good_campaign_ahead_does_not_take_the_budget(plan_account, m
     shoes, bags = TagFactory(), TagFactory()
     (customer, _), = make_audience(plan_account, 1)
     clicker(customer, [shoes, bags], now=now)
-    for days in (1, 2):
-        DeliveryFactory(campaign=CampaignFactory(account=plan_account), customer=customer, state="sent", sent_at=now - timedelta(days=days), is_marketing=True)
+    one_push_left(plan_account, customer, now=now)
     segment = static_segment([customer])
     today = steered(plan_account, segment, shoes)
     steered(plan_account, segment, bags, state=CampaignState.SCHEDULED, scheduled_at=now + timedelta(days=2))
