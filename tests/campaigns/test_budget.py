@@ -40,10 +40,16 @@ def clicker(customer, topics, *, now, pushes=20.0, clicks=10.0):
     )
 
 
-def one_push_left(account, customer, *, now):
-    """Two pushes in the last 7 days: one left of the weekly budget (3, nothing ignored in a row)."""
+def one_push_left_for_two_topics(account, make_audience, static_segment):
+    """A customer who clicked half their pushes on shoes and on bags, pushed twice in the last 7 days:
+    one left of the weekly budget (3, nothing ignored in a row). Returns now, them, their segment, the topics."""
+    now = timezone.now()
+    shoes, bags = TagFactory(), TagFactory()
+    (customer, _), = make_audience(account, 1)
+    clicker(customer, [shoes, bags], now=now)
     for days in (1, 2):
         DeliveryFactory(campaign=CampaignFactory(account=account), customer=customer, state="sent", sent_at=now - timedelta(days=days), is_marketing=True)
+    return now, customer, static_segment([customer]), shoes, bags
 
 
 def steered(account, segment, topic, **fields):
@@ -54,12 +60,7 @@ def steered(account, segment, topic, **fields):
 
 
 def test_the_budget_goes_to_the_campaign_worth_more_and_the_other_records_why(plan_account, make_audience, static_segment, contact_policy):
-    now = timezone.now()
-    shoes, bags = TagFactory(), TagFactory()
-    (customer, _), = make_audience(plan_account, 1)
-    clicker(customer, [shoes, bags], now=now)
-    one_push_left(plan_account, customer, now=now)
-    segment = static_segment([customer])
+    now, customer, segment, shoes, bags = one_push_left_for_two_topics(plan_account, make_audience, static_segment)
     cheap = steered(plan_account, segment, shoes, click_value=1.0)
     dear = steered(plan_account, segment, bags, click_value=50.0, state=CampaignState.SCHEDULED, scheduled_at=now + timedelta(days=2))
 
@@ -72,12 +73,7 @@ def test_the_budget_goes_to_the_campaign_worth_more_and_the_other_records_why(pl
 
 
 def test_an_equally_good_campaign_ahead_does_not_take_the_budget(plan_account, make_audience, static_segment, contact_policy):
-    now = timezone.now()
-    shoes, bags = TagFactory(), TagFactory()
-    (customer, _), = make_audience(plan_account, 1)
-    clicker(customer, [shoes, bags], now=now)
-    one_push_left(plan_account, customer, now=now)
-    segment = static_segment([customer])
+    now, customer, segment, shoes, bags = one_push_left_for_two_topics(plan_account, make_audience, static_segment)
     today = steered(plan_account, segment, shoes)
     steered(plan_account, segment, bags, state=CampaignState.SCHEDULED, scheduled_at=now + timedelta(days=2))
 
