@@ -194,11 +194,8 @@ def click_estimates_sql(source: sql.Composable) -> sql.Composable:
                    {similar_pushed} AS cls
             FROM src JOIN exposure ex ON ex.customer_id = src.customer_id
             CROSS JOIN LATERAL jsonb_each_text(COALESCE(src.topic_pushes, '{{}}'::jsonb)) pu
-        ), totals AS (
-            SELECT src.customer_id, COALESCE(sum(pairs.n), 0) AS n_all, COALESCE(sum(pairs.c), 0) AS c_all
-            FROM src LEFT JOIN pairs ON pairs.customer_id = src.customer_id GROUP BY src.customer_id
         ), population AS (
-            SELECT (sum(c_all) + {prior_c}) / (sum(n_all) + {prior_n}) AS m_all FROM totals
+            SELECT (COALESCE(sum(c), 0) + {prior_c}) / (COALESCE(sum(n), 0) + {prior_n}) AS m_all FROM pairs
         ), topic_rate AS (
             -- The topic against the population: more or less clicked than topics on average.
             SELECT per.topic,
@@ -231,9 +228,9 @@ def click_estimates_sql(source: sql.Composable) -> sql.Composable:
             FROM class_draw d JOIN lifts l ON l.cls = d.cls
         ), expected AS (
             -- Each customer's clicks against those of customers like them (their classes' rates).
-            SELECT tot.customer_id, tot.c_all, COALESCE(sum(pairs.n * cf.m), 0) AS e_all
-            FROM totals tot LEFT JOIN pairs ON pairs.customer_id = tot.customer_id LEFT JOIN class_fit cf ON cf.cls = pairs.cls
-            GROUP BY tot.customer_id, tot.c_all
+            SELECT src.customer_id, COALESCE(sum(pairs.c), 0) AS c_all, COALESCE(sum(pairs.n * cf.m), 0) AS e_all
+            FROM src LEFT JOIN pairs ON pairs.customer_id = src.customer_id LEFT JOIN class_fit cf ON cf.cls = pairs.cls
+            GROUP BY src.customer_id
         ), dispersion AS (
             -- How much customers differ in their propensity beyond chance: clicks ~ Poisson(r · expected),
             -- r ~ Gamma(k, k), k by the moments (the prior's weight, in expected clicks), bounded.
